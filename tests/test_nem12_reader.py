@@ -1,0 +1,173 @@
+"""The NEM12 reader against nemreader (the oracle) and against malformed input."""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from nemreader import NEMFile
+
+from bua_assets.nem12.reader import Nem12FormatError, read_nem12, read_nem12_bytes
+
+logging.getLogger("nemreader").setLevel(logging.CRITICAL)
+
+
+def _ours_per_interval(path: Path) -> list[tuple]:
+    rows = []
+    for f in read_nem12(path):
+        assert not f.rejected, f.issues
+        assert not [i for i in f.issues if i.severity == "record_quarantined"], f.issues
+        for d in f.days.to_pylist():
+            step = timedelta(minutes=d["interval_length"])
+            start = d["read_date"]
+            for j, (v, q) in enumerate(zip(d["values"], d["interval_quality"])):
+                from datetime import datetime
+
+                t = datetime(start.year, start.month, start.day) + j * step
+                rows.append((d["nmi"], d["suffix"], d["uom"], t, v, q))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
+
+
+def _oracle_per_interval(path: Path) -> list[tuple]:
+    data = NEMFile(str(path), strict=False).nem_data()
+    rows = [
+        (nmi, suffix, r.uom, r.t_start, r.read_value, r.quality_method)
+        for nmi, channels in data.readings.items()
+        for suffix, reads in channels.items()
+        for r in reads
+    ]
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
+
+
+def test_every_valid_sample_matches_nemreader(nem12_samples):
+    files = sorted((nem12_samples / "valid").iterdir())
+    assert len(files) >= 20
+    for path in files:
+        ours, oracle = _ours_per_interval(path), _oracle_per_interval(path)
+        assert len(ours) == len(oracle) > 0, path.name
+        assert ours == oracle, path.name
+
+
+EXPECTED_INVALID = {
+    # file: (severity of the first issue, code, words the reason must contain)
+    "Example_NEM12_15min_200_30min_300.csv": ("record_quarantined", "wrong_value_count", "15-minute"),
+    "Example_NEM12_15min_200_30min_400.csv": ("record_quarantined", "bad_400", "cover 48 of 96"),
+    "Example_NEM12_30min_200_15min_300.csv": ("record_quarantined", "wrong_value_count", "30-minute"),
+    "Example_NEM12_30min_200_15min_400.csv": ("record_quarantined", "wrong_value_count", "30-minute"),
+    "Example_NEM12_empty.csv": ("warning", "no_data", "no 200/300"),
+    "Example_NEM12_incomplete_interval.csv": ("record_quarantined", "wrong_value_count", "7 fields"),
+    "Example_NEM12_missing_header.csv": ("file_rejected", "missing_header", "100 header"),
+    "Example_NEM12_powercor.csv": ("file_rejected", "missing_header", "100 header"),
+    "Example_NEM12_powercor.csv.zip": ("file_rejected", "missing_header", "100 header"),
+    "Example_NEM12_powercor_missing_fields.csv": ("file_rejected", "missing_header", "100 header"),
+    "Example_empty_file.csv": ("file_rejected", "empty_file", "empty"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_INVALID))
+def test_invalid_samples_give_specific_issues(nem12_samples, name):
+    severity, code, words = EXPECTED_INVALID[name]
+    (result,) = read_nem12(nem12_samples / "invalid" / name)
+    issue = result.issues[0]
+    assert (issue.severity, issue.code) == (severity, code), issue
+    assert words in issue.reason
+    assert name in str(issue)
+    if severity != "warning" and issue.code != "empty_file":
+        assert issue.line is not None and f":{issue.line}:" in str(issue)
+    with pytest.raises(Nem12FormatError, match=name.replace(".", r"\.")):
+        read_nem12(nem12_samples / "invalid" / name, strict=True)
+
+
+def test_incomplete_interval_keeps_the_good_days(nem12_samples):
+    (result,) = read_nem12(nem12_samples / "invalid" / "Example_NEM12_incomplete_interval.csv")
+    quarantined = [i for i in result.issues if i.severity == "record_quarantined"]
+    assert [(i.line, i.read_date) for i in quarantined] == [(3, "20040201")]
+    # Every other 300 record is read: nothing dropped silently.
+    assert result.days.num_rows == 3
+
+
+HEADER = "100,NEM12,202311010930,MDP1,RETAILER\n"
+B200 = "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n"
+
+
+def day(date="20231001", values=None, quality="A", n=48):
+    values = values if values is not None else ["1.5"] * n
+    return f"300,{date},{','.join(values)},{quality},,,20231002000000,\n"
+
+
+def issues_of(text: str):
+    f = read_nem12_bytes(text.encode(), "t.csv")
+    return f, [(i.severity, i.code) for i in f.issues]
+
+
+def test_300_with_wrong_number_of_values_is_quarantined_rest_loaded():
+    f, issues = issues_of(HEADER + B200 + day(values=["1"] * 47) + day("20231002") + "900\n")
+    assert issues == [("record_quarantined", "wrong_value_count")]
+    assert f.issues[0].line == 3 and f.issues[0].read_date == "20231001"
+    assert f.days.column("read_date").to_pylist()[0].isoformat() == "2023-10-02"
+
+
+def test_400_outside_interval_range():
+    f, issues = issues_of(HEADER + B200 + day(quality="V") + "400,1,30,A,,\n400,31,50,S14,,\n900\n")
+    assert issues == [("record_quarantined", "bad_400")]
+    assert "31-50 outside 1-48" in f.issues[0].reason and f.issues[0].line == 5
+
+
+def test_400_splits_quality_per_interval():
+    f, issues = issues_of(HEADER + B200 + day(quality="V") + "400,1,30,A,,\n400,31,48,S14,76,\n900\n")
+    assert issues == []
+    q = f.days.column("interval_quality")[0].as_py()
+    assert q[:30] == ["A"] * 30 and q[30:] == ["S14"] * 18
+
+
+def test_unknown_uom_is_read_and_flagged():
+    f, issues = issues_of(HEADER + B200.replace("kWh", "furlongs") + day() + "900\n")
+    assert issues == [("warning", "unknown_uom")]
+    assert f.days.num_rows == 1 and "furlongs" in f.issues[0].reason
+
+
+def test_missing_900_rejects_the_file():
+    f, issues = issues_of(HEADER + B200 + day())
+    assert issues == [("file_rejected", "missing_900")] and f.days.num_rows == 0
+    assert f.issues[0].line == 3
+
+
+def test_nem13_where_nem12_expected():
+    f, issues = issues_of("100,NEM13,202311010930,MDP1,RETAILER\n250,X\n900\n")
+    assert issues == [("file_rejected", "not_nem12")] and "NEM13" in f.issues[0].reason
+
+
+def test_negative_value_quarantines_the_day():
+    values = ["1"] * 48
+    values[6] = "-0.4"
+    f, issues = issues_of(HEADER + B200 + day(values=values) + day("20231002") + "900\n")
+    assert issues == [("record_quarantined", "negative_value")]
+    assert "interval 7" in f.issues[0].reason and f.days.num_rows == 1
+
+
+def test_not_a_number_value_quarantines_the_day():
+    values = ["1"] * 48
+    values[3] = "abc"
+    f, issues = issues_of(HEADER + B200 + day(values=values) + day("20231002") + "900\n")
+    assert issues == [("record_quarantined", "not_a_number")] and f.days.num_rows == 1
+
+
+def test_truncated_zip(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.csv", HEADER + B200 + day() * 10 + "900\n")
+    path = tmp_path / "a.zip"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    (result,) = read_nem12(path)
+    assert result.rejected and result.issues[0].code == "corrupt_zip"
+
+
+def test_duplicate_day_within_file_both_returned_in_line_order():
+    # The reader is faithful; the pipeline keeps the later one and records it (interval_reads).
+    f, issues = issues_of(HEADER + B200 + day() + day(values=["2"] * 48) + "900\n")
+    assert issues == []
+    assert f.days.column("line").to_pylist() == [3, 4]
