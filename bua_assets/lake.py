@@ -1,0 +1,138 @@
+"""The lake: Parquet datasets per asset and partition, on local disk or S3.
+
+Layout: ``<base>/<asset>/<partition_key>/<dataset>.parquet``. A partition is always written
+whole: datasets go to a staging folder, then replace the partition's folder in one step, so a
+re-materialisation never leaves old and new files mixed and never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+@dataclass
+class Lake:
+    base: str  # a local directory or s3://bucket/prefix
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    _fs: pafs.FileSystem | None = field(default=None, init=False, repr=False)
+    _root: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self):
+        u = urlparse(self.base)
+        if u.scheme == "s3":
+            kwargs = {}
+            if self.s3_endpoint_url:
+                e = urlparse(self.s3_endpoint_url)
+                kwargs = {"endpoint_override": e.netloc or e.path, "scheme": e.scheme or "http"}
+            self._fs = pafs.S3FileSystem(region=self.s3_region or "ap-southeast-2", **kwargs)
+            self._root = f"{u.netloc}/{u.path.strip('/')}".rstrip("/")
+        else:
+            self._fs = pafs.LocalFileSystem()
+            import os
+
+            self._root = os.path.abspath(self.base)
+            os.makedirs(self._root, exist_ok=True)
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        return self._fs
+
+    def partition_dir(self, asset: str, partition: str) -> str:
+        return f"{self._root}/{asset}/{partition}"
+
+    def dataset_path(self, asset: str, partition: str, dataset: str) -> str:
+        return f"{self.partition_dir(asset, partition)}/{dataset}.parquet"
+
+    def uri(self, asset: str, partition: str, dataset: str | None = None) -> str:
+        path = self.dataset_path(asset, partition, dataset) if dataset else self.partition_dir(asset, partition)
+        return f"s3://{path}" if isinstance(self._fs, pafs.S3FileSystem) else path
+
+    def exists(self, asset: str, partition: str, dataset: str) -> bool:
+        info = self._fs.get_file_info(self.dataset_path(asset, partition, dataset))
+        return info.type == pafs.FileType.File
+
+    def read(self, asset: str, partition: str, dataset: str, columns: list[str] | None = None) -> pa.Table:
+        path = self.dataset_path(asset, partition, dataset)
+        if not self.exists(asset, partition, dataset):
+            raise FileNotFoundError(f"lake dataset not found: {self.uri(asset, partition, dataset)} "
+                                    f"(materialise {asset} for {partition} first)")
+        return pq.read_table(path, filesystem=self._fs, columns=columns)
+
+    def datasets(self, asset: str, partition: str) -> list[str]:
+        selector = pafs.FileSelector(self.partition_dir(asset, partition), allow_not_found=True)
+        return sorted(i.base_name[: -len(".parquet")] for i in self._fs.get_file_info(selector)
+                      if i.base_name.endswith(".parquet"))
+
+    @contextmanager
+    def partition_writer(self, asset: str, partition: str) -> Iterator[PartitionWriter]:
+        """Write a partition's datasets; they replace the old partition only if the block succeeds."""
+        final = self.partition_dir(asset, partition)
+        staging = f"{final}.staging-{uuid.uuid4().hex[:8]}"
+        self._fs.create_dir(staging, recursive=True)
+        writer = PartitionWriter(self._fs, staging)
+        try:
+            yield writer
+            writer.close()
+        except BaseException:
+            writer.close()
+            self._fs.delete_dir(staging)
+            raise
+        self._swap(staging, final)
+
+    def _swap(self, staging: str, final: str) -> None:
+        if isinstance(self._fs, pafs.LocalFileSystem):
+            import os
+            import shutil
+
+            trash = f"{final}.old-{uuid.uuid4().hex[:8]}"
+            if os.path.exists(final):
+                os.rename(final, trash)
+            os.rename(staging, final)
+            shutil.rmtree(trash, ignore_errors=True)
+            return
+        # S3 has no directory rename: clear the old objects, then move each new one in.
+        self._fs.create_dir(final, recursive=True)
+        self._fs.delete_dir_contents(final, missing_dir_ok=True)
+        for info in self._fs.get_file_info(pafs.FileSelector(staging, recursive=True)):
+            if info.type == pafs.FileType.File:
+                self._fs.move(info.path, f"{final}/{info.path[len(staging) + 1:]}")
+        self._fs.delete_dir(staging)
+
+
+class PartitionWriter:
+    def __init__(self, fs: pafs.FileSystem, directory: str):
+        self._fs = fs
+        self._dir = directory
+        self._open: dict[str, pq.ParquetWriter] = {}
+        self.rows: dict[str, int] = {}
+
+    def write(self, dataset: str, table: pa.Table) -> None:
+        """Write a whole dataset (or append a batch to one opened by an earlier call)."""
+        if dataset not in self._open:
+            self._open[dataset] = pq.ParquetWriter(
+                f"{self._dir}/{dataset}.parquet", table.schema, filesystem=self._fs, compression="zstd")
+            self.rows[dataset] = 0
+        self._open[dataset].write_table(table)
+        self.rows[dataset] += table.num_rows
+
+    def write_batch(self, dataset: str, batch: pa.RecordBatch) -> None:
+        self.write(dataset, pa.Table.from_batches([batch]))
+
+    def ensure(self, dataset: str, schema: pa.Schema) -> None:
+        """Make sure the dataset exists even when no rows were written (an empty, typed file)."""
+        if dataset not in self._open:
+            self.write(dataset, schema.empty_table())
+
+    def close(self) -> None:
+        for w in self._open.values():
+            w.close()
+        self._open.clear()
