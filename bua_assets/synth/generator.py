@@ -1,0 +1,731 @@
+"""The deterministic synthetic retailer: CORE tables, NEM12 files and the ground truth.
+
+    generate(GeneratorConfig(accounts=1000, seed=7, as_at=date(2026, 11, 1), history_months=13), ...)
+
+Output layout under ``out``:
+    nem12/<YYYY-MM>/NEM12#<id>#<MDP>#BUARETAIL.csv   what meter data providers delivered
+    truth/<YYYY-MM>.parquet                           true consumption per register-day (kept apart)
+    manifest.json                                     the arguments and counts
+The CORE tables go to the database URL (embedded SQLite by default).
+
+The world starts at a billing-system cut-over: everything before the first history day was
+billed by a migration invoice (prefix MIG), so unbilled windows are well defined.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bua_assets.core.database import CoreDatabase
+from bua_assets.core.schema import core_tables
+from bua_assets.nem12.writer import RegisterBlock, write_nem12
+from bua_assets.synth import load
+from bua_assets.synth.world import (
+    JURISDICTIONS, NETWORKS, RETAILER, STATE_SHARE, TIME_CLASSES, TNIS, build_tariffs, reference_tables, tou_masks,
+)
+
+REGISTER_CHUNK = 4000  # registers generated together: bounds memory whatever the account count
+NMI_PREFIX = {"NSW": "41", "VIC": "61", "QLD": "31", "SA": "20", "ACT": "70", "TAS": "80"}
+MIRN_PREFIX = {"NSW": "52", "VIC": "53", "QLD": "54", "SA": "55", "ACT": "52"}
+SURNAMES = ["Nguyen", "Smith", "Williams", "Brown", "Jones", "Wilson", "Taylor", "Martin", "Anderson", "Thompson",
+            "White", "Walker", "Harris", "Lee", "Ryan", "Kelly", "King", "Chen", "Singh", "Patel", "Murphy", "Roberts"]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    accounts: int = 1000
+    seed: int = 7
+    as_at: date = date(2026, 11, 1)  # the run date: first day after the last month of data
+    history_months: int = 13
+
+    @property
+    def start(self) -> date:
+        y, m = self.as_at.year, self.as_at.month - self.history_months
+        while m <= 0:
+            y, m = y - 1, m + 12
+        return date(y, m, 1)
+
+    @property
+    def end(self) -> date:
+        return self.as_at - timedelta(days=1)
+
+
+def month_starts(start: date, end: date) -> list[date]:
+    out, d = [], date(start.year, start.month, 1)
+    while d <= end:
+        out.append(d)
+        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return out
+
+
+def generate(config: GeneratorConfig, out: Path, core_url: str, *,
+             progress: Callable[[str], None] = lambda _: None) -> dict:
+    t0 = time.perf_counter()
+    out = Path(out)
+    rng = np.random.default_rng(config.seed)
+    world = build_world(rng, config)
+    progress(f"world: {len(world['accounts'])} accounts, {len(world['registers'])} registers")
+
+    days = np.arange(np.datetime64(config.start), np.datetime64(config.as_at), dtype="datetime64[D]")
+    regs = world["registers"]
+    n_regs = len(regs)
+    # Daily aggregates (registers x days x [total, PEAK, SHOULDER, OFF_PEAK]) of what billing saw.
+    billed_daily = np.zeros((n_regs, len(days), 4), dtype=np.float32)
+    true_daily = np.zeros((n_regs, len(days)), dtype=np.float32)
+    masks = tou_masks()
+    w_states = list(STATE_SHARE)
+    weather_all = load.weather(config.seed, w_states, days)  # (states, days)
+    state_index = np.array([w_states.index(s) for s in regs["state"]])
+
+    counts = {"nem12_files": 0, "nem12_days": 0}
+    for m_start in month_starts(config.start, config.end):
+        m_end = min(date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1), config.as_at)
+        d0 = (np.datetime64(m_start) - days[0]).astype(int)
+        d1 = (np.datetime64(m_end) - days[0]).astype(int)
+        mdays = days[d0:d1]
+        month_rng = np.random.default_rng([config.seed, m_start.year, m_start.month])
+        truth_parts, delivered = [], []
+        for c0 in range(0, n_regs, REGISTER_CHUNK):
+            sl = slice(c0, min(c0 + REGISTER_CHUNK, n_regs))
+            chunk = regs.iloc[sl]
+            r = np.random.default_rng([config.seed, m_start.year, m_start.month, c0])
+            kind = chunk["kind"].to_numpy()
+            v30 = load.half_hourly(r, kind, chunk["scale"].to_numpy(), chunk["winter_w"].to_numpy(),
+                                   chunk["summer_w"].to_numpy(), weather_all[state_index[sl]][:, d0:d1], mdays)
+            # Occupancy: a supply point with no account on a day draws almost nothing.
+            occ = world["occupied"][sl, d0:d1]
+            v30 = np.where(occ[:, :, None], v30, np.round(v30 * 0.05, 3))
+            true_daily[sl, d0:d1] = v30.sum(axis=2)
+            interval = chunk["interval_length"].to_numpy() > 0
+            sub30 = _deliver(r, v30, interval, mdays, m_start, config)
+            billed30, quality = sub30["values"], sub30["quality"]
+            weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
+            tc = np.einsum("rdi,dci->rdc", billed30, masks[weekend])
+            billed_daily[sl, d0:d1, 0] = billed30.sum(axis=2)
+            billed_daily[sl, d0:d1, 1:] = tc
+            truth_parts.append(_truth_table(chunk, mdays, v30, r))
+            delivered.append((chunk, sub30, r))
+        pq.write_table(pa.concat_tables(truth_parts), _mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet",
+                       compression="zstd")
+        files, ndays = _write_month_nem12(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, delivered, mdays)
+        counts["nem12_files"] += files
+        counts["nem12_days"] += ndays
+        progress(f"{m_start:%Y-%m}: {ndays} register-days in {files} NEM12 files")
+
+    tables = build_core_tables(world, config, days, billed_daily, true_daily, rng)
+    db = CoreDatabase(core_url)
+    db.create_database(drop_existing=True)
+    for name in core_tables():
+        frame = tables[name]
+        db.insert_arrow(name, _arrow(name, frame))
+    counts.update({f"rows_{k}": len(v) for k, v in tables.items()})
+    manifest = {"config": {**asdict(config), "as_at": config.as_at.isoformat()}, "core_url": db.url.redacted(),
+                "counts": counts, "seconds": round(time.perf_counter() - t0, 1)}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    progress(f"CORE written: {sum(len(v) for v in tables.values())} rows in {len(tables)} tables")
+    return manifest
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
+    spec = core_tables()[name]
+    arrays = []
+    for col in spec.columns:
+        s = frame[col.name]
+        t = col.arrow_type
+        if pa.types.is_decimal(t):
+            arr = pa.array(s.round(t.scale).map(lambda v: None if pd.isna(v) else f"{v:.{t.scale}f}"), pa.string()).cast(t)
+        elif pa.types.is_date32(t) or pa.types.is_timestamp(t):
+            arr = pa.array(pd.to_datetime(s)).cast(pa.timestamp("s")).cast(t) if pa.types.is_timestamp(t) else \
+                pa.array(pd.to_datetime(s).dt.date, pa.date32())
+        else:
+            arr = pa.array(s.where(s.notna(), None), t, from_pandas=True)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=spec.arrow_schema)
+
+
+# --------------------------------------------------------------------------------------------
+# The population
+# --------------------------------------------------------------------------------------------
+
+def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
+    n = config.accounts
+    states = np.array(list(STATE_SHARE))
+    state = rng.choice(states, size=n, p=np.array(list(STATE_SHARE.values())))
+    gas = (rng.random(n) < 0.24) & (state != "TAS")
+    segment = rng.choice(3, size=n, p=[0.85, 0.12, 0.03])  # RESIDENTIAL, SME, C&I
+    business = segment > 0
+    start, end = config.start, config.end
+    history_days = (end - start).days + 1
+
+    # Networks
+    net_ids = np.empty(n, dtype=np.int64)
+    for s in states:
+        for fuel_is_gas in (False, True):
+            mask = (state == s) & (gas == fuel_is_gas)
+            options = [i + 1 for i, nw in enumerate(NETWORKS) if nw[1] == s and (nw[2] == "GAS") == fuel_is_gas]
+            if mask.any():
+                net_ids[mask] = rng.choice(options, size=mask.sum())
+    mdp = np.array([NETWORKS[i - 1][3] or "" for i in net_ids])
+
+    # Meters: VIC is all smart; elsewhere a mix of smart, manually read interval and basic.
+    u = rng.random(n)
+    meter_type = np.where(u < 0.62, "COMMS4", np.where(u < 0.67, "MRIM", "BASIC"))
+    meter_type = np.where((state == "VIC") | (segment == 2), np.where(u < 0.95, "COMMS4", "MRIM"), meter_type)
+    meter_type = np.where(gas, "BASIC", meter_type)
+    interval_meter = meter_type != "BASIC"
+    u = rng.random(n)
+    interval_length = np.where(interval_meter, np.where(u < 0.05, 5, np.where(u < 0.11, 15, 30)), 0)
+    interval_length = np.where(meter_type == "MRIM", 30, interval_length)
+
+    controlled = ~gas & ~business & np.isin(state, ["NSW", "QLD"]) & (rng.random(n) < 0.3)
+    solar = ~gas & interval_meter & (rng.random(n) < np.where(business, 0.08, 0.24))
+
+    # Accounts: tenancies. 4% of supply points change hands during the history (move-out and
+    # move-in), 2% close with no successor, 12% of accounts are new customers.
+    u = rng.random(n)
+    move = u < 0.04
+    closes = (u >= 0.04) & (u < 0.06)
+    new_customer = (u >= 0.06) & (u < 0.18)
+    open_offset = np.where(new_customer, rng.integers(0, history_days - 20, n), -rng.integers(60, 3000, n))
+    open_date = np.array([start + timedelta(days=int(o)) for o in open_offset])
+    close_offset = rng.integers(30, history_days - 5, n)
+    close_offset = np.maximum(close_offset, np.where(new_customer, open_offset + 30, 0))
+    close_offset = np.minimum(close_offset, history_days - 2)
+    close_date = np.array([start + timedelta(days=int(c)) if (mv or cl) else None
+                           for c, mv, cl in zip(close_offset, move, closes)], dtype=object)
+
+    freq = np.where(gas, rng.choice(["BIMONTHLY", "QUARTERLY"], n),
+                    np.where(interval_meter, rng.choice(["MONTHLY", "BIMONTHLY", "QUARTERLY"], n, p=[0.45, 0.15, 0.40]),
+                             "QUARTERLY"))
+    scale = np.where(segment == 0, rng.lognormal(np.log(14), 0.45, n),
+                     np.where(segment == 1, rng.lognormal(np.log(70), 0.6, n), rng.lognormal(np.log(900), 0.5, n)))
+    gas_scale = np.where(business, rng.lognormal(np.log(9), 0.6, n), rng.lognormal(np.log(1.9), 0.45, n))  # m3/day
+
+    accounts = pd.DataFrame({
+        "utility_index": np.arange(n), "state": state, "gas": gas, "segment": segment, "open_date": open_date,
+        "close_date": close_date, "bill_frequency": freq, "bill_cycle_day": rng.integers(1, 29, n),
+        "pay_on_time_propensity": np.round(rng.beta(6, 2, n), 4), "late": rng.random(n) < 0.06,
+    })
+    # Successors of moved-out tenancies: a new account on the same supply point the day after.
+    succ = accounts[move].copy()
+    succ["open_date"] = [c + timedelta(days=1) for c in succ["close_date"]]
+    succ["close_date"] = None
+    succ["pay_on_time_propensity"] = np.round(rng.beta(6, 2, len(succ)), 4)
+    succ["late"] = rng.random(len(succ)) < 0.06
+    accounts = pd.concat([accounts, succ], ignore_index=True)
+    accounts["id"] = np.arange(1, len(accounts) + 1)
+    accounts["account_number"] = [f"{3000000000 + 7919 * i:010d}" for i in accounts["id"]]
+    accounts["customer_name"] = [f"{SURNAMES[i % len(SURNAMES)]} {chr(65 + (i * 7) % 26)}." for i in accounts["id"]]
+
+    utilities = pd.DataFrame({
+        "id": np.arange(1, n + 1), "state": state, "gas": gas, "segment": segment, "network_id": net_ids, "mdp": mdp,
+        "meter_type": meter_type, "interval_length": interval_length,
+        "identifier": [(MIRN_PREFIX.get(s, "52") if g else NMI_PREFIX[s]) + f"{(i * 104729) % 10**8:08d}"
+                       for i, (s, g) in enumerate(zip(state, gas), start=1)],
+        "serial": [f"{'G' if g else 'M'}{(i * 7907) % 10**7:07d}" for i, g in enumerate(gas, start=1)],
+        "pcf": np.where(gas, np.round(rng.uniform(1.0, 1.03, n), 5), np.nan),
+    })
+
+    # Registers (one row each): kind drives the load model.
+    rows = []
+    winter = np.array([load.SEASON[s][0] for s in state]) * rng.uniform(0.6, 1.4, n)
+    summer = np.array([load.SEASON[s][1] for s in state]) * rng.uniform(0.6, 1.4, n)
+    for i in range(n):
+        base = dict(utility_index=i, state=state[i], interval_length=int(interval_length[i]),
+                    winter_w=winter[i], summer_w=summer[i], digits=5 if rng.random() < 0.7 else 6)
+        if gas[i]:
+            rows.append({**base, "suffix": "G1", "register_id": "1", "kind": load.GAS, "scale": gas_scale[i],
+                         "uom": "M3", "time_class": "ANYTIME", "direction": "I", "controlled": 0})
+            continue
+        basic = not interval_meter[i]
+        rows.append({**base, "suffix": "11" if basic else "E1", "register_id": "1",
+                     "kind": load.BUS if business[i] else load.RES, "scale": scale[i], "uom": "KWH",
+                     "time_class": "ANYTIME", "direction": "I", "controlled": 0})
+        if controlled[i]:
+            rows.append({**base, "suffix": "41" if basic else "E2", "register_id": "2", "kind": load.CONTROLLED,
+                         "scale": rng.lognormal(np.log(5.5), 0.35), "uom": "KWH", "time_class": "CONTROLLED_LOAD",
+                         "direction": "I", "controlled": 1})
+        if solar[i]:
+            rows.append({**base, "suffix": "B1", "register_id": "3", "kind": load.SOLAR,
+                         "scale": rng.lognormal(np.log(9 if not business[i] else 40), 0.35), "uom": "KWH",
+                         "time_class": "SOLAR", "direction": "E", "controlled": 0})
+    registers = pd.DataFrame(rows)
+    registers["id"] = np.arange(1, len(registers) + 1)
+    ui = registers["utility_index"].to_numpy()
+    registers["nmi"] = utilities["identifier"].to_numpy()[ui]
+    registers["mdp"] = utilities["mdp"].to_numpy()[ui]
+    registers["serial"] = utilities["serial"].to_numpy()[ui]
+    registers["nmi_config"] = registers.groupby("utility_index")["suffix"].transform("".join)
+
+    # Occupancy per supply point per day: vacant between a move-out and the successor, or after a close.
+    days = (config.as_at - start).days
+    occupied = np.zeros((n, days), dtype=bool)
+    for a in accounts.itertuples():
+        lo = max((a.open_date - start).days, 0)
+        hi = days if a.close_date is None else min((a.close_date - start).days + 1, days)
+        if hi > lo:
+            occupied[a.utility_index, lo:hi] = True
+    reg_occupied = occupied[registers["utility_index"].to_numpy()]
+    return {"accounts": accounts, "utilities": utilities, "registers": registers, "occupied": reg_occupied,
+            "tariffs": build_tariffs(rng, start - timedelta(days=400), config.as_at)}
+
+
+# --------------------------------------------------------------------------------------------
+# Meter data as delivered
+# --------------------------------------------------------------------------------------------
+
+def _deliver(r: np.random.Generator, v30: np.ndarray, interval: np.ndarray, mdays: np.ndarray,
+             m_start: date, config: GeneratorConfig) -> dict:
+    """What the meter data provider delivers: substitutions, estimates, V days, gaps and lag."""
+    R, D, _ = v30.shape
+    u = r.random((R, D))
+    quality = np.full((R, D), "A", dtype="<U3")
+    quality[u < 0.004] = "S14"
+    quality[(u >= 0.004) & (u < 0.007)] = "F14"
+    quality[(u >= 0.007) & (u < 0.013)] = "E52"
+    quality[(u >= 0.013) & (u < 0.018)] = "V"
+    values = v30.copy()
+    # Substitutes: the like day a week earlier (or later) in the month, as MDPs do.
+    like = np.where(np.arange(D) >= 7, np.arange(D) - 7, np.minimum(np.arange(D) + 7, D - 1))
+    sub = np.isin(quality, ["S14", "F14", "E52"])
+    values = np.where(sub[:, :, None], v30[:, like, :], values)
+    vday = quality == "V"
+    cut = r.integers(8, 40, size=(R, D))
+    later = np.arange(48)[None, None, :] >= cut[:, :, None]
+    values = np.where(vday[:, :, None] & later, np.round(v30.mean(axis=2, keepdims=True), 3), values)
+    present = np.ones((R, D), dtype=bool)
+    # A few comms faults: 2-8 consecutive days never delivered.
+    fault = r.random(R) < 0.01
+    fstart = r.integers(0, max(D - 8, 1), R)
+    flen = r.integers(2, 9, R)
+    dayidx = np.arange(D)[None, :]
+    present &= ~(fault[:, None] & (dayidx >= fstart[:, None]) & (dayidx < (fstart + flen)[:, None]))
+    # Lag: at the run date the last days of the final month are not yet delivered for many meters.
+    if date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1) >= config.as_at:
+        lag = np.where(r.random(R) < 0.3, r.integers(1, 6, R), 0)
+        present &= dayidx < (D - lag)[:, None]
+    present &= interval[:, None]
+    # Billing saw delivered values where present, the truth otherwise (later revisions).
+    billed = np.where(present[:, :, None], values, v30)
+    return {"values": billed, "delivered": values, "truth30": v30, "quality": quality, "present": present, "cut": cut}
+
+
+def _truth_table(chunk: pd.DataFrame, mdays: np.ndarray, v30: np.ndarray, r: np.random.Generator) -> pa.Table:
+    R, D, _ = v30.shape
+    flat = v30.reshape(-1)
+    offsets = np.arange(0, R * D * 48 + 1, 48, dtype=np.int32)
+    return pa.table({
+        "meter_register_id": pa.array(np.repeat(chunk["id"].to_numpy(), D), pa.int32()),
+        "suffix": pa.array(np.repeat(chunk["suffix"].to_numpy(), D)),
+        "read_date": pa.array(np.tile(mdays, R)),
+        "interval_length": pa.array(np.full(R * D, 30, dtype=np.int16)),
+        "values": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.astype(np.float32))),
+    })
+
+
+def _write_month_nem12(folder: Path, m_start: date, m_end: date, delivered: list, mdays: np.ndarray) -> tuple[int, int]:
+    """One file per meter data provider for the month, plus a revision file re-delivering estimates."""
+    per_mdp: dict[str, list] = {}
+    for chunk, sub, r in delivered:
+        interval_rows = np.flatnonzero(chunk["interval_length"].to_numpy() > 0)
+        for i in interval_rows:
+            per_mdp.setdefault(chunk["mdp"].iloc[i], []).append((chunk, sub, r, i))
+    files = days_written = 0
+    created = f"{m_end:%Y%m%d}0300"  # delivered early the next day
+    for mdp_name, items in sorted(per_mdp.items()):
+        wh = any(n[3] == mdp_name and n[4] for n in NETWORKS)
+        for revision in (False, True):
+            blocks, dates, quality, rows30, events = [], [], [], [], {}
+            store: dict[int, list[np.ndarray]] = {}
+            filled: dict[int, int] = {}  # rows stored so far per interval length
+            row_index = []
+            for chunk, sub, r, i in items:
+                present = sub["present"][i].copy()
+                q = sub["quality"][i]
+                if revision:
+                    # Re-deliver a fifth of the estimated days as actual data (later file wins).
+                    present &= (q == "E52") & ((np.arange(len(q)) + i) % 5 == 0)
+                if not present.any():
+                    continue
+                length = int(chunk["interval_length"].iloc[i])
+                d_idx = np.flatnonzero(present)
+                vals = sub["truth30"][i][d_idx] if revision else sub["delivered"][i][d_idx]
+                native = load.split_intervals(np.random.default_rng([i, int(d_idx[0]), length]), vals, 30 // length)
+                if wh:
+                    native = np.round(native * 1000)
+                qd = np.where(np.full(len(d_idx), revision), "A", q[d_idx])
+                first = len(dates)
+                nm = chunk["nmi"].iloc[i]
+                blocks.append(RegisterBlock(nm, chunk["nmi_config"].iloc[i], str(chunk["register_id"].iloc[i]),
+                                            chunk["suffix"].iloc[i], chunk["serial"].iloc[i], "Wh" if wh else "kWh",
+                                            length, first, len(d_idx)))
+                for k, d in enumerate(d_idx):
+                    if qd[k] == "V":
+                        cut = int(sub["cut"][i][d]) * (30 // length)
+                        n_int = 1440 // length
+                        events[first + k] = [(1, cut, "A", ""), (cut + 1, n_int, "S14", "76")]
+                used = filled.get(length, 0)
+                store.setdefault(length, []).append(native)
+                row_index.extend(range(used, used + len(d_idx)))
+                filled[length] = used + len(d_idx)
+                dates.extend(mdays[d_idx])
+                quality.extend(qd)
+            if not blocks:
+                continue
+            tag = "R" if revision else ""
+            name = f"NEM12#{m_start:%Y%m}{mdp_name[:6]}{tag}#{mdp_name}#{RETAILER}.csv"
+            stamp = created if not revision else created[:8] + "2300"
+            write_nem12(folder / name, created=stamp, from_participant=mdp_name, to_participant=RETAILER,
+                        blocks=blocks, dates=np.array(dates, dtype="datetime64[D]"),
+                        values={k: np.concatenate(v) for k, v in store.items()},
+                        row_index=np.array(row_index), quality=np.array(quality), events=events,
+                        decimals=0 if wh else 3)
+            files += 1
+            days_written += len(dates)
+    return files, days_written
+
+
+# --------------------------------------------------------------------------------------------
+# CORE tables and the billing history
+# --------------------------------------------------------------------------------------------
+
+def _add_months(d: date, k: int, day: int) -> date:
+    y, m = d.year, d.month + k
+    while m > 12:
+        y, m = y + 1, m - 12
+    return date(y, m, min(day, 28))
+
+
+def _bill_periods(a, start: date, end: date) -> list[tuple[date, date]]:
+    """Billing periods of one account: cycle ends every 1, 2 or 3 months on its cycle day."""
+    step = {"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3}[a.bill_frequency]
+    first = max(a.open_date, start)
+    last = end if a.close_date is None else min(a.close_date, end)
+    periods, s = [], first
+    k = (a.id % step) + 1
+    cycle_end = _add_months(date(first.year, first.month, 1), k - 1, a.bill_cycle_day)
+    while cycle_end < s + timedelta(days=14):
+        cycle_end = _add_months(cycle_end, step, a.bill_cycle_day)
+    while s <= last:
+        e = min(cycle_end, last) if a.close_date is not None else cycle_end
+        if e > end:
+            break
+        periods.append((s, e))
+        s = e + timedelta(days=1)
+        cycle_end = _add_months(cycle_end, step, a.bill_cycle_day)
+    return periods
+
+
+def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, billed_daily: np.ndarray,
+                      true_daily: np.ndarray, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    start, as_at = config.start, config.as_at
+    accounts, utilities, registers, tariffs = world["accounts"], world["utilities"], world["registers"], world["tariffs"]
+    t = reference_tables()
+    j_id = {s: i + 1 for i, s in enumerate(JURISDICTIONS)}
+
+    # Supply points, meters, registers
+    t["Utility"] = pd.DataFrame({
+        "id": utilities["id"], "identifier": utilities["identifier"], "service_type_id": np.where(utilities["gas"], 2, 1),
+        "cust_class_code": np.where(utilities["segment"] > 0, "BUSINESS", "RESIDENTIAL"),
+        "utility_network_id": utilities["network_id"], "jurisdiction_id": utilities["state"].map(j_id),
+        "meter_data_provider": utilities["mdp"].replace("", None)})
+    closes: dict[int, list] = {}
+    for ui, cd in zip(accounts["utility_index"], accounts["close_date"]):
+        closes.setdefault(ui, []).append(cd)
+    detail_rows = []
+    for u in utilities.itertuples():
+        cds = closes.get(u.Index, [None])
+        lc = None if any(c is None for c in cds) else max(cds)  # no open tenancy left: de-energised
+        detail_rows.append((len(detail_rows) + 1, u.id, "A", 1 + u.Index % len(TNIS), date(2015, 1, 1),
+                            lc if lc is not None else None))
+        if lc is not None:
+            detail_rows.append((len(detail_rows) + 1, u.id, "D", 1 + u.Index % len(TNIS), lc + timedelta(days=1), None))
+    t["UtilityDetail"] = pd.DataFrame(detail_rows, columns=["id", "utility_id", "utility_status", "utility_tni_id",
+                                                            "start_date", "end_date"])
+    t["Meter"] = pd.DataFrame({"id": utilities["id"], "utility_id": utilities["id"], "serial": utilities["serial"],
+                               "meter_installation_type": utilities["meter_type"],
+                               "pressure_correction_factor": utilities["pcf"],
+                               "start_date": date(2015, 1, 1), "end_date": None})
+    t["MeterRegister"] = pd.DataFrame({
+        "id": registers["id"], "meter_id": registers["utility_index"] + 1, "register_id": registers["register_id"],
+        "suffix_id": registers["suffix"], "direction_indicator": registers["direction"],
+        "controlled_load": registers["controlled"], "time_class": registers["time_class"], "uom": registers["uom"],
+        "dial_digits": registers["digits"],
+        "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None)})
+    t["MeterRegisterDetail"] = pd.DataFrame({"id": registers["id"], "meter_register_id": registers["id"], "status": "C",
+                                             "start_date": date(2015, 1, 1), "end_date": None})
+
+    # Accounts
+    segment_names = np.array([1, 2, 3])
+    t["AccountUtility"] = pd.DataFrame({"id": accounts["id"], "account_id": accounts["id"],
+                                        "utility_id": accounts["utility_index"] + 1,
+                                        "start_date": accounts["open_date"], "end_date": accounts["close_date"]})
+
+    # Charge versions (AccountPlan) and tariffs
+    plans = tariffs.plans
+    reg_by_util = registers.groupby("utility_index")
+    has_cl = reg_by_util["controlled"].max()
+    ap_rows = []
+    plan_of_account: dict[int, list[tuple[date, date | None, int]]] = {}
+    supplementary_accounts = set()
+
+    def pick_plan(u, ui: int, tou: bool, variant: str) -> int:
+        fuel = 2 if u.gas else 1
+        ctype = "BUSINESS" if u.segment > 0 else "RESIDENTIAL"
+        model = "SINGLE_RATE" if u.gas else ("TIME_OF_USE" if tou else "SINGLE_RATE") + (
+            "_CONT_LOAD" if has_cl.iloc[ui] else "")
+        m = plans[(plans.service_type_id == fuel) & (plans.jurisdiction_id == j_id[u.state]) &
+                  (plans.customer_type == ctype) & (plans.pricing_model == model)]
+        return int(m[m.plan_code.str.endswith(variant)]["id"].iloc[0])
+
+    for a in accounts.itertuples():
+        u = utilities.iloc[a.utility_index]
+        tou = u.meter_type != "BASIC" and not u.gas and rng.random() < 0.4
+        variant = "SAVER" if rng.random() < 0.5 else "FLEX"
+        p1 = pick_plan(u, a.utility_index, tou, variant)
+        s0 = a.open_date
+        created = datetime.combine(max(s0, start - timedelta(days=1)), datetime.min.time())
+        versions = [(s0, a.close_date, p1)]
+        if rng.random() < 0.05 and a.close_date is None:  # a plan switch mid-history
+            sw = start + timedelta(days=int(rng.integers(60, (config.end - start).days - 30)))
+            if sw > s0 + timedelta(days=30):
+                p2 = pick_plan(u, a.utility_index, tou, "FLEX" if variant == "SAVER" else "SAVER")
+                versions = [(s0, sw - timedelta(days=1), p1), (sw, None, p2)]
+        for vs, ve, pid in versions:
+            ap_rows.append([len(ap_rows) + 1, a.id, a.utility_index + 1, pid, vs, ve, "APPROVED",
+                            max(created, datetime.combine(min(vs, as_at - timedelta(days=1)), datetime.min.time())), 0])
+        plan_of_account[a.id] = versions
+        if rng.random() < 0.01:
+            ap_rows.append([len(ap_rows) + 1, a.id, a.utility_index + 1, p1, s0, a.close_date, "DRAFT",
+                            datetime.combine(as_at - timedelta(days=3), datetime.min.time()), 0])
+        if rng.random() < 0.02 and len(versions) == 1:
+            supplementary_accounts.add(a.id)
+    t["Plan"], t["PlanRate"], t["PlanTimeOfUse"], t["PlanDiscount"] = (
+        tariffs.plans, tariffs.rates, tariffs.time_of_use, tariffs.discounts)
+
+    # Rates lookup: (plan, fy, charge, class) -> list of (block_order, volume, price)
+    rates = tariffs.rates.copy()
+    rates["fy"] = pd.to_datetime(rates["effective_from"]).dt.year
+    rate_map: dict[tuple, list] = {}
+    for r in rates.itertuples():
+        rate_map.setdefault((r.plan_id, r.fy, r.charge_type, r.time_class), []).append(
+            (r.block_order, r.block_daily_volume, r.unit_price))
+    disc = {d.plan_id: d for d in tariffs.discounts.itertuples()}
+    plan_model = dict(zip(plans["id"], plans["pricing_model"]))
+
+    # Cumulative daily sums for quantities over any day range.
+    cs_billed = np.concatenate([np.zeros((billed_daily.shape[0], 1, 4), np.float64),
+                                np.cumsum(billed_daily, axis=1, dtype=np.float64)], axis=1)
+    cs_true = np.concatenate([np.zeros((true_daily.shape[0], 1)), np.cumsum(true_daily, axis=1, dtype=np.float64)], axis=1)
+    day0 = np.datetime64(start)
+    regs_of_util = {k: v.index.to_numpy() for k, v in reg_by_util}
+    reg_basic = (registers["interval_length"] == 0).to_numpy()
+    hv_months = month_starts(start, config.end)
+    hv = {(nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
+          for nw in range(1, len(NETWORKS) + 1) for m in hv_months}
+
+    # Basic meter reads at every bill period end (and the cut-over), rollover at 10^digits.
+    reading0 = {int(i): float(rng.integers(0, 10 ** d)) if rng.random() < 0.9 else 10 ** d - float(rng.integers(50, 400))
+                for i, d in zip(registers.index, registers["digits"])}
+    reads = []
+
+    def read_at(reg: int, d: date, est: bool) -> float:
+        k = (d - start).days + 1
+        value = reading0[reg] + cs_true[reg, k]
+        if est:
+            value *= 1.0 + rng.normal(0, 0.01)
+        return float(np.floor(value) % 10 ** registers["digits"].iloc[reg])
+
+    last_reading = {}
+    for reg in np.flatnonzero(reg_basic):
+        last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** registers["digits"].iloc[reg])
+        reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
+
+    invoices, lines = [], []
+
+    def price(plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int):
+        """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
+        tiers = sorted(rate_map.get((plan, fy, charge, cls)) or rate_map.get((plan, min(k[1] for k in rate_map if k[0] == plan), charge, cls), []))
+        out, left = [], qty
+        for order, volume, unit in tiers:
+            q = left if (volume is None or pd.isna(volume)) else min(left, float(volume) * ndays)
+            if q > 0 or (not out and order == 1):
+                out.append((round(q, 3), unit, round(round(q, 3) * unit, 2)))
+            left -= q
+            if left <= 1e-9:
+                break
+        return out
+
+    def invoice(a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
+        inv_id = len(invoices) + 1
+        net = round(sum(l[9] for l in sub_lines) * (-1 if credit_of else 1), 2)
+        invoices.append([inv_id, f"INV{inv_id:09d}", a.id, issue, issue + timedelta(days=14), s, e,
+                         "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
+        for l in sub_lines:
+            lines.append([len(lines) + 1, inv_id, *l, 1 if credit_of else 0])
+        return inv_id
+
+    for a in accounts.itertuples():
+        u = utilities.iloc[a.utility_index]
+        regs = regs_of_util[a.utility_index]
+        versions = plan_of_account[a.id]
+        # Cut-over: a migration invoice for everything before the history starts.
+        if a.open_date < start:
+            p = versions[0][2]
+            fy0 = min(k[1] for k in rate_map if k[0] == p)
+            nd = (start - a.open_date).days
+            mig = [[a.id, a.utility_index + 1, a.open_date, start - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
+                    q, "DAY", r, amt, 0.0] for q, r, amt in price(p, fy0, "DAILY_RETAIL", "ANYTIME", nd, nd)]
+            inv_id = len(invoices) + 1
+            invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1), mig)
+            invoices[-1][1] = f"MIG{inv_id:09d}"
+        periods = _bill_periods(a, start, config.end)
+        for pi, (s, e) in enumerate(periods):
+            delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
+            issue = e + timedelta(days=delay)
+            if issue >= as_at:
+                break
+            # Reads for basic registers at the period end (4% estimated).
+            basic_q = {}
+            for reg in regs[reg_basic[regs]]:
+                est = rng.random() < 0.04
+                prev = last_reading[reg]
+                cur = read_at(reg, e, est)
+                last_reading[reg] = cur
+                reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
+                digits = registers["digits"].iloc[reg]
+                basic_q[reg] = (cur - prev) % 10 ** digits
+            sub_lines = []
+            # Split at 1 July and at plan version boundaries.
+            cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
+                                                         if s < date(y, 7, 1) <= e}
+                          | {vs for vs, _, _ in versions if s < vs <= e})
+            total_days = (e - s).days + 1
+            for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+                ee = ee1 - timedelta(days=1)
+                nd = (ee - ss).days + 1
+                fy = ss.year if ss.month >= 7 else ss.year - 1
+                plan = next(p for vs, ve, p in versions if vs <= ss and (ve is None or ss <= ve))
+                model = plan_model[plan]
+                d = disc.get(plan)
+                i0, i1 = int((np.datetime64(ss) - day0).astype(int)), int((np.datetime64(ee) - day0).astype(int)) + 1
+                charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
+                for reg in regs:
+                    suffix = registers["suffix"].iloc[reg]
+                    if reg_basic[reg]:
+                        q = basic_q[reg] * nd / total_days
+                        qs = {"ANYTIME": q}
+                    else:
+                        agg = cs_billed[reg, i1] - cs_billed[reg, i0]
+                        qs = {"ANYTIME": agg[0], **{c: agg[1 + k] for k, c in enumerate(TIME_CLASSES)}}
+                    if suffix == "G1":
+                        mj = qs["ANYTIME"] * hv[(u.network_id, date(ee.year, ee.month, 1))] * u.pcf
+                        charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
+                    elif suffix in ("E2", "41"):
+                        charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
+                    elif suffix == "B1":
+                        charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
+                    elif model.startswith("TIME_OF_USE") and not reg_basic[reg]:
+                        charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
+                    else:
+                        charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
+                for charge, cls, qty, uom in charges:
+                    for q, rate, amt in price(plan, fy, charge, cls, qty, nd):
+                        if charge == "FEED_IN":
+                            amt = -amt
+                        dn = 0.0
+                        if d is not None and charge != "FEED_IN" and (
+                                d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
+                            dn = round(amt * d.rate, 2)
+                        sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
+            inv = invoice(a, s, e, issue, sub_lines)
+            # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
+            u_rev = rng.random()
+            if pi < len(periods) - 1 and u_rev < 0.02:
+                ri = issue + timedelta(days=int(rng.integers(5, 25)))
+                if ri < as_at:
+                    invoice(a, s, e, ri, sub_lines, credit_of=inv)
+                    invoice(a, s, e, ri, sub_lines)
+            elif u_rev > 0.995:
+                invoices[inv - 1][7] = "CANCELLED"
+                invoice(a, s, e, issue + timedelta(days=2), sub_lines)
+
+    # Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
+    # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
+    for row in list(ap_rows):
+        if row[1] in supplementary_accounts and row[6] == "APPROVED":
+            row[6] = "REPLACED"
+            acc = accounts.iloc[row[1] - 1]
+            other = plans[(plans.id != row[3]) & (plans.jurisdiction_id == plans.loc[plans.id == row[3], "jurisdiction_id"].iloc[0])
+                          & (plans.service_type_id == plans.loc[plans.id == row[3], "service_type_id"].iloc[0])
+                          & (plans.customer_type == plans.loc[plans.id == row[3], "customer_type"].iloc[0])
+                          & (plans.pricing_model == plans.loc[plans.id == row[3], "pricing_model"].iloc[0])]
+            ap_rows.append([len(ap_rows) + 1, row[1], row[2], int(other["id"].iloc[0]), row[4], row[5], "APPROVED",
+                            datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time()), 1])
+    t["AccountPlan"] = pd.DataFrame(ap_rows, columns=["id", "account_id", "utility_id", "plan_id", "start_date",
+                                                      "end_date", "status", "created_at", "include_in_supplementary"])
+    t["Invoice"] = pd.DataFrame(invoices, columns=["id", "invoice_number", "account_id", "issue_date", "due_date",
+                                                   "period_start", "period_end", "status", "is_credit",
+                                                   "reverses_invoice_id", "total_net", "total_gst"])
+    t["InvoiceLineItem"] = pd.DataFrame(lines, columns=["id", "invoice_id", "account_id", "utility_id", "period_start",
+                                                        "period_end", "plan_item_type_name", "time_class_name",
+                                                        "quantity", "uom", "rate", "net_amount", "discount_net",
+                                                        "is_credit"])
+    t["BasicRead"] = pd.DataFrame([(i + 1, int(registers["id"].iloc[r]), d, v, typ, "A" if typ == "ACTUAL" else "E")
+                                   for i, (r, d, v, typ) in enumerate(reads)],
+                                  columns=["id", "meter_register_id", "read_date", "reading", "read_type", "quality"])
+
+    # Next bill date: the end of the first period not yet billed.
+    last_end = t["Invoice"][t["Invoice"].is_credit == 0].groupby("account_id")["period_end"].max()
+    step = accounts["bill_frequency"].map({"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3})
+    nxt = []
+    for a, k in zip(accounts.itertuples(), step):
+        le = last_end.get(a.id)
+        if a.close_date is not None and le is not None and le >= a.close_date:
+            nxt.append(None)
+        else:
+            base = le if le is not None else max(a.open_date, start)
+            nxt.append(_add_months(base, k, a.bill_cycle_day) if le is not None else _add_months(base, 1, a.bill_cycle_day))
+    t["Account"] = pd.DataFrame({
+        "id": accounts["id"], "account_number": accounts["account_number"], "customer_name": accounts["customer_name"],
+        "service_type_id": np.where(accounts["gas"], 2, 1), "journal_segment_id": segment_names[accounts["segment"]],
+        "open_date": accounts["open_date"], "close_date": accounts["close_date"],
+        "bill_frequency": accounts["bill_frequency"], "bill_cycle_day": accounts["bill_cycle_day"],
+        "next_bill_date": nxt, "pay_on_time_propensity": accounts["pay_on_time_propensity"]})
+
+    # Gas: heating values per network and month; the networks' daily volumes (the gas shape).
+    gas_nets = [i + 1 for i, nw in enumerate(NETWORKS) if nw[2] == "GAS"]
+    t["GasHeatingValue"] = pd.DataFrame([(k + 1, nw, m, hv[(nw, m)]) for k, (nw, m) in
+                                         enumerate((nw, m) for nw in gas_nets for m in hv_months)],
+                                        columns=["id", "utility_network_id", "month", "heating_value"])
+    gas_regs = registers.index[registers["suffix"] == "G1"].to_numpy()
+    net_of_reg = utilities["network_id"].to_numpy()[registers["utility_index"].to_numpy()]
+    vol_rows = []
+    for nw in gas_nets:
+        rr = gas_regs[net_of_reg[gas_regs] == nw]
+        ours = true_daily[rr].sum(axis=0) if len(rr) else np.zeros(true_daily.shape[1])
+        network_scale = 2500.0 * (1 + len(rr))  # our customers are a small share of the network
+        base = load.seasonal(np.array([load.GAS]), np.array([0.0]), np.array([0.0]),
+                             ((days - days.astype("datetime64[Y]")).astype(int) + 1))[0]
+        noise = np.random.default_rng([config.seed, nw]).lognormal(0, 0.05, len(days))
+        vol = np.round(network_scale * base * noise + ours, 1)
+        vol_rows += [(nw, d, v) for d, v in zip(days.astype(object), vol)]
+    t["GasNetworkDailyVolume"] = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
+                                              columns=["id", "utility_network_id", "gas_date", "volume"])
+    return t
+
