@@ -203,7 +203,8 @@ class CoreDatabase:
             os.unlink(path)
 
     # -- reads (extraction) ---------------------------------------------------------------
-    def stream_table(self, table: str, *, chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
+                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
         """Stream a whole CORE table as record batches typed to the contract, in id order.
 
         MySQL: connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql,
@@ -211,11 +212,11 @@ class CoreDatabase:
         The SQL holds only contract identifiers; there are no values to bind.
         """
         if self.engine != "mysql":
-            yield from self.stream_table_dbapi(table, chunk_rows=chunk_rows)
+            yield from self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
             return
         import connectorx as cx
 
-        spec = core_tables()[table]
+        spec = _subset(core_tables()[table], columns)
         sql = f"SELECT {', '.join(self._quote(c) for c in spec.column_names)} FROM {self._quote(table)} ORDER BY `id`"
         u = self.url
         from urllib.parse import quote
@@ -227,9 +228,10 @@ class CoreDatabase:
             if batch.num_rows:
                 yield _cast_batch(batch, target)
 
-    def stream_table_dbapi(self, table: str, *, chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
+                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
         """The same stream through the DB-API driver (SSCursor on MySQL): the reference path."""
-        spec = core_tables()[table]
+        spec = _subset(core_tables()[table], columns)
         if self.engine == "sqlite":
             select = ", ".join(f'CAST("{c}" AS TEXT)' for c in spec.column_names)
         else:
@@ -249,6 +251,12 @@ class CoreDatabase:
                     break
                 yield typed_batch(spec, list(zip(*rows)))
             cur.close()
+
+
+def _subset(spec: Table, columns: Sequence[str] | None) -> Table:
+    if columns is None:
+        return spec
+    return Table(spec.name, tuple(c for c in spec.columns if c.name in set(columns)))
 
 
 def _cast_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:

@@ -1,0 +1,36 @@
+"""The BUA code location. Resources come from the environment (EnvVar), with embedded defaults
+under BUA_HOME (default ./.bua_home) so the project runs with zero infrastructure."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from bua_assets.assets.core import core_snapshot, core_tables
+from bua_assets.assets.meter_data import interval_reads
+from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.settings import defaults
+
+ALL_ASSETS = [core_snapshot, core_tables, interval_reads]
+
+monthly_bua_job = dg.define_asset_job("monthly_bua", selection=dg.AssetSelection.all(),
+                                      description="Every BUA asset for one accrual month.")
+
+
+def _env_or(name: str, default: str) -> str | dg.EnvVar:
+    return dg.EnvVar(name) if os.getenv(name) else default
+
+
+def build_resources() -> dict:
+    d = defaults()
+    return {
+        "core_db": CoreDatabaseResource(url=_env_or("BUA_CORE_URL", d.core_url)),
+        "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake),
+                             s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+        "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
+                                        s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+    }
+
+
+defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=build_resources())
