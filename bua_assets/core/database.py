@@ -198,6 +198,12 @@ class CoreDatabase:
                    f"({variables}) SET {sets}")
             with self.connect(local_infile=True) as conn, conn.cursor() as cur:
                 cur.execute(sql, (path,))
+                # LOCAL loads turn errors (truncation, bad values) into warnings: refuse them.
+                cur.execute("SHOW WARNINGS LIMIT 5")
+                warnings = cur.fetchall()
+                if warnings:
+                    conn.rollback()
+                    raise ValueError(f"loading {table} into MySQL gave warnings: {warnings}")
                 conn.commit()
         finally:
             os.unlink(path)

@@ -501,7 +501,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         s0 = a.open_date
         created = datetime.combine(max(s0, start - timedelta(days=1)), datetime.min.time())
         versions = [(s0, a.close_date, p1)]
-        if rng.random() < 0.05 and a.close_date is None:  # a plan switch mid-history
+        if rng.random() < 0.05 and a.close_date is None and (config.end - start).days > 120:  # a plan switch
             sw = start + timedelta(days=int(rng.integers(60, (config.end - start).days - 30)))
             if sw > s0 + timedelta(days=30):
                 p2 = pick_plan(u, a.utility_index, tou, "FLEX" if variant == "SAVER" else "SAVER")

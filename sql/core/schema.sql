@@ -125,7 +125,7 @@ CREATE TABLE AccountUtility (
 
 CREATE TABLE Plan (
   id INT NOT NULL,
-  plan_code VARCHAR(24) NOT NULL,
+  plan_code VARCHAR(40) NOT NULL,
   name VARCHAR(64) NOT NULL,
   service_type_id INT NOT NULL,
   jurisdiction_id INT NOT NULL,

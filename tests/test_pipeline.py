@@ -1,0 +1,141 @@
+"""The foundation assets on a small generated retailer: SQLite and MariaDB, idempotence, drift."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from bua_assets.assets.core import core_snapshot, core_tables
+from bua_assets.assets.meter_data import interval_reads
+from bua_assets.core.database import CoreDatabase
+from bua_assets.lake import Lake
+from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.synth.generator import GeneratorConfig, generate
+
+PARTITION = "2026-10-01"
+CONFIG = GeneratorConfig(accounts=120, seed=11, as_at=date(2026, 11, 1), history_months=4)
+MYSQL_BASE = os.getenv("BUA_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+@pytest.fixture(scope="module")
+def retailer(tmp_path_factory):
+    out = tmp_path_factory.mktemp("retailer")
+    url = f"sqlite:///{out / 'core.db'}"
+    generate(CONFIG, out, url)
+    return out, url
+
+
+def mysql_url_or_skip() -> str:
+    url = f"{MYSQL_BASE}/bua_test_{uuid.uuid4().hex[:8]}"
+    try:
+        import pymysql
+
+        pymysql.connect(host="127.0.0.1", user="root", connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        if os.getenv("BUA_REQUIRE_MYSQL"):
+            pytest.fail(f"BUA_REQUIRE_MYSQL is set but MariaDB is unreachable: {exc}")
+        pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306 ({exc}); set BUA_REQUIRE_MYSQL=1 to make this fail")
+    return url
+
+
+def run(core_url: str, nem12: str, lake: str, selection=None):
+    return dg.materialize(
+        [core_snapshot, core_tables, interval_reads], partition_key=PARTITION, selection=selection,
+        resources={"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=lake),
+                   "meter_data": MeterDataResource(location=nem12)},
+        raise_on_error=False,
+    )
+
+
+def read_all(lake_dir: str, asset: str) -> dict[str, pa.Table]:
+    lake = Lake(lake_dir)
+    return {d: lake.read(asset, PARTITION, d) for d in lake.datasets(asset, PARTITION)}
+
+
+def test_generator_is_deterministic(retailer, tmp_path):
+    out, url = retailer
+    again = tmp_path / "again"
+    generate(CONFIG, again, f"sqlite:///{again / 'core.db'}")
+    first = sorted(p.relative_to(out) for p in (out / "nem12").rglob("*.csv"))
+    assert first == sorted(p.relative_to(again) for p in (again / "nem12").rglob("*.csv"))
+    for rel in first:
+        assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
+    a, b = CoreDatabase(url), CoreDatabase(f"sqlite:///{again / 'core.db'}")
+    for table in ("Invoice", "InvoiceLineItem", "BasicRead", "AccountPlan"):
+        assert pa.Table.from_batches(list(a.stream_table(table))).equals(
+            pa.Table.from_batches(list(b.stream_table(table)))), table
+
+
+def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
+    out, url = retailer
+    lake = str(tmp_path / "lake")
+    first = run(url, str(out / "nem12"), lake)
+    assert first.success
+    checks = first.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("schema_drift", True)]
+    core1, reads1 = read_all(lake, "core_tables"), read_all(lake, "interval_reads")
+    assert reads1["interval_reads"].num_rows > 1000
+    assert run(url, str(out / "nem12"), lake).success
+    core2, reads2 = read_all(lake, "core_tables"), read_all(lake, "interval_reads")
+    assert core1.keys() == core2.keys() and all(core1[k].equals(core2[k]) for k in core1)
+    assert all(reads1[k].equals(reads2[k]) for k in reads1)
+    # No duplicate register-days, and every superseded delivery is accounted for.
+    keys = reads2["interval_reads"].select(["nmi", "suffix", "read_date"])
+    assert keys.group_by(["nmi", "suffix", "read_date"]).aggregate([]).num_rows == keys.num_rows
+    assert "superseded" in set(reads2["quarantine"]["code"].to_pylist())
+
+
+def test_core_tables_identical_from_mariadb_and_sqlite(retailer, tmp_path):
+    out, sqlite_url = retailer
+    mysql_url = mysql_url_or_skip()
+    generate(CONFIG, tmp_path / "mysql_retailer", mysql_url)
+    try:
+        assert run(sqlite_url, str(out / "nem12"), str(tmp_path / "a"), selection=["core_snapshot", "core_tables"]).success
+        assert run(mysql_url, str(out / "nem12"), str(tmp_path / "b"), selection=["core_snapshot", "core_tables"]).success
+        a, b = read_all(str(tmp_path / "a"), "core_tables"), read_all(str(tmp_path / "b"), "core_tables")
+        tables = [k for k in a if not k.startswith("_")]
+        assert len(tables) == 23
+        for t in tables:
+            assert a[t].num_rows == b[t].num_rows, t
+            assert a[t].equals(b[t]), t
+    finally:
+        CoreDatabase(mysql_url).drop_database()
+
+
+def test_schema_drift_check_names_table_and_column(retailer, tmp_path):
+    out, _ = retailer
+    mysql_url = mysql_url_or_skip()
+    db = CoreDatabase(mysql_url)
+    generate(CONFIG, tmp_path / "drift", mysql_url)
+    try:
+        with db.connect() as conn, conn.cursor() as cur:
+            cur.execute("ALTER TABLE `Account` DROP COLUMN `pay_on_time_propensity`")
+            cur.execute("ALTER TABLE `InvoiceLineItem` MODIFY `quantity` DOUBLE NOT NULL")
+        result = run(mysql_url, str(out / "nem12"), str(tmp_path / "lake"), selection=["core_snapshot", "core_tables"])
+        (check,) = result.get_asset_check_evaluations()
+        assert not check.passed
+        assert "Account.pay_on_time_propensity: missing_column" in check.description
+        assert "InvoiceLineItem.quantity: type_changed" in check.description
+    finally:
+        db.drop_database()
+
+
+def test_sqlite_drift_missing_column(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'core.db'}"
+    db = CoreDatabase(url)
+    db.create_database()
+    conn = sqlite3.connect(tmp_path / "core.db")
+    conn.execute('ALTER TABLE "Meter" DROP COLUMN "serial"')
+    conn.commit()
+    conn.close()
+    from bua_assets.core.schema import schema_drift
+
+    findings = [str(f) for f in schema_drift(db.observed_schema(), sqlite=True) if f.blocking]
+    assert findings == ["Meter.serial: missing_column (expected VARCHAR(16), found None)"]
