@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -144,14 +145,8 @@ def _read_zip(data: bytes, name: str, strict: bool) -> list[Nem12File]:
                 read_nem12_bytes(archive.read(m), f"{name}!{m.filename}", strict=strict)
                 for m in members
             ]
-    except (zipfile.BadZipFile, EOFError, zlib_error()) as exc:
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
         return [_rejected(name, None, "corrupt_zip", f"corrupt or truncated zip archive: {exc}", strict)]
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _rejected(name: str, line: int | None, code: str, reason: str, strict: bool) -> Nem12File:
