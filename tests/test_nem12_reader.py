@@ -171,3 +171,17 @@ def test_duplicate_day_within_file_both_returned_in_line_order():
     f, issues = issues_of(HEADER + B200 + day() + day(values=["2"] * 48) + "900\n")
     assert issues == []
     assert f.days.column("line").to_pylist() == [3, 4]
+
+
+def test_generated_deliveries_match_nemreader(retailer):
+    """Our writer's files (kWh and Wh, 5/15/30-minute, 400 records) read the same by both readers."""
+    folder = retailer[0] / "nem12" / "2026-10"
+    files = sorted(folder.iterdir())
+    uoms = set()
+    for path in files:
+        ours, oracle = _ours_per_interval(path), _oracle_per_interval(path)
+        assert ours == oracle, path.name
+        uoms |= {r[2] for r in ours}
+    assert {"kWh", "Wh"} <= uoms
+    text = "".join(p.read_text() for p in files)
+    assert "\n400," in text and ",5,\n" in text and ",15,\n" in text

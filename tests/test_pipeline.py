@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from datetime import date
-
 import dagster as dg
 import pyarrow as pa
 import pytest
@@ -15,33 +11,8 @@ from bua_assets.assets.meter_data import interval_reads
 from bua_assets.core.database import CoreDatabase
 from bua_assets.lake import Lake
 from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
-from bua_assets.synth.generator import GeneratorConfig, generate
-
-PARTITION = "2026-10-01"
-CONFIG = GeneratorConfig(accounts=120, seed=11, as_at=date(2026, 11, 1), history_months=4)
-MYSQL_BASE = os.getenv("BUA_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
-
-
-@pytest.fixture(scope="module")
-def retailer(tmp_path_factory):
-    out = tmp_path_factory.mktemp("retailer")
-    url = f"sqlite:///{out / 'core.db'}"
-    generate(CONFIG, out, url)
-    return out, url
-
-
-def mysql_url_or_skip() -> str:
-    url = f"{MYSQL_BASE}/bua_test_{uuid.uuid4().hex[:8]}"
-    try:
-        import pymysql
-
-        pymysql.connect(host="127.0.0.1", user="root", connect_timeout=3).close()
-    except Exception as exc:  # noqa: BLE001
-        if os.getenv("BUA_REQUIRE_MYSQL"):
-            pytest.fail(f"BUA_REQUIRE_MYSQL is set but MariaDB is unreachable: {exc}")
-        pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306 ({exc}); set BUA_REQUIRE_MYSQL=1 to make this fail")
-    return url
-
+from bua_assets.synth.generator import generate
+from support import CONFIG, PARTITION, mysql_url_or_skip
 
 def run(core_url: str, nem12: str, lake: str, selection=None):
     return dg.materialize(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from bua_assets.nem12.reader import MINUTES_PER_DAY
@@ -49,44 +50,51 @@ def write_nem12(
 ) -> int:
     """Write one NEM12 file; returns the number of 300 records written."""
     events = events or {}
-    dates_text = np.datetime_as_string(dates, unit="D")
-    date8 = np.char.replace(dates_text.astype("U10"), "-", "")
+    ymd = dates.astype("datetime64[D]")
+    years = ymd.astype("datetime64[Y]")
+    months = ymd.astype("datetime64[M]")
+    date8 = ((years.astype(np.int64) + 1970) * 10000 + (months - years).astype(np.int64) * 100 + 100
+             + (ymd - months).astype(np.int64) + 1)  # YYYYMMDD as an integer: Arrow prints it as is
     update = update_datetime or (created + "00")
-    reason = np.where(np.char.startswith(quality.astype(str), "A") | np.char.startswith(quality.astype(str), "V"),
-                      "", np.where(np.char.startswith(quality.astype(str), "E"), "", "76"))
+    quality_arr = pa.array(np.asarray(quality).astype(str))
+    # Substituted and final-substituted days carry reason code 76 (the example in the spec).
+    substituted = pc.or_(pc.starts_with(quality_arr, "S"), pc.starts_with(quality_arr, "F"))
+    reason = pc.if_else(substituted, "76", "")
     lengths = _lengths_of(blocks, len(dates))
-    by_row: dict[int, bytes] = {}
+    day_lines = np.empty(len(dates), dtype=object)
     for length, matrix in values.items():
         rows = np.flatnonzero(lengths == length)
         n = MINUTES_PER_DAY // length
         m = np.round(matrix[row_index[rows]], decimals)
         if decimals == 0:
             m = m.astype(np.int64)
-        cols = {"r": pa.array(np.full(len(rows), "300")), "d": pa.array(date8[rows])}
-        cols.update({f"v{j}": pa.array(m[:, j]) for j in range(n)})
-        cols["q"] = pa.array(quality[rows].astype(str))
-        cols["rc"] = pa.array(reason[rows])
-        cols["rd"] = pa.array(np.full(len(rows), ""))
-        cols["u"] = pa.array(np.full(len(rows), update))
-        cols["m"] = pa.array(np.full(len(rows), update))
+        by_interval = np.ascontiguousarray(m.T)  # one contiguous array per CSV column
+        take = pa.array(rows)
+        cols = {"r": pa.array(np.full(len(rows), 300)), "d": pa.array(date8[rows])}
+        cols.update({f"v{j}": pa.array(by_interval[j]) for j in range(n)})
+        cols["q"] = quality_arr.take(take)
+        cols["rc"] = reason.take(take)
+        cols["rd"] = pa.nulls(len(rows), pa.string())
+        cols["u"] = pa.array(np.full(len(rows), int(update)))
+        cols["m"] = cols["u"]
         buf = io.BytesIO()
         pacsv.write_csv(pa.table(cols), buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
-        by_row.update(zip(rows.tolist(), buf.getvalue().split(b"\n")[:-1]))
-    # Assemble: header, then each block's 200 record and its days (with their 400 records).
-    out = [f"100,NEM12,{created},{from_participant},{to_participant}".encode()]
-    for b in blocks:
-        out.append(
-            f"200,{b.nmi},{b.nmi_configuration},{b.register_id},{b.suffix},N{b.suffix[-1]},{b.meter_serial},"
-            f"{b.uom},{b.interval_length},".encode()
-        )
-        for r in range(b.first_row, b.first_row + b.n_rows):
-            out.append(by_row[r])
-            for start, end, method, code in events.get(r, ()):
-                out.append(f"400,{start},{end},{method},{code},".encode())
-    out.append(b"900")
+        day_lines[rows] = buf.getvalue().split(b"\n")[:-1]
+    # Assemble in file order: each block's 200 record, then its days, each followed by its 400s.
+    # Every line gets a sort key (row, rank): 200 -> (first_row, 0), 300 -> (row, 1), 400 -> (row, 2+k).
+    headers = [f"200,{b.nmi},{b.nmi_configuration},{b.register_id},{b.suffix},N{b.suffix[-1]},{b.meter_serial},"
+               f"{b.uom},{b.interval_length},".encode() for b in blocks]
+    event_rows = [(r, 2 + k, f"400,{s},{e},{method},{code},".encode())
+                  for r, evs in sorted(events.items()) for k, (s, e, method, code) in enumerate(evs)]
+    key_row = np.concatenate([[b.first_row for b in blocks], np.arange(len(dates)), [r for r, _, _ in event_rows]])
+    key_rank = np.concatenate([np.zeros(len(blocks)), np.ones(len(dates)), [k for _, k, _ in event_rows]])
+    lines = np.concatenate([_objects(headers), day_lines,
+                            _objects([line for _, _, line in event_rows])])
+    order = np.lexsort((key_rank, key_row))
+    out = [f"100,NEM12,{created},{from_participant},{to_participant}".encode(), *lines[order].tolist(), b"900"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\n".join(out) + b"\n")
-    return len(by_row)
+    return len(dates)
 
 
 def _lengths_of(blocks: list[RegisterBlock], rows: int) -> np.ndarray:
@@ -94,3 +102,9 @@ def _lengths_of(blocks: list[RegisterBlock], rows: int) -> np.ndarray:
     for b in blocks:
         lengths[b.first_row:b.first_row + b.n_rows] = b.interval_length
     return lengths
+
+
+def _objects(items: list[bytes]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out

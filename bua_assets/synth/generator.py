@@ -93,8 +93,8 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
         d0 = (np.datetime64(m_start) - days[0]).astype(int)
         d1 = (np.datetime64(m_end) - days[0]).astype(int)
         mdays = days[d0:d1]
-        month_rng = np.random.default_rng([config.seed, m_start.year, m_start.month])
-        truth_parts, delivered = [], []
+        files = ndays = 0
+        truth_writer = None
         for c0 in range(0, n_regs, REGISTER_CHUNK):
             sl = slice(c0, min(c0 + REGISTER_CHUNK, n_regs))
             chunk = regs.iloc[sl]
@@ -113,11 +113,16 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
             tc = np.einsum("rdi,dci->rdc", billed30, masks[weekend])
             billed_daily[sl, d0:d1, 0] = billed30.sum(axis=2)
             billed_daily[sl, d0:d1, 1:] = tc
-            truth_parts.append(_truth_table(chunk, mdays, v30, r))
-            delivered.append((chunk, sub30, r))
-        pq.write_table(pa.concat_tables(truth_parts), _mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet",
-                       compression="zstd")
-        files, ndays = _write_month_nem12(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, delivered, mdays)
+            truth = _truth_table(chunk, mdays, v30, r)
+            if truth_writer is None:
+                truth_writer = pq.ParquetWriter(_mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet", truth.schema,
+                                                compression="zstd")
+            truth_writer.write_table(truth)
+            # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
+            f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, c0 // REGISTER_CHUNK,
+                                       chunk, sub30, mdays)
+            files, ndays = files + f, ndays + nd
+        truth_writer.close()
         counts["nem12_files"] += files
         counts["nem12_days"] += ndays
         progress(f"{m_start:%Y-%m}: {ndays} register-days in {files} NEM12 files")
@@ -201,9 +206,11 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     move = u < 0.04
     closes = (u >= 0.04) & (u < 0.06)
     new_customer = (u >= 0.06) & (u < 0.18)
-    open_offset = np.where(new_customer, rng.integers(0, history_days - 20, n), -rng.integers(60, 3000, n))
+    # Offsets are drawn from ranges that stay valid for a one-month history too.
+    open_offset = np.where(new_customer, rng.integers(0, max(history_days - 20, 1), n), -rng.integers(60, 3000, n))
     open_date = np.array([start + timedelta(days=int(o)) for o in open_offset])
-    close_offset = rng.integers(30, history_days - 5, n)
+    earliest_close = min(30, history_days // 2)
+    close_offset = rng.integers(earliest_close, max(history_days - 5, earliest_close + 1), n)
     close_offset = np.maximum(close_offset, np.where(new_customer, open_offset + 30, 0))
     close_offset = np.minimum(close_offset, history_days - 2)
     close_date = np.array([start + timedelta(days=int(c)) if (mv or cl) else None
@@ -338,23 +345,25 @@ def _truth_table(chunk: pd.DataFrame, mdays: np.ndarray, v30: np.ndarray, r: np.
     })
 
 
-def _write_month_nem12(folder: Path, m_start: date, m_end: date, delivered: list, mdays: np.ndarray) -> tuple[int, int]:
-    """One file per meter data provider for the month, plus a revision file re-delivering estimates."""
-    per_mdp: dict[str, list] = {}
-    for chunk, sub, r in delivered:
-        interval_rows = np.flatnonzero(chunk["interval_length"].to_numpy() > 0)
-        for i in interval_rows:
-            per_mdp.setdefault(chunk["mdp"].iloc[i], []).append((chunk, sub, r, i))
+def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chunk: pd.DataFrame, sub: dict,
+                       mdays: np.ndarray) -> tuple[int, int]:
+    """A batch of registers as delivered: one file per meter data provider, plus a revision file
+    re-delivering some estimated days as actuals."""
+    cols = {c: chunk[c].tolist() for c in ("interval_length", "mdp", "nmi", "nmi_config", "register_id", "suffix",
+                                           "serial")}
+    per_mdp: dict[str, list[int]] = {}
+    for i in np.flatnonzero(chunk["interval_length"].to_numpy() > 0):
+        per_mdp.setdefault(cols["mdp"][i], []).append(i)
     files = days_written = 0
     created = f"{m_end:%Y%m%d}0300"  # delivered early the next day
     for mdp_name, items in sorted(per_mdp.items()):
         wh = any(n[3] == mdp_name and n[4] for n in NETWORKS)
         for revision in (False, True):
-            blocks, dates, quality, rows30, events = [], [], [], [], {}
+            blocks, dates, quality, events = [], [], [], {}
             store: dict[int, list[np.ndarray]] = {}
             filled: dict[int, int] = {}  # rows stored so far per interval length
             row_index = []
-            for chunk, sub, r, i in items:
+            for i in items:
                 present = sub["present"][i].copy()
                 q = sub["quality"][i]
                 if revision:
@@ -362,7 +371,7 @@ def _write_month_nem12(folder: Path, m_start: date, m_end: date, delivered: list
                     present &= (q == "E52") & ((np.arange(len(q)) + i) % 5 == 0)
                 if not present.any():
                     continue
-                length = int(chunk["interval_length"].iloc[i])
+                length = int(cols["interval_length"][i])
                 d_idx = np.flatnonzero(present)
                 vals = sub["truth30"][i][d_idx] if revision else sub["delivered"][i][d_idx]
                 native = load.split_intervals(np.random.default_rng([i, int(d_idx[0]), length]), vals, 30 // length)
@@ -370,9 +379,8 @@ def _write_month_nem12(folder: Path, m_start: date, m_end: date, delivered: list
                     native = np.round(native * 1000)
                 qd = np.where(np.full(len(d_idx), revision), "A", q[d_idx])
                 first = len(dates)
-                nm = chunk["nmi"].iloc[i]
-                blocks.append(RegisterBlock(nm, chunk["nmi_config"].iloc[i], str(chunk["register_id"].iloc[i]),
-                                            chunk["suffix"].iloc[i], chunk["serial"].iloc[i], "Wh" if wh else "kWh",
+                blocks.append(RegisterBlock(cols["nmi"][i], cols["nmi_config"][i], str(cols["register_id"][i]),
+                                            cols["suffix"][i], cols["serial"][i], "Wh" if wh else "kWh",
                                             length, first, len(d_idx)))
                 for k, d in enumerate(d_idx):
                     if qd[k] == "V":
@@ -388,7 +396,7 @@ def _write_month_nem12(folder: Path, m_start: date, m_end: date, delivered: list
             if not blocks:
                 continue
             tag = "R" if revision else ""
-            name = f"NEM12#{m_start:%Y%m}{mdp_name[:6]}{tag}#{mdp_name}#{RETAILER}.csv"
+            name = f"NEM12#{m_start:%Y%m}{batch:03d}{mdp_name[:6]}{tag}#{mdp_name}#{RETAILER}.csv"
             stamp = created if not revision else created[:8] + "2300"
             write_nem12(folder / name, created=stamp, from_participant=mdp_name, to_participant=RETAILER,
                         blocks=blocks, dates=np.array(dates, dtype="datetime64[D]"),
@@ -484,17 +492,20 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     plan_of_account: dict[int, list[tuple[date, date | None, int]]] = {}
     supplementary_accounts = set()
 
+    has_cl = has_cl.reindex(range(len(utilities)), fill_value=0).to_numpy()
+    plan_index = {(p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model, p.plan_code.rsplit("-", 1)[-1]): p.id
+                  for p in plans.sort_values("id", ascending=False).itertuples()}  # first plan id wins
+    util_rows = list(utilities.itertuples())
+
     def pick_plan(u, ui: int, tou: bool, variant: str) -> int:
         fuel = 2 if u.gas else 1
         ctype = "BUSINESS" if u.segment > 0 else "RESIDENTIAL"
         model = "SINGLE_RATE" if u.gas else ("TIME_OF_USE" if tou else "SINGLE_RATE") + (
-            "_CONT_LOAD" if has_cl.iloc[ui] else "")
-        m = plans[(plans.service_type_id == fuel) & (plans.jurisdiction_id == j_id[u.state]) &
-                  (plans.customer_type == ctype) & (plans.pricing_model == model)]
-        return int(m[m.plan_code.str.endswith(variant)]["id"].iloc[0])
+            "_CONT_LOAD" if has_cl[ui] else "")
+        return int(plan_index[(fuel, j_id[u.state], ctype, model, variant)])
 
     for a in accounts.itertuples():
-        u = utilities.iloc[a.utility_index]
+        u = util_rows[a.utility_index]
         tou = u.meter_type != "BASIC" and not u.gas and rng.random() < 0.4
         variant = "SAVER" if rng.random() < 0.5 else "FLEX"
         p1 = pick_plan(u, a.utility_index, tou, variant)
@@ -535,6 +546,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     day0 = np.datetime64(start)
     regs_of_util = {k: v.index.to_numpy() for k, v in reg_by_util}
     reg_basic = (registers["interval_length"] == 0).to_numpy()
+    reg_suffix, reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
     hv_months = month_starts(start, config.end)
     hv = {(nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
           for nw in range(1, len(NETWORKS) + 1) for m in hv_months}
@@ -549,11 +561,11 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         value = reading0[reg] + cs_true[reg, k]
         if est:
             value *= 1.0 + rng.normal(0, 0.01)
-        return float(np.floor(value) % 10 ** registers["digits"].iloc[reg])
+        return float(np.floor(value) % 10 ** reg_digits[reg])
 
     last_reading = {}
     for reg in np.flatnonzero(reg_basic):
-        last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** registers["digits"].iloc[reg])
+        last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** reg_digits[reg])
         reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
 
     invoices, lines = [], []
@@ -581,7 +593,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         return inv_id
 
     for a in accounts.itertuples():
-        u = utilities.iloc[a.utility_index]
+        u = util_rows[a.utility_index]
         regs = regs_of_util[a.utility_index]
         versions = plan_of_account[a.id]
         # Cut-over: a migration invoice for everything before the history starts.
@@ -608,7 +620,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                 cur = read_at(reg, e, est)
                 last_reading[reg] = cur
                 reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
-                digits = registers["digits"].iloc[reg]
+                digits = reg_digits[reg]
                 basic_q[reg] = (cur - prev) % 10 ** digits
             sub_lines = []
             # Split at 1 July and at plan version boundaries.
@@ -626,7 +638,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                 i0, i1 = int((np.datetime64(ss) - day0).astype(int)), int((np.datetime64(ee) - day0).astype(int)) + 1
                 charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
                 for reg in regs:
-                    suffix = registers["suffix"].iloc[reg]
+                    suffix = reg_suffix[reg]
                     if reg_basic[reg]:
                         q = basic_q[reg] * nd / total_days
                         qs = {"ANYTIME": q}
@@ -667,15 +679,13 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
 
     # Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
     # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
+    plan_key = plans.set_index("id")[["jurisdiction_id", "service_type_id", "customer_type", "pricing_model"]]
+    first_of_key = plan_key.reset_index().groupby(list(plan_key.columns))["id"].agg(list)
+    sibling_plan = {p: next(o for o in first_of_key[tuple(k)] if o != p) for p, k in zip(plan_key.index, plan_key.to_numpy())}
     for row in list(ap_rows):
         if row[1] in supplementary_accounts and row[6] == "APPROVED":
             row[6] = "REPLACED"
-            acc = accounts.iloc[row[1] - 1]
-            other = plans[(plans.id != row[3]) & (plans.jurisdiction_id == plans.loc[plans.id == row[3], "jurisdiction_id"].iloc[0])
-                          & (plans.service_type_id == plans.loc[plans.id == row[3], "service_type_id"].iloc[0])
-                          & (plans.customer_type == plans.loc[plans.id == row[3], "customer_type"].iloc[0])
-                          & (plans.pricing_model == plans.loc[plans.id == row[3], "pricing_model"].iloc[0])]
-            ap_rows.append([len(ap_rows) + 1, row[1], row[2], int(other["id"].iloc[0]), row[4], row[5], "APPROVED",
+            ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED",
                             datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time()), 1])
     t["AccountPlan"] = pd.DataFrame(ap_rows, columns=["id", "account_id", "utility_id", "plan_id", "start_date",
                                                       "end_date", "status", "created_at", "include_in_supplementary"])
@@ -686,9 +696,11 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                                                         "period_end", "plan_item_type_name", "time_class_name",
                                                         "quantity", "uom", "rate", "net_amount", "discount_net",
                                                         "is_credit"])
-    t["BasicRead"] = pd.DataFrame([(i + 1, int(registers["id"].iloc[r]), d, v, typ, "A" if typ == "ACTUAL" else "E")
-                                   for i, (r, d, v, typ) in enumerate(reads)],
-                                  columns=["id", "meter_register_id", "read_date", "reading", "read_type", "quality"])
+    reads_frame = pd.DataFrame(reads, columns=["register_index", "read_date", "reading", "read_type"])
+    t["BasicRead"] = pd.DataFrame({
+        "id": np.arange(1, len(reads_frame) + 1), "meter_register_id": registers["id"].to_numpy()[reads_frame["register_index"]],
+        "read_date": reads_frame["read_date"], "reading": reads_frame["reading"], "read_type": reads_frame["read_type"],
+        "quality": np.where(reads_frame["read_type"] == "ACTUAL", "A", "E")})
 
     # Next bill date: the end of the first period not yet billed.
     last_end = t["Invoice"][t["Invoice"].is_credit == 0].groupby("account_id")["period_end"].max()

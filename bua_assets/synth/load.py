@@ -80,8 +80,10 @@ def half_hourly(
     w = np.where(kind[:, None] == SOLAR, 1 / weather_of_register ** 2.5, weather_of_register)
     daily *= w * rng.lognormal(-0.02, 0.2, size=daily.shape)
     shape = SHAPES[kind[:, None], weekend[None, :]]  # (R, D, 48)
-    noise = rng.lognormal(-0.045, 0.3, size=shape.shape)
-    noise = np.where(kind[:, None, None] == SOLAR, rng.lognormal(-0.005, 0.1, size=shape.shape), noise)
+    # One standard-normal draw serves both noise models (solar is smoother than load).
+    z = rng.standard_normal(size=shape.shape, dtype=np.float32)
+    solar = (kind == SOLAR)[:, None, None]
+    noise = np.exp(np.where(solar, np.float32(-0.005) + np.float32(0.1) * z, np.float32(-0.045) + np.float32(0.3) * z))
     values = daily[:, :, None] * shape * noise
     values = np.where(shape < 1e-6, 0.0, values)
     return np.round(values, 3)
