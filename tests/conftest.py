@@ -26,3 +26,32 @@ def retailer(tmp_path_factory) -> tuple[Path, str]:
     url = f"sqlite:///{out / 'core.db'}"
     generate(CONFIG, out, url)
     return out, url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server in server mode on loopback: real HTTP, the AWS APIs the project uses."""
+    from moto.server import ThreadedMotoServer
+
+    from support import free_port
+
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "ap-southeast-2", "AWS_REGION": "ap-southeast-2"})
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint):
+    """A fresh bucket on the moto server; returns (endpoint, bucket, boto3 client)."""
+    import uuid
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="ap-southeast-2")
+    name = f"bua-test-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
+    return moto_endpoint, name, s3

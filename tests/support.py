@@ -27,3 +27,11 @@ def mysql_url_or_skip() -> str:
             pytest.fail(f"BUA_REQUIRE_MYSQL is set but MariaDB is unreachable: {exc}")
         pytest.skip(f"MariaDB not reachable at 127.0.0.1:3306 ({exc}); set BUA_REQUIRE_MYSQL=1 to make this fail")
     return url
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

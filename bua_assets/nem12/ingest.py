@@ -37,10 +37,12 @@ def _units() -> pa.Table:
                      "factor": [r[2] for r in rows]})
 
 
-def ingest_month(paths: list[Path], month_start: date, next_month: date) -> IngestResult:
+def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date) -> IngestResult:
+    """``files_in``: local paths, or (local path, source name) pairs when the files were fetched from elsewhere."""
     days, issues, files = [], [], []
-    for path in paths:
-        for f in read_nem12(path):
+    for item in files_in:
+        path, source = item if isinstance(item, tuple) else (item, None)
+        for f in read_nem12(path, source=source):
             created = f.header.created if f.header else ""
             if f.days.num_rows:
                 days.append(f.days.append_column("file_created", pa.array([created] * f.days.num_rows, pa.string())))

@@ -123,16 +123,21 @@ def unit_factor(uom: str) -> tuple[str | None, float | None]:
     return None, None
 
 
-def read_nem12(path: str | Path, *, strict: bool = False) -> list[Nem12File]:
-    """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file)."""
+def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None) -> list[Nem12File]:
+    """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file).
+
+    ``source`` names the file in results and issues (default: the path), e.g. the S3 URI a
+    cached copy came from.
+    """
     path = Path(path)
+    name = source or str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [_rejected(str(path), None, "unreadable", f"cannot read file: {exc}", strict)]
+        return [_rejected(name, None, "unreadable", f"cannot read file: {exc}", strict)]
     if data[:4] == b"PK\x03\x04" or path.suffix.lower() == ".zip":
-        return _read_zip(data, str(path), strict)
-    return [read_nem12_bytes(data, str(path), strict=strict)]
+        return _read_zip(data, name, strict)
+    return [read_nem12_bytes(data, name, strict=strict)]
 
 
 def _read_zip(data: bytes, name: str, strict: bool) -> list[Nem12File]:

@@ -17,16 +17,17 @@ class MeterDataResource(dg.ConfigurableResource):
     s3_endpoint_url: Optional[str] = None
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "bua-nem12")
 
-    def month_files(self, month: str) -> list[Path]:
-        """The month's NEM12 files (plain or zipped), sorted by name."""
+    def month_files(self, month: str) -> list[tuple[Path, str]]:
+        """The month's NEM12 files (plain or zipped) as (local path, source location), sorted by name."""
         if self.location.startswith("s3://"):
             return self._s3_month_files(month)
         folder = Path(self.location) / month
         if not folder.is_dir():
             return []
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt"))
+        return sorted((p, str(p)) for p in folder.iterdir()
+                      if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt"))
 
-    def _s3_month_files(self, month: str) -> list[Path]:
+    def _s3_month_files(self, month: str) -> list[tuple[Path, str]]:
         import boto3
 
         bucket, _, prefix = self.location[5:].partition("/")
@@ -38,5 +39,5 @@ class MeterDataResource(dg.ConfigurableResource):
                 target = Path(self.cache_dir) / bucket / obj["Key"]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, obj["Key"], str(target))
-                out.append(target)
+                out.append((target, f"s3://{bucket}/{obj['Key']}"))
         return sorted(out)
