@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -23,5 +25,26 @@ def run_sql(name: str, tables: dict[str, pa.Table], params: dict | None = None, 
         for view, table in tables.items():
             con.register(view, table)
         return con.sql(sql_text(name), params=params or {}).to_arrow_table()
+    finally:
+        con.close()
+
+
+@contextmanager
+def stream_sql(name: str, tables: dict, params: dict | None = None, *, threads: int = 2,
+               memory_limit: str = "2GB", spill_dir: str | None = None,
+               batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
+    """Run sql/<name>.sql and stream the result in record batches.
+
+    ``tables`` may hold Arrow tables or pyarrow datasets (scanned lazily), so inputs larger than
+    memory work; DuckDB spills to ``spill_dir`` past ``memory_limit``.
+    """
+    config = {"threads": threads, "memory_limit": memory_limit}
+    if spill_dir:
+        config["temp_directory"] = spill_dir
+    con = duckdb.connect(config=config)
+    try:
+        for view, table in tables.items():
+            con.register(view, table)
+        yield con.sql(sql_text(name), params=params or {}).to_arrow_reader(batch_rows)
     finally:
         con.close()

@@ -17,11 +17,15 @@ def core_snapshot(context: dg.AssetExecutionContext, core_db: CoreDatabaseResour
     missing = sorted(set(schema.core_tables()) - set(db.observed_schema()))
     if missing:
         raise dg.Failure(f"CORE snapshot {db.url.redacted()} lacks tables: {', '.join(missing)}")
-    counts = db.row_counts(["Account", "Utility", "Invoice", "InvoiceLineItem"])
+    counts = db.row_counts(list(schema.core_tables()))
+    empty = [t for t in ("Account", "Utility", "MeterRegister", "Plan", "PlanRate") if not counts[t]]
+    if empty:
+        raise dg.Failure(f"CORE snapshot {db.url.redacted()} has no rows in: {', '.join(empty)}")
     return dg.MaterializeResult(metadata={
-        "rows": counts["Account"], "path": db.url.redacted(), "engine": db.engine,
-        "run_date": str(run_date(context.partition_key)),
-        **{f"rows_{k}": v for k, v in counts.items()},
+        "rows": sum(counts.values()),  # everything the snapshot holds across the CORE tables
+        "path": db.url.redacted(), "engine": db.engine, "run_date": str(run_date(context.partition_key)),
+        "rows_by_table": dg.MetadataValue.json(counts),
+        "accounts": counts["Account"],
     })
 
 

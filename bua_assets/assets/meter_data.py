@@ -1,6 +1,9 @@
 """Interval meter data: the month's NEM12 deliveries into the lake."""
 
 
+import tempfile
+from pathlib import Path
+
 import dagster as dg
 import pyarrow.compute as pc
 
@@ -18,17 +21,15 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
     files = meter_data.month_files(key[:7])
     if not files:
         context.log.warning(f"no NEM12 files for {key[:7]} at {meter_data.location}")
-    result = ingest_month(files, month_start(key), run_date(key))
     store = lake.lake()
-    with store.partition_writer("interval_reads", key) as writer:
-        writer.write("interval_reads", result.interval_reads)
-        writer.write("quarantine", result.quarantine)
-        writer.write("files", result.files)
-    by_code = result.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
+    with store.partition_writer("interval_reads", key) as writer, tempfile.TemporaryDirectory(prefix="bua-nem12-") as work:
+        summary = ingest_month(files, month_start(key), run_date(key), writer.write, Path(work))
+        writer.write("quarantine", summary.quarantine)
+        writer.write("files", summary.files)
+    by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
     return dg.MaterializeResult(metadata={
-        "rows": result.interval_reads.num_rows, "path": store.uri("interval_reads", key, "interval_reads"),
-        "files": len(files), "files_rejected": int(pc.sum(result.files["rejected"]).as_py() or 0),
-        "registers": len(set(zip(result.interval_reads["nmi"].to_pylist(), result.interval_reads["suffix"].to_pylist()))),
-        "quarantined": result.quarantine.num_rows,
+        "rows": summary.interval_reads, "path": store.uri("interval_reads", key, "interval_reads"),
+        "files": len(files), "files_rejected": int(pc.sum(summary.files["rejected"]).as_py() or 0),
+        "registers": summary.registers, "quarantined": summary.quarantine.num_rows,
         "quarantine_by_code": dg.MetadataValue.json({r["code"]: r["code_count"] for r in by_code}),
     })

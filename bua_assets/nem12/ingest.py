@@ -3,15 +3,18 @@ each register-day, and account for everything else in a quarantine table with a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from bua_assets.nem12.reader import ENERGY_UNITS, REACTIVE_UNITS, read_nem12
-from bua_assets.sql import run_sql
+from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, read_nem12
+from bua_assets.sql import stream_sql
 
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
@@ -24,8 +27,9 @@ FILES_SCHEMA = pa.schema([
 
 
 @dataclass
-class IngestResult:
-    interval_reads: pa.Table
+class IngestSummary:
+    interval_reads: int  # register-days loaded
+    registers: int
     quarantine: pa.Table
     files: pa.Table
 
@@ -37,36 +41,50 @@ def _units() -> pa.Table:
                      "factor": [r[2] for r in rows]})
 
 
-def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date) -> IngestResult:
-    """``files_in``: local paths, or (local path, source name) pairs when the files were fetched from elsewhere."""
-    days, issues, files = [], [], []
-    for item in files_in:
+def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date,
+                 write: Callable[[str, pa.Table], None], workdir: Path) -> IngestSummary:
+    """Load a month's NEM12 files, streaming: each file is read and staged as Parquet in
+    ``workdir``, then one SQL pass keeps the latest delivery of each register-day. Accepted
+    register-days go to ``write("interval_reads", batch)`` as they come; the quarantine and the
+    file log are small and returned. Memory is bounded by the largest file, not the month.
+
+    ``files_in``: local paths, or (local path, source name) pairs when fetched from elsewhere.
+    """
+    staged = Path(workdir) / "raw_days"
+    staged.mkdir(parents=True, exist_ok=True)
+    issues, files = [], []
+    for n, item in enumerate(files_in):
         path, source = item if isinstance(item, tuple) else (item, None)
-        for f in read_nem12(path, source=source):
+        for k, f in enumerate(read_nem12(path, source=source)):
             created = f.header.created if f.header else ""
             if f.days.num_rows:
-                days.append(f.days.append_column("file_created", pa.array([created] * f.days.num_rows, pa.string())))
+                days = f.days.append_column("file_created", pa.array([created] * f.days.num_rows, pa.string()))
+                pq.write_table(days, staged / f"{n:06d}-{k:03d}.parquet")
             issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date) for i in f.issues]
             files.append((f.name, created, f.header.from_participant if f.header else None, f.days.num_rows,
                           len(f.issues), f.rejected))
-    if days:
-        raw = pa.concat_tables(days)
-    else:
-        from bua_assets.nem12.reader import DAY_SCHEMA
-
-        raw = DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table()
-    result = run_sql("transform/interval_reads", {"raw_days": raw, "units": _units()},
-                     {"month_start": month_start, "next_month": next_month})
-    rejected = pc.is_valid(result["rejection"])
-    accepted = result.filter(pc.invert(rejected)).drop_columns(["rejection", "rejection_reason"])
-    dropped = result.filter(rejected)
+    if not any(staged.iterdir()):
+        pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")
+    loaded, registers, rejected_rows = 0, set(), []
+    with stream_sql("transform/interval_reads", {"raw_days": ds.dataset(staged, format="parquet"), "units": _units()},
+                    {"month_start": month_start, "next_month": next_month}, spill_dir=str(workdir), memory_limit="1GB") as batches:
+        # The dataset exists with its schema even when nothing is accepted.
+        write("interval_reads", batches.schema.empty_table().drop_columns(["rejection", "rejection_reason"]))
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            rejected = pc.is_valid(table["rejection"])
+            accepted = table.filter(pc.invert(rejected)).drop_columns(["rejection", "rejection_reason"])
+            if accepted.num_rows:
+                write("interval_reads", accepted)
+                loaded += accepted.num_rows
+                registers |= set(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/").unique().to_pylist())
+            rejected_rows += table.filter(rejected).select(
+                ["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"]).to_pylist()
     quarantine_rows = issues + [
         (r["source_file"], r["line"], "record_quarantined", r["rejection"], r["rejection_reason"], r["nmi"],
-         r["suffix"], r["read_date"].strftime("%Y%m%d"))
-        for r in dropped.select(["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix",
-                                 "read_date"]).to_pylist()
+         r["suffix"], r["read_date"].strftime("%Y%m%d")) for r in rejected_rows
     ]
     quarantine = pa.Table.from_pylist(
         [dict(zip(QUARANTINE_SCHEMA.names, r)) for r in quarantine_rows], schema=QUARANTINE_SCHEMA)
-    return IngestResult(accepted, quarantine, pa.Table.from_pylist(
+    return IngestSummary(loaded, len(registers), quarantine, pa.Table.from_pylist(
         [dict(zip(FILES_SCHEMA.names, r)) for r in files], schema=FILES_SCHEMA))
