@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 import pyarrow as pa
 import pytest
 
-from bua_assets.assets.core import core_snapshot, core_tables
-from bua_assets.assets.meter_data import interval_reads
+from bua_assets.definitions import ALL_ASSETS
 from bua_assets.core.database import CoreDatabase
 from bua_assets.lake import Lake
 from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
@@ -16,7 +17,7 @@ from support import CONFIG, PARTITION, mysql_url_or_skip
 
 def run(core_url: str, nem12: str, lake: str, selection=None):
     return dg.materialize(
-        [core_snapshot, core_tables, interval_reads], partition_key=PARTITION, selection=selection,
+        ALL_ASSETS, partition_key=PARTITION, selection=selection,
         resources={"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=lake),
                    "meter_data": MeterDataResource(location=nem12)},
         raise_on_error=False,
@@ -49,16 +50,40 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     assert first.success
     checks = first.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("schema_drift", True)]
-    core1, reads1 = read_all(lake, "core_tables"), read_all(lake, "interval_reads")
-    assert reads1["interval_reads"].num_rows > 1000
+    assets = [a.key.to_user_string() for a in ALL_ASSETS if a.key.to_user_string() != "core_snapshot"]
+    before = {a: read_all(lake, a) for a in assets}
+    assert before["interval_reads"]["interval_reads"].num_rows > 1000
     assert run(url, str(out / "nem12"), lake).success
-    core2, reads2 = read_all(lake, "core_tables"), read_all(lake, "interval_reads")
-    assert core1.keys() == core2.keys() and all(core1[k].equals(core2[k]) for k in core1)
-    assert all(reads1[k].equals(reads2[k]) for k in reads1)
+    after = {a: read_all(lake, a) for a in assets}
+    for asset in assets:
+        assert before[asset].keys() == after[asset].keys(), asset
+        assert all(before[asset][k].equals(after[asset][k]) for k in before[asset]), asset
+    reads2 = after["interval_reads"]
     # No duplicate register-days, and every superseded delivery is accounted for.
     keys = reads2["interval_reads"].select(["nmi", "suffix", "read_date"])
     assert keys.group_by(["nmi", "suffix", "read_date"]).aggregate([]).num_rows == keys.num_rows
     assert "superseded" in set(reads2["quarantine"]["code"].to_pylist())
+
+
+def test_every_open_account_is_unbilled_or_billed_to_month_end(retailer, tmp_path):
+    out, url = retailer
+    lake = str(tmp_path / "lake")
+    assert run(url, str(out / "nem12"), lake).success
+    core, window = read_all(lake, "core_tables"), read_all(lake, "unbilled_window")
+    months = window["unbilled_months"].to_pylist()
+    assert months and {m["bill_status"] for m in months} == {"NOT_DUE", "OVERDUE"}
+    october = {m["account_id"] for m in months if m["year_mnth"].isoformat() == PARTITION}
+    debit_invoices = {i["id"] for i in core["Invoice"].to_pylist() if i["status"] == "ISSUED" and not i["is_credit"]}
+    billed_to = {}
+    for li in core["InvoiceLineItem"].to_pylist():
+        if li["invoice_id"] in debit_invoices:
+            billed_to[li["account_id"]] = max(billed_to.get(li["account_id"], li["period_end"]), li["period_end"])
+    month_end = date(2026, 10, 31)
+    open_accounts = [a["id"] for a in core["Account"].to_pylist()
+                     if a["open_date"] <= month_end and (a["close_date"] is None or a["close_date"] >= month_end)]
+    assert len(open_accounts) > 100
+    for account in open_accounts:
+        assert account in october or billed_to.get(account, date.min) >= month_end, account
 
 
 def test_core_tables_identical_from_mariadb_and_sqlite(retailer, tmp_path):

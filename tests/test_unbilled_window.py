@@ -1,0 +1,91 @@
+"""DESIGN §5.1 on hand-made tables: billed coverage, credits, cancellations, tenancy, horizon, status."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from bua_assets.estimation.window import unbilled_window
+
+MONTH_END, RUN_DATE = date(2026, 10, 31), date(2026, 11, 1)
+
+
+def tables(accounts, tenancies, invoices):
+    """accounts: (id, open, close, next_bill); tenancies: (account, utility, start, end);
+    invoices: (id, account, utility, start, end, status, is_credit, issue) with one line each."""
+    acc = pa.table({"id": [a[0] for a in accounts], "open_date": [a[1] for a in accounts],
+                    "close_date": pa.array([a[2] for a in accounts], pa.date32()),
+                    "next_bill_date": pa.array([a[3] for a in accounts], pa.date32())})
+    au = pa.table({"id": list(range(1, len(tenancies) + 1)), "account_id": [t[0] for t in tenancies], "utility_id": [t[1] for t in tenancies],
+                   "start_date": [t[2] for t in tenancies], "end_date": pa.array([t[3] for t in tenancies], pa.date32())})
+    inv = pa.table({"id": pa.array([i[0] for i in invoices], pa.int64()), "status": pa.array([i[5] for i in invoices], pa.string()),
+                    "is_credit": pa.array([i[6] for i in invoices], pa.int64()),
+                    "issue_date": pa.array([i[7] for i in invoices], pa.date32())})
+    li = pa.table({"invoice_id": pa.array([i[0] for i in invoices], pa.int64()),
+                   "account_id": pa.array([i[1] for i in invoices], pa.int64()),
+                   "utility_id": pa.array([i[2] for i in invoices], pa.int64()),
+                   "period_start": pa.array([i[3] for i in invoices], pa.date32()),
+                   "period_end": pa.array([i[4] for i in invoices], pa.date32())})
+    return au, acc, inv, li
+
+
+def months(result):
+    return [(r["account_id"], r["year_mnth"].isoformat()[:7], r["unbilled_days"], r["first_day"].day, r["bill_status"])
+            for r in result.months.to_pylist()]
+
+
+def test_not_yet_due_account_accrues_from_last_bill_to_month_end():
+    w = unbilled_window(*tables([(1, date(2025, 1, 1), None, date(2026, 11, 20))], [(1, 10, date(2025, 1, 1), None)],
+                                [(1, 1, 10, date(2025, 1, 1), date(2026, 8, 31), "ISSUED", 0, date(2026, 9, 3))]),
+                        month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(w) == [(1, "2026-09", 30, 1, "NOT_DUE"), (1, "2026-10", 31, 1, "NOT_DUE")]
+    assert w.exceptions.num_rows == 0
+
+
+def test_reversed_bill_is_unbilled_again_and_reissue_covers_once():
+    base = [(1, 1, 10, date(2025, 1, 1), date(2026, 8, 31), "ISSUED", 0, date(2026, 9, 3)),
+            (2, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 2)),
+            (3, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 1, date(2026, 10, 20))]  # credit of 2
+    acc, ten = [(1, date(2025, 1, 1), None, date(2026, 10, 30))], [(1, 10, date(2025, 1, 1), None)]
+    reversed_only = unbilled_window(*tables(acc, ten, base), month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(reversed_only) == [(1, "2026-09", 30, 1, "OVERDUE"), (1, "2026-10", 31, 1, "OVERDUE")]
+    reissued = base + [(4, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 20))]
+    assert months(unbilled_window(*tables(acc, ten, reissued), month_end=MONTH_END, run_date=RUN_DATE)) == [
+        (1, "2026-10", 31, 1, "OVERDUE")]
+
+
+def test_cancelled_and_future_invoices_do_not_cover():
+    inv = [(1, 1, 10, date(2025, 1, 1), date(2026, 8, 31), "ISSUED", 0, date(2026, 9, 3)),
+           (2, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "CANCELLED", 0, date(2026, 10, 2)),
+           (3, 1, 10, date(2026, 10, 1), date(2026, 10, 31), "ISSUED", 0, date(2026, 11, 2))]  # after the run date
+    w = unbilled_window(*tables([(1, date(2025, 1, 1), None, date(2026, 12, 1))], [(1, 10, date(2025, 1, 1), None)], inv),
+                        month_end=MONTH_END, run_date=RUN_DATE)
+    assert [m[:3] for m in months(w)] == [(1, "2026-09", 30), (1, "2026-10", 31)]
+
+
+def test_move_out_and_move_in_split_the_supply_point():
+    acc = [(1, date(2025, 1, 1), date(2026, 10, 9), None), (2, date(2026, 10, 10), None, date(2026, 11, 10))]
+    ten = [(1, 10, date(2025, 1, 1), date(2026, 10, 9)), (2, 10, date(2026, 10, 10), None)]
+    inv = [(1, 1, 10, date(2025, 1, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 3))]
+    w = unbilled_window(*tables(acc, ten, inv), month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(w) == [(1, "2026-10", 9, 1, "OVERDUE"), (2, "2026-10", 22, 10, "NOT_DUE")]
+
+
+def test_days_older_than_the_horizon_are_exceptions_not_dropped():
+    w = unbilled_window(*tables([(1, date(2026, 6, 15), None, None)], [(1, 10, date(2026, 6, 15), None)], []),
+                        month_end=MONTH_END, run_date=RUN_DATE, horizon_months=3)
+    assert [m[:3] for m in months(w)] == [(1, "2026-08", 31), (1, "2026-09", 30), (1, "2026-10", 31)]
+    exc = w.exceptions.to_pylist()
+    assert [(e["year_mnth"].isoformat()[:7], e["code"]) for e in exc] == [("2026-06", "beyond_horizon"),
+                                                                          ("2026-07", "beyond_horizon")]
+    assert "16 unbilled days" in exc[0]["reason"] and "3-month" in exc[0]["reason"]
+
+
+def test_a_missed_bill_between_billed_periods_is_unbilled():
+    inv = [(1, 1, 10, date(2026, 1, 1), date(2026, 3, 31), "ISSUED", 0, date(2026, 4, 2)),
+           (2, 1, 10, date(2026, 3, 1), date(2026, 3, 31), "ISSUED", 0, date(2026, 4, 2)),  # overlaps the first
+           (3, 1, 10, date(2026, 5, 1), date(2026, 10, 31), "ISSUED", 0, date(2026, 10, 31))]
+    w = unbilled_window(*tables([(1, date(2026, 1, 1), None, date(2027, 1, 31))], [(1, 10, date(2026, 1, 1), None)], inv),
+                        month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(w) == [(1, "2026-04", 30, 1, "NOT_DUE")]
