@@ -3,7 +3,8 @@
     generate(GeneratorConfig(accounts=1000, seed=7, as_at=date(2026, 11, 1), history_months=13), ...)
 
 Output layout under ``out``:
-    nem12/<YYYY-MM>/NEM12#<id>#<MDP>#BUARETAIL.csv   what meter data providers delivered
+    nem12/<YYYY-MM>/NEM12#<id>#<MDP>#BUARETAIL.csv   what meter data providers delivered: per MDP and
+                                                      batch of 4,000 registers, plus revision (R) files
     truth/<YYYY-MM>.parquet                           true consumption per register-day (kept apart)
     manifest.json                                     the arguments and counts
 The CORE tables go to the database URL (embedded SQLite by default).
