@@ -18,15 +18,22 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def run_sql(name: str, tables: dict[str, pa.Table], params: dict | None = None, *, threads: int = 2) -> pa.Table:
-    """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
-    con = duckdb.connect(config={"threads": threads})
+@contextmanager
+def _connection(tables: dict, config: dict) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with ``tables`` registered as views, closed afterwards."""
+    con = duckdb.connect(config=config)
     try:
         for view, table in tables.items():
             con.register(view, table)
-        return con.sql(sql_text(name), params=params or {}).to_arrow_table()
+        yield con
     finally:
         con.close()
+
+
+def run_sql(name: str, tables: dict[str, pa.Table], params: dict | None = None, *, threads: int = 2) -> pa.Table:
+    """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
+    with _connection(tables, {"threads": threads}) as con:
+        return con.sql(sql_text(name), params=params or {}).to_arrow_table()
 
 
 @contextmanager
@@ -41,10 +48,5 @@ def stream_sql(name: str, tables: dict, params: dict | None = None, *, threads: 
     config = {"threads": threads, "memory_limit": memory_limit}
     if spill_dir:
         config["temp_directory"] = spill_dir
-    con = duckdb.connect(config=config)
-    try:
-        for view, table in tables.items():
-            con.register(view, table)
+    with _connection(tables, config) as con:
         yield con.sql(sql_text(name), params=params or {}).to_arrow_reader(batch_rows)
-    finally:
-        con.close()

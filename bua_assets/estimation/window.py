@@ -11,6 +11,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.months import first_of_month_before
 from bua_assets.sql import run_sql
 
 DEFAULT_HORIZON_MONTHS = 24
@@ -22,13 +23,6 @@ class UnbilledWindow:
     exceptions: pa.Table  # account_id, utility_id, year_mnth, code, reason: months left out of the accrual
 
 
-def _months_before(d: date, months: int) -> date:
-    y, m = d.year, d.month - months
-    while m <= 0:
-        y, m = y - 1, m + 12
-    return date(y, m, 1)
-
-
 def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.Table, line_items: pa.Table, *,
                     month_end: date, run_date: date, horizon_months: int = DEFAULT_HORIZON_MONTHS) -> UnbilledWindow:
     """Unbilled days per account x supply point x calendar month, within the lookback horizon.
@@ -36,7 +30,7 @@ def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.
     Months older than the horizon are not accrued; they come back as exceptions with the reason,
     never silently dropped.
     """
-    horizon_start = _months_before(run_date, horizon_months)
+    horizon_start = first_of_month_before(run_date, horizon_months)
     result = run_sql("transform/unbilled_days", {
         "account_utility": account_utility, "accounts": accounts, "invoices": invoices, "line_items": line_items,
     }, {"month_end": month_end, "run_date": run_date, "horizon_start": horizon_start})

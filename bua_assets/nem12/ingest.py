@@ -20,6 +20,7 @@ QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
     ("reason", pa.string()), ("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.string()),
 ])
+REJECTION_COLUMNS = ["rejection", "rejection_reason"]  # set by the SQL on rows not loaded
 FILES_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("created", pa.string()), ("from_participant", pa.string()),
     ("register_days", pa.int64()), ("issues", pa.int64()), ("rejected", pa.bool_()),
@@ -69,11 +70,11 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     with stream_sql("transform/interval_reads", {"raw_days": ds.dataset(staged, format="parquet"), "units": _units()},
                     {"month_start": month_start, "next_month": next_month}, spill_dir=str(workdir), memory_limit="1GB") as batches:
         # The dataset exists with its schema even when nothing is accepted.
-        write("interval_reads", batches.schema.empty_table().drop_columns(["rejection", "rejection_reason"]))
+        write("interval_reads", batches.schema.empty_table().drop_columns(REJECTION_COLUMNS))
         for batch in batches:
             table = pa.Table.from_batches([batch])
             rejected = pc.is_valid(table["rejection"])
-            accepted = table.filter(pc.invert(rejected)).drop_columns(["rejection", "rejection_reason"])
+            accepted = table.filter(pc.invert(rejected)).drop_columns(REJECTION_COLUMNS)
             if accepted.num_rows:
                 write("interval_reads", accepted)
                 loaded += accepted.num_rows

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.schema import core_tables
+from bua_assets.months import first_of_month_before
 from bua_assets.nem12.writer import RegisterBlock, write_nem12
 from bua_assets.synth import load
 from bua_assets.synth.world import (
@@ -51,10 +52,7 @@ class GeneratorConfig:
 
     @property
     def start(self) -> date:
-        y, m = self.as_at.year, self.as_at.month - self.history_months
-        while m <= 0:
-            y, m = y - 1, m + 12
-        return date(y, m, 1)
+        return first_of_month_before(self.as_at, self.history_months)
 
     @property
     def end(self) -> date:
@@ -494,8 +492,10 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     supplementary_accounts = set()
 
     has_cl = has_cl.reindex(range(len(utilities)), fill_value=0).to_numpy()
-    plan_index = {(p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model, p.plan_code.rsplit("-", 1)[-1]): p.id
-                  for p in plans.sort_values("id", ascending=False).itertuples()}  # first plan id wins
+    # Each (fuel, state, customer type, pricing model) has one plan per variant, SAVER and FLEX.
+    plan_key = {p.id: (p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model) for p in plans.itertuples()}
+    plan_variant = {p.id: p.plan_code.rsplit("-", 1)[-1] for p in plans.itertuples()}
+    plan_index = {(*plan_key[pid], plan_variant[pid]): pid for pid in plan_key}
     util_rows = list(utilities.itertuples())
 
     def pick_plan(u, ui: int, tou: bool, variant: str) -> int:
@@ -680,9 +680,8 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
 
     # Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
     # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
-    plan_key = plans.set_index("id")[["jurisdiction_id", "service_type_id", "customer_type", "pricing_model"]]
-    first_of_key = plan_key.reset_index().groupby(list(plan_key.columns))["id"].agg(list)
-    sibling_plan = {p: next(o for o in first_of_key[tuple(k)] if o != p) for p, k in zip(plan_key.index, plan_key.to_numpy())}
+    sibling_plan = {pid: plan_index[(*key, "FLEX" if plan_variant[pid] == "SAVER" else "SAVER")]
+                    for pid, key in plan_key.items()}
     for row in list(ap_rows):
         if row[1] in supplementary_accounts and row[6] == "APPROVED":
             row[6] = "REPLACED"
