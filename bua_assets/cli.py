@@ -64,10 +64,14 @@ def cmd_demo(args) -> int:
     os.environ["DAGSTER_HOME"] = str(d.dagster_home)
     from bua_assets.definitions import ALL_ASSETS, build_resources
 
+    from bua_assets.runner import backfill_interval_history
+
     instance = dg.DagsterInstance.get()
-    _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
+    resources = build_resources()
     t0 = time.perf_counter()
-    result = dg.materialize(ALL_ASSETS, instance=instance, resources=build_resources(), partition_key=partition,
+    backfill_interval_history(partition, instance, resources, progress=_log)
+    _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
+    result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition,
                             raise_on_error=False)
     summary = {"partition": partition, "assets": {}, "exports": []}
     for event in result.get_asset_materialization_events():

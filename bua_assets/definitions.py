@@ -8,12 +8,14 @@ import os
 import dagster as dg
 
 from bua_assets.assets.core import core_snapshot, core_tables
-from bua_assets.assets.estimation import unbilled_window
+from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
+from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
 from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
 from bua_assets.settings import defaults
 
-ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window]
+ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
+              macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption]
 
 monthly_bua_job = dg.define_asset_job("monthly_bua", selection=dg.AssetSelection.all(),
                                       description="Every BUA asset for one accrual month.")

@@ -127,6 +127,13 @@ class PartitionWriter:
     def write_batch(self, dataset: str, batch: pa.RecordBatch) -> None:
         self.write(dataset, pa.Table.from_batches([batch]))
 
+    def write_file(self, relative_path: str, data: bytes) -> None:
+        """A non-Parquet file (e.g. a NEM12 CSV) in the partition, replaced with it."""
+        parent = f"{self._dir}/{relative_path}".rsplit("/", 1)[0]
+        self._fs.create_dir(parent, recursive=True)
+        with self._fs.open_output_stream(f"{self._dir}/{relative_path}") as out:
+            out.write(data)
+
     def ensure(self, dataset: str, schema: pa.Schema) -> None:
         """Make sure the dataset exists even when no rows were written (an empty, typed file)."""
         if dataset not in self._open:

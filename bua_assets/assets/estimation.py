@@ -1,10 +1,27 @@
-"""Estimation assets (DESIGN §5.1–5.4): the unbilled window so far."""
+"""Estimation assets (DESIGN §5.1, §5.2, §5.4): the unbilled window, estimated basic reads, NEM12
+estimates and unbilled consumption."""
 
+
+import tempfile
+from pathlib import Path
 
 import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
+from bua_assets.assets.profiles import (
+    basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, registers_of, utility_profiles,
+)
+from bua_assets.estimation.basic import month_end_reads
+from bua_assets.estimation.consumption import (
+    TimeOfUse, basic_quantities, gas_energy, interval_quantities, plan_of_day, register_days, summarise,
+)
+from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
+from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
+from bua_assets.synth.world import RETAILER
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, unbilled_window as compute_unbilled_window
 from bua_assets.partitions import month_end, monthly_partitions, run_date
 from bua_assets.resources import LakeResource
@@ -39,3 +56,180 @@ def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowCon
         "accounts_not_due": status.get("NOT_DUE", 0), "accounts_overdue": status.get("OVERDUE", 0),
         "exceptions": window.exceptions.num_rows, "horizon_months": config.horizon_months,
     })
+
+
+def _scalars(store, key) -> pd.DataFrame:
+    return store.read("micro_scalars", key, "micro_scalars").to_pandas()
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[micro_scalars, macro_profiles, core_tables],
+          kinds={"parquet", "pandas"}, group_name="estimation",
+          description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
+                      "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.")
+def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    registers = registers_of(store, key)
+    basic = registers[registers["read_kind"] == "BASIC"]
+    macro = macro_of(store, key)
+    scalar = _scalars(store, key).set_index("register_id")["scalar"]
+    key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
+
+    def daily_estimate(register_ids, dates):
+        return scalar.reindex(register_ids).to_numpy(dtype=float) * macro.weights(
+            key_index.reindex(register_ids).to_numpy(dtype=np.int64), dates)
+
+    reads, exceptions = month_end_reads(
+        basic[["register_id", "dial_digits", "fuel", "network_id", "pressure_correction_factor"]],
+        basic_reads_of(store, key), daily_estimate, month_end(key),
+        store.read("core_tables", key, "GasHeatingValue").to_pandas())
+    with store.partition_writer("basic_reads", key) as writer:
+        writer.write("basic_reads", pa.Table.from_pandas(reads, preserve_index=False))
+        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"register_id": "int64"}), preserve_index=False))
+    return dg.MaterializeResult(metadata={
+        "rows": len(reads), "path": store.uri("basic_reads", key, "basic_reads"),
+        "rolled_over": int(reads["rolled_over"].sum()), "estimated_kwh": float(reads.loc[reads["uom"] == "KWH", "estimate"].sum()),
+        "estimated_mj": float(np.nansum(reads["estimate_mj"])), "exceptions": len(exceptions),
+    })
+
+
+READ_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
+REGISTERS_PER_FILE = 5000
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles],
+          kinds={"parquet", "csv"}, group_name="estimation",
+          description="Estimated intervals for every unbilled interval register-day without meter data, written as "
+                      "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
+                      "the estimated_reads dataset.")
+def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    registers = registers_of(store, key)
+    interval = registers[registers["read_kind"] == "INTERVAL"]
+    months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    days = register_days(months, interval[["register_id", "utility_id"]]).drop_duplicates(["register_id", "date"])
+    have = store.read("utility_profiles", key, "register_days", columns=["register_id", "read_date"]).to_pandas()
+    have = set(zip(have["register_id"].to_numpy(), have["read_date"].to_numpy(dtype="datetime64[D]")))
+    dates = days["date"].to_numpy(dtype="datetime64[D]")
+    missing = days[[(r, d) not in have for r, d in zip(days["register_id"].to_numpy(), dates)]]
+    macro = macro_of(store, key)
+    scalars = _scalars(store, key).set_index("register_id")["scalar"]
+    missing = missing.merge(interval, on=["register_id", "utility_id"]).assign(
+        scalar=lambda f: scalars.reindex(f["register_id"]).to_numpy(), key_index=lambda f: macro.key_index(f["profile_key"]))
+    no_scalar = missing[missing["scalar"].isna() | (missing["key_index"] < 0)]
+    missing = missing.drop(no_scalar.index).sort_values(["nmi", "suffix", "date"]).reset_index(drop=True)
+    half_hours = estimate_half_hours(missing["key_index"].to_numpy(), missing["scalar"].to_numpy(),
+                                     missing["date"].to_numpy(dtype="datetime64[D]"), macro)
+    created = f"{run_date(key):%Y%m%d}0100"
+    read_back, files = [], []
+    with store.partition_writer("nem12_estimates", key) as writer, tempfile.TemporaryDirectory(prefix="bua-est-") as tmp:
+        regs = missing["register_id"].to_numpy()
+        uniq = np.unique(regs)
+        for n, first in enumerate(range(0, len(uniq), REGISTERS_PER_FILE)):
+            rows = np.flatnonzero(np.isin(regs, uniq[first:first + REGISTERS_PER_FILE]))
+            name = f"NEM12#{key[:4]}{key[5:7]}EST{n:03d}#{ESTIMATOR}#{RETAILER}.csv"
+            path = Path(tmp) / name
+            write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=RETAILER)
+            (parsed,) = read_nem12(path, source=name)
+            if parsed.issues:
+                raise dg.Failure(f"our own estimate file {name} does not read back cleanly: {parsed.issues[:3]}")
+            read_back.append(parsed.days.select(READ_COLUMNS))
+            writer.write_file(f"nem12/{name}", path.read_bytes())
+            files.append(name)
+        estimated = pa.concat_tables(read_back) if read_back else DAY_SCHEMA.empty_table().select(READ_COLUMNS)
+        writer.write("estimated_reads", estimated)
+        writer.write("exceptions", pa.Table.from_pandas(pd.DataFrame({
+            "register_id": no_scalar["register_id"].astype("int64"), "date": no_scalar["date"].astype("datetime64[s]"),
+            "code": "not_estimated", "reason": "no micro scalar or macro profile for the register: day not estimated"}),
+            preserve_index=False))
+    return dg.MaterializeResult(metadata={
+        "rows": estimated.num_rows, "path": store.uri("nem12_estimates", key), "files": dg.MetadataValue.json(files),
+        "registers": len(uniq), "estimated_kwh": float(half_hours.sum()), "not_estimated": len(no_scalar),
+    })
+
+
+@dg.asset(partitions_def=monthly_partitions,
+          deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, interval_history],
+          kinds={"parquet", "pandas"}, group_name="estimation",
+          description="Unbilled quantity per account x supply point x register x calendar month x time class "
+                      "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
+                      "actual and estimated shares; what cannot be quantified is in exceptions with the reason.")
+def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    registers = registers_of(store, key)
+    months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    core = {t: store.read("core_tables", key, t).to_pandas() for t in ("AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")}
+    macro = macro_of(store, key)
+    scalars = _scalars(store, key).set_index("register_id")["scalar"]
+    key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
+    estimated = store.read("nem12_estimates", key, "estimated_reads")
+    intervals = store.read("micro_scalars", key, "read_intervals").to_pandas()
+    tou = TimeOfUse.from_tables(core["Plan"], core["PlanTimeOfUse"])
+    attrs = registers[["register_id", "utility_id", "nmi", "suffix", "read_kind", "stream_type"]]
+    rows, exceptions = [], []
+    for year_mnth, month in months.groupby("year_mnth", sort=True):
+        days = register_days(month, attrs)
+        inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
+        if len(inter):
+            data, found = interval_data_for(store, year_mnth, inter, estimated)
+            lost = inter[~found]
+            exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
+                                            "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
+                                            "code": "no_interval_data",
+                                            "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
+            inter = inter[found].reset_index(drop=True)
+            rows.append(interval_quantities(inter, data, plan_of_day(inter, core["AccountPlan"]), tou))
+        basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
+        if len(basic):
+            rows.append(basic_quantities(basic, intervals, scalars, macro, key_index))
+    result = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["account_id", "utility_id", "register_id", "year_mnth", "date", "time_class", "quantity", "actual_quantity"])
+    unknown = result["quantity"].isna()
+    lost = result[unknown].groupby(["account_id", "utility_id", "register_id", "year_mnth"]).size().reset_index()
+    exceptions.append(lost.drop(columns=0).assign(code="no_scalar",
+                                                  reason="no read or micro scalar to estimate the days after the last read"))
+    result, gas_exceptions = gas_energy(result[~unknown], registers, core["GasHeatingValue"])
+    exceptions.append(gas_exceptions)
+    result = result[result["quantity"].notna()]
+    no_registers = months[~months["utility_id"].isin(registers["utility_id"])]
+    exceptions.append(no_registers[["account_id", "utility_id", "year_mnth"]].assign(
+        register_id=None, code="no_meter_registers", reason="the supply point has no meter register in CORE"))
+    out = summarise(result, registers)
+    exc = pd.concat([e for e in exceptions if len(e)], ignore_index=True) if any(len(e) for e in exceptions) else \
+        pd.DataFrame(columns=["account_id", "utility_id", "register_id", "year_mnth", "code", "reason"])
+    exc = exc.groupby(["account_id", "utility_id", "register_id", "year_mnth", "code"], dropna=False)["reason"].first().reset_index()
+    with store.partition_writer("unbilled_consumption", key) as writer:
+        writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))
+        writer.write("exceptions", pa.Table.from_pandas(exc.astype({"register_id": "Int64"}), preserve_index=False))
+    by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
+    return dg.MaterializeResult(metadata={
+        "rows": len(out), "path": store.uri("unbilled_consumption", key, "unbilled_consumption"),
+        "accounts": int(out["account_id"].nunique()), "quantity_by_fuel": dg.MetadataValue.json(
+            {f"{f} ({u})": float(q) for (f, u), q in by_fuel.items()}),
+        "estimated_share": float((out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)),
+        "exceptions": len(exc),
+    })
+
+
+def interval_data_for(store, year_mnth, days: pd.DataFrame, estimated: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The interval data row of each register-day in ``days`` (actual data first, then our estimate)."""
+    wanted = pa.array((days["nmi"] + "/" + days["suffix"] + "/" + days["date"].astype(str)).tolist())
+    month_key = pd.Timestamp(year_mnth).strftime("%Y-%m-%d")
+    sources = [estimated]
+    if store.exists("interval_reads", month_key, "interval_reads"):
+        sources.insert(0, store.read("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS))
+    picked, found = [], np.zeros(len(days), dtype=bool)
+    position = np.full(len(days), -1)
+    offset = 0
+    for table in sources:
+        keys = pc.binary_join_element_wise(table["nmi"], table["suffix"], pc.cast(table["read_date"], pa.string()), "/")
+        at = pc.index_in(wanted, value_set=keys).to_numpy(zero_copy_only=False)
+        at = np.where(np.isnan(at.astype(float)), -1, at).astype(np.int64)
+        new = (at >= 0) & ~found
+        if new.any():
+            picked.append(table.take(pa.array(at[new])).cast(table.schema))
+            position[new] = offset + np.arange(new.sum())
+            offset += int(new.sum())
+            found |= new
+    data = pa.concat_tables([t.select(READ_COLUMNS).cast(picked[0].select(READ_COLUMNS).schema) for t in picked]) \
+        if picked else estimated.select(READ_COLUMNS).slice(0, 0)
+    return data.take(pa.array(position[found])), found

@@ -557,16 +557,21 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                 for i, d in zip(registers.index, registers["digits"])}
     reads = []
 
-    def read_at(reg: int, d: date, est: bool) -> float:
+    def read_at(reg: int, d: date, est: bool, prev: float) -> float:
+        """The register's reading at the end of ``d``; an estimated read gets the consumption since
+        the previous read wrong by a typical 15% (never backwards)."""
         k = (d - start).days + 1
-        value = reading0[reg] + cs_true[reg, k]
-        if est:
-            value *= 1.0 + rng.normal(0, 0.01)
-        return float(np.floor(value) % 10 ** reg_digits[reg])
+        dial = 10 ** reg_digits[reg]
+        actual = float(np.floor(reading0[reg] + cs_true[reg, k]) % dial)
+        if not est:
+            return actual
+        used = (actual - prev) % dial
+        return float(np.floor(prev + used * max(0.0, 1.0 + rng.normal(0, 0.15))) % dial)
 
-    last_reading = {}
+    last_reading, last_read_at = {}, {}  # per register: the last reading and its row in reads
     for reg in np.flatnonzero(reg_basic):
         last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** reg_digits[reg])
+        last_read_at[reg] = len(reads)
         reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
 
     invoices, lines = [], []
@@ -597,6 +602,14 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         u = util_rows[a.utility_index]
         regs = regs_of_util[a.utility_index]
         versions = plan_of_account[a.id]
+        # A move-in is a special read: the new tenant's consumption starts from it.
+        if a.open_date > start:
+            move_in = a.open_date - timedelta(days=1)
+            for reg in regs[reg_basic[regs]]:
+                if reads[last_read_at[reg]][1] != move_in:
+                    last_reading[reg] = read_at(reg, move_in, False, last_reading[reg])
+                    last_read_at[reg] = len(reads)
+                    reads.append((reg, move_in, last_reading[reg], "ACTUAL"))
         # Cut-over: a migration invoice for everything before the history starts.
         if a.open_date < start:
             p = versions[0][2]
@@ -611,18 +624,23 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         for pi, (s, e) in enumerate(periods):
             delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
             issue = e + timedelta(days=delay)
-            if issue >= as_at:
-                break
-            # Reads for basic registers at the period end (4% estimated).
+            # Reads for basic registers at the period end (4% estimated). The read arrives even
+            # when the bill is late, so a period can be read but not yet billed at the run date.
             basic_q = {}
             for reg in regs[reg_basic[regs]]:
                 est = rng.random() < 0.04
                 prev = last_reading[reg]
-                cur = read_at(reg, e, est)
+                cur = read_at(reg, e, est, prev)
+                prev_estimated = reads[last_read_at[reg]][3] == "ESTIMATE"
                 last_reading[reg] = cur
+                last_read_at[reg] = len(reads)
                 reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
-                digits = reg_digits[reg]
-                basic_q[reg] = (cur - prev) % 10 ** digits
+                dial = 10 ** reg_digits[reg]
+                # An actual read below an over-estimate corrects it (negative usage); below an
+                # actual read it can only be the dial rolling over.
+                basic_q[reg] = cur - prev if (prev_estimated and cur < prev) else (cur - prev) % dial
+            if issue >= as_at:
+                break
             sub_lines = []
             # Split at 1 July and at plan version boundaries.
             cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)

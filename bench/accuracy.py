@@ -1,0 +1,104 @@
+"""Accuracy backtest: unbilled consumption vs the generator's ground truth, and two baselines.
+
+    python bench/accuracy.py --accounts N --seed S [--json] [--home DIR [--reuse]]
+
+Generates a retailer with 16 months of history (so "the same period last year" is billed data),
+materialises the interval history and every asset for its last month, then compares per account x
+supply point x register x month of the unbilled window. Prints the table; with --json the last
+line is {"portfolio_error_pct": {"ours", "adu", "last_year"}, "cells": [...],
+"median_register_error_pct": ...} (signed errors in %, median register error absolute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bua_assets.definitions import ALL_ASSETS  # noqa: E402
+from bua_assets.estimation.backtest import baselines, compare, truth_by_row  # noqa: E402
+from bua_assets.lake import Lake  # noqa: E402
+from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource  # noqa: E402
+from bua_assets.runner import backfill_interval_history  # noqa: E402
+
+HISTORY_MONTHS = 16
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--accounts", type=int, required=True)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--as-at", default="2026-11-01")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--home", help="keep outputs here (default: a temporary folder, removed after)")
+    p.add_argument("--reuse", action="store_true", help="reuse the retailer and lake already under --home")
+    args = p.parse_args()
+    home = Path(args.home or tempfile.mkdtemp(prefix="bua-accuracy-"))
+    retailer, as_at = home / "retailer", date.fromisoformat(args.as_at)
+    manifest = retailer / "manifest.json"
+    config = json.loads(manifest.read_text())["config"] if manifest.exists() else {}
+    if not (args.reuse and config.get("accounts") == args.accounts and config.get("seed") == args.seed):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", str(args.accounts),
+                        "--seed", str(args.seed), "--as-at", as_at.isoformat(), "--history-months", str(HISTORY_MONTHS),
+                        "--out", str(retailer), "--core-url", f"sqlite:///{retailer / 'core.db'}"],
+                       check=True, stdout=subprocess.DEVNULL)
+        shutil.rmtree(home / "lake", ignore_errors=True)
+        print(f"generated {args.accounts} accounts in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    partition = f"{as_at.year - (as_at.month == 1)}-{(as_at.month - 2) % 12 + 1:02d}-01"
+    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{retailer / 'core.db'}"),
+                 "lake": LakeResource(base=str(home / "lake")),
+                 "meter_data": MeterDataResource(location=str(retailer / "nem12"))}
+    t = time.perf_counter()
+    with dg.instance_for_test() as instance:
+        backfill_interval_history(partition, instance, resources)
+        result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition)
+        assert result.success
+    print(f"assets for {partition} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+
+    lake = Lake(str(home / "lake"))
+    read = lambda asset, ds: lake.read(asset, partition, ds).to_pandas()  # noqa: E731
+    months = read("unbilled_window", "unbilled_months")
+    registers = read("utility_profiles", "registers")
+    core = {t: read("core_tables", t) for t in ("Invoice", "InvoiceLineItem", "GasHeatingValue")}
+    truth = truth_by_row(retailer / "truth", months, registers, core["GasHeatingValue"])
+    base = baselines(months, registers, core["Invoice"], core["InvoiceLineItem"])
+    out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
+                  read("utility_profiles", "utility_profile_summary"))
+    out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out}
+    print_table(out)
+    if args.json:
+        print(json.dumps(out))
+    if not args.home:
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+def print_table(out: dict) -> None:
+    w = sys.stderr.write
+    w(f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['partition']}\n")
+    w(f"signed error %            {'ours':>9} {'ADU':>9} {'last yr':>9} {'truth kWh':>14}\n")
+    p = out["portfolio_error_pct"]
+    w(f"{'portfolio (imports)':<25} {p['ours']:>9.2f} {p['adu']:>9.2f} {p['last_year']:>9.2f} "
+      f"{out['portfolio_truth_kwh']:>14,.0f}\n")
+    for c in out["cells"]:
+        w(f"{c['state'] + ' ' + c['fuel']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} "
+          f"{c['truth_kwh']:>14,.0f}\n")
+    for c in out["meter_types"]:
+        w(f"{c['meter_type']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} {c['truth_kwh']:>14,.0f}\n")
+    w(f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
+      f"({out['registers_compared']} registers)\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""Profile assets (DESIGN §5.3): utility, segment and macro profiles, micro scalars, and the
+profile_validation check. Each asset reads the lake, calls the pure estimation modules and
+writes its datasets."""
+
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bua_assets.assets.core import core_tables
+from bua_assets.assets.meter_data import interval_reads
+from bua_assets.estimation import profiles as prof
+from bua_assets.estimation.basic import consumption_between_reads
+from bua_assets.estimation.registers import meter_registers, segment_names
+from bua_assets.estimation.scalars import basic_scalars, interval_scalars, with_segment_averages
+from bua_assets.lake import Lake
+from bua_assets.months import first_of_month_before
+from bua_assets.partitions import month_end, monthly_partitions, run_date
+from bua_assets.resources import LakeResource
+
+HISTORY_MONTHS = 12
+# utility_profiles reads the interval data of the 12 months up to and including the partition's.
+interval_history = dg.AssetDep(interval_reads, partition_mapping=dg.TimeWindowPartitionMapping(
+    start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
+
+
+def profile_window(key: str) -> prof.Window:
+    return prof.Window(first_of_month_before(run_date(key), HISTORY_MONTHS), month_end(key))
+
+
+def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
+    return {t: store.read("core_tables", key, t) for t in tables}
+
+
+def registers_of(store: Lake, key: str) -> pd.DataFrame:
+    return store.read("utility_profiles", key, "registers").to_pandas()
+
+
+def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
+    return prof.macro_from_tables(store.read("macro_profiles", key, "daily_shape"),
+                                  store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, interval_history], kinds={"parquet", "numpy"},
+          group_name="profiles",
+          description="Per interval register over the 12 months to month end (5/15-minute data as 30): "
+                      "UtilityProfile (day type x half hour statistics of actual data), UtilityProfileVariance "
+                      "(against its segment), UtilityProfileSummary (coverage, share estimated, ADU), "
+                      "register-day totals and the raw segment sums the segment profiles start from.")
+def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    window = profile_window(key)
+    registers = meter_registers(read_core(store, key, "Utility", "Meter", "MeterRegister", "MeterRegisterDetail",
+                                          "Jurisdiction", "ServiceType", "MarketPayloadMapping"),
+                                window.start, window.end)
+    segments = segment_names(registers)
+    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
+    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
+    history_pass = prof.HistoryPass(interval, len(segments), window)
+    months = [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
+    missing = [m for m in months if not store.exists("interval_reads", m, "interval_reads")]
+    for m in months:
+        if m not in missing:
+            history_pass.add(store.read("interval_reads", m, "interval_reads", columns=[
+                "nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]))
+    if missing:
+        context.log.warning(f"interval_reads missing for {len(missing)} of {len(months)} history months: {missing}; "
+                            "materialise them (a backfill) for full profiles")
+    history = history_pass.finish()
+    summary = prof.utility_profile_summary(interval, history, window)
+    with store.partition_writer("utility_profiles", key) as writer:
+        writer.write("registers", pa.Table.from_pandas(registers, preserve_index=False))
+        writer.write("register_days", history.register_days)
+        writer.write("utility_profile", pa.Table.from_pandas(prof.utility_profile(interval, history), preserve_index=False))
+        writer.write("utility_profile_variance",
+                     pa.Table.from_pandas(prof.utility_profile_variance(interval, history), preserve_index=False))
+        writer.write("utility_profile_summary", pa.Table.from_pandas(summary, preserve_index=False))
+        writer.write("segment_sums", prof.dense_to_table(segments, window, history.segment_sum, history.segment_registers))
+        writer.write("unmatched_interval_data", history.unmatched)
+    return dg.MaterializeResult(metadata={
+        "rows": history.register_days.num_rows, "path": store.uri("utility_profiles", key),
+        "window": f"{window.start} to {window.end}", "history_months_missing": dg.MetadataValue.json(missing),
+        "interval_registers": len(interval), "profile_registers": int(interval["profile_register"].sum()),
+        "segments": len(segments), "median_coverage": float(summary["coverage"].median()) if len(summary) else 0.0,
+        "unmatched_register_days": int(sum(history.unmatched["register_days"].to_pylist())),
+    })
+
+
+class SegmentProfilesConfig(dg.Config):
+    min_registers: int = prof.DEFAULT_MIN_REGISTERS  # fewer registers behind a segment-day: filled
+    max_fill_share: float = 0.5  # profile_validation warns when a segment is filled more than this
+    max_interval_kwh: float = 500.0  # an average register-half-hour above this is absurd
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
+          group_name="profiles",
+          check_specs=[dg.AssetCheckSpec("profile_validation", asset="segment_profiles", blocking=True,
+                                         description="every segment covers every date and half hour of the window, "
+                                                     "values non-negative and plausible, fills within limits")],
+          description="Average actual kWh per register, per segment (RES/BUS x jurisdiction x stream type) x "
+                      "date x half hour; entries from too few registers are filled from equivalent records, "
+                      "each fill recorded with its reason and source.")
+def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesConfig, lake: LakeResource):
+    store, key = lake.lake(), context.partition_key
+    window = profile_window(key)
+    names, sums, counts = prof.table_to_dense(store.read("utility_profiles", key, "segment_sums"))
+    history = prof.History(pa.table({}), sums, counts, *(np.zeros(0),) * 3, pa.table({}))
+    result = prof.segment_profiles(names, history, window, config.min_registers)
+    with store.partition_writer("segment_profiles", key) as writer:
+        writer.write("segment_profile", prof.dense_to_table(names, window, result.values, result.registers, result.status))
+        writer.write("fills", pa.Table.from_pandas(result.fills, preserve_index=False))
+    yield dg.MaterializeResult(metadata={
+        "rows": len(names) * window.days, "path": store.uri("segment_profiles", key), "segments": len(names),
+        "filled_entries": int((result.status == "FILLED").sum()), "missing_entries": int((result.status == "MISSING").sum()),
+    })
+    summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
+    yield validate_profiles(result, summary, config)
+
+
+def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig) -> dg.AssetCheckResult:
+    missing = (result.status == "MISSING").sum(axis=1)
+    negative = (result.values < 0).any(axis=2).sum(axis=1)
+    absurd = (result.values > config.max_interval_kwh).any(axis=2).sum(axis=1)
+    fill_share = (result.status == "FILLED").mean(axis=1)
+    table = pd.DataFrame({"segment": result.names, "missing_days": missing, "negative_days": negative,
+                          "absurd_days": absurd, "fill_share": np.round(fill_share, 3)})
+    errors = table[(table["missing_days"] > 0) | (table["negative_days"] > 0) | (table["absurd_days"] > 0)]
+    over = table[table["fill_share"] > config.max_fill_share]
+    coverage = summary["coverage"] if len(summary) else pd.Series(dtype=float)
+    low = summary.sort_values("coverage").head(10)[["register_id", "nmi", "suffix", "coverage", "days_with_data"]]
+    severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name="profile_validation", passed=errors.empty and over.empty, severity=severity,
+        description=(f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
+                    (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
+                     "fills within limits"),
+        metadata={
+            "segments": dg.MetadataValue.md(table.to_markdown(index=False)),
+            "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
+            "register_coverage": dg.MetadataValue.json({
+                "registers": int(len(coverage)), "median": float(coverage.median()) if len(coverage) else None,
+                "p10": float(coverage.quantile(0.1)) if len(coverage) else None,
+                "below_50pct": int((coverage < 0.5).sum())}),
+            "lowest_coverage_registers": dg.MetadataValue.md(low.to_markdown(index=False)),
+        })
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[segment_profiles, core_tables], kinds={"parquet", "numpy"},
+          group_name="profiles",
+          description="Normalised shapes per segment: the daily weight (mean 1 over the window) and each day's "
+                      "intraday shares; gas daily shapes per network from GasNetworkDailyVolume.")
+def macro_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    window = profile_window(key)
+    table = store.read("segment_profiles", key, "segment_profile")
+    names, values, counts = prof.table_to_dense(table)
+    status = np.array(table["status"].to_pylist()).reshape(counts.shape)
+    gas = store.read("core_tables", key, "GasNetworkDailyVolume").to_pandas()
+    macro = prof.macro_profiles(prof.SegmentProfiles(names, values, counts, status, pd.DataFrame()), gas, window)
+    tables = prof.macro_to_tables(macro)
+    with store.partition_writer("macro_profiles", key) as writer:
+        for name, t in tables.items():
+            writer.write(name, t)
+    return dg.MaterializeResult(metadata={
+        "rows": tables["daily_shape"].num_rows, "path": store.uri("macro_profiles", key),
+        "segments": len(names), "gas_networks": len(macro.keys) - len(names),
+    })
+
+
+class MicroScalarsConfig(dg.Config):
+    interval_reference_days: int = 28  # most recent fully actual days of an interval register
+    basic_reference_days: int = 60  # shortest span between actual reads, when history allows
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, macro_profiles, core_tables],
+          kinds={"parquet", "pandas"}, group_name="profiles",
+          description="Per register: actual consumption over a recent reference period / the macro profile over "
+                      "it (units per average day). No usable history: the segment's average, flagged. Read "
+                      "exceptions (meter exchange, duplicate reads) are listed.")
+def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    registers = registers_of(store, key)
+    macro = macro_of(store, key)
+    registers["key_index"] = macro.key_index(registers["profile_key"])
+    tenancies = store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas()
+    moved_in = tenancies[pd.to_datetime(tenancies["start_date"]) <= pd.Timestamp(month_end(key))] \
+        .groupby("utility_id")["start_date"].max()
+    registers["tenancy_start"] = registers["utility_id"].map(moved_in)
+    interval = registers[registers["read_kind"] == "INTERVAL"]
+    basic = registers[registers["read_kind"] == "BASIC"]
+    reads = basic_reads_of(store, key)
+    between = consumption_between_reads(reads, basic.set_index("register_id")["dial_digits"])
+    own = pd.concat([
+        interval_scalars(interval, store.read("utility_profiles", key, "register_days"), macro,
+                         config.interval_reference_days),
+        basic_scalars(basic, between.intervals, macro, config.basic_reference_days)], ignore_index=True)
+    scalars = with_segment_averages(own, registers[["register_id", "profile_key", "fuel", "customer_class",
+                                                    "stream_type", "read_kind"]])
+    exceptions = between.exceptions.rename(columns={"meter_register_id": "register_id", "read_date": "date"})
+    no_scalar = scalars[scalars["method"] == "none"]
+    exceptions = pd.concat([exceptions, pd.DataFrame({
+        "register_id": no_scalar["register_id"], "date": pd.NaT, "code": "no_scalar",
+        "reason": "no own history and no register with history in its segment, class or fuel: not estimated"})],
+        ignore_index=True)
+    with store.partition_writer("micro_scalars", key) as writer:
+        writer.write("micro_scalars", pa.Table.from_pandas(scalars, preserve_index=False))
+        writer.write("read_intervals", pa.Table.from_pandas(between.intervals, preserve_index=False))
+        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"date": "datetime64[s]"}), preserve_index=False))
+    methods = scalars["method"].value_counts().to_dict()
+    return dg.MaterializeResult(metadata={
+        "rows": len(scalars), "path": store.uri("micro_scalars", key, "micro_scalars"),
+        "own_history": int(methods.get("own_history", 0)), "segment_average": int(methods.get("segment_average", 0)),
+        "no_scalar": int(methods.get("none", 0)), "exceptions": len(exceptions),
+    })
+
+
+def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
+    """Accumulation reads up to the month end (later reads are after the snapshot's month)."""
+    reads = store.read("core_tables", key, "BasicRead",
+                       columns=["id", "meter_register_id", "read_date", "reading", "read_type"]).to_pandas()
+    reads["reading"] = reads["reading"].astype(float)
+    # Earlier BUA estimates (BUA_ESTIMATE) are ours, not the meter's: never a baseline.
+    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(month_end(key))) & reads["read_type"].isin(["ACTUAL", "ESTIMATE"])
+    return reads[keep]

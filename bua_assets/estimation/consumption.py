@@ -1,0 +1,189 @@
+"""Unbilled consumption (DESIGN §5.2, §5.4): quantities per account x supply point x register x
+calendar month x time class, with the share that is actual.
+
+Pure: the asset hands in the unbilled days, the registers, interval data for those days (actual
+and our estimates), scalars and the macro profiles; everything is vectorised per month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
+from bua_assets.estimation.intervals import day_type, half_hourly, tou_masks
+from bua_assets.estimation.profiles import MacroProfiles
+from bua_assets.estimation.scalars import range_weight
+
+TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
+STREAM_TIME_CLASS = {"CONTROL": "CONTROLLED_LOAD", "SOLAR": "SOLAR"}
+
+RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnth", "time_class", "quantity", "uom",
+                  "actual_quantity", "estimated_quantity", "estimated_share", "days", "read_kind", "stream_type",
+                  "fuel", "quantity_m3"]
+
+
+def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
+    """Every unbilled day of every register of the supply point: account_id, utility_id,
+    year_mnth, register_id, date. ``registers``: register_id, utility_id (and attributes)."""
+    owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
+                               unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
+    days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
+                         "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
+                         "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
+    return days.merge(registers, on="utility_id")
+
+
+def plan_of_day(days: pd.DataFrame, account_plans: pd.DataFrame) -> np.ndarray:
+    """The plan of each (account, utility, date): the latest-created APPROVED version covering the
+    day; -1 when none does (the pricing step reports it)."""
+    ap = account_plans[account_plans["status"] == "APPROVED"]
+    d = days[["account_id", "utility_id", "date"]].assign(_row=np.arange(len(days)))
+    m = d.merge(ap[["account_id", "utility_id", "plan_id", "start_date", "end_date", "created_at"]],
+                on=["account_id", "utility_id"])
+    day = m["date"].to_numpy(dtype="datetime64[D]")
+    start = pd.to_datetime(m["start_date"]).to_numpy().astype("datetime64[D]")
+    end = pd.to_datetime(m["end_date"]).to_numpy().astype("datetime64[D]")
+    covers = (start <= day) & (np.isnat(end) | (day <= end))
+    m = m[covers].sort_values(["_row", "created_at"]).drop_duplicates("_row", keep="last")
+    plan = np.full(len(days), -1, dtype=np.int64)
+    plan[m["_row"].to_numpy()] = m["plan_id"].to_numpy()
+    return plan
+
+
+@dataclass
+class TimeOfUse:
+    """Per plan: its time-of-use masks, or None for a plan without (or with unusable) windows."""
+
+    masks: dict[int, np.ndarray]
+    invalid: dict[int, str]
+
+    @classmethod
+    def from_tables(cls, plans: pd.DataFrame, windows: pd.DataFrame) -> TimeOfUse:
+        masks, invalid = {}, {}
+        tou_plans = plans.loc[plans["pricing_model"].str.startswith("TIME_OF_USE"), "id"]
+        by_plan = {p: g for p, g in windows.groupby("plan_id")}
+        for p in tou_plans:
+            g = by_plan.get(p)
+            m = None if g is None else tou_masks(
+                list(zip(g["time_class"], g["days"], g["start_time"], g["end_time"])), TOU_CLASSES)
+            if m is None:
+                invalid[int(p)] = ("no time-of-use windows" if g is None else
+                                   "time-of-use windows do not cover each half hour exactly once")
+            else:
+                masks[int(p)] = m
+        return cls(masks, invalid)
+
+
+def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse) -> pd.DataFrame:
+    """Split each interval register-day into time classes. ``data`` rows align with ``days`` (the
+    day's interval data, actual or estimated); PRIMARY registers on a TOU plan split by the plan's
+    windows, CONTROL is CONTROLLED_LOAD, SOLAR is SOLAR (export), the rest ANYTIME."""
+    values, actual = half_hourly(data)
+    dt = day_type(days["date"].to_numpy(dtype="datetime64[D]"))
+    stream = days["stream_type"].to_numpy()
+    out = []
+    base = days.reset_index(drop=True)
+
+    def emit(rows, time_class, q, a):
+        part = base.iloc[rows][["account_id", "utility_id", "register_id", "year_mnth", "date"]].copy()
+        part["time_class"] = time_class
+        part["quantity"] = q
+        part["actual_quantity"] = a
+        out.append(part)
+
+    total, total_actual = values.sum(axis=1), np.where(actual, values, 0).sum(axis=1)
+    split = np.zeros(len(base), dtype=bool)
+    for p, masks in tou.masks.items():
+        rows = np.flatnonzero((plan == p) & (stream == "PRIMARY"))
+        if not len(rows):
+            continue
+        split[rows] = True
+        m = masks[dt[rows]]  # (n, classes, 48)
+        q = np.einsum("ni,nci->nc", values[rows], m)
+        a = np.einsum("ni,nci->nc", np.where(actual[rows], values[rows], 0), m)
+        for c, name in enumerate(TOU_CLASSES):
+            emit(rows, name, q[:, c], a[:, c])
+    rest = np.flatnonzero(~split)
+    classes = np.array([STREAM_TIME_CLASS.get(s, "ANYTIME") for s in stream[rest]], dtype=object)
+    emit(rest, classes, total[rest], total_actual[rest])
+    return pd.concat(out, ignore_index=True)
+
+
+def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Series, macro: MacroProfiles,
+                     key_index: pd.Series) -> pd.DataFrame:
+    """Accumulation register-days: read intervals spread by the macro profile, estimates after."""
+    keys = key_index.reindex(days["register_id"].to_numpy()).to_numpy(dtype=np.int64)
+    w = macro.weights(keys, days["date"].to_numpy(dtype="datetime64[D]"))
+    estimate = scalars.reindex(days["register_id"].to_numpy()).to_numpy(dtype=float) * w
+    frame = days.rename(columns={"register_id": "meter_register_id"})
+    key_of = key_index
+
+    def interval_weight(reg, after, through):
+        return range_weight(macro, key_of.reindex(reg).to_numpy(dtype=np.int64), after.astype("datetime64[D]"),
+                            through.astype("datetime64[D]"))
+
+    spread = spread_reads(frame[["meter_register_id", "date"]], intervals, estimate, w, interval_weight)
+    out = days[["account_id", "utility_id", "register_id", "year_mnth", "date", "stream_type"]].copy()
+    out["time_class"] = [STREAM_TIME_CLASS.get(s, "ANYTIME") for s in out.pop("stream_type")]
+    out["quantity"] = spread["quantity"].to_numpy()
+    out["actual_quantity"] = np.where(spread["actual"].to_numpy(), out["quantity"], 0.0)
+    return out
+
+
+def gas_energy(rows: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Gas register-days from m3 to MJ: m3 x heating value (network, month) x pressure correction.
+    Returns (rows with quantity_m3 and MJ quantities, exceptions for substituted or missing values)."""
+    reg = registers.set_index("register_id")
+    gas = rows["register_id"].map(reg["fuel"]).to_numpy() == "GAS"
+    rows = rows.copy()
+    rows["quantity_m3"] = np.where(gas, rows["quantity"], np.nan)
+    if not gas.any():
+        return rows, pd.DataFrame(columns=["account_id", "utility_id", "register_id", "year_mnth", "code", "reason"])
+    g = rows[gas]
+    network = g["register_id"].map(reg["network_id"]).to_numpy()
+    hv, substituted = heating_values(heating, network, g["date"].to_numpy(dtype="datetime64[D]"))
+    pcf = g["register_id"].map(reg["pressure_correction_factor"]).to_numpy(dtype=float)
+    factor = hv * pcf
+    for col in ("quantity", "actual_quantity"):
+        rows.loc[gas, col] = g[col].to_numpy() * factor
+    keys = ["account_id", "utility_id", "register_id", "year_mnth"]
+    flagged = g.assign(_sub=substituted, _none=np.isnan(hv), _net=network)
+    exc = []
+    for code, col, text in (("heating_value_substituted", "_sub",
+                             "no heating value for network {net} in the month: the nearest month's value was used"),
+                            ("no_heating_value", "_none",
+                             "network {net} has no heating value at all: MJ cannot be computed, not accrued")):
+        hit = flagged[flagged[col] & (~flagged["_none"] if col == "_sub" else True)]
+        if len(hit):
+            e = hit.groupby(keys)["_net"].first().reset_index()
+            e["code"] = code
+            e["reason"] = [text.format(net=n) for n in e["_net"]]
+            exc.append(e.drop(columns="_net"))
+    exceptions = pd.concat(exc, ignore_index=True) if exc else pd.DataFrame(columns=keys + ["code", "reason"])
+    return rows, exceptions
+
+
+def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
+    """Register-day-class rows to the output grain, with uom and the actual/estimated split."""
+    keys = ["account_id", "utility_id", "register_id", "year_mnth", "time_class"]
+    agg = rows.groupby(keys, sort=True).agg(quantity=("quantity", "sum"), actual_quantity=("actual_quantity", "sum"),
+                                            days=("date", "nunique"), quantity_m3=("quantity_m3", "sum")).reset_index()
+    reg = registers.set_index("register_id")
+    gas = agg["register_id"].map(reg["fuel"]).to_numpy() == "GAS"
+    agg["suffix"] = agg["register_id"].map(reg["suffix"])
+    agg["uom"] = np.where(gas, "MJ", "KWH")
+    agg["read_kind"] = agg["register_id"].map(reg["read_kind"])
+    agg["stream_type"] = agg["register_id"].map(reg["stream_type"])
+    agg["fuel"] = agg["register_id"].map(reg["fuel"])
+    agg["quantity_m3"] = np.where(gas, np.round(agg["quantity_m3"], 4), np.nan)
+    agg["quantity"] = np.round(agg["quantity"], 4)
+    agg["actual_quantity"] = np.round(agg["actual_quantity"], 4)
+    agg["estimated_quantity"] = np.round(agg["quantity"] - agg["actual_quantity"], 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agg["estimated_share"] = np.round(np.where(agg["quantity"] != 0,
+                                                   agg["estimated_quantity"] / agg["quantity"], 0.0), 4)
+    return agg[RESULT_COLUMNS]

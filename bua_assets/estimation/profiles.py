@@ -1,0 +1,379 @@
+"""Profiles (DESIGN §5.3): utility profiles, segment profiles with fills, macro shapes.
+
+Pure numpy over dense arrays: segments x dates x 48 half hours is small (42 x 366 x 48), so the
+12-month history is reduced in one pass, month by month, and never held whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bua_assets.estimation.intervals import HALF_HOURS, day_type, group_sum, half_hourly
+
+DEFAULT_MIN_REGISTERS = 5  # a segment-day averaged over fewer registers is invalid and filled
+FILL_SEARCH_DAYS = 28  # how far a fill looks for the nearest equivalent day
+YEAR_SHIFT = 364  # 52 weeks: moving a date by it keeps the weekday
+
+
+@dataclass(frozen=True)
+class Window:
+    """The profile window: the 12 months before the month end, inclusive."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def dates(self) -> np.ndarray:
+        return np.arange(np.datetime64(self.start), np.datetime64(self.end) + 1, dtype="datetime64[D]")
+
+    def index(self, dates: np.ndarray) -> np.ndarray:
+        """Date positions in the window; -1 outside."""
+        i = (np.asarray(dates, dtype="datetime64[D]") - np.datetime64(self.start)).astype(np.int64)
+        return np.where((i >= 0) & (i < self.days), i, -1)
+
+    def seasonal_index(self, dates: np.ndarray) -> np.ndarray:
+        """Date positions, where a date outside the window takes the same weekday 52 weeks in or out."""
+        i = (np.asarray(dates, dtype="datetime64[D]") - np.datetime64(self.start)).astype(np.int64)
+        i = np.where(i < 0, i + YEAR_SHIFT * ((-i + YEAR_SHIFT - 1) // YEAR_SHIFT), i)
+        over = i - (self.days - 1)
+        return np.where(over > 0, i - YEAR_SHIFT * ((over + YEAR_SHIFT - 1) // YEAR_SHIFT), i)
+
+
+def segment_name(customer_class: str, jurisdiction: str, stream_type: str) -> str:
+    return f"{customer_class}|{jurisdiction}|{stream_type}"
+
+
+# --------------------------------------------------------------------------------------------
+# One pass over the interval history
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class History:
+    """What the pass keeps: per-register-day totals and dense sums for segments and registers."""
+
+    register_days: pa.Table  # register_id, read_date, kwh, actual_kwh, actual_half_hours, quality_method
+    segment_sum: np.ndarray  # (segments, days, 48) kWh over fully actual profile-register days
+    segment_registers: np.ndarray  # (segments, days) how many registers contributed
+    register_sum: np.ndarray  # (registers, 2 day types, 48) actual kWh
+    register_sumsq: np.ndarray
+    register_count: np.ndarray  # actual half hours per (register, day type, interval)
+    unmatched: pa.Table  # nmi, suffix, register_days: interval data with no register in CORE
+
+
+@dataclass
+class HistoryPass:
+    registers: pd.DataFrame  # interval registers: register_id, nmi, suffix, segment_index, profile_register
+    segments: int
+    window: Window
+    _days: list = field(default_factory=list)
+    _unmatched: list = field(default_factory=list)
+
+    def __post_init__(self):
+        w, r = self.window.days, len(self.registers)
+        self._keys = pa.array((self.registers["nmi"] + "/" + self.registers["suffix"]).tolist(), pa.string())
+        self._segment = self.registers["segment_index"].to_numpy()
+        self._profiled = self.registers["profile_register"].to_numpy(dtype=bool)
+        self._ids = self.registers["register_id"].to_numpy()
+        self.segment_sum = np.zeros((self.segments * w, HALF_HOURS))
+        self.segment_registers = np.zeros(self.segments * w)
+        self.register_sum = np.zeros((r * 2, HALF_HOURS))
+        self.register_sumsq = np.zeros((r * 2, HALF_HOURS))
+        self.register_count = np.zeros((r * 2, HALF_HOURS))
+
+    def add(self, month: pa.Table) -> None:
+        """Fold one month of interval_reads (nmi, suffix, read_date, interval_length, values, interval_quality, quality_method)."""
+        keys = pc.binary_join_element_wise(month["nmi"], month["suffix"], "/")
+        ri = pc.fill_null(pc.index_in(keys, value_set=self._keys), -1).to_numpy(zero_copy_only=False)
+        dates = month["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        di = self.window.index(dates)
+        unknown = ri < 0
+        if unknown.any():
+            self._unmatched.append(month.filter(pa.array(unknown)).select(["nmi", "suffix"]))
+        rows = np.flatnonzero(~unknown & (di >= 0))
+        if not len(rows):
+            return
+        sub = month.take(pa.array(rows))
+        ri, di, dates = ri[rows], di[rows], dates[rows]
+        values, actual = half_hourly(sub)
+        actual_values = np.where(actual, values, 0.0)
+        self._days.append(pa.table({
+            "register_id": pa.array(self._ids[ri], pa.int32()), "read_date": pa.array(dates),
+            "kwh": values.sum(axis=1), "actual_kwh": actual_values.sum(axis=1),
+            "actual_half_hours": pa.array(actual.sum(axis=1), pa.int16()), "quality_method": sub["quality_method"],
+        }))
+        whole = actual.all(axis=1) & self._profiled[ri]
+        seg_key = self._segment[ri[whole]] * self.window.days + di[whole]
+        groups = self.segments * self.window.days
+        self.segment_sum += group_sum(seg_key, values[whole], groups)
+        self.segment_registers += np.bincount(seg_key, minlength=groups)
+        reg_key = ri * 2 + day_type(dates)
+        self.register_sum += group_sum(reg_key, actual_values, len(self._ids) * 2)
+        self.register_sumsq += group_sum(reg_key, actual_values ** 2, len(self._ids) * 2)
+        self.register_count += group_sum(reg_key, actual.astype(np.float64), len(self._ids) * 2)
+
+    def finish(self) -> History:
+        days_schema = pa.schema([("register_id", pa.int32()), ("read_date", pa.date32()), ("kwh", pa.float64()),
+                                 ("actual_kwh", pa.float64()), ("actual_half_hours", pa.int16()),
+                                 ("quality_method", pa.string())])
+        days = pa.concat_tables([t.cast(days_schema) for t in self._days]) if self._days else days_schema.empty_table()
+        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"]).aggregate([("nmi", "count")])
+                     .rename_columns(["nmi", "suffix", "register_days"]) if self._unmatched else
+                     pa.table({"nmi": pa.array([], pa.string()), "suffix": pa.array([], pa.string()),
+                               "register_days": pa.array([], pa.int64())}))
+        w, r = self.window.days, len(self._ids)
+        return History(days.sort_by([("register_id", "ascending"), ("read_date", "ascending")]),
+                       self.segment_sum.reshape(self.segments, w, HALF_HOURS),
+                       self.segment_registers.reshape(self.segments, w),
+                       self.register_sum.reshape(r, 2, HALF_HOURS), self.register_sumsq.reshape(r, 2, HALF_HOURS),
+                       self.register_count.reshape(r, 2, HALF_HOURS), unmatched)
+
+
+# --------------------------------------------------------------------------------------------
+# Utility profiles: per register statistics, variance from the segment, summary
+# --------------------------------------------------------------------------------------------
+
+def utility_profile(registers: pd.DataFrame, history: History) -> pd.DataFrame:
+    """Per register x day type x half hour: mean, standard deviation and days of actual data."""
+    r = len(registers)
+    n = history.register_count
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, history.register_sum / n, np.nan)
+        var = np.where(n > 1, (history.register_sumsq - n * mean ** 2) / np.maximum(n - 1, 1), np.nan)
+    return pd.DataFrame({
+        "register_id": np.repeat(registers["register_id"].to_numpy(), 2 * HALF_HOURS),
+        "day_type": np.tile(np.repeat(np.array(["WEEKDAY", "WEEKEND"]), HALF_HOURS), r),
+        "interval": np.tile(np.arange(1, HALF_HOURS + 1), 2 * r).astype(np.int16),
+        "mean_kwh": np.round(mean.reshape(-1), 6), "std_kwh": np.round(np.sqrt(np.clip(var, 0, None)).reshape(-1), 6),
+        "actual_days": n.reshape(-1).astype(np.int32),
+    })
+
+
+def utility_profile_variance(registers: pd.DataFrame, history: History) -> pd.DataFrame:
+    """How each register's shape and size differ from its segment's raw average (before fills).
+
+    shape_deviation: mean absolute difference of the normalised weekday shapes (0 = identical,
+    2 = disjoint); scale_ratio: the register's average actual day over the segment's.
+    """
+    seg = registers["segment_index"].to_numpy()
+    seg_days = history.segment_registers
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seg_mean = history.segment_sum.sum(axis=1) / seg_days.sum(axis=1)[:, None]  # (S, 48) per register-day
+        reg_mean = history.register_sum[:, 0] / history.register_count[:, 0]
+        shape_reg = reg_mean / np.nansum(reg_mean, axis=1, keepdims=True)
+        shape_seg = seg_mean[seg] / np.nansum(seg_mean[seg], axis=1, keepdims=True)
+        deviation = np.nansum(np.abs(shape_reg - shape_seg), axis=1)
+        scale = np.nansum(reg_mean, axis=1) / np.nansum(seg_mean[seg], axis=1)
+    has = history.register_count[:, 0].min(axis=1) > 0
+    return pd.DataFrame({"register_id": registers["register_id"].to_numpy(), "segment": registers["segment"].to_numpy(),
+                         "shape_deviation": np.where(has, np.round(deviation, 4), np.nan),
+                         "scale_ratio": np.where(has, np.round(scale, 4), np.nan)})
+
+
+def utility_profile_summary(registers: pd.DataFrame, history: History, window: Window) -> pd.DataFrame:
+    """Per register: days with data, coverage of the window, share estimated, average daily usage."""
+    d = history.register_days.group_by("register_id").aggregate([
+        ("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max"),
+    ]).to_pandas()
+    d.columns = ["register_id", "days_with_data", "kwh", "actual_kwh", "first_date", "last_date"]
+    out = registers[["register_id", "nmi", "suffix", "segment", "profile_register"]].merge(d, on="register_id", how="left")
+    out["days_with_data"] = out["days_with_data"].fillna(0).astype(int)
+    out["window_days"] = window.days
+    out["coverage"] = np.round(out["days_with_data"] / window.days, 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_estimated"] = np.round(1 - out["actual_kwh"] / out["kwh"], 4)
+        out["average_daily_kwh"] = np.round(out["kwh"] / out["days_with_data"].replace(0, np.nan), 4)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Segment profiles with fills
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class SegmentProfiles:
+    names: list[str]
+    values: np.ndarray  # (segments, days, 48) average kWh per register
+    registers: np.ndarray  # (segments, days) registers behind each own (unfilled) entry
+    status: np.ndarray  # (segments, days) VALID | FILLED | MISSING
+    fills: pd.DataFrame  # segment, date, reason, method, source_segment, source_date
+
+
+def segment_profiles(names: list[str], history: History, window: Window,
+                     min_registers: int = DEFAULT_MIN_REGISTERS) -> SegmentProfiles:
+    """Average per segment x date x half hour; entries from too few registers (or none) are filled:
+    1. same segment, nearest date of the same day type (within FILL_SEARCH_DAYS);
+    2. same customer class and stream across jurisdictions (same date, then nearest day type);
+    3. same stream type in any class and jurisdiction (likewise);
+    4. last resort, flagged: the stream type from however few registers contribute.
+    Every fill is recorded with its reason and source; entries no rule can fill stay MISSING.
+    """
+    sums, counts = history.segment_sum, history.segment_registers
+    S, D = counts.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(counts[..., None] > 0, sums / counts[..., None], 0.0)
+    valid = counts >= min_registers
+    values = np.where(valid[..., None], own, 0.0)
+    filled = valid.copy()
+    dtype = day_type(window.dates)
+    src_label = np.full((S, D), None, dtype=object)
+    src_day = np.full((S, D), -1)
+    method = np.full((S, D), "unfilled", dtype=object)
+    offsets = sorted((k for k in range(-FILL_SEARCH_DAYS, FILL_SEARCH_DAYS + 1) if k), key=lambda k: (abs(k), -k))
+    days = np.arange(D)
+
+    def fill(take, source_values, source_days, source_labels, label):
+        s, d = np.nonzero(take)
+        values[s, d] = source_values[s, source_days[d]]
+        filled[s, d] = True
+        src_label[s, d] = source_labels[s]
+        src_day[s, d] = source_days[d]
+        method[s, d] = label
+
+    def nearest_day(source_values, source_valid, source_labels, label):
+        for k in offsets:
+            src = np.clip(days + k, 0, D - 1)
+            ok_day = (days + k >= 0) & (days + k < D) & (dtype[src] == dtype)
+            take = ~filled & ok_day[None, :] & source_valid[:, src]
+            if take.any():
+                fill(take, source_values, src, source_labels, label)
+
+    own_labels = np.array(names, dtype=object)
+    nearest_day(own, valid, own_labels, "same_segment_nearest_day_type")
+    # Wider equivalents, weighted by registers over the valid entries of the group: the class in
+    # every jurisdiction, then the stream type in any class, then (last resort, flagged) the
+    # stream type from however few registers there are.
+    parts = [n.split("|") for n in names]
+    levels = [([f"{p[0]}|*|{p[2]}" for p in parts], min_registers, "same_class_all_jurisdictions"),
+              ([f"*|*|{p[2]}" for p in parts], min_registers, "same_stream_all_segments"),
+              ([f"*|*|{p[2]}" for p in parts], 1, "same_stream_below_minimum_registers")]
+    for labels, minimum, label in levels:
+        group_names, group_of = np.unique(labels, return_inverse=True)
+        ok = counts >= minimum
+        g_sum = np.zeros((len(group_names), D, HALF_HOURS))
+        g_n = np.zeros((len(group_names), D))
+        np.add.at(g_sum, group_of, np.where(ok[..., None], sums, 0.0))
+        np.add.at(g_n, group_of, np.where(ok, counts, 0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g_avg = np.where(g_n[..., None] > 0, g_sum / g_n[..., None], 0.0)[group_of]
+        g_valid = (g_n >= minimum)[group_of]
+        g_labels = np.array(group_names, dtype=object)[group_of]
+        fill(~filled & g_valid, g_avg, days, g_labels, label)
+        nearest_day(g_avg, g_valid, g_labels, label + "_nearest_day_type")
+
+    status = np.where(valid, "VALID", np.where(filled, "FILLED", "MISSING"))
+    fs, fd = np.nonzero(~valid)
+    dates = window.dates.astype(object)
+    fills = pd.DataFrame({
+        "segment": own_labels[fs], "date": dates[fd],
+        "reason": [("no actual data from any register" if c == 0 else f"{int(c)} registers < minimum {min_registers}")
+                   for c in counts[fs, fd]],
+        "method": method[fs, fd], "source_segment": src_label[fs, fd],
+        "source_date": [dates[x] if x >= 0 else None for x in src_day[fs, fd]],
+    })
+    return SegmentProfiles(list(names), values, counts.astype(np.int32), status, fills)
+
+
+# --------------------------------------------------------------------------------------------
+# Macro profiles: daily weights and intraday shapes
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class MacroProfiles:
+    keys: list[str]  # segment names, then GAS|<network_id>
+    daily: np.ndarray  # (keys, days): the day's weight, averaging 1 over the window
+    intraday: np.ndarray  # (segments, days, 48): each day's shape, summing to 1
+    window: Window
+
+    def weights(self, key_index: np.ndarray, dates: np.ndarray) -> np.ndarray:
+        """Daily weight for each (key, date); dates outside the window use the same weekday a year on/back."""
+        return self.daily[key_index, self.window.seasonal_index(dates)]
+
+    def key_index(self, names) -> np.ndarray:
+        pos = {k: i for i, k in enumerate(self.keys)}
+        return np.array([pos.get(n, -1) for n in names], dtype=np.int64)
+
+
+def macro_profiles(profiles: SegmentProfiles, gas_volumes: pd.DataFrame, window: Window) -> MacroProfiles:
+    """Segment shapes from the segment profiles; gas daily shapes per network from its daily volumes
+    (``gas_volumes``: utility_network_id, gas_date, volume). A network's missing days take the
+    same weekday's volume a week either side, else the network's average."""
+    total = profiles.values.sum(axis=2)  # (S, D)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total.mean(axis=1, keepdims=True)
+        daily = np.where(mean > 0, total / mean, 1.0)
+        intraday = np.where(total[..., None] > 0, profiles.values / total[..., None], 1.0 / HALF_HOURS)
+    keys = list(profiles.names)
+    gas_rows = []
+    for network, g in gas_volumes.groupby("utility_network_id", sort=True):
+        vol = np.full(window.days, np.nan)
+        di = window.index(pd.to_datetime(g["gas_date"]).to_numpy().astype("datetime64[D]"))
+        ok = di >= 0
+        vol[di[ok]] = g["volume"].to_numpy(dtype=float)[ok]
+        for k in (7, -7, 14, -14):
+            gap = np.isnan(vol)
+            if not gap.any():
+                break
+            vol[gap] = np.roll(vol, k)[gap]
+        vol = np.where(np.isnan(vol), np.nanmean(vol) if (~np.isnan(vol)).any() else 1.0, vol)
+        gas_rows.append(vol / vol.mean())
+        keys.append(f"GAS|{int(network)}")
+    if gas_rows:
+        daily = np.vstack([daily, np.array(gas_rows)])
+    return MacroProfiles(keys, daily, intraday, window)
+
+
+# --------------------------------------------------------------------------------------------
+# To and from the lake (dense arrays as Arrow tables, in a fixed order)
+# --------------------------------------------------------------------------------------------
+
+def dense_to_table(names: list[str], window: Window, matrix: np.ndarray, counts: np.ndarray,
+                   status: np.ndarray | None = None, name: str = "segment") -> pa.Table:
+    """(keys, days, 48) plus (keys, days) counts -> one row per key x date with a 48-value list."""
+    S, D = counts.shape
+    flat = matrix.reshape(-1, HALF_HOURS).reshape(-1)
+    offsets = pa.array(np.arange(0, S * D * HALF_HOURS + 1, HALF_HOURS, dtype=np.int32))
+    cols = {name: pa.array(np.repeat(np.array(names, dtype=object), D), pa.string()),
+            "date": pa.array(np.tile(window.dates, S)),
+            "registers": pa.array(counts.reshape(-1).astype(np.int32)),
+            "values": pa.ListArray.from_arrays(offsets, pa.array(np.round(flat, 6)))}
+    if status is not None:
+        cols["status"] = pa.array(status.reshape(-1), pa.string())
+    return pa.table(cols)
+
+
+def table_to_dense(table: pa.Table, name: str = "segment") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The inverse of dense_to_table: (names in order, (S, D, 48), (S, D) counts)."""
+    names = list(dict.fromkeys(table[name].to_pylist()))
+    S = len(names)
+    D = table.num_rows // S if S else 0
+    values = pc.list_flatten(table["values"]).to_numpy(zero_copy_only=False).reshape(S, D, HALF_HOURS)
+    return names, values, table["registers"].to_numpy().reshape(S, D)
+
+
+def macro_to_tables(macro: MacroProfiles) -> dict[str, pa.Table]:
+    K, D = macro.daily.shape
+    daily = pa.table({"profile_key": pa.array(np.repeat(np.array(macro.keys, dtype=object), D), pa.string()),
+                      "date": pa.array(np.tile(macro.window.dates, K)),
+                      "weight": pa.array(np.round(macro.daily.reshape(-1), 8))})
+    segments = macro.keys[: macro.intraday.shape[0]]
+    intraday = dense_to_table(segments, macro.window, macro.intraday,
+                              np.zeros(macro.intraday.shape[:2], dtype=np.int32)).drop_columns(["registers"])
+    return {"daily_shape": daily, "intraday_shape": intraday.rename_columns(["profile_key", "date", "shares"])}
+
+
+def macro_from_tables(daily: pa.Table, intraday: pa.Table, window: Window) -> MacroProfiles:
+    keys = list(dict.fromkeys(daily["profile_key"].to_pylist()))
+    weights = daily["weight"].to_numpy().reshape(len(keys), -1)
+    segments = len(dict.fromkeys(intraday["profile_key"].to_pylist()))
+    shares = pc.list_flatten(intraday["shares"]).to_numpy(zero_copy_only=False).reshape(segments, -1, HALF_HOURS)
+    return MacroProfiles(keys, weights, shares, window)

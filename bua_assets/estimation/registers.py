@@ -1,0 +1,35 @@
+"""The meter registers estimation works on, with their segment and macro profile key."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bua_assets.estimation.profiles import segment_name
+from bua_assets.sql import run_sql
+
+CORE_INPUTS = {"utility": "Utility", "meter": "Meter", "meter_register": "MeterRegister",
+               "register_detail": "MeterRegisterDetail", "jurisdiction": "Jurisdiction",
+               "service_type": "ServiceType", "payload_mapping": "MarketPayloadMapping"}
+
+
+def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: date) -> pd.DataFrame:
+    """Every register (sql/transform/meter_registers.sql) plus ``segment`` (electricity),
+    ``profile_key`` (its macro profile: the segment, or GAS|<network> for gas) and the NEM12
+    ``nmi_configuration`` (the supply point's suffixes)."""
+    r = run_sql("transform/meter_registers", {view: core[table] for view, table in CORE_INPUTS.items()},
+                {"window_start": window_start, "month_end": month_end}).to_pandas()
+    gas = r["fuel"] == "GAS"
+    r["segment"] = np.where(gas, None, [segment_name(c, j, s) for c, j, s in
+                                        zip(r["customer_class"], r["jurisdiction"], r["stream_type"])])
+    r["profile_key"] = np.where(gas, "GAS|" + r["network_id"].astype(str), r["segment"])
+    r["nmi_configuration"] = r.groupby("utility_id")["suffix"].transform("".join)
+    return r
+
+
+def segment_names(registers: pd.DataFrame) -> list[str]:
+    """The segments to profile: every electricity segment a register (interval or basic) belongs to."""
+    return sorted(registers["segment"].dropna().unique().tolist())
