@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from bua_assets.nem12.reader import read_nem12
 from bua_assets.synth.generator import GeneratorConfig
 
+logging.getLogger("nemreader").setLevel(logging.CRITICAL)
+
 PARTITION = "2026-10-01"
-CONFIG = GeneratorConfig(accounts=120, seed=11, as_at=date(2026, 11, 1), history_months=4)
+CONFIG = GeneratorConfig(accounts=120, seed=11, as_at=date(2026, 11, 1), history_months=13)
 MYSQL_BASE = os.getenv("BUA_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 
 
@@ -35,3 +40,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# NEM12 files read interval by interval, by our reader and by nemreader (the oracle).
+def ours_per_interval(path: Path) -> list[tuple]:
+    rows = []
+    for f in read_nem12(path):
+        assert not f.rejected, f.issues
+        assert not [i for i in f.issues if i.severity == "record_quarantined"], f.issues
+        for d in f.days.to_pylist():
+            step = timedelta(minutes=d["interval_length"])
+            start = d["read_date"]
+            for j, (v, q) in enumerate(zip(d["values"], d["interval_quality"])):
+                t = datetime(start.year, start.month, start.day) + j * step
+                rows.append((d["nmi"], d["suffix"], d["uom"], t, v, q))
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
+
+
+def oracle_per_interval(path: Path) -> list[tuple]:
+    from nemreader import NEMFile
+
+    data = NEMFile(str(path), strict=False).nem_data()
+    rows = [
+        (nmi, suffix, r.uom, r.t_start, r.read_value, r.quality_method)
+        for nmi, channels in data.readings.items()
+        for suffix, reads in channels.items()
+        for r in reads
+    ]
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))

@@ -3,44 +3,13 @@
 from __future__ import annotations
 
 import io
-import logging
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from nemreader import NEMFile
 
 from bua_assets.nem12.reader import Nem12FormatError, read_nem12, read_nem12_bytes
-
-logging.getLogger("nemreader").setLevel(logging.CRITICAL)
-
-
-def _ours_per_interval(path: Path) -> list[tuple]:
-    rows = []
-    for f in read_nem12(path):
-        assert not f.rejected, f.issues
-        assert not [i for i in f.issues if i.severity == "record_quarantined"], f.issues
-        for d in f.days.to_pylist():
-            step = timedelta(minutes=d["interval_length"])
-            start = d["read_date"]
-            for j, (v, q) in enumerate(zip(d["values"], d["interval_quality"])):
-                from datetime import datetime
-
-                t = datetime(start.year, start.month, start.day) + j * step
-                rows.append((d["nmi"], d["suffix"], d["uom"], t, v, q))
-    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
-
-
-def _oracle_per_interval(path: Path) -> list[tuple]:
-    data = NEMFile(str(path), strict=False).nem_data()
-    rows = [
-        (nmi, suffix, r.uom, r.t_start, r.read_value, r.quality_method)
-        for nmi, channels in data.readings.items()
-        for suffix, reads in channels.items()
-        for r in reads
-    ]
-    return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
+from support import ours_per_interval as _ours_per_interval, oracle_per_interval as _oracle_per_interval
 
 
 def test_every_valid_sample_matches_nemreader(nem12_samples):

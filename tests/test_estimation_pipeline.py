@@ -1,0 +1,157 @@
+"""The estimation assets on the small generated retailer: NEM12 estimates read back by both readers,
+every unbilled month quantified or excepted, streams and fuels, tenancies, and bad input."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from bua_assets.definitions import ALL_ASSETS
+from bua_assets.lake import Lake
+from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.runner import backfill_interval_history
+from support import PARTITION, oracle_per_interval, ours_per_interval
+
+KEYS = ["account_id", "utility_id", "year_mnth"]
+
+
+def materialise(folder: Path, lake: Path):
+    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{folder / 'core.db'}"),
+                 "lake": LakeResource(base=str(lake)), "meter_data": MeterDataResource(location=str(folder / "nem12"))}
+    with dg.instance_for_test() as instance:
+        backfill_interval_history(PARTITION, instance, resources)
+        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
+    assert result.success
+    return Lake(str(lake))
+
+
+@pytest.fixture(scope="module")
+def month(retailer, tmp_path_factory) -> Lake:
+    return materialise(retailer[0], tmp_path_factory.mktemp("lake"))
+
+
+def frame(lake: Lake, asset: str, dataset: str) -> pd.DataFrame:
+    return lake.read(asset, PARTITION, dataset).to_pandas()
+
+
+def test_estimated_nem12_files_read_back_by_nemreader_and_ours_with_the_values_written(month):
+    folder = Path(month.partition_dir("nem12_estimates", PARTITION)) / "nem12"
+    files = sorted(folder.glob("*.csv"))
+    assert files, "no estimate files"
+    loaded = frame(month, "nem12_estimates", "estimated_reads")
+    assert len(loaded) > 0 and set(loaded["quality_method"]) == {"E57"}
+    for path in files:
+        ours, oracle = ours_per_interval(path), oracle_per_interval(path)
+        assert ours == oracle and len(ours) > 0
+        assert {r[5] for r in ours} == {"E57"}
+    # What the pipeline loaded is exactly what the files hold.
+    per_day = {}
+    for nmi, suffix, _, t, v, _ in (r for p in files for r in ours_per_interval(p)):
+        per_day[(nmi, suffix, t.date())] = per_day.get((nmi, suffix, t.date()), 0.0) + v
+    loaded_totals = {(r.nmi, r.suffix, r.read_date): float(np.sum(r.values)) for r in loaded.itertuples()}
+    assert loaded_totals.keys() == per_day.keys()
+    assert all(abs(loaded_totals[k] - per_day[k]) < 1e-6 for k in per_day)
+
+
+def test_estimates_cover_exactly_the_unbilled_interval_days_without_meter_data(month):
+    estimated = frame(month, "nem12_estimates", "estimated_reads")
+    registers = frame(month, "utility_profiles", "registers")
+    have = frame(month, "utility_profiles", "register_days")
+    reg = registers.set_index(["nmi", "suffix"])["register_id"]
+    est = set(zip(reg.loc[list(zip(estimated["nmi"], estimated["suffix"]))].to_numpy(), estimated["read_date"]))
+    assert not est & set(zip(have["register_id"], have["read_date"]))  # never over real data
+    consumption = frame(month, "unbilled_consumption", "unbilled_consumption")
+    interval = consumption[consumption["read_kind"] == "INTERVAL"]
+    assert (interval["estimated_quantity"] > 0).any() and (interval["actual_quantity"] > 0).any()
+
+
+def test_every_unbilled_month_is_quantified_or_an_exception_with_a_reason(month):
+    window = frame(month, "unbilled_window", "unbilled_months")
+    consumption = frame(month, "unbilled_consumption", "unbilled_consumption")
+    exceptions = frame(month, "unbilled_consumption", "exceptions")
+    seen = set(map(tuple, consumption[KEYS].values)) | set(map(tuple, exceptions[KEYS].values))
+    missing = [k for k in map(tuple, window[KEYS].values) if k not in seen]
+    assert not missing
+    assert exceptions["reason"].str.len().gt(10).all()
+    # Days are never counted twice: per register and month, at most the window's days.
+    days = consumption.groupby(["account_id", "utility_id", "register_id", "year_mnth"])["days"].max().reset_index()
+    merged = days.merge(window, on=KEYS)
+    assert (merged["days"] <= merged["unbilled_days"]).all()
+
+
+def test_streams_time_classes_and_gas_energy(month):
+    c = frame(month, "unbilled_consumption", "unbilled_consumption")
+    assert set(c.loc[c["suffix"] == "E2", "time_class"]) <= {"CONTROLLED_LOAD"}
+    assert set(c.loc[c["suffix"] == "B1", "time_class"]) == {"SOLAR"}
+    assert {"PEAK", "SHOULDER", "OFF_PEAK"} <= set(c.loc[c["suffix"] == "E1", "time_class"])
+    gas = c[c["fuel"] == "GAS"]
+    assert len(gas) and set(gas["uom"]) == {"MJ"} and set(c.loc[c["fuel"] != "GAS", "uom"]) == {"KWH"}
+    ratio = gas["quantity"] / gas["quantity_m3"]
+    assert ratio.between(37.0, 40.5).all()  # heating value ~38 MJ/m3 x pressure correction 1.00-1.03
+    assert (c.loc[c["stream_type"] != "SOLAR", "quantity"] >= 0).all()
+    assert c["estimated_share"].between(0, 1).all()
+
+
+def test_bad_input_negative_interval_no_heating_value_and_register_without_reads(retailer, tmp_path):
+    source = retailer[0]
+    folder = tmp_path / "retailer"
+    shutil.copytree(source / "nem12", folder / "nem12")
+    shutil.copy(source / "core.db", folder / "core.db")
+    con = sqlite3.connect(folder / "core.db")
+    gas_network = con.execute("SELECT u.utility_network_id FROM Utility u WHERE u.service_type_id = 2 "
+                              "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    con.execute("DELETE FROM GasHeatingValue WHERE utility_network_id = ? AND month >= '2026-09-01'", (gas_network,))
+    orphan = con.execute("SELECT mr.id FROM MeterRegister mr JOIN Meter m ON m.id = mr.meter_id "
+                         "WHERE m.meter_installation_type = 'BASIC' AND mr.suffix_id = '11' ORDER BY mr.id LIMIT 1").fetchone()[0]
+    con.execute("DELETE FROM BasicRead WHERE meter_register_id = ?", (orphan,))
+    con.commit()
+    con.close()
+    # A negative interval value in one October day of a delivered file.
+    path = next(p for p in sorted((folder / "nem12" / "2026-10").glob("*.csv")) if "R#" not in p.name)
+    lines = path.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if line.startswith("300,20261012"))
+    nmi = next(lines[j].split(",")[1] for j in range(k, -1, -1) if lines[j].startswith("200,"))
+    suffix = next(lines[j].split(",")[4] for j in range(k, -1, -1) if lines[j].startswith("200,"))
+    fields = lines[k].split(",")
+    fields[2] = "-" + fields[2]
+    lines[k] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+    lake = materialise(folder, tmp_path / "lake")
+    quarantine = frame(lake, "interval_reads", "quarantine")
+    hit = quarantine[(quarantine["code"] == "negative_value") & (quarantine["nmi"] == nmi)]
+    assert len(hit) == 1 and "negative interval value" in hit["reason"].iloc[0]
+    # The day is not lost: if the account has not been billed for it, it is estimated.
+    estimated = frame(lake, "nem12_estimates", "estimated_reads")
+    window = frame(lake, "unbilled_window", "unbilled_months")
+    registers = frame(lake, "utility_profiles", "registers").set_index("register_id")
+    utility = registers[(registers["nmi"] == nmi) & (registers["suffix"] == suffix)]["utility_id"].iloc[0]
+    unbilled = window[(window["utility_id"] == utility)]
+    day = date(2026, 10, 12)
+    if ((unbilled["first_day"] <= day) & (unbilled["last_day"] >= day)).any():
+        assert ((estimated["nmi"] == nmi) & (estimated["suffix"] == suffix) & (estimated["read_date"] == day)).any()
+
+    basic = frame(lake, "basic_reads", "basic_reads").set_index("register_id")
+    basic_exc = frame(lake, "basic_reads", "exceptions")
+    assert orphan not in basic.index
+    assert basic_exc.loc[basic_exc["register_id"] == orphan, "code"].tolist() == ["no_reads"]
+    scalars = frame(lake, "micro_scalars", "micro_scalars").set_index("register_id")
+    assert scalars.loc[orphan, "method"] == "segment_average"
+    gas_regs = registers[(registers["fuel"] == "GAS") & (registers["network_id"] == gas_network)].index
+    assert basic.loc[basic.index.isin(gas_regs), "heating_value_substituted"].any()
+    consumption = frame(lake, "unbilled_consumption", "unbilled_consumption")
+    exceptions = frame(lake, "unbilled_consumption", "exceptions")
+    substituted = exceptions[exceptions["code"] == "heating_value_substituted"]
+    assert len(substituted) and set(substituted["register_id"]) <= set(gas_regs)
+    # Still accrued, at the nearest month's heating value.
+    assert consumption["register_id"].isin(substituted["register_id"]).any()
+    orphan_utility = registers.loc[orphan, "utility_id"]
+    if (window["utility_id"] == orphan_utility).any():
+        assert (consumption["register_id"] == orphan).any()
