@@ -73,7 +73,7 @@ def cmd_demo(args) -> int:
     _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
     result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition,
                             raise_on_error=False)
-    summary = {"partition": partition, "assets": {}, "exports": []}
+    summary = {"partition": partition, "assets": {}, "checks": {}, "exports": []}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         name = mat.asset_key.to_user_string()
@@ -81,8 +81,9 @@ def cmd_demo(args) -> int:
         summary["assets"][name] = {"rows": int(meta.get("rows", 0)), "path": str(meta.get("path", ""))}
         _log(f"  {name}: {meta.get('rows')} rows -> {meta.get('path')}")
     for check in result.get_asset_check_evaluations():
-        _log(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
-             f"{'passed' if check.passed else 'FAILED'}")
+        state = "passed" if check.passed else f"failed ({check.severity.value})"
+        summary["checks"][f"{check.asset_key.to_user_string()}.{check.check_name}"] = state
+        _log(f"  check {check.asset_key.to_user_string()}.{check.check_name}: {state}")
     _log(f"done in {time.perf_counter() - t0:.1f}s; open the UI with: DAGSTER_HOME={d.dagster_home} "
          f".venv/bin/dagster dev -w workspace.yaml")
     if args.json:

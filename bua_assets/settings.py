@@ -28,5 +28,10 @@ class Defaults:
         return self.home / "dagster"
 
 
+def participant_id() -> str:
+    """The retailer's market participant ID: the recipient named in NEM12 files we write."""
+    return os.getenv("BUA_PARTICIPANT_ID", "BUARETAIL")
+
+
 def defaults(home: str | os.PathLike | None = None) -> Defaults:
     return Defaults(Path(home or os.getenv("BUA_HOME", ".bua_home")).resolve())

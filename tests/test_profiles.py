@@ -104,11 +104,14 @@ def test_basic_scalar_uses_actual_reads_in_the_current_tenancy_and_no_history_ta
     assert own.loc[0, "scalar"] == 10.0 and own.loc[0, "reference_days"] == 40
     assert own.loc[1, "scalar"] == 10.0 and own.loc[1, "reference_start"] == date(2026, 9, 30)
     assert np.isnan(own.loc[2, "scalar"])  # register 3: no reads at all
-    attrs = pd.DataFrame({"register_id": [1, 2, 3], "profile_key": ["RES|NSW|PRIMARY"] * 3, "fuel": "ELECTRICITY",
-                          "customer_class": "RES", "stream_type": "PRIMARY"})
+    attrs = pd.DataFrame({"register_id": [1, 2, 3, 4], "profile_key": ["RES|NSW|PRIMARY"] * 4, "fuel": "ELECTRICITY",
+                          "customer_class": "RES", "stream_type": "PRIMARY",
+                          "read_kind": ["BASIC", "BASIC", "BASIC", "INTERVAL"]})
+    # An interval register in the segment with a far larger scalar does not sway the basic average.
+    own = pd.concat([own, pd.DataFrame({"register_id": [4], "scalar": [500.0]})], ignore_index=True)
     filled = with_segment_averages(own, attrs).set_index("register_id")
     assert filled.loc[3, "scalar"] == 10.0 and filled.loc[3, "method"] == "segment_average"
-    assert filled.loc[3, "fallback"] == "segment" and filled.loc[1, "method"] == "own_history"
+    assert filled.loc[3, "fallback"] == "segment_read_kind" and filled.loc[1, "method"] == "own_history"
 
 
 def test_month_end_read_rolls_over_and_gas_without_a_heating_value_is_flagged():

@@ -21,7 +21,7 @@ from bua_assets.estimation.consumption import (
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
-from bua_assets.synth.world import RETAILER
+from bua_assets.settings import participant_id
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, unbilled_window as compute_unbilled_window
 from bua_assets.partitions import month_end, monthly_partitions, run_date
 from bua_assets.resources import LakeResource
@@ -107,10 +107,13 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     interval = registers[registers["read_kind"] == "INTERVAL"]
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     days = register_days(months, interval[["register_id", "utility_id"]]).drop_duplicates(["register_id", "date"])
-    have = store.read("utility_profiles", key, "register_days", columns=["register_id", "read_date"]).to_pandas()
-    have = set(zip(have["register_id"].to_numpy(), have["read_date"].to_numpy(dtype="datetime64[D]")))
-    dates = days["date"].to_numpy(dtype="datetime64[D]")
-    missing = days[[(r, d) not in have for r, d in zip(days["register_id"].to_numpy(), dates)]]
+    have = store.read("utility_profiles", key, "register_days", columns=["register_id", "read_date"]).to_pandas(
+        date_as_object=False)
+    have = pd.DataFrame({"register_id": have["register_id"].astype("int64"), "_have": True,
+                         "date": have["read_date"].to_numpy().astype("datetime64[s]")})
+    days = days.assign(register_id=days["register_id"].astype("int64"),
+                       date=days["date"].to_numpy().astype("datetime64[s]"))
+    missing = days[days.merge(have, on=["register_id", "date"], how="left")["_have"].isna().to_numpy()]
     macro = macro_of(store, key)
     scalars = _scalars(store, key).set_index("register_id")["scalar"]
     missing = missing.merge(interval, on=["register_id", "utility_id"]).assign(
@@ -126,9 +129,9 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
         uniq = np.unique(regs)
         for n, first in enumerate(range(0, len(uniq), REGISTERS_PER_FILE)):
             rows = np.flatnonzero(np.isin(regs, uniq[first:first + REGISTERS_PER_FILE]))
-            name = f"NEM12#{key[:4]}{key[5:7]}EST{n:03d}#{ESTIMATOR}#{RETAILER}.csv"
+            name = f"NEM12#{key[:4]}{key[5:7]}EST{n:03d}#{ESTIMATOR}#{participant_id()}.csv"
             path = Path(tmp) / name
-            write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=RETAILER)
+            write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=participant_id())
             (parsed,) = read_nem12(path, source=name)
             if parsed.issues:
                 raise dg.Failure(f"our own estimate file {name} does not read back cleanly: {parsed.issues[:3]}")

@@ -108,7 +108,7 @@ def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, to
         for c, name in enumerate(TOU_CLASSES):
             emit(rows, name, q[:, c], a[:, c])
     rest = np.flatnonzero(~split)
-    classes = np.array([STREAM_TIME_CLASS.get(s, "ANYTIME") for s in stream[rest]], dtype=object)
+    classes = pd.Series(stream[rest]).map(STREAM_TIME_CLASS).fillna("ANYTIME").to_numpy()
     emit(rest, classes, total[rest], total_actual[rest])
     return pd.concat(out, ignore_index=True)
 
@@ -128,7 +128,7 @@ def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Se
 
     spread = spread_reads(frame[["meter_register_id", "date"]], intervals, estimate, w, interval_weight)
     out = days[["account_id", "utility_id", "register_id", "year_mnth", "date", "stream_type"]].copy()
-    out["time_class"] = [STREAM_TIME_CLASS.get(s, "ANYTIME") for s in out.pop("stream_type")]
+    out["time_class"] = out.pop("stream_type").map(STREAM_TIME_CLASS).fillna("ANYTIME")
     out["quantity"] = spread["quantity"].to_numpy()
     out["actual_quantity"] = np.where(spread["actual"].to_numpy(), out["quantity"], 0.0)
     return out

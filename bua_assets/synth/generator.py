@@ -638,7 +638,8 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                 dial = 10 ** reg_digits[reg]
                 # An actual read below an over-estimate corrects it (negative usage); below an
                 # actual read it can only be the dial rolling over.
-                basic_q[reg] = cur - prev if (prev_estimated and cur < prev) else (cur - prev) % dial
+                correction = prev_estimated and cur < prev and prev - cur <= 0.2 * dial
+                basic_q[reg] = cur - prev if correction else (cur - prev) % dial
             if issue >= as_at:
                 break
             sub_lines = []
