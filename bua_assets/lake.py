@@ -67,6 +67,15 @@ class Lake:
                                     f"(materialise {asset} for {partition} first)")
         return pq.read_table(path, filesystem=self._fs, columns=columns)
 
+    def iter_batches(self, asset: str, partition: str, dataset: str, columns: list[str] | None = None,
+                     batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Stream a dataset in record batches: memory bounded by the batch, not the dataset."""
+        if not self.exists(asset, partition, dataset):
+            raise FileNotFoundError(f"lake dataset not found: {self.uri(asset, partition, dataset)} "
+                                    f"(materialise {asset} for {partition} first)")
+        with self._fs.open_input_file(self.dataset_path(asset, partition, dataset)) as f:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
+
     def datasets(self, asset: str, partition: str) -> list[str]:
         selector = pafs.FileSelector(self.partition_dir(asset, partition), allow_not_found=True)
         return sorted(i.base_name[: -len(".parquet")] for i in self._fs.get_file_info(selector)

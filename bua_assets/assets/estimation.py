@@ -2,6 +2,7 @@
 estimates and unbilled consumption."""
 
 
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
 READ_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 REGISTERS_PER_FILE = 5000
+REGISTERS_PER_CHUNK = 8000  # interval registers priced together in unbilled_consumption
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles],
@@ -171,8 +173,11 @@ def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) 
     rows, exceptions = [], []
     for year_mnth, month in months.groupby("year_mnth", sort=True):
         days = register_days(month, attrs)
-        inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
-        if len(inter):
+        interval_days = days[days["read_kind"] == "INTERVAL"]
+        # Registers in chunks, so memory holds a chunk's interval data, however many accounts.
+        chunk = interval_days["register_id"].rank(method="dense").to_numpy() // REGISTERS_PER_CHUNK
+        for _, inter in interval_days.groupby(chunk):
+            inter = inter.reset_index(drop=True)
             data, found = interval_data_for(store, year_mnth, inter, estimated)
             lost = inter[~found]
             exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
@@ -214,25 +219,24 @@ def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) 
 
 
 def interval_data_for(store, year_mnth, days: pd.DataFrame, estimated: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """The interval data row of each register-day in ``days`` (actual data first, then our estimate)."""
+    """The interval data row of each register-day in ``days`` (actual data first, then our
+    estimate), streamed batch by batch so memory holds the wanted rows, not the month."""
     wanted = pa.array((days["nmi"] + "/" + days["suffix"] + "/" + days["date"].astype(str)).tolist())
     month_key = pd.Timestamp(year_mnth).strftime("%Y-%m-%d")
-    sources = [estimated]
-    if store.exists("interval_reads", month_key, "interval_reads"):
-        sources.insert(0, store.read("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS))
-    picked, found = [], np.zeros(len(days), dtype=bool)
-    position = np.full(len(days), -1)
-    offset = 0
-    for table in sources:
-        keys = pc.binary_join_element_wise(table["nmi"], table["suffix"], pc.cast(table["read_date"], pa.string()), "/")
-        at = pc.index_in(wanted, value_set=keys).to_numpy(zero_copy_only=False)
-        at = np.where(np.isnan(at.astype(float)), -1, at).astype(np.int64)
-        new = (at >= 0) & ~found
-        if new.any():
-            picked.append(table.take(pa.array(at[new])).cast(table.schema))
-            position[new] = offset + np.arange(new.sum())
-            offset += int(new.sum())
-            found |= new
-    data = pa.concat_tables([t.select(READ_COLUMNS).cast(picked[0].select(READ_COLUMNS).schema) for t in picked]) \
-        if picked else estimated.select(READ_COLUMNS).slice(0, 0)
-    return data.take(pa.array(position[found])), found
+    batches = store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS) \
+        if store.exists("interval_reads", month_key, "interval_reads") else iter(())
+    picked, positions = [], []
+    found = np.zeros(len(days), dtype=bool)
+    for batch in itertools.chain(batches, estimated.select(READ_COLUMNS).to_batches()):
+        keys = pc.binary_join_element_wise(batch["nmi"], batch["suffix"], pc.cast(batch["read_date"], pa.string()), "/")
+        at = pc.fill_null(pc.index_in(keys, value_set=wanted), -1).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero((at >= 0) & ~found[np.maximum(at, 0)])
+        if len(rows):
+            picked.append(pa.Table.from_batches([batch.take(pa.array(rows))]))
+            positions.append(at[rows])
+            found[at[rows]] = True
+    if not picked:
+        return estimated.select(READ_COLUMNS).slice(0, 0), found
+    data = pa.concat_tables([t.cast(picked[0].schema) for t in picked])
+    order = np.argsort(np.concatenate(positions), kind="stable")
+    return data.take(pa.array(order)), found

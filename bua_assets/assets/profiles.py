@@ -62,8 +62,9 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     missing = [m for m in months if not store.exists("interval_reads", m, "interval_reads")]
     for m in months:
         if m not in missing:
-            history_pass.add(store.read("interval_reads", m, "interval_reads", columns=[
-                "nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]))
+            for batch in store.iter_batches("interval_reads", m, "interval_reads", columns=[
+                    "nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]):
+                history_pass.add(batch)
     if missing:
         context.log.warning(f"interval_reads missing for {len(missing)} of {len(months)} history months: {missing}; "
                             "materialise them (a backfill) for full profiles")

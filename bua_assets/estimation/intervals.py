@@ -14,32 +14,55 @@ import pyarrow.compute as pc
 HALF_HOURS = 48
 
 
-def half_hourly(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """``table`` has interval_length, values and interval_quality (interval_reads columns).
+def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+    """``table`` has interval_length, values, interval_quality and quality_method (interval_reads
+    columns; quality_method may be absent when every interval carries its quality).
 
     Returns (values, actual): float64 (rows, 48) kWh and bool (rows, 48). Empty intervals
-    (null) count as 0 kWh and not actual.
+    (null) count as 0 kWh and not actual. Values are gathered with one numpy index per interval
+    length straight from the list column's buffers (no Arrow ``take`` of list columns, which is
+    slow); per-interval quality is read only for days whose quality is V (mixed).
     """
     n = table.num_rows
     values = np.zeros((n, HALF_HOURS))
     actual = np.zeros((n, HALF_HOURS), dtype=bool)
-    lengths = table["interval_length"].to_numpy()
+    if n == 0:
+        return values, actual
+    lists = _combined(table["values"])
+    offsets = lists.offsets.to_numpy()
+    flat = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.float64)  # nulls become NaN
+    if "quality_method" in table.column_names:
+        method = pc.utf8_slice_codeunits(_combined(table["quality_method"]), 0, 1)
+        day_actual = pc.fill_null(pc.equal(method, "A"), False).to_numpy(zero_copy_only=False)
+        uniform = pc.is_in(method, value_set=pa.array(["A", "E", "S", "F", "N"]))  # V days mix qualities
+        mixed = ~uniform.to_numpy(zero_copy_only=False)
+    else:
+        day_actual, mixed = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+    lengths = _combined(table["interval_length"]).to_numpy(zero_copy_only=False)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
         parts = 30 // int(length)
         per_day = HALF_HOURS * parts
-        sub = table.take(pa.array(rows))
-        flat = pc.list_flatten(sub["values"])
-        v = flat.to_numpy(zero_copy_only=False).astype(np.float64)
-        v = np.nan_to_num(v, nan=0.0)
-        q = pc.list_flatten(sub["interval_quality"])
-        is_a = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(q, 0, 1), "A"), False).to_numpy(zero_copy_only=False)
-        is_a &= pc.is_valid(flat).to_numpy(zero_copy_only=False)
-        if len(v) != len(rows) * per_day:
+        if (np.diff(offsets)[rows] != per_day).any():
             raise ValueError(f"{length}-minute rows must hold {per_day} values each")
-        values[rows] = v.reshape(len(rows), HALF_HOURS, parts).sum(axis=2)
-        actual[rows] = is_a.reshape(len(rows), HALF_HOURS, parts).all(axis=2)
+        v = flat[offsets[rows][:, None] + np.arange(per_day)]
+        present = ~np.isnan(v)
+        values[rows] = np.where(present, v, 0.0).reshape(len(rows), HALF_HOURS, parts).sum(axis=2)
+        whole = present.reshape(len(rows), HALF_HOURS, parts).all(axis=2)
+        actual[rows] = whole & day_actual[rows, None]
+        check = rows[mixed[rows]]
+        if len(check):
+            q = _combined(table["interval_quality"])
+            q_offsets, q_flat = q.offsets.to_numpy(), q.values
+            idx = (q_offsets[check][:, None] + np.arange(per_day)).reshape(-1)
+            is_a = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(q_flat.take(pa.array(idx)), 0, 1), "A"), False)
+            is_a = is_a.to_numpy(zero_copy_only=False).reshape(len(check), HALF_HOURS, parts).all(axis=2)
+            actual[check] = is_a & whole[mixed[rows]]
     return values, actual
+
+
+def _combined(column):
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def day_type(dates: np.ndarray) -> np.ndarray:

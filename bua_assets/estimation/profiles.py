@@ -90,19 +90,22 @@ class HistoryPass:
         self.register_sumsq = np.zeros((r * 2, HALF_HOURS))
         self.register_count = np.zeros((r * 2, HALF_HOURS))
 
-    def add(self, month: pa.Table) -> None:
-        """Fold one month of interval_reads (nmi, suffix, read_date, interval_length, values, interval_quality, quality_method)."""
+    def add(self, month: pa.Table | pa.RecordBatch) -> None:
+        """Fold a batch of interval_reads (nmi, suffix, read_date, interval_length, values,
+        interval_quality, quality_method); batches may come in any order."""
         keys = pc.binary_join_element_wise(month["nmi"], month["suffix"], "/")
         ri = pc.fill_null(pc.index_in(keys, value_set=self._keys), -1).to_numpy(zero_copy_only=False)
         dates = month["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
         di = self.window.index(dates)
         unknown = ri < 0
         if unknown.any():
-            self._unmatched.append(month.filter(pa.array(unknown)).select(["nmi", "suffix"]))
+            self._unmatched.append(pa.Table.from_batches([month.filter(pa.array(unknown)).select(["nmi", "suffix"])])
+                                   if isinstance(month, pa.RecordBatch) else
+                                   month.filter(pa.array(unknown)).select(["nmi", "suffix"]))
         rows = np.flatnonzero(~unknown & (di >= 0))
         if not len(rows):
             return
-        sub = month.take(pa.array(rows))
+        sub = month if len(rows) == month.num_rows else month.take(pa.array(rows))
         ri, di, dates = ri[rows], di[rows], dates[rows]
         values, actual = half_hourly(sub)
         actual_values = np.where(actual, values, 0.0)

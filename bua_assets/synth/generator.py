@@ -747,6 +747,9 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     gas_regs = registers.index[registers["suffix"] == "G1"].to_numpy()
     net_of_reg = utilities["network_id"].to_numpy()[registers["utility_index"].to_numpy()]
     vol_rows = []
+    # The whole network sees its state's weather, as our customers do: the shape carries it.
+    weather_states = list(STATE_SHARE)
+    weather_all = load.weather(config.seed, weather_states, days)
     for nw in gas_nets:
         rr = gas_regs[net_of_reg[gas_regs] == nw]
         ours = true_daily[rr].sum(axis=0) if len(rr) else np.zeros(true_daily.shape[1])
@@ -754,7 +757,8 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         base = load.seasonal(np.array([load.GAS]), np.array([0.0]), np.array([0.0]),
                              ((days - days.astype("datetime64[Y]")).astype(int) + 1))[0]
         noise = np.random.default_rng([config.seed, nw]).lognormal(0, 0.05, len(days))
-        vol = np.round(network_scale * base * noise + ours, 1)
+        state_weather = weather_all[weather_states.index(NETWORKS[nw - 1][1])]
+        vol = np.round(network_scale * base * state_weather * noise + ours, 1)
         vol_rows += [(nw, d, v) for d, v in zip(days.astype(object), vol)]
     t["GasNetworkDailyVolume"] = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
                                               columns=["id", "utility_network_id", "gas_date", "volume"])
