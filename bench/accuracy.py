@@ -98,6 +98,7 @@ def print_table(out: dict) -> None:
         w(f"{c['meter_type']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} {c['truth_kwh']:>14,.0f}\n")
     w(f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
       f"({out['registers_compared']} registers)\n")
+    w(f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}%\n")
 
 
 if __name__ == "__main__":

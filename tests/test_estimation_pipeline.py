@@ -155,3 +155,19 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
     orphan_utility = registers.loc[orphan, "utility_id"]
     if (window["utility_id"] == orphan_utility).any():
         assert (consumption["register_id"] == orphan).any()
+
+
+def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(retailer, month):
+    from bua_assets.estimation.backtest import baselines, compare, truth_by_row
+
+    read = lambda asset, ds: frame(month, asset, ds)  # noqa: E731
+    months, registers = read("unbilled_window", "unbilled_months"), read("utility_profiles", "registers")
+    truth = truth_by_row(retailer[0] / "truth", months, registers, read("core_tables", "GasHeatingValue"))
+    base = baselines(months, registers, read("core_tables", "Invoice"), read("core_tables", "InvoiceLineItem"))
+    out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
+                  read("utility_profiles", "utility_profile_summary"))
+    portfolio = out["portfolio_error_pct"]
+    assert set(portfolio) == {"ours", "adu", "last_year"} and out["cells"] and out["portfolio_truth_kwh"] > 0
+    # Even on 120 accounts the estimate is within a few percent of the truth, and closer than ADU.
+    assert abs(portfolio["ours"]) < 5 and abs(portfolio["ours"]) < abs(portfolio["adu"])
+    assert out["median_register_error_pct"] is not None and out["median_register_error_pct"] < 10
