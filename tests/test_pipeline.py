@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -58,9 +59,13 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     assert validation.passed or validation.severity == dg.AssetCheckSeverity.WARN, validation.description
     assets = [a.key.to_user_string() for a in ALL_ASSETS if a.key.to_user_string() != "core_snapshot"]
     before = {a: read_all(lake, a) for a in assets}
-    assert before["interval_reads"]["interval_reads"].num_rows > 1000
+    estimate_files = lambda: {p.name: p.read_bytes() for p in  # noqa: E731
+                              (Path(Lake(lake).partition_dir("nem12_estimates", PARTITION)) / "nem12").glob("*.csv")}
+    files_before = estimate_files()
+    assert before["interval_reads"]["interval_reads"].num_rows > 1000 and files_before
     assert run(url, str(out / "nem12"), lake).success
     after = {a: read_all(lake, a) for a in assets}
+    assert estimate_files() == files_before
     for asset in assets:
         assert before[asset].keys() == after[asset].keys(), asset
         assert all(before[asset][k].equals(after[asset][k]) for k in before[asset]), asset
