@@ -17,10 +17,6 @@ from bua_assets.estimation.scalars import basic_scalars, with_segment_averages
 WINDOW = prof.Window(date(2026, 9, 1), date(2026, 10, 31))  # 61 days; 2026-09-01 is a Tuesday
 
 
-def history(sums, counts):
-    return prof.History(pa.table({}), sums, counts, *(np.zeros(0),) * 3, pa.table({}))
-
-
 def test_fifteen_and_five_minute_data_become_half_hours_and_actual_needs_every_interval():
     five = [0.1] * 288
     quality = ["A"] * 288
@@ -41,7 +37,7 @@ def test_segment_whose_registers_are_all_estimated_on_some_days_is_filled_from_t
     # On 2026-10-14 (a Wednesday) every NSW register was estimated: nothing actual to average.
     gap = (date(2026, 10, 14) - WINDOW.start).days
     sums[0, gap], counts[0, gap] = 0, 0
-    result = prof.segment_profiles(names, history(sums, counts), WINDOW, min_registers=5)
+    result = prof.segment_profiles(names, sums, counts, WINDOW, min_registers=5)
     (fill,) = result.fills.to_dict("records")
     assert fill["segment"] == "RES|NSW|PRIMARY" and fill["date"] == date(2026, 10, 14)
     assert fill["reason"] == "no actual data from any register"
@@ -57,7 +53,7 @@ def test_segment_with_too_few_registers_is_filled_from_its_class_in_other_jurisd
     D = WINDOW.days
     counts = np.stack([np.full(D, 8.0), np.full(D, 2.0), np.full(D, 12.0)])
     sums = np.stack([np.full((D, 48), 8 * 1.0), np.full((D, 48), 2 * 5.0), np.full((D, 48), 12 * 2.0)])
-    result = prof.segment_profiles(names, history(sums, counts), WINDOW, min_registers=5)
+    result = prof.segment_profiles(names, sums, counts, WINDOW, min_registers=5)
     assert (result.status[1] == "FILLED").all() and (result.status[[0, 2]] == "VALID").all()
     # Register-weighted over the valid jurisdictions: (8 x 1 + 12 x 2) / 20 = 1.6 kWh.
     assert np.allclose(result.values[1], 1.6)
@@ -67,8 +63,8 @@ def test_segment_with_too_few_registers_is_filled_from_its_class_in_other_jurisd
 
 
 def test_segment_with_no_equivalent_anywhere_stays_missing():
-    result = prof.segment_profiles(["BUS|SA|CONTROL"], history(np.zeros((1, WINDOW.days, 48)),
-                                                               np.zeros((1, WINDOW.days))), WINDOW)
+    result = prof.segment_profiles(["BUS|SA|CONTROL"], np.zeros((1, WINDOW.days, 48)), np.zeros((1, WINDOW.days)),
+                                   WINDOW)
     assert (result.status == "MISSING").all() and set(result.fills["method"]) == {"unfilled"}
 
 

@@ -106,8 +106,7 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
     names, sums, counts = prof.table_to_dense(store.read("utility_profiles", key, "segment_sums"))
-    history = prof.History(pa.table({}), sums, counts, *(np.zeros(0),) * 3, pa.table({}))
-    result = prof.segment_profiles(names, history, window, config.min_registers)
+    result = prof.segment_profiles(names, sums, counts, window, config.min_registers)
     with store.partition_writer("segment_profiles", key) as writer:
         writer.write("segment_profile", prof.dense_to_table(names, window, result.values, result.registers, result.status))
         writer.write("fills", pa.Table.from_pandas(result.fills, preserve_index=False))

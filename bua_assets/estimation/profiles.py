@@ -211,7 +211,7 @@ class SegmentProfiles:
     fills: pd.DataFrame  # segment, date, reason, method, source_segment, source_date
 
 
-def segment_profiles(names: list[str], history: History, window: Window,
+def segment_profiles(names: list[str], sums: np.ndarray, counts: np.ndarray, window: Window,
                      min_registers: int = DEFAULT_MIN_REGISTERS) -> SegmentProfiles:
     """Average per segment x date x half hour; entries from too few registers (or none) are filled:
     1. same segment, nearest date of the same day type (within FILL_SEARCH_DAYS);
@@ -219,8 +219,9 @@ def segment_profiles(names: list[str], history: History, window: Window,
     3. same stream type in any class and jurisdiction (likewise);
     4. last resort, flagged: the stream type from however few registers contribute.
     Every fill is recorded with its reason and source; entries no rule can fill stay MISSING.
+    ``sums``: (segments, days, 48) kWh of fully actual register-days; ``counts``: (segments,
+    days) registers behind them (History.segment_sum and segment_registers).
     """
-    sums, counts = history.segment_sum, history.segment_registers
     S, D = counts.shape
     with np.errstate(invalid="ignore", divide="ignore"):
         own = np.where(counts[..., None] > 0, sums / counts[..., None], 0.0)
