@@ -196,6 +196,8 @@ def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) 
     exceptions.append(lost.drop(columns=0).assign(code="no_scalar",
                                                   reason="no read or micro scalar to estimate the days after the last read"))
     result, gas_exceptions = gas_energy(result[~unknown], registers, core["GasHeatingValue"])
+    result["date"] = pd.to_datetime(result["date"])
+    result["plan_id"] = plan_of_day(result, core["AccountPlan"])
     exceptions.append(gas_exceptions)
     result = result[result["quantity"].notna()]
     no_registers = months[~months["utility_id"].isin(registers["utility_id"])]

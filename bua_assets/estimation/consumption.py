@@ -21,9 +21,9 @@ from bua_assets.estimation.scalars import range_weight
 TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
 STREAM_TIME_CLASS = {"CONTROL": "CONTROLLED_LOAD", "SOLAR": "SOLAR"}
 
-RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnth", "time_class", "quantity", "uom",
-                  "actual_quantity", "estimated_quantity", "estimated_share", "days", "read_kind", "stream_type",
-                  "fuel", "quantity_m3"]
+RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnth", "plan_id", "time_class", "quantity",
+                  "uom", "actual_quantity", "estimated_quantity", "estimated_share", "days", "first_day", "last_day",
+                  "read_kind", "stream_type", "fuel", "quantity_m3"]
 
 
 def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
@@ -168,10 +168,14 @@ def gas_energy(rows: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFram
 
 
 def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
-    """Register-day-class rows to the output grain, with uom and the actual/estimated split."""
-    keys = ["account_id", "utility_id", "register_id", "year_mnth", "time_class"]
+    """Register-day-class rows (with the day's plan, -1 for none) to the output grain: per plan
+    too, so pricing never has to guess which plan a month's usage belongs to."""
+    keys = ["account_id", "utility_id", "register_id", "year_mnth", "plan_id", "time_class"]
     agg = rows.groupby(keys, sort=True).agg(quantity=("quantity", "sum"), actual_quantity=("actual_quantity", "sum"),
-                                            days=("date", "nunique"), quantity_m3=("quantity_m3", "sum")).reset_index()
+                                            days=("date", "nunique"), first_day=("date", "min"),
+                                            last_day=("date", "max"), quantity_m3=("quantity_m3", "sum")).reset_index()
+    agg["first_day"] = agg["first_day"].dt.date
+    agg["last_day"] = agg["last_day"].dt.date
     reg = registers.set_index("register_id")
     gas = agg["register_id"].map(reg["fuel"]).to_numpy() == "GAS"
     agg["suffix"] = agg["register_id"].map(reg["suffix"])
