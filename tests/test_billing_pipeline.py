@@ -1,0 +1,61 @@
+"""The accrual invoice on the small retailer: supply days reconcile with the unbilled window,
+GST and discounts, and the blocking ili_exceptions check on an account without a charge version."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import dagster as dg
+import numpy as np
+
+from bua_assets.definitions import ALL_ASSETS
+from bua_assets.lake import Lake
+from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.runner import backfill_interval_history
+from support import PARTITION
+
+
+def run(folder, lake):
+    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{folder / 'core.db'}"),
+                 "lake": LakeResource(base=str(lake)), "meter_data": MeterDataResource(location=str(folder / "nem12"))}
+    with dg.instance_for_test() as instance:
+        backfill_interval_history(PARTITION, instance, resources)
+        return dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
+                              raise_on_error=False)
+
+
+def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missing_charge_version(retailer, tmp_path):
+    folder = tmp_path / "retailer"
+    shutil.copytree(retailer[0] / "nem12", folder / "nem12")
+    shutil.copy(retailer[0] / "core.db", folder / "core.db")
+    clean = run(folder, tmp_path / "clean")
+    assert clean.success
+    check = next(c for c in clean.get_asset_check_evaluations() if c.check_name == "ili_exceptions")
+    assert check.passed, check.description
+    lake = Lake(str(tmp_path / "clean"))
+    lines = lake.read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas()
+    window = lake.read("unbilled_window", PARTITION, "unbilled_months").to_pandas()
+    # Every unbilled day is billed as supply exactly once.
+    supply = lines[lines["plan_item_type_name"] == "DAILY_RETAIL"].groupby(
+        ["account_id", "utility_id", "year_mnth"])["quantity"].sum()
+    days = window.set_index(["account_id", "utility_id", "year_mnth"])["unbilled_days"]
+    assert supply.reindex(days.index).fillna(0).astype(int).equals(days.astype(int))
+    assert np.allclose(lines["gst"], lines["net_amount"] * 0.1, atol=0.0051)  # 10%, to the cent
+    assert (lines.loc[lines["plan_item_type_name"] == "FEED_IN", "net_amount"] <= 0).all()
+    assert (lines["discount_net_propensity"] <= lines["discount_net"] + 1e-9).all()
+    assert {"ACTUAL", "ESTIMATED"} <= set(lines["ili_state"])
+
+    # An account whose only charge version is gone: its lines cannot be priced; the check blocks.
+    account = int(window.sort_values("unbilled_days").iloc[-1]["account_id"])
+    con = sqlite3.connect(folder / "core.db")
+    con.execute("DELETE FROM AccountPlan WHERE account_id = ?", (account,))
+    con.commit()
+    con.close()
+    broken = run(folder, tmp_path / "broken")
+    check = next(c for c in broken.get_asset_check_evaluations() if c.check_name == "ili_exceptions")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "missing_tariff" in check.description
+    exceptions = Lake(str(tmp_path / "broken")).read("invoice_line_items", PARTITION, "exceptions").to_pandas()
+    hit = exceptions[exceptions["account_id"] == account]
+    assert len(hit) and set(hit["code"]) == {"no_charge_version"} and hit["reason"].str.contains("not priced").all()
