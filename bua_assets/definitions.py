@@ -7,7 +7,7 @@ import os
 
 import dagster as dg
 
-from bua_assets.assets.billing import invoice_line_items
+from bua_assets.assets.billing import accrual_summary, bua_account_summary, invoice_line_item_monthly, invoice_line_items
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
@@ -16,7 +16,8 @@ from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataRe
 from bua_assets.settings import defaults
 
 ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
-              macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items]
+              macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
+              invoice_line_item_monthly, bua_account_summary, accrual_summary]
 
 monthly_bua_job = dg.define_asset_job("monthly_bua", selection=dg.AssetSelection.all(),
                                       description="Every BUA asset for one accrual month.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -45,6 +47,18 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert (lines.loc[lines["plan_item_type_name"] == "FEED_IN", "net_amount"] <= 0).all()
     assert (lines["discount_net_propensity"] <= lines["discount_net"] + 1e-9).all()
     assert {"ACTUAL", "ESTIMATED"} <= set(lines["ili_state"])
+    # The outputs agree to the cent and every account with unbilled days has a summary row.
+    reconciliation = next(c for c in clean.get_asset_check_evaluations() if c.check_name == "reconciliation")
+    assert reconciliation.passed, reconciliation.description
+    totals = reconciliation.metadata["net_amount_totals"].value
+    assert len(set(totals.values())) == 1 and len(totals) == 4
+    summary = lake.read("bua_account_summary", PARTITION, "bua_account_summary").to_pandas()
+    assert set(summary["account_id"]) == set(window["account_id"])
+    assert (summary["window_end"] <= date(2026, 10, 31)).all() and summary["state"].notna().all()
+    finance = lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
+    assert np.allclose(finance["net_amount_less_discount"], finance["net_amount"] - finance["discount_net_propensity"])
+    png = Path(lake.partition_dir("accrual_summary", PARTITION)) / "accrual_summary.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # An account whose only charge version is gone: its lines cannot be priced; the check blocks.
     account = int(window.sort_values("unbilled_days").iloc[-1]["account_id"])

@@ -1,5 +1,7 @@
 """Accrual invoicing assets (DESIGN §5.5, §5.8): the priced accrual invoice and its ILI check."""
 
+import base64
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -7,6 +9,9 @@ import pyarrow as pa
 
 from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, supply_days
+from bua_assets.billing.chart import accrual_chart
+from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
+from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import LakeResource
@@ -87,3 +92,99 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, co
         description=", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no exceptions",
         metadata={"counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
                   "lines_checked": len(lines), "net_amount_checked": round(float(np.sum(lines["net_amount"])), 2)})
+
+
+def _core(store, key, *tables):
+    return {t: store.read("core_tables", key, t).to_pandas() for t in tables}
+
+
+def _attributes(store, key) -> pd.DataFrame:
+    c = _core(store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction")
+    return account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
+                              c["Utility"], c["Jurisdiction"])
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+          description="InvoiceLineItemMonthly: one row per account x supply point x year_mnth x line item key.")
+def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    monthly = line_item_monthly(store.read("invoice_line_items", key, "invoice_line_items").to_pandas())
+    with store.partition_writer("invoice_line_item_monthly", key) as writer:
+        writer.write("invoice_line_item_monthly", pa.Table.from_pandas(monthly, preserve_index=False))
+    return dg.MaterializeResult(metadata={
+        "rows": len(monthly), "path": store.uri("invoice_line_item_monthly", key, "invoice_line_item_monthly"),
+        "net_amount": round(float(monthly["net_amount"].sum()), 2)})
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+          description="BUAAccountSummary: one row per account with unbilled days (fuel, state, segment, billed-through, "
+                      "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
+def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    c = _core(store, key, "Account", "Invoice", "InvoiceLineItem")
+    issued = c["Invoice"][(c["Invoice"]["status"] == "ISSUED") & (c["Invoice"]["is_credit"] == 0)]["id"]
+    billed_through = c["InvoiceLineItem"][c["InvoiceLineItem"]["invoice_id"].isin(issued)] \
+        .groupby("account_id")["period_end"].max()
+    exceptions = pd.concat([store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]]
+                            for a in ("unbilled_window", "unbilled_consumption", "invoice_line_items")], ignore_index=True)
+    summary = account_summary(store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
+                              store.read("unbilled_window", key, "unbilled_months").to_pandas(), c["Account"],
+                              _attributes(store, key), store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
+                              exceptions, billed_through)
+    with store.partition_writer("bua_account_summary", key) as writer:
+        writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
+    return dg.MaterializeResult(metadata={
+        "rows": len(summary), "path": store.uri("bua_account_summary", key, "bua_account_summary"),
+        "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
+        "net_amount": round(float(summary["net_amount"].sum()), 2)})
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items, invoice_line_item_monthly, bua_account_summary],
+          kinds={"parquet", "pandas"}, group_name="billing",
+          check_specs=[dg.AssetCheckSpec("reconciliation", asset="accrual_summary",
+                                         description="line items, monthly table, account summary and finance summary "
+                                                     "agree to the cent; every account in the window is in the account "
+                                                     "summary or the exceptions")],
+          description="The finance summary (DESIGN §5.7) as a table and a chart by state x fuel x month, with the "
+                      "previous month's accrual beside it when present.")
+def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
+    store, key = lake.lake(), context.partition_key
+    lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
+    summary = finance_summary(lines, _attributes(store, key))
+    previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
+    previous = (store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
+                if store.exists("accrual_summary", previous_key, "accrual_summary") else None)
+    png = accrual_chart(summary, previous, key)
+    with store.partition_writer("accrual_summary", key) as writer:
+        writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
+        writer.write_file("accrual_summary.png", png)
+    by_cell = summary.groupby(["state", "fuel"])[["net_amount", "net_amount_less_discount", "accounts"]].sum().reset_index()
+    yield dg.MaterializeResult(metadata={
+        "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
+        "net_amount": round(float(summary["net_amount"].sum()), 2),
+        "net_amount_less_discount": round(float(summary["net_amount_less_discount"].sum()), 2),
+        "by_state_fuel": dg.MetadataValue.md(by_cell.to_markdown(index=False)),
+        "chart": dg.MetadataValue.md(f"![accrual by state x fuel x month](data:image/png;base64,"
+                                     f"{base64.b64encode(png).decode()})"),
+        "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
+        "previous_month_present": previous is not None,
+    })
+    yield reconcile(store, key, lines, summary)
+
+
+def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.AssetCheckResult:
+    monthly = store.read("invoice_line_item_monthly", key, "invoice_line_item_monthly").to_pandas()
+    accounts = store.read("bua_account_summary", key, "bua_account_summary").to_pandas()
+    totals = {name: round(float(frame["net_amount"].sum()), 2) for name, frame in
+              (("invoice_line_items", lines), ("invoice_line_item_monthly", monthly),
+               ("bua_account_summary", accounts), ("accrual_summary", summary))}
+    window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    excepted = set(store.read("unbilled_window", key, "exceptions").to_pandas()["account_id"])
+    missing = sorted(set(window["account_id"]) - set(accounts["account_id"]) - excepted)
+    agree = len(set(totals.values())) == 1
+    return dg.AssetCheckResult(
+        check_name="reconciliation", passed=agree and not missing,
+        description=("totals agree to the cent" if agree else f"totals differ: {totals}") +
+                    (f"; {len(missing)} accounts in neither the summary nor the exceptions" if missing else ""),
+        metadata={"net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
+                  "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
