@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
 from bua_assets.estimation.backtest import baselines, compare, truth_by_row  # noqa: E402
 from bua_assets.lake import Lake  # noqa: E402
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource  # noqa: E402
+from bua_assets.resources import local_resources  # noqa: E402
 from bua_assets.runner import backfill_interval_history  # noqa: E402
 
 HISTORY_MONTHS = 16
@@ -56,9 +56,7 @@ def main() -> int:
         shutil.rmtree(home / "lake", ignore_errors=True)
         print(f"generated {args.accounts} accounts in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     partition = f"{as_at.year - (as_at.month == 1)}-{(as_at.month - 2) % 12 + 1:02d}-01"
-    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{retailer / 'core.db'}"),
-                 "lake": LakeResource(base=str(home / "lake")),
-                 "meter_data": MeterDataResource(location=str(retailer / "nem12"))}
+    resources = local_resources(f"sqlite:///{retailer / 'core.db'}", str(retailer / "nem12"), home)
     t = time.perf_counter()
     with dg.instance_for_test() as instance:
         backfill_interval_history(partition, instance, resources)

@@ -24,7 +24,7 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource  # noqa: E402
+from bua_assets.resources import local_resources  # noqa: E402
 from bua_assets.runner import backfill_interval_history  # noqa: E402
 
 
@@ -53,9 +53,7 @@ def main() -> int:
     generate_s = None if reuse else time.perf_counter() - t0
     gen_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     partition = f"{as_at.year - (as_at.month == 1)}-{(as_at.month - 2) % 12 + 1:02d}-01"
-    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{retailer / 'core.db'}"),
-                 "lake": LakeResource(base=str(home / "lake")),
-                 "meter_data": MeterDataResource(location=str(retailer / "nem12"))}
+    resources = local_resources(f"sqlite:///{retailer / 'core.db'}", str(retailer / "nem12"), home)
     assets = {}
     with dg.instance_for_test() as instance:
         t = time.perf_counter()

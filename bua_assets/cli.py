@@ -79,6 +79,7 @@ def cmd_demo(args) -> int:
         name = mat.asset_key.to_user_string()
         meta = {k: v.value for k, v in mat.metadata.items()}
         summary["assets"][name] = {"rows": int(meta.get("rows", 0)), "path": str(meta.get("path", ""))}
+        summary["exports"] += list(meta.get("export_paths", [])) + list(meta.get("integration_paths", []))
         _log(f"  {name}: {meta.get('rows')} rows -> {meta.get('path')}")
     for check in result.get_asset_check_evaluations():
         state = "passed" if check.passed else f"failed ({check.severity.value})"

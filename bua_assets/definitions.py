@@ -7,17 +7,19 @@ import os
 
 import dagster as dg
 
-from bua_assets.assets.billing import accrual_summary, bua_account_summary, invoice_line_item_monthly, invoice_line_items
+from bua_assets.assets.billing import (
+    accrual_summary, bua_account_summary, bua_export, invoice_line_item_monthly, invoice_line_items,
+)
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.resources import CoreDatabaseResource, ExportResource, LakeResource, MeterDataResource
 from bua_assets.settings import defaults
 
 ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
-              invoice_line_item_monthly, bua_account_summary, accrual_summary]
+              invoice_line_item_monthly, bua_account_summary, accrual_summary, bua_export]
 
 monthly_bua_job = dg.define_asset_job("monthly_bua", selection=dg.AssetSelection.all(),
                                       description="Every BUA asset for one accrual month.")
@@ -35,6 +37,9 @@ def build_resources() -> dict:
                              s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
         "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
                                         s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+        "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
+                                 integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
+                                 s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
     }
 
 

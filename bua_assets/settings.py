@@ -24,6 +24,14 @@ class Defaults:
         return str(self.home / "lake")
 
     @property
+    def export_base(self) -> str:
+        return str(self.home / "exports")
+
+    @property
+    def integration_base(self) -> str:
+        return str(self.home / "integration")
+
+    @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 

@@ -13,14 +13,14 @@ import numpy as np
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
 from support import PARTITION
 
 
 def run(folder, lake):
-    resources = {"core_db": CoreDatabaseResource(url=f"sqlite:///{folder / 'core.db'}"),
-                 "lake": LakeResource(base=str(lake)), "meter_data": MeterDataResource(location=str(folder / "nem12"))}
+    resources = local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
+        "lake": LakeResource(base=str(lake))}
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
         return dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,

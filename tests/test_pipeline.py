@@ -12,15 +12,14 @@ import pytest
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.core.database import CoreDatabase
 from bua_assets.lake import Lake
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource
+from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
 from bua_assets.synth.generator import generate
 from support import CONFIG, PARTITION, mysql_url_or_skip
 
 def run(core_url: str, nem12: str, lake: str, selection=None):
     """Materialise the month (after its interval history, as an operator would)."""
-    resources = {"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=lake),
-                 "meter_data": MeterDataResource(location=nem12)}
+    resources = local_resources(core_url, nem12, Path(lake).parent) | {"lake": LakeResource(base=lake)}
     with dg.instance_for_test() as instance:
         if selection is None:
             backfill_interval_history(PARTITION, instance, resources)

@@ -10,11 +10,12 @@ import pyarrow as pa
 from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, supply_days
 from bua_assets.billing.chart import accrual_chart
+from bua_assets.billing.export import ExportFile, export_month
 from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
 from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
-from bua_assets.partitions import monthly_partitions
-from bua_assets.resources import LakeResource
+from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.resources import ExportResource, LakeResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "plan_item_type_name", "time_class_name",
             "period_start", "block_order"]
@@ -188,3 +189,31 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
                     (f"; {len(missing)} accounts in neither the summary nor the exceptions" if missing else ""),
         metadata={"net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
                   "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
+
+
+EXPORTS = (("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"), ("bua_account_summary", "BUA_AccountSummary"),
+           ("accrual_summary", "BUA_AccrualSummary"))
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary],
+          kinds={"csv", "s3"}, group_name="billing",
+          description="The month's CSVs to <export base>/export/csv/<run_date>/, then copied to <integration base>/"
+                      "ADH/OUTBOUND/BUA/; the month's earlier files are removed first and a manifest (files, rows, "
+                      "SHA-256) is written last, so a reader never sees a partial export.")
+def bua_export(context: dg.AssetExecutionContext, lake: LakeResource, export: ExportResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    tag = key[:7].replace("-", "")
+    files = []
+    for asset, stem in EXPORTS:
+        frame = store.read(asset, key, asset).to_pandas()
+        files.append(ExportFile(f"{stem}_{tag}.csv", frame.to_csv(index=False).encode(), len(frame)))
+    export_target, integration_target = export.targets()
+    result = export_month(files, key[:7], str(run_date(key)), export_target, integration_target)
+    with store.partition_writer("bua_export", key) as writer:
+        writer.write("manifest", pa.Table.from_pylist(result["manifest"]["files"]))
+    return dg.MaterializeResult(metadata={
+        "rows": sum(f.rows for f in files), "path": result["integration"][-1],
+        "export_paths": dg.MetadataValue.json(result["export"]),
+        "integration_paths": dg.MetadataValue.json(result["integration"]),
+        "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in result["manifest"]["files"]}),
+    })
