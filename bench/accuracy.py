@@ -26,7 +26,9 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.estimation.backtest import baselines, compare, truth_by_row  # noqa: E402
+from bua_assets.billing.accrual import supply_days  # noqa: E402
+from bua_assets.billing.outputs import account_attributes  # noqa: E402
+from bua_assets.estimation.backtest import baselines, compare, dollar_accuracy, truth_by_row  # noqa: E402
 from bua_assets.lake import Lake  # noqa: E402
 from bua_assets.resources import local_resources  # noqa: E402
 from bua_assets.runner import backfill_interval_history  # noqa: E402
@@ -73,7 +75,15 @@ def main() -> int:
     base = baselines(months, registers, core["Invoice"], core["InvoiceLineItem"])
     out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
                   read("utility_profiles", "utility_profile_summary"))
-    out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out}
+    c = {t: read("core_tables", t) for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment",
+                                             "ServiceType", "AccountUtility", "Utility", "Jurisdiction")}
+    attributes = account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
+                                    c["Utility"], c["Jurisdiction"])
+    dollars = dollar_accuracy(read("unbilled_consumption", "unbilled_consumption"), truth,
+                              supply_days(months, c["AccountPlan"]),
+                              c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+                              c["PlanRate"], c["PlanDiscount"], attributes)
+    out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out, "dollars": dollars}
     print_table(out)
     if args.json:
         print(json.dumps(out))
@@ -97,6 +107,11 @@ def print_table(out: dict) -> None:
     w(f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
       f"({out['registers_compared']} registers)\n")
     w(f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}%\n")
+    d = out["dollars"]
+    w(f"\naccrual $ (ours vs the truth priced by the same engine): portfolio {d['portfolio_dollar_error_pct']:+.2f}% "
+      f"of ${d['truth_dollars']:,.2f}\n")
+    for c in d["cells"]:
+        w(f"  {c['state'] + ' ' + c['fuel']:<22} {c['dollar_error_pct']:+7.2f}%  of ${c['truth_dollars']:,.2f}\n")
 
 
 if __name__ == "__main__":
