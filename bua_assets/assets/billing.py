@@ -10,15 +10,18 @@ import pyarrow as pa
 from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, supply_days
 from bua_assets.billing.chart import accrual_chart
+from bua_assets.billing.corrections import supplementary_lines
 from bua_assets.billing.export import ExportFile, export_month
 from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
 from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
+from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
+from bua_assets.months import first_of_month_before
 from bua_assets.partitions import monthly_partitions, run_date
 from bua_assets.resources import ExportResource, LakeResource
 
-LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "plan_item_type_name", "time_class_name",
-            "period_start", "block_order"]
+LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
+            "period_start", "block_order", "rate", "net_amount"]  # an exact repeat of a line
 
 
 class IliExceptionsConfig(dg.Config):
@@ -52,25 +55,46 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     out = out[["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "discount_state",
                "feature_type_name", "plan_item_type_name", "time_class_name", "period_start", "period_end", "days",
                "block_order", "quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity", "gst"]]
-    exceptions = pd.concat([exceptions, priced.exceptions], ignore_index=True)
+    horizon_start = first_of_month_before(run_date(key), DEFAULT_HORIZON_MONTHS)
+    supplementary, supplementary_exceptions = supplementary_lines(
+        core["AccountPlan"], core["PlanRate"], core["Invoice"], core["InvoiceLineItem"], horizon_start)
+    out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
+    exceptions = pd.concat([exceptions, priced.exceptions,
+                            supplementary_exceptions[["account_id", "code", "reason"]]], ignore_index=True)
     with store.partition_writer("invoice_line_items", key) as writer:
         writer.write("invoice_line_items", pa.Table.from_pandas(out, preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "int64"}), preserve_index=False))
+        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "Int64"}), preserve_index=False))
     yield dg.MaterializeResult(metadata={
         "rows": len(out), "path": store.uri("invoice_line_items", key, "invoice_line_items"),
         "accounts": int(out["account_id"].nunique()), "net_amount": round(float(out["net_amount"].sum()), 2),
         "discount_net_propensity": round(float(out["discount_net_propensity"].sum()), 2),
         "gst": round(float(out["gst"].sum()), 2), "exceptions": len(exceptions),
     })
-    yield ili_exceptions(out, exceptions, core, config)
+    yield ili_exceptions(out, exceptions, core, config, horizon_start)
 
 
-def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, config: IliExceptionsConfig) -> dg.AssetCheckResult:
+def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
+    """SUPPLEMENTARY supply lines in the line item layout (credits negative, discounts none)."""
+    s = supplementary
+    return pd.DataFrame({
+        "line_id": np.arange(start, start + len(s)), "account_id": s["account_id"], "utility_id": s["utility_id"],
+        "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date, "plan_id": -1,
+        "ili_state": "SUPPLEMENTARY", "discount_state": "NONE", "feature_type_name": FEATURE_OF_CHARGE["DAILY_RETAIL"],
+        "plan_item_type_name": "DAILY_RETAIL", "time_class_name": "ANYTIME", "period_start": s["period_start"],
+        "period_end": s["period_end"], "days": s["quantity"].astype(int), "block_order": 1,
+        "quantity": np.where(s["is_credit"], -s["quantity"], s["quantity"]), "uom": "DAY", "rate": s["rate"],
+        "net_amount": s["net_amount"], "discount_net": 0.0, "discount_net_propensity": 0.0,
+        "gst": np.round(s["net_amount"] * 0.1, 2)})
+
+
+def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, config: IliExceptionsConfig,
+                   horizon_start) -> dg.AssetCheckResult:
     usage = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])
     errors = {
         "missing_tariff": exceptions[exceptions["code"].isin(["missing_tariff", "partial_tariff", "no_charge_version"])],
         "negative_usage": lines[usage & (lines["quantity"] < 0)],
         "duplicate_lines": lines[lines.duplicated(LINE_KEY, keep=False)],
+        "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],
     }
     expected_rate = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "DAILY_RETAIL"])
     history = core["InvoiceLineItem"].merge(core["Invoice"][["id", "status", "is_credit"]], left_on="invoice_id",

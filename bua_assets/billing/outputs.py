@@ -41,6 +41,10 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     est = imports.groupby("account_id")[["quantity", "estimated_quantity"]].sum()
     flags = exceptions.groupby("account_id")["code"].agg(lambda c: ",".join(sorted(set(c))))
     a = accounts.set_index("id")
+    # Accounts with lines but no unbilled days (a correction to a fully billed account) count too.
+    w = w.reindex(w.index.union(money.index))
+    w["unbilled_days"] = w["unbilled_days"].fillna(0).astype(int)
+    w["bill_status"] = w["bill_status"].fillna("BILLED")
     out = w.join(attributes.set_index("account_id"), how="left")
     out["account_number"] = a["account_number"].reindex(out.index)
     out["bill_frequency"] = a["bill_frequency"].reindex(out.index)
