@@ -89,3 +89,15 @@ def test_a_missed_bill_between_billed_periods_is_unbilled():
     w = unbilled_window(*tables([(1, date(2026, 1, 1), None, date(2027, 1, 31))], [(1, 10, date(2026, 1, 1), None)], inv),
                         month_end=MONTH_END, run_date=RUN_DATE)
     assert months(w) == [(1, "2026-04", 30, 1, "NOT_DUE")]
+
+
+def test_a_credit_reversing_an_invoice_that_does_not_exist_is_ignored_and_reported():
+    invoices = [(1, 1, 10, date(2025, 1, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 3)),
+                (2, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 1, date(2026, 10, 20))]
+    acc, ten = [(1, date(2025, 1, 1), None, date(2026, 12, 30))], [(1, 10, date(2025, 1, 1), None)]
+    au, a, inv, li = tables(acc, ten, invoices)
+    inv = inv.append_column("reverses_invoice_id", pa.array([None, 999], pa.int64()))  # 999 was never issued
+    result = unbilled_window(au, a, inv, li, month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(result) == [(1, "2026-10", 31, 1, "NOT_DUE")]  # September stays billed
+    (exc,) = result.exceptions.to_pylist()
+    assert exc["code"] == "orphan_credit" and "999, which does not exist" in exc["reason"]

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.assets.estimation import unbilled_consumption
-from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, supply_days
+from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import supplementary_lines
 from bua_assets.billing.export import ExportFile, export_month
@@ -59,7 +59,8 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     supplementary, supplementary_exceptions = supplementary_lines(
         core["AccountPlan"], core["PlanRate"], core["Invoice"], core["InvoiceLineItem"], horizon_start)
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
-    exceptions = pd.concat([exceptions, priced.exceptions,
+    overlaps = overlapping_versions(window, core["AccountPlan"])[["account_id", "code", "reason"]]
+    exceptions = pd.concat([exceptions, priced.exceptions, overlaps,
                             supplementary_exceptions[["account_id", "code", "reason"]]], ignore_index=True)
     with store.partition_writer("invoice_line_items", key) as writer:
         writer.write("invoice_line_items", pa.Table.from_pandas(out, preserve_index=False))
@@ -105,6 +106,7 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, co
     monthly = lines.groupby(["account_id", "year_mnth"])["net_amount"].sum().reset_index()
     monthly["largest_bill"] = monthly["account_id"].map(largest_bill)
     warnings = {
+        "overlapping_charge_versions": exceptions[exceptions["code"] == "overlapping_charge_versions"],
         "zero_rate": lines[expected_rate & (lines["rate"] == 0)],
         "implausible_amount": monthly[monthly["net_amount"] > config.implausible_factor * monthly["largest_bill"]],
     }

@@ -42,7 +42,7 @@ def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowCon
     window = compute_unbilled_window(
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
         read("Account", ["id", "open_date", "close_date", "next_bill_date"]),
-        read("Invoice", ["id", "status", "is_credit", "issue_date"]),
+        read("Invoice", ["id", "status", "is_credit", "issue_date", "reverses_invoice_id"]),
         read("InvoiceLineItem", ["invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
         month_end=month_end(key), run_date=run_date(key), horizon_months=config.horizon_months)
     with store.partition_writer("unbilled_window", key) as writer:

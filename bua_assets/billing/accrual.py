@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bua_assets.estimation.basic import expand_days
-from bua_assets.estimation.consumption import plan_of_day
+from bua_assets.estimation.consumption import covering_versions, plan_of_day
 
 CHARGE_OF_STREAM = {"PRIMARY": "USAGE_RETAIL", "GAS": "USAGE_RETAIL", "CONTROL": "CONTROLLED_LOAD", "SOLAR": "FEED_IN"}
 FEATURE_OF_CHARGE = {"DAILY_RETAIL": "SUPPLY", "USAGE_RETAIL": "CONSUMPTION", "CONTROLLED_LOAD": "CONTROLLED_LOAD",
@@ -55,3 +55,23 @@ def accrual_lines(consumption: pd.DataFrame, supply: pd.DataFrame, propensity: p
                   + lines.loc[no_plan, "period_end"].astype(str) + ": " + lines.loc[no_plan, "charge_type"]
                   + " not priced"})
     return lines, exceptions
+
+
+def overlapping_versions(unbilled_months: pd.DataFrame, account_plans: pd.DataFrame) -> pd.DataFrame:
+    """Account x supply point x month where two APPROVED charge versions cover the same day: the
+    latest created is priced, and the overlap is reported (account_id, utility_id, year_mnth,
+    code, reason)."""
+    owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
+                               unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
+    days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
+                         "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
+                         "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
+    cover = covering_versions(days, account_plans)
+    n = cover.groupby("_row")["id"].agg(["count", lambda ids: ",".join(map(str, sorted(ids)))])
+    n.columns = ["versions", "ids"]
+    hit = days.iloc[n.index[n["versions"] > 1]].assign(ids=n.loc[n["versions"] > 1, "ids"].to_numpy())
+    out = hit.groupby(["account_id", "utility_id", "year_mnth", "ids"]).agg(days=("date", "count")).reset_index()
+    out["code"] = "overlapping_charge_versions"
+    out["reason"] = ("APPROVED versions " + out["ids"] + " overlap on " + out["days"].astype(str)
+                     + " days: the latest created is priced")
+    return out[["account_id", "utility_id", "year_mnth", "code", "reason"]]

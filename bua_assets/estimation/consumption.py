@@ -37,18 +37,23 @@ def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.
     return days.merge(registers, on="utility_id")
 
 
-def plan_of_day(days: pd.DataFrame, account_plans: pd.DataFrame) -> np.ndarray:
-    """The plan of each (account, utility, date): the latest-created APPROVED version covering the
-    day; -1 when none does (the pricing step reports it)."""
+def covering_versions(days: pd.DataFrame, account_plans: pd.DataFrame) -> pd.DataFrame:
+    """Every APPROVED charge version covering each (account, utility, date) row; ``_row`` is the
+    row's position in ``days``."""
     ap = account_plans[account_plans["status"] == "APPROVED"]
     d = days[["account_id", "utility_id", "date"]].assign(_row=np.arange(len(days)))
-    m = d.merge(ap[["account_id", "utility_id", "plan_id", "start_date", "end_date", "created_at"]],
+    m = d.merge(ap[["id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "created_at"]],
                 on=["account_id", "utility_id"])
     day = m["date"].to_numpy(dtype="datetime64[D]")
     start = pd.to_datetime(m["start_date"]).to_numpy().astype("datetime64[D]")
     end = pd.to_datetime(m["end_date"]).to_numpy().astype("datetime64[D]")
-    covers = (start <= day) & (np.isnat(end) | (day <= end))
-    m = m[covers].sort_values(["_row", "created_at"]).drop_duplicates("_row", keep="last")
+    return m[(start <= day) & (np.isnat(end) | (day <= end))]
+
+
+def plan_of_day(days: pd.DataFrame, account_plans: pd.DataFrame) -> np.ndarray:
+    """The plan of each (account, utility, date): the latest-created APPROVED version covering the
+    day (overlapping versions are reported by the pricing step); -1 when none does."""
+    m = covering_versions(days, account_plans).sort_values(["_row", "created_at"]).drop_duplicates("_row", keep="last")
     plan = np.full(len(days), -1, dtype=np.int64)
     plan[m["_row"].to_numpy()] = m["plan_id"].to_numpy()
     return plan

@@ -31,6 +31,7 @@ def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.
     never silently dropped.
     """
     horizon_start = first_of_month_before(run_date, horizon_months)
+    invoices, orphans = _without_orphan_credits(invoices, line_items)
     result = run_sql("transform/unbilled_days", {
         "account_utility": account_utility, "accounts": accounts, "invoices": invoices, "line_items": line_items,
     }, {"month_end": month_end, "run_date": run_date, "horizon_start": horizon_start})
@@ -43,4 +44,32 @@ def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.
                             f"({horizon_start}): not accrued, needs review" for n in old["unbilled_days"].to_pylist()],
                            pa.string()),
     })
-    return UnbilledWindow(result.filter(pc.invert(beyond)).drop_columns(["beyond_horizon"]), exceptions)
+    return UnbilledWindow(result.filter(pc.invert(beyond)).drop_columns(["beyond_horizon"]),
+                          pa.concat_tables([exceptions, orphans.cast(exceptions.schema)]))
+
+
+def _without_orphan_credits(invoices: pa.Table, line_items: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """A credit note that says it reverses an invoice that does not exist cancels nothing: it is
+    left out of billed coverage and reported, so it can neither unbill a period nor vanish."""
+    empty = pa.table({"account_id": pa.array([], pa.int64()), "utility_id": pa.array([], pa.int64()),
+                      "year_mnth": pa.array([], pa.date32()), "code": pa.array([], pa.string()),
+                      "reason": pa.array([], pa.string())})
+    if "reverses_invoice_id" not in invoices.column_names:
+        return invoices, empty
+    reverses = invoices["reverses_invoice_id"]
+    orphan = pc.and_(pc.is_valid(reverses), pc.invert(pc.fill_null(pc.is_in(reverses, value_set=invoices["id"]), False)))
+    orphan = pc.and_(orphan, pc.equal(invoices["is_credit"], 1))
+    if not pc.any(orphan).as_py():
+        return invoices, empty
+    bad = invoices.filter(orphan)
+    lines = line_items.filter(pc.is_in(line_items["invoice_id"], value_set=bad["id"])).to_pylist()
+    target = dict(zip(bad["id"].to_pylist(), bad["reverses_invoice_id"].to_pylist()))
+    rows = {(li["account_id"], li["utility_id"], li["period_start"].replace(day=1),
+             f"credit note {li['invoice_id']} reverses invoice {target[li['invoice_id']]}, which does not exist: "
+             f"ignored, the period {li['period_start']} to {li['period_end']} stays as billed") for li in lines}
+    exceptions = pa.table({"account_id": pa.array([r[0] for r in rows], pa.int64()),
+                           "utility_id": pa.array([r[1] for r in rows], pa.int64()),
+                           "year_mnth": pa.array([r[2] for r in rows], pa.date32()),
+                           "code": pa.array(["orphan_credit"] * len(rows), pa.string()),
+                           "reason": pa.array([r[3] for r in rows], pa.string())})
+    return invoices.filter(pc.invert(orphan)), exceptions.sort_by([("account_id", "ascending"), ("year_mnth", "ascending")])

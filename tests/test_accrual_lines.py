@@ -1,0 +1,47 @@
+"""Accrual lines from the unbilled window: overlapping charge versions, and the ILI check on bad lines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import dagster as dg
+import pandas as pd
+
+from bua_assets.assets.billing import IliExceptionsConfig, ili_exceptions
+from bua_assets.billing.accrual import overlapping_versions, supply_days
+
+WINDOW = pd.DataFrame({"account_id": [1], "utility_id": [9], "year_mnth": [date(2026, 10, 1)],
+                       "first_day": [date(2026, 10, 1)], "last_day": [date(2026, 10, 31)], "unbilled_days": [31]})
+
+
+def versions(*rows):
+    return pd.DataFrame([(i + 1, 1, 9, p, s, e, "APPROVED", datetime(2026, 1, 1 + i), 0) for i, (p, s, e) in enumerate(rows)],
+                        columns=["id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "status",
+                                 "created_at", "include_in_supplementary"])
+
+
+def test_overlapping_approved_versions_price_the_latest_created_and_are_reported():
+    ap = versions((10, date(2026, 1, 1), None), (20, date(2026, 10, 20), None))  # version 2 created later
+    supply = supply_days(WINDOW, ap)
+    assert supply[["plan_id", "days"]].values.tolist() == [[10, 19], [20, 12]]
+    (row,) = overlapping_versions(WINDOW, ap).to_dict("records")
+    assert row["code"] == "overlapping_charge_versions" and "1,2 overlap on 12 days" in row["reason"]
+
+
+def test_days_without_an_approved_version_get_no_plan():
+    supply = supply_days(WINDOW, versions((10, date(2026, 10, 11), None)))
+    assert supply[["plan_id", "days"]].values.tolist() == [[-1, 10], [10, 21]]
+
+
+def test_negative_usage_from_upstream_is_an_error_that_blocks():
+    lines = pd.DataFrame([(1, 1, 9, date(2026, 10, 1), 10, "ESTIMATED", "USAGE_RETAIL", "ANYTIME", date(2026, 10, 1), 1,
+                           -5.0, 0.3, -1.5)],
+                         columns=["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state",
+                                  "plan_item_type_name", "time_class_name", "period_start", "block_order", "quantity",
+                                  "rate", "net_amount"])
+    core = {"InvoiceLineItem": pd.DataFrame(columns=["invoice_id", "account_id", "net_amount", "is_credit"]),
+            "Invoice": pd.DataFrame(columns=["id", "status", "is_credit"])}
+    result = ili_exceptions(lines, pd.DataFrame(columns=["line_id", "account_id", "code", "reason"]), core,
+                            IliExceptionsConfig(), date(2024, 11, 1))
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["counts"].value["negative_usage"] == 1
