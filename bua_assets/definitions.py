@@ -14,15 +14,16 @@ from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
+from bua_assets.jobs import monthly_bua_job
 from bua_assets.resources import CoreDatabaseResource, ExportResource, LakeResource, MeterDataResource
+from bua_assets.resources.earl_queue import EarlQueueResource
+from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import defaults
 
 ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
               invoice_line_item_monthly, bua_account_summary, accrual_summary, bua_export]
 
-monthly_bua_job = dg.define_asset_job("monthly_bua", selection=dg.AssetSelection.all(),
-                                      description="Every BUA asset for one accrual month.")
 
 
 def _env_or(name: str, default: str) -> str | dg.EnvVar:
@@ -37,10 +38,14 @@ def build_resources() -> dict:
                              s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
         "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
                                         s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+        "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
+                                        dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
+                                        endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL")),
         "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
                                  integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
                                  s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
     }
 
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=build_resources())
+defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], sensors=[earl_snapshot_sensor],
+                      resources=build_resources())

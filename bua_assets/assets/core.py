@@ -9,10 +9,19 @@ from bua_assets.partitions import monthly_partitions, run_date
 from bua_assets.resources import CoreDatabaseResource, LakeResource
 
 
+class CoreSnapshotConfig(dg.Config):
+    """The EARL snapshot this month's run was started for (set by earl_snapshot_sensor)."""
+
+    snapshot_identifier: str = ""
+    snapshot_arn: str = ""
+    source_account: str = ""
+
+
 @dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, group_name="core",
           description="Opens the month's CORE snapshot and checks it answers and holds the CORE tables. "
                       "(In production the RDS restore from the EARL snapshot plugs in here.)")
-def core_snapshot(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource) -> dg.MaterializeResult:
+def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
+                  core_db: CoreDatabaseResource) -> dg.MaterializeResult:
     db = core_db.database()
     missing = sorted(set(schema.core_tables()) - set(db.observed_schema()))
     if missing:
@@ -26,6 +35,7 @@ def core_snapshot(context: dg.AssetExecutionContext, core_db: CoreDatabaseResour
         "path": db.url.redacted(), "engine": db.engine, "run_date": str(run_date(context.partition_key)),
         "rows_by_table": dg.MetadataValue.json(counts),
         "accounts": counts["Account"],
+        "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)",
     })
 
 

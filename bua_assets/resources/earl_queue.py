@@ -1,0 +1,17 @@
+from typing import Optional
+
+import dagster as dg
+
+
+class EarlQueueResource(dg.ConfigurableResource):
+    """The SQS queue subscribed to the EARL snapshot SNS topic, and where bad messages go."""
+
+    queue_url: str = ""  # empty: the sensor is not wired to a queue yet and skips
+    dead_letter_queue_url: str = ""
+    region_name: str = "ap-southeast-2"
+    endpoint_url: Optional[str] = None  # e.g. a VPC endpoint, or a moto server in tests
+
+    def client(self):
+        import boto3
+
+        return boto3.client("sqs", region_name=self.region_name, endpoint_url=self.endpoint_url)

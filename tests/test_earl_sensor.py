@@ -1,0 +1,113 @@
+"""earl_snapshot_sensor against a real moto SQS/SNS server: publish to the topic, evaluate ticks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import dagster as dg
+import pytest
+
+from bua_assets.ops.earl import SnapshotMessageError, parse_snapshot_message
+from bua_assets.resources.earl_queue import EarlQueueResource
+from bua_assets.sensors import earl_snapshot_sensor
+
+REGION = "ap-southeast-2"
+
+
+@pytest.fixture
+def earl(moto_endpoint):
+    """An SNS topic with an SQS queue subscribed (SNS envelopes, not raw) and a dead-letter queue."""
+    sns = boto3.client("sns", endpoint_url=moto_endpoint, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name=REGION)
+    name = uuid.uuid4().hex[:8]
+    topic = sns.create_topic(Name=f"earl-snapshots-{name}")["TopicArn"]
+    queue = sqs.create_queue(QueueName=f"bua-earl-{name}", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=f"bua-earl-dlq-{name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    resource = EarlQueueResource(queue_url=queue, dead_letter_queue_url=dlq, region_name=REGION,
+                                 endpoint_url=moto_endpoint)
+    return sns, sqs, topic, queue, dlq, resource
+
+
+def snapshot(identifier, created="2026-11-01T02:15:00Z", account="123456789012"):
+    return json.dumps({"snapshot_identifier": identifier,
+                       "snapshot_arn": f"arn:aws:rds:{REGION}:{account}:snapshot:{identifier}",
+                       "snapshot_create_time": created, "source_account": account})
+
+
+def tick(resource, cursor=None):
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"earl_queue": resource})
+        return earl_snapshot_sensor(context)
+
+
+def depth(sqs, queue):
+    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages",
+                                                                     "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_snapshot_starts_its_month_once_and_malformed_messages_go_to_the_dead_letter_queue(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    sns.publish(TopicArn=topic, Message="{not json")
+    sns.publish(TopicArn=topic, Message=json.dumps({"snapshot_create_time": "2026-11-01T00:00:00Z"}))
+    sns.publish(TopicArn=topic, Message=snapshot("core-2019-01-01", created="2019-01-01T00:00:00Z"))
+
+    first = tick(resource)
+    (request,) = first.run_requests
+    assert request.run_key == "core-2026-11-01" and request.partition_key == "2026-10-01"
+    assert request.tags["bua/snapshot"] == "core-2026-11-01"
+    assert request.run_config["ops"]["core_snapshot"]["config"]["snapshot_arn"].endswith(":snapshot:core-2026-11-01")
+    # Not deleted yet: the run request is only emitted when this tick ends.
+    assert depth(sqs, queue) == 1
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert len(reasons) == 3
+    assert any("not JSON" in r for r in reasons) and any("no snapshot identifier" in r for r in reasons)
+    assert any("outside the partitions" in r for r in reasons)
+
+    second = tick(resource, cursor=first.cursor)
+    assert not second.run_requests and depth(sqs, queue) == 0  # emitted last tick, deleted now
+
+    # A redelivered notification for the same snapshot maps to the same run key: Dagster starts no second run.
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    third = tick(resource, cursor=second.cursor)
+    assert [r.run_key for r in third.run_requests] == ["core-2026-11-01"]
+
+
+def test_work_per_tick_is_bounded(earl, monkeypatch):
+    sns, sqs, topic, queue, dlq, resource = earl
+    monkeypatch.setattr("bua_assets.sensors.MAX_MESSAGES_PER_TICK", 3)
+    for k in range(5):
+        sns.publish(TopicArn=topic, Message=snapshot(f"core-2026-11-01-{k}"))
+    first = tick(resource)
+    assert len(first.run_requests) == 3
+    second = tick(resource, cursor=first.cursor)
+    assert len(second.run_requests) == 2
+    assert {r.run_key for r in first.run_requests + second.run_requests} == {f"core-2026-11-01-{k}" for k in range(5)}
+
+
+def test_unconfigured_queue_skips_with_the_reason():
+    result = tick(EarlQueueResource())
+    assert isinstance(result, dg.SkipReason) and "BUA_EARL_QUEUE_URL" in result.skip_message
+
+
+@pytest.mark.parametrize("body, words", [
+    (json.dumps({"Type": "Notification", "Message": "nope"}), "SNS Message is not JSON"),
+    (snapshot("x", created="yesterday"), "not ISO 8601"),
+    (json.dumps([1, 2]), "not a JSON object"),
+])
+def test_parser_reasons(body, words):
+    with pytest.raises(SnapshotMessageError, match=words):
+        parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
+
+
+def test_parser_takes_the_identifier_from_an_arn():
+    body = json.dumps({"Type": "Notification", "Message": json.dumps({
+        "SourceArn": "arn:aws:rds:ap-southeast-2:999:snapshot:earl-core-0301", "SnapshotCreateTime": "2026-03-01T01:00:00"})})
+    event = parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
+    assert (event.identifier, event.source_account, event.partition_key) == ("earl-core-0301", "999", "2026-02-01")
