@@ -8,7 +8,7 @@ import os
 import dagster as dg
 
 from bua_assets.assets.billing import (
-    accrual_summary, bua_account_summary, bua_export, invoice_line_item_monthly, invoice_line_items,
+    accrual_summary, bua_account_summary, bua_export, errors, invoice_line_item_monthly, invoice_line_items,
 )
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
@@ -22,7 +22,7 @@ from bua_assets.settings import defaults
 
 ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
-              invoice_line_item_monthly, bua_account_summary, accrual_summary, bua_export]
+              invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, bua_export]
 
 
 

@@ -4,6 +4,7 @@ GST and discounts, and the blocking ili_exceptions check on an account without a
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -18,13 +19,16 @@ from bua_assets.runner import backfill_interval_history
 from support import PARTITION
 
 
-def run(folder, lake):
-    resources = local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
+def resources_for(folder, lake):
+    return local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
         "lake": LakeResource(base=str(lake))}
-    with dg.instance_for_test() as instance:
-        backfill_interval_history(PARTITION, instance, resources)
-        return dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
-                              raise_on_error=False)
+
+
+def run(folder, lake, instance=None):
+    with (dg.instance_for_test() if instance is None else nullcontext(instance)) as instance:
+        backfill_interval_history(PARTITION, instance, resources_for(folder, lake))
+        return dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources_for(folder, lake),
+                              instance=instance, raise_on_error=False)
 
 
 def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missing_charge_version(retailer, tmp_path):
@@ -66,10 +70,20 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     con.execute("DELETE FROM AccountPlan WHERE account_id = ?", (account,))
     con.commit()
     con.close()
-    broken = run(folder, tmp_path / "broken")
-    check = next(c for c in broken.get_asset_check_evaluations() if c.check_name == "ili_exceptions")
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "missing_tariff" in check.description
+    with dg.instance_for_test() as instance:
+        broken = run(folder, tmp_path / "broken", instance)
+        check = next(c for c in broken.get_asset_check_evaluations() if c.check_name == "ili_exceptions")
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+        assert "missing_tariff" in check.description
+        skipped = {e.asset_key.to_user_string() for e in broken.get_asset_materialization_events()}
+        assert "bua_export" not in skipped and "errors" not in skipped  # blocked: nothing exported
+        # The operator's next step: materialise the errors dump alone; it names the failed check.
+        dump_run = dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=["errors"],
+                                  resources=resources_for(folder, tmp_path / "broken"), instance=instance)
+        assert dump_run.success
+    dump = Lake(str(tmp_path / "broken")).read("errors", PARTITION, "errors").to_pandas()
+    failed = dump[dump["code"] == "check_failed:ili_exceptions"]
+    assert len(failed) == 1 and failed["severity"].iloc[0] == "ERROR" and "missing_tariff" in failed["reason"].iloc[0]
     exceptions = Lake(str(tmp_path / "broken")).read("invoice_line_items", PARTITION, "exceptions").to_pandas()
     hit = exceptions[exceptions["account_id"] == account]
     assert len(hit) and set(hit["code"]) == {"no_charge_version"} and hit["reason"].str.contains("not priced").all()

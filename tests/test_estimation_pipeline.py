@@ -152,6 +152,14 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
     assert len(substituted) and set(substituted["register_id"]) <= set(gas_regs)
     # Still accrued, at the nearest month's heating value.
     assert consumption["register_id"].isin(substituted["register_id"]).any()
+    # The month's errors dump holds each of them, with the reason, and is exported beside the CSVs.
+    dump = frame(lake, "errors", "errors")
+    codes = set(zip(dump["source"], dump["code"]))
+    assert {("interval_reads.quarantine", "negative_value"), ("basic_reads.exceptions", "no_reads"),
+            ("unbilled_consumption.exceptions", "heating_value_substituted")} <= codes
+    assert dump["reason"].str.len().gt(0).all()
+    exported = list((lake_root := Path(lake.base).parent / "integration").rglob("BUA_Errors_202610.csv"))
+    assert len(exported) == 1 and len(pd.read_csv(exported[0])) == len(dump), lake_root
     orphan_utility = registers.loc[orphan, "utility_id"]
     if (window["utility_id"] == orphan_utility).any():
         assert (consumption["register_id"] == orphan).any()

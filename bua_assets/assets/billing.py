@@ -11,6 +11,7 @@ from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import supplementary_lines
+from bua_assets.billing.errors import errors_table, normalise
 from bua_assets.billing.export import ExportFile, export_month
 from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
 from bua_assets.billing.outputs import accrual_summary as finance_summary
@@ -217,11 +218,52 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
                   "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
 
 
+ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
+                 ("basic_reads", "exceptions"), ("nem12_estimates", "exceptions"),
+                 ("unbilled_consumption", "exceptions"), ("invoice_line_items", "exceptions"))
+CHECKED = (("core_tables", "schema_drift"), ("segment_profiles", "profile_validation"),
+           ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[accrual_summary], kinds={"parquet"}, group_name="billing",
+          description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
+                      "DumpErrors), exported beside the CSVs.")
+def errors(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    parts = [normalise(f"{asset}.{dataset}", store.read(asset, key, dataset).to_pandas())
+             for asset, dataset in ERROR_SOURCES if store.exists(asset, key, dataset)]
+    parts.append(failed_checks(context.instance, key))
+    table = errors_table(parts)
+    with store.partition_writer("errors", key) as writer:
+        writer.write("errors", pa.Table.from_pandas(table, preserve_index=False))
+    counts = table.groupby(["source", "code"]).size()
+    return dg.MaterializeResult(metadata={
+        "rows": len(table), "path": store.uri("errors", key, "errors"),
+        "by_source_and_code": dg.MetadataValue.json({f"{s}:{c}": int(n) for (s, c), n in counts.items()})})
+
+
+def failed_checks(instance: dg.DagsterInstance, partition: str) -> pd.DataFrame:
+    """The latest evaluation of each check for this month, when it did not pass."""
+    rows = []
+    for asset, name in CHECKED:
+        check_key = dg.AssetCheckKey(dg.AssetKey(asset), name)
+        for record in instance.event_log_storage.get_asset_check_execution_history(check_key, limit=20):
+            run = instance.get_run_by_id(record.run_id)
+            if run is None or run.tags.get("dagster/partition") != partition or record.event is None:
+                continue
+            evaluation = record.event.dagster_event.event_specific_data
+            if not getattr(evaluation, "passed", True):
+                rows.append({"severity": evaluation.severity.value, "code": f"check_failed:{name}",
+                             "reason": evaluation.description or "", "asset": asset})  # no run id: reruns compare equal
+            break  # the latest evaluation for the month decides
+    return normalise("asset_checks", pd.DataFrame(rows))
+
+
 EXPORTS = (("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"), ("bua_account_summary", "BUA_AccountSummary"),
-           ("accrual_summary", "BUA_AccrualSummary"))
+           ("accrual_summary", "BUA_AccrualSummary"), ("errors", "BUA_Errors"))
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary],
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
           kinds={"csv", "s3"}, group_name="billing",
           description="The month's CSVs to <export base>/export/csv/<run_date>/, then copied to <integration base>/"
                       "ADH/OUTBOUND/BUA/; the month's earlier files are removed first and a manifest (files, rows, "

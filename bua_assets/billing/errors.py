@@ -1,0 +1,32 @@
+"""The errors dump (the legacy DumpErrors): every quarantined input row, exception and failed
+check of the month in one table with a common shape, so nothing is only in a log."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+COLUMNS = ["source", "severity", "code", "reason", "account_id", "detail"]
+
+
+def normalise(source: str, frame: pd.DataFrame, severity: str = "EXCEPTION") -> pd.DataFrame:
+    """Any exceptions-like frame (code, reason, anything else) in the common shape: the other
+    columns go to ``detail`` as JSON."""
+    if frame.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    code = frame["code"].astype(str) if "code" in frame else pd.Series(["unknown"] * len(frame), index=frame.index)
+    reason = frame["reason"].astype(str) if "reason" in frame else pd.Series([""] * len(frame), index=frame.index)
+    rest = frame.drop(columns=[c for c in ("code", "reason", "account_id") if c in frame.columns])
+    detail = [json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in row.items()}) for row in rest.to_dict("records")]
+    return pd.DataFrame({"source": source, "severity": frame["severity"].astype(str) if "severity" in frame else severity,
+                         "code": code.to_numpy(), "reason": reason.to_numpy(),
+                         "account_id": pd.array(frame["account_id"] if "account_id" in frame else [None] * len(frame),
+                                                dtype="Int64"), "detail": detail})
+
+
+def errors_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS).astype({"account_id": "Int64"})
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
