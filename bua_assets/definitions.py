@@ -15,7 +15,9 @@ from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
 from bua_assets.jobs import monthly_bua_job
-from bua_assets.resources import CoreDatabaseResource, ExportResource, LakeResource, MeterDataResource
+from bua_assets.resources import (
+    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource,
+)
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import defaults
@@ -41,6 +43,9 @@ def build_resources() -> dict:
         "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
                                         dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
                                         endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL")),
+        "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
+                                    nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
+                                    endpoint_url=os.getenv("BUA_EKS_ENDPOINT_URL")),
         "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
                                  integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
                                  s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),

@@ -6,7 +6,9 @@ import dagster as dg
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.jobs import monthly_bua_job
-from bua_assets.resources import CoreDatabaseResource, ExportResource, LakeResource, MeterDataResource
+from bua_assets.resources import (
+    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource,
+)
 
 
 def monthly_job() -> dg.JobDefinition:
@@ -14,5 +16,6 @@ def monthly_job() -> dg.JobDefinition:
                  "lake": LakeResource(base=dg.EnvVar("BUA_TEST_LAKE")),
                  "meter_data": MeterDataResource(location=dg.EnvVar("BUA_TEST_NEM12")),
                  "export": ExportResource(export_base=dg.EnvVar("BUA_TEST_EXPORTS"),
-                                          integration_base=dg.EnvVar("BUA_TEST_INTEGRATION"))}
+                                          integration_base=dg.EnvVar("BUA_TEST_INTEGRATION")),
+                 "eks": EksNodegroupResource()}
     return dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=resources).resolve_job_def("monthly_bua")

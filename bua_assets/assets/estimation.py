@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.profiles import (
-    basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, registers_of, utility_profiles,
+    HEAVY, basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, registers_of, utility_profiles,
 )
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
@@ -25,7 +25,7 @@ from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
 from bua_assets.settings import participant_id
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, unbilled_window as compute_unbilled_window
 from bua_assets.partitions import month_end, monthly_partitions, run_date
-from bua_assets.resources import LakeResource
+from bua_assets.resources import EksNodegroupResource, LakeResource
 
 
 class UnbilledWindowConfig(dg.Config):
@@ -154,11 +154,17 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 
 @dg.asset(partitions_def=monthly_partitions,
           deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, interval_history],
-          kinds={"parquet", "pandas"}, group_name="estimation",
+          kinds={"parquet", "pandas"}, group_name="estimation", op_tags=HEAVY,
           description="Unbilled quantity per account x supply point x register x calendar month x time class "
                       "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
                       "actual and estimated shares; what cannot be quantified is in exceptions with the reason.")
-def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource,
+                         eks: EksNodegroupResource) -> dg.MaterializeResult:
+    with eks.scaled_up(context.log):
+        return _unbilled_consumption(context, lake)
+
+
+def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     registers = registers_of(store, key)
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()

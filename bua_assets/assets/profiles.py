@@ -17,7 +17,7 @@ from bua_assets.estimation.scalars import basic_scalars, interval_scalars, with_
 from bua_assets.lake import Lake
 from bua_assets.months import first_of_month_before
 from bua_assets.partitions import month_end, monthly_partitions, run_date
-from bua_assets.resources import LakeResource
+from bua_assets.resources import EksNodegroupResource, LakeResource
 
 HISTORY_MONTHS = 12
 # utility_profiles reads the interval data of the 12 months up to and including the partition's.
@@ -42,13 +42,24 @@ def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
                                   store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
 
 
+# Heavy steps ask the Kubernetes executor for more room (dagster-k8s/config), and scale the
+# node group they run on up for the step and back down after it.
+HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
+                                                                    "limits": {"memory": "10Gi"}}}}}
+
+
 @dg.asset(partitions_def=monthly_partitions, deps=[core_tables, interval_history], kinds={"parquet", "numpy"},
-          group_name="profiles",
+          group_name="profiles", op_tags=HEAVY,
           description="Per interval register over the 12 months to month end (5/15-minute data as 30): "
                       "UtilityProfile (day type x half hour statistics of actual data), UtilityProfileVariance "
                       "(against its segment), UtilityProfileSummary (coverage, share estimated, ADU), "
                       "register-day totals and the raw segment sums the segment profiles start from.")
-def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource) -> dg.MaterializeResult:
+    with eks.scaled_up(context.log):
+        return _utility_profiles(context, lake)
+
+
+def _utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
     registers = meter_registers(read_core(store, key, "Utility", "Meter", "MeterRegister", "MeterRegisterDetail",
