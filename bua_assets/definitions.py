@@ -14,9 +14,9 @@ from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
-from bua_assets.jobs import monthly_bua_job
+from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.resources import (
-    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource,
+    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
 )
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.sensors import earl_snapshot_sensor
@@ -43,6 +43,14 @@ def build_resources() -> dict:
         "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
                                         dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
                                         endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL")),
+        "rds": RdsCoreResource(mode=os.getenv("BUA_RDS_MODE", "off"), instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
+                               subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
+                               parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),
+                               security_group_ids=[g for g in os.getenv("BUA_RDS_SECURITY_GROUPS", "").split(",") if g],
+                               kms_key_id=os.getenv("BUA_RDS_KMS_KEY", ""),
+                               master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
+                               reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
+                               database=os.getenv("BUA_RDS_DATABASE", "core"), endpoint_url=os.getenv("BUA_RDS_ENDPOINT_URL")),
         "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
                                     nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
                                     endpoint_url=os.getenv("BUA_EKS_ENDPOINT_URL")),
@@ -52,5 +60,5 @@ def build_resources() -> dict:
     }
 
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], sensors=[earl_snapshot_sensor],
+defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job, bua_teardown], sensors=[earl_snapshot_sensor],
                       resources=build_resources())

@@ -11,7 +11,7 @@ import pymysql
 
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.core.database import CoreDatabase
-from bua_assets.resources import CoreDatabaseResource, LakeResource
+from bua_assets.resources import CoreDatabaseResource, LakeResource, RdsCoreResource
 from bua_assets.synth.generator import generate
 from support import CONFIG, PARTITION, mysql_url_or_skip
 
@@ -30,7 +30,8 @@ def test_the_core_password_never_appears_in_logs_metadata_or_run_config(tmp_path
         with dg.instance_for_test() as instance:
             result = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
                                     resources={"core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_CORE_URL")),
-                                               "lake": LakeResource(base=str(tmp_path / "lake"))})
+                                               "lake": LakeResource(base=str(tmp_path / "lake")),
+                                               "rds": RdsCoreResource()})
             assert result.success
             run = instance.get_run_by_id(result.run_id)
             shown = [json.dumps(run.run_config, default=str), json.dumps(run.tags, default=str)]

@@ -6,7 +6,8 @@ import dagster as dg
 from bua_assets.core import schema
 from bua_assets.core.extract import extract_core
 from bua_assets.partitions import monthly_partitions, run_date
-from bua_assets.resources import CoreDatabaseResource, LakeResource
+from bua_assets.core.database import CoreDatabase
+from bua_assets.resources import CoreDatabaseResource, LakeResource, RdsCoreResource
 
 
 class CoreSnapshotConfig(dg.Config):
@@ -17,12 +18,27 @@ class CoreSnapshotConfig(dg.Config):
     source_account: str = ""
 
 
+def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition: str) -> CoreDatabase:
+    """The month's CORE: its restored RDS instance in production, else the configured database."""
+    return CoreDatabase(rds.core_url(partition)) if rds.enabled else core_db.database()
+
+
 @dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, group_name="core",
-          description="Opens the month's CORE snapshot and checks it answers and holds the CORE tables. "
-                      "(In production the RDS restore from the EARL snapshot plugs in here.)")
+          description="Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
+                      "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
+                      "instance, or reuses it on a re-run.")
 def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
-                  core_db: CoreDatabaseResource) -> dg.MaterializeResult:
-    db = core_db.database()
+                  core_db: CoreDatabaseResource, rds: RdsCoreResource) -> dg.MaterializeResult:
+    restored = {}
+    if rds.enabled:
+        if not config.snapshot_identifier:
+            raise dg.Failure("RDS restore mode needs the month's snapshot (earl_snapshot_sensor sets "
+                             "core_snapshot.config.snapshot_identifier)")
+        r = rds.restore(config.snapshot_arn or config.snapshot_identifier, context.partition_key)
+        for step in r.steps:
+            context.log.info(step)
+        restored = {"rds_instance": r.instance_identifier, "rds_endpoint": f"{r.host}:{r.port}", "rds_reused": r.reused}
+    db = core_database(core_db, rds, context.partition_key)
     missing = sorted(set(schema.core_tables()) - set(db.observed_schema()))
     if missing:
         raise dg.Failure(f"CORE snapshot {db.url.redacted()} lacks tables: {', '.join(missing)}")
@@ -35,7 +51,7 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
         "path": db.url.redacted(), "engine": db.engine, "run_date": str(run_date(context.partition_key)),
         "rows_by_table": dg.MetadataValue.json(counts),
         "accounts": counts["Account"],
-        "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)",
+        "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)", **restored,
     })
 
 
@@ -43,8 +59,10 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
           check_specs=[dg.AssetCheckSpec("schema_drift", asset="core_tables", blocking=True,
                                          description="CORE columns and types against sql/core/schema.sql")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
-def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource, lake: LakeResource):
-    db, store, key = core_db.database(), lake.lake(), context.partition_key
+def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource, rds: RdsCoreResource,
+                lake: LakeResource):
+    store, key = lake.lake(), context.partition_key
+    db = core_database(core_db, rds, key)
     with store.partition_writer("core_tables", key) as writer:
         result = extract_core(db, writer, run_date(key))
     total = sum(result.rows.values())

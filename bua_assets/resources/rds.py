@@ -1,0 +1,68 @@
+from typing import Optional
+
+import dagster as dg
+from sqlalchemy.engine import URL
+
+from bua_assets.ops import rds as rds_ops
+
+
+class RdsCoreResource(dg.ConfigurableResource):
+    """The month's CORE database on RDS, restored from the EARL snapshot (mode "restore"). Mode
+    "off" (the default, and every local run) uses the core_db resource's URL instead."""
+
+    mode: str = "off"
+    instance_class: str = "db.r6g.large"
+    subnet_group: str = ""
+    parameter_group: str = ""
+    security_group_ids: list[str] = []
+    kms_key_id: str = ""
+    master_secret_id: str = ""  # Secrets Manager {"username", "password"}: set on the restored instance
+    reader_secret_id: str = ""  # Secrets Manager {"username", "password"}: the user the BUA reads CORE as
+    database: str = "core"
+    region_name: str = "ap-southeast-2"
+    endpoint_url: Optional[str] = None
+    data_host_override: Optional[str] = None  # host:port the data path really uses (tests: the local MariaDB)
+
+    @property
+    def enabled(self) -> bool:
+        if self.mode not in ("off", "restore"):
+            raise ValueError(f"RDS mode {self.mode!r} is not 'off' or 'restore'")
+        return self.mode == "restore"
+
+    def _clients(self):
+        import boto3
+
+        kw = {"region_name": self.region_name, "endpoint_url": self.endpoint_url}
+        return boto3.client("rds", **kw), boto3.client("secretsmanager", **kw)
+
+    def settings(self, **overrides) -> rds_ops.RestoreSettings:
+        return rds_ops.RestoreSettings(self.instance_class, self.subnet_group, self.parameter_group,
+                                       tuple(self.security_group_ids), self.kms_key_id, self.master_secret_id,
+                                       **overrides)
+
+    def restore(self, snapshot: str, partition: str) -> rds_ops.Restored:
+        rds, secrets = self._clients()
+        return rds_ops.restore(rds, secrets, snapshot, partition, self.settings())
+
+    def core_url(self, partition: str) -> str:
+        """The CORE URL for the month's instance, with the reader's credentials from Secrets Manager."""
+        import json
+
+        rds, secrets = self._clients()
+        ident = rds_ops.instance_identifier(partition)
+        endpoint = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["Endpoint"]
+        host, port = endpoint["Address"], int(endpoint["Port"])
+        if self.data_host_override:
+            host, _, p = self.data_host_override.partition(":")
+            port = int(p or 3306)
+        creds = json.loads(secrets.get_secret_value(SecretId=self.reader_secret_id)["SecretString"])
+        url = URL.create("mysql+pymysql", username=creds["username"], password=creds.get("password") or None,
+                         host=host, port=port, database=self.database)
+        return url.render_as_string(hide_password=False)  # handed to the connection only, never logged
+
+    def teardown(self, partition: str, *, export_succeeded: bool, retention_days: float) -> str:
+        from datetime import timedelta
+
+        rds, _ = self._clients()
+        return rds_ops.teardown(rds, partition, export_succeeded=export_succeeded,
+                                retention=timedelta(days=retention_days))
