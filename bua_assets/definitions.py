@@ -16,7 +16,7 @@ from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
 from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.resources import (
-    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
+    AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
 )
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.sensors import earl_snapshot_sensor
@@ -51,6 +51,7 @@ def build_resources() -> dict:
                                master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
                                reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
                                database=os.getenv("BUA_RDS_DATABASE", "core"), endpoint_url=os.getenv("BUA_RDS_ENDPOINT_URL")),
+        "anonymise": AnonymiseResource(key=_env_or("BUA_ANONYMISE_KEY", "")),
         "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
                                     nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
                                     endpoint_url=os.getenv("BUA_EKS_ENDPOINT_URL")),

@@ -7,7 +7,7 @@ import dagster as dg
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.jobs import monthly_bua_job
 from bua_assets.resources import (
-    CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
+    AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
 )
 
 
@@ -17,5 +17,5 @@ def monthly_job() -> dg.JobDefinition:
                  "meter_data": MeterDataResource(location=dg.EnvVar("BUA_TEST_NEM12")),
                  "export": ExportResource(export_base=dg.EnvVar("BUA_TEST_EXPORTS"),
                                           integration_base=dg.EnvVar("BUA_TEST_INTEGRATION")),
-                 "eks": EksNodegroupResource(), "rds": RdsCoreResource()}
+                 "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource()}
     return dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=resources).resolve_job_def("monthly_bua")

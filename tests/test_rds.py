@@ -73,7 +73,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
     from bua_assets.assets.core import core_snapshot, core_tables
     from bua_assets.core.database import CoreDatabase
     from bua_assets.jobs import bua_teardown
-    from bua_assets.resources import CoreDatabaseResource, LakeResource, RdsCoreResource
+    from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
     from bua_assets.synth.generator import generate
     from support import CONFIG, PARTITION, mysql_url_or_skip
 
@@ -86,6 +86,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
                                database=mysql_url.rsplit("/", 1)[1], endpoint_url=rds.meta.endpoint_url,
                                data_host_override="127.0.0.1:3306")
     resources = {"core_db": CoreDatabaseResource(url="sqlite:///unused.db"), "rds": resource,
+                 "anonymise": AnonymiseResource(),
                  "lake": LakeResource(base=str(tmp_path / "lake"))}
     run_config = {"ops": {"core_snapshot": {"config": {"snapshot_identifier": snapshot}}}}
     try:

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.lake import Lake
-from bua_assets.resources import CoreDatabaseResource, LakeResource, MeterDataResource, RdsCoreResource
+from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, MeterDataResource, RdsCoreResource
 from support import PARTITION
 
 
@@ -53,7 +53,7 @@ def test_pipeline_reads_nem12_from_s3_and_writes_lake_to_s3(retailer, s3_bucket,
     def run(lake: LakeResource, meter_data: MeterDataResource):
         result = dg.materialize([core_snapshot, core_tables, interval_reads], partition_key=PARTITION,
                                 resources={"core_db": CoreDatabaseResource(url=core_url), "lake": lake,
-                                           "rds": RdsCoreResource(),
+                                           "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
                                            "meter_data": meter_data})
         assert result.success
 

@@ -11,7 +11,7 @@ import pymysql
 
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.core.database import CoreDatabase
-from bua_assets.resources import CoreDatabaseResource, LakeResource, RdsCoreResource
+from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 from bua_assets.synth.generator import generate
 from support import CONFIG, PARTITION, mysql_url_or_skip
 
@@ -31,7 +31,7 @@ def test_the_core_password_never_appears_in_logs_metadata_or_run_config(tmp_path
             result = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
                                     resources={"core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_CORE_URL")),
                                                "lake": LakeResource(base=str(tmp_path / "lake")),
-                                               "rds": RdsCoreResource()})
+                                               "rds": RdsCoreResource(), "anonymise": AnonymiseResource()})
             assert result.success
             run = instance.get_run_by_id(result.run_id)
             shown = [json.dumps(run.run_config, default=str), json.dumps(run.tags, default=str)]

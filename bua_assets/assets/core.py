@@ -7,7 +7,8 @@ from bua_assets.core import schema
 from bua_assets.core.extract import extract_core
 from bua_assets.partitions import monthly_partitions, run_date
 from bua_assets.core.database import CoreDatabase
-from bua_assets.resources import CoreDatabaseResource, LakeResource, RdsCoreResource
+from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
+from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 
 
 class CoreSnapshotConfig(dg.Config):
@@ -60,16 +61,18 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
                                          description="CORE columns and types against sql/core/schema.sql")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
 def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource, rds: RdsCoreResource,
-                lake: LakeResource):
+                lake: LakeResource, anonymise: AnonymiseResource):
     store, key = lake.lake(), context.partition_key
     db = core_database(core_db, rds, key)
+    anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
-        result = extract_core(db, writer, run_date(key))
+        target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
+        result = extract_core(db, target, run_date(key))
     total = sum(result.rows.values())
     blocking = [f for f in result.drift if f.blocking]
     yield dg.MaterializeResult(metadata={
         "rows": total, "path": store.uri("core_tables", key),
-        "rows_by_table": dg.MetadataValue.json(result.rows),
+        "rows_by_table": dg.MetadataValue.json(result.rows), "anonymised": anonymiser is not None,
         "excluded_as_at_run_date": dg.MetadataValue.json({k: v for k, v in result.excluded_as_at.items() if v}),
     })
     yield dg.AssetCheckResult(

@@ -9,22 +9,26 @@ import pyarrow.compute as pc
 
 from bua_assets.nem12.ingest import ingest_month
 from bua_assets.partitions import month_start, monthly_partitions, run_date
-from bua_assets.resources import LakeResource, MeterDataResource
+from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
+from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
 
 @dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, group_name="meter_data",
           description="Register-days of interval data for the month (kWh per interval, quality per interval), "
                       "latest delivery wins; everything not loaded is in the quarantine dataset with a reason.")
-def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource,
-                   lake: LakeResource) -> dg.MaterializeResult:
+def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource,
+                   anonymise: AnonymiseResource) -> dg.MaterializeResult:
     key = context.partition_key
     files = meter_data.month_files(key[:7])
     if not files:
         context.log.warning(f"no NEM12 files for {key[:7]} at {meter_data.location}")
     store = lake.lake()
+    anonymiser = anonymise.anonymiser()
     with store.partition_writer("interval_reads", key) as writer, tempfile.TemporaryDirectory(prefix="bua-nem12-") as work:
-        summary = ingest_month(files, month_start(key), run_date(key), writer.write, Path(work))
-        writer.write("quarantine", summary.quarantine)
+        write = AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS}) \
+            if anonymiser else writer
+        summary = ingest_month(files, month_start(key), run_date(key), write.write, Path(work))
+        write.write("quarantine", summary.quarantine)
         writer.write("files", summary.files)
     by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
     return dg.MaterializeResult(metadata={

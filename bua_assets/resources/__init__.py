@@ -1,3 +1,4 @@
+from bua_assets.resources.anonymise import AnonymiseResource
 from bua_assets.resources.core_database import CoreDatabaseResource
 from bua_assets.resources.eks import EksNodegroupResource
 from bua_assets.resources.export import ExportResource
@@ -5,7 +6,7 @@ from bua_assets.resources.lake import LakeResource
 from bua_assets.resources.meter_data import MeterDataResource
 from bua_assets.resources.rds import RdsCoreResource
 
-__all__ = ["CoreDatabaseResource", "EksNodegroupResource", "ExportResource", "LakeResource", "MeterDataResource", "RdsCoreResource",
+__all__ = ["AnonymiseResource", "CoreDatabaseResource", "EksNodegroupResource", "ExportResource", "LakeResource", "MeterDataResource", "RdsCoreResource",
            "local_resources"]
 
 
@@ -18,4 +19,4 @@ def local_resources(core_url: str, meter_data: str, home) -> dict:
     return {"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=str(home / "lake")),
             "meter_data": MeterDataResource(location=meter_data),
             "export": ExportResource(export_base=str(home / "exports"), integration_base=str(home / "integration")),
-            "eks": EksNodegroupResource(), "rds": RdsCoreResource()}
+            "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource()}
