@@ -82,7 +82,19 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
     generate(CONFIG, tmp_path / "retailer", mysql_url)  # the data path: the local MariaDB stands in for RDS
     reader = f"bua/core/reader-{uuid.uuid4().hex[:6]}"
     secrets.create_secret(Name=reader, SecretString=json.dumps({"username": "root", "password": ""}))
-    resource = RdsCoreResource(mode="restore", master_secret_id=secret, reader_secret_id=reader,
+    # The master is root on the local MariaDB; a service user the snapshot carried with another password.
+    master = f"bua/core/local-master-{uuid.uuid4().hex[:6]}"
+    secrets.create_secret(Name=master, SecretString=json.dumps({"username": "root", "password": ""}))
+    service_user, new_password = f"svc_{uuid.uuid4().hex[:6]}", f"Rotated-{uuid.uuid4().hex[:10]}"
+    service = f"bua/core/service-{uuid.uuid4().hex[:6]}"
+    secrets.create_secret(Name=service, SecretString=json.dumps({"username": service_user, "password": new_password}))
+    import pymysql
+
+    root = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    with root.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (service_user, "from-the-source-account"))
+    resource = RdsCoreResource(mode="restore", master_secret_id=master, reader_secret_id=reader,
+                               service_secret_ids=[service],
                                database=mysql_url.rsplit("/", 1)[1], endpoint_url=rds.meta.endpoint_url,
                                data_host_override="127.0.0.1:3306")
     resources = {"core_db": CoreDatabaseResource(url="sqlite:///unused.db"), "rds": resource,
@@ -96,6 +108,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
             meta = first.asset_materializations_for_node("core_snapshot")[0].metadata
             assert first.success and meta["rds_instance"].value == instance_identifier(PARTITION)
             assert meta["rds_reused"].value is False and meta["accounts"].value > 100
+            pymysql.connect(host="127.0.0.1", user=service_user, password=new_password).close()  # rotated
             again = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
                                    resources=resources, run_config=run_config)
             assert again.asset_materializations_for_node("core_snapshot")[0].metadata["rds_reused"].value is True
@@ -112,4 +125,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
             assert "kept until" in teardown_outcome(30)
             assert teardown_outcome(0).endswith("deleted")
     finally:
+        with root.cursor() as cur:
+            cur.execute("DROP USER IF EXISTS %s@'%%'", (service_user,))
+        root.close()
         CoreDatabase(mysql_url).drop_database()

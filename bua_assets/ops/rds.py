@@ -116,3 +116,22 @@ def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelt
         return f"{ident}: kept until {created + retention:%Y-%m-%d %H:%M} (retention {retention})"
     rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
     return f"{ident}: deleted"
+
+
+def set_service_passwords(connect, secrets, secret_ids) -> list[str]:
+    """Give the restored database's service users the passwords held in Secrets Manager (a
+    snapshot carries the source account's). ``connect()`` opens a DB-API connection as master."""
+    steps = []
+    if not secret_ids:
+        return steps
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            for secret_id in secret_ids:
+                creds = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
+                cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (creds["username"], creds["password"]))
+                steps.append(f"service user {creds['username']} password set from {secret_id}")
+        conn.commit()
+    finally:
+        conn.close()
+    return steps

@@ -18,6 +18,7 @@ class RdsCoreResource(dg.ConfigurableResource):
     kms_key_id: str = ""
     master_secret_id: str = ""  # Secrets Manager {"username", "password"}: set on the restored instance
     reader_secret_id: str = ""  # Secrets Manager {"username", "password"}: the user the BUA reads CORE as
+    service_secret_ids: list[str] = []  # service users whose passwords are set from these secrets after a restore
     database: str = "core"
     region_name: str = "ap-southeast-2"
     endpoint_url: Optional[str] = None
@@ -42,7 +43,27 @@ class RdsCoreResource(dg.ConfigurableResource):
 
     def restore(self, snapshot: str, partition: str) -> rds_ops.Restored:
         rds, secrets = self._clients()
-        return rds_ops.restore(rds, secrets, snapshot, partition, self.settings())
+        restored = rds_ops.restore(rds, secrets, snapshot, partition, self.settings())
+        if not restored.reused and self.service_secret_ids:
+            restored.steps += rds_ops.set_service_passwords(lambda: self._connect_as_master(restored, secrets),
+                                                            secrets, self.service_secret_ids)
+        return restored
+
+    def _host_port(self, host: str, port: int) -> tuple[str, int]:
+        if self.data_host_override:
+            h, _, p = self.data_host_override.partition(":")
+            return h, int(p or 3306)
+        return host, port
+
+    def _connect_as_master(self, restored: rds_ops.Restored, secrets):
+        import json
+
+        import pymysql
+
+        creds = json.loads(secrets.get_secret_value(SecretId=self.master_secret_id)["SecretString"])
+        host, port = self._host_port(restored.host, restored.port)
+        return pymysql.connect(host=host, port=port, user=creds["username"], password=creds.get("password") or "",
+                               connect_timeout=10)
 
     def core_url(self, partition: str) -> str:
         """The CORE URL for the month's instance, with the reader's credentials from Secrets Manager."""
@@ -51,10 +72,7 @@ class RdsCoreResource(dg.ConfigurableResource):
         rds, secrets = self._clients()
         ident = rds_ops.instance_identifier(partition)
         endpoint = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["Endpoint"]
-        host, port = endpoint["Address"], int(endpoint["Port"])
-        if self.data_host_override:
-            host, _, p = self.data_host_override.partition(":")
-            port = int(p or 3306)
+        host, port = self._host_port(endpoint["Address"], int(endpoint["Port"]))
         creds = json.loads(secrets.get_secret_value(SecretId=self.reader_secret_id)["SecretString"])
         url = URL.create("mysql+pymysql", username=creds["username"], password=creds.get("password") or None,
                          host=host, port=port, database=self.database)
