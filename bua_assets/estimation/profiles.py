@@ -7,7 +7,7 @@ Pure numpy over dense arrays: segments x dates x 48 half hours is small (42 x 36
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
