@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.assets.estimation import unbilled_consumption
+from bua_assets.assets.profiles import read_core_frames
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import supplementary_lines
@@ -39,8 +40,8 @@ class IliExceptionsConfig(dg.Config):
                       "plan (ex-GST with GST beside, discounts with the pay-on-time propensity).")
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    core = {t: store.read("core_tables", key, t).to_pandas() for t in
-            ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "Invoice", "InvoiceLineItem")}
+    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account", "Invoice",
+                            "InvoiceLineItem")
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     consumption = store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas()
     propensity = core["Account"].set_index("id")["pay_on_time_propensity"].astype(float)
@@ -122,12 +123,8 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, co
                   "lines_checked": len(lines), "net_amount_checked": round(float(np.sum(lines["net_amount"])), 2)})
 
 
-def _core(store, key, *tables):
-    return {t: store.read("core_tables", key, t).to_pandas() for t in tables}
-
-
 def _attributes(store, key) -> pd.DataFrame:
-    c = _core(store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction")
+    c = read_core_frames(store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction")
     return account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
                               c["Utility"], c["Jurisdiction"])
 
@@ -149,7 +146,7 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    c = _core(store, key, "Account", "Invoice", "InvoiceLineItem")
+    c = read_core_frames(store, key, "Account", "Invoice", "InvoiceLineItem")
     issued = c["Invoice"][(c["Invoice"]["status"] == "ISSUED") & (c["Invoice"]["is_credit"] == 0)]["id"]
     billed_through = c["InvoiceLineItem"][c["InvoiceLineItem"]["invoice_id"].isin(issued)] \
         .groupby("account_id")["period_end"].max()

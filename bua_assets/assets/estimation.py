@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.profiles import (
-    HEAVY, basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, registers_of, utility_profiles,
+    HEAVY, basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
+    utility_profiles,
 )
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
@@ -168,7 +169,7 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     store, key = lake.lake(), context.partition_key
     registers = registers_of(store, key)
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
-    core = {t: store.read("core_tables", key, t).to_pandas() for t in ("AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")}
+    core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")
     macro = macro_of(store, key)
     scalars = _scalars(store, key).set_index("register_id")["scalar"]
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())

@@ -33,6 +33,10 @@ def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
     return {t: store.read("core_tables", key, t) for t in tables}
 
 
+def read_core_frames(store: Lake, key: str, *tables: str) -> dict[str, pd.DataFrame]:
+    return {t: table.to_pandas() for t, table in read_core(store, key, *tables).items()}
+
+
 def registers_of(store: Lake, key: str) -> pd.DataFrame:
     return store.read("utility_profiles", key, "registers").to_pandas()
 
