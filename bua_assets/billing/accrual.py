@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bua_assets.estimation.basic import expand_days
-from bua_assets.estimation.consumption import covering_versions, plan_of_day
+from bua_assets.estimation.consumption import covering_versions, plan_of_day, window_days
 
 CHARGE_OF_STREAM = {"PRIMARY": "USAGE_RETAIL", "GAS": "USAGE_RETAIL", "CONTROL": "CONTROLLED_LOAD", "SOLAR": "FEED_IN"}
 FEATURE_OF_CHARGE = {"DAILY_RETAIL": "SUPPLY", "USAGE_RETAIL": "CONSUMPTION", "CONTROLLED_LOAD": "CONTROLLED_LOAD",
@@ -20,11 +19,7 @@ GROUP = ["account_id", "utility_id", "year_mnth", "plan_id"]
 
 def supply_days(unbilled_months: pd.DataFrame, account_plans: pd.DataFrame) -> pd.DataFrame:
     """Unbilled days per account x supply point x month x plan (plan -1: no APPROVED version)."""
-    owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
-                               unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
-    days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
-                         "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
-                         "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
+    days = window_days(unbilled_months)
     days["plan_id"] = plan_of_day(days, account_plans)
     return days.groupby(GROUP).agg(days=("date", "count"), first_day=("date", "min"), last_day=("date", "max")) \
         .reset_index()
@@ -61,11 +56,7 @@ def overlapping_versions(unbilled_months: pd.DataFrame, account_plans: pd.DataFr
     """Account x supply point x month where two APPROVED charge versions cover the same day: the
     latest created is priced, and the overlap is reported (account_id, utility_id, year_mnth,
     code, reason)."""
-    owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
-                               unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
-    days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
-                         "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
-                         "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
+    days = window_days(unbilled_months)
     cover = covering_versions(days, account_plans)
     n = cover.groupby("_row")["id"].agg(["count", lambda ids: ",".join(map(str, sorted(ids)))])
     n.columns = ["versions", "ids"]

@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bua_assets.billing.accrual import CHARGE_OF_STREAM
 from bua_assets.estimation.basic import expand_days, heating_values
 from bua_assets.estimation.consumption import register_days
 
-CHARGE_OF_STREAM = {"PRIMARY": "USAGE_RETAIL", "GAS": "USAGE_RETAIL", "CONTROL": "CONTROLLED_LOAD", "SOLAR": "FEED_IN"}
 KEYS = ["account_id", "utility_id", "register_id", "year_mnth"]
 
 

@@ -26,15 +26,20 @@ RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnt
                   "read_kind", "stream_type", "fuel", "quantity_m3"]
 
 
-def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
-    """Every unbilled day of every register of the supply point: account_id, utility_id,
-    year_mnth, register_id, date. ``registers``: register_id, utility_id (and attributes)."""
+def window_days(unbilled_months: pd.DataFrame) -> pd.DataFrame:
+    """Every unbilled day: account_id, utility_id, year_mnth, date (one row per day)."""
     owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
                                unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
     days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
                          "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
                          "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
-    return days.merge(registers, on="utility_id")
+    return days
+
+
+def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
+    """Every unbilled day of every register of the supply point: account_id, utility_id,
+    year_mnth, register_id, date. ``registers``: register_id, utility_id (and attributes)."""
+    return window_days(unbilled_months).merge(registers, on="utility_id")
 
 
 def covering_versions(days: pd.DataFrame, account_plans: pd.DataFrame) -> pd.DataFrame:
