@@ -20,20 +20,43 @@ def sql_text(name: str) -> str:
 
 @contextmanager
 def _connection(tables: dict, config: dict) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection with ``tables`` registered as views, closed afterwards."""
+    """A DuckDB connection with ``tables`` registered as views, closed afterwards. A table may be
+    an Arrow table or dataset, or a list of Parquet file paths (scanned by DuckDB itself, in
+    file order, so results without ORDER BY come out in the same order every run)."""
     con = duckdb.connect(config=config)
     try:
         for view, table in tables.items():
-            con.register(view, table)
+            register(con, view, table)
         yield con
     finally:
         con.close()
 
 
-def run_sql(name: str, tables: dict[str, pa.Table], params: dict | None = None, *, threads: int = 2) -> pa.Table:
+def register(con: duckdb.DuckDBPyConnection, view: str, table) -> None:
+    """(Re)bind ``view`` to an Arrow table or dataset, or to a list of Parquet files."""
+    if isinstance(table, list):
+        con.read_parquet([str(p) for p in table]).create_view(view, replace=True)
+    else:
+        con.register(view, table)
+
+
+def run_sql(name: str, tables: dict, params: dict | None = None, *, threads: int = 2,
+            memory_limit: str | None = None, spill_dir: str | None = None) -> pa.Table:
     """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
-    with _connection(tables, {"threads": threads}) as con:
+    config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {}),
+              **({"temp_directory": spill_dir} if spill_dir else {})}
+    with _connection(tables, config) as con:
         return con.sql(sql_text(name), params=params or {}).to_arrow_table()
+
+
+@contextmanager
+def sql_connection(tables: dict, *, threads: int = 2, memory_limit: str | None = None,
+                   spill_dir: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for running several named transforms (``con.sql(sql_text(name), params=...)``)."""
+    config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {}),
+              **({"temp_directory": spill_dir} if spill_dir else {})}
+    with _connection(tables, config) as con:
+        yield con
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from bua_assets.nem12.ingest import ingest_month
+from bua_assets.progress import progress_logger
 from bua_assets.partitions import month_start, monthly_partitions, run_date
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
@@ -27,7 +28,8 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
     with store.partition_writer("interval_reads", key) as writer, tempfile.TemporaryDirectory(prefix="bua-nem12-") as work:
         write = AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS}) \
             if anonymiser else writer
-        summary = ingest_month(files, month_start(key), run_date(key), write.write, Path(work))
+        summary = ingest_month(files, month_start(key), run_date(key), write.write, Path(work),
+                               progress=progress_logger(context.log, "interval_reads"))
         write.write("quarantine", summary.quarantine)
         writer.write("files", summary.files)
     by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()

@@ -10,17 +10,23 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, read_nem12
-from bua_assets.sql import stream_sql
+from bua_assets.sql import register, run_sql, sql_connection, sql_text
 
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
     ("reason", pa.string()), ("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.string()),
 ])
-REJECTION_COLUMNS = ["rejection", "rejection_reason"]  # set by the SQL on rows not loaded
+REJECTION_COLUMNS = ["rejection", "rejection_reason"]
+# What sql/transform/interval_reads.sql returns for a loaded register-day (one schema for every file).
+INTERVAL_READS_SCHEMA = pa.schema([
+    ("nmi", pa.string()), ("suffix", pa.string()), ("register_id", pa.string()), ("meter_serial", pa.string()),
+    ("uom", pa.string()), ("source_uom", pa.string()), ("interval_length", pa.int16()), ("read_date", pa.date32()),
+    ("values", pa.list_(pa.float64())), ("quality_method", pa.string()), ("interval_quality", pa.list_(pa.string())),
+    ("reason_code", pa.string()), ("source_file", pa.string()), ("line", pa.int32()), ("file_created", pa.string()),
+])  # set by the SQL on rows not loaded
 FILES_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("created", pa.string()), ("from_participant", pa.string()),
     ("register_days", pa.int64()), ("issues", pa.int64()), ("rejected", pa.bool_()),
@@ -43,7 +49,8 @@ def _units() -> pa.Table:
 
 
 def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date,
-                 write: Callable[[str, pa.Table], None], workdir: Path) -> IngestSummary:
+                 write: Callable[[str, pa.Table], None], workdir: Path, *, memory_limit: str | None = None,
+                 progress: Callable[[int, int, int], None] = lambda *_: None) -> IngestSummary:
     """Load a month's NEM12 files, streaming: each file is read and staged as Parquet in
     ``workdir``, then one SQL pass keeps the latest delivery of each register-day. Accepted
     register-days go to ``write("interval_reads", batch)`` as they come; the quarantine and the
@@ -67,20 +74,27 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     if not any(staged.iterdir()):
         pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")
     loaded, registers, rejected_rows = 0, set(), []
-    with stream_sql("transform/interval_reads", {"raw_days": ds.dataset(staged, format="parquet"), "units": _units()},
-                    {"month_start": month_start, "next_month": next_month}, spill_dir=str(workdir), memory_limit="1GB") as batches:
-        # The dataset exists with its schema even when nothing is accepted.
-        write("interval_reads", batches.schema.empty_table().drop_columns(REJECTION_COLUMNS))
-        for batch in batches:
-            table = pa.Table.from_batches([batch])
+    staged_files = sorted(staged.glob("*.parquet"))
+    engine = {"spill_dir": str(workdir), **({"memory_limit": memory_limit} if memory_limit else {})}
+    superseded = run_sql("transform/interval_reads_superseded", {"raw_days": staged_files}, **engine)
+    # The dataset exists with its schema even when nothing is accepted.
+    write("interval_reads", pa.schema(INTERVAL_READS_SCHEMA).empty_table())
+    with sql_connection({"superseded": superseded, "units": _units()}, **engine) as con:
+        # One staged file at a time, in file order: memory holds one file's rows, and the
+        # output order (hence the lake's bytes) is the same on every run.
+        for n, path in enumerate(staged_files):
+            register(con, "raw_days", [path])
+            table = con.sql(sql_text("transform/interval_reads"),
+                            params={"month_start": month_start, "next_month": next_month}).to_arrow_table()
             rejected = pc.is_valid(table["rejection"])
             accepted = table.filter(pc.invert(rejected)).drop_columns(REJECTION_COLUMNS)
             if accepted.num_rows:
-                write("interval_reads", accepted)
+                write("interval_reads", accepted.cast(INTERVAL_READS_SCHEMA))
                 loaded += accepted.num_rows
-                registers |= set(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/").unique().to_pylist())
+                registers.update(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/").unique().to_pylist())
             rejected_rows += table.filter(rejected).select(
                 ["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"]).to_pylist()
+            progress(n + 1, len(staged_files), loaded)
     quarantine_rows = issues + [
         (r["source_file"], r["line"], "record_quarantined", r["rejection"], r["rejection_reason"], r["nmi"],
          r["suffix"], r["read_date"].strftime("%Y%m%d")) for r in rejected_rows

@@ -1,0 +1,17 @@
+-- interval_reads_superseded: the register-days of the month's NEM12 files that a later delivery
+-- replaces. Input: raw_days (reader output + file_created, staged as Parquet).
+-- When a register-day arrives more than once, the latest delivery wins (file creation time, then
+-- file name, then line); every other delivery is returned with where the winner came from.
+-- Only the narrow key columns are read and sorted: the interval lists never enter this query.
+SELECT source_file, line, winner
+FROM (
+    SELECT source_file,
+           line,
+           row_number() OVER delivery AS delivery_rank,
+           first_value(source_file || ':' || line) OVER delivery AS winner
+    FROM raw_days
+    -- only the keys delivered more than once need ranking
+    SEMI JOIN (SELECT nmi, suffix, read_date FROM raw_days GROUP BY ALL HAVING count(*) > 1) USING (nmi, suffix, read_date)
+    WINDOW delivery AS (PARTITION BY nmi, suffix, read_date ORDER BY file_created DESC, source_file DESC, line DESC)
+)
+WHERE delivery_rank > 1
