@@ -13,7 +13,9 @@ from bua_assets.assets.billing import (
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
-from bua_assets.assets.profiles import macro_profiles, micro_scalars, segment_profiles, utility_profiles
+from bua_assets.assets.profiles import (
+    interval_statistics, macro_profiles, micro_scalars, segment_profiles, utility_profiles,
+)
 from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.resources import (
     AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
@@ -22,7 +24,7 @@ from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import defaults
 
-ALL_ASSETS = [core_snapshot, core_tables, interval_reads, unbilled_window, utility_profiles, segment_profiles,
+ALL_ASSETS = [core_snapshot, core_tables, interval_reads, interval_statistics, unbilled_window, utility_profiles, segment_profiles,
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
               invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, bua_export]
 

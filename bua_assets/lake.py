@@ -60,6 +60,13 @@ class Lake:
         info = self._fs.get_file_info(self.dataset_path(asset, partition, dataset))
         return info.type == pafs.FileType.File
 
+    def rows(self, asset: str, partition: str, dataset: str) -> int:
+        """Row count from the Parquet footer (nothing else is read); 0 when the dataset is absent."""
+        if not self.exists(asset, partition, dataset):
+            return 0
+        with self._fs.open_input_file(self.dataset_path(asset, partition, dataset)) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+
     def read(self, asset: str, partition: str, dataset: str, columns: list[str] | None = None) -> pa.Table:
         path = self.dataset_path(asset, partition, dataset)
         if not self.exists(asset, partition, dataset):

@@ -1,6 +1,6 @@
 """Materialise a month the way an operator would: the interval history first (a backfill of
-interval_reads for the months the profiles look back over, skipping months already in the lake),
-then every asset for the month. Used by the demo, the benchmarks and the tests."""
+the months the profiles look back over: their CORE registers, interval data and statistics,
+skipping months already in the lake), then every asset for the month. Used by the demo, the benchmarks and the tests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from bua_assets.assets.core import core_tables
 from bua_assets.assets.meter_data import interval_reads
-from bua_assets.assets.profiles import HISTORY_MONTHS
+from bua_assets.assets.profiles import HISTORY_MONTHS, interval_statistics
 from bua_assets.months import first_of_month_before
 from bua_assets.partitions import month_start, run_date
 
@@ -27,17 +28,23 @@ def history_partitions(partition: str, months: int = HISTORY_MONTHS) -> list[str
 
 def backfill_interval_history(partition: str, instance: dg.DagsterInstance, resources: dict, *,
                               refresh: bool = False, progress: Callable[[str], None] = lambda _: None) -> list[str]:
-    """Materialise interval_reads for the history months that have NEM12 files and are not in the
-    lake yet (all of them with ``refresh``). Returns the partitions materialised."""
+    """For each history month with NEM12 files, materialise what its profile statistics need and
+    is not in the lake yet (all of it with ``refresh``): core_tables (the month's registers and
+    segments), interval_reads and interval_statistics. Returns the partitions materialised."""
     lake = resources["lake"].lake()
     done = []
     for key in history_partitions(partition):
-        if not refresh and lake.exists("interval_reads", key, "interval_reads"):
+        if not refresh and lake.exists("interval_statistics", key, "register_stats"):
             continue
         if not resources["meter_data"].month_files(key[:7]):
             continue
+        needed = [asset for asset, dataset in ((core_tables, "Account"), (interval_reads, "interval_reads"))
+                  if refresh or not lake.exists(asset.key.path[-1], key, dataset)] + [interval_statistics]
         t = time.perf_counter()
-        dg.materialize([interval_reads], instance=instance, resources=resources, partition_key=key)
-        progress(f"interval history {key}: {time.perf_counter() - t:.1f}s")
+        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key)
+        if not result.success:
+            raise RuntimeError(f"history month {key} failed")
+        progress(f"interval history {key}: {', '.join(a.key.to_user_string() for a in needed)} "
+                 f"in {time.perf_counter() - t:.1f}s")
         done.append(key)
     return done

@@ -39,7 +39,7 @@ def test_the_anonymised_month_joins_and_leaks_no_identifier(retailer, tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     # Joins still work: interval data found its registers, and consumption was priced.
     assert lake.read("utility_profiles", PARTITION, "unmatched_interval_data").num_rows == 0
-    assert lake.read("utility_profiles", PARTITION, "register_days").num_rows > 1000
+    assert lake.read("interval_statistics", PARTITION, "register_days").num_rows > 1000
     assert lake.read("invoice_line_items", PARTITION, "invoice_line_items").num_rows > 100
     secret_values = originals(url)
     nmis = {str(v) for v in pa.Table.from_batches(list(CoreDatabase(url).stream_table("Utility")))["identifier"].to_pylist()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from datetime import date
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -63,7 +64,9 @@ def test_estimated_nem12_files_read_back_by_nemreader_and_ours_with_the_values_w
 def test_estimates_cover_exactly_the_unbilled_interval_days_without_meter_data(month):
     estimated = frame(month, "nem12_estimates", "estimated_reads")
     registers = frame(month, "utility_profiles", "registers")
-    have = frame(month, "utility_profiles", "register_days")
+    have = pd.concat([month.read("interval_statistics", m, "register_days").to_pandas()  # every month in the lake
+                      for m in sorted(os.listdir(Path(month.partition_dir("interval_statistics", PARTITION)).parent))
+                      if not m.startswith(".")])
     reg = registers.set_index(["nmi", "suffix"])["register_id"]
     est = set(zip(reg.loc[list(zip(estimated["nmi"], estimated["suffix"]))].to_numpy(), estimated["read_date"]))
     assert not est & set(zip(have["register_id"], have["read_date"]))  # never over real data
@@ -179,3 +182,34 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
     # Even on 120 accounts the estimate is within a few percent of the truth, and closer than ADU.
     assert abs(portfolio["ours"]) < 5 and abs(portfolio["ours"]) < abs(portfolio["adu"])
     assert out["median_register_error_pct"] is not None and out["median_register_error_pct"] < 10
+
+
+def test_utility_profiles_from_monthly_statistics_equal_a_full_recompute_of_the_year(month):
+    """On the generated retailer: the profiles the pipeline combined from twelve months of
+    interval_statistics equal one pass over the twelve months of raw interval_reads."""
+    from bua_assets.assets.profiles import history_months, profile_window
+    from bua_assets.estimation import profiles as prof
+
+    window = profile_window(PARTITION)
+    registers = frame(month, "utility_profiles", "registers")
+    segments = sorted(registers["segment"].dropna().unique())
+    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
+    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
+    full_pass = prof.HistoryPass(interval, len(segments), window)
+    months = [m for m in history_months(PARTITION) if month.exists("interval_reads", m, "interval_reads")]
+    assert len(months) == 12
+    for m in months:
+        for batch in month.iter_batches("interval_reads", m, "interval_reads"):
+            full_pass.add(batch)
+    full = full_pass.finish()
+    profile = frame(month, "utility_profiles", "utility_profile")
+    expected = prof.utility_profile(interval, full)
+    assert len(profile) == len(expected) and profile["actual_days"].sum() > 0
+    pd.testing.assert_frame_equal(profile, expected, check_exact=False, rtol=1e-9, atol=1e-6)
+    summary = frame(month, "utility_profiles", "utility_profile_summary")
+    pd.testing.assert_frame_equal(summary, prof.utility_profile_summary(interval, full, window),
+                                  check_exact=False, rtol=1e-9, check_dtype=False)
+    names, sums, counts = prof.table_to_dense(month.read("utility_profiles", PARTITION, "segment_sums"))
+    assert names == segments
+    np.testing.assert_allclose(sums, np.round(full.segment_sum, 6), atol=1e-6)
+    np.testing.assert_array_equal(counts, full.segment_registers)

@@ -99,7 +99,23 @@ REGISTERS_PER_FILE = 5000
 REGISTERS_PER_CHUNK = 8000  # interval registers priced together in unbilled_consumption
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles],
+def metered_days(store, year_mnths) -> pd.DataFrame:
+    """The register-days with meter data in the given months (interval_statistics)."""
+    keys = sorted(pd.Timestamp(m).strftime("%Y-%m-%d") for m in year_mnths)
+    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date"])
+              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    if not tables:
+        return pd.DataFrame({"register_id": pd.Series(dtype="int32"), "read_date": pd.Series(dtype="datetime64[s]")})
+    return pa.concat_tables(tables).to_pandas(date_as_object=False)
+
+
+# Unbilled days reach back to the lookback horizon: the months of interval data they may need.
+horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
+    start_offset=-(DEFAULT_HORIZON_MONTHS - 1), end_offset=0))
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles,
+                                                   horizon_statistics],
           kinds={"parquet", "csv"}, group_name="estimation",
           description="Estimated intervals for every unbilled interval register-day without meter data, written as "
                       "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
@@ -110,8 +126,7 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     interval = registers[registers["read_kind"] == "INTERVAL"]
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     days = register_days(months, interval[["register_id", "utility_id"]]).drop_duplicates(["register_id", "date"])
-    have = store.read("utility_profiles", key, "register_days", columns=["register_id", "read_date"]).to_pandas(
-        date_as_object=False)
+    have = metered_days(store, months["year_mnth"].unique())
     have = pd.DataFrame({"register_id": have["register_id"].astype("int64"), "_have": True,
                          "date": have["read_date"].to_numpy().astype("datetime64[s]")})
     days = days.assign(register_id=days["register_id"].astype("int64"),

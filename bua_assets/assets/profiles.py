@@ -7,26 +7,38 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.basic import consumption_between_reads
-from bua_assets.estimation.registers import meter_registers, segment_names
+from bua_assets.estimation.registers import CORE_INPUTS, meter_registers, segment_names
 from bua_assets.estimation.scalars import basic_scalars, interval_scalars, with_segment_averages
 from bua_assets.lake import Lake
 from bua_assets.months import first_of_month_before
-from bua_assets.partitions import month_end, monthly_partitions, run_date
+from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
+from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 
 HISTORY_MONTHS = 12
-# utility_profiles reads the interval data of the 12 months up to and including the partition's.
+# Each month's interval data is reduced once to additive statistics (interval_statistics); the
+# 12-month profiles combine the statistics of the months up to and including the partition's.
+statistics_history = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
+    start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
+# unbilled_consumption still reads the raw interval data of the months it quantifies.
 interval_history = dg.AssetDep(interval_reads, partition_mapping=dg.TimeWindowPartitionMapping(
     start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
 
 
 def profile_window(key: str) -> prof.Window:
     return prof.Window(first_of_month_before(run_date(key), HISTORY_MONTHS), month_end(key))
+
+
+def history_months(key: str) -> list[str]:
+    """The partition keys of the profile window, oldest first."""
+    window = profile_window(key)
+    return [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
 
 
 def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
@@ -46,18 +58,60 @@ def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
                                   store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
 
 
+def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """Every register as of the month's CORE, the segments, and the interval electricity registers
+    (with ``segment_index``) a history pass or a combination works on."""
+    registers = meter_registers(read_core(store, key, *CORE_INPUTS.values()), window.start, window.end)
+    segments = segment_names(registers)
+    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
+    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
+    return registers, segments, interval
+
+
 # Heavy steps ask the Kubernetes executor for more room (dagster-k8s/config), and scale the
 # node group they run on up for the step and back down after it.
 HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
                                                                     "limits": {"memory": "10Gi"}}}}}
+STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, interval_history], kinds={"parquet", "numpy"},
+@dg.asset(partitions_def=monthly_partitions, deps=[interval_reads, core_tables], kinds={"parquet", "numpy"},
           group_name="profiles", op_tags=HEAVY,
-          description="Per interval register over the 12 months to month end (5/15-minute data as 30): "
-                      "UtilityProfile (day type x half hour statistics of actual data), UtilityProfileVariance "
-                      "(against its segment), UtilityProfileSummary (coverage, share estimated, ADU), "
-                      "register-day totals and the raw segment sums the segment profiles start from.")
+          description="The month's interval data reduced once to additive statistics (5/15-minute data as 30): "
+                      "register-day totals; per register x day type x half hour the sum, sum of squares and count "
+                      "of actual kWh; per segment x date x half hour the kWh of fully actual days and the registers "
+                      "behind it (registers and segments as of the month's CORE). The 12-month profiles add twelve "
+                      "of these, so a late NEM12 revision recomputes one month.")
+def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    window = prof.Window(month_start(key), month_end(key))
+    _, segments, interval = registers_for(store, key, window)
+    month_pass = prof.HistoryPass(interval, len(segments), window)
+    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=STATISTICS_COLUMNS)
+    report = progress_logger(context.log, "interval_statistics")
+    total = store.rows("interval_reads", key, "interval_reads")
+    done = 0
+    for batch in batches:
+        month_pass.add(batch)
+        done += batch.num_rows
+        report(done, total, "register-days")
+    tables = prof.month_statistics(interval, segments, month_pass.finish(), window)
+    with store.partition_writer("interval_statistics", key) as writer:
+        for name, table in tables.items():
+            writer.write(name, table)
+    return dg.MaterializeResult(metadata={
+        "rows": tables["register_days"].num_rows, "path": store.uri("interval_statistics", key),
+        "registers_with_data": tables["register_totals"].num_rows, "segments": len(segments),
+        "unmatched_register_days": int(pc.sum(tables["unmatched"]["register_days"]).as_py() or 0),
+    })
+
+
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, statistics_history], kinds={"parquet", "numpy"},
+          group_name="profiles",
+          description="Per interval register over the 12 months to month end, combined from the months' "
+                      "interval_statistics: UtilityProfile (day type x half hour statistics of actual data), "
+                      "UtilityProfileVariance (against its segment), UtilityProfileSummary (coverage, share "
+                      "estimated, ADU) and the raw segment sums the segment profiles start from.")
 def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource) -> dg.MaterializeResult:
     with eks.scaled_up(context.log):
         return _utility_profiles(context, lake)
@@ -66,28 +120,22 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource, eks:
 def _utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
-    registers = meter_registers(read_core(store, key, "Utility", "Meter", "MeterRegister", "MeterRegisterDetail",
-                                          "Jurisdiction", "ServiceType", "MarketPayloadMapping"),
-                                window.start, window.end)
-    segments = segment_names(registers)
-    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
-    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
-    history_pass = prof.HistoryPass(interval, len(segments), window)
-    months = [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
-    missing = [m for m in months if not store.exists("interval_reads", m, "interval_reads")]
+    registers, segments, interval = registers_for(store, key, window)
+    combination = prof.MonthlyCombination(interval, segments, window)
+    months = history_months(key)
+    missing = [m for m in months if not store.exists("interval_statistics", m, "register_stats")]
     for m in months:
         if m not in missing:
-            for batch in store.iter_batches("interval_reads", m, "interval_reads", columns=[
-                    "nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]):
-                history_pass.add(batch)
+            combination.add(*(store.read("interval_statistics", m, name) for name in
+                              ("register_stats", "segment_sums", "register_totals", "unmatched")))
     if missing:
-        context.log.warning(f"interval_reads missing for {len(missing)} of {len(months)} history months: {missing}; "
-                            "materialise them (a backfill) for full profiles")
-    history = history_pass.finish()
+        context.log.warning(f"interval_statistics missing for {len(missing)} of {len(months)} history months: "
+                            f"{missing}; materialise interval_reads and interval_statistics for them (a backfill) "
+                            "for full profiles")
+    history = combination.finish()
     summary = prof.utility_profile_summary(interval, history, window)
     with store.partition_writer("utility_profiles", key) as writer:
         writer.write("registers", pa.Table.from_pandas(registers, preserve_index=False))
-        writer.write("register_days", history.register_days)
         writer.write("utility_profile", pa.Table.from_pandas(prof.utility_profile(interval, history), preserve_index=False))
         writer.write("utility_profile_variance",
                      pa.Table.from_pandas(prof.utility_profile_variance(interval, history), preserve_index=False))
@@ -95,12 +143,19 @@ def _utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> 
         writer.write("segment_sums", prof.dense_to_table(segments, window, history.segment_sum, history.segment_registers))
         writer.write("unmatched_interval_data", history.unmatched)
     return dg.MaterializeResult(metadata={
-        "rows": history.register_days.num_rows, "path": store.uri("utility_profiles", key),
+        "rows": len(summary), "path": store.uri("utility_profiles", key),
         "window": f"{window.start} to {window.end}", "history_months_missing": dg.MetadataValue.json(missing),
         "interval_registers": len(interval), "profile_registers": int(interval["profile_register"].sum()),
         "segments": len(segments), "median_coverage": float(summary["coverage"].median()) if len(summary) else 0.0,
         "unmatched_register_days": int(sum(history.unmatched["register_days"].to_pylist())),
     })
+
+
+def recent_register_days(store: Lake, key: str, columns: list[str]):
+    """The months' register-day totals (interval_statistics), newest month first."""
+    for m in reversed(history_months(key)):
+        if store.exists("interval_statistics", m, "register_days"):
+            yield store.read("interval_statistics", m, "register_days", columns=columns)
 
 
 class SegmentProfilesConfig(dg.Config):
@@ -188,7 +243,7 @@ class MicroScalarsConfig(dg.Config):
     basic_reference_days: int = 60  # shortest span between actual reads, when history allows
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, macro_profiles, core_tables],
+@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, macro_profiles, core_tables, statistics_history],
           kinds={"parquet", "pandas"}, group_name="profiles",
           description="Per register: actual consumption over a recent reference period / the macro profile over "
                       "it (units per average day). No usable history: the segment's average, flagged. Read "
@@ -207,8 +262,9 @@ def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig,
     reads = basic_reads_of(store, key)
     between = consumption_between_reads(reads, basic.set_index("register_id")["dial_digits"])
     own = pd.concat([
-        interval_scalars(interval, store.read("utility_profiles", key, "register_days"), macro,
-                         config.interval_reference_days),
+        interval_scalars(interval, recent_register_days(store, key, ["register_id", "read_date", "kwh",
+                                                                     "actual_half_hours"]),
+                         macro, config.interval_reference_days),
         basic_scalars(basic, between.intervals, macro, config.basic_reference_days)], ignore_index=True)
     scalars = with_segment_averages(own, registers[["register_id", "profile_key", "fuel", "customer_class",
                                                     "stream_type", "read_kind"]])

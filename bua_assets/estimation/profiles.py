@@ -61,7 +61,8 @@ def segment_name(customer_class: str, jurisdiction: str, stream_type: str) -> st
 class History:
     """What the pass keeps: per-register-day totals and dense sums for segments and registers."""
 
-    register_days: pa.Table  # register_id, read_date, kwh, actual_kwh, actual_half_hours, quality_method
+    register_days: pa.Table | None  # register_id, read_date, kwh, actual_kwh, actual_half_hours, quality_method (one pass; None when combined from months)
+    register_totals: pa.Table  # per register: days_with_data, kwh, actual_kwh, first_date, last_date
     segment_sum: np.ndarray  # (segments, days, 48) kWh over fully actual profile-register days
     segment_registers: np.ndarray  # (segments, days) how many registers contributed
     register_sum: np.ndarray  # (registers, 2 day types, 48) actual kWh
@@ -130,15 +131,116 @@ class HistoryPass:
                                  ("quality_method", pa.string())])
         days = pa.concat_tables([t.cast(days_schema) for t in self._days]) if self._days else days_schema.empty_table()
         unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"]).aggregate([("nmi", "count")])
-                     .rename_columns(["nmi", "suffix", "register_days"]) if self._unmatched else
-                     pa.table({"nmi": pa.array([], pa.string()), "suffix": pa.array([], pa.string()),
-                               "register_days": pa.array([], pa.int64())}))
+                     .rename_columns(["nmi", "suffix", "register_days"])
+                     .sort_by([("nmi", "ascending"), ("suffix", "ascending")]) if self._unmatched else _no_unmatched())
         w, r = self.window.days, len(self._ids)
-        return History(days.sort_by([("register_id", "ascending"), ("read_date", "ascending")]),
+        days = days.sort_by([("register_id", "ascending"), ("read_date", "ascending")])
+        return History(days, register_totals(days),
                        self.segment_sum.reshape(self.segments, w, HALF_HOURS),
                        self.segment_registers.reshape(self.segments, w),
                        self.register_sum.reshape(r, 2, HALF_HOURS), self.register_sumsq.reshape(r, 2, HALF_HOURS),
                        self.register_count.reshape(r, 2, HALF_HOURS), unmatched)
+
+
+TOTALS_SCHEMA = pa.schema([("register_id", pa.int32()), ("days_with_data", pa.int64()), ("kwh", pa.float64()),
+                           ("actual_kwh", pa.float64()), ("first_date", pa.date32()), ("last_date", pa.date32())])
+
+
+def register_totals(days: pa.Table) -> pa.Table:
+    """Per register: days with data, kWh, actual kWh, first and last date (additive over months)."""
+    t = days.group_by("register_id").aggregate([
+        ("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max")])
+    return t.rename_columns(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------
+# Monthly sufficient statistics: the 12-month profiles are sums of twelve of these
+# --------------------------------------------------------------------------------------------
+
+def month_statistics(registers: pd.DataFrame, segments: list[str], history: History, window: Window) -> dict[str, pa.Table]:
+    """One month's additive statistics as tables (``history`` from a HistoryPass over the month,
+    ``window`` the month): register_days, register_totals, register_stats (register x day type:
+    sum, sum of squares and count of actual kWh per half hour; registers with data only),
+    segment_sums (segment x date: kWh of fully actual profile-register days and how many
+    registers) and unmatched (data for no register in CORE)."""
+    n = history.register_count.reshape(-1, HALF_HOURS)
+    rows = np.flatnonzero(n.sum(axis=1) > 0)
+    ids = registers["register_id"].to_numpy()
+
+    def lists(matrix: np.ndarray) -> pa.Array:
+        flat = matrix.reshape(-1, HALF_HOURS)[rows].reshape(-1)
+        return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float64()), HALF_HOURS)
+
+    stats = pa.table({"register_id": pa.array(ids[rows // 2], pa.int32()), "day_type": pa.array(rows % 2, pa.int8()),
+                      "sum": lists(history.register_sum), "sumsq": lists(history.register_sumsq),
+                      "count": lists(history.register_count)})
+    return {"register_days": history.register_days, "register_totals": history.register_totals,
+            "register_stats": stats,
+            "segment_sums": dense_to_table(segments, window, history.segment_sum, history.segment_registers),
+            "unmatched": history.unmatched}
+
+
+@dataclass
+class MonthlyCombination:
+    """Folds monthly statistics (month_statistics tables, read back from the lake) into the
+    12-month History of ``registers`` (the interval registers as of the profile's month) and
+    ``segments``. Each month keeps the registers and segments it was computed with: a register
+    new since then has no history from it; a segment that no longer exists is dropped."""
+
+    registers: pd.DataFrame  # interval registers: register_id, segment_index
+    segments: list[str]
+    window: Window
+    _totals: list = field(default_factory=list)
+    _unmatched: list = field(default_factory=list)
+
+    def __post_init__(self):
+        w, r = self.window.days, len(self.registers)
+        self._position = pd.Index(self.registers["register_id"].to_numpy())
+        self._segment = {name: i for i, name in enumerate(self.segments)}
+        self.segment_sum = np.zeros((len(self.segments), w, HALF_HOURS))
+        self.segment_registers = np.zeros((len(self.segments), w))
+        self.register_sum = np.zeros((r * 2, HALF_HOURS))
+        self.register_sumsq = np.zeros((r * 2, HALF_HOURS))
+        self.register_count = np.zeros((r * 2, HALF_HOURS))
+
+    def add(self, register_stats: pa.Table, segment_sums: pa.Table, register_totals: pa.Table,
+            unmatched: pa.Table) -> None:
+        at = self._position.get_indexer(register_stats["register_id"].to_numpy())
+        ok = at >= 0
+        rows = at[ok] * 2 + register_stats["day_type"].to_numpy()[ok]  # unique within a month
+        for name, target in (("sum", self.register_sum), ("sumsq", self.register_sumsq), ("count", self.register_count)):
+            values = register_stats[name].combine_chunks().flatten().to_numpy().reshape(-1, HALF_HOURS)
+            target[rows] += values[ok]
+        names, sums, counts = table_to_dense(segment_sums)
+        if names:
+            dates = np.unique(segment_sums["date"].to_numpy().astype("datetime64[D]"))
+            di = self.window.index(dates)
+            for k, name in enumerate(names):
+                s = self._segment.get(name)
+                if s is not None:
+                    self.segment_sum[s, di[di >= 0]] += sums[k, di >= 0]
+                    self.segment_registers[s, di[di >= 0]] += counts[k, di >= 0]
+        self._totals.append(register_totals.cast(TOTALS_SCHEMA))
+        self._unmatched.append(unmatched)
+
+    def finish(self) -> History:
+        totals = pa.concat_tables(self._totals) if self._totals else TOTALS_SCHEMA.empty_table()
+        totals = totals.group_by("register_id").aggregate([
+            ("days_with_data", "sum"), ("kwh", "sum"), ("actual_kwh", "sum"), ("first_date", "min"), ("last_date", "max"),
+        ]).rename_columns(["register_id"] + TOTALS_SCHEMA.names[1:]) if totals.num_rows else totals
+        totals = totals.select(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA).sort_by("register_id")
+        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"]).aggregate([("register_days", "sum")])
+                     .rename_columns(["nmi", "suffix", "register_days"]).sort_by([("nmi", "ascending"), ("suffix", "ascending")])
+                     if self._unmatched and sum(t.num_rows for t in self._unmatched) else _no_unmatched())
+        r = len(self.registers)
+        return History(None, totals, self.segment_sum, self.segment_registers,
+                       self.register_sum.reshape(r, 2, HALF_HOURS), self.register_sumsq.reshape(r, 2, HALF_HOURS),
+                       self.register_count.reshape(r, 2, HALF_HOURS), unmatched)
+
+
+def _no_unmatched() -> pa.Table:
+    return pa.table({"nmi": pa.array([], pa.string()), "suffix": pa.array([], pa.string()),
+                     "register_days": pa.array([], pa.int64())})
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,10 +286,7 @@ def utility_profile_variance(registers: pd.DataFrame, history: History) -> pd.Da
 
 def utility_profile_summary(registers: pd.DataFrame, history: History, window: Window) -> pd.DataFrame:
     """Per register: days with data, coverage of the window, share estimated, average daily usage."""
-    d = history.register_days.group_by("register_id").aggregate([
-        ("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max"),
-    ]).to_pandas()
-    d.columns = ["register_id", "days_with_data", "kwh", "actual_kwh", "first_date", "last_date"]
+    d = history.register_totals.to_pandas()
     out = registers[["register_id", "nmi", "suffix", "segment", "profile_register"]].merge(d, on="register_id", how="left")
     out["days_with_data"] = out["days_with_data"].fillna(0).astype(int)
     out["window_days"] = window.days

@@ -8,6 +8,8 @@ no usable history takes its segment's average scalar, and is flagged.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -29,13 +31,14 @@ def range_weight(macro: MacroProfiles, key_index: np.ndarray, after: np.ndarray,
     return np.bincount(owner, weights=w, minlength=len(first))
 
 
-def interval_scalars(registers: pd.DataFrame, register_days: pa.Table, macro: MacroProfiles,
+def interval_scalars(registers: pd.DataFrame, register_days: pa.Table | Iterable[pa.Table], macro: MacroProfiles,
                      reference_days: int = INTERVAL_REFERENCE_DAYS, min_days: int = INTERVAL_MIN_DAYS) -> pd.DataFrame:
     """``registers``: register_id, key_index. From each register's last ``reference_days`` fully
-    actual days; fewer than ``min_days`` leaves the scalar empty (no history)."""
-    d = register_days.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas()
-    d = d[d["actual_half_hours"] == 48].sort_values(["register_id", "read_date"], ascending=[True, False])
-    d = d[d.groupby("register_id").cumcount() < reference_days]
+    actual days; fewer than ``min_days`` leaves the scalar empty (no history). ``register_days``
+    is one table, or tables of months newest first: reading stops once every register has its
+    reference days, and only the days that can still count are kept."""
+    d = latest_actual_days([register_days] if isinstance(register_days, pa.Table) else register_days,
+                           reference_days, registers["register_id"].to_numpy())
     key = pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy())
     k = key.reindex(d["register_id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
     d = d[k >= 0].assign(weight=macro.weights(k[k >= 0], d.loc[k >= 0, "read_date"].to_numpy().astype("datetime64[D]")))
@@ -46,6 +49,24 @@ def interval_scalars(registers: pd.DataFrame, register_days: pa.Table, macro: Ma
     out = registers[["register_id"]].merge(g.reset_index(), on="register_id", how="left")
     out["scalar"] = out["reference_quantity"] / out["reference_weight"]
     return out
+
+
+def latest_actual_days(months: Iterable[pa.Table], reference_days: int, register_ids: np.ndarray) -> pd.DataFrame:
+    """Each register's last ``reference_days`` fully actual days (register_id, read_date, kwh),
+    from tables whose dates never overlap, newest first (any order within a table)."""
+    kept = pd.DataFrame(columns=["register_id", "read_date", "kwh"])
+    wanted = pd.Index(np.unique(register_ids))
+    for table in months:
+        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas()
+        t = t[(t["actual_half_hours"] == 48) & t["register_id"].isin(wanted)].drop(columns="actual_half_hours")
+        kept = pd.concat([kept, t], ignore_index=True) if len(kept) else t
+        kept = kept.sort_values(["register_id", "read_date"], ascending=[True, False])
+        kept = kept[kept.groupby("register_id").cumcount() < reference_days]
+        full = kept["register_id"].value_counts()
+        wanted = wanted.difference(full.index[full >= reference_days])
+        if wanted.empty:
+            break  # older months cannot change any register's reference days
+    return kept.reset_index(drop=True)
 
 
 def basic_scalars(registers: pd.DataFrame, intervals: pd.DataFrame, macro: MacroProfiles,
