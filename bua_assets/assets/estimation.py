@@ -19,7 +19,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
-    TimeOfUse, basic_quantities, gas_energy, interval_quantities, plan_of_day, register_days, summarise,
+    TimeOfUse, basic_quantities, gas_energy, plan_of_day, register_days, streamed_interval_quantities, summarise,
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
@@ -96,7 +96,6 @@ def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
 READ_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 REGISTERS_PER_FILE = 5000
-REGISTERS_PER_CHUNK = 8000  # interval registers priced together in unbilled_consumption
 
 
 def metered_days(store, year_mnths) -> pd.DataFrame:
@@ -195,19 +194,20 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     rows, exceptions = [], []
     for year_mnth, month in months.groupby("year_mnth", sort=True):
         days = register_days(month, attrs)
-        interval_days = days[days["read_kind"] == "INTERVAL"]
-        # Registers in chunks, so memory holds a chunk's interval data, however many accounts.
-        chunk = interval_days["register_id"].rank(method="dense").to_numpy() // REGISTERS_PER_CHUNK
-        for _, inter in interval_days.groupby(chunk):
-            inter = inter.reset_index(drop=True)
-            data, found = interval_data_for(store, year_mnth, inter, estimated)
-            lost = inter[~found]
-            exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
-                                            "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
-                                            "code": "no_interval_data",
-                                            "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
-            inter = inter[found].reset_index(drop=True)
-            rows.append(interval_quantities(inter, data, plan_of_day(inter, core["AccountPlan"]), tou))
+        inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
+        # One pass over the month's interval data (then our estimates), whatever the register count.
+        month_key = pd.Timestamp(year_mnth).strftime("%Y-%m-%d")
+        actual = store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS) \
+            if store.exists("interval_reads", month_key, "interval_reads") else iter(())
+        quantities, found = streamed_interval_quantities(
+            inter, plan_of_day(inter, core["AccountPlan"]), tou,
+            itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()))
+        lost = inter[~found]
+        exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
+                                        "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
+                                        "code": "no_interval_data",
+                                        "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
+        rows.append(quantities)
         basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
         if len(basic):
             rows.append(basic_quantities(basic, intervals, scalars, macro, key_index))
@@ -240,27 +240,3 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         "estimated_share": float((out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)),
         "exceptions": len(exc),
     })
-
-
-def interval_data_for(store, year_mnth, days: pd.DataFrame, estimated: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """The interval data row of each register-day in ``days`` (actual data first, then our
-    estimate), streamed batch by batch so memory holds the wanted rows, not the month."""
-    wanted = pa.array((days["nmi"] + "/" + days["suffix"] + "/" + days["date"].astype(str)).tolist())
-    month_key = pd.Timestamp(year_mnth).strftime("%Y-%m-%d")
-    batches = store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS) \
-        if store.exists("interval_reads", month_key, "interval_reads") else iter(())
-    picked, positions = [], []
-    found = np.zeros(len(days), dtype=bool)
-    for batch in itertools.chain(batches, estimated.select(READ_COLUMNS).to_batches()):
-        keys = pc.binary_join_element_wise(batch["nmi"], batch["suffix"], pc.cast(batch["read_date"], pa.string()), "/")
-        at = pc.fill_null(pc.index_in(keys, value_set=wanted), -1).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero((at >= 0) & ~found[np.maximum(at, 0)])
-        if len(rows):
-            picked.append(pa.Table.from_batches([batch.take(pa.array(rows))]))
-            positions.append(at[rows])
-            found[at[rows]] = True
-    if not picked:
-        return estimated.select(READ_COLUMNS).slice(0, 0), found
-    data = pa.concat_tables([t.cast(picked[0].schema) for t in picked])
-    order = np.argsort(np.concatenate(positions), kind="stable")
-    return data.take(pa.array(order)), found

@@ -7,11 +7,13 @@ and our estimates), scalars and the macro profiles; everything is vectorised per
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
 from bua_assets.estimation.intervals import day_type, half_hourly, tou_masks
@@ -19,6 +21,8 @@ from bua_assets.estimation.profiles import MacroProfiles
 from bua_assets.estimation.scalars import range_weight
 
 TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
+_EMPTY_DATA = pa.table({"interval_length": pa.array([], pa.int16()), "values": pa.array([], pa.list_(pa.float64())),
+                        "interval_quality": pa.array([], pa.list_(pa.string())), "quality_method": pa.array([], pa.string())})
 STREAM_TIME_CLASS = {"CONTROL": "CONTROLLED_LOAD", "SOLAR": "SOLAR"}
 
 RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnth", "plan_id", "time_class", "quantity",
@@ -88,7 +92,8 @@ class TimeOfUse:
         return cls(masks, invalid)
 
 
-def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse) -> pd.DataFrame:
+def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse,
+                        keep_position: bool = False) -> pd.DataFrame:
     """Split each interval register-day into time classes. ``data`` rows align with ``days`` (the
     day's interval data, actual or estimated); PRIMARY registers on a TOU plan split by the plan's
     windows, CONTROL is CONTROLLED_LOAD, SOLAR is SOLAR (export), the rest ANYTIME."""
@@ -100,6 +105,7 @@ def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, to
 
     def emit(rows, time_class, q, a):
         part = base.iloc[rows][["account_id", "utility_id", "register_id", "year_mnth", "date"]].copy()
+        part["_position"] = rows
         part["time_class"] = time_class
         part["quantity"] = q
         part["actual_quantity"] = a
@@ -120,7 +126,49 @@ def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, to
     rest = np.flatnonzero(~split)
     classes = pd.Series(stream[rest]).map(STREAM_TIME_CLASS).fillna("ANYTIME").to_numpy()
     emit(rest, classes, total[rest], total_actual[rest])
-    return pd.concat(out, ignore_index=True)
+    out = pd.concat(out, ignore_index=True)
+    return out if keep_position else out.drop(columns="_position")
+
+
+def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: TimeOfUse,
+                                 batches: Iterable[pa.RecordBatch | pa.Table]) -> tuple[pd.DataFrame, np.ndarray]:
+    """interval_quantities for every register-day of ``days`` (one calendar month: nmi, suffix,
+    date, stream_type, ...) from interval data streamed in ``batches`` (actual data first, then our
+    estimates: the first row found for a register-day is used). One pass over the month's data,
+    whatever the number of registers; memory holds a batch and the quantities. Returns the rows
+    (in ``days`` order) and which register-days had data."""
+    keys, uniques = pd.factorize(days["nmi"].astype(str) + "/" + days["suffix"].astype(str))
+    dates = days["date"].to_numpy(dtype="datetime64[D]")
+    first = dates.min() if len(dates) else np.datetime64("1970-01-01")
+    span = int((dates.max() - first).astype(int)) + 1 if len(dates) else 1
+    slot = np.full(max(len(uniques), 1) * span, -1, dtype=np.int64)
+    rows = np.arange(len(days))
+    slot[(keys * span + (dates - first).astype(np.int64))[::-1]] = rows[::-1]  # the first row of a key wins
+    value_set = pa.array(uniques.to_numpy(dtype=object), pa.string())
+    found = np.zeros(len(days), dtype=bool)
+    parts = []
+    for batch in batches:
+        code = pc.fill_null(pc.index_in(pc.binary_join_element_wise(batch["nmi"], batch["suffix"], "/"),
+                                        value_set=value_set), -1).to_numpy(zero_copy_only=False)
+        day = (batch["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]") - first).astype(np.int64)
+        ok = (code >= 0) & (day >= 0) & (day < span)
+        at = np.full(len(code), -1, dtype=np.int64)
+        at[ok] = slot[code[ok] * span + day[ok]]
+        take = np.flatnonzero(at >= 0)
+        take = take[~found[at[take]]]
+        take = take[np.unique(at[take], return_index=True)[1]]  # a register-day twice in one batch: once
+        if not len(take):
+            continue
+        at = at[take]
+        found[at] = True
+        data = batch.take(pa.array(take))
+        part = interval_quantities(days.iloc[at], data if isinstance(data, pa.Table) else pa.Table.from_batches([data]),
+                                   plan[at], tou, keep_position=True)
+        parts.append(part.assign(_row=at[part.pop("_position").to_numpy()]))
+    if not parts:
+        return interval_quantities(days.iloc[:0], _EMPTY_DATA, plan[:0], tou), found
+    out = pd.concat(parts, ignore_index=True).sort_values("_row", kind="stable")
+    return out.drop(columns="_row").reset_index(drop=True), found
 
 
 def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Series, macro: MacroProfiles,

@@ -130,7 +130,7 @@ class HistoryPass:
                                  ("actual_kwh", pa.float64()), ("actual_half_hours", pa.int16()),
                                  ("quality_method", pa.string())])
         days = pa.concat_tables([t.cast(days_schema) for t in self._days]) if self._days else days_schema.empty_table()
-        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"]).aggregate([("nmi", "count")])
+        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"], use_threads=False).aggregate([("nmi", "count")])
                      .rename_columns(["nmi", "suffix", "register_days"])
                      .sort_by([("nmi", "ascending"), ("suffix", "ascending")]) if self._unmatched else _no_unmatched())
         w, r = self.window.days, len(self._ids)
@@ -148,7 +148,7 @@ TOTALS_SCHEMA = pa.schema([("register_id", pa.int32()), ("days_with_data", pa.in
 
 def register_totals(days: pa.Table) -> pa.Table:
     """Per register: days with data, kWh, actual kWh, first and last date (additive over months)."""
-    t = days.group_by("register_id").aggregate([
+    t = days.group_by("register_id", use_threads=False).aggregate([
         ("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max")])
     return t.rename_columns(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA)
 
@@ -225,11 +225,11 @@ class MonthlyCombination:
 
     def finish(self) -> History:
         totals = pa.concat_tables(self._totals) if self._totals else TOTALS_SCHEMA.empty_table()
-        totals = totals.group_by("register_id").aggregate([
+        totals = totals.group_by("register_id", use_threads=False).aggregate([
             ("days_with_data", "sum"), ("kwh", "sum"), ("actual_kwh", "sum"), ("first_date", "min"), ("last_date", "max"),
         ]).rename_columns(["register_id"] + TOTALS_SCHEMA.names[1:]) if totals.num_rows else totals
         totals = totals.select(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA).sort_by("register_id")
-        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"]).aggregate([("register_days", "sum")])
+        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"], use_threads=False).aggregate([("register_days", "sum")])
                      .rename_columns(["nmi", "suffix", "register_days"]).sort_by([("nmi", "ascending"), ("suffix", "ascending")])
                      if self._unmatched and sum(t.num_rows for t in self._unmatched) else _no_unmatched())
         r = len(self.registers)
