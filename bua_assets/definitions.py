@@ -16,6 +16,7 @@ from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import (
     interval_statistics, macro_profiles, micro_scalars, segment_profiles, utility_profiles,
 )
+from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.resources import (
     AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
@@ -64,4 +65,7 @@ def build_resources() -> dict:
 
 
 defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job, bua_teardown], sensors=[earl_snapshot_sensor],
-                      resources=build_resources())
+                      resources=build_resources(),
+                      # BUA_EXECUTOR: unset (Dagster's default, multiprocess), in_process, multiprocess or k8s
+                      # (a pod per step; the production profile). See bua_assets/executors.py.
+                      executor=build_executor(os.getenv("BUA_EXECUTOR")))
