@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from bua_assets.compute import duckdb_settings
+
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 
 
@@ -40,36 +42,37 @@ def register(con: duckdb.DuckDBPyConnection, view: str, table) -> None:
         con.register(view, table)
 
 
-def run_sql(name: str, tables: dict, params: dict | None = None, *, threads: int = 2,
+def engine_config(threads: int | None = None, memory_limit: str | None = None, spill_dir: str | None = None) -> dict:
+    """DuckDB settings: explicit arguments, else what the process may use (bua_assets.compute:
+    BUA_DUCKDB_* overrides, else the pod's cgroup limits, else the machine)."""
+    settings = duckdb_settings()
+    return {"threads": threads or settings["threads"], "memory_limit": memory_limit or settings["memory_limit"],
+            "temp_directory": spill_dir or settings["temp_directory"]}
+
+
+def run_sql(name: str, tables: dict, params: dict | None = None, *, threads: int | None = None,
             memory_limit: str | None = None, spill_dir: str | None = None) -> pa.Table:
     """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
-    config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {}),
-              **({"temp_directory": spill_dir} if spill_dir else {})}
-    with _connection(tables, config) as con:
+    with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
         return con.sql(sql_text(name), params=params or {}).to_arrow_table()
 
 
 @contextmanager
-def sql_connection(tables: dict, *, threads: int = 2, memory_limit: str | None = None,
+def sql_connection(tables: dict, *, threads: int | None = None, memory_limit: str | None = None,
                    spill_dir: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for running several named transforms (``con.sql(sql_text(name), params=...)``)."""
-    config = {"threads": threads, **({"memory_limit": memory_limit} if memory_limit else {}),
-              **({"temp_directory": spill_dir} if spill_dir else {})}
-    with _connection(tables, config) as con:
+    with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
         yield con
 
 
 @contextmanager
-def stream_sql(name: str, tables: dict, params: dict | None = None, *, threads: int = 2,
-               memory_limit: str = "2GB", spill_dir: str | None = None,
+def stream_sql(name: str, tables: dict, params: dict | None = None, *, threads: int | None = None,
+               memory_limit: str | None = None, spill_dir: str | None = None,
                batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
     """Run sql/<name>.sql and stream the result in record batches.
 
     ``tables`` may hold Arrow tables or pyarrow datasets (scanned lazily), so inputs larger than
     memory work; DuckDB spills to ``spill_dir`` past ``memory_limit``.
     """
-    config = {"threads": threads, "memory_limit": memory_limit}
-    if spill_dir:
-        config["temp_directory"] = spill_dir
-    with _connection(tables, config) as con:
+    with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
         yield con.sql(sql_text(name), params=params or {}).to_arrow_reader(batch_rows)

@@ -69,9 +69,10 @@ def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFr
 
 
 # Heavy steps ask the Kubernetes executor for more room (dagster-k8s/config), and scale the
-# node group they run on up for the step and back down after it.
+# node group they run on up for the step and back down after it. The CPU limit is what the
+# step's DuckDB sizes its threads by (bua_assets.compute reads the pod's cgroup).
 HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
-                                                                    "limits": {"memory": "10Gi"}}}}}
+                                                                    "limits": {"cpu": "2", "memory": "10Gi"}}}}}
 STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 
 
