@@ -6,6 +6,7 @@ import dagster as dg
 from bua_assets.core import schema
 from bua_assets.core.extract import extract_core
 from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.progress import progress_logger
 from bua_assets.core.database import CoreDatabase
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
@@ -67,7 +68,7 @@ def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
         target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
-        result = extract_core(db, target, run_date(key))
+        result = extract_core(db, target, run_date(key), progress=progress_logger(context.log, "core_tables: tables extracted"))
     total = sum(result.rows.values())
     blocking = [f for f in result.drift if f.blocking]
     yield dg.MaterializeResult(metadata={

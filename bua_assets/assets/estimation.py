@@ -26,6 +26,7 @@ from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
 from bua_assets.settings import participant_id
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, unbilled_window as compute_unbilled_window
 from bua_assets.partitions import month_end, monthly_partitions, run_date
+from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 
 
@@ -192,7 +193,9 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     tou = TimeOfUse.from_tables(core["Plan"], core["PlanTimeOfUse"])
     attrs = registers[["register_id", "utility_id", "nmi", "suffix", "read_kind", "stream_type"]]
     rows, exceptions = [], []
-    for year_mnth, month in months.groupby("year_mnth", sort=True):
+    report = progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0)
+    by_month = months.groupby("year_mnth", sort=True)
+    for done, (year_mnth, month) in enumerate(by_month, start=1):
         days = register_days(month, attrs)
         inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
         # One pass over the month's interval data (then our estimates), whatever the register count.
@@ -211,6 +214,7 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
         if len(basic):
             rows.append(basic_quantities(basic, intervals, scalars, macro, key_index))
+        report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
     result = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["account_id", "utility_id", "register_id", "year_mnth", "date", "time_class", "quantity", "actual_quantity"])
     unknown = result["quantity"].isna()

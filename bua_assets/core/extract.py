@@ -7,6 +7,7 @@ snapshot saw. The filters run in Arrow on the typed batches; the SQL holds no va
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -37,7 +38,8 @@ class ExtractResult:
     drift: list[DriftFinding] = field(default_factory=list)
 
 
-def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, chunk_rows: int = 200_000) -> ExtractResult:
+def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, chunk_rows: int = 200_000,
+                 progress: Callable[[int, int, str], None] = lambda *_: None) -> ExtractResult:
     result = ExtractResult()
     observed = db.observed_schema()
     result.drift = schema_drift(observed, sqlite=db.engine == "sqlite")
@@ -46,7 +48,8 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
          pa.array([c for cols in observed.values() for c in cols]),
          pa.array([str(v) for cols in observed.values() for v in cols.values()])], schema=OBSERVED_SCHEMA))
     issued_invoices: list[pa.Array] = []
-    for name, spec in core_tables().items():
+    tables = core_tables()
+    for done, (name, spec) in enumerate(tables.items(), start=1):
         present = {c.lower() for c in observed.get(name, {})}
         available = [c for c in spec.column_names if c.lower() in present]
         kept = excluded = 0
@@ -64,6 +67,7 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
         writer.ensure(name, spec.arrow_schema)
         result.rows[name] = kept
         result.excluded_as_at[name] = excluded
+        progress(done, len(tables), f"{name}: {kept:,} rows")
     return result
 
 
