@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.profiles import (
-    HEAVY, basic_reads_of, interval_history, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
+    HEAVY, basic_reads_of, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
     utility_profiles,
 )
 from bua_assets.estimation.basic import month_end_reads
@@ -110,8 +110,9 @@ def metered_days(store, year_mnths) -> pd.DataFrame:
 
 
 # Unbilled days reach back to the lookback horizon: the months of interval data they may need.
-horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
-    start_offset=-(DEFAULT_HORIZON_MONTHS - 1), end_offset=0))
+HORIZON_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_HORIZON_MONTHS - 1), end_offset=0)
+horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=HORIZON_WINDOW)
+horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON_WINDOW)
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles,
@@ -169,7 +170,7 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 
 
 @dg.asset(partitions_def=monthly_partitions,
-          deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, interval_history],
+          deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, horizon_interval_reads],
           kinds={"parquet", "pandas"}, group_name="estimation", op_tags=HEAVY,
           description="Unbilled quantity per account x supply point x register x calendar month x time class "
                       "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "

@@ -26,9 +26,6 @@ HISTORY_MONTHS = 12
 # 12-month profiles combine the statistics of the months up to and including the partition's.
 statistics_history = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
     start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
-# unbilled_consumption still reads the raw interval data of the months it quantifies.
-interval_history = dg.AssetDep(interval_reads, partition_mapping=dg.TimeWindowPartitionMapping(
-    start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
 
 
 def profile_window(key: str) -> prof.Window:
