@@ -69,12 +69,12 @@ def _partials(con: duckdb.DuckDBPyConnection, chunk: pa.Table) -> tuple[pa.Table
                    min(read_date) AS first_date, max(read_date) AS last_date,
                    sum(list_sum("values") * f.kwh_factor) AS kwh
             FROM days d JOIN factors f USING (uom) GROUP BY ALL
-        """).fetch_arrow_table()
-        register_days = con.sql("SELECT DISTINCT nmi, suffix, read_date FROM days").fetch_arrow_table()
+        """).to_arrow_table()
+        register_days = con.sql("SELECT DISTINCT nmi, suffix, read_date FROM days").to_arrow_table()
         quality = con.sql("""
             SELECT nmi, suffix, left(q, 1) AS flag, count(*) AS n
             FROM (SELECT nmi, suffix, unnest(interval_quality) AS q FROM days) GROUP BY ALL
-        """).fetch_arrow_table()
+        """).to_arrow_table()
     finally:
         con.unregister("days")
         con.unregister("factors")
