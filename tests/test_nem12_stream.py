@@ -323,10 +323,10 @@ def test_300mb_file_inspects_and_ingests_in_bounded_memory(tmp_path):
         assert got["kwh"] == pytest.approx(want["kwh"], rel=1e-9)
         assert got["quality"] == {"A": days * want["intervals"] - want["registers"] * want["intervals"] // 2,
                                   "S": want["registers"] * want["intervals"] // 2}
-        assert got["peak_rss_mb"] < 1500
+        assert got["peak_rss_mb"] < 1500  # 0.7 GB measured; 3.2 GB before streaming
         got = _child(path, "ingest")
         assert got["rows"] == got["lake_rows"] == days and got["registers"] == want["registers"]
         assert got["quarantined"] == 0
-        assert got["peak_rss_mb"] < 2500
+        assert got["peak_rss_mb"] < 2000  # 0.97 GB measured (SQL part: one staged chunk at a time)
     finally:
         path.unlink()
