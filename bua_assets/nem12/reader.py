@@ -141,7 +141,8 @@ def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = N
     A stream reads nothing until its :meth:`Nem12Stream.chunks` is iterated, and then holds one
     chunk (about ``chunk_days`` register-days) at a time. A zip's members are CRC-checked first
     (streamed, not held): a corrupt zip yields one rejected stream, so nothing from it is used.
-    ``source`` names the file in results and issues (default: the path).
+    ``source`` names the file in results and issues (default: the path), e.g. the S3 URI a
+    cached copy came from.
     """
     path = Path(path)
     name = source or str(path)
