@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, read_nem12
+from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
 from bua_assets.sql import register, run_sql, sql_connection, sql_text
 
 QUARANTINE_SCHEMA = pa.schema([
@@ -63,13 +63,21 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     issues, files = [], []
     for n, item in enumerate(files_in):
         path, source = item if isinstance(item, tuple) else (item, None)
-        for k, f in enumerate(read_nem12(path, source=source)):
+        for k, f in enumerate(open_nem12(path, source=source)):
+            written, register_days = [], 0
+            for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
+                if chunk.num_rows:
+                    days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
+                    written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
+                    pq.write_table(days, written[-1])
+                    register_days += chunk.num_rows
+            if f.rejected:  # found at the end (e.g. no 900 record): nothing from the file is loaded
+                for p in written:
+                    p.unlink()
+                register_days = 0
             created = f.header.created if f.header else ""
-            if f.days.num_rows:
-                days = f.days.append_column("file_created", pa.array([created] * f.days.num_rows, pa.string()))
-                pq.write_table(days, staged / f"{n:06d}-{k:03d}.parquet")
             issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date) for i in f.issues]
-            files.append((f.name, created, f.header.from_participant if f.header else None, f.days.num_rows,
+            files.append((f.name, created, f.header.from_participant if f.header else None, register_days,
                           len(f.issues), f.rejected))
     if not any(staged.iterdir()):
         pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")

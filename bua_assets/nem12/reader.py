@@ -4,13 +4,18 @@ Structure (100/200/300/400/500/900 records) is walked once per *record*; the int
 values of every 300 record are parsed in bulk by Arrow's CSV parser, one batch per interval
 length, so no Python code ever touches an individual interval value.
 
+The file is streamed (:func:`open_nem12`): read in large byte blocks cut at newlines and parsed
+in chunks of register-days, so memory is bounded by a chunk, not by the file.
+:func:`read_nem12` collects the chunks for callers that want the whole file.
+
 The reader is faithful: values and units are returned exactly as the file states them (unit
 conversion, de-duplication across files and quarantine policy are the pipeline's job). Problems
 never raise out of :func:`read_nem12` unless ``strict=True``; each becomes a :class:`Nem12Issue`
 naming the file and line:
 
 - ``file_rejected``: nothing from the file is returned (no 100 header, not NEM12, no 900
-  end record, empty, unreadable, corrupt zip). A partial file is never loaded.
+  end record, data after it, empty, not UTF-8, unreadable, corrupt zip). A partial file is
+  never loaded: when streaming, a consumer discards the chunks of a stream that ends rejected.
 - ``record_quarantined``: one register-day (or a whole 200 block) is left out, with the reason.
 - ``warning``: data is returned, but something is worth knowing (unknown unit, 400 records on a
   day whose quality is not V, unknown record indicator).
@@ -18,12 +23,16 @@ naming the file and line:
 
 from __future__ import annotations
 
+import codecs
 import io
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, ContextManager, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +48,8 @@ REACTIVE_UNITS = {"varh": 0.001, "kvarh": 1.0, "mvarh": 1000.0}
 # Fields in a 300 record besides the interval values: indicator, date, quality, reason code,
 # reason description, update time, MSATS load time (the last is optional in older files).
 _NON_VALUE_FIELDS = 7
+_READ_BLOCK = 8 << 20  # bytes read at a time
+_MAX_LINE = 64 << 20  # a NEM12 record is at most ~25 kB; a longer "line" is not worth buffering
 
 Severity = Literal["file_rejected", "record_quarantined", "warning"]
 
@@ -123,42 +134,81 @@ def unit_factor(uom: str) -> tuple[str | None, float | None]:
     return None, None
 
 
-def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None) -> list[Nem12File]:
-    """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file).
+def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = None,
+               chunk_days: int = 20_000) -> Iterator[Nem12Stream]:
+    """Stream a NEM12 file, plain or zipped: one :class:`Nem12Stream` per file or zip member.
 
+    A stream reads nothing until its :meth:`Nem12Stream.chunks` is iterated, and then holds one
+    chunk (about ``chunk_days`` register-days) at a time. A zip's members are CRC-checked first
+    (streamed, not held): a corrupt zip yields one rejected stream, so nothing from it is used.
     ``source`` names the file in results and issues (default: the path), e.g. the S3 URI a
     cached copy came from.
     """
     path = Path(path)
     name = source or str(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
     except OSError as exc:
-        return [_rejected(name, None, "unreadable", f"cannot read file: {exc}", strict)]
-    if data[:4] == b"PK\x03\x04" or path.suffix.lower() == ".zip":
-        return _read_zip(data, name, strict)
-    return [read_nem12_bytes(data, name, strict=strict)]
+        yield _rejected_stream(name, "unreadable", f"cannot read file: {exc}", strict)
+        return
+    if magic == b"PK\x03\x04" or path.suffix.lower() == ".zip":
+        yield from _open_zip(path, name, strict, chunk_days)
+    else:
+        yield Nem12Stream(name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days)
 
 
-def _read_zip(data: bytes, name: str, strict: bool) -> list[Nem12File]:
+def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None) -> list[Nem12File]:
+    """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file), whole.
+
+    Built on :func:`open_nem12`: rows are grouped by interval length within each chunk, in file
+    order within a group (a file of up to 20,000 register-days is one chunk).
+    """
+    return [_collect(stream) for stream in open_nem12(path, strict=strict, source=source)]
+
+
+def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False) -> Nem12File:
+    """Parse the bytes of one NEM12 file. ``name`` is used in every issue."""
+    return _collect(Nem12Stream(name, lambda: io.BytesIO(data), strict=strict))
+
+
+def _collect(stream: Nem12Stream) -> Nem12File:
+    tables = [t for t in stream.chunks() if t.num_rows]
+    days = pa.concat_tables(tables) if tables and not stream.rejected else DAY_SCHEMA.empty_table()
+    return Nem12File(stream.name, stream.header, days, stream.issues, stream.b2b_records)
+
+
+def _open_zip(path: Path, name: str, strict: bool, chunk_days: int) -> Iterator[Nem12Stream]:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
-            if not members:
-                return [_rejected(name, None, "empty_zip", "zip archive has no files", strict)]
-            return [
-                read_nem12_bytes(archive.read(m), f"{name}!{m.filename}", strict=strict)
-                for m in members
-            ]
+            # Decompress every member once up front (CRC check): a zip whose last member is
+            # corrupt must give nothing, and its first members' chunks would already be out.
+            for m in members:
+                with archive.open(m) as f:
+                    while f.read(_READ_BLOCK):
+                        pass
     except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        return [_rejected(name, None, "corrupt_zip", f"corrupt or truncated zip archive: {exc}", strict)]
+        yield _rejected_stream(name, "corrupt_zip", f"corrupt or truncated zip archive: {exc}", strict)
+        return
+    if not members:
+        yield _rejected_stream(name, "empty_zip", "zip archive has no files", strict)
+        return
+    for m in members:
+        yield Nem12Stream(f"{name}!{m.filename}", partial(_open_member, path, m), strict=strict,
+                          chunk_days=chunk_days)
 
 
-def _rejected(name: str, line: int | None, code: str, reason: str, strict: bool) -> Nem12File:
-    issue = Nem12Issue(name, line, "file_rejected", code, reason)
-    if strict:
-        raise Nem12FormatError(issue)
-    return Nem12File(name, None, DAY_SCHEMA.empty_table(), [issue])
+@contextmanager
+def _open_member(path: Path, member: zipfile.ZipInfo):
+    with zipfile.ZipFile(path) as archive, archive.open(member) as f:
+        yield f
+
+
+def _rejected_stream(name: str, code: str, reason: str, strict: bool) -> Nem12Stream:
+    stream = Nem12Stream(name, None, strict=strict)
+    stream._reject(None, code, reason)
+    return stream
 
 
 @dataclass
@@ -177,86 +227,202 @@ class _Block:
     valid: bool
 
 
-def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False) -> Nem12File:
-    """Parse the bytes of one NEM12 file. ``name`` is used in every issue."""
-    if not data.strip():
-        return _rejected(name, None, "empty_file", "file is empty", strict)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return _rejected(name, None, "not_text", f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", strict)
-    lines = text.replace("\r", "").split("\n")
+class Nem12Stream:
+    """One NEM12 file (or zip member), read as a sequence of :data:`DAY_SCHEMA` tables.
 
-    issues: list[Nem12Issue] = []
+    Iterate :meth:`chunks` once, to the end; only then are ``header``, ``issues``,
+    ``b2b_records`` and ``rejected`` final. Some rejections can only be found at the end (no 900
+    end record, data after it, bad UTF-8 further on), after chunks were yielded: a consumer
+    MUST discard every chunk of a stream that ends ``rejected`` (e.g. stage them and delete
+    them). As with :func:`read_nem12`, a rejected stream's issues are just the rejection and its
+    header is None. Issues are in file order per chunk: a chunk's 300-record problems follow
+    the structural ones (200, 400, unknown records) found up to its end. In strict mode the
+    first issue raised is the first found in that order.
+    """
 
-    def add(line: int | None, severity: Severity, code: str, reason: str, **where) -> None:
-        issue = Nem12Issue(name, line, severity, code, reason, **where)
-        if strict:
+    def __init__(self, name: str, opener: Callable[[], ContextManager[BinaryIO]] | None, *,
+                 strict: bool = False, chunk_days: int = 20_000):
+        self.name = name
+        self.header: Nem12Header | None = None
+        self.issues: list[Nem12Issue] = []
+        self.b2b_records = 0
+        self._opener = opener
+        self._strict = strict
+        self._chunk_days = max(1, int(chunk_days))
+        self._started = False
+
+    @property
+    def rejected(self) -> bool:
+        return any(i.severity == "file_rejected" for i in self.issues)
+
+    def chunks(self) -> Iterator[pa.Table]:
+        """Register-day tables of about ``chunk_days`` rows each, split only before a 200 or
+        300 record, so a day's 400 records are always in its chunk."""
+        if self._started:
+            raise RuntimeError(f"{self.name}: chunks() can be iterated only once")
+        self._started = True
+        if self._opener is None or self.rejected:
+            return
+        try:
+            with self._opener() as raw:
+                yield from self._parse(raw)
+        except OSError as exc:
+            self._reject(None, "unreadable", f"cannot read file: {exc}")
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            self._reject(None, "corrupt_zip", f"corrupt or truncated zip archive: {exc}")
+
+    def __repr__(self) -> str:
+        return f"Nem12Stream({self.name!r})"
+
+    def _add(self, line: int | None, severity: Severity, code: str, reason: str, **where) -> None:
+        issue = Nem12Issue(self.name, line, severity, code, reason, **where)
+        if self._strict:
             raise Nem12FormatError(issue)
-        issues.append(issue)
+        self.issues.append(issue)
 
-    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    head = lines[first].split(",")
-    if head[0].strip() != "100":
-        return _rejected(
-            name, first + 1, "missing_header",
-            f"expected a 100 header record first, found record '{head[0][:10]}'", strict,
-        )
-    version = head[1].strip().upper() if len(head) > 1 else ""
-    if version != "NEM12":
-        what = "a NEM13 (accumulation meter) file" if version == "NEM13" else f"version '{version}'"
-        return _rejected(name, first + 1, "not_nem12", f"{what} where NEM12 is expected", strict)
-    header = Nem12Header("NEM12", _field(head, 2), _field(head, 3), _field(head, 4))
+    def _reject(self, line: int | None, code: str, reason: str) -> None:
+        self._add(line, "file_rejected", code, reason)
+        # Nothing from a rejected file is used: drop what was found before, as read_nem12 always did.
+        self.issues, self.header, self.b2b_records = self.issues[-1:], None, 0
 
-    blocks: list[_Block] = []
-    day_lines: list[int] = []  # index into lines of each 300 record
-    day_block: list[int] = []  # index into blocks
-    events: dict[int, list[tuple[int, list[str]]]] = {}  # position in day_lines -> 400 records
-    end_line = None
-    b2b = 0
-    previous = "100"  # the last record seen: a 400 belongs to the 300 (or 400) just before it
-    for i in range(first + 1, len(lines)):
-        line = lines[i]
-        code = line[:3]
-        if code == "300" and line[3:4] == ",":
-            previous = "300"
-            if not blocks:
-                add(i + 1, "record_quarantined", "orphan_300", "300 record before any 200 record")
-                continue
-            day_lines.append(i)
-            day_block.append(len(blocks) - 1)
-            continue
-        elif end_line is not None:
-            if line.strip():
-                return _rejected(
-                    name, i + 1, "data_after_900",
-                    f"record after the 900 end-of-data record at line {end_line} (concatenated files?)",
-                    strict,
-                )
-        elif not line.strip():
-            continue
-        elif code == "400" and line[3:4] == ",":
-            if previous not in ("300", "400") or not day_lines:
-                add(i + 1, "record_quarantined", "orphan_400", "400 record without a preceding 300 record")
+    def _line_blocks(self, raw: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+        """The file's lines (``\\r`` removed), a block at a time: (lines before it, lines).
+
+        Blocks are cut after a newline, which never falls inside a UTF-8 sequence, and decoded
+        with that newline so a bad sequence before it reports what decoding the whole file did.
+        On bad UTF-8 or an absurdly long line the stream is rejected and the blocks stop."""
+        done = offset = 0  # lines yielded; bytes decoded (after the BOM, like utf-8-sig counts)
+        rest = b""
+        first = True
+        while True:
+            data = raw.read(_READ_BLOCK)
+            if first:
+                first = False
+                if data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8):]
+            buf = rest + data if rest else data
+            if data:
+                cut = buf.rfind(b"\n") + 1
+                if not cut:
+                    if len(buf) > _MAX_LINE:
+                        self._reject(done + 1, "line_too_long",
+                                     f"a line longer than {_MAX_LINE >> 20} MiB: not a NEM12 file")
+                        return
+                    rest = buf
+                    continue
+                piece, rest = buf[:cut], buf[cut:]
             else:
-                events.setdefault(len(day_lines) - 1, []).append((i + 1, line.split(",")))
-        elif code == "200" and line[3:4] == ",":
-            blocks.append(_parse_200(line, i + 1, add))
-        elif code == "500" and line[3:4] == ",":
-            b2b += 1
-        elif code == "900" and line[3:].strip(", ") == "":
-            end_line = i + 1
-        else:
-            add(i + 1, "warning", "unknown_record", f"record indicator '{line[:10]}' is not a NEM12 record; skipped")
-        previous = code
-    if end_line is None:
-        last = max((i for i, ln in enumerate(lines) if ln.strip()), default=0) + 1
-        return _rejected(name, last, "missing_900", "no 900 end-of-data record: the file may be truncated", strict)
+                piece, rest = buf, b""
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._reject(None, "not_text",
+                             f"not a UTF-8 text file ({exc.reason} at byte {offset + exc.start})")
+                return
+            offset += len(piece)
+            lines = text.replace("\r", "").split("\n")
+            if data:
+                lines.pop()  # the empty text after the block's last newline: the next block goes on
+            yield done, lines
+            done += len(lines)
+            if not data:
+                return
 
-    days = _parse_days(name, lines, blocks, day_lines, day_block, events, add)
-    if not blocks:
-        add(None, "warning", "no_data", "file has no 200/300 data records")
-    return Nem12File(name, header, days, issues, b2b)
+    def _parse(self, raw: BinaryIO) -> Iterator[pa.Table]:
+        add = self._add
+        line_blocks = self._line_blocks(raw)
+        for base, lines in line_blocks:
+            first = next((j for j, ln in enumerate(lines) if ln.strip()), None)
+            if first is not None:
+                break
+        else:
+            if not self.rejected:
+                self._reject(None, "empty_file", "file is empty")
+            return
+        number = base + first + 1
+        head = lines[first].split(",")
+        if head[0].strip() != "100":
+            return self._reject(number, "missing_header",
+                                f"expected a 100 header record first, found record '{head[0][:10]}'")
+        version = head[1].strip().upper() if len(head) > 1 else ""
+        if version != "NEM12":
+            what = "a NEM13 (accumulation meter) file" if version == "NEM13" else f"version '{version}'"
+            return self._reject(number, "not_nem12", f"{what} where NEM12 is expected")
+        self.header = Nem12Header("NEM12", _field(head, 2), _field(head, 3), _field(head, 4))
+
+        def after_header():
+            yield base, lines, first + 1
+            for b, ls in line_blocks:
+                yield b, ls, 0
+
+        chunk_days = self._chunk_days
+        # The chunk: its 200 records (the first may carry over from the previous chunk), the text
+        # and line number of each 300 record, its block, and its 400 records by position.
+        blocks: list[_Block] = []
+        day_text: list[str] = []
+        day_no: list[int] = []
+        day_block: list[int] = []
+        events: dict[int, list[tuple[int, list[str]]]] = {}
+        n_blocks = b2b = 0
+        end_line = None
+        last = number  # the last non-blank line, named by a missing 900
+        previous = "100"  # the last record seen: a 400 belongs to the 300 (or 400) just before it
+        for base, lines, start in after_header():
+            for j in range(start, len(lines)):
+                line = lines[j]
+                code = line[:3]
+                if code == "300" and line[3:4] == ",":
+                    previous = "300"
+                    if not blocks:
+                        add(base + j + 1, "record_quarantined", "orphan_300", "300 record before any 200 record")
+                        continue
+                    if len(day_text) >= chunk_days:  # split inside a block: carry its 200 record
+                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+                        blocks, day_text, day_no, day_block, events = blocks[-1:], [], [], [], {}
+                    day_text.append(line)
+                    day_no.append(base + j + 1)
+                    day_block.append(len(blocks) - 1)
+                    continue
+                elif end_line is not None:
+                    if line.strip():
+                        return self._reject(
+                            base + j + 1, "data_after_900",
+                            f"record after the 900 end-of-data record at line {end_line} (concatenated files?)")
+                elif not line.strip():
+                    continue
+                elif code == "400" and line[3:4] == ",":
+                    if previous not in ("300", "400") or not day_text:
+                        add(base + j + 1, "record_quarantined", "orphan_400",
+                            "400 record without a preceding 300 record")
+                    else:
+                        events.setdefault(len(day_text) - 1, []).append((base + j + 1, line.split(",")))
+                elif code == "200" and line[3:4] == ",":
+                    if len(day_text) >= chunk_days:
+                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+                        blocks, day_text, day_no, day_block, events = [], [], [], [], {}
+                    blocks.append(_parse_200(line, base + j + 1, add))
+                    n_blocks += 1
+                elif code == "500" and line[3:4] == ",":
+                    b2b += 1
+                elif code == "900" and line[3:].strip(", ") == "":
+                    end_line = base + j + 1
+                else:
+                    add(base + j + 1, "warning", "unknown_record",
+                        f"record indicator '{line[:10]}' is not a NEM12 record; skipped")
+                previous = code
+            for j in range(len(lines) - 1, start - 1, -1):
+                if lines[j].strip():
+                    last = base + j + 1
+                    break
+        if self.rejected:  # bad UTF-8 or a runaway line further on
+            return
+        if end_line is None:
+            return self._reject(last, "missing_900", "no 900 end-of-data record: the file may be truncated")
+        if day_text:
+            yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+        if not n_blocks:
+            add(None, "warning", "no_data", "file has no 200/300 data records")
+        self.b2b_records = b2b
 
 
 def _field(parts: list[str], i: int) -> str:
@@ -292,20 +458,21 @@ def _parse_200(line: str, number: int, add) -> _Block:
     return _Block(number, nmi, _field(p, 2), _field(p, 3), suffix, _field(p, 5), _field(p, 6), uom, length, valid)
 
 
-def _parse_days(name, lines, blocks, day_lines, day_block, events, add) -> pa.Table:
-    if not day_lines:
+def _parse_days(name, blocks, day_text, day_no, day_block, events, add) -> pa.Table:
+    """The register-days of one chunk: 300 record texts, their line numbers and blocks."""
+    if not day_text:
         return DAY_SCHEMA.empty_table()
     lengths = np.array([b.interval_length if b.valid else 0 for b in blocks], dtype=np.int32)
     block_of_day = np.asarray(day_block, dtype=np.int64)
     day_len = lengths[block_of_day]
     for k in np.flatnonzero(day_len == 0):
         b = blocks[block_of_day[k]]
-        add(day_lines[k] + 1, "record_quarantined", "bad_block",
+        add(day_no[k], "record_quarantined", "bad_block",
             f"300 record belongs to the invalid 200 record at line {b.line}", nmi=b.nmi or None, suffix=b.suffix or None)
     pieces = []
     for length in np.unique(day_len[day_len > 0]):
         positions = np.flatnonzero(day_len == length)
-        pieces.append(_parse_group(name, int(length), lines, blocks, day_lines, block_of_day, positions, events, add))
+        pieces.append(_parse_group(name, int(length), blocks, day_text, day_no, block_of_day, positions, events, add))
     pieces = [p for p in pieces if p.num_rows]
     if not pieces:
         return DAY_SCHEMA.empty_table()
@@ -313,21 +480,21 @@ def _parse_days(name, lines, blocks, day_lines, day_block, events, add) -> pa.Ta
     return pa.concat_tables(pieces)
 
 
-def _parse_group(name, length, lines, blocks, day_lines, block_of_day, positions, events, add) -> pa.Table:
+def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions, events, add) -> pa.Table:
     """Parse every 300 record of one interval length in one Arrow CSV call."""
     n = MINUTES_PER_DAY // length
     width = n + _NON_VALUE_FIELDS
     texts = []
     keep = []
     for pos in positions:
-        text = lines[day_lines[pos]]
+        text = day_text[pos]
         fields = text.count(",") + 1
         if fields == width - 1 and text.split(",", n + 3)[n + 2][:1] in QUALITY_FLAGS:
             text += ","  # MSATSLoadDateTime omitted: allowed
         elif fields != width:
             b = blocks[block_of_day[pos]]
             got = fields - _NON_VALUE_FIELDS
-            add(day_lines[pos] + 1, "record_quarantined", "wrong_value_count",
+            add(day_no[pos], "record_quarantined", "wrong_value_count",
                 f"300 record has {fields} fields ({got} interval values?); the 200 record at line {b.line} "
                 f"declares {length}-minute intervals, i.e. {n} values and {width} fields",
                 nmi=b.nmi, suffix=b.suffix, read_date=_field(text.split(",", 2), 1))
@@ -366,7 +533,7 @@ def _parse_group(name, length, lines, blocks, day_lines, block_of_day, positions
         values = np.column_stack(cols)
         for k in np.flatnonzero(bad):
             b = blocks[block_of_day[keep[k]]]
-            add(day_lines[keep[k]] + 1, "record_quarantined", "not_a_number",
+            add(day_no[keep[k]], "record_quarantined", "not_a_number",
                 "300 record has an interval value that is not a number", nmi=b.nmi, suffix=b.suffix,
                 read_date=raw["date"][k].as_py())
         ok = ~bad
@@ -376,7 +543,7 @@ def _parse_group(name, length, lines, blocks, day_lines, block_of_day, positions
 
     rows = len(keep)
     good = np.ones(rows, dtype=bool)
-    line_no = np.asarray(day_lines, dtype=np.int64)[keep] + 1
+    line_no = np.asarray(day_no, dtype=np.int64)[keep]
     blk = block_of_day[keep]
 
     def quarantine(mask, code, reason_of):
