@@ -170,15 +170,11 @@ def test_ingest_stages_nothing_from_a_file_without_900(tmp_path):
     days = "".join(f"300,202610{d:02d},{','.join(['1.5'] * 48)},A,,,20261102000000,\n" for d in range(1, 11))
     good.write_text("100,NEM12,202611010930,MDP1,RETAILER\n200,NGOOD00001,E1,1,E1,N1,M1,kWh,30,\n" + days + "900\n")
     cut.write_text("100,NEM12,202611020930,MDP1,RETAILER\n200,NCUT000001,E1,1,E1,N1,M1,kWh,30,\n" + days)
-    # Small chunks so the cut file has staged several before its end is found.
-    original = reader.Nem12Stream.__init__
-    stream_init = lambda self, *a, **kw: original(self, *a, **{**kw, "chunk_days": 3})  # noqa: E731
+    # Small chunks so the cut file has staged several before its end is found; two worker processes.
     written: dict[str, list[pa.Table]] = {}
     workdir = tmp_path / "work"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(reader.Nem12Stream, "__init__", stream_init)
-        summary = ingest_month([good, (cut, "s3://bucket/cut.csv")], date(2026, 10, 1), date(2026, 11, 1),
-                               lambda name, t: written.setdefault(name, []).append(t), workdir)
+    summary = ingest_month([good, (cut, "s3://bucket/cut.csv")], date(2026, 10, 1), date(2026, 11, 1),
+                           lambda name, t: written.setdefault(name, []).append(t), workdir, chunk_days=3, workers=2)
     staged = sorted(p.name for p in (workdir / "raw_days").iterdir())
     assert staged == ["000000-000-000000.parquet", "000000-000-000001.parquet", "000000-000-000002.parquet",
                       "000000-000-000003.parquet"]

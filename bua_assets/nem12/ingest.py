@@ -3,23 +3,29 @@ each register-day, and account for everything else in a quarantine table with a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
-from bua_assets.sql import register, run_sql, sql_connection, sql_text
+from bua_assets.sql import engine_config, register, run_sql, sql_text
 
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
     ("reason", pa.string()), ("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.string()),
 ])
 REJECTION_COLUMNS = ["rejection", "rejection_reason"]
+CHUNK_DAYS = 20_000  # register-days per reader chunk (and staged file): what a worker holds at once
 # What sql/transform/interval_reads.sql returns for a loaded register-day (one schema for every file).
 INTERVAL_READS_SCHEMA = pa.schema([
     ("nmi", pa.string()), ("suffix", pa.string()), ("register_id", pa.string()), ("meter_serial", pa.string()),
@@ -48,37 +54,73 @@ def _units() -> pa.Table:
                      "factor": [r[2] for r in rows]})
 
 
+def _stage_file(job: tuple[int, Path, str | None, Path, int]) -> tuple[list[tuple], list[tuple]]:
+    """Read one delivered file (every member of a zip) chunk by chunk into staged Parquet files
+    named by file, member and chunk number; returns its issues and file-log rows. A stream
+    found rejected at its end (e.g. no 900 record) leaves nothing staged."""
+    n, path, source, staged, chunk_days = job
+    issues, files = [], []
+    for k, f in enumerate(open_nem12(path, source=source, chunk_days=chunk_days)):
+        written, register_days = [], 0
+        for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
+            if chunk.num_rows:
+                days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
+                written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
+                pq.write_table(days, written[-1], compression="lz4")  # read back once: speed over size
+                register_days += chunk.num_rows
+        if f.rejected:
+            for p in written:
+                p.unlink()
+            register_days = 0
+        created = f.header.created if f.header else ""
+        issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date) for i in f.issues]
+        files.append((f.name, created, f.header.from_participant if f.header else None, register_days,
+                      len(f.issues), f.rejected))
+    return issues, files
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator:
+    """Worker processes for reading files (the reader is Python-bound between Arrow calls); one
+    worker runs in this process."""
+    if workers <= 1:
+        yield _InProcess()
+        return
+    # spawn, not fork: the calling process may hold threads (Dagster, DuckDB, Arrow pools).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+class _InProcess:
+    @staticmethod
+    def map(fn, items):
+        return map(fn, items)
+
+
 def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date,
                  write: Callable[[str, pa.Table], None], workdir: Path, *, memory_limit: str | None = None,
+                 workers: int | None = None, chunk_days: int = CHUNK_DAYS,
                  progress: Callable[[int, int, int], None] = lambda *_: None) -> IngestSummary:
-    """Load a month's NEM12 files, streaming: each file is read and staged as Parquet in
-    ``workdir``, then one SQL pass keeps the latest delivery of each register-day. Accepted
-    register-days go to ``write("interval_reads", batch)`` as they come; the quarantine and the
-    file log are small and returned. Memory is bounded by the largest file, not the month.
+    """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
+    Parquet in ``workdir`` (``workers`` processes side by side, default: the CPUs DuckDB may
+    use), a narrow SQL ranking finds the register-days a later delivery supersedes, and each
+    staged file is then loaded against it, in file order. Accepted register-days go to
+    ``write("interval_reads", batch)`` as they come; the quarantine and the file log are small
+    and returned. Memory is bounded by a reader chunk per worker, not by a file or the month.
 
     ``files_in``: local paths, or (local path, source name) pairs when fetched from elsewhere.
     """
     staged = Path(workdir) / "raw_days"
     staged.mkdir(parents=True, exist_ok=True)
+    workers = max(1, workers or engine_config()["threads"])
+    jobs = [(n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days)
+            for n, item in enumerate(files_in)]
     issues, files = [], []
-    for n, item in enumerate(files_in):
-        path, source = item if isinstance(item, tuple) else (item, None)
-        for k, f in enumerate(open_nem12(path, source=source)):
-            written, register_days = [], 0
-            for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
-                if chunk.num_rows:
-                    days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
-                    written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
-                    pq.write_table(days, written[-1])
-                    register_days += chunk.num_rows
-            if f.rejected:  # found at the end (e.g. no 900 record): nothing from the file is loaded
-                for p in written:
-                    p.unlink()
-                register_days = 0
-            created = f.header.created if f.header else ""
-            issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date) for i in f.issues]
-            files.append((f.name, created, f.header.from_participant if f.header else None, register_days,
-                          len(f.issues), f.rejected))
+    with _pool(workers if len(jobs) > 1 else 1) as pool:
+        for done, (file_issues, file_rows) in enumerate(pool.map(_stage_file, jobs), start=1):  # in file order
+            issues += file_issues
+            files += file_rows
+            progress(done, len(jobs), "files read and staged")
     if not any(staged.iterdir()):
         pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")
     loaded, registers, rejected_rows = 0, set(), []
@@ -87,22 +129,39 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     superseded = run_sql("transform/interval_reads_superseded", {"raw_days": staged_files}, **engine)
     # The dataset exists with its schema even when nothing is accepted.
     write("interval_reads", pa.schema(INTERVAL_READS_SCHEMA).empty_table())
-    with sql_connection({"superseded": superseded, "units": _units()}, **engine) as con:
-        # One staged file at a time, in file order: memory holds one file's rows, and the
-        # output order (hence the lake's bytes) is the same on every run.
-        for n, path in enumerate(staged_files):
-            register(con, "raw_days", [path])
-            table = con.sql(sql_text("transform/interval_reads"),
-                            params={"month_start": month_start, "next_month": next_month}).to_arrow_table()
-            rejected = pc.is_valid(table["rejection"])
-            accepted = table.filter(pc.invert(rejected)).drop_columns(REJECTION_COLUMNS)
-            if accepted.num_rows:
-                write("interval_reads", accepted.cast(INTERVAL_READS_SCHEMA))
-                loaded += accepted.num_rows
-                registers.update(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/").unique().to_pylist())
-            rejected_rows += table.filter(rejected).select(
-                ["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"]).to_pylist()
-            progress(n + 1, len(staged_files), loaded)
+    local = threading.local()
+
+    def load(path: Path) -> pa.Table:
+        # A connection per thread (a view name is per connection); one thread each, the
+        # threads themselves are the parallelism.
+        if not hasattr(local, "con"):
+            local.con = duckdb.connect(config=engine_config(1, **engine))
+            register(local.con, "superseded", superseded)
+            register(local.con, "units", _units())
+            connections.append(local.con)
+        register(local.con, "raw_days", [path])
+        return local.con.sql(sql_text("transform/interval_reads"),
+                             params={"month_start": month_start, "next_month": next_month}).to_arrow_table()
+
+    connections: list = []
+    try:
+        with ThreadPoolExecutor(workers) as threads:
+            # Staged files are loaded side by side but written in file order, so memory holds a
+            # few files' rows and the output (hence the lake's bytes) is the same on every run.
+            for n, table in enumerate(threads.map(load, staged_files)):
+                rejected = pc.is_valid(table["rejection"])
+                accepted = table.filter(pc.invert(rejected)).drop_columns(REJECTION_COLUMNS)
+                if accepted.num_rows:
+                    write("interval_reads", accepted.cast(INTERVAL_READS_SCHEMA))
+                    loaded += accepted.num_rows
+                    registers.update(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/")
+                                     .unique().to_pylist())
+                rejected_rows += table.filter(rejected).select(
+                    ["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"]).to_pylist()
+                progress(n + 1, len(staged_files), loaded)
+    finally:
+        for con in connections:
+            con.close()
     quarantine_rows = issues + [
         (r["source_file"], r["line"], "record_quarantined", r["rejection"], r["rejection_reason"], r["nmi"],
          r["suffix"], r["read_date"].strftime("%Y%m%d")) for r in rejected_rows
