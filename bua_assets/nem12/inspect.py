@@ -13,12 +13,13 @@ import duckdb
 import pyarrow as pa
 
 from bua_assets.nem12.reader import Nem12Issue, open_nem12, unit_factor
+from bua_assets.sql import engine_config
 
 _KEYS = ["nmi", "suffix", "uom", "interval_length", "first_date", "last_date", "days", "total_kwh", "quality_counts"]
 
 
 def inspect_file(path: Path, *, chunk_days: int = 20_000) -> tuple[list[dict], list[Nem12Issue]]:
-    con = duckdb.connect()
+    con = duckdb.connect(config=engine_config())  # bounded like every other DuckDB connection
     issues: list[Nem12Issue] = []
     registers, days, quality = [], [], []
     for stream in open_nem12(path, chunk_days=chunk_days):
