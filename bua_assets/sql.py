@@ -12,7 +12,10 @@ import pyarrow as pa
 
 from bua_assets.compute import duckdb_settings
 
-SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+# The repo's sql/ (a source checkout or an editable install), else the copy a wheel ships as
+# bua_assets/_sql (pyproject.toml maps one onto the other).
+_PACKAGED = Path(__file__).resolve().parent / "_sql"
+SQL_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[1] / "sql"
 
 
 @cache

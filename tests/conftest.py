@@ -9,13 +9,14 @@ from bua_assets.synth.generator import generate
 from support import CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "nem12-samples"
+# AEMO's example NEM12 files, vendored with their licence (tests/data/nem12-samples/README.md).
+SAMPLES = Path(__file__).resolve().parent / "data" / "nem12-samples"
 
 
 @pytest.fixture(scope="session")
 def nem12_samples() -> Path:
     if not SAMPLES.is_dir():
-        pytest.fail(f"AEMO NEM12 samples not found at {SAMPLES} (shared/ must sit beside the repo)")
+        pytest.fail(f"AEMO NEM12 samples not found at {SAMPLES}")
     return SAMPLES
 
 

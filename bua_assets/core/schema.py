@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from bua_assets.sql import SQL_DIR  # the repo's sql/ or the wheel's copy
+
 SCHEMA_FILE = SQL_DIR / "core" / "schema.sql"
 
 _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*?)\n\)[^;]*;", re.S)
