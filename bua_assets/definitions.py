@@ -18,6 +18,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
+from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources import (
     AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
 )
@@ -45,7 +46,8 @@ def build_resources() -> dict:
                                         s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
         "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
                                         dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
-                                        endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL")),
+                                        endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL"),
+                                        time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE)),
         "rds": RdsCoreResource(mode=os.getenv("BUA_RDS_MODE", "off"), instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
                                subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
                                parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),

@@ -111,3 +111,66 @@ def test_parser_takes_the_identifier_from_an_arn():
         "SourceArn": "arn:aws:rds:ap-southeast-2:999:snapshot:earl-core-0301", "SnapshotCreateTime": "2026-03-01T01:00:00"})})
     event = parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
     assert (event.identifier, event.source_account, event.partition_key) == ("earl-core-0301", "999", "2026-02-01")
+
+
+def test_without_a_dead_letter_queue_malformed_messages_stay_and_are_reported(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+    no_dlq = EarlQueueResource(queue_url=queue, region_name=REGION, endpoint_url=resource.endpoint_url)
+    sns.publish(TopicArn=topic, Message="{not json")
+    first = tick(no_dlq)
+    assert not first.run_requests
+    assert "1 malformed messages left in the queue" in first.skip_reason.skip_message
+    assert "not JSON" in first.skip_reason.skip_message
+    assert depth(sqs, queue) == 1 and depth(sqs, dlq) == 0  # still there, not dropped
+
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    second = tick(no_dlq, cursor=first.cursor)
+    assert [r.run_key for r in second.run_requests] == ["core-2026-11-01"]
+    third = tick(no_dlq, cursor=second.cursor)
+    assert not third.run_requests and depth(sqs, queue) == 1  # the snapshot's message went; the malformed one stays
+
+
+def test_a_failing_dead_letter_queue_does_not_hold_up_valid_messages(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+    broken = EarlQueueResource(queue_url=queue, dead_letter_queue_url=f"{resource.endpoint_url}/123456789012/no-such-queue",
+                               region_name=REGION, endpoint_url=resource.endpoint_url)
+    sns.publish(TopicArn=topic, Message=json.dumps({"snapshot_identifier": 42, "snapshot_create_time": "2026-11-01"}))
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    first = tick(broken)
+    assert [r.run_key for r in first.run_requests] == ["core-2026-11-01"]
+    assert depth(sqs, queue) == 2  # the run's message (deleted next tick) and the malformed one
+    second = tick(broken, cursor=first.cursor)
+    assert not second.run_requests and depth(sqs, queue) == 1  # the malformed one waits for a later tick
+
+
+def test_rds_events_that_are_not_a_finished_snapshot_are_acknowledged(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+
+    def rds_event(code, text, source_id="core-2026-10-31"):
+        return json.dumps({
+            "Event Source": "db-snapshot", "Event Time": "2026-10-31 13:00:00.000", "Source ID": source_id,
+            "Source ARN": f"arn:aws:rds:{REGION}:123456789012:snapshot:{source_id}",
+            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{code}",
+            "Event Message": text})
+
+    sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0090", "Creating automated snapshot"))
+    sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0041", "Deleted user snapshot"))
+    first = tick(resource)
+    assert not first.run_requests and "2 RDS events that are not a finished snapshot" in first.skip_reason.skip_message
+    assert depth(sqs, queue) == 0 and depth(sqs, dlq) == 0  # acknowledged, not dead letters
+
+    sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0091", "Automated snapshot created",
+                                                  source_id="rds:core-2026-10-31-13-00"))
+    (request,) = tick(resource, cursor=first.cursor).run_requests
+    # 13:00Z on 31 October is midnight on 1 November in Sydney: October's snapshot.
+    assert (request.run_key, request.partition_key) == ("rds:core-2026-10-31-13-00", "2026-10-01")
+
+
+def test_an_invalid_time_zone_fails_the_tick_and_leaves_the_queue_alone(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    bad = EarlQueueResource(queue_url=queue, dead_letter_queue_url=dlq, region_name=REGION,
+                            endpoint_url=resource.endpoint_url, time_zone="Australia/Sydnee")
+    with pytest.raises(Exception, match="BUA_TIME_ZONE='Australia/Sydnee'"):
+        tick(bad)
+    assert depth(sqs, queue) == 1 and depth(sqs, dlq) == 0
