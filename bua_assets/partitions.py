@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import os
+
 import dagster as dg
 
+from bua_assets.ops.earl import DEFAULT_TIME_ZONE
+
 FIRST_MONTH = "2023-09-01"
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH)
+# A month's partition exists from local midnight on the 1st, when the month-end snapshot is taken
+# (the same zone the EARL sensor reads snapshot dates in).
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH,
+                                                    timezone=os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE)
 
 
 def month_start(partition_key: str) -> date:

@@ -196,7 +196,7 @@ def _step_args(container) -> str:
     return zlib.decompress(base64.b64decode(value)).decode()
 
 
-@pytest.mark.parametrize("step_key", ["utility_profiles", "unbilled_consumption"])
+@pytest.mark.parametrize("step_key", ["interval_reads", "interval_statistics", "unbilled_consumption"])
 def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_instance, step_key):
     namespace, body = _step_job(k8s_instance, step_key, {"BUA_K8S_SECRETS": "bua-core-reader"})
     assert namespace == "bua"  # the launcher's job_namespace (BUA_K8S_NAMESPACE)
@@ -225,7 +225,7 @@ def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_in
         assert fragment not in everything, f"a secret value reached the {step_key} step Job"
 
 
-@pytest.mark.parametrize("step_key", ["core_tables", "unbilled_window", "bua_export"])
+@pytest.mark.parametrize("step_key", ["core_tables", "unbilled_window", "utility_profiles", "bua_export"])
 def test_light_step_pod_requests_nothing_extra(k8s_instance, step_key):
     _, body = _step_job(k8s_instance, step_key, {})
     (container,) = body.spec.template.spec.containers

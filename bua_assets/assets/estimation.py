@@ -13,8 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
+from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import (
-    HEAVY, basic_reads_of, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
+    basic_reads_of, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
     utility_profiles,
 )
 from bua_assets.estimation.basic import month_end_reads

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
+from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.basic import consumption_between_reads
@@ -65,11 +66,6 @@ def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFr
     return registers, segments, interval
 
 
-# Heavy steps ask the Kubernetes executor for more room (dagster-k8s/config), and scale the
-# node group they run on up for the step and back down after it. The CPU limit is what the
-# step's DuckDB sizes its threads by (bua_assets.compute reads the pod's cgroup).
-HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
-                                                                    "limits": {"cpu": "2", "memory": "10Gi"}}}}}
 STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 
 
@@ -80,7 +76,13 @@ STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values",
                       "of actual kWh; per segment x date x half hour the kWh of fully actual days and the registers "
                       "behind it (registers and segments as of the month's CORE). The 12-month profiles add twelve "
                       "of these, so a late NEM12 revision recomputes one month.")
-def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource,
+                        eks: EksNodegroupResource) -> dg.MaterializeResult:
+    with eks.scaled_up(context.log):
+        return _interval_statistics(context, lake)
+
+
+def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = prof.Window(month_start(key), month_end(key))
     _, segments, interval = registers_for(store, key, window)
@@ -110,12 +112,7 @@ def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -
                       "interval_statistics: UtilityProfile (day type x half hour statistics of actual data), "
                       "UtilityProfileVariance (against its segment), UtilityProfileSummary (coverage, share "
                       "estimated, ADU) and the raw segment sums the segment profiles start from.")
-def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource) -> dg.MaterializeResult:
-    with eks.scaled_up(context.log):
-        return _utility_profiles(context, lake)
-
-
-def _utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
     registers, segments, interval = registers_for(store, key, window)

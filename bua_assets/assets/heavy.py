@@ -1,0 +1,10 @@
+"""The heavy steps' Kubernetes resources (interval_reads, interval_statistics, unbilled_consumption).
+
+Under the k8s executor each step is its own pod, and these op tags (dagster-k8s/config) become the
+heavy pods' requests and limits. The CPU limit is what the step's DuckDB sizes its threads by
+(bua_assets.compute reads the pod's cgroup); the memory limit leaves DuckDB 40% and the rest to
+Arrow and numpy.
+"""
+
+HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
+                                                                    "limits": {"cpu": "2", "memory": "10Gi"}}}}}
