@@ -31,6 +31,19 @@ def test_scales_up_for_the_step_and_to_zero_after_even_on_failure(moto_endpoint)
     assert desired(eks, cluster, "heavy") == 0
 
 
-def test_without_a_cluster_it_does_nothing():
-    with EksNodegroupResource().scaled_up():
-        pass
+def test_without_a_cluster_it_does_nothing(monkeypatch):
+    import boto3
+
+    def no_aws(*args, **kwargs):
+        raise AssertionError("no AWS client may be created without a cluster")
+
+    monkeypatch.setattr(boto3, "client", no_aws)
+    messages, ran = [], []
+
+    class Log:
+        def info(self, message):
+            messages.append(message)
+
+    with EksNodegroupResource().scaled_up(Log()):
+        ran.append(True)
+    assert ran == [True] and messages == []  # the step ran, and nothing was scaled or said

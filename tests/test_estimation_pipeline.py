@@ -169,7 +169,7 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
 
 
 def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(retailer, month):
-    from bua_assets.estimation.backtest import baselines, compare, truth_by_row
+    from bua_assets.evaluation.backtest import baselines, compare, truth_by_row
 
     read = lambda asset, ds: frame(month, asset, ds)  # noqa: E731
     months, registers = read("unbilled_window", "unbilled_months"), read("utility_profiles", "registers")
