@@ -159,3 +159,25 @@ def test_supply_point_that_changed_hands_mid_month_splits_by_day_and_a_closed_ac
     per_account = out.groupby("account_id").agg(q=("quantity", "sum"), a=("actual_quantity", "sum"), n=("date", "count"))
     # The move-out read covers account 1's days (actual); account 2's 17 days are estimated at 8 a day.
     assert per_account.loc[1].tolist() == [140.0, 140.0, 14] and per_account.loc[2].tolist() == [136.0, 0.0, 17]
+
+
+def test_profile_validation_lists_segments_as_a_typed_table_whatever_their_names():
+    """Segment names contain '|': a markdown table shifted the columns in the UI."""
+    import dagster as dg
+
+    from bua_assets.assets.profiles import SegmentProfilesConfig, validate_profiles
+    from bua_assets.estimation.profiles import SegmentProfiles
+
+    names = ["RES|NSW|PRIMARY", "BUS|VIC|SOLAR"]
+    values = np.full((2, 3, 48), 0.2)
+    status = np.array([["VALID", "FILLED", "FILLED"], ["VALID", "VALID", "MISSING"]])
+    result = SegmentProfiles(names, values, np.full((2, 3), 6, dtype=np.int32), status, pd.DataFrame())
+    summary = pd.DataFrame({"register_id": [7], "nmi": ["N1"], "suffix": ["E1"], "coverage": [0.5], "days_with_data": [183]})
+    check = validate_profiles(result, summary, SegmentProfilesConfig())
+    rows = [r.data for r in check.metadata["segments"].records]
+    assert rows == [
+        {"segment": "RES|NSW|PRIMARY", "missing_days": 0, "negative_days": 0, "absurd_days": 0, "fill_share": 0.667},
+        {"segment": "BUS|VIC|SOLAR", "missing_days": 1, "negative_days": 0, "absurd_days": 0, "fill_share": 0.0}]
+    assert [c.type for c in check.metadata["segments"].schema.columns] == ["string", "int", "int", "int", "float"]
+    assert check.severity == dg.AssetCheckSeverity.ERROR and not check.passed  # a MISSING day is an error
+    assert check.metadata["lowest_coverage_registers"].records[0].data["coverage"] == 0.5

@@ -183,6 +183,15 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
     yield validate_profiles(result, summary, config)
 
 
+def table_metadata(frame: pd.DataFrame, types: dict[str, str]) -> dg.MetadataValue:
+    """A typed table for the UI (a markdown table breaks on values such as 'RES|NSW|PRIMARY')."""
+    columns = [dg.TableColumn(c, types.get(c, "string")) for c in frame.columns]
+    cast = {"int": int, "float": float}
+    records = [dg.TableRecord({c: (None if pd.isna(v) else cast.get(types.get(c, "string"), str)(v))
+                               for c, v in row.items()}) for row in frame.to_dict("records")]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns))
+
+
 def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig) -> dg.AssetCheckResult:
     missing = (result.status == "MISSING").sum(axis=1)
     negative = (result.values < 0).any(axis=2).sum(axis=1)
@@ -201,13 +210,15 @@ def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, confi
                     (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
                      "fills within limits"),
         metadata={
-            "segments": dg.MetadataValue.md(table.to_markdown(index=False)),
+            "segments": table_metadata(table, {"missing_days": "int", "negative_days": "int", "absurd_days": "int",
+                                               "fill_share": "float"}),
             "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
             "register_coverage": dg.MetadataValue.json({
                 "registers": int(len(coverage)), "median": float(coverage.median()) if len(coverage) else None,
                 "p10": float(coverage.quantile(0.1)) if len(coverage) else None,
                 "below_50pct": int((coverage < 0.5).sum())}),
-            "lowest_coverage_registers": dg.MetadataValue.md(low.to_markdown(index=False)),
+            "lowest_coverage_registers": table_metadata(low, {"register_id": "int", "coverage": "float",
+                                                              "days_with_data": "int"}),
         })
 
 
