@@ -22,7 +22,7 @@ import pyarrow.csv as pacsv
 
 from bua_assets.nem12.reader import MINUTES_PER_DAY
 
-TABLE_SIZE = 1 << 20  # scaled values rendered once and looked up (1,048.575 kWh at 3 decimals)
+TABLE_SIZE = 10 ** 6  # scaled values rendered once and looked up (999.999 kWh at 3 decimals): 8 bytes each
 _MAX_FAST = 10 ** 15  # beyond this the digit rendering hands over to Arrow
 
 
@@ -146,8 +146,14 @@ _TABLES: dict[int, np.ndarray] = {}
 
 
 def _value_table(decimals: int) -> np.ndarray:
+    """(TABLE_SIZE,) uint64: the 8 bytes of each value's text, NUL-padded (at most 8 bytes)."""
     if decimals not in _TABLES:
-        _TABLES[decimals] = _render_digits(np.arange(TABLE_SIZE, dtype=np.int64), decimals)
+        text = _render_digits(np.arange(TABLE_SIZE, dtype=np.int64), decimals)
+        if text.shape[1] > 8:
+            raise ValueError(f"values with {decimals} decimals do not fit the 8-byte table")
+        padded = np.zeros((TABLE_SIZE, 8), dtype=np.uint8)
+        padded[:, :text.shape[1]] = text
+        _TABLES[decimals] = padded.view(np.uint64).reshape(-1)
     return _TABLES[decimals]
 
 
@@ -189,8 +195,8 @@ def _render_fast(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.nd
             return None, None
     keys = keys.astype(np.int64)
     top = int(keys.max())
-    if top < TABLE_SIZE:
-        rendered = _value_table(decimals)[keys]  # (rows, n, W)
+    if top < TABLE_SIZE and decimals <= 4:
+        rendered = np.take(_value_table(decimals), keys).view(np.uint8)  # (rows, n * 8)
     else:
         rendered = _render_digits(keys.reshape(-1), decimals).reshape(rows, n, -1)
     uniq, inv = np.unique(date8, return_inverse=True)
