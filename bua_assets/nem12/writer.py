@@ -89,11 +89,10 @@ def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blo
         rows = np.flatnonzero(lengths == length)
         if not len(rows):
             continue
-        m = np.round(matrix[row_index[rows]], decimals)
-        render = _render_fast if fast else _render_arrow
-        buf, off = render(m, decimals, date8[rows], quality[rows], update)
+        m = matrix[row_index[rows]]
+        buf, off = _render_fast(m, decimals, date8[rows], quality[rows], update) if fast else (None, None)
         if buf is None:
-            buf, off = _render_arrow(m, decimals, date8[rows], quality[rows], update)
+            buf, off = _render_arrow(np.round(m, decimals), decimals, date8[rows], quality[rows], update)
         group_of_row[rows] = len(buffers)
         pos_in_group[rows] = np.arange(len(rows))
         buffers.append(memoryview(buf))
@@ -133,8 +132,9 @@ def _suffixes(quality: np.ndarray, update: str) -> tuple[np.ndarray, np.ndarray]
     return _table(tails), inverse.reshape(-1)
 
 
-def _table(items: list[bytes]) -> np.ndarray:
-    width = max(len(b) for b in items)
+def _table(items: list[bytes], width: int = 0) -> np.ndarray:
+    """Byte strings as rows of a NUL-padded matrix (width: at least; a multiple of 8)."""
+    width = max(width, -(-max(len(b) for b in items) // 8) * 8)
     out = np.zeros((len(items), width), dtype=np.uint8)
     for i, b in enumerate(items):
         out[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
@@ -181,30 +181,38 @@ def _render_digits(keys: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def _render_fast(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.ndarray, update: str):
-    """300 records as one buffer and the byte offset of each record; None if a value needs Arrow."""
+    """300 records as one buffer and the byte offset of each record; None if a value needs Arrow.
+
+    ``m`` is not yet rounded: rint(m x 10^decimals) is the unscaled integer of np.round(m, decimals).
+    """
     rows, n = m.shape
     if rows == 0:
         return b"", np.zeros(1, dtype=np.int64)
-    if decimals:
-        keys = np.rint(m * 10.0 ** decimals)
-    else:
-        keys = m
+    keys = m * 10.0 ** decimals
+    np.rint(keys, out=keys)
     with np.errstate(invalid="ignore"):
-        if not np.isfinite(keys).all() or np.signbit(m).any() or keys.max() >= _MAX_FAST:
+        lo, hi = keys.min(), keys.max()
+        # NaN fails both tests; -0.0 (Arrow prints "-0") only matters when the minimum is zero.
+        if not (lo >= 0 and hi < _MAX_FAST) or (lo == 0 and np.signbit(keys).any()):
             return None, None
     keys = keys.astype(np.int64)
-    top = int(keys.max())
-    if top < TABLE_SIZE and decimals <= 4:
-        rendered = np.take(_value_table(decimals), keys).view(np.uint8)  # (rows, n * 8)
-    else:
-        rendered = _render_digits(keys.reshape(-1), decimals).reshape(rows, n, -1)
     uniq, inv = np.unique(date8, return_inverse=True)
-    heads = _table([f"300,{int(d):08d}".encode() for d in uniq])
+    heads = _table([f"300,{int(d):08d}".encode() for d in uniq], width=16)
     tails, tail_idx = _suffixes(quality, update)
-    line = np.concatenate([heads[inv.reshape(-1)], rendered.reshape(rows, -1), tails[tail_idx]], axis=1)
+    if hi < TABLE_SIZE and decimals <= 4:
+        # One line per row, 8-byte aligned: head (16) | n values x 8 | tail; the table lookup
+        # writes the values straight into the line buffer.
+        width = 16 + 8 * n + tails.shape[1]
+        line = np.empty((rows, width), dtype=np.uint8)
+        line[:, :16] = heads[inv.reshape(-1)]
+        np.take(_value_table(decimals), keys, out=line.view(np.uint64)[:, 2:2 + n], mode="clip")
+        line[:, 16 + 8 * n:] = tails[tail_idx]
+    else:
+        rendered = _render_digits(keys.reshape(-1), decimals).reshape(rows, -1)
+        line = np.concatenate([heads[inv.reshape(-1)], rendered, tails[tail_idx]], axis=1)
     keep = line != 0
     off = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=off[1:])
+    np.cumsum(np.count_nonzero(keep, axis=1), out=off[1:])
     return line[keep].tobytes(), off
 
 

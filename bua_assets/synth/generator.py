@@ -189,7 +189,8 @@ def _generate_month(m_start: date) -> dict:
         truth = _truth_table(chunk, mdays, v30)
         if truth_writer is None:
             truth_writer = pq.ParquetWriter(_mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet", truth.schema,
-                                            compression="zstd", compression_level=1)
+                                            compression="zstd", compression_level=1,
+                                            write_statistics=["meter_register_id", "read_date"])
         truth_writer.write_table(truth)
         del truth
         # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
@@ -660,7 +661,10 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         np.cumsum(billed_daily[reg_pos[reg]], axis=0, dtype=np.float64, out=out[1:])
         return out
     day0 = np.datetime64(start)
-    regs_of_util = {k: v.index.to_numpy() for k, v in reg_by_util}
+    # Registers are grouped by supply point (rows of one supply point are contiguous).
+    ui = registers["utility_index"].to_numpy()
+    bounds = np.r_[np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]]), len(ui)]
+    regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in zip(bounds[:-1], bounds[1:])}
     reg_basic = (registers["interval_length"] == 0).to_numpy()
     reg_suffix, reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
     hv_months = month_starts(start, config.end)
