@@ -108,6 +108,7 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     billed_daily = np.zeros((int(interval.sum()), len(days), 4), dtype=np.float32)
     true_daily = np.zeros((int((~interval).sum()), len(days)), dtype=np.float32)
     counts = {"nem12_files": 0, "nem12_days": 0}
+    failed = True
     try:
         for m_start, res in zip(months, results):
             d0, d1 = res["days"]
@@ -118,15 +119,20 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
             progress(f"{m_start:%Y-%m}: {res['ndays']} register-days in {res['files']} NEM12 files "
                      f"({time.perf_counter() - t0:.0f} s)")
             del res
+        failed = False
     finally:
         if pool is not None:
-            pool.close()
+            if failed:
+                pool.terminate()  # do not wait for the months still queued
+            else:
+                pool.close()
             pool.join()
         _MONTH_CONTEXT = None
 
-    tables = build_core_tables(world, config, days, billed_daily, true_daily, rng, workers)
+    daily = [billed_daily, true_daily]
+    del billed_daily, true_daily  # build_core_tables holds the only references and frees them early
+    tables = build_core_tables(world, config, days, daily.pop(0), daily.pop(0), rng, workers)
     progress(f"CORE tables built ({time.perf_counter() - t0:.0f} s)")
-    del billed_daily, true_daily
     db = CoreDatabase(core_url)
     db.create_database(drop_existing=True)
     rows = 0
@@ -514,7 +520,7 @@ def _bill_periods(a, start: date, end: date) -> list[tuple[date, date]]:
     return periods
 
 
-BILLING_PARTS = 2
+BILLING_PARTS = 8  # small parts: a worker holds one part's rows as Python objects at a time
 _BILL_PART: Callable | None = None  # set by build_core_tables for the billing workers (inherited by fork)
 
 
@@ -834,11 +840,12 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     try:
         if workers > 1 and "fork" in mp.get_all_start_methods():
             with mp.get_context("fork").Pool(min(workers, BILLING_PARTS)) as pool:
-                parts = pool.map(_bill_part_entry, range(BILLING_PARTS))
+                parts = pool.map(_bill_part_entry, range(BILLING_PARTS), chunksize=1)
         else:
             parts = [bill_part(k) for k in range(BILLING_PARTS)]
     finally:
         _BILL_PART = None
+    billed_daily = cs_true = None  # free them (the closures see this too): only the gas volumes need true_daily
     inv_frames, line_frames, read_frames = [], [], []
     n_inv = n_lines = 0
     for inv, ln, rd in parts:  # ids run on from the previous part
