@@ -659,7 +659,10 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     # billed_daily holds the interval registers, true_daily the basic ones (in register order).
     interval_reg = (registers["interval_length"] > 0).to_numpy()
     reg_pos = np.where(interval_reg, np.cumsum(interval_reg) - 1, np.cumsum(~interval_reg) - 1)
-    cs_true = np.concatenate([np.zeros((true_daily.shape[0], 1)), np.cumsum(true_daily, axis=1, dtype=np.float64)], axis=1)
+
+    def true_to(reg: int, k: int) -> float:
+        """True consumption of a basic register over the first k days (float64, summed in order)."""
+        return float(np.cumsum(true_daily[reg_pos[reg], :k], dtype=np.float64)[-1]) if k else 0.0
 
     def cs_billed(reg: int) -> np.ndarray:
         """Cumulative billed sums of one interval register: (days + 1, 4), float64."""
@@ -709,7 +712,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
             the previous read wrong by a typical 15% (never backwards)."""
             k = (d - start).days + 1
             dial = 10 ** reg_digits[reg]
-            actual = float(np.floor(reading0[reg] + cs_true[reg_pos[reg], k]) % dial)
+            actual = float(np.floor(reading0[reg] + true_to(reg, k)) % dial)
             if not est:
                 return actual
             used = (actual - prev) % dial
@@ -845,7 +848,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
             parts = [bill_part(k) for k in range(BILLING_PARTS)]
     finally:
         _BILL_PART = None
-    billed_daily = cs_true = None  # free them (the closures see this too): only the gas volumes need true_daily
+    billed_daily = None  # free it (the closures see this too): only the gas volumes need true_daily
     inv_frames, line_frames, read_frames = [], [], []
     n_inv = n_lines = 0
     for inv, ln, rd in parts:  # ids run on from the previous part
