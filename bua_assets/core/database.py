@@ -159,8 +159,12 @@ class CoreDatabase:
         return f"`{name}`" if self.engine == "mysql" else f'"{name}"'
 
     # -- writes (the generator) ---------------------------------------------------------------
-    def insert_arrow(self, table: str, data: pa.Table, *, chunk_rows: int = 20_000) -> None:
-        """Bulk insert an Arrow table whose columns are named as in the contract."""
+    def insert_arrow(self, table: str, data: pa.Table, *, chunk_rows: int = 20_000, bulk: bool = False) -> None:
+        """Bulk insert an Arrow table whose columns are named as in the contract.
+
+        ``bulk`` (the generator filling a freshly created database): on SQLite, no rollback journal
+        and no fsync, in one transaction; if the process dies the database is simply generated again.
+        """
         spec = core_tables()[table]
         cols = [c for c in spec.column_names if c in data.column_names]
         missing = set(spec.column_names) - set(cols)
@@ -171,10 +175,15 @@ class CoreDatabase:
         placeholders = ", ".join([self.paramstyle] * len(cols))
         sql = f"INSERT INTO {self._quote(table)} ({', '.join(self._quote(c) for c in cols)}) VALUES ({placeholders})"
         with self.connect() as conn:
+            if bulk:
+                conn.execute("PRAGMA journal_mode=OFF")
+                conn.execute("PRAGMA synchronous=OFF")
             cur = conn.cursor()
-            for batch in data.select(cols).to_batches(max_chunksize=chunk_rows):
+            if bulk:
+                cur.execute("BEGIN")
+            for batch in data.select(cols).to_batches(max_chunksize=chunk_rows if not bulk else 200_000):
                 columns = [_to_python(batch.column(i)) for i in range(batch.num_columns)]
-                cur.executemany(sql, list(zip(*columns)))
+                cur.executemany(sql, zip(*columns))
             conn.commit()
 
     def _load_data_mysql(self, table: str, data: pa.Table) -> None:
@@ -292,12 +301,10 @@ def typed_batch(spec: Table, columns: list[tuple]) -> pa.RecordBatch:
 
 
 def _to_python(arr: pa.Array) -> list:
-    if pa.types.is_date32(arr.type):
-        return [None if v is None else v.isoformat() for v in arr.to_pylist()]
-    if pa.types.is_timestamp(arr.type):
-        return [None if v is None else v.strftime("%Y-%m-%d %H:%M:%S") for v in arr.to_pylist()]
-    if pa.types.is_decimal(arr.type):
-        return [None if v is None else str(v) for v in arr.to_pylist()]
+    """Values for the SQLite driver: dates, timestamps and decimals as text, cast in Arrow."""
+    if pa.types.is_date32(arr.type) or pa.types.is_timestamp(arr.type) or pa.types.is_decimal(arr.type):
+        # date -> YYYY-MM-DD, timestamp[s] -> YYYY-MM-DD HH:MM:SS, decimal -> str(Decimal)
+        return arr.cast(pa.string()).to_pylist()
     return arr.to_pylist()
 
 

@@ -16,6 +16,8 @@ billed by a migration invoice (prefix MIG), so unbilled windows are well defined
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -68,76 +70,141 @@ def month_starts(start: date, end: date) -> list[date]:
 
 
 def generate(config: GeneratorConfig, out: Path, core_url: str, *,
-             progress: Callable[[str], None] = lambda _: None) -> dict:
+             progress: Callable[[str], None] = lambda _: None, workers: int | None = None) -> dict:
+    """``workers``: processes generating months in parallel (default: BUA_GENERATOR_WORKERS, else
+    up to 2 by CPU count). Every month and chunk of registers has its own seed, so the output does
+    not depend on the number of workers."""
     t0 = time.perf_counter()
     out = Path(out)
     rng = np.random.default_rng(config.seed)
     world = build_world(rng, config)
-    progress(f"world: {len(world['accounts'])} accounts, {len(world['registers'])} registers")
+    progress(f"world: {len(world['accounts'])} accounts, {len(world['registers'])} registers "
+             f"({time.perf_counter() - t0:.0f} s)")
 
     days = np.arange(np.datetime64(config.start), np.datetime64(config.as_at), dtype="datetime64[D]")
     regs = world["registers"]
-    n_regs = len(regs)
-    # Daily aggregates (registers x days x [total, PEAK, SHOULDER, OFF_PEAK]) of what billing saw.
-    billed_daily = np.zeros((n_regs, len(days), 4), dtype=np.float32)
-    true_daily = np.zeros((n_regs, len(days)), dtype=np.float32)
-    masks = tou_masks()
+    interval = regs["interval_length"].to_numpy() > 0
     w_states = list(STATE_SHARE)
-    weather_all = load.weather(config.seed, w_states, days)  # (states, days)
-    state_index = np.array([w_states.index(s) for s in regs["state"]])
-
+    global _MONTH_CONTEXT
+    _MONTH_CONTEXT = {
+        "config": config, "out": out, "days": days, "occupied": world["occupied"],
+        "weather": load.weather(config.seed, w_states, days),  # (states, days)
+        "state_index": np.array([w_states.index(s) for s in regs["state"]]),
+        "regs": {c: regs[c].to_numpy() for c in ("id", "kind", "scale", "winter_w", "summer_w", "interval_length",
+                                                "mdp", "nmi", "nmi_config", "register_id", "suffix", "serial")},
+    }
+    months = month_starts(config.start, config.end)
+    if workers is None:
+        workers = int(os.environ.get("BUA_GENERATOR_WORKERS", 0)) or min(2, os.cpu_count() or 1)
+    workers = max(1, min(workers, len(months)))
+    pool = None
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        pool = mp.get_context("fork").Pool(workers)  # the workers share the world copy-on-write
+        results = pool.imap(_generate_month, months)
+    else:
+        results = map(_generate_month, months)
+    # Daily aggregates of what billing saw (interval registers: total, PEAK, SHOULDER, OFF_PEAK)
+    # and the truth (basic registers: reads are taken from it).
+    billed_daily = np.zeros((int(interval.sum()), len(days), 4), dtype=np.float32)
+    true_daily = np.zeros((int((~interval).sum()), len(days)), dtype=np.float32)
     counts = {"nem12_files": 0, "nem12_days": 0}
-    for m_start in month_starts(config.start, config.end):
-        m_end = min(date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1), config.as_at)
-        d0 = (np.datetime64(m_start) - days[0]).astype(int)
-        d1 = (np.datetime64(m_end) - days[0]).astype(int)
-        mdays = days[d0:d1]
-        files = ndays = 0
-        truth_writer = None
-        for c0 in range(0, n_regs, REGISTER_CHUNK):
-            sl = slice(c0, min(c0 + REGISTER_CHUNK, n_regs))
-            chunk = regs.iloc[sl]
-            r = np.random.default_rng([config.seed, m_start.year, m_start.month, c0])
-            kind = chunk["kind"].to_numpy()
-            v30 = load.half_hourly(r, kind, chunk["scale"].to_numpy(), chunk["winter_w"].to_numpy(),
-                                   chunk["summer_w"].to_numpy(), weather_all[state_index[sl]][:, d0:d1], mdays)
-            # Occupancy: a supply point with no account on a day draws almost nothing.
-            occ = world["occupied"][sl, d0:d1]
-            v30 = np.where(occ[:, :, None], v30, np.round(v30 * 0.05, 3))
-            true_daily[sl, d0:d1] = v30.sum(axis=2)
-            interval = chunk["interval_length"].to_numpy() > 0
-            sub30 = _deliver(r, v30, interval, mdays, m_start, config)
-            billed30, quality = sub30["values"], sub30["quality"]
-            weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
-            tc = np.einsum("rdi,dci->rdc", billed30, masks[weekend])
-            billed_daily[sl, d0:d1, 0] = billed30.sum(axis=2)
-            billed_daily[sl, d0:d1, 1:] = tc
-            truth = _truth_table(chunk, mdays, v30, r)
-            if truth_writer is None:
-                truth_writer = pq.ParquetWriter(_mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet", truth.schema,
-                                                compression="zstd")
-            truth_writer.write_table(truth)
-            # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
-            f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, c0 // REGISTER_CHUNK,
-                                       chunk, sub30, mdays)
-            files, ndays = files + f, ndays + nd
-        truth_writer.close()
-        counts["nem12_files"] += files
-        counts["nem12_days"] += ndays
-        progress(f"{m_start:%Y-%m}: {ndays} register-days in {files} NEM12 files")
+    failed = True
+    try:
+        for m_start, res in zip(months, results):
+            d0, d1 = res["days"]
+            billed_daily[:, d0:d1] = res["billed"]
+            true_daily[:, d0:d1] = res["true"]
+            counts["nem12_files"] += res["files"]
+            counts["nem12_days"] += res["ndays"]
+            progress(f"{m_start:%Y-%m}: {res['ndays']} register-days in {res['files']} NEM12 files "
+                     f"({time.perf_counter() - t0:.0f} s)")
+            del res
+        failed = False
+    finally:
+        if pool is not None:
+            if failed:
+                pool.terminate()  # do not wait for the months still queued
+            else:
+                pool.close()
+            pool.join()
+        _MONTH_CONTEXT = None
 
-    tables = build_core_tables(world, config, days, billed_daily, true_daily, rng)
+    daily = [billed_daily, true_daily]
+    del billed_daily, true_daily  # build_core_tables holds the only references and frees them early
+    tables = build_core_tables(world, config, days, daily.pop(0), daily.pop(0), rng, workers)
+    progress(f"CORE tables built ({time.perf_counter() - t0:.0f} s)")
     db = CoreDatabase(core_url)
     db.create_database(drop_existing=True)
+    rows = 0
     for name in core_tables():
-        frame = tables[name]
-        db.insert_arrow(name, _arrow(name, frame))
-    counts.update({f"rows_{k}": len(v) for k, v in tables.items()})
+        frame = tables.pop(name)
+        counts[f"rows_{name}"] = len(frame)
+        rows += len(frame)
+        db.insert_arrow(name, _arrow(name, frame), bulk=True)
+        del frame
     manifest = {"config": {**asdict(config), "as_at": config.as_at.isoformat()}, "core_url": db.url.redacted(),
                 "counts": counts, "seconds": round(time.perf_counter() - t0, 1)}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    progress(f"CORE written: {sum(len(v) for v in tables.values())} rows in {len(tables)} tables")
+    progress(f"CORE written: {rows} rows in {len(core_tables())} tables ({manifest['seconds']:.0f} s)")
     return manifest
+
+
+_MONTH_CONTEXT: dict | None = None  # set by generate for the month workers (inherited by fork)
+
+
+def _generate_month(m_start: date) -> dict:
+    """One month of meter data: truth Parquet, NEM12 files, and the daily aggregates billing needs."""
+    ctx = _MONTH_CONTEXT
+    config, out, days, rg = ctx["config"], ctx["out"], ctx["days"], ctx["regs"]
+    n_regs = len(rg["id"])
+    m_end = min(date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1), config.as_at)
+    d0 = int((np.datetime64(m_start) - days[0]).astype(int))
+    d1 = int((np.datetime64(m_end) - days[0]).astype(int))
+    mdays = days[d0:d1]
+    interval_all = rg["interval_length"] > 0
+    int_pos = np.cumsum(interval_all) - 1  # register -> row among interval registers
+    basic_pos = np.cumsum(~interval_all) - 1
+    billed = np.zeros((int(interval_all.sum()), len(mdays), 4), dtype=np.float32)
+    true = np.zeros((int((~interval_all).sum()), len(mdays)), dtype=np.float32)
+    masks = tou_masks()
+    weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
+    files = ndays = 0
+    truth_writer = None
+    for c0 in range(0, n_regs, REGISTER_CHUNK):
+        sl = slice(c0, min(c0 + REGISTER_CHUNK, n_regs))
+        chunk = {k: v[sl] for k, v in rg.items()}
+        r = np.random.default_rng([config.seed, m_start.year, m_start.month, c0])
+        v30 = load.half_hourly(r, chunk["kind"], chunk["scale"], chunk["winter_w"], chunk["summer_w"],
+                               ctx["weather"][ctx["state_index"][sl]][:, d0:d1], mdays)
+        # Occupancy: a supply point with no account on a day draws almost nothing.
+        vacant = np.nonzero(~ctx["occupied"][sl, d0:d1])
+        v30[vacant] = np.round(v30[vacant] * 0.05, 3)
+        interval = interval_all[sl]
+        basic_rows = np.flatnonzero(~interval)
+        true[basic_pos[c0 + basic_rows]] = v30[basic_rows].sum(axis=2)
+        sub30 = _deliver(r, v30, interval, mdays, m_start, config)
+        # Billing saw delivered values where present, the truth otherwise (later revisions). The
+        # NEM12 files only carry present days, so the delivered array can take the truth in place.
+        delivered = sub30["delivered"]
+        late = np.nonzero(~sub30["present"] & interval[:, None])
+        delivered[late] = v30[late]
+        int_rows = np.flatnonzero(interval)
+        tgt = int_pos[c0 + int_rows]
+        billed[tgt, :, 0] = delivered.sum(axis=2)[int_rows]
+        billed[tgt, :, 1:] = np.einsum("rdi,dci->rdc", delivered, masks[weekend])[int_rows]
+        truth = _truth_table(chunk, mdays, v30)
+        if truth_writer is None:
+            truth_writer = pq.ParquetWriter(_mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet", truth.schema,
+                                            compression="zstd", compression_level=1,
+                                            write_statistics=["meter_register_id", "read_date"])
+        truth_writer.write_table(truth)
+        del truth
+        # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
+        f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, c0 // REGISTER_CHUNK,
+                                   chunk, sub30, mdays, config.seed)
+        files, ndays = files + f, ndays + nd
+    truth_writer.close()
+    return {"days": (d0, d1), "billed": billed, "true": true, "files": files, "ndays": ndays}
 
 
 def _mkdir(p: Path) -> Path:
@@ -152,14 +219,34 @@ def _arrow(name: str, frame: pd.DataFrame) -> pa.Table:
         s = frame[col.name]
         t = col.arrow_type
         if pa.types.is_decimal(t):
-            arr = pa.array(s.round(t.scale).map(lambda v: None if pd.isna(v) else f"{v:.{t.scale}f}"), pa.string()).cast(t)
-        elif pa.types.is_date32(t) or pa.types.is_timestamp(t):
-            arr = pa.array(pd.to_datetime(s)).cast(pa.timestamp("s")).cast(t) if pa.types.is_timestamp(t) else \
-                pa.array(pd.to_datetime(s).dt.date, pa.date32())
+            arr = _decimal_array(s, t)
+        elif pa.types.is_timestamp(t):
+            arr = pa.array(pd.to_datetime(s)).cast(pa.timestamp("s")).cast(t)
+        elif pa.types.is_date32(t) and pd.api.types.is_datetime64_any_dtype(s.dtype):
+            arr = pa.array(s.to_numpy().astype("datetime64[D]"), pa.date32(), from_pandas=True)
+        elif pa.types.is_date32(t):
+            try:  # date objects (and None) straight into Arrow
+                arr = pa.array(s.to_numpy(dtype=object), pa.date32(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                arr = pa.array(pd.to_datetime(s).dt.date, pa.date32())
         else:
             arr = pa.array(s.where(s.notna(), None), t, from_pandas=True)
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=spec.arrow_schema)
+
+
+def _decimal_array(s: pd.Series, t: pa.Decimal128Type) -> pa.Array:
+    """Floats -> decimals at the column's scale, as f"{round(v, scale):.{scale}f}" would (the rounded
+    value's unscaled integer rint(v * 10^scale)), built from the 128-bit integers directly."""
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    null = np.isnan(v)
+    k = np.rint(np.round(np.where(null, 0.0, v), t.scale) * 10.0 ** t.scale).astype(np.int64)
+    words = np.empty((len(k), 2), dtype=np.int64)
+    words[:, 0] = k
+    words[:, 1] = k >> 63  # sign extension to 128 bits (little endian)
+    validity = pa.array(~null).buffers()[1] if null.any() else None
+    return pa.Array.from_buffers(pa.decimal128(t.precision, t.scale), len(k), [validity, pa.py_buffer(words)],
+                                 null_count=int(null.sum()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,7 +363,11 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     registers["nmi"] = utilities["identifier"].to_numpy()[ui]
     registers["mdp"] = utilities["mdp"].to_numpy()[ui]
     registers["serial"] = utilities["serial"].to_numpy()[ui]
-    registers["nmi_config"] = registers.groupby("utility_index")["suffix"].transform("".join)
+    # NMI configuration: the suffixes of the supply point's registers (rows are grouped by supply point).
+    starts = np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]])
+    suffixes = registers["suffix"].tolist()
+    configs = ["".join(suffixes[s:e]) for s, e in zip(starts, np.r_[starts[1:], len(ui)])]
+    registers["nmi_config"] = np.repeat(np.array(configs, dtype=object), np.diff(np.r_[starts, len(ui)]))
 
     # Occupancy per supply point per day: vacant between a move-out and the successor, or after a close.
     days = (config.as_at - start).days
@@ -295,25 +386,26 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
 # Meter data as delivered
 # --------------------------------------------------------------------------------------------
 
+QUALITY_FLAGS = np.array(["S14", "F14", "E52", "V", "A"])  # delivered quality by code
+S14, F14, E52, V_DAY, ACTUAL = range(5)
+
+
 def _deliver(r: np.random.Generator, v30: np.ndarray, interval: np.ndarray, mdays: np.ndarray,
              m_start: date, config: GeneratorConfig) -> dict:
-    """What the meter data provider delivers: substitutions, estimates, V days, gaps and lag."""
+    """What the meter data provider delivers: substitutions, estimates, V days, gaps and lag.
+    ``quality`` holds codes into QUALITY_FLAGS; only the changed register-days are touched."""
     R, D, _ = v30.shape
     u = r.random((R, D))
-    quality = np.full((R, D), "A", dtype="<U3")
-    quality[u < 0.004] = "S14"
-    quality[(u >= 0.004) & (u < 0.007)] = "F14"
-    quality[(u >= 0.007) & (u < 0.013)] = "E52"
-    quality[(u >= 0.013) & (u < 0.018)] = "V"
+    quality = np.searchsorted(np.array([0.004, 0.007, 0.013, 0.018]), u, side="right").astype(np.int8)
     values = v30.copy()
     # Substitutes: the like day a week earlier (or later) in the month, as MDPs do.
     like = np.where(np.arange(D) >= 7, np.arange(D) - 7, np.minimum(np.arange(D) + 7, D - 1))
-    sub = np.isin(quality, ["S14", "F14", "E52"])
-    values = np.where(sub[:, :, None], v30[:, like, :], values)
-    vday = quality == "V"
+    sr, sd = np.nonzero(quality <= E52)
+    values[sr, sd] = v30[sr, like[sd]]
     cut = r.integers(8, 40, size=(R, D))
-    later = np.arange(48)[None, None, :] >= cut[:, :, None]
-    values = np.where(vday[:, :, None] & later, np.round(v30.mean(axis=2, keepdims=True), 3), values)
+    vr, vd = np.nonzero(quality == V_DAY)
+    later = np.arange(48)[None, :] >= cut[vr, vd][:, None]
+    values[vr, vd] = np.where(later, np.round(v30[vr, vd].mean(axis=1, keepdims=True), 3), v30[vr, vd])
     present = np.ones((R, D), dtype=bool)
     # A few comms faults: 2-8 consecutive days never delivered.
     fault = r.random(R) < 0.01
@@ -326,84 +418,74 @@ def _deliver(r: np.random.Generator, v30: np.ndarray, interval: np.ndarray, mday
         lag = np.where(r.random(R) < 0.3, r.integers(1, 6, R), 0)
         present &= dayidx < (D - lag)[:, None]
     present &= interval[:, None]
-    # Billing saw delivered values where present, the truth otherwise (later revisions).
-    billed = np.where(present[:, :, None], values, v30)
-    return {"values": billed, "delivered": values, "truth30": v30, "quality": quality, "present": present, "cut": cut}
+    return {"delivered": values, "truth30": v30, "quality": quality, "present": present, "cut": cut}
 
 
-def _truth_table(chunk: pd.DataFrame, mdays: np.ndarray, v30: np.ndarray, r: np.random.Generator) -> pa.Table:
+def _truth_table(chunk: dict, mdays: np.ndarray, v30: np.ndarray) -> pa.Table:
     R, D, _ = v30.shape
-    flat = v30.reshape(-1)
     offsets = np.arange(0, R * D * 48 + 1, 48, dtype=np.int32)
     return pa.table({
-        "meter_register_id": pa.array(np.repeat(chunk["id"].to_numpy(), D), pa.int32()),
-        "suffix": pa.array(np.repeat(chunk["suffix"].to_numpy(), D)),
+        "meter_register_id": pa.array(np.repeat(chunk["id"], D), pa.int32()),
+        "suffix": pa.array(np.repeat(chunk["suffix"], D)),
         "read_date": pa.array(np.tile(mdays, R)),
         "interval_length": pa.array(np.full(R * D, 30, dtype=np.int16)),
-        "values": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat.astype(np.float32))),
+        "values": pa.ListArray.from_arrays(pa.array(offsets), pa.array(v30.astype(np.float32).reshape(-1))),
     })
 
 
-def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chunk: pd.DataFrame, sub: dict,
-                       mdays: np.ndarray) -> tuple[int, int]:
+def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chunk: dict, sub: dict,
+                       mdays: np.ndarray, seed: int) -> tuple[int, int]:
     """A batch of registers as delivered: one file per meter data provider, plus a revision file
-    re-delivering some estimated days as actuals."""
-    cols = {c: chunk[c].tolist() for c in ("interval_length", "mdp", "nmi", "nmi_config", "register_id", "suffix",
-                                           "serial")}
-    per_mdp: dict[str, list[int]] = {}
-    for i in np.flatnonzero(chunk["interval_length"].to_numpy() > 0):
-        per_mdp.setdefault(cols["mdp"][i], []).append(i)
+    re-delivering some estimated days as actuals. Vectorised over the register-days of a file."""
+    lengths = chunk["interval_length"]
+    mdp = chunk["mdp"]
     files = days_written = 0
     created = f"{m_end:%Y%m%d}0300"  # delivered early the next day
-    for mdp_name, items in sorted(per_mdp.items()):
+    D = len(mdays)
+    for mdp_name in sorted(set(mdp[lengths > 0].tolist())):
+        items = np.flatnonzero((lengths > 0) & (mdp == mdp_name))
         wh = any(n[3] == mdp_name and n[4] for n in NETWORKS)
         for revision in (False, True):
-            blocks, dates, quality, events = [], [], [], {}
-            store: dict[int, list[np.ndarray]] = {}
-            filled: dict[int, int] = {}  # rows stored so far per interval length
-            row_index = []
-            for i in items:
-                present = sub["present"][i].copy()
-                q = sub["quality"][i]
-                if revision:
-                    # Re-deliver a fifth of the estimated days as actual data (later file wins).
-                    present &= (q == "E52") & ((np.arange(len(q)) + i) % 5 == 0)
-                if not present.any():
-                    continue
-                length = int(cols["interval_length"][i])
-                d_idx = np.flatnonzero(present)
-                vals = sub["truth30"][i][d_idx] if revision else sub["delivered"][i][d_idx]
-                native = load.split_intervals(np.random.default_rng([i, int(d_idx[0]), length]), vals, 30 // length)
-                if wh:
-                    native = np.round(native * 1000)
-                qd = np.where(np.full(len(d_idx), revision), "A", q[d_idx])
-                first = len(dates)
-                blocks.append(RegisterBlock(cols["nmi"][i], cols["nmi_config"][i], str(cols["register_id"][i]),
-                                            cols["suffix"][i], cols["serial"][i], "Wh" if wh else "kWh",
-                                            length, first, len(d_idx)))
-                for k, d in enumerate(d_idx):
-                    if qd[k] == "V":
-                        cut = int(sub["cut"][i][d]) * (30 // length)
-                        n_int = 1440 // length
-                        events[first + k] = [(1, cut, "A", ""), (cut + 1, n_int, "S14", "76")]
-                used = filled.get(length, 0)
-                store.setdefault(length, []).append(native)
-                row_index.extend(range(used, used + len(d_idx)))
-                filled[length] = used + len(d_idx)
-                dates.extend(mdays[d_idx])
-                quality.extend(qd)
-            if not blocks:
+            present = sub["present"][items]
+            if revision:
+                # Re-deliver a fifth of the estimated days as actual data (later file wins).
+                present = present & (sub["quality"][items] == E52) & ((np.arange(D)[None, :] + items[:, None]) % 5 == 0)
+            per_item = present.sum(axis=1)
+            keep = per_item > 0
+            if not keep.any():
                 continue
+            items_k, counts = items[keep], per_item[keep]
+            ii, dd = np.nonzero(present[keep])  # register-major, days ascending: file order
+            reg = items_k[ii]
+            row_len = lengths[reg]
+            q = np.full(len(reg), ACTUAL, dtype=np.int8) if revision else sub["quality"][reg, dd]
+            source = sub["truth30"] if revision else sub["delivered"]
+            firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            blocks = [RegisterBlock(chunk["nmi"][i], chunk["nmi_config"][i], str(chunk["register_id"][i]),
+                                    chunk["suffix"][i], chunk["serial"][i], "Wh" if wh else "kWh", int(lengths[i]),
+                                    int(f), int(c)) for i, f, c in zip(items_k, firsts, counts)]
+            values, row_index = {}, np.zeros(len(reg), dtype=np.int64)
+            for length in np.unique(row_len):
+                rows = np.flatnonzero(row_len == length)
+                parts = 30 // int(length)
+                r = np.random.default_rng([seed, m_start.year, m_start.month, batch, int(revision), int(length),
+                                           sum(map(ord, mdp_name))])
+                native = load.split_intervals(r, source[reg[rows], dd[rows]], parts)
+                values[int(length)] = np.round(native * 1000) if wh else native
+                row_index[rows] = np.arange(len(rows))
+            events = {}
+            for k in np.flatnonzero(q == V_DAY):
+                n_int = 1440 // int(row_len[k])
+                c = int(sub["cut"][reg[k], dd[k]]) * (30 // int(row_len[k]))
+                events[int(k)] = [(1, c, "A", ""), (c + 1, n_int, "S14", "76")]
             tag = "R" if revision else ""
             name = f"NEM12#{m_start:%Y%m}{batch:03d}{mdp_name[:6]}{tag}#{mdp_name}#{RETAILER}.csv"
             stamp = created if not revision else created[:8] + "2300"
             write_nem12(folder / name, created=stamp, from_participant=mdp_name, to_participant=RETAILER,
-                        blocks=blocks, dates=np.array(dates, dtype="datetime64[D]"),
-                        values={k: np.concatenate(v) for k, v in store.items()},
-                        row_index=np.array(row_index), quality=np.array(quality), events=events,
-                        decimals=0 if wh else 3)
+                        blocks=blocks, dates=mdays[dd], values=values, row_index=row_index,
+                        quality=QUALITY_FLAGS[q], events=events, decimals=0 if wh else 3)
             files += 1
-            days_written += len(dates)
+            days_written += len(reg)
     return files, days_written
 
 
@@ -438,8 +520,36 @@ def _bill_periods(a, start: date, end: date) -> list[tuple[date, date]]:
     return periods
 
 
+BILLING_PARTS = 8  # small parts: a worker holds one part's rows as Python objects at a time
+_BILL_PART: Callable | None = None  # set by build_core_tables for the billing workers (inherited by fork)
+
+
+def _bill_part_entry(part: int):
+    return _BILL_PART(part)
+
+
+INVOICE_COLUMNS = ["id", "invoice_number", "account_id", "issue_date", "due_date", "period_start", "period_end",
+                   "status", "is_credit", "reverses_invoice_id", "total_net", "total_gst"]
+LINE_COLUMNS = ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
+                "time_class_name", "quantity", "uom", "rate", "net_amount", "discount_net", "is_credit"]
+
+
+def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Row lists -> column frames (dates as datetime64[D]: compact to pass between processes)."""
+    def frame(rows: list, columns: list[str], dates: set[str]) -> pd.DataFrame:
+        cols = list(zip(*rows)) if rows else [[] for _ in columns]
+        return pd.DataFrame({c: np.array(v, dtype="datetime64[D]") if c in dates else
+                             (np.array(v, dtype=np.float64) if c == "reverses_invoice_id" else list(v))
+                             for c, v in zip(columns, cols)})
+    inv = frame(invoices, INVOICE_COLUMNS, {"issue_date", "due_date", "period_start", "period_end"})
+    inv["reverses_invoice_id"] = inv["reverses_invoice_id"].astype(np.float64)
+    ln = frame(lines, LINE_COLUMNS, {"period_start", "period_end"})
+    rd = frame(reads, ["register_index", "read_date", "reading", "read_type"], {"read_date"})
+    return inv, ln, rd
+
+
 def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, billed_daily: np.ndarray,
-                      true_daily: np.ndarray, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+                      true_daily: np.ndarray, rng: np.random.Generator, workers: int = 1) -> dict[str, pd.DataFrame]:
     start, as_at = config.start, config.as_at
     accounts, utilities, registers, tariffs = world["accounts"], world["utilities"], world["registers"], world["tariffs"]
     t = reference_tables()
@@ -535,17 +645,35 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     rates["fy"] = pd.to_datetime(rates["effective_from"]).dt.year
     rate_map: dict[tuple, list] = {}
     for r in rates.itertuples():
-        rate_map.setdefault((r.plan_id, r.fy, r.charge_type, r.time_class), []).append(
-            (r.block_order, r.block_daily_volume, r.unit_price))
+        rate_map.setdefault((int(r.plan_id), int(r.fy), r.charge_type, r.time_class), []).append(
+            (int(r.block_order), None if pd.isna(r.block_daily_volume) else float(r.block_daily_volume),
+             float(r.unit_price)))
+    rate_map = {k: sorted(v) for k, v in rate_map.items()}
+    first_fy: dict[int, int] = {}
+    for plan_id, fy, _, _ in rate_map:
+        first_fy[plan_id] = min(fy, first_fy.get(plan_id, fy))
     disc = {d.plan_id: d for d in tariffs.discounts.itertuples()}
     plan_model = dict(zip(plans["id"], plans["pricing_model"]))
 
     # Cumulative daily sums for quantities over any day range.
-    cs_billed = np.concatenate([np.zeros((billed_daily.shape[0], 1, 4), np.float64),
-                                np.cumsum(billed_daily, axis=1, dtype=np.float64)], axis=1)
-    cs_true = np.concatenate([np.zeros((true_daily.shape[0], 1)), np.cumsum(true_daily, axis=1, dtype=np.float64)], axis=1)
+    # billed_daily holds the interval registers, true_daily the basic ones (in register order).
+    interval_reg = (registers["interval_length"] > 0).to_numpy()
+    reg_pos = np.where(interval_reg, np.cumsum(interval_reg) - 1, np.cumsum(~interval_reg) - 1)
+
+    def true_to(reg: int, k: int) -> float:
+        """True consumption of a basic register over the first k days (float64, summed in order)."""
+        return float(np.cumsum(true_daily[reg_pos[reg], :k], dtype=np.float64)[-1]) if k else 0.0
+
+    def cs_billed(reg: int) -> np.ndarray:
+        """Cumulative billed sums of one interval register: (days + 1, 4), float64."""
+        out = np.zeros((billed_daily.shape[1] + 1, 4))
+        np.cumsum(billed_daily[reg_pos[reg]], axis=0, dtype=np.float64, out=out[1:])
+        return out
     day0 = np.datetime64(start)
-    regs_of_util = {k: v.index.to_numpy() for k, v in reg_by_util}
+    # Registers are grouped by supply point (rows of one supply point are contiguous).
+    ui = registers["utility_index"].to_numpy()
+    bounds = np.r_[np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]]), len(ui)]
+    regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in zip(bounds[:-1], bounds[1:])}
     reg_basic = (registers["interval_length"] == 0).to_numpy()
     reg_suffix, reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
     hv_months = month_starts(start, config.end)
@@ -553,35 +681,16 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
           for nw in range(1, len(NETWORKS) + 1) for m in hv_months}
 
     # Basic meter reads at every bill period end (and the cut-over), rollover at 10^digits.
-    reading0 = {int(i): float(rng.integers(0, 10 ** d)) if rng.random() < 0.9 else 10 ** d - float(rng.integers(50, 400))
-                for i, d in zip(registers.index, registers["digits"])}
-    reads = []
-
-    def read_at(reg: int, d: date, est: bool, prev: float) -> float:
-        """The register's reading at the end of ``d``; an estimated read gets the consumption since
-        the previous read wrong by a typical 15% (never backwards)."""
-        k = (d - start).days + 1
-        dial = 10 ** reg_digits[reg]
-        actual = float(np.floor(reading0[reg] + cs_true[reg, k]) % dial)
-        if not est:
-            return actual
-        used = (actual - prev) % dial
-        return float(np.floor(prev + used * max(0.0, 1.0 + rng.normal(0, 0.15))) % dial)
-
-    last_reading, last_read_at = {}, {}  # per register: the last reading and its row in reads
-    for reg in np.flatnonzero(reg_basic):
-        last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** reg_digits[reg])
-        last_read_at[reg] = len(reads)
-        reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
-
-    invoices, lines = [], []
+    dials = 10 ** registers["digits"].to_numpy(dtype=np.int64)
+    r0 = np.where(rng.random(len(dials)) < 0.9, rng.integers(0, dials), dials - rng.integers(50, 400, len(dials)))
+    reading0 = dict(enumerate(r0.astype(np.float64).tolist()))
 
     def price(plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int):
         """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
-        tiers = sorted(rate_map.get((plan, fy, charge, cls)) or rate_map.get((plan, min(k[1] for k in rate_map if k[0] == plan), charge, cls), []))
-        out, left = [], qty
+        tiers = rate_map.get((plan, fy, charge, cls)) or rate_map.get((plan, first_fy[plan], charge, cls), [])
+        out, left = [], float(qty)
         for order, volume, unit in tiers:
-            q = left if (volume is None or pd.isna(volume)) else min(left, float(volume) * ndays)
+            q = left if volume is None else min(left, volume * ndays)
             if q > 0 or (not out and order == 1):
                 out.append((round(q, 3), unit, round(round(q, 3) * unit, 2)))
             left -= q
@@ -589,113 +698,174 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                 break
         return out
 
-    def invoice(a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
-        inv_id = len(invoices) + 1
-        net = round(sum(l[9] for l in sub_lines) * (-1 if credit_of else 1), 2)
-        invoices.append([inv_id, f"INV{inv_id:09d}", a.id, issue, issue + timedelta(days=14), s, e,
-                         "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
-        for l in sub_lines:
-            lines.append([len(lines) + 1, inv_id, *l, 1 if credit_of else 0])
-        return inv_id
+    # Billing: the supply points fall into BILLING_PARTS parts by index, each billed with its own
+    # seed (in parallel when there are workers), so the result does not depend on the worker count.
+    reg_util = registers["utility_index"].to_numpy()
+    part_of_account = accounts["utility_index"].to_numpy() % BILLING_PARTS
 
-    for a in accounts.itertuples():
-        u = util_rows[a.utility_index]
-        regs = regs_of_util[a.utility_index]
-        versions = plan_of_account[a.id]
-        # A move-in is a special read: the new tenant's consumption starts from it.
-        if a.open_date > start:
-            move_in = a.open_date - timedelta(days=1)
-            for reg in regs[reg_basic[regs]]:
-                if reads[last_read_at[reg]][1] != move_in:
-                    last_reading[reg] = read_at(reg, move_in, False, last_reading[reg])
-                    last_read_at[reg] = len(reads)
-                    reads.append((reg, move_in, last_reading[reg], "ACTUAL"))
-        # Cut-over: a migration invoice for everything before the history starts.
-        if a.open_date < start:
-            p = versions[0][2]
-            fy0 = min(k[1] for k in rate_map if k[0] == p)
-            nd = (start - a.open_date).days
-            mig = [[a.id, a.utility_index + 1, a.open_date, start - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
-                    q, "DAY", r, amt, 0.0] for q, r, amt in price(p, fy0, "DAILY_RETAIL", "ANYTIME", nd, nd)]
+    def bill_part(part: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        rng = np.random.default_rng([config.seed, 7919, part])
+        reads: list = []
+
+        def read_at(reg: int, d: date, est: bool, prev: float) -> float:
+            """The register's reading at the end of ``d``; an estimated read gets the consumption since
+            the previous read wrong by a typical 15% (never backwards)."""
+            k = (d - start).days + 1
+            dial = 10 ** reg_digits[reg]
+            actual = float(np.floor(reading0[reg] + true_to(reg, k)) % dial)
+            if not est:
+                return actual
+            used = (actual - prev) % dial
+            return float(np.floor(prev + used * max(0.0, 1.0 + rng.normal(0, 0.15))) % dial)
+
+        last_reading, last_read_at = {}, {}  # per register: the last reading and its row in reads
+        for reg in np.flatnonzero(reg_basic & (reg_util % BILLING_PARTS == part)):
+            last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** reg_digits[reg])
+            last_read_at[reg] = len(reads)
+            reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
+
+        invoices, lines = [], []
+
+        def invoice(a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
             inv_id = len(invoices) + 1
-            invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1), mig)
-            invoices[-1][1] = f"MIG{inv_id:09d}"
-        periods = _bill_periods(a, start, config.end)
-        for pi, (s, e) in enumerate(periods):
-            delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
-            issue = e + timedelta(days=delay)
-            # Reads for basic registers at the period end (4% estimated). The read arrives even
-            # when the bill is late, so a period can be read but not yet billed at the run date.
-            basic_q = {}
-            for reg in regs[reg_basic[regs]]:
-                est = rng.random() < 0.04
-                prev = last_reading[reg]
-                cur = read_at(reg, e, est, prev)
-                prev_estimated = reads[last_read_at[reg]][3] == "ESTIMATE"
-                last_reading[reg] = cur
-                last_read_at[reg] = len(reads)
-                reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
-                dial = 10 ** reg_digits[reg]
-                # An actual read below an over-estimate corrects it (negative usage); below an
-                # actual read it can only be the dial rolling over.
-                correction = prev_estimated and cur < prev and prev - cur <= 0.2 * dial
-                basic_q[reg] = cur - prev if correction else (cur - prev) % dial
-            if issue >= as_at:
-                break
-            sub_lines = []
-            # Split at 1 July and at plan version boundaries.
-            cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
-                                                         if s < date(y, 7, 1) <= e}
-                          | {vs for vs, _, _ in versions if s < vs <= e})
-            total_days = (e - s).days + 1
-            for ss, ee1 in zip(cuts[:-1], cuts[1:]):
-                ee = ee1 - timedelta(days=1)
-                nd = (ee - ss).days + 1
-                fy = ss.year if ss.month >= 7 else ss.year - 1
-                plan = next(p for vs, ve, p in versions if vs <= ss and (ve is None or ss <= ve))
-                model = plan_model[plan]
-                d = disc.get(plan)
-                i0, i1 = int((np.datetime64(ss) - day0).astype(int)), int((np.datetime64(ee) - day0).astype(int)) + 1
-                charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
-                for reg in regs:
-                    suffix = reg_suffix[reg]
-                    if reg_basic[reg]:
-                        q = basic_q[reg] * nd / total_days
-                        qs = {"ANYTIME": q}
-                    else:
-                        agg = cs_billed[reg, i1] - cs_billed[reg, i0]
-                        qs = {"ANYTIME": agg[0], **{c: agg[1 + k] for k, c in enumerate(TIME_CLASSES)}}
-                    if suffix == "G1":
-                        mj = qs["ANYTIME"] * hv[(u.network_id, date(ee.year, ee.month, 1))] * u.pcf
-                        charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
-                    elif suffix in ("E2", "41"):
-                        charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
-                    elif suffix == "B1":
-                        charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
-                    elif model.startswith("TIME_OF_USE") and not reg_basic[reg]:
-                        charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
-                    else:
-                        charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
-                for charge, cls, qty, uom in charges:
-                    for q, rate, amt in price(plan, fy, charge, cls, qty, nd):
-                        if charge == "FEED_IN":
-                            amt = -amt
-                        dn = 0.0
-                        if d is not None and charge != "FEED_IN" and (
-                                d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
-                            dn = round(amt * d.rate, 2)
-                        sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
-            inv = invoice(a, s, e, issue, sub_lines)
-            # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
-            u_rev = rng.random()
-            if pi < len(periods) - 1 and u_rev < 0.02:
-                ri = issue + timedelta(days=int(rng.integers(5, 25)))
-                if ri < as_at:
-                    invoice(a, s, e, ri, sub_lines, credit_of=inv)
-                    invoice(a, s, e, ri, sub_lines)
-            elif u_rev > 0.995:
-                invoices[inv - 1][7] = "CANCELLED"
-                invoice(a, s, e, issue + timedelta(days=2), sub_lines)
+            net = round(sum(l[9] for l in sub_lines) * (-1 if credit_of else 1), 2)
+            invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
+                             "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
+            for l in sub_lines:
+                lines.append([len(lines) + 1, inv_id, *l, 1 if credit_of else 0])
+            return inv_id
+
+        for a in accounts[part_of_account == part].itertuples():
+            u = util_rows[a.utility_index]
+            regs = regs_of_util[a.utility_index]
+            versions = plan_of_account[a.id]
+            cs_of: dict[int, np.ndarray] = {}
+            # A move-in is a special read: the new tenant's consumption starts from it.
+            if a.open_date > start:
+                move_in = a.open_date - timedelta(days=1)
+                for reg in regs[reg_basic[regs]]:
+                    if reads[last_read_at[reg]][1] != move_in:
+                        last_reading[reg] = read_at(reg, move_in, False, last_reading[reg])
+                        last_read_at[reg] = len(reads)
+                        reads.append((reg, move_in, last_reading[reg], "ACTUAL"))
+            # Cut-over: a migration invoice for everything before the history starts.
+            if a.open_date < start:
+                p = versions[0][2]
+                fy0 = first_fy[p]
+                nd = (start - a.open_date).days
+                mig = [[a.id, a.utility_index + 1, a.open_date, start - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
+                        q, "DAY", r, amt, 0.0] for q, r, amt in price(p, fy0, "DAILY_RETAIL", "ANYTIME", nd, nd)]
+                invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1), mig)
+                invoices[-1][1] = "MIG"
+            periods = _bill_periods(a, start, config.end)
+            for pi, (s, e) in enumerate(periods):
+                delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
+                issue = e + timedelta(days=delay)
+                # Reads for basic registers at the period end (4% estimated). The read arrives even
+                # when the bill is late, so a period can be read but not yet billed at the run date.
+                basic_q = {}
+                for reg in regs[reg_basic[regs]]:
+                    est = rng.random() < 0.04
+                    prev = last_reading[reg]
+                    cur = read_at(reg, e, est, prev)
+                    prev_estimated = reads[last_read_at[reg]][3] == "ESTIMATE"
+                    last_reading[reg] = cur
+                    last_read_at[reg] = len(reads)
+                    reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
+                    dial = 10 ** reg_digits[reg]
+                    # An actual read below an over-estimate corrects it (negative usage); below an
+                    # actual read it can only be the dial rolling over.
+                    correction = prev_estimated and cur < prev and prev - cur <= 0.2 * dial
+                    basic_q[reg] = cur - prev if correction else (cur - prev) % dial
+                if issue >= as_at:
+                    break
+                sub_lines = []
+                # Split at 1 July and at plan version boundaries.
+                cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
+                                                             if s < date(y, 7, 1) <= e}
+                              | {vs for vs, _, _ in versions if s < vs <= e})
+                total_days = (e - s).days + 1
+                for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+                    ee = ee1 - timedelta(days=1)
+                    nd = (ee - ss).days + 1
+                    fy = ss.year if ss.month >= 7 else ss.year - 1
+                    plan = next(p for vs, ve, p in versions if vs <= ss and (ve is None or ss <= ve))
+                    model = plan_model[plan]
+                    d = disc.get(plan)
+                    i0, i1 = int((np.datetime64(ss) - day0).astype(int)), int((np.datetime64(ee) - day0).astype(int)) + 1
+                    charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
+                    for reg in regs:
+                        suffix = reg_suffix[reg]
+                        if reg_basic[reg]:
+                            q = basic_q[reg] * nd / total_days
+                            qs = {"ANYTIME": q}
+                        else:
+                            if reg not in cs_of:
+                                cs_of[reg] = cs_billed(reg)
+                            agg = cs_of[reg][i1] - cs_of[reg][i0]
+                            qs = {"ANYTIME": agg[0], **{c: agg[1 + k] for k, c in enumerate(TIME_CLASSES)}}
+                        if suffix == "G1":
+                            mj = qs["ANYTIME"] * hv[(u.network_id, date(ee.year, ee.month, 1))] * u.pcf
+                            charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
+                        elif suffix in ("E2", "41"):
+                            charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
+                        elif suffix == "B1":
+                            charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
+                        elif model.startswith("TIME_OF_USE") and not reg_basic[reg]:
+                            charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
+                        else:
+                            charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
+                    for charge, cls, qty, uom in charges:
+                        for q, rate, amt in price(plan, fy, charge, cls, qty, nd):
+                            if charge == "FEED_IN":
+                                amt = -amt
+                            dn = 0.0
+                            if d is not None and charge != "FEED_IN" and (
+                                    d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
+                                dn = round(amt * d.rate, 2)
+                            sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
+                inv = invoice(a, s, e, issue, sub_lines)
+                # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
+                u_rev = rng.random()
+                if pi < len(periods) - 1 and u_rev < 0.02:
+                    ri = issue + timedelta(days=int(rng.integers(5, 25)))
+                    if ri < as_at:
+                        invoice(a, s, e, ri, sub_lines, credit_of=inv)
+                        invoice(a, s, e, ri, sub_lines)
+                elif u_rev > 0.995:
+                    invoices[inv - 1][7] = "CANCELLED"
+                    invoice(a, s, e, issue + timedelta(days=2), sub_lines)
+
+        return _bill_frames(invoices, lines, reads)
+
+    global _BILL_PART
+    _BILL_PART = bill_part
+    try:
+        if workers > 1 and "fork" in mp.get_all_start_methods():
+            with mp.get_context("fork").Pool(min(workers, BILLING_PARTS)) as pool:
+                parts = pool.map(_bill_part_entry, range(BILLING_PARTS), chunksize=1)
+        else:
+            parts = [bill_part(k) for k in range(BILLING_PARTS)]
+    finally:
+        _BILL_PART = None
+    billed_daily = None  # free it (the closures see this too): only the gas volumes need true_daily
+    inv_frames, line_frames, read_frames = [], [], []
+    n_inv = n_lines = 0
+    for inv, ln, rd in parts:  # ids run on from the previous part
+        inv["id"] += n_inv
+        inv["reverses_invoice_id"] += n_inv
+        ln["id"] += n_lines
+        ln["invoice_id"] += n_inv
+        n_inv, n_lines = n_inv + len(inv), n_lines + len(ln)
+        inv_frames.append(inv)
+        line_frames.append(ln)
+        read_frames.append(rd)
+    del parts
+    invoices = pd.concat(inv_frames, ignore_index=True)
+    invoices["invoice_number"] = invoices["invoice_number"].astype(str) + invoices["id"].map("{:09d}".format)
+    lines = pd.concat(line_frames, ignore_index=True)
+    reads_frame = pd.concat(read_frames, ignore_index=True)
+    del inv_frames, line_frames, read_frames
 
     # Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
     # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
@@ -708,14 +878,8 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                             datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time()), 1])
     t["AccountPlan"] = pd.DataFrame(ap_rows, columns=["id", "account_id", "utility_id", "plan_id", "start_date",
                                                       "end_date", "status", "created_at", "include_in_supplementary"])
-    t["Invoice"] = pd.DataFrame(invoices, columns=["id", "invoice_number", "account_id", "issue_date", "due_date",
-                                                   "period_start", "period_end", "status", "is_credit",
-                                                   "reverses_invoice_id", "total_net", "total_gst"])
-    t["InvoiceLineItem"] = pd.DataFrame(lines, columns=["id", "invoice_id", "account_id", "utility_id", "period_start",
-                                                        "period_end", "plan_item_type_name", "time_class_name",
-                                                        "quantity", "uom", "rate", "net_amount", "discount_net",
-                                                        "is_credit"])
-    reads_frame = pd.DataFrame(reads, columns=["register_index", "read_date", "reading", "read_type"])
+    t["Invoice"] = invoices
+    t["InvoiceLineItem"] = lines
     t["BasicRead"] = pd.DataFrame({
         "id": np.arange(1, len(reads_frame) + 1), "meter_register_id": registers["id"].to_numpy()[reads_frame["register_index"]],
         "read_date": reads_frame["read_date"], "reading": reads_frame["reading"], "read_type": reads_frame["read_type"],
@@ -723,6 +887,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
 
     # Next bill date: the end of the first period not yet billed.
     last_end = t["Invoice"][t["Invoice"].is_credit == 0].groupby("account_id")["period_end"].max()
+    last_end = pd.Series([d.date() for d in last_end], index=last_end.index, dtype=object)
     step = accounts["bill_frequency"].map({"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3})
     nxt = []
     for a, k in zip(accounts.itertuples(), step):
@@ -752,7 +917,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     weather_all = load.weather(config.seed, weather_states, days)
     for nw in gas_nets:
         rr = gas_regs[net_of_reg[gas_regs] == nw]
-        ours = true_daily[rr].sum(axis=0) if len(rr) else np.zeros(true_daily.shape[1])
+        ours = true_daily[reg_pos[rr]].sum(axis=0) if len(rr) else np.zeros(true_daily.shape[1])
         network_scale = 2500.0 * (1 + len(rr))  # our customers are a small share of the network
         base = load.seasonal(np.array([load.GAS]), np.array([0.0]), np.array([0.0]),
                              ((days - days.astype("datetime64[Y]")).astype(int) + 1))[0]
