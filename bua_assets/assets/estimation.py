@@ -20,7 +20,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
-    TimeOfUse, basic_quantities, gas_energy, plan_of_day, register_days, streamed_interval_quantities, summarise,
+    EXCEPTION_COLUMNS, SUMMARY_KEYS, TimeOfUse, quantify_month, register_days, summarise,
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
@@ -194,46 +194,29 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     intervals = store.read("micro_scalars", key, "read_intervals").to_pandas()
     tou = TimeOfUse.from_tables(core["Plan"], core["PlanTimeOfUse"])
     attrs = registers[["register_id", "utility_id", "nmi", "suffix", "read_kind", "stream_type"]]
-    rows, exceptions = [], []
+    parts, exceptions = [], []
     report = progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0)
     by_month = months.groupby("year_mnth", sort=True)
     for done, (year_mnth, month) in enumerate(by_month, start=1):
+        # A month at a time (the output grain includes the month), so memory holds one month.
         days = register_days(month, attrs)
-        inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
-        # One pass over the month's interval data (then our estimates), whatever the register count.
         month_key = pd.Timestamp(year_mnth).strftime("%Y-%m-%d")
         actual = store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS) \
             if store.exists("interval_reads", month_key, "interval_reads") else iter(())
-        quantities, found = streamed_interval_quantities(
-            inter, plan_of_day(inter, core["AccountPlan"]), tou,
-            itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()))
-        lost = inter[~found]
-        exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
-                                        "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
-                                        "code": "no_interval_data",
-                                        "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
-        rows.append(quantities)
-        basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
-        if len(basic):
-            rows.append(basic_quantities(basic, intervals, scalars, macro, key_index))
+        summary, month_exceptions = quantify_month(
+            days, itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()), core["AccountPlan"], tou,
+            intervals, scalars, macro, key_index, registers, core["GasHeatingValue"])
+        parts.append(summary)
+        exceptions += month_exceptions
         report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
-    result = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["account_id", "utility_id", "register_id", "year_mnth", "date", "time_class", "quantity", "actual_quantity"])
-    unknown = result["quantity"].isna()
-    lost = result[unknown].groupby(["account_id", "utility_id", "register_id", "year_mnth"]).size().reset_index()
-    exceptions.append(lost.drop(columns=0).assign(code="no_scalar",
-                                                  reason="no read or micro scalar to estimate the days after the last read"))
-    result, gas_exceptions = gas_energy(result[~unknown], registers, core["GasHeatingValue"])
-    result["date"] = pd.to_datetime(result["date"])
-    result["plan_id"] = plan_of_day(result, core["AccountPlan"])
-    exceptions.append(gas_exceptions)
-    result = result[result["quantity"].notna()]
+    out = pd.concat(parts, ignore_index=True).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True) \
+        if parts else summarise(pd.DataFrame(columns=SUMMARY_KEYS + ["quantity", "actual_quantity", "quantity_m3"])
+                                .assign(date=pd.Series(dtype="datetime64[ns]")), registers)
     no_registers = months[~months["utility_id"].isin(registers["utility_id"])]
     exceptions.append(no_registers[["account_id", "utility_id", "year_mnth"]].assign(
         register_id=None, code="no_meter_registers", reason="the supply point has no meter register in CORE"))
-    out = summarise(result, registers)
     exc = pd.concat([e for e in exceptions if len(e)], ignore_index=True) if any(len(e) for e in exceptions) else \
-        pd.DataFrame(columns=["account_id", "utility_id", "register_id", "year_mnth", "code", "reason"])
+        pd.DataFrame(columns=EXCEPTION_COLUMNS)
     exc = exc.groupby(["account_id", "utility_id", "register_id", "year_mnth", "code"], dropna=False)["reason"].first().reset_index()
     with store.partition_writer("unbilled_consumption", key) as writer:
         writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))

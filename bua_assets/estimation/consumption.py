@@ -225,11 +225,47 @@ def gas_energy(rows: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFram
     return rows, exceptions
 
 
+SUMMARY_KEYS = ["account_id", "utility_id", "register_id", "year_mnth", "plan_id", "time_class"]
+EXCEPTION_COLUMNS = ["account_id", "utility_id", "register_id", "year_mnth", "code", "reason"]
+
+
+def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch | pa.Table],
+                   account_plans: pd.DataFrame, tou: TimeOfUse, read_intervals: pd.DataFrame, scalars: pd.Series,
+                   macro: MacroProfiles, key_index: pd.Series, registers: pd.DataFrame,
+                   heating: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """One calendar month of unbilled register-days (register_days of the month: account_id,
+    utility_id, year_mnth, date, register_id, nmi, suffix, read_kind, stream_type) to the output
+    grain (summarise), with the exceptions of whatever could not be quantified. Interval
+    register-days take their data from ``interval_batches`` (the month's meter data, then our
+    estimates) in one pass; basic ones are spread or estimated from reads. Memory holds one month."""
+    rows, exceptions = [], []
+    inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
+    quantities, found = streamed_interval_quantities(inter, plan_of_day(inter, account_plans), tou, interval_batches)
+    lost = inter[~found]
+    exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
+                                    "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
+                                    "code": "no_interval_data",
+                                    "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
+    rows.append(quantities)
+    basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
+    if len(basic):
+        rows.append(basic_quantities(basic, read_intervals, scalars, macro, key_index))
+    result = pd.concat(rows, ignore_index=True)
+    unknown = result["quantity"].isna()
+    lost = result[unknown].groupby(["account_id", "utility_id", "register_id", "year_mnth"]).size().reset_index()
+    exceptions.append(lost.drop(columns=0).assign(code="no_scalar",
+                                                  reason="no read or micro scalar to estimate the days after the last read"))
+    result, gas_exceptions = gas_energy(result[~unknown], registers, heating)
+    exceptions.append(gas_exceptions)
+    result["date"] = pd.to_datetime(result["date"])
+    result["plan_id"] = plan_of_day(result, account_plans)
+    return summarise(result[result["quantity"].notna()], registers), exceptions
+
+
 def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
     """Register-day-class rows (with the day's plan, -1 for none) to the output grain: per plan
     too, so pricing never has to guess which plan a month's usage belongs to."""
-    keys = ["account_id", "utility_id", "register_id", "year_mnth", "plan_id", "time_class"]
-    agg = rows.groupby(keys, sort=True).agg(quantity=("quantity", "sum"), actual_quantity=("actual_quantity", "sum"),
+    agg = rows.groupby(SUMMARY_KEYS, sort=True).agg(quantity=("quantity", "sum"), actual_quantity=("actual_quantity", "sum"),
                                             days=("date", "nunique"), first_day=("date", "min"),
                                             last_day=("date", "max"), quantity_m3=("quantity_m3", "sum")).reset_index()
     agg["first_day"] = agg["first_day"].dt.date
