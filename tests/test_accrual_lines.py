@@ -39,9 +39,8 @@ def test_negative_usage_from_upstream_is_an_error_that_blocks():
                          columns=["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state",
                                   "plan_item_type_name", "time_class_name", "period_start", "block_order", "quantity",
                                   "rate", "net_amount"])
-    core = {"InvoiceLineItem": pd.DataFrame(columns=["invoice_id", "account_id", "net_amount", "is_credit"]),
-            "Invoice": pd.DataFrame(columns=["id", "status", "is_credit"])}
-    result = ili_exceptions(lines, pd.DataFrame(columns=["line_id", "account_id", "code", "reason"]), core,
+    no_bills = pd.Series(dtype=float)  # an account never billed before
+    result = ili_exceptions(lines, pd.DataFrame(columns=["line_id", "account_id", "code", "reason"]), no_bills,
                             IliExceptionsConfig(), date(2024, 11, 1))
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["counts"].value["negative_usage"] == 1

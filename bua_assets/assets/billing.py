@@ -11,9 +11,10 @@ from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.assets.profiles import read_core_frames
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
-from bua_assets.billing.corrections import supplementary_lines
+from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.errors import errors_table, normalise
 from bua_assets.billing.export import ExportFile, export_month
+from bua_assets.billing.history import billed_through, largest_bill
 from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
 from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
@@ -40,8 +41,11 @@ class IliExceptionsConfig(dg.Config):
                       "plan (ex-GST with GST beside, discounts with the pay-on-time propensity).")
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account", "Invoice",
-                            "InvoiceLineItem")
+    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account")
+    invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"])
+    line_items = store.read("core_tables", key, "InvoiceLineItem", columns=[
+        "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
+        "time_class_name", "quantity", "rate", "net_amount"])
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     consumption = store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas()
     propensity = core["Account"].set_index("id")["pay_on_time_propensity"].astype(float)
@@ -59,7 +63,8 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
                "block_order", "quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity", "gst"]]
     horizon_start = first_of_month_before(run_date(key), DEFAULT_HORIZON_MONTHS)
     supplementary, supplementary_exceptions = supplementary_lines(
-        core["AccountPlan"], core["PlanRate"], core["Invoice"], core["InvoiceLineItem"], horizon_start)
+        core["AccountPlan"], core["PlanRate"], invoices.to_pandas(),
+        flagged_line_items(line_items, core["AccountPlan"]), horizon_start)
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
     overlaps = overlapping_versions(window, core["AccountPlan"])[["account_id", "code", "reason"]]
     exceptions = pd.concat([exceptions, priced.exceptions, overlaps,
@@ -73,7 +78,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         "discount_net_propensity": round(float(out["discount_net_propensity"].sum()), 2),
         "gst": round(float(out["gst"].sum()), 2), "exceptions": len(exceptions),
     })
-    yield ili_exceptions(out, exceptions, core, config, horizon_start)
+    yield ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
 
 
 def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
@@ -90,8 +95,8 @@ def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
         "gst": np.round(s["net_amount"] * 0.1, 2)})
 
 
-def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, config: IliExceptionsConfig,
-                   horizon_start) -> dg.AssetCheckResult:
+def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series,
+                   config: IliExceptionsConfig, horizon_start) -> dg.AssetCheckResult:
     usage = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])
     errors = {
         "missing_tariff": exceptions[exceptions["code"].isin(["missing_tariff", "partial_tariff", "no_charge_version"])],
@@ -100,11 +105,6 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, core: dict, co
         "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],
     }
     expected_rate = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "DAILY_RETAIL"])
-    history = core["InvoiceLineItem"].merge(core["Invoice"][["id", "status", "is_credit"]], left_on="invoice_id",
-                                            right_on="id", suffixes=("", "_inv"))
-    history = history[(history["status"] == "ISSUED") & (history["is_credit_inv"] == 0)]
-    largest_bill = history.groupby(["account_id", "invoice_id"])["net_amount"].sum().astype(float) \
-        .groupby("account_id").max()
     monthly = lines.groupby(["account_id", "year_mnth"])["net_amount"].sum().reset_index()
     monthly["largest_bill"] = monthly["account_id"].map(largest_bill)
     warnings = {
@@ -146,16 +146,16 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    c = read_core_frames(store, key, "Account", "Invoice", "InvoiceLineItem")
-    issued = c["Invoice"][(c["Invoice"]["status"] == "ISSUED") & (c["Invoice"]["is_credit"] == 0)]["id"]
-    billed_through = c["InvoiceLineItem"][c["InvoiceLineItem"]["invoice_id"].isin(issued)] \
-        .groupby("account_id")["period_end"].max()
+    c = read_core_frames(store, key, "Account")
+    through = billed_through(store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
+                             store.read("core_tables", key, "InvoiceLineItem",
+                                        columns=["invoice_id", "account_id", "period_end"]))
     exceptions = pd.concat([store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]]
                             for a in ("unbilled_window", "unbilled_consumption", "invoice_line_items")], ignore_index=True)
     summary = account_summary(store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
                               store.read("unbilled_window", key, "unbilled_months").to_pandas(), c["Account"],
                               _attributes(store, key), store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
-                              exceptions, billed_through)
+                              exceptions, through)
     with store.partition_writer("bua_account_summary", key) as writer:
         writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
     return dg.MaterializeResult(metadata={

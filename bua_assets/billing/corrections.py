@@ -11,10 +11,21 @@ lines would need the billed quantities re-rated and are left to the billing syst
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bua_assets.billing.supplementary import ChargeVersion, Transaction, run_supplementary
 
 CHARGE = "DAILY_RETAIL"
+
+
+def flagged_line_items(line_items: pa.Table, account_plans: pd.DataFrame) -> pd.DataFrame:
+    """The daily-supply line items of supply points with a version flagged for supplementary
+    processing (filtered in Arrow: the rest of InvoiceLineItem never becomes a DataFrame)."""
+    flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
+    keep = pc.and_(pc.is_in(line_items["utility_id"], value_set=pa.array(flagged).cast(line_items["utility_id"].type)),
+                   pc.equal(line_items["plan_item_type_name"], CHARGE))
+    return line_items.filter(pc.fill_null(keep, False)).to_pandas()
 
 
 def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoices: pd.DataFrame,
