@@ -196,7 +196,7 @@ def _step_args(container) -> str:
     return zlib.decompress(base64.b64decode(value)).decode()
 
 
-@pytest.mark.parametrize("step_key", ["interval_reads", "interval_statistics", "unbilled_consumption"])
+@pytest.mark.parametrize("step_key", ["interval_reads", "interval_statistics", "unbilled_consumption", "invoice_line_items"])
 def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_instance, step_key):
     namespace, body = _step_job(k8s_instance, step_key, {"BUA_K8S_SECRETS": "bua-core-reader"})
     assert namespace == "bua"  # the launcher's job_namespace (BUA_K8S_NAMESPACE)

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.assets.estimation import unbilled_consumption
+from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import read_core_frames
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
@@ -32,7 +33,7 @@ class IliExceptionsConfig(dg.Config):
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[unbilled_consumption], kinds={"parquet", "pandas"},
-          group_name="billing",
+          group_name="billing", op_tags=HEAVY,
           check_specs=[dg.AssetCheckSpec("ili_exceptions", asset="invoice_line_items", blocking=True,
                                          description="ERROR: missing tariff or charge version, negative usage, "
                                                      "duplicate lines, windows beyond the horizon; WARN: amounts "
