@@ -25,9 +25,9 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.definitions import ALL_ASSETS  # noqa: E402
 from bua_assets.billing.accrual import supply_days  # noqa: E402
 from bua_assets.billing.outputs import account_attributes  # noqa: E402
+from bua_assets.definitions import ALL_ASSETS  # noqa: E402
 from bua_assets.evaluation.backtest import baselines, compare, dollar_accuracy, truth_by_row  # noqa: E402
 from bua_assets.lake import Lake  # noqa: E402
 from bua_assets.resources import local_resources  # noqa: E402

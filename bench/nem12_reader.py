@@ -16,6 +16,7 @@ from nemreader import NEMFile  # noqa: E402
 
 from bua_assets.nem12.reader import read_nem12  # noqa: E402
 
+
 def best_of(runs: int, fn):
     """Best wall time of a few runs (the first pays one-off warm-up costs), and the last result."""
     best, result = float("inf"), None

@@ -63,7 +63,6 @@ def cmd_demo(args) -> int:
     d.dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(d.dagster_home)
     from bua_assets.definitions import ALL_ASSETS, build_resources
-
     from bua_assets.runner import backfill_interval_history
 
     instance = dg.DagsterInstance.get()

@@ -8,19 +8,34 @@ import os
 import dagster as dg
 
 from bua_assets.assets.billing import (
-    accrual_summary, bua_account_summary, bua_export, errors, invoice_line_item_monthly, invoice_line_items,
+    accrual_summary,
+    bua_account_summary,
+    bua_export,
+    errors,
+    invoice_line_item_monthly,
+    invoice_line_items,
 )
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import (
-    interval_statistics, macro_profiles, micro_scalars, segment_profiles, utility_profiles,
+    interval_statistics,
+    macro_profiles,
+    micro_scalars,
+    segment_profiles,
+    utility_profiles,
 )
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources import (
-    AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
+    AnonymiseResource,
+    CoreDatabaseResource,
+    EksNodegroupResource,
+    ExportResource,
+    LakeResource,
+    MeterDataResource,
+    RdsCoreResource,
 )
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.sensors import earl_snapshot_sensor

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import os
+from datetime import date, timedelta
 
 import dagster as dg
 

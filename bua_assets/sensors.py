@@ -8,7 +8,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bua_assets.jobs import monthly_bua_job
 from bua_assets.ops.earl import (
-    NotAFinishedSnapshot, SnapshotMessageError, last_complete_month, parse_snapshot_message, time_zone_named,
+    NotAFinishedSnapshot,
+    SnapshotMessageError,
+    last_complete_month,
+    parse_snapshot_message,
+    time_zone_named,
 )
 from bua_assets.partitions import FIRST_MONTH, monthly_partitions
 from bua_assets.resources.earl_queue import EarlQueueResource

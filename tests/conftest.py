@@ -4,9 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+from support import CONFIG
 
 from bua_assets.synth.generator import generate
-from support import CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 # AEMO's example NEM12 files, vendored with their licence (tests/data/nem12-samples/README.md).
@@ -33,7 +33,6 @@ def retailer(tmp_path_factory) -> tuple[Path, str]:
 def moto_endpoint():
     """A moto server in server mode on loopback: real HTTP, the AWS APIs the project uses."""
     from moto.server import ThreadedMotoServer
-
     from support import free_port
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

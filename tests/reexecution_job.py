@@ -7,7 +7,13 @@ import dagster as dg
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.jobs import monthly_bua_job
 from bua_assets.resources import (
-    AnonymiseResource, CoreDatabaseResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource, RdsCoreResource,
+    AnonymiseResource,
+    CoreDatabaseResource,
+    EksNodegroupResource,
+    ExportResource,
+    LakeResource,
+    MeterDataResource,
+    RdsCoreResource,
 )
 
 

@@ -3,18 +3,18 @@ NMIs, meter serials and names; joins still work and no original appears in any o
 
 from __future__ import annotations
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import PARTITION
 
-import dagster as dg
 from bua_assets.core.database import CoreDatabase
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.ops.anonymise import Anonymiser
 from bua_assets.resources import AnonymiseResource, local_resources
 from bua_assets.runner import backfill_interval_history
-from support import PARTITION
 
 
 def originals(core_url: str) -> set[str]:

@@ -4,19 +4,19 @@ GST and discounts, and the blocking ili_exceptions check on an account without a
 from __future__ import annotations
 
 import shutil
-from contextlib import nullcontext
 import sqlite3
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
+from support import PARTITION
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
-from support import PARTITION
 
 
 def resources_for(folder, lake):

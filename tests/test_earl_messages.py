@@ -7,7 +7,10 @@ import json
 import pytest
 
 from bua_assets.ops.earl import (
-    NotAFinishedSnapshot, SnapshotMessageError, TimeZoneSettingError, parse_snapshot_message,
+    NotAFinishedSnapshot,
+    SnapshotMessageError,
+    TimeZoneSettingError,
+    parse_snapshot_message,
 )
 
 RANGE = {"first_partition": "2023-09-01", "last_partition": "2026-10-01"}

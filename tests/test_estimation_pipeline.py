@@ -3,22 +3,22 @@ every unbilled month quantified or excepted, streams and fuels, tenancies, and b
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from datetime import date
-import os
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+from support import PARTITION, oracle_per_interval, ours_per_interval
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
-from support import PARTITION, oracle_per_interval, ours_per_interval
 
 KEYS = ["account_id", "utility_id", "year_mnth"]
 

@@ -16,9 +16,9 @@ from unittest import mock
 import dagster as dg
 import pytest
 import yaml
+from test_prod_instance import postgres_db  # noqa: F401  (fixture: a fresh database on the local PostgreSQL)
 
 from bua_assets.executors import build_executor, k8s_executor_config
-from test_prod_instance import postgres_db  # noqa: F401  (fixture: a fresh database on the local PostgreSQL)
 
 REPO = Path(__file__).resolve().parents[1]
 PARTITION = "2026-10-01"
@@ -116,7 +116,7 @@ def test_deploy_configmap_selects_the_k8s_executor_and_holds_no_secrets():
 
 
 @pytest.fixture
-def k8s_instance(postgres_db, tmp_path, monkeypatch):
+def k8s_instance(postgres_db, tmp_path, monkeypatch):  # noqa: F811  (the imported fixture)
     """The production instance (deploy/dagster.prod.yaml, K8sRunLauncher included) on the local
     PostgreSQL, pointed at a fake kubeconfig instead of the in-cluster one."""
     for key, value in SECRETS.items():

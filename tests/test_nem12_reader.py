@@ -6,9 +6,10 @@ import io
 import zipfile
 
 import pytest
+from support import oracle_per_interval as _oracle_per_interval
+from support import ours_per_interval as _ours_per_interval
 
 from bua_assets.nem12.reader import Nem12FormatError, read_nem12, read_nem12_bytes
-from support import ours_per_interval as _ours_per_interval, oracle_per_interval as _oracle_per_interval
 
 
 def test_every_valid_sample_matches_nemreader(nem12_samples):

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+from support import CONFIG, PARTITION, mysql_url_or_skip
 
-from bua_assets.definitions import ALL_ASSETS
 from bua_assets.core.database import CoreDatabase
+from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
 from bua_assets.synth.generator import generate
-from support import CONFIG, PARTITION, mysql_url_or_skip
 
 
 def run(core_url: str, nem12: str, lake: str, selection=None):

@@ -10,10 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from support import PARTITION
 
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.resources import local_resources
-from support import PARTITION
 
 REPO = Path(__file__).resolve().parents[1]
 

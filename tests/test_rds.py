@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -56,7 +56,7 @@ def test_teardown_only_after_a_successful_export_and_the_retention(aws):
     restore(rds, secrets, snapshot, partition, RestoreSettings(**FAST))
     assert "not succeeded" in teardown(rds, partition, export_succeeded=False, retention=timedelta(0))
     assert "kept until" in teardown(rds, partition, export_succeeded=True, retention=timedelta(days=3))
-    later = datetime.now(timezone.utc) + timedelta(days=4)
+    later = datetime.now(UTC) + timedelta(days=4)
     assert teardown(rds, partition, export_succeeded=True, retention=timedelta(days=3), now=later).endswith("deleted")
     assert "already torn down" in teardown(rds, partition, export_succeeded=True, retention=timedelta(0), now=later)
 
@@ -69,13 +69,13 @@ def test_identifiers_from_configuration_are_validated(aws):
 
 def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown_after_export(aws, tmp_path):
     import dagster as dg
+    from support import CONFIG, PARTITION, mysql_url_or_skip
 
     from bua_assets.assets.core import core_snapshot, core_tables
     from bua_assets.core.database import CoreDatabase
     from bua_assets.jobs import bua_teardown
     from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
     from bua_assets.synth.generator import generate
-    from support import CONFIG, PARTITION, mysql_url_or_skip
 
     rds, secrets, snapshot, secret, _ = aws
     mysql_url = mysql_url_or_skip()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-
 import reexecution_job
+from support import PARTITION
+
 from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
-from support import PARTITION
 
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process: the injected failure applies
 UPSTREAM = {"core_snapshot", "core_tables", "interval_reads", "unbilled_window", "utility_profiles",

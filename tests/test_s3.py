@@ -5,12 +5,18 @@ from __future__ import annotations
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+from support import PARTITION
 
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.lake import Lake
-from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, MeterDataResource, RdsCoreResource
-from support import PARTITION
+from bua_assets.resources import (
+    AnonymiseResource,
+    CoreDatabaseResource,
+    LakeResource,
+    MeterDataResource,
+    RdsCoreResource,
+)
 
 
 def test_lake_partition_on_s3_is_replaced_whole(s3_bucket):

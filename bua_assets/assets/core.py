@@ -4,11 +4,11 @@
 import dagster as dg
 
 from bua_assets.core import schema
+from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
+from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
 from bua_assets.partitions import monthly_partitions, run_date
 from bua_assets.progress import progress_logger
-from bua_assets.core.database import CoreDatabase
-from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 
 

@@ -15,20 +15,31 @@ import pyarrow.compute as pc
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import (
-    basic_reads_of, macro_of, macro_profiles, micro_scalars, read_core_frames, registers_of,
+    basic_reads_of,
+    macro_of,
+    macro_profiles,
+    micro_scalars,
+    read_core_frames,
+    registers_of,
     utility_profiles,
 )
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
-    EXCEPTION_COLUMNS, SUMMARY_KEYS, TimeOfUse, quantify_month, register_days, summarise,
+    EXCEPTION_COLUMNS,
+    SUMMARY_KEYS,
+    TimeOfUse,
+    quantify_month,
+    register_days,
+    summarise,
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
+from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
+from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
-from bua_assets.settings import participant_id
-from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, unbilled_window as compute_unbilled_window
 from bua_assets.partitions import month_end, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
+from bua_assets.settings import participant_id
 
 
 class UnbilledWindowConfig(dg.Config):

@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.compute as pc
 
-from bua_assets.nem12.ingest import ingest_month
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.progress import progress_logger
-from bua_assets.partitions import month_start, monthly_partitions, run_date
+from bua_assets.nem12.ingest import ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
+from bua_assets.partitions import month_start, monthly_partitions, run_date
+from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
 

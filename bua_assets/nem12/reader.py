@@ -28,11 +28,11 @@ import io
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, ContextManager, Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -240,7 +240,7 @@ class Nem12Stream:
     first issue raised is the first found in that order.
     """
 
-    def __init__(self, name: str, opener: Callable[[], ContextManager[BinaryIO]] | None, *,
+    def __init__(self, name: str, opener: Callable[[], AbstractContextManager[BinaryIO]] | None, *,
                  strict: bool = False, chunk_days: int = 20_000):
         self.name = name
         self.header: Nem12Header | None = None
@@ -331,7 +331,7 @@ class Nem12Stream:
     def _parse(self, raw: BinaryIO) -> Iterator[pa.Table]:
         add = self._add
         line_blocks = self._line_blocks(raw)
-        for base, lines in line_blocks:
+        for base, lines in line_blocks:  # noqa: B007  (base is read after the loop)
             first = next((j for j, ln in enumerate(lines) if ln.strip()), None)
             if first is not None:
                 break

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-
 TABLE_SIZE = 10 ** 6  # scaled values rendered once and looked up (999.999 kWh at 3 decimals): 8 bytes each
 _MAX_FAST = 10 ** 15  # beyond this the digit rendering hands over to Arrow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bua_assets.months import first_of_month_before
@@ -125,7 +125,7 @@ def parse_snapshot_message(body: str, *, first_partition: str, last_partition: s
         raise SnapshotMessageError(f"snapshot {identifier}: creation time {created_text!r} is not ISO 8601") from None
     account = _first(inner, ACCOUNT_KEYS) or (arn.split(":")[4] if arn.count(":") >= 5 else "")
     # No offset means UTC: RDS reports snapshot and event times in UTC.
-    local = (created if created.tzinfo else created.replace(tzinfo=timezone.utc)).astimezone(zone)
+    local = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(zone)
     partition = first_of_month_before(local.date(), 1).isoformat()
     if not (first_partition <= partition <= last_partition):
         raise SnapshotMessageError(f"snapshot {identifier} of {local.date()} ({zone.key}) maps to accrual month "

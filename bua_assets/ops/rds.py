@@ -11,7 +11,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
 
@@ -108,10 +108,10 @@ def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelt
         return f"{ident}: no instance (already torn down)"
     if not export_succeeded:
         return f"{ident}: kept, the month's export has not succeeded"
-    created = found[0].get("InstanceCreateTime") or datetime.now(timezone.utc)
+    created = found[0].get("InstanceCreateTime") or datetime.now(UTC)
     if created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        created = created.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     if now - created < retention:
         return f"{ident}: kept until {created + retention:%Y-%m-%d %H:%M} (retention {retention})"
     rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)

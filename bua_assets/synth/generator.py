@@ -35,7 +35,15 @@ from bua_assets.months import first_of_month_before
 from bua_assets.nem12.writer import RegisterBlock, write_nem12
 from bua_assets.synth import load
 from bua_assets.synth.world import (
-    JURISDICTIONS, NETWORKS, RETAILER, STATE_SHARE, TIME_CLASSES, TNIS, build_tariffs, reference_tables, tou_masks,
+    JURISDICTIONS,
+    NETWORKS,
+    RETAILER,
+    STATE_SHARE,
+    TIME_CLASSES,
+    TNIS,
+    build_tariffs,
+    reference_tables,
+    tou_masks,
 )
 
 REGISTER_CHUNK = 4000  # registers generated together: bounds memory whatever the account count
@@ -728,11 +736,11 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
 
         def invoice(a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
             inv_id = len(invoices) + 1
-            net = round(sum(l[9] for l in sub_lines) * (-1 if credit_of else 1), 2)
+            net = round(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1), 2)
             invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
                              "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
-            for l in sub_lines:
-                lines.append([len(lines) + 1, inv_id, *l, 1 if credit_of else 0])
+            for line in sub_lines:
+                lines.append([len(lines) + 1, inv_id, *line, 1 if credit_of else 0])
             return inv_id
 
         for a in accounts[part_of_account == part].itertuples():

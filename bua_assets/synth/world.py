@@ -108,8 +108,9 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                             def rate(charge, cls, price, uom, block=1, volume=None):
                                 nonlocal rate_id
                                 rate_id += 1
-                                rates.append((rate_id, plan_id, eff_from, eff_to, charge, cls, block, volume,
-                                              round(price * growth, 6), uom))
+                                # Called at once in this iteration: the loop variables are the current ones.
+                                rates.append((rate_id, plan_id, eff_from, eff_to, charge, cls, block, volume,  # noqa: B023
+                                              round(price * growth, 6), uom))  # noqa: B023
 
                             if fuel == "GAS":
                                 rate("DAILY_RETAIL", "ANYTIME", 0.72 + 0.3 * (customer == "BUSINESS"), "DAY")
