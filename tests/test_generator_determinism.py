@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import date
 
 from bua_assets.synth.generator import GeneratorConfig, generate
@@ -25,7 +28,12 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     config = GeneratorConfig(accounts=150, seed=11, as_at=date(2026, 11, 1), history_months=3)
     one, two = tmp_path / "one", tmp_path / "two"
     generate(config, one, f"sqlite:///{one / 'core.db'}", workers=1)
-    generate(config, two, f"sqlite:///{two / 'core.db'}", workers=2)
+    # Two workers in a fresh process, as the CLI runs it: this test process may run other threads
+    # (the moto server), in which case the generator declines to fork.
+    subprocess.run([sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", "150", "--seed", "11",
+                    "--as-at", "2026-11-01", "--history-months", "3", "--out", str(two),
+                    "--core-url", f"sqlite:///{two / 'core.db'}"], check=True, capture_output=True,
+                   env={**os.environ, "BUA_GENERATOR_WORKERS": "2"})
     files = _files(one)
     assert files and files.keys() == _files(two).keys()
     assert files == _files(two)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -105,6 +106,11 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     if workers is None:
         workers = int(os.environ.get("BUA_GENERATOR_WORKERS", 0)) or min(2, os.cpu_count() or 1)
     workers = max(1, min(workers, len(months)))
+    if workers > 1 and threading.active_count() > 1:
+        # The pool forks (workers share the world copy-on-write); forking a process that runs
+        # other threads (a test's moto server, Dagster's) can leave a child holding a lock
+        # forever. The output does not depend on the worker count, so work alone instead.
+        workers = 1
     pool = None
     if workers > 1 and "fork" in mp.get_all_start_methods():
         pool = mp.get_context("fork").Pool(workers)  # the workers share the world copy-on-write
