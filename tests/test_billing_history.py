@@ -28,3 +28,18 @@ def test_billed_through_ignores_cancelled_invoices_and_credit_notes():
 
 def test_credit_notes_count_when_asked():
     assert billed_lines(INVOICES, LINES, credits=True)["invoice_id"].to_pylist() == [1, 1, 2, 4]
+
+
+def test_state_fuel_totals_count_each_account_once_and_round_money_to_the_cent():
+    import pandas as pd
+
+    from bua_assets.billing.outputs import state_fuel_totals
+
+    lines = pd.DataFrame({"account_id": [1, 1, 1, 2, 3], "net_amount": [10.004, 20.0, 5.0, 7.333, 1.0],
+                          "discount_net_propensity": [1.0, 0.0, 0.5, 0.0, 0.0]})
+    attributes = pd.DataFrame({"account_id": [1, 2, 3], "state": ["NSW", "NSW", "VIC"],
+                               "fuel": ["ELECTRICITY", "ELECTRICITY", "GAS"]})
+    totals = state_fuel_totals(lines, attributes).to_dict("records")
+    assert totals == [
+        {"state": "NSW", "fuel": "ELECTRICITY", "net_amount": 42.34, "net_amount_less_discount": 40.84, "accounts": 2},
+        {"state": "VIC", "fuel": "GAS", "net_amount": 1.0, "net_amount_less_discount": 1.0, "accounts": 1}]

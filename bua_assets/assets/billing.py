@@ -9,14 +9,14 @@ import pyarrow as pa
 
 from bua_assets.assets.estimation import unbilled_consumption
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.assets.profiles import read_core_frames
+from bua_assets.assets.profiles import read_core_frames, table_metadata
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.errors import errors_table, normalise
 from bua_assets.billing.export import ExportFile, export_month
 from bua_assets.billing.history import billed_through, largest_bill
-from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly
+from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly, state_fuel_totals
 from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
@@ -176,7 +176,8 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
-    summary = finance_summary(lines, _attributes(store, key))
+    attributes = _attributes(store, key)
+    summary = finance_summary(lines, attributes)
     previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
     previous = (store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
                 if store.exists("accrual_summary", previous_key, "accrual_summary") else None)
@@ -184,12 +185,14 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     with store.partition_writer("accrual_summary", key) as writer:
         writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
         writer.write_file("accrual_summary.png", png)
-    by_cell = summary.groupby(["state", "fuel"])[["net_amount", "net_amount_less_discount", "accounts"]].sum().reset_index()
+    by_cell = state_fuel_totals(lines, attributes)
     yield dg.MaterializeResult(metadata={
         "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
         "net_amount": round(float(summary["net_amount"].sum()), 2),
         "net_amount_less_discount": round(float(summary["net_amount_less_discount"].sum()), 2),
-        "by_state_fuel": dg.MetadataValue.md(by_cell.to_markdown(index=False)),
+        "by_state_fuel": table_metadata(by_cell, {"net_amount": "float", "net_amount_less_discount": "float",
+                                                  "accounts": "int"}),
+        "accounts": int(lines["account_id"].nunique()),
         "chart": dg.MetadataValue.md(f"![accrual by state x fuel x month](data:image/png;base64,"
                                      f"{base64.b64encode(png).decode()})"),
         "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",

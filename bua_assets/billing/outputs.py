@@ -81,6 +81,19 @@ def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     return s
 
 
+def state_fuel_totals(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
+    """Per state x fuel: net amount and net less discount to the cent, and distinct accounts
+    (an account accrued over several months or charges counts once)."""
+    d = lines.merge(attributes, on="account_id", how="left")
+    d["net_amount_less_discount"] = d["net_amount"] - d["discount_net_propensity"]
+    t = d.groupby(["state", "fuel"], dropna=False).agg(
+        net_amount=("net_amount", "sum"), net_amount_less_discount=("net_amount_less_discount", "sum"),
+        accounts=("account_id", "nunique")).reset_index()
+    for col in ("net_amount", "net_amount_less_discount"):
+        t[col] = t[col].round(2)
+    return t
+
+
 def account_attributes(accounts: pd.DataFrame, segments: pd.DataFrame, service_types: pd.DataFrame,
                        account_utility: pd.DataFrame, utilities: pd.DataFrame, jurisdictions: pd.DataFrame) -> pd.DataFrame:
     """account_id, fuel, state (of its latest supply point), segment (finance journal segment)."""
