@@ -58,24 +58,3 @@ def run_sql(name: str, tables: dict, params: dict | None = None, *, threads: int
     """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
     with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
         return con.sql(sql_text(name), params=params or {}).to_arrow_table()
-
-
-@contextmanager
-def sql_connection(tables: dict, *, threads: int | None = None, memory_limit: str | None = None,
-                   spill_dir: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection for running several named transforms (``con.sql(sql_text(name), params=...)``)."""
-    with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
-        yield con
-
-
-@contextmanager
-def stream_sql(name: str, tables: dict, params: dict | None = None, *, threads: int | None = None,
-               memory_limit: str | None = None, spill_dir: str | None = None,
-               batch_rows: int = 100_000) -> Iterator[pa.RecordBatchReader]:
-    """Run sql/<name>.sql and stream the result in record batches.
-
-    ``tables`` may hold Arrow tables or pyarrow datasets (scanned lazily), so inputs larger than
-    memory work; DuckDB spills to ``spill_dir`` past ``memory_limit``.
-    """
-    with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
-        yield con.sql(sql_text(name), params=params or {}).to_arrow_reader(batch_rows)
