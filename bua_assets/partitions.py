@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
+from bua_assets.months import AccrualMonth
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 
 FIRST_MONTH = "2023-09-01"
@@ -17,14 +18,13 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH,
 
 
 def month_start(partition_key: str) -> date:
-    return date.fromisoformat(partition_key)
+    return AccrualMonth.from_key(partition_key).start
 
 
 def run_date(partition_key: str) -> date:
     """The as-at date of the month's snapshot: every asset derives it from the key alone."""
-    m = month_start(partition_key)
-    return date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+    return AccrualMonth.from_key(partition_key).run_date
 
 
 def month_end(partition_key: str) -> date:
-    return run_date(partition_key) - timedelta(days=1)
+    return AccrualMonth.from_key(partition_key).end
