@@ -99,7 +99,8 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     quarantine = frame("interval_reads", "quarantine")
     ours = quarantine[quarantine["code"].isin(["non_finite_value", "above_maximum", "blank_actual_value",
                                                "duplicate_record"])]
-    got = sorted((r.source_file, r.line, r.code, r.nmi, r.suffix, r.read_date, r.interval) for r in ours.itertuples())
+    got = sorted((r.source_file, r.line, r.code, r.nmi, r.suffix, r.read_date, None if pd.isna(r.interval) else r.interval)
+                 for r in ours.itertuples())
     assert got == sorted([(str(path), inf_line, "non_finite_value", *inf_reg, DAY, "17"),
                           (str(path), big_line, "above_maximum", *big_reg, DAY, "30"),
                           (str(path), blank_line, "blank_actual_value", *blank_reg, DAY, "5"),
