@@ -205,3 +205,33 @@ def test_a_provider_missing_or_far_below_last_month_is_named(tmp_path):
     assert describe_shortfalls(delivery_shortfalls(file_log(tmp_path / "b", "2026-10"),
                                                    file_log(tmp_path / "b", "2026-09"), 0.3), 0.3) == (
         "meter data deliveries short: MDPB: no usable deliveries this month (6 register-days in 1 files last month)")
+
+
+# --- profile history ------------------------------------------------------------------------
+
+def test_profile_validation_names_missing_history_months_before_segments():
+    """Twelve months of profiles built from one: the fills are for want of history, and the
+    check says so instead of only 'segments filled'."""
+    import dagster as dg
+    import numpy as np
+    import pandas as pd
+
+    from bua_assets.assets.profiles import SegmentProfilesConfig, validate_profiles
+    from bua_assets.estimation.profiles import SegmentProfiles
+
+    status = np.array([["VALID", "FILLED", "FILLED"]])
+    result = SegmentProfiles(["RES|NSW|PRIMARY"], np.full((1, 3, 48), 0.2), np.full((1, 3), 6, dtype=np.int32),
+                             status, pd.DataFrame())
+    summary = pd.DataFrame({"register_id": [7], "nmi": ["N1"], "suffix": ["E1"], "coverage": [0.1],
+                            "days_with_data": [31]})
+    check = validate_profiles(result, summary, SegmentProfilesConfig(), ["2026-09-01", "2025-11-01"])
+    assert check.description == (
+        "profile history missing for 2 months (2025-11, 2026-09): no interval_statistics for them, materialise "
+        "interval_reads and interval_statistics for those months (a backfill); 1 segments filled over 50% of days")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["history_months_missing"].value == ["2025-11", "2026-09"]
+    # Full history and fills within limits: passes, nothing said about history.
+    fine = SegmentProfiles(["RES|NSW|PRIMARY"], np.full((1, 3, 48), 0.2), np.full((1, 3), 6, dtype=np.int32),
+                           np.array([["VALID", "VALID", "VALID"]]), pd.DataFrame())
+    check = validate_profiles(fine, summary, SegmentProfilesConfig(), [])
+    assert check.passed and check.description == "fills within limits"

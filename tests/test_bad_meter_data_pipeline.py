@@ -153,3 +153,25 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
             unbilled.append(day)
     assert unbilled, "none of the quarantined days is unbilled: the estimate is not exercised"
     assert set(unbilled) <= estimated_days
+
+
+def test_a_month_without_its_profile_history_says_so(retailer, tmp_path):
+    """The month alone, no backfill: profile_validation names the eleven missing history months,
+    and the deliveries check says it has no previous month to compare against."""
+    out, url = retailer
+    resources = local_resources(url, str(out / "nem12"), tmp_path) | {"lake": LakeResource(base=str(tmp_path / "lake"))}
+    selection = ["core_snapshot", "core_tables", "interval_reads", "interval_statistics", "utility_profiles",
+                 "segment_profiles"]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=resources,
+                                instance=instance, raise_on_error=False)
+    assert result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    validation = checks["profile_validation"]
+    months = [f"{y}-{m:02d}" for y, m in [(2025, 11), (2025, 12)] + [(2026, m) for m in range(1, 10)]]
+    assert not validation.passed
+    assert validation.description.startswith(f"profile history missing for 11 months ({', '.join(months)}): ")
+    assert validation.metadata["history_months_missing"].value == months
+    deliveries = checks["meter_data_deliveries"]
+    assert deliveries.passed and deliveries.description == (
+        "no file log for 2026-09 (interval_reads not materialised): nothing to compare deliveries against")
