@@ -165,12 +165,14 @@ def test_a_month_without_its_profile_history_says_so(retailer, tmp_path):
     with dg.instance_for_test() as instance:
         result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=resources,
                                 instance=instance, raise_on_error=False)
-    assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     validation = checks["profile_validation"]
     months = [f"{y}-{m:02d}" for y, m in [(2025, 11), (2025, 12)] + [(2026, m) for m in range(1, 10)]]
-    assert not validation.passed
+    # Eleven months of segment-days have no data: the blocking check stops the run (ERROR), and
+    # its message starts with why, not with the segments.
+    assert not result.success and not validation.passed and validation.severity == dg.AssetCheckSeverity.ERROR
     assert validation.description.startswith(f"profile history missing for 11 months ({', '.join(months)}): ")
+    assert "segments with missing, negative or absurd entries" in validation.description
     assert validation.metadata["history_months_missing"].value == months
     deliveries = checks["meter_data_deliveries"]
     assert deliveries.passed and deliveries.description == (
