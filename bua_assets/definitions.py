@@ -27,6 +27,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
+from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources import (
     AnonymiseResource,
@@ -51,6 +52,18 @@ def _env_or(name: str, default: str) -> str | dg.EnvVar:
     return dg.EnvVar(name) if os.getenv(name) else default
 
 
+def _env_float(name: str, default: float) -> float:
+    """A number setting (EnvVar resolves strings only): a value that is not a number is an error
+    naming the variable, at load time, not a surprise in a run."""
+    text = os.getenv(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+
+
 def build_resources() -> dict:
     d = defaults()
     return {
@@ -58,7 +71,9 @@ def build_resources() -> dict:
         "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake),
                              s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
         "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
-                                        s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+                                        s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL"),
+                                        max_demand_kw=_env_float("BUA_MAX_DEMAND_KW", DEFAULT_MAX_DEMAND_KW),
+                                        min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5)),
         "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
                                         dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
                                         endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL"),

@@ -52,7 +52,10 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     first = run(url, str(out / "nem12"), lake)
     assert first.success
     checks = {c.check_name: c for c in first.get_asset_check_evaluations()}
-    assert checks.keys() == {"schema_drift", "profile_validation", "ili_exceptions", "reconciliation"}
+    assert checks.keys() == {"schema_drift", "meter_data_deliveries", "profile_validation", "ili_exceptions",
+                             "reconciliation"}
+    # Every provider delivered about as much as the month before.
+    assert checks["meter_data_deliveries"].passed, checks["meter_data_deliveries"].description
     assert checks["schema_drift"].passed and checks["reconciliation"].passed, checks["reconciliation"].description
     assert checks["ili_exceptions"].passed, checks["ili_exceptions"].description
     # A 120-account retailer fills many segment-days from other jurisdictions (a WARN), never an ERROR.

@@ -222,7 +222,8 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
 ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
                  ("basic_reads", "exceptions"), ("nem12_estimates", "exceptions"),
                  ("unbilled_consumption", "exceptions"), ("invoice_line_items", "exceptions"))
-CHECKED = (("core_tables", "schema_drift"), ("segment_profiles", "profile_validation"),
+CHECKED = (("core_tables", "schema_drift"), ("interval_reads", "meter_data_deliveries"),
+           ("segment_profiles", "profile_validation"),
            ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
 
 

@@ -1,6 +1,7 @@
 """Interval meter data: the month's NEM12 deliveries into the lake."""
 
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.nem12.ingest import ingest_month
+from bua_assets.months import first_of_month_before
+from bua_assets.nem12.deliveries import delivery_shortfalls, describe_shortfalls
+from bua_assets.nem12.ingest import FILES_SCHEMA, ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
 from bua_assets.partitions import month_start, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
@@ -16,10 +19,14 @@ from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResou
 
 
 @dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, group_name="meter_data", op_tags=HEAVY,
+          check_specs=[dg.AssetCheckSpec("meter_data_deliveries", asset="interval_reads",
+                                         description="every meter data provider delivered at least min_delivery_share "
+                                                     "of last month's register-days (WARN naming the provider)")],
           description="Register-days of interval data for the month (kWh per interval, quality per interval), "
-                      "latest delivery wins; everything not loaded is in the quarantine dataset with a reason.")
+                      "latest delivery wins; everything not loaded (bad values, duplicate records, superseded "
+                      "deliveries, format errors) is in the quarantine dataset with a reason.")
 def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource,
-                   anonymise: AnonymiseResource) -> dg.MaterializeResult:
+                   anonymise: AnonymiseResource):
     key = context.partition_key
     files = meter_data.month_files(key[:7])
     if not files:
@@ -30,13 +37,28 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
         write = AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS}) \
             if anonymiser else writer
         summary = ingest_month(files, month_start(key), run_date(key), write.write, Path(work),
+                               max_demand_kw=meter_data.max_demand_kw,
                                progress=progress_logger(context.log, "interval_reads"))
         write.write("quarantine", summary.quarantine)
         writer.write("files", summary.files)
     by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "rows": summary.interval_reads, "path": store.uri("interval_reads", key, "interval_reads"),
         "files": len(files), "files_rejected": int(pc.sum(summary.files["rejected"]).as_py() or 0),
         "registers": summary.registers, "quarantined": summary.quarantine.num_rows,
         "quarantine_by_code": dg.MetadataValue.json({r["code"]: r["code_count"] for r in by_code}),
     })
+    # Last month's file log of this same asset, when it was materialised. Not a dependency: a
+    # month must not wait for (or re-run with) the month before; without it there is no baseline.
+    previous = first_of_month_before(month_start(key), 1).strftime("%Y-%m-%d")
+    has_previous = store.exists("interval_reads", previous, "files")
+    before = store.read("interval_reads", previous, "files") if has_previous else FILES_SCHEMA.empty_table()
+    table = delivery_shortfalls(summary.files, before, meter_data.min_delivery_share)
+    short = table[table["status"].isin(["missing", "below"])]
+    yield dg.AssetCheckResult(
+        check_name="meter_data_deliveries", passed=short.empty, severity=dg.AssetCheckSeverity.WARN,
+        description=describe_shortfalls(table, meter_data.min_delivery_share) if has_previous else
+        f"no file log for {previous[:7]} (interval_reads not materialised): nothing to compare deliveries against",
+        metadata={"previous_month": previous[:7], "min_delivery_share": meter_data.min_delivery_share,
+                  "short_providers": dg.MetadataValue.json(short["provider"].tolist()),
+                  "providers": dg.MetadataValue.json(json.loads(table.to_json(orient="records")))})

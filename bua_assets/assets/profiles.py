@@ -137,6 +137,8 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         writer.write("utility_profile_summary", pa.Table.from_pandas(summary, preserve_index=False))
         writer.write("segment_sums", prof.dense_to_table(segments, window, history.segment_sum, history.segment_registers))
         writer.write("unmatched_interval_data", history.unmatched)
+        # Which months of the window had interval statistics: profile_validation names the gaps.
+        writer.write("history_months", pa.table({"month": months, "present": [m not in missing for m in months]}))
     return dg.MaterializeResult(metadata={
         "rows": len(summary), "path": store.uri("utility_profiles", key),
         "window": f"{window.start} to {window.end}", "history_months_missing": dg.MetadataValue.json(missing),
@@ -180,7 +182,9 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
         "filled_entries": int((result.status == "FILLED").sum()), "missing_entries": int((result.status == "MISSING").sum()),
     })
     summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
-    yield validate_profiles(result, summary, config)
+    history = store.read("utility_profiles", key, "history_months").to_pandas() \
+        if store.exists("utility_profiles", key, "history_months") else pd.DataFrame({"month": [], "present": []})
+    yield validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
 
 
 def table_metadata(frame: pd.DataFrame, types: dict[str, str]) -> dg.MetadataValue:
@@ -192,7 +196,10 @@ def table_metadata(frame: pd.DataFrame, types: dict[str, str]) -> dg.MetadataVal
     return dg.MetadataValue.table(records, schema=dg.TableSchema(columns))
 
 
-def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig) -> dg.AssetCheckResult:
+def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig,
+                      missing_history: list[str] = ()) -> dg.AssetCheckResult:
+    """``missing_history``: months of the window without interval statistics. Their segment-days
+    are filled (or missing) for want of data, not because segments are thin: said first."""
     missing = (result.status == "MISSING").sum(axis=1)
     negative = (result.values < 0).any(axis=2).sum(axis=1)
     absurd = (result.values > config.max_interval_kwh).any(axis=2).sum(axis=1)
@@ -204,15 +211,22 @@ def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, confi
     coverage = summary["coverage"] if len(summary) else pd.Series(dtype=float)
     low = summary.sort_values("coverage").head(10)[["register_id", "nmi", "suffix", "coverage", "days_with_data"]]
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
+    missing_history = sorted(missing_history)
+    history_note = (f"profile history missing for {len(missing_history)} months "
+                    f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
+                    "materialise interval_reads and interval_statistics for those months (a backfill); "
+                    if missing_history else "")
     return dg.AssetCheckResult(
-        check_name="profile_validation", passed=errors.empty and over.empty, severity=severity,
-        description=(f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
+        check_name="profile_validation", passed=errors.empty and over.empty and not missing_history, severity=severity,
+        description=history_note +
+                    (f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
                     (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
                      "fills within limits"),
         metadata={
             "segments": table_metadata(table, {"missing_days": "int", "negative_days": "int", "absurd_days": "int",
                                                "fill_share": "float"}),
             "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
+            "history_months_missing": dg.MetadataValue.json([m[:7] for m in missing_history]),
             "register_coverage": dg.MetadataValue.json({
                 "registers": int(len(coverage)), "median": float(coverage.median()) if len(coverage) else None,
                 "p10": float(coverage.quantile(0.1)) if len(coverage) else None,

@@ -17,12 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bua_assets.nem12.reader import DAY_SCHEMA, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
+from bua_assets.nem12.reader import DAY_SCHEMA, DEFAULT_MAX_DEMAND_KW, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
 from bua_assets.sql import engine_config, register, run_sql, sql_text
 
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
     ("reason", pa.string()), ("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.string()),
+    # The 1-based interval of the day a bad value is in (value checks only), as text: a nullable
+    # integer would reach BUA_Errors' detail as a float ("17.0") through pandas.
+    ("interval", pa.string()),
 ])
 REJECTION_COLUMNS = ["rejection", "rejection_reason"]
 CHUNK_DAYS = 20_000  # register-days per reader chunk (and staged file): what a worker holds at once
@@ -54,13 +57,13 @@ def _units() -> pa.Table:
                      "factor": [r[2] for r in rows]})
 
 
-def _stage_file(job: tuple[int, Path, str | None, Path, int]) -> tuple[list[tuple], list[tuple]]:
+def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> tuple[list[tuple], list[tuple]]:
     """Read one delivered file (every member of a zip) chunk by chunk into staged Parquet files
     named by file, member and chunk number; returns its issues and file-log rows. A stream
     found rejected at its end (e.g. no 900 record) leaves nothing staged."""
-    n, path, source, staged, chunk_days = job
+    n, path, source, staged, chunk_days, max_demand_kw = job
     issues, files = [], []
-    for k, f in enumerate(open_nem12(path, source=source, chunk_days=chunk_days)):
+    for k, f in enumerate(open_nem12(path, source=source, chunk_days=chunk_days, max_demand_kw=max_demand_kw)):
         written, register_days = [], 0
         for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
             if chunk.num_rows:
@@ -73,7 +76,8 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int]) -> tuple[list[tupl
                 p.unlink()
             register_days = 0
         created = f.header.created if f.header else ""
-        issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date) for i in f.issues]
+        issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date,
+                    None if i.interval is None else str(i.interval)) for i in f.issues]
         files.append((f.name, created, f.header.from_participant if f.header else None, register_days,
                       len(f.issues), f.rejected))
     return issues, files
@@ -100,6 +104,7 @@ class _InProcess:
 def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date,
                  write: Callable[[str, pa.Table], None], workdir: Path, *, memory_limit: str | None = None,
                  workers: int | None = None, chunk_days: int = CHUNK_DAYS,
+                 max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW,
                  progress: Callable[[int, int, int], None] = lambda *_: None) -> IngestSummary:
     """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
     Parquet in ``workdir`` (``workers`` processes side by side, default: the CPUs DuckDB may
@@ -109,11 +114,15 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     and returned. Memory is bounded by a reader chunk per worker, not by a file or the month.
 
     ``files_in``: local paths, or (local path, source name) pairs when fetched from elsewhere.
+    ``max_demand_kw``: the physical maximum average demand of a register; a register-day with an
+    interval beyond it (for its interval length) is quarantined, as are non-finite values and
+    blanks in actual intervals (see :mod:`bua_assets.nem12.reader`). A register-day repeated
+    inside one file is a ``duplicate_record``: the later line wins.
     """
     staged = Path(workdir) / "raw_days"
     staged.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers or engine_config()["threads"])
-    jobs = [(n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days)
+    jobs = [(n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days, max_demand_kw)
             for n, item in enumerate(files_in)]
     issues, files = [], []
     with _pool(workers if len(jobs) > 1 else 1) as pool:
@@ -164,7 +173,7 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
             con.close()
     quarantine_rows = issues + [
         (r["source_file"], r["line"], "record_quarantined", r["rejection"], r["rejection_reason"], r["nmi"],
-         r["suffix"], r["read_date"].strftime("%Y%m%d")) for r in rejected_rows
+         r["suffix"], r["read_date"].strftime("%Y%m%d"), None) for r in rejected_rows
     ]
     quarantine = pa.Table.from_pylist(
         [dict(zip(QUARANTINE_SCHEMA.names, r)) for r in quarantine_rows], schema=QUARANTINE_SCHEMA)

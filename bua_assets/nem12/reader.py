@@ -17,6 +17,13 @@ naming the file and line:
   end record, data after it, empty, not UTF-8, unreadable, corrupt zip). A partial file is
   never loaded: when streaming, a consumer discards the chunks of a stream that ends rejected.
 - ``record_quarantined``: one register-day (or a whole 200 block) is left out, with the reason.
+  Besides format errors, a register-day is left out when an interval value cannot be a meter
+  reading: negative, not finite (``inf``, ``-inf``, ``nan``), beyond the register's physical
+  maximum for its interval length (``max_demand_kw`` x interval length, in the file's unit, when
+  the caller sets one: the pipeline does, from its configuration), or
+  blank in an interval of actual (A) quality. The issue names the first such interval; the
+  pipeline then treats the day as missing (estimated), so one bad value never undercounts or
+  blocks the month.
 - ``warning``: data is returned, but something is worth knowing (unknown unit, 400 records on a
   day whose quality is not V, unknown record indicator).
 """
@@ -42,6 +49,7 @@ import pyarrow.csv as pacsv
 MINUTES_PER_DAY = 1440
 VALID_INTERVAL_LENGTHS = (1, 5, 10, 15, 30)
 QUALITY_FLAGS = frozenset("AEFNSV")
+_NAN_TEXTS = ["nan", "-nan", "+nan"]  # a NaN written as text: a non-finite value, not a non-number
 # Multiplier from a file's unit to kWh (active energy) or kVArh (reactive energy).
 ENERGY_UNITS = {"wh": 0.001, "kwh": 1.0, "mwh": 1000.0}
 REACTIVE_UNITS = {"varh": 0.001, "kvarh": 1.0, "mvarh": 1000.0}
@@ -50,6 +58,12 @@ REACTIVE_UNITS = {"varh": 0.001, "kvarh": 1.0, "mvarh": 1000.0}
 _NON_VALUE_FIELDS = 7
 _READ_BLOCK = 8 << 20  # bytes read at a time
 _MAX_LINE = 64 << 20  # a NEM12 record is at most ~25 kB; a longer "line" is not worth buffering
+# The largest average demand an interval register of a mass-market retailer's book can show over
+# one interval: far above a home (~10-20 kW) or small business (~100 kVA), above the large business
+# sites such a book holds (the generated retailer's reach ~0.6 MW at 3k accounts), so only values
+# no meter can record are caught: 5,000 kW is 2,500 kWh in 30 minutes, 416.7 kWh in 5 minutes;
+# 99999 kWh in 30 minutes (200 MW) is 40 times beyond. A purely residential book sets it lower.
+DEFAULT_MAX_DEMAND_KW = 5000.0
 
 Severity = Literal["file_rejected", "record_quarantined", "warning"]
 
@@ -64,6 +78,7 @@ class Nem12Issue:
     nmi: str | None = None
     suffix: str | None = None
     read_date: str | None = None
+    interval: int | None = None  # 1-based interval of the day the problem is in, when it is one value
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -135,14 +150,16 @@ def unit_factor(uom: str) -> tuple[str | None, float | None]:
 
 
 def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = None,
-               chunk_days: int = 20_000) -> Iterator[Nem12Stream]:
+               chunk_days: int = 20_000, max_demand_kw: float | None = None) -> Iterator[Nem12Stream]:
     """Stream a NEM12 file, plain or zipped: one :class:`Nem12Stream` per file or zip member.
 
     A stream reads nothing until its :meth:`Nem12Stream.chunks` is iterated, and then holds one
     chunk (about ``chunk_days`` register-days) at a time. A zip's members are CRC-checked first
     (streamed, not held): a corrupt zip yields one rejected stream, so nothing from it is used.
     ``source`` names the file in results and issues (default: the path), e.g. the S3 URI a
-    cached copy came from.
+    cached copy came from. ``max_demand_kw``: a register-day with an interval above this average
+    demand is quarantined (None, the default: no limit, the reader stays faithful to the file; the
+    pipeline passes its configured limit, :data:`DEFAULT_MAX_DEMAND_KW` unless set).
     """
     path = Path(path)
     name = source or str(path)
@@ -153,23 +170,27 @@ def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = N
         yield _rejected_stream(name, "unreadable", f"cannot read file: {exc}", strict)
         return
     if magic == b"PK\x03\x04" or path.suffix.lower() == ".zip":
-        yield from _open_zip(path, name, strict, chunk_days)
+        yield from _open_zip(path, name, strict, chunk_days, max_demand_kw)
     else:
-        yield Nem12Stream(name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days)
+        yield Nem12Stream(name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days,
+                          max_demand_kw=max_demand_kw)
 
 
-def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None) -> list[Nem12File]:
+def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None,
+               max_demand_kw: float | None = None) -> list[Nem12File]:
     """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file), whole.
 
     Built on :func:`open_nem12`: rows are grouped by interval length within each chunk, in file
     order within a group (a file of up to 20,000 register-days is one chunk).
     """
-    return [_collect(stream) for stream in open_nem12(path, strict=strict, source=source)]
+    return [_collect(stream) for stream in open_nem12(path, strict=strict, source=source,
+                                                      max_demand_kw=max_demand_kw)]
 
 
-def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False) -> Nem12File:
+def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False,
+                     max_demand_kw: float | None = None) -> Nem12File:
     """Parse the bytes of one NEM12 file. ``name`` is used in every issue."""
-    return _collect(Nem12Stream(name, lambda: io.BytesIO(data), strict=strict))
+    return _collect(Nem12Stream(name, lambda: io.BytesIO(data), strict=strict, max_demand_kw=max_demand_kw))
 
 
 def _collect(stream: Nem12Stream) -> Nem12File:
@@ -178,7 +199,8 @@ def _collect(stream: Nem12Stream) -> Nem12File:
     return Nem12File(stream.name, stream.header, days, stream.issues, stream.b2b_records)
 
 
-def _open_zip(path: Path, name: str, strict: bool, chunk_days: int) -> Iterator[Nem12Stream]:
+def _open_zip(path: Path, name: str, strict: bool, chunk_days: int,
+              max_demand_kw: float | None) -> Iterator[Nem12Stream]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -196,7 +218,7 @@ def _open_zip(path: Path, name: str, strict: bool, chunk_days: int) -> Iterator[
         return
     for m in members:
         yield Nem12Stream(f"{name}!{m.filename}", partial(_open_member, path, m), strict=strict,
-                          chunk_days=chunk_days)
+                          chunk_days=chunk_days, max_demand_kw=max_demand_kw)
 
 
 @contextmanager
@@ -241,8 +263,10 @@ class Nem12Stream:
     """
 
     def __init__(self, name: str, opener: Callable[[], AbstractContextManager[BinaryIO]] | None, *,
-                 strict: bool = False, chunk_days: int = 20_000):
+                 strict: bool = False, chunk_days: int = 20_000,
+                 max_demand_kw: float | None = None):
         self.name = name
+        self.max_demand_kw = max_demand_kw
         self.header: Nem12Header | None = None
         self.issues: list[Nem12Issue] = []
         self.b2b_records = 0
@@ -377,7 +401,7 @@ class Nem12Stream:
                         add(base + j + 1, "record_quarantined", "orphan_300", "300 record before any 200 record")
                         continue
                     if len(day_text) >= chunk_days:  # split inside a block: carry its 200 record
-                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
                         blocks, day_text, day_no, day_block, events = blocks[-1:], [], [], [], {}
                     day_text.append(line)
                     day_no.append(base + j + 1)
@@ -398,7 +422,7 @@ class Nem12Stream:
                         events.setdefault(len(day_text) - 1, []).append((base + j + 1, line.split(",")))
                 elif code == "200" and line[3:4] == ",":
                     if len(day_text) >= chunk_days:
-                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
                         blocks, day_text, day_no, day_block, events = [], [], [], [], {}
                     blocks.append(_parse_200(line, base + j + 1, add))
                     n_blocks += 1
@@ -419,7 +443,7 @@ class Nem12Stream:
         if end_line is None:
             return self._reject(last, "missing_900", "no 900 end-of-data record: the file may be truncated")
         if day_text:
-            yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add)
+            yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
         if not n_blocks:
             add(None, "warning", "no_data", "file has no 200/300 data records")
         self.b2b_records = b2b
@@ -458,7 +482,7 @@ def _parse_200(line: str, number: int, add) -> _Block:
     return _Block(number, nmi, _field(p, 2), _field(p, 3), suffix, _field(p, 5), _field(p, 6), uom, length, valid)
 
 
-def _parse_days(name, blocks, day_text, day_no, day_block, events, add) -> pa.Table:
+def _parse_days(name, blocks, day_text, day_no, day_block, events, add, max_demand_kw=None) -> pa.Table:
     """The register-days of one chunk: 300 record texts, their line numbers and blocks."""
     if not day_text:
         return DAY_SCHEMA.empty_table()
@@ -472,7 +496,8 @@ def _parse_days(name, blocks, day_text, day_no, day_block, events, add) -> pa.Ta
     pieces = []
     for length in np.unique(day_len[day_len > 0]):
         positions = np.flatnonzero(day_len == length)
-        pieces.append(_parse_group(name, int(length), blocks, day_text, day_no, block_of_day, positions, events, add))
+        pieces.append(_parse_group(name, int(length), blocks, day_text, day_no, block_of_day, positions, events, add,
+                                   max_demand_kw))
     pieces = [p for p in pieces if p.num_rows]
     if not pieces:
         return DAY_SCHEMA.empty_table()
@@ -480,7 +505,8 @@ def _parse_days(name, blocks, day_text, day_no, day_block, events, add) -> pa.Ta
     return pa.concat_tables(pieces)
 
 
-def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions, events, add) -> pa.Table:
+def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions, events, add,
+                 max_demand_kw=None) -> pa.Table:
     """Parse every 300 record of one interval length in one Arrow CSV call."""
     n = MINUTES_PER_DAY // length
     width = n + _NON_VALUE_FIELDS
@@ -508,36 +534,47 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
         "quality", "reason_code", "reason_description", "update_datetime", "msats_load_datetime"]
     string_cols = {c: pa.string() for c in names if not c.startswith("v")}
     blob = "\n".join(texts).encode()
+    # Only an empty field is a blank (null): "nan", "inf" and "-inf" parse as floats and are
+    # quarantined below as non-finite, not mistaken for blanks.
     convert = pacsv.ConvertOptions(
         column_types={**string_cols, **{f"v{j}": pa.float64() for j in range(n)}},
-        strings_can_be_null=False, quoted_strings_can_be_null=False,
+        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""],
     )
     read = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
     try:
         raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
         # Stack whole columns (contiguous copies), then view as rows: far faster than column_stack.
         values = np.vstack([raw[f"v{j}"].to_numpy() for j in range(n)]).T
+        blank_columns = [j for j in range(n) if raw[f"v{j}"].null_count]
+        blank = None
+        if blank_columns:  # rare: only then a mask, column by column
+            blank = np.zeros(values.shape, dtype=bool)
+            for j in blank_columns:
+                blank[:, j] = raw[f"v{j}"].is_null().to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
         # Some value is not a number: parse as text and find which records.
         convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False)
         raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
         import pandas as pd
 
-        cols = []
+        cols, blanks = [], []
         bad = np.zeros(len(keep), dtype=bool)
         for j in range(n):
-            s = raw[f"v{j}"].to_pandas()
+            s = raw[f"v{j}"].to_pandas().str.strip()
             num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-            bad |= np.isnan(num) & (s.str.strip() != "").to_numpy()
+            empty = (s == "").to_numpy()
+            bad |= np.isnan(num) & ~empty & ~s.str.lower().isin(_NAN_TEXTS).to_numpy()
             cols.append(num)
+            blanks.append(empty)
         values = np.column_stack(cols)
+        blank = np.column_stack(blanks)
         for k in np.flatnonzero(bad):
             b = blocks[block_of_day[keep[k]]]
             add(day_no[keep[k]], "record_quarantined", "not_a_number",
                 "300 record has an interval value that is not a number", nmi=b.nmi, suffix=b.suffix,
                 read_date=raw["date"][k].as_py())
         ok = ~bad
-        raw, values, keep = raw.filter(pa.array(ok)), values[ok], keep[ok]
+        raw, values, blank, keep = raw.filter(pa.array(ok)), values[ok], blank[ok], keep[ok]
         if not len(keep):
             return DAY_SCHEMA.empty_table()
 
@@ -546,11 +583,11 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
     line_no = np.asarray(day_no, dtype=np.int64)[keep]
     blk = block_of_day[keep]
 
-    def quarantine(mask, code, reason_of):
+    def quarantine(mask, code, reason_of, interval_of=lambda k: None):
         for k in np.flatnonzero(mask & good):
             b = blocks[blk[k]]
             add(int(line_no[k]), "record_quarantined", code, reason_of(k), nmi=b.nmi, suffix=b.suffix,
-                read_date=dates_text[k])
+                read_date=dates_text[k], interval=interval_of(k))
         good[mask] = False
 
     dates_text = raw["date"].to_pylist()
@@ -561,10 +598,35 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
     flag = pc.utf8_slice_codeunits(raw["quality"], 0, 1).to_numpy(zero_copy_only=False).astype(str)
     quarantine(~np.isin(flag, list(QUALITY_FLAGS)), "bad_quality",
                lambda k: f"300 record quality method '{quality[k]}' is not one of A, E, F, N, S, V")
+
+    # Value checks, one reduction per row over the whole chunk; the per-interval detail is worked
+    # out only for the few rows a reduction flags. A row sum is not finite exactly when the day
+    # holds a blank, a NaN or an infinity.
+    with np.errstate(invalid="ignore"):  # inf + -inf
+        suspect = np.flatnonzero(~np.isfinite(values.sum(axis=1)))
+    not_finite = np.zeros(values.shape, dtype=bool)
+    if len(suspect):
+        not_finite[suspect] = ~np.isfinite(values[suspect])
+        if blank is not None:
+            not_finite[suspect] &= ~blank[suspect]
+    first_of = lambda mask: lambda k: int(np.argmax(mask[k])) + 1  # noqa: E731
+    quarantine(not_finite.any(axis=1), "non_finite_value",
+               lambda k: f"interval value '{values[k, np.argmax(not_finite[k])]}' at interval "
+                         f"{first_of(not_finite)(k)} is not a finite number", first_of(not_finite))
     neg = np.fmin.reduce(values, axis=1) < 0  # fmin skips NaN (empty intervals)
     quarantine(neg, "negative_value",
                lambda k: f"negative interval value {values[k][values[k] < 0][0]} at interval "
-                         f"{int(np.argmax(values[k] < 0)) + 1}")
+                         f"{int(np.argmax(values[k] < 0)) + 1}", lambda k: int(np.argmax(values[k] < 0)) + 1)
+    if max_demand_kw is not None:
+        # The register's physical maximum for one interval, in each block's own unit (Wh, kWh, MWh).
+        per_unit = np.array([unit_factor(b.uom)[1] or np.nan for b in blocks], dtype=np.float64)
+        limit = max_demand_kw * length / 60 / per_unit[blk]  # NaN (unknown unit) never compares above
+        over = np.fmax.reduce(values, axis=1) > limit  # fmax skips NaN
+        quarantine(over, "above_maximum",
+                   lambda k: f"interval value {values[k][values[k] > limit[k]][0]:g} {blocks[blk[k]].uom} at interval "
+                             f"{int(np.argmax(values[k] > limit[k])) + 1} is beyond the register's physical maximum "
+                             f"of {limit[k]:g} {blocks[blk[k]].uom} per {length}-minute interval "
+                             f"({max_demand_kw:g} kW)", lambda k: int(np.argmax(values[k] > limit[k])) + 1)
 
     # Per-interval quality as codes into a small dictionary of methods: the day's method,
     # overridden by its 400 records.
@@ -615,6 +677,16 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
             add(int(line_no[k]), "record_quarantined", "v_without_400",
                 "300 record of quality V has no 400 records", nmi=b.nmi, suffix=b.suffix, read_date=dates_text[k])
             good[k] = False
+
+    if blank is not None:
+        # A blank interval of actual quality (the day's, or a 400 record's) is a reading that is
+        # missing: loading the day would undercount it, so the day goes and is estimated.
+        actual = np.array([m[:1] == "A" for m in methods])
+        blank_actual = np.zeros(values.shape, dtype=bool)
+        blank_actual[suspect] = blank[suspect] & actual[interval_quality[suspect]]
+        quarantine(blank_actual.any(axis=1), "blank_actual_value",
+                   lambda k: f"interval {first_of(blank_actual)(k)} is blank in an interval of actual (A) quality",
+                   first_of(blank_actual))
 
     sel = np.flatnonzero(good)
     blk = blk[sel]

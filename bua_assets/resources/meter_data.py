@@ -6,16 +6,24 @@ from typing import Optional
 
 import dagster as dg
 
+from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
+
 
 class MeterDataResource(dg.ConfigurableResource):
     """NEM12 files from meter data providers, one folder per month: ``<location>/<YYYY-MM>/``.
 
     ``location`` is a directory or ``s3://bucket/prefix`` (files are fetched to a local cache).
+    ``max_demand_kw`` (BUA_MAX_DEMAND_KW): a register's physical maximum average demand; a
+    register-day with an interval value above it (x interval length) is quarantined.
+    ``min_delivery_share`` (BUA_MIN_DELIVERY_SHARE): a provider delivering fewer register-days
+    than this share of last month's gets a WARN (the ``meter_data_deliveries`` check).
     """
 
     location: str
     s3_endpoint_url: Optional[str] = None
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "bua-nem12")
+    max_demand_kw: float = DEFAULT_MAX_DEMAND_KW
+    min_delivery_share: float = 0.5
 
     def month_files(self, month: str) -> list[tuple[Path, str]]:
         """The month's NEM12 files (plain or zipped) as (local path, source location), sorted by name."""

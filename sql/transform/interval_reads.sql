@@ -1,6 +1,6 @@
 -- interval_reads: the month's register-days from every NEM12 file delivered for it.
 -- Inputs (registered by bua_assets.nem12.ingest): raw_days (reader output + file_created),
--- superseded (sql/transform/interval_reads_superseded.sql: source_file, line, winner), units
+-- superseded (sql/transform/interval_reads_superseded.sql: source_file, line, winner, duplicate_of), units
 -- (uom -> canonical unit, factor). Parameters: $month_start, $next_month.
 -- Energy is converted to kWh (reactive to kVArh). Rows not loaded carry a rejection code and
 -- reason. It runs on one staged file at a time (the caller streams them in order); both joins
@@ -24,11 +24,14 @@ SELECT d.nmi,
        CASE
            WHEN u.canonical_uom IS NULL THEN 'unknown_uom'
            WHEN d.read_date < $month_start OR d.read_date >= $next_month THEN 'outside_month'
+           WHEN s.duplicate_of IS NOT NULL THEN 'duplicate_record'
            WHEN s.winner IS NOT NULL THEN 'superseded'
        END AS rejection,
        CASE
            WHEN u.canonical_uom IS NULL THEN 'unknown unit of measure ''' || d.uom || ''': register-day not loaded'
            WHEN d.read_date < $month_start OR d.read_date >= $next_month THEN 'read date outside the partition month'
+           WHEN s.duplicate_of IS NOT NULL THEN 'register-day repeated later in the same file at line '
+               || s.duplicate_of || ': the later record wins (not counted twice)'
            WHEN s.winner IS NOT NULL THEN 'superseded by a later delivery: ' || s.winner
        END AS rejection_reason
 FROM raw_days d
