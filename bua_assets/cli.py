@@ -26,8 +26,8 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
     """Why ``demo --month`` cannot run this month (None: it can), decided before anything is generated.
 
     ``existing``: the config of the retailer already in the home (its manifest), if any; it is
-    reused when it has ``accounts`` accounts and reaches the month, so the month and the 11 months
-    of profile history before it must lie inside its data."""
+    reused when it has ``accounts`` accounts and reaches past the month, so the month must lie
+    inside its data."""
     from bua_assets.months import first_of_month_before
     from bua_assets.partitions import FIRST_MONTH
 
@@ -43,10 +43,10 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
     if existing and existing.get("accounts") == accounts and existing["as_at"] > first.isoformat():
         as_at = date.fromisoformat(existing["as_at"])
         data_from = first_of_month_before(as_at, int(existing.get("history_months", 13)))
-        if first_of_month_before(first, 11) < data_from:
+        if first < data_from:
             return (f"--month {month} is outside the retailer already in this home (data from {data_from:%Y-%m} to "
-                    f"{first_of_month_before(as_at, 1):%Y-%m}; a month needs the 11 months before it too): choose "
-                    f"a month from {first_of_month_before(data_from, -11):%Y-%m}, or another --home for a new retailer")
+                    f"{first_of_month_before(as_at, 1):%Y-%m}): choose a month in it, or another --home for a new "
+                    f"retailer")
     return None
 
 

@@ -31,11 +31,9 @@ def relative_sources(frame: pd.DataFrame, *roots: str) -> pd.DataFrame:
     prefixes = sorted({r.rstrip("/") + "/" for r in roots}, key=len, reverse=True)  # the longest first
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
-            text = out[col].map(lambda v: isinstance(v, str))
-            if text.any():
-                for prefix in prefixes:
-                    out.loc[text, col] = out.loc[text, col].str.replace(prefix, "", regex=False)
+        if pd.api.types.is_string_dtype(out[col]):  # text only (an object column of strings counts)
+            for prefix in prefixes:
+                out[col] = out[col].str.replace(prefix, "", regex=False)
     return out
 
 

@@ -56,6 +56,7 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     w = w.reindex(w.index.union(money.index))
     if open_accounts is not None:  # fully billed: open, nothing unbilled, nothing excepted
         w = w.reindex(w.index.union(open_accounts.difference(pd.Index(exceptions["account_id"].dropna()))))
+        w.index.name = "account_id"
     w["unbilled_days"] = w["unbilled_days"].fillna(0).astype(int)
     w["bill_status"] = w["bill_status"].fillna("BILLED")
     out = w.join(attributes.set_index("account_id"), how="left")
