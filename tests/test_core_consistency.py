@@ -131,3 +131,14 @@ def test_the_generated_retailer_is_consistent(retailer, tmp_path):
     assert [c.name for c in table.schema.columns] == ["severity", "problem", "table", "column", "key", "value", "detail"]
     lake = Lake(str(tmp_path / "lake"))
     assert set(columns_needed()) <= set(lake.datasets("core_tables", PARTITION))
+
+
+def test_references_resolve_with_sparse_ids_too():
+    """Ids far apart take the hash lookup instead of the bitmap; the outcome is the same."""
+    t = core()
+    accounts = t["Account"].assign(id=[1, 10**12])
+    tenancy = t["AccountUtility"].assign(account_id=[10**12, 10**12 + 1])
+    plans = t["AccountPlan"].assign(account_id=[1, 10**12])
+    findings = consistency_findings(core(Account=accounts, AccountUtility=tenancy, AccountPlan=plans,
+                                         Invoice=t["Invoice"], InvoiceLineItem=t["InvoiceLineItem"]), RUN_DATE)
+    assert rows(findings) == [("ERROR", "unresolved_reference", "AccountUtility", "account_id", "2", str(10**12 + 1))]

@@ -100,7 +100,8 @@ def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, cor
                           "schema_drift": dg.MetadataValue.json([str(f) for f in result.drift if f.blocking])})
     total = sum(result.rows.values())
     findings = consistency_findings(
-        {t: store.read("core_tables", key, t, columns=cols).to_pandas() for t, cols in columns_needed().items()},
+        {t: store.read("core_tables", key, t, columns=cols).to_pandas(date_as_object=False)
+         for t, cols in columns_needed().items()},
         run_date(key), ConsistencyConfig(config.future_horizon_days))
     yield dg.MaterializeResult(metadata={
         "rows": total, "path": store.uri("core_tables", key),
