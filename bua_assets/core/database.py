@@ -355,7 +355,7 @@ def typed_column(table: str, col, text: pa.Array, ids: pa.Array | None) -> pa.Ar
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:  # e.g. beyond the DECIMAL's precision
                 readable = _castable(text, target)
                 if pc.all(readable).as_py() is not False:
-                    raise CoreValueError(table, col.name, col.sql_type, [], [], text.null_count) from exc
+                    raise CoreValueError(table, col.name, col.sql_type, [], [], len(text)) from exc
         _raise_bad(table, col, text, ids, pc.invert(readable))
     raise AssertionError("unreachable: every contract type is handled above")
 
