@@ -22,6 +22,34 @@ def _latest_complete_month(today: date | None = None) -> str:
     return f"{y:04d}-{m:02d}"
 
 
+def demo_month_problem(month: str, today: date, existing: dict | None, accounts: int) -> str | None:
+    """Why ``demo --month`` cannot run this month (None: it can), decided before anything is generated.
+
+    ``existing``: the config of the retailer already in the home (its manifest), if any; it is
+    reused when it has ``accounts`` accounts and reaches past the month, so the month must lie
+    inside its data."""
+    from bua_assets.months import first_of_month_before
+    from bua_assets.partitions import FIRST_MONTH
+
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        return f"--month {month!r} is not a month: use YYYY-MM, e.g. {_latest_complete_month(today)}"
+    if first < date.fromisoformat(FIRST_MONTH):
+        return f"--month {month} is before the first partition ({FIRST_MONTH[:7]}): there is no such month to run"
+    latest = _latest_complete_month(today)
+    if month > latest:
+        return f"--month {month} has not ended yet (today is {today}): the latest complete month is {latest}"
+    if existing and existing.get("accounts") == accounts and existing["as_at"] > first.isoformat():
+        as_at = date.fromisoformat(existing["as_at"])
+        data_from = first_of_month_before(as_at, int(existing.get("history_months", 13)))
+        if first < data_from:
+            return (f"--month {month} is outside the retailer already in this home (data from {data_from:%Y-%m} to "
+                    f"{first_of_month_before(as_at, 1):%Y-%m}): choose a month in it, or another --home for a new "
+                    f"retailer")
+    return None
+
+
 def _log(msg: str) -> None:
     print(f"[bua] {msg}", file=sys.stderr, flush=True)
 
@@ -47,13 +75,17 @@ def cmd_demo(args) -> int:
     d = defaults(args.home)
     os.environ["BUA_HOME"] = str(d.home)
     month = args.month or _latest_complete_month()
-    partition = f"{month}-01"
     retailer = d.home / "retailer"
     manifest_path = retailer / "manifest.json"
+    existing = json.loads(manifest_path.read_text())["config"] if manifest_path.exists() else None
+    problem = demo_month_problem(month, date.today(), existing, args.accounts)
+    if problem:
+        _log(f"error: {problem}")
+        return 2
+    partition = f"{month}-01"
     first = date.fromisoformat(partition)
     as_at = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
     wanted = {"accounts": args.accounts, "as_at": as_at.isoformat()}
-    existing = json.loads(manifest_path.read_text())["config"] if manifest_path.exists() else None
     if not existing or existing.get("accounts") != wanted["accounts"] or existing.get("as_at") < wanted["as_at"]:
         _log(f"generating a synthetic retailer: {args.accounts} accounts, as at {as_at} -> {retailer}")
         generate(GeneratorConfig(args.accounts, 7, as_at, 13), retailer, d.core_url, progress=_log)

@@ -97,12 +97,24 @@ class Lake:
         writer = PartitionWriter(self._fs, staging)
         try:
             yield writer
-            writer.close()
+            writer.close()  # flushing the footers can fail too (a full disk): still inside the cleanup
+            self._swap(staging, final)
         except BaseException:
-            writer.close()
-            self._fs.delete_dir(staging)
+            writer.abort()
+            self._discard(staging)
             raise
-        self._swap(staging, final)
+
+    def _discard(self, staging: str) -> None:
+        """Remove a staging folder after a failure, whatever state the failure left it in."""
+        if isinstance(self._fs, pafs.LocalFileSystem):
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+            return
+        try:
+            self._fs.delete_dir(staging)
+        except (OSError, FileNotFoundError):
+            pass  # already gone (the swap moved it) or unreachable: the original error is what matters
 
     def _swap(self, staging: str, final: str) -> None:
         if isinstance(self._fs, pafs.LocalFileSystem):
@@ -112,7 +124,12 @@ class Lake:
             trash = f"{final}.old-{uuid.uuid4().hex[:8]}"
             if os.path.exists(final):
                 os.rename(final, trash)
-            os.rename(staging, final)
+            try:
+                os.rename(staging, final)
+            except BaseException:
+                if os.path.exists(trash):
+                    os.rename(trash, final)  # the old partition stays as it was
+                raise
             shutil.rmtree(trash, ignore_errors=True)
             return
         # S3 has no directory rename: clear the old objects, then move each new one in.
@@ -156,6 +173,17 @@ class PartitionWriter:
             self.write(dataset, schema.empty_table())
 
     def close(self) -> None:
+        try:
+            for w in self._open.values():
+                w.close()
+        finally:
+            self._open.clear()
+
+    def abort(self) -> None:
+        """Close every open file after a failure, ignoring the errors closing them raises again."""
         for w in self._open.values():
-            w.close()
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001 - the write already failed; the staging folder goes next
+                pass
         self._open.clear()

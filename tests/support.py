@@ -68,3 +68,25 @@ def oracle_per_interval(path: Path) -> list[tuple]:
         for r in reads
     ]
     return sorted(rows, key=lambda r: (r[0], r[1], r[3]))
+
+
+def bill_through_month_end(core_db: Path, month_end: str = "2026-10-31", run_date: str = "2026-11-01") -> int:
+    """Make one open single-supply-point account fully billed: its latest issued debit invoice (not
+    reversed) now covers to the month end. Returns the account id."""
+    import sqlite3
+
+    con = sqlite3.connect(core_db)
+    try:
+        account, invoice = con.execute(
+            "SELECT i.account_id, i.id FROM Invoice i JOIN Account a ON a.id = i.account_id "
+            "WHERE i.status = 'ISSUED' AND i.is_credit = 0 AND i.issue_date < ? AND a.close_date IS NULL "
+            "AND i.id NOT IN (SELECT reverses_invoice_id FROM Invoice WHERE reverses_invoice_id IS NOT NULL) "
+            "AND i.account_id IN (SELECT account_id FROM AccountUtility GROUP BY account_id HAVING count(*) = 1) "
+            "AND i.period_end = (SELECT max(period_end) FROM Invoice j WHERE j.account_id = i.account_id) "
+            "ORDER BY i.period_end DESC, i.id LIMIT 1", (run_date,)).fetchone()
+        con.execute("UPDATE InvoiceLineItem SET period_end = ? WHERE invoice_id = ?", (month_end, invoice))
+        con.execute("UPDATE Invoice SET period_end = ? WHERE id = ?", (month_end, invoice))
+        con.commit()
+    finally:
+        con.close()
+    return int(account)

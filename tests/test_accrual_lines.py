@@ -44,3 +44,11 @@ def test_negative_usage_from_upstream_is_an_error_that_blocks():
                             IliExceptionsConfig(), date(2024, 11, 1))
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["counts"].value["negative_usage"] == 1
+
+
+def test_no_charge_versions_at_all_leaves_every_day_unpriced_instead_of_crashing():
+    """An empty AccountPlan (the consistency check blocks it first in a run) gave a numpy ufunc error here."""
+    empty = versions((10, date(2026, 1, 1), None)).iloc[0:0]
+    assert overlapping_versions(WINDOW, empty).empty
+    supply = supply_days(WINDOW, empty)
+    assert supply[["account_id", "plan_id", "days"]].to_dict("records") == [{"account_id": 1, "plan_id": -1, "days": 31}]

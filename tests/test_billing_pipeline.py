@@ -57,8 +57,14 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     totals = reconciliation.metadata["net_amount_totals"].value
     assert len(set(totals.values())) == 1 and len(totals) == 4
     summary = lake.read("bua_account_summary", PARTITION, "bua_account_summary").to_pandas()
-    assert set(summary["account_id"]) == set(window["account_id"])
-    assert (summary["window_end"] <= date(2026, 10, 31)).all() and summary["state"].notna().all()
+    # Accounts with unbilled days, plus the open accounts fully billed to the month end (0 days).
+    fully_billed = summary[summary["bill_status"] == "BILLED"]
+    assert set(summary["account_id"]) == set(window["account_id"]) | set(fully_billed["account_id"])
+    assert not set(fully_billed["account_id"]) & set(window["account_id"])
+    assert (fully_billed["unbilled_days"] == 0).all() and fully_billed["window_end"].isna().all()
+    nothing_accrued = fully_billed[~fully_billed["account_id"].isin(lines["account_id"])]  # not even a correction
+    assert (nothing_accrued["net_amount"] == 0).all()  # (tests/test_bad_core_input.py makes one for sure)
+    assert (summary["window_end"].dropna() <= date(2026, 10, 31)).all() and summary["state"].notna().all()
     finance = lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
     assert np.allclose(finance["net_amount_less_discount"], finance["net_amount"] - finance["discount_net_propensity"])
     png = Path(lake.partition_dir("accrual_summary", PARTITION)) / "accrual_summary.png"

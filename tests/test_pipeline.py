@@ -52,8 +52,9 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     first = run(url, str(out / "nem12"), lake)
     assert first.success
     checks = {c.check_name: c for c in first.get_asset_check_evaluations()}
-    assert checks.keys() == {"schema_drift", "meter_data_deliveries", "profile_validation", "ili_exceptions",
-                             "reconciliation"}
+    assert checks.keys() == {"schema_drift", "consistency", "meter_data_deliveries", "profile_validation",
+                             "ili_exceptions", "reconciliation"}
+    assert checks["consistency"].passed, checks["consistency"].description
     # Every provider delivered about as much as the month before.
     assert checks["meter_data_deliveries"].passed, checks["meter_data_deliveries"].description
     assert checks["schema_drift"].passed and checks["reconciliation"].passed, checks["reconciliation"].description
@@ -128,7 +129,7 @@ def test_schema_drift_check_names_table_and_column(retailer, tmp_path):
             cur.execute("ALTER TABLE `Account` DROP COLUMN `pay_on_time_propensity`")
             cur.execute("ALTER TABLE `InvoiceLineItem` MODIFY `quantity` DOUBLE NOT NULL")
         result = run(mysql_url, str(out / "nem12"), str(tmp_path / "lake"), selection=["core_snapshot", "core_tables"])
-        (check,) = result.get_asset_check_evaluations()
+        check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "schema_drift")
         assert not check.passed
         assert "Account.pay_on_time_propensity: missing_column" in check.description
         assert "InvoiceLineItem.quantity: type_changed" in check.description

@@ -22,7 +22,8 @@ def tables(accounts, tenancies, invoices):
     inv = pa.table({"id": pa.array([i[0] for i in invoices], pa.int64()), "status": pa.array([i[5] for i in invoices], pa.string()),
                     "is_credit": pa.array([i[6] for i in invoices], pa.int64()),
                     "issue_date": pa.array([i[7] for i in invoices], pa.date32())})
-    li = pa.table({"invoice_id": pa.array([i[0] for i in invoices], pa.int64()),
+    li = pa.table({"id": pa.array([100 + n for n in range(len(invoices))], pa.int64()),
+                   "invoice_id": pa.array([i[0] for i in invoices], pa.int64()),
                    "account_id": pa.array([i[1] for i in invoices], pa.int64()),
                    "utility_id": pa.array([i[2] for i in invoices], pa.int64()),
                    "period_start": pa.array([i[3] for i in invoices], pa.date32()),
@@ -101,3 +102,36 @@ def test_a_credit_reversing_an_invoice_that_does_not_exist_is_ignored_and_report
     assert months(result) == [(1, "2026-10", 31, 1, "NOT_DUE")]  # September stays billed
     (exc,) = result.exceptions.to_pylist()
     assert exc["code"] == "orphan_credit" and "999, which does not exist" in exc["reason"]
+
+
+def test_inverted_and_far_future_line_items_set_their_supply_point_aside_with_the_reason():
+    """Account 1's September line ends before it starts (it used to re-accrue the billed month);
+    account 2's ends in 2099 (it used to vanish as billed); account 3 is untouched."""
+    invoices = [(1, 1, 10, date(2026, 9, 1), date(2026, 8, 30), "ISSUED", 0, date(2026, 10, 3)),
+                (2, 2, 20, date(2026, 9, 1), date(2099, 12, 31), "ISSUED", 0, date(2026, 10, 3)),
+                (3, 3, 30, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 3))]
+    acc = [(a, date(2026, 9, 1), None, date(2026, 12, 1)) for a in (1, 2, 3)]
+    ten = [(1, 10, date(2026, 9, 1), None), (2, 20, date(2026, 9, 1), None), (3, 30, date(2026, 9, 1), None)]
+    result = unbilled_window(*tables(acc, ten, invoices), month_end=MONTH_END, run_date=RUN_DATE)
+    assert months(result) == [(3, "2026-10", 31, 1, "NOT_DUE")]
+    assert [(e["account_id"], e["utility_id"], e["code"], e["reason"]) for e in result.exceptions.to_pylist()] == [
+        (1, 10, "inverted_period", "invoice line item 100 (2026-09-01 to 2026-08-30) ends before it starts: billed "
+                                   "coverage of this supply point cannot be trusted, not accrued; fix the line item in CORE"),
+        (2, 20, "far_future_period", "invoice line item 101 (2026-09-01 to 2099-12-31) reaches beyond 2027-11-02 "
+                                     "(snapshot + 366 days): billed coverage of this supply point cannot be trusted, "
+                                     "not accrued; fix the line item in CORE")]
+    # A shorter horizon: a line item ending in December 2026 is already too far.
+    invoices[1] = (2, 2, 20, date(2026, 9, 1), date(2026, 12, 31), "ISSUED", 0, date(2026, 10, 3))
+    short = unbilled_window(*tables(acc, ten, invoices), month_end=MONTH_END, run_date=RUN_DATE, future_horizon_days=30)
+    assert [(e["account_id"], e["code"]) for e in short.exceptions.to_pylist()] == [
+        (1, "inverted_period"), (2, "far_future_period")]
+
+
+def test_an_open_account_without_a_supply_point_is_an_exception_not_a_silence():
+    acc = [(1, date(2025, 1, 1), None, None), (2, date(2025, 1, 1), date(2026, 9, 30), None),
+           (3, date(2025, 1, 1), None, None)]
+    result = unbilled_window(*tables(acc, [(3, 30, date(2025, 1, 1), None)], []), month_end=MONTH_END, run_date=RUN_DATE)
+    # Account 2 closed before October: not open in the month, so not an exception.
+    assert [(e["account_id"], e["utility_id"], e["code"]) for e in result.exceptions.to_pylist()] == [
+        (1, None, "no_supply_point")]
+    assert {r["account_id"] for r in result.months.to_pylist()} == {3}

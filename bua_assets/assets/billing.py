@@ -1,6 +1,7 @@
 """Accrual invoicing assets (DESIGN §5.5, §5.8): the priced accrual invoice and its ILI check."""
 
 import base64
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -13,16 +14,22 @@ from bua_assets.assets.profiles import read_core_frames, table_metadata
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
-from bua_assets.billing.errors import errors_table, normalise
+from bua_assets.billing.errors import errors_table, normalise, relative_sources
 from bua_assets.billing.export import ExportFile, export_month
 from bua_assets.billing.history import billed_through, largest_bill
-from bua_assets.billing.outputs import account_attributes, account_summary, line_item_monthly, state_fuel_totals
+from bua_assets.billing.outputs import (
+    account_attributes,
+    account_summary,
+    line_item_monthly,
+    open_during,
+    state_fuel_totals,
+)
 from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import first_of_month_before
-from bua_assets.partitions import monthly_partitions, run_date
-from bua_assets.resources import ExportResource, LakeResource
+from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
+from bua_assets.resources import ExportResource, LakeResource, MeterDataResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
             "period_start", "block_order", "rate", "net_amount"]  # an exact repeat of a line
@@ -142,8 +149,17 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
         "net_amount": round(float(monthly["net_amount"].sum()), 2)})
 
 
+EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_items")
+
+
+def account_exceptions(store, key) -> pd.DataFrame:
+    """account_id, code of every account-level exception of the month (window, consumption, pricing)."""
+    return pd.concat([store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]] for a in EXCEPTION_DATASETS],
+                     ignore_index=True)
+
+
 @dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
-          description="BUAAccountSummary: one row per account with unbilled days (fuel, state, segment, billed-through, "
+          description="BUAAccountSummary: one row per account with unbilled days or open in the month and fully billed (fuel, state, segment, billed-through, "
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
@@ -151,17 +167,17 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
     through = billed_through(store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
                              store.read("core_tables", key, "InvoiceLineItem",
                                         columns=["invoice_id", "account_id", "period_end"]))
-    exceptions = pd.concat([store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]]
-                            for a in ("unbilled_window", "unbilled_consumption", "invoice_line_items")], ignore_index=True)
     summary = account_summary(store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
                               store.read("unbilled_window", key, "unbilled_months").to_pandas(), c["Account"],
                               _attributes(store, key), store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
-                              exceptions, through)
+                              account_exceptions(store, key), through,
+                              open_during(c["Account"], month_start(key), month_end(key)))
     with store.partition_writer("bua_account_summary", key) as writer:
         writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
     return dg.MaterializeResult(metadata={
         "rows": len(summary), "path": store.uri("bua_account_summary", key, "bua_account_summary"),
         "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
+        "accounts_fully_billed": int((summary["bill_status"] == "BILLED").sum()),
         "net_amount": round(float(summary["net_amount"].sum()), 2)})
 
 
@@ -208,31 +224,38 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
               (("invoice_line_items", lines), ("invoice_line_item_monthly", monthly),
                ("bua_account_summary", accounts), ("accrual_summary", summary))}
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
-    excepted = set(store.read("unbilled_window", key, "exceptions").to_pandas()["account_id"])
-    missing = sorted(set(window["account_id"]) - set(accounts["account_id"]) - excepted)
+    excepted = set(account_exceptions(store, key)["account_id"].dropna().astype(int))
+    open_accounts = open_during(store.read("core_tables", key, "Account", columns=["id", "open_date", "close_date"])
+                                .to_pandas(), month_start(key), month_end(key))
+    # Counted against CORE itself: an account open in the month that any step lost fails the check.
+    expected = set(open_accounts.astype(int)) | set(window["account_id"].astype(int))
+    missing = sorted(expected - set(accounts["account_id"].astype(int)) - excepted)
     agree = len(set(totals.values())) == 1
     return dg.AssetCheckResult(
         check_name="reconciliation", passed=agree and not missing,
         description=("totals agree to the cent" if agree else f"totals differ: {totals}") +
-                    (f"; {len(missing)} accounts in neither the summary nor the exceptions" if missing else ""),
+                    (f"; {len(missing)} accounts open in CORE in neither the summary nor the exceptions "
+                     f"(e.g. {missing[:10]})" if missing else ""),
         metadata={"net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
+                  "accounts_open_in_core": len(open_accounts), "accounts_excepted": len(excepted),
                   "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
 
 
 ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
                  ("basic_reads", "exceptions"), ("nem12_estimates", "exceptions"),
                  ("unbilled_consumption", "exceptions"), ("invoice_line_items", "exceptions"))
-CHECKED = (("core_tables", "schema_drift"), ("interval_reads", "meter_data_deliveries"),
-           ("segment_profiles", "profile_validation"),
+CHECKED = (("core_tables", "schema_drift"), ("core_tables", "consistency"),
+           ("interval_reads", "meter_data_deliveries"), ("segment_profiles", "profile_validation"),
            ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[accrual_summary], kinds={"parquet"}, group_name="billing",
           description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
                       "DumpErrors), exported beside the CSVs.")
-def errors(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def errors(context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    parts = [normalise(f"{asset}.{dataset}", store.read(asset, key, dataset).to_pandas())
+    roots = [meter_data.location] + ([] if "://" in meter_data.location else [str(Path(meter_data.location).resolve())])
+    parts = [normalise(f"{asset}.{dataset}", relative_sources(store.read(asset, key, dataset).to_pandas(), *roots))
              for asset, dataset in ERROR_SOURCES if store.exists(asset, key, dataset)]
     parts.append(failed_checks(context.instance, key))
     table = errors_table(parts)

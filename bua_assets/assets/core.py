@@ -4,6 +4,14 @@
 import dagster as dg
 
 from bua_assets.core import schema
+from bua_assets.core.consistency import (
+    FINDING_COLUMNS,
+    FUTURE_HORIZON_DAYS,
+    ConsistencyConfig,
+    columns_needed,
+    consistency_findings,
+)
+from bua_assets.core.consistency import summary as consistency_summary
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
@@ -57,28 +65,74 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
     })
 
 
+class CoreTablesConfig(dg.Config):
+    # a billed period (invoice or line item) reaching further than this past the snapshot is suspect
+    future_horizon_days: int = FUTURE_HORIZON_DAYS
+
+
+SHOWN_FINDINGS = 200  # rows of the consistency table in the check's metadata (the counts cover all)
+
+
 @dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, group_name="core",
           check_specs=[dg.AssetCheckSpec("schema_drift", asset="core_tables", blocking=True,
-                                         description="CORE columns and types against sql/core/schema.sql")],
+                                         description="CORE columns and types against sql/core/schema.sql"),
+                       dg.AssetCheckSpec("consistency", asset="core_tables", blocking=True,
+                                         description="ERROR: duplicate or null keys, references to missing "
+                                                     "accounts, supply points, plans or invoices, empty required "
+                                                     "tables, inverted account/tenancy/charge version periods; WARN "
+                                                     "(excepted downstream): inverted or far-future billed periods")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
-def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource, rds: RdsCoreResource,
-                lake: LakeResource, anonymise: AnonymiseResource):
+def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, core_db: CoreDatabaseResource,
+                rds: RdsCoreResource, lake: LakeResource, anonymise: AnonymiseResource):
     store, key = lake.lake(), context.partition_key
     db = core_database(core_db, rds, key)
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
         target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
         result = extract_core(db, target, run_date(key), progress=progress_logger(context.log, "core_tables: tables extracted"))
+        if result.value_errors:
+            # Report the drift first (a drifted column is often why a value fails), then stop with
+            # every bad table named; the partition's staging is discarded, nothing half-written stays.
+            yield drift_check(result.drift)
+            raise dg.Failure(
+                description="CORE values that cannot be read: " + "; ".join(str(e) for e in result.value_errors),
+                metadata={"value_errors": dg.MetadataValue.json([str(e) for e in result.value_errors]),
+                          "schema_drift": dg.MetadataValue.json([str(f) for f in result.drift if f.blocking])})
     total = sum(result.rows.values())
-    blocking = [f for f in result.drift if f.blocking]
+    findings = consistency_findings(
+        {t: store.read("core_tables", key, t, columns=cols).to_pandas(date_as_object=False)
+         for t, cols in columns_needed().items()},
+        run_date(key), ConsistencyConfig(config.future_horizon_days))
     yield dg.MaterializeResult(metadata={
         "rows": total, "path": store.uri("core_tables", key),
         "rows_by_table": dg.MetadataValue.json(result.rows), "anonymised": anonymiser is not None,
         "excluded_as_at_run_date": dg.MetadataValue.json({k: v for k, v in result.excluded_as_at.items() if v}),
     })
-    yield dg.AssetCheckResult(
+    yield drift_check(result.drift)
+    yield consistency_check(findings)
+
+
+def drift_check(drift: list[schema.DriftFinding]) -> dg.AssetCheckResult:
+    blocking = [f for f in drift if f.blocking]
+    return dg.AssetCheckResult(
         check_name="schema_drift", passed=not blocking, severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(str(f) for f in blocking) or "CORE schema matches the contract",
-        metadata={"findings": dg.MetadataValue.json([f.__dict__ for f in result.drift]),
+        metadata={"findings": dg.MetadataValue.json([f.__dict__ for f in drift]),
                   "blocking_findings": len(blocking)},
     )
+
+
+def consistency_check(findings) -> dg.AssetCheckResult:
+    errors = int((findings["severity"] == "ERROR").sum())
+    counts = findings.groupby(["severity", "table", "column", "problem"]).size()
+    return dg.AssetCheckResult(
+        check_name="consistency", passed=findings.empty,
+        severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+        description=consistency_summary(findings),
+        metadata={
+            "findings": dg.MetadataValue.table(
+                records=[dg.TableRecord(r) for r in findings.head(SHOWN_FINDINGS).to_dict("records")],
+                schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in FINDING_COLUMNS])),
+            "counts": dg.MetadataValue.json({" ".join(k): int(n) for k, n in counts.items()}),
+            "error_findings": errors, "warn_findings": len(findings) - errors,
+        })

@@ -33,7 +33,7 @@ from bua_assets.estimation.consumption import (
     summarise,
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
-from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
+from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
 from bua_assets.partitions import month_end, monthly_partitions, run_date
@@ -44,6 +44,8 @@ from bua_assets.settings import participant_id
 
 class UnbilledWindowConfig(dg.Config):
     horizon_months: int = DEFAULT_HORIZON_MONTHS  # older unbilled days become exceptions
+    # a billed line item reaching further than this past the snapshot makes its supply point an exception
+    future_horizon_days: int = FUTURE_HORIZON_DAYS
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, group_name="estimation",
@@ -57,8 +59,9 @@ def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowCon
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
         read("Account", ["id", "open_date", "close_date", "next_bill_date"]),
         read("Invoice", ["id", "status", "is_credit", "issue_date", "reverses_invoice_id"]),
-        read("InvoiceLineItem", ["invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
-        month_end=month_end(key), run_date=run_date(key), horizon_months=config.horizon_months)
+        read("InvoiceLineItem", ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
+        month_end=month_end(key), run_date=run_date(key), horizon_months=config.horizon_months,
+        future_horizon_days=config.future_horizon_days)
     with store.partition_writer("unbilled_window", key) as writer:
         writer.write("unbilled_months", window.months)
         writer.write("exceptions", window.exceptions)

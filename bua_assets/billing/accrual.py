@@ -63,6 +63,6 @@ def overlapping_versions(unbilled_months: pd.DataFrame, account_plans: pd.DataFr
     hit = days.iloc[n.index[n["versions"] > 1]].assign(ids=n.loc[n["versions"] > 1, "ids"].to_numpy())
     out = hit.groupby(["account_id", "utility_id", "year_mnth", "ids"]).agg(days=("date", "count")).reset_index()
     out["code"] = "overlapping_charge_versions"
-    out["reason"] = ("APPROVED versions " + out["ids"] + " overlap on " + out["days"].astype(str)
+    out["reason"] = ("APPROVED versions " + out["ids"].astype(str) + " overlap on " + out["days"].astype(str)
                      + " days: the latest created is priced")
     return out[["account_id", "utility_id", "year_mnth", "code", "reason"]]

@@ -25,6 +25,18 @@ def normalise(source: str, frame: pd.DataFrame, severity: str = "EXCEPTION") -> 
                                                 dtype="Int64"), "detail": detail})
 
 
+def relative_sources(frame: pd.DataFrame, *roots: str) -> pd.DataFrame:
+    """Paths under the meter data root as paths relative to it (``2026-10/file.csv``), in every text
+    column, so a month's errors (and its export) read the same wherever the data lives."""
+    prefixes = sorted({r.rstrip("/") + "/" for r in roots}, key=len, reverse=True)  # the longest first
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_string_dtype(out[col]):  # text only (an object column of strings counts)
+            for prefix in prefixes:
+                out[col] = out[col].str.replace(prefix, "", regex=False)
+    return out
+
+
 def errors_table(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     if not parts:

@@ -45,8 +45,12 @@ class Target:
             path = Path(self.base) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)  # a reader never sees half a file
+            try:
+                tmp.write_bytes(data)
+                tmp.replace(path)  # a reader never sees half a file
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
+                raise
 
     def get(self, name: str) -> bytes:
         if self._s3:

@@ -27,10 +27,21 @@ def line_item_monthly(lines: pd.DataFrame) -> pd.DataFrame:
     return m
 
 
+def open_during(accounts: pd.DataFrame, month_start, month_end) -> pd.Index:
+    """Ids of the accounts open at any time in the month (opened by its end, not closed before it)."""
+    opened = np.array(accounts["open_date"].tolist(), dtype="datetime64[D]") <= np.datetime64(month_end, "D")
+    close = np.array(accounts["close_date"].tolist(), dtype="datetime64[D]")  # NaT: open-ended (9999 fits too)
+    still_open = np.isnat(close) | (close >= np.datetime64(month_start, "D"))
+    return pd.Index(accounts.loc[opened & still_open, "id"].unique())
+
+
 def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.DataFrame, attributes: pd.DataFrame,
-                    consumption: pd.DataFrame, exceptions: pd.DataFrame, billed_through: pd.Series) -> pd.DataFrame:
-    """One row per account with unbilled days: fuel, state, segment, billed-through date, window,
-    bill frequency and status, quantities, amounts, discounts, share estimated, exception flags.
+                    consumption: pd.DataFrame, exceptions: pd.DataFrame, billed_through: pd.Series,
+                    open_accounts: pd.Index | None = None) -> pd.DataFrame:
+    """One row per account with unbilled days or accrual lines, and per account open in the month
+    (``open_accounts``) that is fully billed (zero unbilled days, bill status BILLED) unless it is
+    in the exceptions: fuel, state, segment, billed-through date, window, bill frequency and
+    status, quantities, amounts, discounts, share estimated, exception flags.
     ``attributes``: account_id, fuel, state, segment."""
     w = window.groupby("account_id").agg(window_start=("first_day", "min"), window_end=("last_day", "max"),
                                          unbilled_days=("unbilled_days", "sum"), bill_status=("bill_status", "first"))
@@ -43,6 +54,9 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     a = accounts.set_index("id")
     # Accounts with lines but no unbilled days (a correction to a fully billed account) count too.
     w = w.reindex(w.index.union(money.index))
+    if open_accounts is not None:  # fully billed: open, nothing unbilled, nothing excepted
+        w = w.reindex(w.index.union(open_accounts.difference(pd.Index(exceptions["account_id"].dropna()))))
+        w.index.name = "account_id"
     w["unbilled_days"] = w["unbilled_days"].fillna(0).astype(int)
     w["bill_status"] = w["bill_status"].fillna("BILLED")
     out = w.join(attributes.set_index("account_id"), how="left")

@@ -14,7 +14,7 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.core.database import CoreDatabase
+from bua_assets.core.database import CoreDatabase, CoreReadError, CoreValueError
 from bua_assets.core.schema import DriftFinding, core_tables, schema_drift
 from bua_assets.lake import PartitionWriter
 
@@ -36,6 +36,9 @@ class ExtractResult:
     rows: dict[str, int] = field(default_factory=dict)
     excluded_as_at: dict[str, int] = field(default_factory=dict)
     drift: list[DriftFinding] = field(default_factory=list)
+    # values that do not read as their contract type (one per table: its first bad column), or a
+    # table the database could not stream; the month cannot use these tables
+    value_errors: list[CoreValueError | CoreReadError] = field(default_factory=list)
 
 
 def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, chunk_rows: int = 200_000,
@@ -53,8 +56,8 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
         present = {c.lower() for c in observed.get(name, {})}
         available = [c for c in spec.column_names if c.lower() in present]
         kept = excluded = 0
-        if available:
-            for batch in db.stream_table(name, columns=available, chunk_rows=chunk_rows):
+        try:
+            for batch in db.stream_table(name, columns=available, chunk_rows=chunk_rows) if available else ():
                 batch = _complete(batch, spec.arrow_schema)
                 mask = _as_at_mask(name, batch, run_date, issued_invoices)
                 if mask is not None:
@@ -64,6 +67,9 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
                     issued_invoices.append(batch.column("id"))
                 writer.write_batch(name, batch)
                 kept += batch.num_rows
+        except (CoreValueError, CoreReadError) as exc:
+            # Go on with the other tables, so one extraction names every bad table (and the drift).
+            result.value_errors.append(exc)
         writer.ensure(name, spec.arrow_schema)
         result.rows[name] = kept
         result.excluded_as_at[name] = excluded

@@ -6,8 +6,9 @@ Pure: Arrow tables in, Arrow tables out (the SQL is ``sql/transform/unbilled_day
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -15,6 +16,9 @@ from bua_assets.months import first_of_month_before
 from bua_assets.sql import run_sql
 
 DEFAULT_HORIZON_MONTHS = 24
+FUTURE_HORIZON_DAYS = 366  # as bua_assets.core.consistency: a billed period beyond this is suspect
+EXCEPTION_SCHEMA = pa.schema([("account_id", pa.int64()), ("utility_id", pa.int64()), ("year_mnth", pa.date32()),
+                              ("code", pa.string()), ("reason", pa.string())])
 
 
 @dataclass
@@ -24,13 +28,26 @@ class UnbilledWindow:
 
 
 def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.Table, line_items: pa.Table, *,
-                    month_end: date, run_date: date, horizon_months: int = DEFAULT_HORIZON_MONTHS) -> UnbilledWindow:
+                    month_end: date, run_date: date, horizon_months: int = DEFAULT_HORIZON_MONTHS,
+                    future_horizon_days: int = FUTURE_HORIZON_DAYS) -> UnbilledWindow:
     """Unbilled days per account x supply point x calendar month, within the lookback horizon.
 
     Months older than the horizon are not accrued; they come back as exceptions with the reason,
-    never silently dropped.
+    never silently dropped. So do an account x supply point whose billed coverage cannot be
+    trusted (a line item ending before it starts, or beyond the snapshot + ``future_horizon_days``:
+    accruing it would re-accrue a billed month or hide unbilled ones) and an account open in the
+    month with no supply point at all (``line_items`` needs ``id`` for the first; ``accounts``
+    ``open_date`` and ``close_date`` for the second).
     """
     horizon_start = first_of_month_before(run_date, horizon_months)
+    no_supply = accounts_without_supply_point(accounts, account_utility, month_end)
+    suspect = suspect_billed_periods(line_items, run_date, month_end, future_horizon_days)
+    if suspect.num_rows:
+        pairs = suspect.select(["account_id", "utility_id"]).to_pandas()
+        au = account_utility.to_pandas()
+        keep = ~pd.MultiIndex.from_frame(au[["account_id", "utility_id"]].astype("int64")).isin(
+            pd.MultiIndex.from_frame(pairs))
+        account_utility = account_utility.filter(pa.array(keep))
     invoices, orphans = _without_orphan_credits(invoices, line_items)
     result = run_sql("transform/unbilled_days", {
         "account_utility": account_utility, "accounts": accounts, "invoices": invoices, "line_items": line_items,
@@ -45,7 +62,50 @@ def unbilled_window(account_utility: pa.Table, accounts: pa.Table, invoices: pa.
                            pa.string()),
     })
     return UnbilledWindow(result.filter(pc.invert(beyond)).drop_columns(["beyond_horizon"]),
-                          pa.concat_tables([exceptions, orphans.cast(exceptions.schema)]))
+                          pa.concat_tables([exceptions.cast(EXCEPTION_SCHEMA), orphans.cast(EXCEPTION_SCHEMA),
+                                            suspect, no_supply]))
+
+
+def suspect_billed_periods(line_items: pa.Table, run_date: date, month_end: date,
+                           future_horizon_days: int = FUTURE_HORIZON_DAYS) -> pa.Table:
+    """One exception per account x supply point with an inverted or far-future billed line item
+    (the first such line named in the reason)."""
+    limit = run_date + timedelta(days=future_horizon_days)
+    inverted = pc.fill_null(pc.less(line_items["period_end"], line_items["period_start"]), False)
+    future = pc.fill_null(pc.or_(pc.greater(line_items["period_end"], pa.scalar(limit, pa.date32())),
+                                 pc.greater(line_items["period_start"], pa.scalar(limit, pa.date32()))), False)
+    suspect = pc.or_(inverted, future)
+    bad = line_items.select(["id", "account_id", "utility_id", "period_start", "period_end"]).filter(suspect) \
+        .append_column("inverted", inverted.filter(suspect)).to_pandas()
+    if bad.empty:
+        return EXCEPTION_SCHEMA.empty_table()
+    first = bad.sort_values(["account_id", "utility_id", "id"]).drop_duplicates(["account_id", "utility_id"])
+    what = pd.Series(["ends before it starts" if inv else f"reaches beyond {limit} (snapshot + {future_horizon_days} days)"
+                      for inv in first["inverted"]], index=first.index)
+    reason = ("invoice line item " + first["id"].astype(str) + " (" + first["period_start"].astype(str) + " to "
+              + first["period_end"].astype(str) + ") " + what + ": billed coverage of this supply point cannot be "
+              "trusted, not accrued; fix the line item in CORE")
+    return pa.Table.from_pandas(pd.DataFrame({
+        "account_id": first["account_id"].astype("int64"), "utility_id": first["utility_id"].astype("int64"),
+        "year_mnth": month_end.replace(day=1),
+        "code": ["inverted_period" if inv else "far_future_period" for inv in first["inverted"]],
+        "reason": reason}), schema=EXCEPTION_SCHEMA, preserve_index=False)
+
+
+def accounts_without_supply_point(accounts: pa.Table, account_utility: pa.Table, month_end: date) -> pa.Table:
+    """Accounts open during the month with no AccountUtility row at all: nothing can be accrued for
+    them, and they must not vanish."""
+    month_start = month_end.replace(day=1)
+    open_in_month = pc.and_(pc.less_equal(accounts["open_date"], pa.scalar(month_end, pa.date32())),
+                            pc.fill_null(pc.greater_equal(accounts["close_date"], pa.scalar(month_start, pa.date32())),
+                                         True))
+    has_supply = pc.is_in(accounts["id"], value_set=pc.unique(account_utility["account_id"]).cast(accounts["id"].type))
+    lost = accounts.filter(pc.and_(pc.fill_null(open_in_month, False), pc.invert(has_supply))).to_pandas()
+    return pa.Table.from_pandas(pd.DataFrame({
+        "account_id": lost["id"].astype("int64"), "utility_id": pd.array([None] * len(lost), dtype="Int64"),
+        "year_mnth": month_start, "code": "no_supply_point",
+        "reason": "account open in the month has no AccountUtility row: no supply point to accrue"}),
+        schema=EXCEPTION_SCHEMA, preserve_index=False)
 
 
 def _without_orphan_credits(invoices: pa.Table, line_items: pa.Table) -> tuple[pa.Table, pa.Table]:
