@@ -6,6 +6,7 @@ empty."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime
 
 import pandas as pd
@@ -287,3 +288,27 @@ def test_a_period_the_new_plan_cannot_price_is_not_reopened_and_says_why():
     (exc,) = exceptions.to_dict("records")
     assert exc["code"] == "missing_tariff" and exc["period_start"] == AUG1
     assert "USAGE_RETAIL/ANYTIME" in exc["reason"] and "not recalculated" in exc["reason"]
+
+
+def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exactly(retailer):
+    """The generated history is billed the way the engine prices: flag every account that was
+    never replaced, at its own plans, and compare and cancel finds nothing to correct. The
+    retailer's real corrections re-rate usage as well as supply."""
+    con = sqlite3.connect(retailer[0] / "core.db")
+    tables = {t: pd.read_sql(f"select * from {t}", con) for t in
+              ("AccountPlan", "PlanRate", "PlanDiscount", "Invoice", "InvoiceLineItem", "Account")}
+    con.close()
+    propensity = tables["Account"].set_index("id")["pay_on_time_propensity"]
+    plans = tables["AccountPlan"]
+    replaced = plans.loc[plans["status"] == "REPLACED", "account_id"]
+    unchanged = plans[~plans["account_id"].isin(replaced)].assign(include_in_supplementary=1)
+    args = (tables["PlanRate"], tables["Invoice"], tables["InvoiceLineItem"], date(2024, 11, 1),
+            tables["PlanDiscount"], propensity)
+    out, exceptions = supplementary_lines(unchanged, *args)
+    assert out.empty and set(exceptions["code"]) <= {"beyond_horizon"}
+    assert tables["InvoiceLineItem"]["utility_id"].isin(unchanged["utility_id"]).mean() > 0.9
+
+    corrections, exceptions = supplementary_lines(plans, *args)
+    assert set(exceptions["code"]) <= {"beyond_horizon"}
+    assert {"DAILY_RETAIL", "USAGE_RETAIL"} <= set(corrections["charge_type"])
+    assert set(corrections["account_id"]) == set(replaced)

@@ -96,21 +96,31 @@ def calculate(version: ChargeVersion, period_start: date, period_end: date) -> T
                        days, float(days), version.rate, cents(days * version.rate), False)
 
 
-def _occurrence(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """0, 1, 2, ... for repeats of the same ``cols`` values, in row order."""
-    if frame.empty:
-        return np.zeros(0, dtype=np.int64)
-    return frame.groupby(cols, sort=False, dropna=False).cumcount().to_numpy()
+def _pair_keys(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: a 64-bit hash of (``cols`` values, occurrence number among the rows of its own
+    frame with the same values, in row order). Equal pairs are equal keys; different pairs
+    collide with probability ~n²/2⁶⁴."""
+    out = []
+    for frame in (left, right):
+        h = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+        order = np.argsort(h, kind="stable")
+        sorted_h = h[order]
+        first = np.r_[True, sorted_h[1:] != sorted_h[:-1]] if len(h) else np.zeros(0, dtype=bool)
+        start = np.maximum.accumulate(np.where(first, np.arange(len(h)), 0))
+        n = np.empty(len(h), dtype=np.uint64)
+        n[order] = (np.arange(len(h)) - start).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            out.append(h ^ ((n + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)))
+    return out[0], out[1]
 
 
 def _without(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Rows of ``left`` not cancelled one-for-one by a row of ``right`` with the same ``cols``."""
+    """Rows of ``left`` not cancelled one-for-one by a row of ``right`` with the same ``cols``
+    (a multiset difference: the k-th repeat on the left meets the k-th repeat on the right)."""
     if left.empty or right.empty:
         return left
-    a = left.assign(_n=_occurrence(left, cols))
-    b = right[cols].assign(_n=_occurrence(right, cols), _hit=True)
-    m = a.merge(b, on=[*cols, "_n"], how="left", sort=False)
-    return left[m["_hit"].isna().to_numpy()]
+    a, b = _pair_keys(left, right, cols)
+    return left[~np.isin(a, b)]
 
 
 def cleanse(previous: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
