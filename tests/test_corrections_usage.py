@@ -312,3 +312,17 @@ def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exa
     assert set(exceptions["code"]) <= {"beyond_horizon"}
     assert {"DAILY_RETAIL", "USAGE_RETAIL"} <= set(corrections["charge_type"])
     assert set(corrections["account_id"]) == set(replaced)
+
+
+def test_overlapping_approved_versions_leave_the_period_as_billed_and_say_so():
+    h = History()
+    h.bill(A, AUG1, OCT31, QUARTER_ON_PLAN_1)
+    # Plan 2 from 16 Sep overlaps plan 1, still open: those days would be billed twice.
+    plans = versions((A, 1, date(2026, 1, 1), None, "APPROVED", 0), (A, 2, SEP16, None, "APPROVED", 1))
+    invoices = pd.DataFrame(h.invoices, columns=["id", "account_id", "status", "is_credit"])
+    lines = pd.DataFrame(h.lines, columns=["invoice_id", "account_id", "utility_id", "period_start", "period_end",
+                                           "plan_item_type_name", "time_class_name", "quantity", "uom", "rate",
+                                           "net_amount", "discount_net"])
+    out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
+    assert out.empty
+    assert exceptions[["code", "period_start"]].values.tolist() == [["overlapping_charge_versions", AUG1]]

@@ -129,6 +129,22 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
     c["quantity"] = np.where(c["charge_type"] == "DAILY_RETAIL", c["quantity"], c["quantity"] * share)
     c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
     c["line_id"] = np.arange(len(c))
+    # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.
+    o = c.sort_values([*PERIOD, "charge_type", "time_class", "period_start"], kind="stable")
+    same = o.duplicated([*PERIOD, "charge_type", "time_class"])
+    reach = o.groupby([*PERIOD, "charge_type", "time_class"], sort=False)["period_end"].cummax()
+    overlap = same.to_numpy() & (o["period_start"].to_numpy() <= reach.groupby(
+        [o[k] for k in (*PERIOD, "charge_type", "time_class")], sort=False).shift(1).to_numpy())
+    doubled = o[overlap].drop_duplicates(PERIOD)
+    exceptions.append(_exceptions(doubled.assign(period_start=doubled["billed_start"]), "overlapping_charge_versions",
+                                  "APPROVED versions overlap inside the billed period from "
+                                  + doubled["billed_start"].dt.date.astype(str) + ": not recalculated"))
+    c = c.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
+    c = c[c["_doubled"].isna()].drop(columns="_doubled")
+    remaining = remaining.merge(doubled[PERIOD].rename(columns={"billed_start": "period_start",
+                                                                "billed_end": "period_end"}).assign(_doubled=True),
+                                on=["utility_id", "period_start", "period_end"], how="left")
+    remaining = remaining[remaining["_doubled"].isna()].drop(columns="_doubled")
 
     if len(c):
         priced = price(c, rates, discounts)
