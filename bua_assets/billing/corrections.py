@@ -130,7 +130,11 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
     c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
     c["line_id"] = np.arange(len(c))
     # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.
-    o = c.sort_values([*PERIOD, "charge_type", "time_class", "period_start"], kind="stable")
+    a = approved.sort_values(["utility_id", "start_date"], kind="stable")
+    reach_v = a.groupby("utility_id")["end_date"].cummax().groupby(a["utility_id"]).shift(1)
+    suspects = a.loc[(a["start_date"] <= reach_v).to_numpy(), "utility_id"].unique()  # usually none
+    o = c[c["utility_id"].isin(suspects)].sort_values([*PERIOD, "charge_type", "time_class", "period_start"],
+                                                      kind="stable")
     same = o.duplicated([*PERIOD, "charge_type", "time_class"])
     reach = o.groupby([*PERIOD, "charge_type", "time_class"], sort=False)["period_end"].cummax()
     overlap = same.to_numpy() & (o["period_start"].to_numpy() <= reach.groupby(
