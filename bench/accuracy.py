@@ -82,7 +82,8 @@ def main() -> int:
     dollars = dollar_accuracy(read("unbilled_consumption", "unbilled_consumption"), truth,
                               supply_days(months, c["AccountPlan"]),
                               c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
-                              c["PlanRate"], c["PlanDiscount"], attributes)
+                              c["PlanRate"], c["PlanDiscount"], attributes,
+                              c["AccountPlan"].loc[c["AccountPlan"]["include_in_supplementary"] == 1, "account_id"])
     out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out, "dollars": dollars}
     print_table(out)
     if args.json:
@@ -112,6 +113,10 @@ def print_table(out: dict) -> None:
       f"of ${d['truth_dollars']:,.2f}\n")
     for c in d["cells"]:
         w(f"  {c['state'] + ' ' + c['fuel']:<22} {c['dollar_error_pct']:+7.2f}%  of ${c['truth_dollars']:,.2f}\n")
+    k = d["corrected_accounts"]
+    if k["dollar_error_pct"] is not None:
+        w(f"  {'corrected accounts':<22} {k['dollar_error_pct']:+7.2f}%  of ${k['truth_dollars']:,.2f} "
+          f"({k['accounts']} accounts with a plan replaced after billing)\n")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 from support import PARTITION
 
 from bua_assets.definitions import ALL_ASSETS
@@ -48,8 +49,10 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     days = window.set_index(["account_id", "utility_id", "year_mnth"])["unbilled_days"]
     assert supply.reindex(days.index).fillna(0).astype(int).equals(days.astype(int))
     assert np.allclose(lines["gst"], lines["net_amount"] * 0.1, atol=0.0051)  # 10%, to the cent
-    assert (lines.loc[lines["plan_item_type_name"] == "FEED_IN", "net_amount"] <= 0).all()
-    assert (lines["discount_net_propensity"] <= lines["discount_net"] + 1e-9).all()
+    accrued = lines["ili_state"] != "SUPPLEMENTARY"  # a supplementary credit reverses a line: signs flip
+    assert (lines.loc[accrued & (lines["plan_item_type_name"] == "FEED_IN"), "net_amount"] <= 0).all()
+    assert (lines["discount_net_propensity"].abs() <= lines["discount_net"].abs() + 1e-9).all()
+    assert (np.sign(lines["discount_net_propensity"]) * np.sign(lines["discount_net"]) >= 0).all()
     assert {"ACTUAL", "ESTIMATED"} <= set(lines["ili_state"])
     # The outputs agree to the cent and every account with unbilled days has a summary row.
     reconciliation = next(c for c in clean.get_asset_check_evaluations() if c.check_name == "reconciliation")
@@ -67,6 +70,18 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert (summary["window_end"].dropna() <= date(2026, 10, 31)).all() and summary["state"].notna().all()
     finance = lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
     assert np.allclose(finance["net_amount_less_discount"], finance["net_amount"] - finance["discount_net_propensity"])
+    # Corrections to billed periods re-rate every charge item: SUPPLEMENTARY usage lines with their
+    # time classes and discounts reach the finance summary and the exported CSVs.
+    supplementary = lines[lines["ili_state"] == "SUPPLEMENTARY"]
+    assert {"SUPPLY", "CONSUMPTION"} <= set(supplementary["feature_type_name"])
+    assert supplementary["feature_type_name"].notna().all() and supplementary["time_class_name"].notna().all()
+    assert (supplementary["discount_net"] != 0).any() and (supplementary["quantity"] < 0).any()
+    in_summary = finance[finance["ili_state"] == "SUPPLEMENTARY"]
+    assert round(in_summary["net_amount"].sum(), 2) == round(supplementary["net_amount"].sum(), 2)
+    assert round(in_summary["discount_net"].sum(), 2) == round(supplementary["discount_net"].sum(), 2)
+    exported = pd.read_csv(next((tmp_path / "exports").rglob("BUA_InvoiceLineItemMonthly_*.csv")))
+    assert set(exported.loc[exported["ili_state"] == "SUPPLEMENTARY", "feature_type_name"]) == \
+        set(supplementary["feature_type_name"])
     png = Path(lake.partition_dir("accrual_summary", PARTITION)) / "accrual_summary.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

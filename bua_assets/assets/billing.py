@@ -53,7 +53,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"])
     line_items = store.read("core_tables", key, "InvoiceLineItem", columns=[
         "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
-        "time_class_name", "quantity", "rate", "net_amount"])
+        "time_class_name", "quantity", "uom", "rate", "net_amount", "discount_net"])
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     consumption = store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas()
     propensity = core["Account"].set_index("id")["pay_on_time_propensity"].astype(float)
@@ -72,7 +72,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     horizon_start = first_of_month_before(run_date(key), DEFAULT_HORIZON_MONTHS)
     supplementary, supplementary_exceptions = supplementary_lines(
         core["AccountPlan"], core["PlanRate"], invoices.to_pandas(),
-        flagged_line_items(line_items, core["AccountPlan"]), horizon_start)
+        flagged_line_items(line_items, core["AccountPlan"]), horizon_start, core["PlanDiscount"], propensity)
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
     overlaps = overlapping_versions(window, core["AccountPlan"])[["account_id", "code", "reason"]]
     exceptions = pd.concat([exceptions, priced.exceptions, overlaps,
@@ -90,17 +90,19 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
 
 
 def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
-    """SUPPLEMENTARY supply lines in the line item layout (credits negative, discounts none)."""
+    """SUPPLEMENTARY lines (every charge item) in the line item layout: credits carry negative
+    quantity and money, so a re-rated period nets to the difference."""
     s = supplementary
+    sign = np.where(s["is_credit"], -1.0, 1.0)
     return pd.DataFrame({
         "line_id": np.arange(start, start + len(s)), "account_id": s["account_id"], "utility_id": s["utility_id"],
-        "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date, "plan_id": -1,
-        "ili_state": "SUPPLEMENTARY", "discount_state": "NONE", "feature_type_name": FEATURE_OF_CHARGE["DAILY_RETAIL"],
-        "plan_item_type_name": "DAILY_RETAIL", "time_class_name": "ANYTIME", "period_start": s["period_start"],
-        "period_end": s["period_end"], "days": s["quantity"].astype(int), "block_order": 1,
-        "quantity": np.where(s["is_credit"], -s["quantity"], s["quantity"]), "uom": "DAY", "rate": s["rate"],
-        "net_amount": s["net_amount"], "discount_net": 0.0, "discount_net_propensity": 0.0,
-        "gst": np.round(s["net_amount"] * 0.1, 2)})
+        "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date,
+        "plan_id": s["plan_id"], "ili_state": "SUPPLEMENTARY", "discount_state": s["discount_state"],
+        "feature_type_name": s["charge_type"].map(FEATURE_OF_CHARGE), "plan_item_type_name": s["charge_type"],
+        "time_class_name": s["time_class"], "period_start": s["period_start"], "period_end": s["period_end"],
+        "days": s["days"].astype(int), "block_order": s["block_order"].astype(int), "quantity": sign * s["quantity"],
+        "uom": s["uom"], "rate": s["rate"], "net_amount": s["net_amount"], "discount_net": s["discount_net"],
+        "discount_net_propensity": s["discount_net_propensity"], "gst": s["gst"]})
 
 
 def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series,
@@ -108,7 +110,8 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: 
     usage = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])
     errors = {
         "missing_tariff": exceptions[exceptions["code"].isin(["missing_tariff", "partial_tariff", "no_charge_version"])],
-        "negative_usage": lines[usage & (lines["quantity"] < 0)],
+        # A SUPPLEMENTARY credit reverses billed usage: its negative quantity is not negative usage.
+        "negative_usage": lines[usage & (lines["quantity"] < 0) & (lines["ili_state"] != "SUPPLEMENTARY")],
         "duplicate_lines": lines[lines.duplicated(LINE_KEY, keep=False)],
         "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],
     }

@@ -1,77 +1,218 @@
-"""Supplementary lines on the real tables (DESIGN §5.6): charge versions flagged for
-supplementary processing, compared with what issued invoices billed, through run_supplementary.
+"""Supplementary lines on the real tables (DESIGN §5.6): compare and cancel for every charge item
+of a billed period, columnar from end to end.
 
 The supply points of flagged versions are taken whole: every non-DRAFT version on them, of any
-billing account, and every issued daily-supply transaction billed for them. Each billed period is
-recalculated at the rate its APPROVED versions' plans had then; what differs is reversed and
-re-billed. The daily supply charge is the charge item compare-and-cancel recalculates; usage
-lines would need the billed quantities re-rated and are left to the billing system.
+billing account, and every issued transaction billed for them (daily supply, usage per time
+class, controlled load, solar feed-in; discounts ride on their lines). Then:
+
+1. previous transactions are cleansed: each credit cancels one matching debit;
+2. the billed periods are the periods of the remaining debits, each with the quantities as
+   billed per charge item and time class (the latest invoice's, summed over its step blocks);
+3. each billed period is re-priced for every APPROVED version overlapping it, over the overlap,
+   quantities pro-rated by days, by the accrual's own tariff engine (``tariff.price``: 1 July
+   splits, step blocks pro-rated by days, TOU rates, conditional/guaranteed discounts with the
+   pay-on-time propensity, GST beside);
+4. ``compare_and_cancel``: each calculated line cancels one remaining debit with the same
+   charge item, time class, start, days, quantity, rate and discount; what is left is billed,
+   unmatched debits are reversed.
+
+A billed period the engine cannot re-price (no rate on the new plan, e.g. ANYTIME usage under a
+time-of-use plan) is not reopened at all, and an exception says why; so is one starting before
+the lookback horizon. Nothing is matched row by row in Python: joins, sorts and group numbering.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.billing.supplementary import ChargeVersion, Transaction, run_supplementary
+from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
+from bua_assets.billing.tariff import GST_RATE, _round_cents, price
 
-CHARGE = "DAILY_RETAIL"
+CHARGES = ("DAILY_RETAIL", "USAGE_RETAIL", "CONTROLLED_LOAD", "FEED_IN")
+GROUP = ["account_id", "utility_id"]
+KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
+PERIOD = ["utility_id", "billed_start", "billed_end"]
+OUT_COLUMNS = ["account_id", "utility_id", "period_start", "period_end", "plan_id", "charge_type", "time_class",
+               "days", "block_order", "quantity", "uom", "rate", "net_amount", "discount_net",
+               "discount_net_propensity", "discount_state", "gst", "is_credit"]
+EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
+DISCOUNT_COLUMNS = ["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]
+FAR = pd.Timestamp("2262-04-01")
 
 
 def flagged_line_items(line_items: pa.Table, account_plans: pd.DataFrame) -> pd.DataFrame:
-    """The daily-supply line items of supply points with a version flagged for supplementary
-    processing (filtered in Arrow: the rest of InvoiceLineItem never becomes a DataFrame)."""
+    """The line items of supply points with a version flagged for supplementary processing
+    (filtered in Arrow: the rest of InvoiceLineItem never becomes a DataFrame)."""
     flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
-    keep = pc.and_(pc.is_in(line_items["utility_id"], value_set=pa.array(flagged).cast(line_items["utility_id"].type)),
-                   pc.equal(line_items["plan_item_type_name"], CHARGE))
+    keep = pc.is_in(line_items["utility_id"], value_set=pa.array(flagged).cast(line_items["utility_id"].type))
     return line_items.filter(pc.fill_null(keep, False)).to_pandas()
 
 
-def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoices: pd.DataFrame,
-                        line_items: pd.DataFrame, horizon_start) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(SUPPLEMENTARY lines: account_id, utility_id, period_start, period_end, quantity, rate,
-    net_amount, is_credit; exceptions: periods not recalculated, with the reason).
+def _keys(frame: pd.DataFrame) -> pd.DataFrame:
+    q, r, d = match_values(frame["quantity"].to_numpy(dtype=float), frame["rate"].to_numpy(dtype=float),
+                           frame["discount_net"].to_numpy(dtype=float))
+    return frame.assign(q_key=q, rate_key=r, discount_key=d)
 
-    Billed periods starting before ``horizon_start`` (the lookback horizon) are not reopened."""
+
+def _exceptions(frame: pd.DataFrame, code: str, reason: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"account_id": frame["account_id"].to_numpy(), "utility_id": frame["utility_id"].to_numpy(),
+                         "period_start": pd.to_datetime(frame["period_start"]).dt.date.to_numpy(), "code": code,
+                         "reason": np.asarray(reason, dtype=object)}, columns=EXCEPTION_COLUMNS)
+
+
+def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
+    """Issued line items as transactions: is_credit from the invoice, dates as datetimes,
+    absolute quantity, billable days and the match key columns."""
+    issued = invoices[invoices["status"] == "ISSUED"].set_index("id")["is_credit"].astype(bool)
+    b = line_items[line_items["invoice_id"].isin(issued.index)].copy()
+    b["is_credit"] = b["invoice_id"].map(issued).to_numpy(dtype=bool)
+    if "uom" not in b:
+        b["uom"] = np.where(b["plan_item_type_name"] == "DAILY_RETAIL", "DAY", "KWH")
+    if "discount_net" not in b:
+        b["discount_net"] = 0.0
+    b = b.rename(columns={"plan_item_type_name": "charge_type", "time_class_name": "time_class"})
+    b["period_start"] = pd.to_datetime(b["period_start"])
+    b["period_end"] = pd.to_datetime(b["period_end"])
+    b["days"] = (b["period_end"] - b["period_start"]).dt.days + 1
+    for col in ("quantity", "rate", "net_amount", "discount_net"):
+        b[col] = b[col].astype(float)
+    b["quantity"] = b["quantity"].abs()
+    return _keys(b.reset_index(drop=True))
+
+
+def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoices: pd.DataFrame,
+                        line_items: pd.DataFrame, horizon_start, discounts: pd.DataFrame | None = None,
+                        propensity: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(SUPPLEMENTARY lines: OUT_COLUMNS, credits with negative money and positive quantity;
+    exceptions: account_id, utility_id, period_start, code, reason for what was not reopened).
+
+    ``line_items``: InvoiceLineItem rows (at least those of flagged supply points); ``discounts``:
+    PlanDiscount (none when omitted); ``propensity``: pay-on-time propensity by account id (0 when
+    omitted). Billed periods starting before ``horizon_start`` are not reopened."""
+    discounts = pd.DataFrame(columns=DISCOUNT_COLUMNS) if discounts is None else discounts
+    propensity = pd.Series(dtype=float) if propensity is None else propensity
     flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
-    versions = account_plans[account_plans["utility_id"].isin(flagged) & (account_plans["status"] != "DRAFT")]
-    issued = invoices[invoices["status"] == "ISSUED"].set_index("id")["is_credit"]
-    billed = line_items[line_items["utility_id"].isin(flagged) & (line_items["plan_item_type_name"] == CHARGE)
-                        & line_items["invoice_id"].isin(issued.index)]
-    daily = rates[(rates["charge_type"] == CHARGE) & (rates["block_order"] == 1)].copy()
-    daily["effective_from"] = pd.to_datetime(daily["effective_from"]).dt.date
-    daily["effective_to"] = pd.to_datetime(daily["effective_to"]).dt.date
-    rate_rows = list(daily.itertuples())
-    out, exceptions = [], []
-    old = billed[pd.to_datetime(billed["period_start"]) < pd.Timestamp(horizon_start)]
-    for r in old.drop_duplicates(["utility_id", "period_start"]).itertuples():
-        exceptions.append((r.account_id, r.utility_id, r.period_start, "beyond_horizon",
-                           f"billed period from {r.period_start} starts before the lookback horizon ({horizon_start}): "
-                           "not recalculated"))
-    billed = billed.drop(old.index)
-    for (utility, start, end), period in billed.groupby(["utility_id", "period_start", "period_end"]):
-        previous = [Transaction(r.account_id, utility, CHARGE, r.time_class_name, int(round(float(r.quantity))),
-                                float(r.quantity), float(r.rate), abs(float(r.net_amount)), bool(issued[r.invoice_id]))
-                    for r in period.itertuples()]
-        charge_versions = []
-        for v in versions[versions["utility_id"] == utility].itertuples():
-            rate = next((float(r.unit_price) for r in rate_rows if r.plan_id == v.plan_id
-                         and r.effective_from <= start and (pd.isna(r.effective_to) or start <= r.effective_to)), None)
-            if rate is None:
-                if v.status == "APPROVED":
-                    exceptions.append((v.account_id, utility, start, "missing_tariff",
-                                       f"plan {v.plan_id} has no {CHARGE} rate on {start}: period not recalculated"))
-                    charge_versions = None
-                    break
-                rate = 0.0  # a REPLACED version is never calculated
-            charge_versions.append(ChargeVersion(v.id, v.account_id, utility, v.start_date, v.end_date, v.status,
-                                                 CHARGE, rate))
-        if charge_versions is None:
-            continue
-        for t in run_supplementary(charge_versions, previous, start, end):
-            out.append((t.billing_account, t.supply_point, start, end, t.quantity, t.rate,
-                        -t.amount if t.is_credit else t.amount, t.is_credit))
-    lines = pd.DataFrame(out, columns=["account_id", "utility_id", "period_start", "period_end", "quantity", "rate",
-                                       "net_amount", "is_credit"])
-    return lines, pd.DataFrame(exceptions, columns=["account_id", "utility_id", "period_start", "code", "reason"])
+    versions = account_plans[account_plans["utility_id"].isin(flagged) & (account_plans["status"] != "DRAFT")].copy()
+    versions["start_date"] = pd.to_datetime(versions["start_date"])
+    versions["end_date"] = pd.to_datetime(versions["end_date"]).fillna(FAR)
+    billed = previous_transactions(invoices, line_items[line_items["utility_id"].isin(flagged)])
+
+    old = billed["period_start"] < pd.Timestamp(horizon_start)
+    first_old = billed[old].drop_duplicates(["utility_id", "period_start"])
+    exceptions = [_exceptions(first_old, "beyond_horizon",
+                              "billed period from " + first_old["period_start"].dt.date.astype(str)
+                              + f" starts before the lookback horizon ({horizon_start}): not recalculated")]
+    unknown = ~billed["charge_type"].isin(CHARGES) & ~old
+    other = billed[unknown].drop_duplicates(["utility_id", "period_start", "charge_type"])
+    exceptions.append(_exceptions(other, "unsupported_charge", "charge item " + other["charge_type"].astype(str)
+                                  + " is not one compare and cancel re-prices: left as billed"))
+    # Only the groups of non-DRAFT versions are in play (DESIGN §5.6 step 3).
+    billed = billed[~old & ~unknown].merge(versions[GROUP].drop_duplicates(), on=GROUP)
+    remaining = cleanse(billed, [*GROUP, *KEY])
+
+    # The billed periods and their quantities as billed: the latest invoice's, over its blocks.
+    q = remaining.groupby(["utility_id", "period_start", "period_end", "charge_type", "time_class", "uom",
+                           "invoice_id"], as_index=False)["quantity"].sum()
+    q = q.sort_values("invoice_id", kind="stable").drop_duplicates(
+        ["utility_id", "period_start", "period_end", "charge_type", "time_class"], keep="last")
+    q = q.rename(columns={"period_start": "billed_start", "period_end": "billed_end"})
+    approved = versions.loc[versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date",
+                                                               "end_date"]]
+    c = q.merge(approved, on="utility_id")
+    c["period_start"] = c[["billed_start", "start_date"]].max(axis=1)
+    c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
+    c = c[c["period_start"] <= c["period_end"]].reset_index(drop=True)
+    share = ((c["period_end"] - c["period_start"]).dt.days + 1) / ((c["billed_end"] - c["billed_start"]).dt.days + 1)
+    c["quantity"] = np.where(c["charge_type"] == "DAILY_RETAIL", c["quantity"], c["quantity"] * share)
+    c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
+    c["line_id"] = np.arange(len(c))
+    # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.
+    a = approved.sort_values(["utility_id", "start_date"], kind="stable")
+    reach_v = a.groupby("utility_id")["end_date"].cummax().groupby(a["utility_id"]).shift(1)
+    suspects = a.loc[(a["start_date"] <= reach_v).to_numpy(), "utility_id"].unique()  # usually none
+    o = c[c["utility_id"].isin(suspects)].sort_values([*PERIOD, "charge_type", "time_class", "period_start"],
+                                                      kind="stable")
+    same = o.duplicated([*PERIOD, "charge_type", "time_class"])
+    reach = o.groupby([*PERIOD, "charge_type", "time_class"], sort=False)["period_end"].cummax()
+    overlap = same.to_numpy() & (o["period_start"].to_numpy() <= reach.groupby(
+        [o[k] for k in (*PERIOD, "charge_type", "time_class")], sort=False).shift(1).to_numpy())
+    doubled = o[overlap].drop_duplicates(PERIOD)
+    exceptions.append(_exceptions(doubled.assign(period_start=doubled["billed_start"]), "overlapping_charge_versions",
+                                  "APPROVED versions overlap inside the billed period from "
+                                  + doubled["billed_start"].dt.date.astype(str) + ": not recalculated"))
+    c = c.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
+    c = c[c["_doubled"].isna()].drop(columns="_doubled")
+    remaining = remaining.merge(doubled[PERIOD].rename(columns={"billed_start": "period_start",
+                                                                "billed_end": "period_end"}).assign(_doubled=True),
+                                on=["utility_id", "period_start", "period_end"], how="left")
+    remaining = remaining[remaining["_doubled"].isna()].drop(columns="_doubled")
+
+    if len(c):
+        priced = price(c, rates, discounts)
+        calculated = priced.lines.join(c[PERIOD], on="line_id")
+        bad = priced.exceptions.join(c[PERIOD], on="line_id")
+    else:
+        calculated = pd.DataFrame(columns=[*PERIOD, "line_id", "account_id", "plan_id", "charge_type", "time_class",
+                                           "part_start", "part_end", "days", "block_order", "quantity", "uom", "rate",
+                                           "net_amount", "discount_net", "discount_net_propensity", "discount_state",
+                                           "gst"])
+        bad = pd.DataFrame(columns=["account_id", "code", "reason", *PERIOD])
+    # A billed period the engine cannot re-price is left as it is, whole: no partial re-billing.
+    exceptions.append(_exceptions(bad.assign(period_start=bad["billed_start"]), "missing_tariff",
+                                  bad["reason"].astype(str) + ": billed period not recalculated"))
+    if len(bad):
+        skip = bad[PERIOD].drop_duplicates().assign(_skip=True)
+        calculated = calculated.merge(skip, on=PERIOD, how="left")
+        calculated = calculated[calculated["_skip"].isna()].drop(columns="_skip")
+        remaining = remaining.merge(skip.rename(columns={"billed_start": "period_start", "billed_end": "period_end"}),
+                                    on=["utility_id", "period_start", "period_end"], how="left")
+        remaining = remaining[remaining["_skip"].isna()].drop(columns="_skip")
+    calculated = calculated.rename(columns={"part_start": "period_start", "part_end": "period_end"})
+
+    calculated = _keys(calculated.reset_index(drop=True))
+    new, reverse = compare_and_cancel(calculated, remaining.assign(is_credit=False), GROUP, KEY)
+    new = new.assign(is_credit=False)
+    lines = pd.concat([new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, propensity)],
+                      ignore_index=True)
+    lines = lines.sort_values(["account_id", "utility_id", "period_start", "is_credit"], kind="stable")
+    lines["period_start"] = pd.to_datetime(lines["period_start"]).dt.date
+    lines["period_end"] = pd.to_datetime(lines["period_end"]).dt.date
+    lines["is_credit"] = lines["is_credit"].astype(bool)
+    return (lines[OUT_COLUMNS].reset_index(drop=True),
+            pd.concat(exceptions, ignore_index=True)[EXCEPTION_COLUMNS])
+
+
+def _reversals(debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame,
+               propensity: pd.Series) -> pd.DataFrame:
+    """Credits for previous debits nothing matched: the money negated. The discount reversed
+    counts with the pay-on-time propensity when the plan billed (the group's version covering the
+    period, a REPLACED one first) had a CONDITIONAL discount then."""
+    d = debits.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
+    cover = d[["_row", *GROUP, "period_start"]].merge(
+        versions[[*GROUP, "plan_id", "status", "start_date", "end_date", "created_at"]], on=GROUP)
+    cover = cover[(cover["start_date"] <= cover["period_start"]) & (cover["period_start"] <= cover["end_date"])]
+    cover = cover.assign(_approved=cover["status"] == "APPROVED").sort_values(
+        ["_row", "_approved", "created_at"], ascending=[True, True, False], kind="stable")
+    plan = cover.drop_duplicates("_row").set_index("_row")["plan_id"]
+    d["plan_id"] = d["_row"].map(plan).fillna(-1).astype(int)
+    disc = discounts[discounts["discount_type"] == "CONDITIONAL"]
+    cond = d[["_row", "plan_id", "period_start"]].merge(disc[["plan_id", "effective_from", "effective_to"]], on="plan_id")
+    cond = cond[(pd.to_datetime(cond["effective_from"]) <= cond["period_start"])
+                & (cond["period_start"] <= pd.to_datetime(cond["effective_to"]).fillna(FAR))]
+    conditional = d["_row"].isin(cond["_row"]).to_numpy()
+    share = np.where(conditional, d["account_id"].map(propensity).astype(float).fillna(0.0).to_numpy(), 1.0)
+    has_discount = d["discount_net"].to_numpy() != 0
+    return pd.DataFrame({
+        "account_id": d["account_id"], "utility_id": d["utility_id"], "period_start": d["period_start"],
+        "period_end": d["period_end"], "plan_id": d["plan_id"], "charge_type": d["charge_type"],
+        "time_class": d["time_class"], "days": d["days"],
+        "block_order": d.groupby(["invoice_id", "utility_id", "period_start", "charge_type", "time_class"]).cumcount() + 1
+        if len(d) else pd.Series(dtype=int),
+        "quantity": d["quantity"], "uom": d["uom"], "rate": d["rate"], "net_amount": -d["net_amount"],
+        "discount_net": -d["discount_net"],
+        "discount_net_propensity": -_round_cents(d["discount_net"].to_numpy() * share),
+        "discount_state": np.where(has_discount, np.where(conditional, "CONDITIONAL", "GUARANTEED"), "NONE"),
+        "gst": -_round_cents(d["net_amount"].to_numpy() * GST_RATE), "is_credit": True})

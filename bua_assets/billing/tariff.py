@@ -41,6 +41,11 @@ def _round_cents(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) * 100 + 0.5 + 1e-9) / 100
 
 
+def round_cents(x: float) -> float:
+    """One amount to the cent, as the engine rounds (for code that bills line by line)."""
+    return float(_round_cents(x))
+
+
 def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> Priced:
     """Price ``lines`` (LINE_COLUMNS; period dates inclusive) with PlanRate and PlanDiscount rows."""
     lines = lines[LINE_COLUMNS].copy()
@@ -85,8 +90,8 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     b = b.sort_values(["line_id", "part_start", "block_order"], kind="stable")
     cap = (b["block_daily_volume"] * b["days"]).to_numpy(dtype=float)  # NaN: no ceiling (the last block)
     finite = np.nan_to_num(cap, nan=0.0)
-    key = b["line_id"].astype(str) + "|" + b["part_start"].astype(str)
-    below = pd.Series(finite, index=b.index).groupby(key.to_numpy()).cumsum().to_numpy() - finite  # earlier blocks
+    part_key = [b["line_id"].to_numpy(), b["part_start"].to_numpy()]
+    below = pd.Series(finite, index=b.index).groupby(part_key).cumsum().to_numpy() - finite  # earlier blocks
     cap = np.where(np.isnan(cap), np.inf, cap)
     q = b["part_quantity"].to_numpy(dtype=float)
     block_q = np.where(q >= 0, np.clip(q - below, 0, cap), np.where(b["block_order"] == 1, q, 0.0))

@@ -139,13 +139,17 @@ def compare(ours: pd.DataFrame, truth: pd.DataFrame, base: pd.DataFrame, registe
 
 
 def dollar_accuracy(consumption: pd.DataFrame, truth: pd.DataFrame, supply: pd.DataFrame, propensity: pd.Series,
-                    rates: pd.DataFrame, discounts: pd.DataFrame, attributes: pd.DataFrame) -> dict:
+                    rates: pd.DataFrame, discounts: pd.DataFrame, attributes: pd.DataFrame,
+                    corrected_accounts=()) -> dict:
     """The accrual priced from our estimates vs the ground truth priced by the same engine.
 
     The truth is taken per register and month; where our estimate splits a register's month
     into time classes, the truth is split in the same proportions (the class mix of a month is
     mostly actual interval data, so this tests the quantity, which is what is estimated).
     Supply days are the same on both sides. Signed errors in % of the true accrual (net ex-GST).
+    ``corrected_accounts`` (those with a charge version flagged for supplementary processing: their
+    plan was replaced after billing, so they are priced at a plan other than the one billed) are
+    also reported apart under ``corrected_accounts``.
     """
     from bua_assets.billing.accrual import accrual_lines
     from bua_assets.billing.tariff import price
@@ -167,6 +171,9 @@ def dollar_accuracy(consumption: pd.DataFrame, truth: pd.DataFrame, supply: pd.D
     def err(frame):
         return round(float((frame["ours"].sum() - frame["truth"].sum()) / frame["truth"].sum() * 100), 3)
 
+    corrected = d[d.index.isin(list(corrected_accounts))]
     return {"portfolio_dollar_error_pct": err(d), "truth_dollars": round(float(d["truth"].sum()), 2),
+            "corrected_accounts": {"accounts": len(corrected), "truth_dollars": round(float(corrected["truth"].sum()), 2),
+                                   "dollar_error_pct": err(corrected) if corrected["truth"].sum() else None},
             "cells": [{"state": s, "fuel": f, "dollar_error_pct": err(g), "truth_dollars": round(float(g["truth"].sum()), 2)}
                       for (s, f), g in d.groupby(["state", "fuel"])]}

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bua_assets.billing.tariff import round_cents
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.schema import core_tables
 from bua_assets.months import first_of_month_before
@@ -706,7 +707,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         for order, volume, unit in tiers:
             q = left if volume is None else min(left, volume * ndays)
             if q > 0 or (not out and order == 1):
-                out.append((round(q, 3), unit, round(round(q, 3) * unit, 2)))
+                out.append((round(q, 3), unit, round_cents(round(q, 3) * unit)))
             left -= q
             if left <= 1e-9:
                 break
@@ -764,11 +765,20 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                         reads.append((reg, move_in, last_reading[reg], "ACTUAL"))
             # Cut-over: a migration invoice for everything before the history starts.
             if a.open_date < start:
+                # Supply only (usage before the history is not known), split at 1 July and priced
+                # like any bill: that year's prices, the plan's discount on the bill.
                 p = versions[0][2]
-                fy0 = first_fy[p]
-                nd = (start - a.open_date).days
-                mig = [[a.id, a.utility_index + 1, a.open_date, start - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
-                        q, "DAY", r, amt, 0.0] for q, r, amt in price(p, fy0, "DAILY_RETAIL", "ANYTIME", nd, nd)]
+                d = disc.get(p)
+                cuts = [a.open_date, *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1)
+                                       if a.open_date < date(y, 7, 1) < start), start]
+                mig = []
+                for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+                    nd = (ee1 - ss).days
+                    fy = ss.year if ss.month >= 7 else ss.year - 1
+                    for q, r, amt in price(p, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
+                        dn = round_cents(amt * d.rate) if d is not None and d.method == "percentOfBill" else 0.0
+                        mig.append([a.id, a.utility_index + 1, ss, ee1 - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
+                                    q, "DAY", r, amt, dn])
                 invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1), mig)
                 invoices[-1][1] = "MIG"
             periods = _bill_periods(a, start, config.end)
@@ -836,7 +846,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                             dn = 0.0
                             if d is not None and charge != "FEED_IN" and (
                                     d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
-                                dn = round(amt * d.rate, 2)
+                                dn = round_cents(amt * d.rate)
                             sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
                 inv = invoice(a, s, e, issue, sub_lines)
                 # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
@@ -885,11 +895,23 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
     sibling_plan = {pid: plan_index[(*key, "FLEX" if plan_variant[pid] == "SAVER" else "SAVER")]
                     for pid, key in plan_key.items()}
+    # Half of them are a backdated product change instead: the billed plan stays up to a day inside
+    # the billed history and the other plan applies from it, so the correction re-rates part of a
+    # billed period (usage, discounts and feed-in with it).
     for row in list(ap_rows):
         if row[1] in supplementary_accounts and row[6] == "APPROVED":
             row[6] = "REPLACED"
-            ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED",
-                            datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time()), 1])
+            created = datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time())
+            lo, hi = max(row[4], start) + timedelta(days=30), min(row[5] or as_at, as_at) - timedelta(days=45)
+            switch = lo + timedelta(days=int(rng.integers(0, max(1, (hi - lo).days)))) if hi > lo else None
+            if switch is not None and rng.random() < 0.5:
+                ap_rows.append([len(ap_rows) + 1, row[1], row[2], row[3], row[4], switch - timedelta(days=1),
+                                "APPROVED", created, 0])
+                ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], switch, row[5], "APPROVED",
+                                created, 1])
+            else:
+                ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED",
+                                created, 1])
     t["AccountPlan"] = pd.DataFrame(ap_rows, columns=["id", "account_id", "utility_id", "plan_id", "start_date",
                                                       "end_date", "status", "created_at", "include_in_supplementary"])
     t["Invoice"] = invoices
