@@ -60,7 +60,7 @@ def truth_days(truth_dir: Path, days: pd.DataFrame, registers: pd.DataFrame, hea
             raise ValueError(f"the truth has no file for {pd.Timestamp(month):%Y-%m}: {len(part)} register-days unchecked")
         t = pq.read_table(path, columns=["meter_register_id", "read_date", "values"],
                           filters=[("meter_register_id", "in", part["register_id"].unique().tolist())])
-        values = pc.list_flatten(t["values"]).to_numpy().reshape(t.num_rows, -1).astype(np.float64)
+        values = pc.list_flatten(t["values"]).to_numpy().reshape(t.num_rows, 48).astype(np.float64)
         dates = t["read_date"].to_numpy().astype("datetime64[D]")
         classes = np.einsum("ri,rci->rc", values, masks[day_type(dates)])
         daily = pd.DataFrame({"register_id": t["meter_register_id"].to_numpy(), "date": dates, "truth": values.sum(axis=1),
