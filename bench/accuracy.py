@@ -6,7 +6,13 @@ Generates a retailer with 16 months of history (so "the same period last year" i
 materialises the interval history and every asset for its last month, then compares per account x
 supply point x register x month of the unbilled window. Prints the table; with --json the last
 line is {"portfolio_error_pct": {"ours", "adu", "last_year"}, "cells": [...],
-"median_register_error_pct": ...} (signed errors in %, median register error absolute).
+"median_register_error_pct", "median_basic_register_error_pct",
+"median_estimated_interval_day_error_pct", ...} (signed errors in %, medians absolute).
+
+The truth window is the generator's own (truth/billing.parquet: what it billed), so a day the
+pipeline leaves out of its unbilled window is an error; a register-day without a truth row stops
+the run; interval days we estimated are scored apart from the days with meter data; the truth's
+dollars are priced from its own half-hours (time of use).
 """
 
 from __future__ import annotations
@@ -18,17 +24,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bua_assets.billing.accrual import supply_days  # noqa: E402
 from bua_assets.billing.outputs import account_attributes  # noqa: E402
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.evaluation.backtest import baselines, compare, dollar_accuracy, truth_by_row  # noqa: E402
+from bua_assets.evaluation.backtest import (  # noqa: E402
+    baselines,
+    compare,
+    dollar_accuracy,
+    estimated_interval_days,
+    truth_by_row,
+    truth_days,
+    truth_window,
+)
 from bua_assets.lake import Lake  # noqa: E402
 from bua_assets.resources import local_resources  # noqa: E402
 from bua_assets.runner import backfill_interval_history  # noqa: E402
@@ -68,19 +83,23 @@ def main() -> int:
 
     lake = Lake(str(home / "lake"))
     read = lambda asset, ds: lake.read(asset, partition, ds).to_pandas()  # noqa: E731
-    months = read("unbilled_window", "unbilled_months")
     registers = read("utility_profiles", "registers")
     core = {t: read("core_tables", t) for t in ("Invoice", "InvoiceLineItem", "GasHeatingValue")}
-    truth = truth_by_row(retailer / "truth", months, registers, core["GasHeatingValue"])
-    base = baselines(months, registers, core["Invoice"], core["InvoiceLineItem"])
-    out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
-                  read("utility_profiles", "utility_profile_summary"))
+    # The unbilled days come from the generator's own billing truth, not the pipeline's window.
+    billing = pd.read_parquet(retailer / "truth" / "billing.parquet")
+    days = truth_days(retailer / "truth", truth_window(billing, registers, as_at - timedelta(days=1)), registers,
+                      core["GasHeatingValue"])
+    truth = truth_by_row(days)
+    base = baselines(days, registers, core["Invoice"], core["InvoiceLineItem"])
+    consumption = read("unbilled_consumption", "unbilled_consumption")
+    estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
+    out = compare(consumption, truth, base, registers, read("utility_profiles", "utility_profile_summary"), estimated)
     c = {t: read("core_tables", t) for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment",
                                              "ServiceType", "AccountUtility", "Utility", "Jurisdiction")}
     attributes = account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
                                     c["Utility"], c["Jurisdiction"])
-    dollars = dollar_accuracy(read("unbilled_consumption", "unbilled_consumption"), truth,
-                              supply_days(months, c["AccountPlan"]),
+    months = read("unbilled_window", "unbilled_months")
+    dollars = dollar_accuracy(consumption, truth, supply_days(months, c["AccountPlan"]),
                               c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
                               c["PlanRate"], c["PlanDiscount"], attributes,
                               c["AccountPlan"].loc[c["AccountPlan"]["include_in_supplementary"] == 1, "account_id"])
@@ -107,7 +126,14 @@ def print_table(out: dict) -> None:
         w(f"{c['meter_type']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} {c['truth_kwh']:>14,.0f}\n")
     w(f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
       f"({out['registers_compared']} registers)\n")
-    w(f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}%\n")
+    w(f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}% "
+      f"(gas {out['median_basic_gas_register_error_pct']}%, electricity {out['median_basic_electricity_register_error_pct']}%;"
+      f" {out['basic_registers_compared']} registers)\n")
+    if "median_estimated_interval_day_error_pct" in out:
+        w(f"interval days we estimated: median |error| per register {out['median_estimated_interval_day_error_pct']}% "
+          f"(per single day {out['median_estimated_interval_single_day_error_pct']}%), total "
+          f"{out['estimated_interval_error_pct']}% over {out['estimated_interval_days']} register-days; "
+          f"days with meter data: {out['metered_interval_error_pct']}%\n")
     d = out["dollars"]
     w(f"\naccrual $ (ours vs the truth priced by the same engine): portfolio {d['portfolio_dollar_error_pct']:+.2f}% "
       f"of ${d['truth_dollars']:,.2f}\n")

@@ -23,7 +23,9 @@ def test_dollar_error_is_reported_for_corrected_accounts_apart():
                                  date(2026, 10, 31)) for a, q in ((1, 110.0), (2, 200.0))],
                                columns=["account_id", "utility_id", "register_id", "year_mnth", "plan_id", "stream_type",
                                         "time_class", "uom", "quantity", "estimated_quantity", "first_day", "last_day"])
-    truth = consumption[["account_id", "utility_id", "register_id", "year_mnth"]].assign(truth=[100.0, 200.0])
+    # Truth per register-month with its time-of-use split (none here: the rates are ANYTIME).
+    truth = consumption[["account_id", "utility_id", "register_id", "year_mnth"]].assign(
+        truth=[100.0, 200.0], PEAK=0.0, SHOULDER=0.0, OFF_PEAK=0.0)
     supply = pd.DataFrame([(a, a, OCT, 1, 30, date(2026, 10, 2), date(2026, 10, 31)) for a in (1, 2)],
                           columns=["account_id", "utility_id", "year_mnth", "plan_id", "days", "first_day", "last_day"])
     attributes = pd.DataFrame({"account_id": [1, 2], "state": "VIC", "fuel": "ELECTRICITY"})

@@ -169,19 +169,55 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
 
 
 def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(retailer, month):
-    from bua_assets.evaluation.backtest import baselines, compare, truth_by_row
+    from support import CONFIG
+
+    from bua_assets.evaluation.backtest import (
+        baselines,
+        compare,
+        dollar_accuracy,
+        estimated_interval_days,
+        truth_by_row,
+        truth_days,
+        truth_window,
+    )
 
     read = lambda asset, ds: frame(month, asset, ds)  # noqa: E731
-    months, registers = read("unbilled_window", "unbilled_months"), read("utility_profiles", "registers")
-    truth = truth_by_row(retailer[0] / "truth", months, registers, read("core_tables", "GasHeatingValue"))
-    base = baselines(months, registers, read("core_tables", "Invoice"), read("core_tables", "InvoiceLineItem"))
+    registers = read("utility_profiles", "registers")
+    billing = pd.read_parquet(retailer[0] / "truth" / "billing.parquet")
+    window = truth_window(billing, registers, CONFIG.end)
+    days = truth_days(retailer[0] / "truth", window, registers, read("core_tables", "GasHeatingValue"))
+    assert len(days) == len(window)  # every unbilled register-day has its truth
+    truth = truth_by_row(days)
+    # The time-of-use split of the truth is its own half-hours: the classes add up to the day.
+    np.testing.assert_allclose(truth[["PEAK", "SHOULDER", "OFF_PEAK"]].sum(axis=1), truth["truth"], rtol=1e-9)
+    base = baselines(days, registers, read("core_tables", "Invoice"), read("core_tables", "InvoiceLineItem"))
+    estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
     out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
-                  read("utility_profiles", "utility_profile_summary"))
+                  read("utility_profiles", "utility_profile_summary"), estimated)
     portfolio = out["portfolio_error_pct"]
     assert set(portfolio) == {"ours", "adu", "last_year"} and out["cells"] and out["portfolio_truth_kwh"] > 0
     # Even on 120 accounts the estimate is within a few percent of the truth, and closer than ADU.
     assert abs(portfolio["ours"]) < 5 and abs(portfolio["ours"]) < abs(portfolio["adu"])
     assert out["median_register_error_pct"] is not None and out["median_register_error_pct"] < 10
+    assert out["estimated_interval_days"] > 0 and out["median_estimated_interval_day_error_pct"] is not None
+    assert out["estimated_days_outside_truth_window"] == 0  # we estimate only days that are truly unbilled
+    assert out["basic_registers_compared"] > 0
+    # A register-day without a truth row stops the backtest instead of counting as zero.
+    with pytest.raises(ValueError, match="no truth row"):
+        truth_days(retailer[0] / "truth", window.assign(register_id=window["register_id"] + 10**6), registers,
+                   read("core_tables", "GasHeatingValue"))
+    from bua_assets.billing.accrual import supply_days
+    from bua_assets.billing.outputs import account_attributes
+
+    c = {t: read("core_tables", t) for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment",
+                                             "ServiceType", "AccountUtility", "Utility", "Jurisdiction")}
+    attributes = account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
+                                    c["Utility"], c["Jurisdiction"])
+    dollars = dollar_accuracy(read("unbilled_consumption", "unbilled_consumption"), truth,
+                              supply_days(read("unbilled_window", "unbilled_months"), c["AccountPlan"]),
+                              c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+                              c["PlanRate"], c["PlanDiscount"], attributes)
+    assert dollars["truth_dollars"] > 0 and abs(dollars["portfolio_dollar_error_pct"]) < 5
 
 
 def test_utility_profiles_from_monthly_statistics_equal_a_full_recompute_of_the_year(month):

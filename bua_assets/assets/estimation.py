@@ -33,6 +33,7 @@ from bua_assets.estimation.consumption import (
     summarise,
 )
 from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
+from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
@@ -80,6 +81,11 @@ def _scalars(store, key) -> pd.DataFrame:
     return store.read("micro_scalars", key, "micro_scalars").to_pandas()
 
 
+def _base_share(scalars: pd.DataFrame) -> pd.Series:
+    """Each register's base share (scalars.weather_response); 0 (the segment's shape) when absent."""
+    return scalars["base_share"].fillna(0.0) if "base_share" in scalars.columns else pd.Series(0.0, index=scalars.index)
+
+
 @dg.asset(partitions_def=monthly_partitions, deps=[micro_scalars, macro_profiles, core_tables],
           kinds={"parquet", "pandas"}, group_name="estimation",
           description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
@@ -89,12 +95,14 @@ def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
     registers = registers_of(store, key)
     basic = registers[registers["read_kind"] == "BASIC"]
     macro = macro_of(store, key)
-    scalar = _scalars(store, key).set_index("register_id")["scalar"]
+    scalars = _scalars(store, key).set_index("register_id")
+    scalar, base_share = scalars["scalar"], _base_share(scalars)
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
 
     def daily_estimate(register_ids, dates):
-        return scalar.reindex(register_ids).to_numpy(dtype=float) * macro.weights(
-            key_index.reindex(register_ids).to_numpy(dtype=np.int64), dates)
+        return scalar.reindex(register_ids).to_numpy(dtype=float) * register_weights(
+            macro, key_index.reindex(register_ids).to_numpy(dtype=np.int64),
+            base_share.reindex(register_ids).fillna(0.0).to_numpy(dtype=float), dates)
 
     reads, exceptions = month_end_reads(
         basic[["register_id", "dial_digits", "fuel", "network_id", "pressure_correction_factor"]],
@@ -202,7 +210,8 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")
     macro = macro_of(store, key)
-    scalars = _scalars(store, key).set_index("register_id")["scalar"]
+    scalar_table = _scalars(store, key).set_index("register_id")
+    scalars, base_share = scalar_table["scalar"], _base_share(scalar_table)
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
     estimated = store.read("nem12_estimates", key, "estimated_reads")
     intervals = store.read("micro_scalars", key, "read_intervals").to_pandas()
@@ -219,7 +228,7 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
             if store.exists("interval_reads", month_key, "interval_reads") else iter(())
         summary, month_exceptions = quantify_month(
             days, itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()), core["AccountPlan"], tou,
-            intervals, scalars, macro, key_index, registers, core["GasHeatingValue"])
+            intervals, scalars, macro, key_index, registers, core["GasHeatingValue"], base_share)
         parts.append(summary)
         exceptions += month_exceptions
         report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")

@@ -15,7 +15,13 @@ from bua_assets.assets.meter_data import interval_reads
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.basic import consumption_between_reads
 from bua_assets.estimation.registers import CORE_INPUTS, meter_registers, segment_names
-from bua_assets.estimation.scalars import basic_scalars, interval_scalars, with_segment_averages
+from bua_assets.estimation.scalars import (
+    basic_scalars,
+    interval_scalars,
+    weather_response,
+    with_response,
+    with_segment_averages,
+)
 from bua_assets.lake import Lake
 from bua_assets.months import first_of_month_before
 from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
@@ -285,9 +291,12 @@ def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig,
         interval_scalars(interval, recent_register_days(store, key, ["register_id", "read_date", "kwh",
                                                                      "actual_half_hours"]),
                          macro, config.interval_reference_days),
-        basic_scalars(basic, between.intervals, macro, config.basic_reference_days)], ignore_index=True)
+        with_response(basic_scalars(basic, between.intervals, macro, config.basic_reference_days),
+                      weather_response(basic, between.intervals, macro), basic, macro)], ignore_index=True)
     scalars = with_segment_averages(own, registers[["register_id", "profile_key", "fuel", "customer_class",
                                                     "stream_type", "read_kind"]])
+    # A register's own weather response goes with its own scalar; a segment average is in the segment's shape.
+    scalars["base_share"] = np.where(scalars["method"] == "own_history", scalars["base_share"].fillna(0.0), 0.0)
     exceptions = between.exceptions.rename(columns={"meter_register_id": "register_id", "read_date": "date"})
     no_scalar = scalars[scalars["method"] == "none"]
     exceptions = pd.concat([exceptions, pd.DataFrame({

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
 from bua_assets.estimation.intervals import day_type, half_hourly, tou_masks
 from bua_assets.estimation.profiles import MacroProfiles
-from bua_assets.estimation.scalars import range_weight
+from bua_assets.estimation.scalars import register_range_weight, register_weights
 
 TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
 _EMPTY_DATA = pa.table({"interval_length": pa.array([], pa.int16()), "values": pa.array([], pa.list_(pa.float64())),
@@ -172,17 +172,21 @@ def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: Time
 
 
 def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Series, macro: MacroProfiles,
-                     key_index: pd.Series) -> pd.DataFrame:
-    """Accumulation register-days: read intervals spread by the macro profile, estimates after."""
+                     key_index: pd.Series, base_share: pd.Series | None = None) -> pd.DataFrame:
+    """Accumulation register-days: read intervals spread by each register's weights (its macro
+    profile with its own base share, scalars.weather_response), estimates after."""
+    base_share = base_share if base_share is not None else pd.Series(dtype=float)
     keys = key_index.reindex(days["register_id"].to_numpy()).to_numpy(dtype=np.int64)
-    w = macro.weights(keys, days["date"].to_numpy(dtype="datetime64[D]"))
+    share = base_share.reindex(days["register_id"].to_numpy()).fillna(0.0).to_numpy(dtype=float)
+    w = register_weights(macro, keys, share, days["date"].to_numpy(dtype="datetime64[D]"))
     estimate = scalars.reindex(days["register_id"].to_numpy()).to_numpy(dtype=float) * w
     frame = days.rename(columns={"register_id": "meter_register_id"})
     key_of = key_index
 
     def interval_weight(reg, after, through):
-        return range_weight(macro, key_of.reindex(reg).to_numpy(dtype=np.int64), after.astype("datetime64[D]"),
-                            through.astype("datetime64[D]"))
+        return register_range_weight(macro, key_of.reindex(reg).to_numpy(dtype=np.int64),
+                                     base_share.reindex(reg).fillna(0.0).to_numpy(dtype=float),
+                                     after.astype("datetime64[D]"), through.astype("datetime64[D]"))
 
     spread = spread_reads(frame[["meter_register_id", "date"]], intervals, estimate, w, interval_weight)
     out = days[["account_id", "utility_id", "register_id", "year_mnth", "date", "stream_type"]].copy()
@@ -232,7 +236,7 @@ EXCEPTION_COLUMNS = ["account_id", "utility_id", "register_id", "year_mnth", "co
 def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch | pa.Table],
                    account_plans: pd.DataFrame, tou: TimeOfUse, read_intervals: pd.DataFrame, scalars: pd.Series,
                    macro: MacroProfiles, key_index: pd.Series, registers: pd.DataFrame,
-                   heating: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+                   heating: pd.DataFrame, base_share: pd.Series | None = None) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """One calendar month of unbilled register-days (register_days of the month: account_id,
     utility_id, year_mnth, date, register_id, nmi, suffix, read_kind, stream_type) to the output
     grain (summarise), with the exceptions of whatever could not be quantified. Interval
@@ -249,7 +253,7 @@ def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch
     rows.append(quantities)
     basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
     if len(basic):
-        rows.append(basic_quantities(basic, read_intervals, scalars, macro, key_index))
+        rows.append(basic_quantities(basic, read_intervals, scalars, macro, key_index, base_share))
     result = pd.concat(rows, ignore_index=True)
     unknown = result["quantity"].isna()
     lost = result[unknown].groupby(["account_id", "utility_id", "register_id", "year_mnth"]).size().reset_index()

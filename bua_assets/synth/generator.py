@@ -36,6 +36,8 @@ from bua_assets.core.schema import core_tables
 from bua_assets.months import first_of_month_before
 from bua_assets.nem12.writer import RegisterBlock, write_nem12
 from bua_assets.synth import load
+from bua_assets.synth.load import LoadModel
+from bua_assets.synth.rich import RichLoad
 from bua_assets.synth.world import (
     JURISDICTIONS,
     NETWORKS,
@@ -80,10 +82,13 @@ def month_starts(start: date, end: date) -> list[date]:
 
 
 def generate(config: GeneratorConfig, out: Path, core_url: str, *,
-             progress: Callable[[str], None] = lambda _: None, workers: int | None = None) -> dict:
+             progress: Callable[[str], None] = lambda _: None, workers: int | None = None,
+             load_model: LoadModel | None = None) -> dict:
     """``workers``: processes generating months in parallel (default: BUA_GENERATOR_WORKERS, else
     up to 2 by CPU count). Every month and chunk of registers has its own seed, so the output does
-    not depend on the number of workers."""
+    not depend on the number of workers. ``load_model``: the consumption process (default the rich
+    one, synth/rich.py; synth/load.py's SimpleLoad is the original world): any other world can be
+    plugged in to check the estimator on behaviour it was not designed on."""
     t0 = time.perf_counter()
     out = Path(out)
     rng = np.random.default_rng(config.seed)
@@ -94,12 +99,12 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     days = np.arange(np.datetime64(config.start), np.datetime64(config.as_at), dtype="datetime64[D]")
     regs = world["registers"]
     interval = regs["interval_length"].to_numpy() > 0
-    w_states = list(STATE_SHARE)
+    model = load_model or RichLoad()
+    model_state = model.prepare(config.seed, regs, days)
     global _MONTH_CONTEXT
     _MONTH_CONTEXT = {
         "config": config, "out": out, "days": days, "occupied": world["occupied"],
-        "weather": load.weather(config.seed, w_states, days),  # (states, days)
-        "state_index": np.array([w_states.index(s) for s in regs["state"]]),
+        "model": model, "model_state": model_state, "chunks": register_chunks(regs["utility_index"].to_numpy()),
         "regs": {c: regs[c].to_numpy() for c in ("id", "kind", "scale", "winter_w", "summer_w", "interval_length",
                                                 "mdp", "nmi", "nmi_config", "register_id", "suffix", "serial")},
     }
@@ -146,8 +151,11 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
 
     daily = [billed_daily, true_daily]
     del billed_daily, true_daily  # build_core_tables holds the only references and frees them early
-    tables = build_core_tables(world, config, days, daily.pop(0), daily.pop(0), rng, workers)
+    tables = build_core_tables(world, config, days, daily.pop(0), daily.pop(0), rng, workers,
+                               gas_network_daily=lambda state, network, customers: model.gas_network_daily(
+                                   model_state, config.seed, state, network, customers))
     progress(f"CORE tables built ({time.perf_counter() - t0:.0f} s)")
+    _write_billing_truth(out / "truth" / "billing.parquet", tables["Invoice"], tables["AccountUtility"])
     db = CoreDatabase(core_url)
     db.create_database(drop_existing=True)
     rows = 0
@@ -164,6 +172,21 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     return manifest
 
 
+def _write_billing_truth(path: Path, invoices: pd.DataFrame, tenancies: pd.DataFrame) -> None:
+    """What the generator billed, kept with the truth: per account x supply point its tenancy and
+    the last day covered by an issued, unreversed invoice (None: never billed). An accuracy
+    backtest takes the unbilled days from here, not from the pipeline it is checking."""
+    reversed_ids = invoices.loc[(invoices["is_credit"] == 1) & (invoices["status"] == "ISSUED"), "reverses_invoice_id"]
+    good = invoices[(invoices["status"] == "ISSUED") & (invoices["is_credit"] == 0) & ~invoices["id"].isin(reversed_ids)]
+    billed = pd.to_datetime(good["period_end"]).groupby(good["account_id"]).max()
+    frame = pd.DataFrame({"account_id": tenancies["account_id"].to_numpy(), "utility_id": tenancies["utility_id"].to_numpy(),
+                          "open_date": pd.to_datetime(tenancies["start_date"]).to_numpy().astype("datetime64[D]"),
+                          "close_date": pd.to_datetime(tenancies["end_date"]).to_numpy().astype("datetime64[D]"),
+                          "billed_through": billed.reindex(tenancies["account_id"].to_numpy()).to_numpy()
+                          .astype("datetime64[D]")})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), _mkdir(path.parent) / path.name)
+
+
 _MONTH_CONTEXT: dict | None = None  # set by generate for the month workers (inherited by fork)
 
 
@@ -171,7 +194,6 @@ def _generate_month(m_start: date) -> dict:
     """One month of meter data: truth Parquet, NEM12 files, and the daily aggregates billing needs."""
     ctx = _MONTH_CONTEXT
     config, out, days, rg = ctx["config"], ctx["out"], ctx["days"], ctx["regs"]
-    n_regs = len(rg["id"])
     m_end = min(date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1), config.as_at)
     d0 = int((np.datetime64(m_start) - days[0]).astype(int))
     d1 = int((np.datetime64(m_end) - days[0]).astype(int))
@@ -185,12 +207,11 @@ def _generate_month(m_start: date) -> dict:
     weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
     files = ndays = 0
     truth_writer = None
-    for c0 in range(0, n_regs, REGISTER_CHUNK):
-        sl = slice(c0, min(c0 + REGISTER_CHUNK, n_regs))
+    for batch, (c0, c1) in enumerate(ctx["chunks"]):
+        sl = slice(c0, c1)
         chunk = {k: v[sl] for k, v in rg.items()}
         r = np.random.default_rng([config.seed, m_start.year, m_start.month, c0])
-        v30 = load.half_hourly(r, chunk["kind"], chunk["scale"], chunk["winter_w"], chunk["summer_w"],
-                               ctx["weather"][ctx["state_index"][sl]][:, d0:d1], mdays)
+        v30 = ctx["model"].half_hourly(ctx["model_state"], r, np.arange(c0, c1), chunk["kind"], d0, d1)
         # Occupancy: a supply point with no account on a day draws almost nothing.
         vacant = np.nonzero(~ctx["occupied"][sl, d0:d1])
         v30[vacant] = np.round(v30[vacant] * 0.05, 3)
@@ -215,11 +236,24 @@ def _generate_month(m_start: date) -> dict:
         truth_writer.write_table(truth)
         del truth
         # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
-        f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, c0 // REGISTER_CHUNK,
+        f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, batch,
                                    chunk, sub30, mdays, config.seed)
         files, ndays = files + f, ndays + nd
     truth_writer.close()
     return {"days": (d0, d1), "billed": billed, "true": true, "files": files, "ndays": ndays}
+
+
+def register_chunks(utility_index: np.ndarray, size: int = REGISTER_CHUNK) -> list[tuple[int, int]]:
+    """[start, end) row ranges of about ``size`` registers that never split a supply point (its
+    solar export is netted against its import register, so both are generated together)."""
+    n = len(utility_index)
+    starts = np.flatnonzero(np.r_[True, utility_index[1:] != utility_index[:-1]]) if n else np.array([0])
+    bounds = [0]
+    while bounds[-1] + size < n:
+        bounds.append(int(starts[np.searchsorted(starts, bounds[-1] + size)]) if (starts > bounds[-1] + size - 1).any()
+                      else n)
+    bounds = sorted(set(bounds) | {n})
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _mkdir(p: Path) -> Path:
@@ -564,7 +598,8 @@ def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame
 
 
 def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, billed_daily: np.ndarray,
-                      true_daily: np.ndarray, rng: np.random.Generator, workers: int = 1) -> dict[str, pd.DataFrame]:
+                      true_daily: np.ndarray, rng: np.random.Generator, workers: int = 1, *,
+                      gas_network_daily: Callable[[str, int, int], np.ndarray]) -> dict[str, pd.DataFrame]:
     start, as_at = config.start, config.as_at
     accounts, utilities, registers, tariffs = world["accounts"], world["utilities"], world["registers"], world["tariffs"]
     t = reference_tables()
@@ -872,7 +907,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
             parts = [bill_part(k) for k in range(BILLING_PARTS)]
     finally:
         _BILL_PART = None
-    billed_daily = None  # free it (the closures see this too): only the gas volumes need true_daily
+    billed_daily = true_daily = None  # free them (the closures see this too)
     inv_frames, line_frames, read_frames = [], [], []
     n_inv = n_lines = 0
     for inv, ln, rd in parts:  # ids run on from the previous part
@@ -948,18 +983,11 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     gas_regs = registers.index[registers["suffix"] == "G1"].to_numpy()
     net_of_reg = utilities["network_id"].to_numpy()[registers["utility_index"].to_numpy()]
     vol_rows = []
-    # The whole network sees its state's weather, as our customers do: the shape carries it.
-    weather_states = list(STATE_SHARE)
-    weather_all = load.weather(config.seed, weather_states, days)
+    # Each network's volume comes from its own simulated population (the load model's): none of
+    # our customers' true consumption is in it.
     for nw in gas_nets:
-        rr = gas_regs[net_of_reg[gas_regs] == nw]
-        ours = true_daily[reg_pos[rr]].sum(axis=0) if len(rr) else np.zeros(true_daily.shape[1])
-        network_scale = 2500.0 * (1 + len(rr))  # our customers are a small share of the network
-        base = load.seasonal(np.array([load.GAS]), np.array([0.0]), np.array([0.0]),
-                             ((days - days.astype("datetime64[Y]")).astype(int) + 1))[0]
-        noise = np.random.default_rng([config.seed, nw]).lognormal(0, 0.05, len(days))
-        state_weather = weather_all[weather_states.index(NETWORKS[nw - 1][1])]
-        vol = np.round(network_scale * base * state_weather * noise + ours, 1)
+        ours = int((net_of_reg[gas_regs] == nw).sum())
+        vol = np.round(gas_network_daily(NETWORKS[nw - 1][1], nw, 2500 * (1 + ours)), 1)
         vol_rows += [(nw, d, v) for d, v in zip(days.astype(object), vol)]
     t["GasNetworkDailyVolume"] = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
                                               columns=["id", "utility_network_id", "gas_date", "volume"])

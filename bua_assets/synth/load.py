@@ -4,7 +4,10 @@ shared weather and per-customer scale and noise. Pure numpy, vectorised over reg
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
+import pandas as pd
 
 HALF_HOURS = np.arange(48) + 0.5  # interval centres in hours*2
 
@@ -108,3 +111,48 @@ def split_intervals(rng: np.random.Generator, values30: np.ndarray, parts: int) 
     sub[..., -1] = np.round(values30 - sub[..., :-1].sum(axis=-1), 3)
     sub = np.clip(sub, 0, None)
     return sub.reshape(values30.shape[:-1] + (values30.shape[-1] * parts,))
+
+
+class LoadModel(Protocol):
+    """The consumption process of a synthetic world (generator.generate's ``load_model``)."""
+
+    name: str
+
+    def prepare(self, seed: int, registers: pd.DataFrame, days: np.ndarray) -> Any:
+        """Everything drawn once per seed (weather, households) for ``registers`` (the world's:
+        kind, scale, state, utility_index, winter_w, summer_w) over ``days``."""
+
+    def half_hourly(self, state: Any, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray,
+                    d0: int, d1: int) -> np.ndarray:
+        """True consumption (len(rows), d1 - d0, 48) in the register's unit, rounded to 0.001."""
+
+    def gas_network_daily(self, state: Any, seed: int, network_state: str, network: int, customers: int) -> np.ndarray:
+        """A gas network's daily volume over the days, from a population that is not our customers."""
+
+
+class SimpleLoad:
+    """The original world: customer scale x segment seasonality x state weather x independent
+    noise (the estimator's own structure; kept to compare worlds)."""
+
+    name = "simple"
+
+    def prepare(self, seed: int, registers: pd.DataFrame, days: np.ndarray) -> dict:
+        states = sorted(set(registers["state"]))
+        return {"days": days, "weather": weather(seed, states, days), "states": states,
+                "state_index": np.array([states.index(s) for s in registers["state"]]),
+                "scale": registers["scale"].to_numpy(dtype=float), "winter_w": registers["winter_w"].to_numpy(dtype=float),
+                "summer_w": registers["summer_w"].to_numpy(dtype=float)}
+
+    def half_hourly(self, st: dict, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray,
+                    d0: int, d1: int) -> np.ndarray:
+        return half_hourly(rng, kind, st["scale"][rows], st["winter_w"][rows], st["summer_w"][rows],
+                           st["weather"][st["state_index"][rows]][:, d0:d1], st["days"][d0:d1])
+
+    def gas_network_daily(self, st: dict, seed: int, network_state: str, network: int, customers: int) -> np.ndarray:
+        days = st["days"]
+        base = seasonal(np.array([GAS]), np.array([0.0]), np.array([0.0]),
+                        (days - days.astype("datetime64[Y]")).astype(int) + 1)[0]
+        noise = np.random.default_rng([seed, network]).lognormal(0, 0.05, len(days))
+        state_weather = (st["weather"][st["states"].index(network_state)] if network_state in st["states"]
+                         else np.ones(len(days)))
+        return customers * base * state_weather * noise

@@ -1,0 +1,84 @@
+"""A basic register's own weather response from its reads, shrunk toward its segment (scalars.weather_response)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from bua_assets.estimation.profiles import MacroProfiles, Window
+from bua_assets.estimation.scalars import (
+    basic_scalars,
+    register_range_weight,
+    register_weights,
+    weather_response,
+    with_response,
+)
+
+WINDOW = Window(date(2025, 11, 1), date(2026, 10, 31))
+DATES = WINDOW.dates
+# The segment's daily weight: winter heavy (a gas network), averaging 1 over the window.
+SEASON = 1 + 0.6 * np.cos(2 * np.pi * ((DATES - np.datetime64("2026-07-15")).astype(int)) / 365.25)
+MACRO = MacroProfiles(["GAS|1"], (SEASON / SEASON.mean())[None, :], np.full((1, WINDOW.days, 48), 1 / 48), WINDOW)
+W = MACRO.daily[0]
+TRUE_DAILY = {1: 3.0 * W - 1.0,  # heating-dominated: more seasonal than the network
+              2: np.full(WINDOW.days, 2.0),  # hot water and cooking only
+              3: 1.5 * W}  # just like the network
+
+
+def reads(register: int, every: int, first: int = 0) -> pd.DataFrame:
+    """Actual read intervals every ``every`` days from day ``first`` with the exact consumption."""
+    cuts = np.arange(first, WINDOW.days, every)
+    return pd.DataFrame({"meter_register_id": register, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
+                         "days": np.diff(cuts), "consumption": [TRUE_DAILY[register][a + 1:b + 1].sum()
+                                                                for a, b in zip(cuts[:-1], cuts[1:])],
+                         "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+
+
+REGISTERS = pd.DataFrame({"register_id": [1, 2, 3], "key_index": 0, "tenancy_start": pd.Timestamp("2020-01-01")})
+
+
+def test_heating_and_base_load_customers_are_told_apart_from_their_reads():
+    intervals = pd.concat([reads(r, 91) for r in (1, 2, 3)], ignore_index=True)
+    r = weather_response(REGISTERS, intervals, MACRO).set_index("register_id")
+    assert r.loc[1, "base_share"] < -0.3  # steeper than the network: heating dominated
+    assert r.loc[2, "base_share"] > 0.6  # flat: base load (shrunk a little toward the network)
+    assert abs(r.loc[3, "base_share"]) < 0.02
+    assert (r["response_intervals"] == 4).all() and (r["response_evidence"] > 0).all()
+    # Read through winter (to day 273), estimate spring: the level of the last quarter in the
+    # register's own shape follows each customer; the network's shape alone does not.
+    known = intervals[intervals["to_date"] <= DATES[273]]
+    response = weather_response(REGISTERS, known, MACRO)
+    scalars = with_response(basic_scalars(REGISTERS, known, MACRO, reference_days=60), response,
+                            REGISTERS, MACRO).set_index("register_id")
+    share = response.set_index("register_id")["base_share"]
+    ahead = DATES[274:]
+    for reg in (1, 2):
+        s = scalars.loc[reg]
+        ours = s["scalar"] * register_weights(MACRO, np.zeros(len(ahead), dtype=int), np.full(len(ahead), share[reg]),
+                                              ahead).sum()
+        reference = (DATES > np.datetime64(s["reference_start"])) & (DATES <= np.datetime64(s["reference_end"]))
+        network_shape_only = s["reference_quantity"] / W[reference].sum() * W[274:].sum()
+        truth = TRUE_DAILY[reg][274:].sum()
+        assert abs(ours - truth) < 0.5 * abs(network_shape_only - truth), (reg, ours, network_shape_only, truth)
+        assert abs(ours - truth) / truth < 0.06  # the base-load home is shrunk a little toward the network
+
+
+def test_short_or_one_season_history_keeps_the_segment_shape():
+    one = reads(1, 40, first=200).iloc[:1]  # a single read interval: nothing to learn a slope from
+    r = weather_response(REGISTERS, one, MACRO).set_index("register_id")
+    assert r.loc[1, "base_share"] == 0.0 and r.loc[1, "response_intervals"] == 1
+    assert r.loc[2, "base_share"] == 0.0 and r.loc[2, "response_intervals"] == 0  # no reads at all
+    # Estimated reads are not the meter: intervals touching one are left out.
+    est = reads(2, 91).assign(to_read_type="ESTIMATE")
+    assert weather_response(REGISTERS, est, MACRO).set_index("register_id").loc[2, "response_intervals"] == 0
+
+
+def test_register_weights_sum_over_a_range():
+    k = np.zeros(2, dtype=int)
+    share = np.array([0.5, -0.5])
+    after, through = np.array(["2026-01-31"] * 2, dtype="datetime64[D]"), np.array(["2026-03-31"] * 2, dtype="datetime64[D]")
+    days = np.arange(np.datetime64("2026-02-01"), np.datetime64("2026-04-01"))
+    expected = [register_weights(MACRO, np.zeros(len(days), dtype=int), np.full(len(days), s), days).sum() for s in share]
+    np.testing.assert_allclose(register_range_weight(MACRO, k, share, after, through), expected)
