@@ -148,9 +148,13 @@ def cmd_query(args) -> int:
 
 
 def _export_targets():
-    from bua_assets.definitions import build_resources
+    """The export and integration bases, as bua_export's resource reads them (BUA_EXPORT_BASE, ...)."""
+    from bua_assets.billing.export import Target
+    from bua_assets.settings import defaults
 
-    return build_resources()["export"].targets()
+    d, endpoint = defaults(), os.getenv("BUA_S3_ENDPOINT_URL")
+    return (Target(os.getenv("BUA_EXPORT_BASE") or d.export_base, endpoint),
+            Target(os.getenv("BUA_INTEGRATION_BASE") or d.integration_base, endpoint))
 
 
 def cmd_promote(args) -> int:
@@ -218,7 +222,7 @@ def cmd_period(args) -> int:
     from bua_assets.runner import backfill_interval_history
 
     resources = build_resources()
-    lake = resources["lake"].lake()
+    lake = _lake_for(argparse.Namespace(lake=None))
     instance = dg.DagsterInstance.get()
     for key in keys:  # one run of the monthly partition each, unless it is already in the lake
         if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:

@@ -59,10 +59,14 @@ def code_version() -> str:
     return f"{v}+{sha}" if sha else v
 
 
-def is_month_run(run: dg.DagsterRun) -> bool:
+def is_month_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """A partitioned run that planned the accrual (the assets it planned, as the run's own events say:
+    a run's asset selection is empty for ad-hoc materialisations)."""
     if not run.tags.get("dagster/partition"):
         return False
-    return run.asset_selection is None or bool(set(run.asset_selection) & MONTH_ASSETS)
+    planned = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                                           limit=1000).records
+    return any(r.event_log_entry.dagster_event.event_specific_data.asset_key in MONTH_ASSETS for r in planned)
 
 
 def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -> RunFacts:
@@ -111,7 +115,7 @@ def _utc(timestamp: float | None) -> datetime | None:
 def record_and_notify(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake, notify: NotifyResource,
                       log) -> RunFacts | None:
     """Append the run to the month's run log (the lake), show it in the UI, then publish the summary."""
-    if not is_month_run(run):
+    if not is_month_run(instance, run):
         return None
     facts = gather_facts(instance, run, lake)
     existing = (lake.read(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET)

@@ -7,7 +7,6 @@ import csv
 import io
 from datetime import date
 
-import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -16,25 +15,14 @@ from support import PARTITION
 
 from bua_assets.analyst import describe_views, lake_datasets, run_query
 from bua_assets.cli import main
-from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.ops.catalog import PARQUET_SERDE, SYMLINK_INPUT, register_month
-from bua_assets.resources import LakeResource, local_resources
-from bua_assets.runner import backfill_interval_history
 
 
 @pytest.fixture(scope="module")
-def month_lake(retailer, tmp_path_factory):
-    """The pipeline's month (and its interval history) in a real local lake."""
-    folder, url = retailer
-    home = tmp_path_factory.mktemp("analyst")
-    resources = local_resources(url, str(folder / "nem12"), home) | {"lake": LakeResource(base=str(home / "lake"))}
-    with dg.instance_for_test() as instance:
-        backfill_interval_history(PARTITION, instance, resources)
-        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
-                                raise_on_error=False)
-    assert result.success
-    return Lake(str(home / "lake"))
+def month_lake(operations_month):
+    """The pipeline's month (and its interval history) in a real local lake (conftest.py)."""
+    return operations_month["lake"]
 
 
 def test_every_dataset_is_a_view_and_the_summary_matches_the_lake(month_lake):
