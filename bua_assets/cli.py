@@ -203,6 +203,28 @@ def cmd_promote(args) -> int:
     return 0
 
 
+def _run_period_months(keys, args, lake, instance, resources) -> bool:
+    """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
+    import dagster as dg
+
+    from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.runner import backfill_interval_history
+
+    for key in keys:  # one run of the monthly partition each, unless it is already in the lake
+        if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
+            _log(f"{key[:7]}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
+            continue
+        _log(f"{key[:7]}: materialising {len(ALL_ASSETS)} assets")
+        backfill_interval_history(key, instance, resources, progress=_log)
+        result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
+                                tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
+        if not result.success:
+            print(f"error: the run for {key[:7]} failed (run {result.run_id}); fix it and run the period again",
+                  file=sys.stderr)
+            return False
+    return True
+
+
 def cmd_period(args) -> int:
     import dagster as dg
 
@@ -218,23 +240,13 @@ def cmd_period(args) -> int:
     os.environ["BUA_HOME"] = str(d.home)
     d.dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(d.dagster_home))
-    from bua_assets.definitions import ALL_ASSETS, build_resources
-    from bua_assets.runner import backfill_interval_history
+    from bua_assets.definitions import build_resources
 
-    resources = build_resources()
+    # EnvVars resolved now: the history backfill also calls the resources outside a run
+    resources = {name: r.process_config_and_initialize() for name, r in build_resources().items()}
     lake = _lake_for(argparse.Namespace(lake=None))
-    instance = dg.DagsterInstance.get()
-    for key in keys:  # one run of the monthly partition each, unless it is already in the lake
-        if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
-            _log(f"{key[:7]}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
-            continue
-        _log(f"{key[:7]}: materialising {len(ALL_ASSETS)} assets")
-        backfill_interval_history(key, instance, resources, progress=_log)
-        result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
-                                tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
-        if not result.success:
-            print(f"error: the run for {key[:7]} failed (run {result.run_id}); fix it and run the period again",
-                  file=sys.stderr)
+    with dg.DagsterInstance.get() as instance:
+        if not _run_period_months(keys, args, lake, instance, resources):
             return 1
     months = {k: (lake.read("accrual_summary", k, "accrual_summary").to_pandas(),
                   lake.read("bua_account_summary", k, "bua_account_summary").to_pandas()) for k in keys}
