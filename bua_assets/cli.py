@@ -3,6 +3,9 @@
     bua-assets demo [--accounts N] [--month YYYY-MM] [--home DIR] [--json]
     bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K [--core-url URL] [--out DIR]
     bua-assets nem12 inspect FILE [--json]
+    bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
+    bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
+    bua-assets period --from YYYY-MM-01 --to YYYY-MM-DD [--rerun] [--home DIR] [--output PATH]
 """
 
 from __future__ import annotations
@@ -147,6 +150,181 @@ def cmd_nem12_inspect(args) -> int:
     return 0
 
 
+# --- operations (issue 16): analyst queries, promotion, multi-month periods ---------------------
+def _lake_for(args):
+    from bua_assets.lake import Lake
+    from bua_assets.settings import defaults
+
+    return Lake(args.lake or os.getenv("BUA_LAKE") or defaults().lake, s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL"))
+
+
+def cmd_query(args) -> int:
+    from bua_assets.analyst import describe_views, run_query, write_result
+
+    lake = _lake_for(args)
+    try:
+        table = describe_views(lake, args.month) if args.sql.strip().lower() == "views" else \
+            run_query(lake, args.sql, args.month)
+        text = write_result(table, args.format, args.output)
+    except (ValueError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - DuckDB's own message names the view or column
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        _log(f"{table.num_rows} rows -> {args.output}")
+    return 0
+
+
+def _export_targets():
+    """The export and integration bases, as bua_export's resource reads them (BUA_EXPORT_BASE, ...)."""
+    from bua_assets.billing.export import Target
+    from bua_assets.settings import defaults
+
+    d, endpoint = defaults(), os.getenv("BUA_S3_ENDPOINT_URL")
+    return (Target(os.getenv("BUA_EXPORT_BASE") or d.export_base, endpoint),
+            Target(os.getenv("BUA_INTEGRATION_BASE") or d.integration_base, endpoint))
+
+
+def cmd_promote(args) -> int:
+    from zoneinfo import ZoneInfo
+
+    from bua_assets.analyst import month_partition
+    from bua_assets.billing.rehearsal import SnapshotRun, exported_snapshots, parse_created, promote, promoted_manifest
+    from bua_assets.ops.earl import DEFAULT_TIME_ZONE
+    from bua_assets.partitions import run_date
+
+    try:
+        key = month_partition(args.month)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    day = run_date(key)
+    export, integration = _export_targets()
+    snapshots = exported_snapshots(export, str(day))
+    official = (promoted_manifest(integration, key[:7]) or {}).get("snapshot")
+    if args.list or not snapshots:
+        for m in snapshots:
+            mark = "*" if m["snapshot"] == official else " "
+            print(f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
+                  f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}")
+        if not snapshots:
+            print(f"no exports for {key[:7]} under {export.uri(f'export/csv/{day}')}", file=sys.stderr)
+            return 1
+        return 0
+    snapshot = args.snapshot
+    if not snapshot:  # the latest real month-end snapshot
+        zone = ZoneInfo(os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE)
+        month_end = [m for m in snapshots if not m.get("rehearsal") and SnapshotRun(
+            m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(day, zone)]
+        if not month_end:
+            print(f"error: no month-end snapshot exported for {key[:7]}; name one with --snapshot "
+                  f"({', '.join(m['snapshot'] for m in snapshots)})", file=sys.stderr)
+            return 2
+        snapshot = month_end[-1]["snapshot"]
+    try:
+        paths = promote(export, integration, key[:7], str(day), snapshot)
+    except (LookupError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _log(f"promoted {snapshot} for {key[:7]} (was {official or 'none'}): {paths[-1]}")
+    print(json.dumps({"month": key[:7], "snapshot": snapshot, "previous": official, "integration": paths}))
+    return 0
+
+
+def _run_period_months(keys, args, lake, instance, resources) -> bool:
+    """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
+    import dagster as dg
+
+    from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.runner import backfill_interval_history
+
+    for key in keys:  # one run of the monthly partition each, unless it is already in the lake
+        if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
+            _log(f"{key[:7]}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
+            continue
+        _log(f"{key[:7]}: materialising {len(ALL_ASSETS)} assets")
+        backfill_interval_history(key, instance, resources, progress=_log)
+        result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
+                                tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
+        if not result.success:
+            print(f"error: the run for {key[:7]} failed (run {result.run_id}); fix it and run the period again",
+                  file=sys.stderr)
+            return False
+    return True
+
+
+def cmd_period(args) -> int:
+    import dagster as dg
+
+    from bua_assets.billing.period import combine_period, period_partitions
+    from bua_assets.settings import defaults
+
+    try:
+        keys = period_partitions(date.fromisoformat(args.start), date.fromisoformat(args.end))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    d = defaults(args.home)
+    os.environ["BUA_HOME"] = str(d.home)
+    d.dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(d.dagster_home))
+    from bua_assets.definitions import build_resources
+
+    # EnvVars resolved now: the history backfill also calls the resources outside a run
+    resources = {name: r.process_config_and_initialize() for name, r in build_resources().items()}
+    lake = _lake_for(argparse.Namespace(lake=None))
+    with dg.DagsterInstance.get() as instance:
+        if not _run_period_months(keys, args, lake, instance, resources):
+            return 1
+    months = {k: (lake.read("accrual_summary", k, "accrual_summary").to_pandas(),
+                  lake.read("bua_account_summary", k, "bua_account_summary").to_pandas()) for k in keys}
+    by_month, combined = combine_period(months)
+    import pyarrow as pa
+
+    from bua_assets.analyst import format_table, write_result
+
+    if args.output:
+        write_result(pa.Table.from_pandas(combined, preserve_index=False), args.format, args.output)
+        stem = Path(args.output)
+        write_result(pa.Table.from_pandas(by_month, preserve_index=False), args.format,
+                     str(stem.with_name(f"{stem.stem}_by_month{stem.suffix}")))
+    print(f"Accrual {args.start} to {args.end} ({len(keys)} months), by month:")
+    print(format_table(pa.Table.from_pandas(by_month, preserve_index=False)))
+    print("Combined:")
+    print(format_table(pa.Table.from_pandas(combined, preserve_index=False)))
+    return 0
+
+
+def _add_operations_commands(sub) -> None:
+    q = sub.add_parser("query", help="SQL (DuckDB) over the lake's datasets as named views; 'views' lists them")
+    q.add_argument("sql", help="a query, e.g. \"select * from accrual_summary\", or 'views'")
+    q.add_argument("--month", help="YYYY-MM: only that month's partition in every view")
+    q.add_argument("--format", default="table", choices=["table", "csv", "parquet"])
+    q.add_argument("--output", help="write to this file (needed for parquet)")
+    q.add_argument("--lake", help="the lake (default BUA_LAKE, else BUA_HOME/lake)")
+    q.set_defaults(func=cmd_query)
+
+    pr = sub.add_parser("promote", help="make one snapshot's export of a month the official one (integration prefix)")
+    pr.add_argument("--month", required=True, help="YYYY-MM")
+    pr.add_argument("--snapshot", help="the snapshot identifier (default: the latest month-end snapshot exported)")
+    pr.add_argument("--list", action="store_true", help="list the month's exported snapshots (* = official)")
+    pr.set_defaults(func=cmd_promote)
+
+    pe = sub.add_parser("period", help="accrue a period of whole months: each monthly partition, totals combined")
+    pe.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD, a first of the month")
+    pe.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD, a last day of a month")
+    pe.add_argument("--rerun", action="store_true", help="re-run months already in the lake")
+    pe.add_argument("--home", help="as for demo (default ./.bua_home)")
+    pe.add_argument("--format", default="csv", choices=["table", "csv", "parquet"])
+    pe.add_argument("--output", help="write the combined totals here (and <name>_by_month beside it)")
+    pe.set_defaults(func=cmd_period)
+# --- end operations -----------------------------------------------------------------------------
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bua-assets", description="Bottom-up accrued revenue on Dagster")
     sub = p.add_subparsers(dest="command", required=True)
@@ -172,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     ins.add_argument("file")
     ins.add_argument("--json", action="store_true")
     ins.set_defaults(func=cmd_nem12_inspect)
+
+    _add_operations_commands(sub)
 
     args = p.parse_args(argv)
     return args.func(args)

@@ -30,15 +30,18 @@ from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources import (
+    AnalystCatalogResource,
     AnonymiseResource,
     CoreDatabaseResource,
     EksNodegroupResource,
     ExportResource,
     LakeResource,
     MeterDataResource,
+    NotifyResource,
     RdsCoreResource,
 )
 from bua_assets.resources.earl_queue import EarlQueueResource
+from bua_assets.run_sensors import bua_month_failed, bua_month_succeeded, bua_run_log
 from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import defaults
 
@@ -46,6 +49,9 @@ ALL_ASSETS = [core_snapshot, core_tables, interval_reads, interval_statistics, u
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
               invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, bua_export]
 
+# operations (issue 16): the run log (kept by the run-status sensors) and those sensors
+OPERATIONS_ASSETS = [bua_run_log]
+OPERATIONS_SENSORS = [bua_month_succeeded, bua_month_failed]
 
 
 def _env_or(name: str, default: str) -> str | dg.EnvVar:
@@ -90,13 +96,20 @@ def build_resources() -> dict:
         "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
                                     nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
                                     endpoint_url=os.getenv("BUA_EKS_ENDPOINT_URL")),
+        # operations (issue 16): the analysts' Glue catalog and the run notifications
+        "catalog": AnalystCatalogResource(database=_env_or("BUA_GLUE_DATABASE", ""),
+                                          endpoint_url=os.getenv("BUA_GLUE_ENDPOINT_URL")),
+        "notify": NotifyResource(topic_arn=_env_or("BUA_NOTIFY_TOPIC_ARN", ""),
+                                 ui_base_url=_env_or("BUA_UI_BASE_URL", "http://localhost:3000"),
+                                 endpoint_url=os.getenv("BUA_SNS_ENDPOINT_URL")),
         "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
                                  integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
                                  s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
     }
 
 
-defs = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job, bua_teardown], sensors=[earl_snapshot_sensor],
+defs = dg.Definitions(assets=ALL_ASSETS + OPERATIONS_ASSETS, jobs=[monthly_bua_job, bua_teardown],
+                      sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
                       resources=build_resources(),
                       # BUA_EXECUTOR: unset (Dagster's default, multiprocess), in_process, multiprocess or k8s
                       # (a pod per step; the production profile). See bua_assets/executors.py.

@@ -43,3 +43,20 @@ def participant_id() -> str:
 
 def defaults(home: str | os.PathLike | None = None) -> Defaults:
     return Defaults(Path(home or os.getenv("BUA_HOME", ".bua_home")).resolve())
+
+
+# --- operations (issue 16): the profile history length ------------------------------------------
+DEFAULT_PROFILE_HISTORY_MONTHS = 12
+MAX_PROFILE_HISTORY_MONTHS = 36  # the longest history the legacy used
+
+
+def profile_history_months(env: dict | None = None) -> int:
+    """How many months of interval statistics the profiles combine (BUA_PROFILE_HISTORY_MONTHS,
+    12 by default, up to 36). Read when the definitions load: it shapes the partition mapping."""
+    text = (os.environ if env is None else env).get("BUA_PROFILE_HISTORY_MONTHS", "").strip()
+    if not text:
+        return DEFAULT_PROFILE_HISTORY_MONTHS
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PROFILE_HISTORY_MONTHS:
+        raise ValueError(f"BUA_PROFILE_HISTORY_MONTHS must be a whole number of months from 1 to "
+                         f"{MAX_PROFILE_HISTORY_MONTHS} (got {text!r})")
+    return int(text)

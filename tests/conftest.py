@@ -55,3 +55,32 @@ def s3_bucket(moto_endpoint):
     name = f"bua-test-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
     return moto_endpoint, name, s3
+
+
+# --- operations (issue 16) -----------------------------------------------------------------------
+REHEARSAL_TAGS = {"bua/snapshot": "bua-core-2026-10-29", "bua/snapshot_created": "2026-10-28T13:00:00+00:00",
+                  "bua/note": "rehearsal before month end"}
+
+
+@pytest.fixture(scope="session")
+def operations_month(retailer, tmp_path_factory):
+    """The small retailer's month materialised once, as a rehearsal on a snapshot taken before month
+    end, in a Dagster instance kept for the session (the run-status sensor tests read its records)."""
+    import dagster as dg
+    from support import PARTITION
+
+    from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.lake import Lake
+    from bua_assets.resources import LakeResource, local_resources
+    from bua_assets.runner import backfill_interval_history
+
+    folder, url = retailer
+    home = tmp_path_factory.mktemp("operations")
+    resources = local_resources(url, str(folder / "nem12"), home) | {"lake": LakeResource(base=str(home / "lake"))}
+    with dg.instance_for_test() as instance:
+        backfill_interval_history(PARTITION, instance, resources)
+        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
+                                tags=REHEARSAL_TAGS, raise_on_error=False)
+        assert result.success
+        yield {"home": home, "lake": Lake(str(home / "lake")), "instance": instance, "resources": resources,
+               "run_id": result.run_id}

@@ -7,6 +7,7 @@ import dagster as dg
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.jobs import monthly_bua_job
 from bua_assets.resources import (
+    AnalystCatalogResource,
     AnonymiseResource,
     CoreDatabaseResource,
     EksNodegroupResource,
@@ -23,5 +24,6 @@ def monthly_job() -> dg.JobDefinition:
                  "meter_data": MeterDataResource(location=dg.EnvVar("BUA_TEST_NEM12")),
                  "export": ExportResource(export_base=dg.EnvVar("BUA_TEST_EXPORTS"),
                                           integration_base=dg.EnvVar("BUA_TEST_INTEGRATION")),
-                 "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource()}
+                 "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
+                 "catalog": AnalystCatalogResource()}
     return dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=resources).resolve_job_def("monthly_bua")

@@ -1,6 +1,8 @@
 """Accrual invoicing assets (DESIGN §5.5, §5.8): the priced accrual invoice and its ILI check."""
 
 import base64
+import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +17,7 @@ from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlap
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
-from bua_assets.billing.export import ExportFile, export_month
+from bua_assets.billing.export import ExportFile
 from bua_assets.billing.history import billed_through, largest_bill
 from bua_assets.billing.outputs import (
     account_attributes,
@@ -25,11 +27,22 @@ from bua_assets.billing.outputs import (
     state_fuel_totals,
 )
 from bua_assets.billing.outputs import accrual_summary as finance_summary
+from bua_assets.billing.rehearsal import (
+    NO_SNAPSHOT,
+    SnapshotRun,
+    export_snapshot,
+    parse_created,
+    promote,
+    promoted_manifest,
+    should_promote,
+    snapshot_folder,
+)
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import first_of_month_before
+from bua_assets.ops.earl import DEFAULT_TIME_ZONE, time_zone_named
 from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
-from bua_assets.resources import ExportResource, LakeResource, MeterDataResource
+from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
             "period_start", "block_order", "rate", "net_amount"]  # an exact repeat of a line
@@ -291,12 +304,20 @@ EXPORTS = (("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"), ("bua_ac
            ("accrual_summary", "BUA_AccrualSummary"), ("errors", "BUA_Errors"))
 
 
+class BuaExportConfig(dg.Config):
+    # auto: promote a real month-end snapshot's export (not a rehearsal); always / never for this run
+    promote: str = "auto"
+
+
 @dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
           kinds={"csv", "s3"}, group_name="billing",
-          description="The month's CSVs to <export base>/export/csv/<run_date>/, then copied to <integration base>/"
-                      "ADH/OUTBOUND/BUA/; the month's earlier files are removed first and a manifest (files, rows, "
-                      "SHA-256) is written last, so a reader never sees a partial export.")
-def bua_export(context: dg.AssetExecutionContext, lake: LakeResource, export: ExportResource) -> dg.MaterializeResult:
+          description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
+                      "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
+                      "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
+                      "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
+                      "export. With BUA_GLUE_DATABASE the month's lake datasets are registered for Athena.")
+def bua_export(context: dg.AssetExecutionContext, config: BuaExportConfig, lake: LakeResource, export: ExportResource,
+               catalog: AnalystCatalogResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     tag = key[:7].replace("-", "")
     files = []
@@ -304,12 +325,48 @@ def bua_export(context: dg.AssetExecutionContext, lake: LakeResource, export: Ex
         frame = store.read(asset, key, asset).to_pandas()
         files.append(ExportFile(f"{stem}_{tag}.csv", frame.to_csv(index=False).encode(), len(frame)))
     export_target, integration_target = export.targets()
-    result = export_month(files, key[:7], str(run_date(key)), export_target, integration_target)
+    # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py).
+    run = snapshot_run(context)
+    month, day = key[:7], str(run_date(key))
+    written = export_snapshot(files, month, day, run, export_target)
+    promoted, reason = should_promote(run, config.promote, run_date(key), time_zone_named(BUA_TIME_ZONE),
+                                      promoted_manifest(integration_target, month))
+    delivered = promote(export_target, integration_target, month, day, run.snapshot) if promoted else []
+    context.log.info(f"export of snapshot {run.snapshot}: {reason}")
+    body = json.loads(export_target.get(f"{snapshot_folder(day, run.snapshot)}/BUA_manifest_{tag}.json"))
     with store.partition_writer("bua_export", key) as writer:
-        writer.write("manifest", pa.Table.from_pylist(result["manifest"]["files"]))
+        writer.write("manifest", pa.Table.from_pylist([f | {"snapshot": run.snapshot, "promoted": promoted}
+                                                       for f in body["files"]]))
+    glue_tables = register_for_analysts(context, store, catalog, key)
     return dg.MaterializeResult(metadata={
-        "rows": sum(f.rows for f in files), "path": result["integration"][-1],
-        "export_paths": dg.MetadataValue.json(result["export"]),
-        "integration_paths": dg.MetadataValue.json(result["integration"]),
-        "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in result["manifest"]["files"]}),
+        "rows": sum(f.rows for f in files), "path": (delivered or written)[-1],
+        "snapshot": run.snapshot, "promotion": reason,
+        "export_paths": dg.MetadataValue.json(written),
+        "integration_paths": dg.MetadataValue.json(delivered),
+        "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in body["files"]}),
+        "glue_tables": dg.MetadataValue.json(glue_tables),
     })
+
+
+def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: str) -> list[str]:
+    """The month's lake datasets as Glue tables (bua_assets/ops/catalog.py), when a database is set."""
+    if not catalog.database:
+        return []
+    from bua_assets.ops.catalog import register_month
+
+    registered = register_month(store, catalog.client(), catalog.database, key[:7])
+    context.log.info(f"{len(registered)} lake datasets registered in Glue database {catalog.database}")
+    return [r.table for r in registered]
+
+
+BUA_TIME_ZONE = os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE
+
+
+def snapshot_run(context: dg.AssetExecutionContext) -> SnapshotRun:
+    """The run's snapshot (the EARL sensor's tags, else core_snapshot's run config) and whether the
+    operator marked it a rehearsal (run tag bua/rehearsal=true)."""
+    tags = context.run.tags
+    configured = (context.run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
+    snapshot = tags.get("bua/snapshot") or configured.get("snapshot_identifier") or NO_SNAPSHOT
+    return SnapshotRun(snapshot, parse_created(tags.get("bua/snapshot_created")),
+                       tags.get("bua/rehearsal", "").strip().lower() in ("1", "true", "yes"))

@@ -27,8 +27,9 @@ from bua_assets.months import first_of_month_before
 from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
+from bua_assets.settings import profile_history_months
 
-HISTORY_MONTHS = 12
+HISTORY_MONTHS = profile_history_months()  # BUA_PROFILE_HISTORY_MONTHS: 12 by default, up to 36
 # Each month's interval data is reduced once to additive statistics (interval_statistics); the
 # 12-month profiles combine the statistics of the months up to and including the partition's.
 statistics_history = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(

@@ -13,18 +13,20 @@ from bua_assets.sql import run_sql
 
 CORE_INPUTS = {"utility": "Utility", "meter": "Meter", "meter_register": "MeterRegister",
                "register_detail": "MeterRegisterDetail", "jurisdiction": "Jurisdiction",
-               "service_type": "ServiceType", "payload_mapping": "MarketPayloadMapping"}
+               "service_type": "ServiceType", "payload_mapping": "MarketPayloadMapping",
+               "utility_detail": "UtilityDetail", "tni": "UtilityTni"}
 
 
 def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: date) -> pd.DataFrame:
-    """Every register (sql/transform/meter_registers.sql) plus ``segment`` (electricity),
+    """Every register (sql/transform/meter_registers.sql) plus ``segment`` (electricity: customer
+    class x jurisdiction x the legacy ``profile_stream_type``; billing keeps ``stream_type``),
     ``profile_key`` (its macro profile: the segment, or GAS|<network> for gas) and the NEM12
     ``nmi_configuration`` (the supply point's suffixes)."""
     r = run_sql("transform/meter_registers", {view: core[table] for view, table in CORE_INPUTS.items()},
                 {"window_start": window_start, "month_end": month_end}).to_pandas()
     gas = r["fuel"] == "GAS"
     r["segment"] = np.where(gas, None, [segment_name(c, j, s) for c, j, s in
-                                        zip(r["customer_class"], r["jurisdiction"], r["stream_type"])])
+                                        zip(r["customer_class"], r["jurisdiction"], r["profile_stream_type"])])
     r["profile_key"] = np.where(gas, "GAS|" + r["network_id"].astype(str), r["segment"])
     r["nmi_configuration"] = r.groupby("utility_id")["suffix"].transform("".join)
     return r

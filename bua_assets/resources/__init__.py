@@ -4,9 +4,10 @@ from bua_assets.resources.eks import EksNodegroupResource
 from bua_assets.resources.export import ExportResource
 from bua_assets.resources.lake import LakeResource
 from bua_assets.resources.meter_data import MeterDataResource
+from bua_assets.resources.operations import AnalystCatalogResource, NotifyResource
 from bua_assets.resources.rds import RdsCoreResource
 
-__all__ = ["AnonymiseResource", "CoreDatabaseResource", "EksNodegroupResource", "ExportResource", "LakeResource", "MeterDataResource", "RdsCoreResource",
+__all__ = ["AnalystCatalogResource", "NotifyResource", "AnonymiseResource", "CoreDatabaseResource", "EksNodegroupResource", "ExportResource", "LakeResource", "MeterDataResource", "RdsCoreResource",
            "local_resources"]
 
 
@@ -19,4 +20,5 @@ def local_resources(core_url: str, meter_data: str, home) -> dict:
     return {"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=str(home / "lake")),
             "meter_data": MeterDataResource(location=meter_data),
             "export": ExportResource(export_base=str(home / "exports"), integration_base=str(home / "integration")),
-            "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource()}
+            "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
+            "catalog": AnalystCatalogResource()}

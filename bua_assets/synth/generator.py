@@ -385,6 +385,7 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
 
     # Registers (one row each): kind drives the load model.
     rows = []
+    interval_controlled = 0  # every third interval controlled-load register, from the first, is not flagged
     winter = np.array([load.SEASON[s][0] for s in state]) * rng.uniform(0.6, 1.4, n)
     summer = np.array([load.SEASON[s][1] for s in state]) * rng.uniform(0.6, 1.4, n)
     for i in range(n):
@@ -399,9 +400,13 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
                      "kind": load.BUS if business[i] else load.RES, "scale": scale[i], "uom": "KWH",
                      "time_class": "ANYTIME", "direction": "I", "controlled": 0})
         if controlled[i]:
+            # Some interval meters' E2 channel is not flagged controlled load in the market data: the
+            # legacy profile rules put it in PRIMARY although its suffix says controlled load.
             rows.append({**base, "suffix": "41" if basic else "E2", "register_id": "2", "kind": load.CONTROLLED,
                          "scale": rng.lognormal(np.log(5.5), 0.35), "uom": "KWH", "time_class": "CONTROLLED_LOAD",
-                         "direction": "I", "controlled": 1})
+                         "direction": "I", "controlled": 1,
+                         "market_controlled": 0 if not basic and interval_controlled % 3 == 0 else 1})
+            interval_controlled += not basic
         if solar[i]:
             rows.append({**base, "suffix": "B1", "register_id": "3", "kind": load.SOLAR,
                          "scale": rng.lognormal(np.log(9 if not business[i] else 40), 0.35), "uom": "KWH",
@@ -631,7 +636,8 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     t["MeterRegister"] = pd.DataFrame({
         "id": registers["id"], "meter_id": registers["utility_index"] + 1, "register_id": registers["register_id"],
         "suffix_id": registers["suffix"], "direction_indicator": registers["direction"],
-        "controlled_load": registers["controlled"], "time_class": registers["time_class"], "uom": registers["uom"],
+        "controlled_load": registers["market_controlled"].fillna(registers["controlled"]).astype(int),
+        "time_class": registers["time_class"], "uom": registers["uom"],
         "dial_digits": registers["digits"],
         "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None)})
     t["MeterRegisterDetail"] = pd.DataFrame({"id": registers["id"], "meter_register_id": registers["id"], "status": "C",

@@ -161,7 +161,9 @@ def reference_tables() -> dict[str, pd.DataFrame]:
         "UtilityNetwork": nets,
         "UtilityTni": pd.DataFrame({"id": range(1, len(TNIS) + 1), "name": TNIS}),
         "JournalAccountSegment": pd.DataFrame({"id": [1, 2, 3], "name": SEGMENTS}),
-        "MarketPayloadMapping": pd.DataFrame({"id": [1, 2, 3, 4], "market_tag": ["ControlledLoad"] * 2 + ["Solar"] * 2,
-                                              "market_value": ["E2", "41", "B1", "B2"],
-                                              "value": ["YES", "YES", "YES", "YES"]}),
+        # ControlledLoad also maps the registers' own controlled-load values (0/1), as the legacy reads them.
+        "MarketPayloadMapping": pd.DataFrame({"id": [1, 2, 3, 4, 5, 6],
+                                              "market_tag": ["ControlledLoad"] * 2 + ["Solar"] * 2 + ["ControlledLoad"] * 2,
+                                              "market_value": ["E2", "41", "B1", "B2", "1", "0"],
+                                              "value": ["YES", "YES", "YES", "YES", "YES", "NO"]}),
     }

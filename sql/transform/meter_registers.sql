@@ -6,7 +6,23 @@
 -- on 10-character NMIs with a current register detail overlapping the window; CONTROL when the
 -- register is controlled load (flag or a ControlledLoad suffix), SOLAR when it exports (direction
 -- E or a Solar suffix), PRIMARY otherwise. Gas registers stream GAS and are never profiled.
-WITH mapped AS (
+-- profile_stream_type follows the legacy rules exactly, in this order (it names the register's
+-- profile segment; stream_type above stays what the register is billed as): CONTROL when the
+-- register's controlled-load value maps to YES (market_tag ControlledLoad); else SOLAR when the
+-- suffix starts with A, B, C, J, K or L, or with N or X and the direction is I; else PRIMARY.
+-- tni: the TNI of the supply point's active (status A) detail overlapping the window, the latest.
+-- Extra inputs: utility_detail (UtilityDetail), tni (UtilityTni).
+WITH controlled_yes AS (
+    SELECT market_value FROM payload_mapping WHERE market_tag = 'ControlledLoad' AND upper(value) = 'YES'
+),
+active_tni AS (
+    SELECT ud.utility_id, arg_max(t.name, ud.start_date) AS tni
+    FROM utility_detail ud LEFT JOIN tni t ON t.id = ud.utility_tni_id
+    WHERE ud.utility_status = 'A' AND ud.start_date <= $month_end
+      AND coalesce(ud.end_date, DATE '9999-12-31') >= $window_start
+    GROUP BY ud.utility_id
+),
+mapped AS (
     SELECT market_tag, market_value FROM payload_mapping WHERE upper(value) = 'YES'
 ),
 current_detail AS (  -- a register counts while a current (status C) detail overlaps the window
@@ -36,6 +52,14 @@ SELECT r.id AS register_id,
                THEN 'SOLAR'
            ELSE 'PRIMARY'
        END AS stream_type,
+       CASE
+           WHEN st.name = 'GAS' THEN 'GAS'
+           WHEN CAST(r.controlled_load AS VARCHAR) IN (SELECT market_value FROM controlled_yes) THEN 'CONTROL'
+           WHEN upper(left(r.suffix_id, 1)) IN ('A', 'B', 'C', 'J', 'K', 'L')
+                OR (upper(left(r.suffix_id, 1)) IN ('N', 'X') AND r.direction_indicator = 'I') THEN 'SOLAR'
+           ELSE 'PRIMARY'
+       END AS profile_stream_type,
+       tn.tni,
        r.uom,
        r.dial_digits,
        coalesce(r.interval_length, 30) AS interval_length,
@@ -51,4 +75,5 @@ JOIN utility u ON u.id = m.utility_id
 JOIN jurisdiction j ON j.id = u.jurisdiction_id
 JOIN service_type st ON st.id = u.service_type_id
 LEFT JOIN current_detail d ON d.meter_register_id = r.id
+LEFT JOIN active_tni tn ON tn.utility_id = u.id
 ORDER BY r.id

@@ -1,0 +1,51 @@
+"""An accrual over a period that is not one calendar month (e.g. 1 May to 30 June): the monthly
+partitions it spans, each accrued as at its own month end, and their finance totals combined.
+Pure: the CLI (bua-assets period) materialises the months and hands their summaries here."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+SUMS = ("net_amount", "net_amount_less_discount", "volume", "days")
+
+
+def period_partitions(start: date, end: date) -> list[str]:
+    """The monthly partition keys from ``start`` (a 1st) to ``end`` (a month's last day), oldest first.
+    A period must be whole months: an accrual is computed as at a month end."""
+    if start.day != 1:
+        raise ValueError(f"--from must be the first day of a month (got {start})")
+    if (end + timedelta(days=1)).day != 1:
+        raise ValueError(f"--to must be the last day of a month (got {end})")
+    if end < start:
+        raise ValueError(f"--to ({end}) is before --from ({start})")
+    keys, d = [], start
+    while d <= end:
+        keys.append(d.isoformat())
+        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return keys
+
+
+def combine_period(months: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From each month's (accrual_summary, bua_account_summary): (by month: month x state x fuel with
+    the sums and the month's accounts; combined: state x fuel summed over the period, months counted)."""
+    missing = [k for k, frames in months.items() if frames is None]
+    if missing:
+        raise LookupError(f"no accrual for {', '.join(missing)}: materialise those months first")
+    parts = []
+    for key, (summary, accounts) in months.items():
+        g = summary.groupby(["state", "fuel"], dropna=False)[list(SUMS)].sum()
+        g["accounts"] = accounts.groupby(["state", "fuel"], dropna=False).size()
+        g = g.fillna({"accounts": 0}).astype({"accounts": "int64"}).reset_index()
+        g.insert(0, "month", key[:7])
+        parts.append(g)
+    by_month = pd.concat(parts, ignore_index=True)
+    combined = by_month.groupby(["state", "fuel"], dropna=False).agg(
+        **{c: (c, "sum") for c in SUMS}, months=("month", "nunique")).reset_index()
+    for frame in (by_month, combined):
+        for c in ("net_amount", "net_amount_less_discount"):
+            frame[c] = frame[c].round(2)
+        frame["volume"] = frame["volume"].round(3)
+    return by_month.sort_values(["month", "state", "fuel"]).reset_index(drop=True), \
+        combined.sort_values(["state", "fuel"]).reset_index(drop=True)

@@ -1,0 +1,145 @@
+"""Rehearsal runs kept apart: each run's export under its snapshot, and the official one promoted
+to the integration prefix (DESIGN §5.7; on local disk or S3 through billing/export.py's Target).
+
+A month is often run several times: rehearsals on snapshots taken before month end (started by
+an operator), then the real one on the month-end snapshot (local midnight on the run date, as the
+EARL sensor starts it), and sometimes again on a later snapshot. Each run writes its CSVs and
+manifest to ``<export base>/export/csv/<run_date>/<snapshot>/`` and nothing else there, so no run
+overwrites another's. The integration prefix holds one export per month, the official one:
+
+- ``auto`` (the default): a run promotes its own export when its snapshot is a real month-end one
+  (created on the run date in the retailer's zone, not tagged as a rehearsal) and no snapshot
+  created later is already promoted; a run on the configured CORE database (no snapshot: the
+  embedded default, a backfill) is promoted as before;
+- ``always`` / ``never`` for the run (run config), or ``bua-assets promote --month --snapshot`` to
+  name the official export afterwards: it copies that snapshot's files, checked against its
+  manifest, into the integration prefix (manifest last, as every export).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from bua_assets.billing.export import INTEGRATION_PREFIX, ExportFile, Target, manifest, publish
+
+NO_SNAPSHOT = "current"  # the configured CORE database, not a named snapshot
+PROMOTE_CHOICES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class SnapshotRun:
+    snapshot: str  # the EARL snapshot identifier, or NO_SNAPSHOT
+    created: datetime | None  # when the snapshot was taken (aware), when known
+    rehearsal: bool  # the operator said so (run tag bua/rehearsal)
+
+    def is_month_end(self, run_date: date, zone: ZoneInfo) -> bool:
+        """Taken on the run date, local time (a month-end snapshot is taken at local midnight on the 1st)."""
+        return self.created is not None and self.created.astimezone(zone).date() == run_date
+
+
+def folder_name(snapshot: str) -> str:
+    """A snapshot identifier as one safe path segment (RDS identifiers: letters, digits, hyphens; ARNs have ':')."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", snapshot.rsplit(":", 1)[-1] if snapshot.startswith("arn:") else snapshot)
+    if not name.strip("._"):
+        raise ValueError(f"snapshot identifier {snapshot!r} gives no usable folder name")
+    return name
+
+
+def snapshot_folder(run_date: str, snapshot: str) -> str:
+    return f"export/csv/{run_date}/{folder_name(snapshot)}"
+
+
+def parse_created(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    created = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return created if created.tzinfo else created.replace(tzinfo=UTC)  # RDS gives UTC without an offset
+
+
+def snapshot_manifest(files: list[ExportFile], month: str, run_date: str, run: SnapshotRun) -> bytes:
+    body = json.loads(manifest(files, month, run_date))
+    body.update({"snapshot": run.snapshot, "snapshot_created": run.created.isoformat() if run.created else None,
+                 "rehearsal": run.rehearsal})
+    return json.dumps(body, indent=2).encode()
+
+
+def export_snapshot(files: list[ExportFile], month: str, run_date: str, run: SnapshotRun, export: Target) -> list[str]:
+    """The run's CSVs and manifest under its snapshot's folder (replacing only an earlier run on the same snapshot)."""
+    tag = month.replace("-", "")[:6]
+    return publish(export, snapshot_folder(run_date, run.snapshot), files, tag,
+                   snapshot_manifest(files, month, run_date, run))
+
+
+def promoted_manifest(integration: Target, month: str) -> dict | None:
+    name = f"{INTEGRATION_PREFIX}/BUA_manifest_{month.replace('-', '')[:6]}.json"
+    return json.loads(integration.get(name)) if name in integration.list(INTEGRATION_PREFIX) else None
+
+
+def should_promote(run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo, promoted: dict | None) -> tuple[bool, str]:
+    """Whether this run's export becomes the official one, and why (for the asset's metadata)."""
+    if choice not in PROMOTE_CHOICES:
+        raise ValueError(f"promote must be one of {', '.join(PROMOTE_CHOICES)} (got {choice!r})")
+    if choice == "always":
+        return True, "promoted: the run config said always"
+    if choice == "never":
+        return False, "kept apart: the run config said never"
+    if run.rehearsal:
+        return False, "kept apart: a rehearsal (run tag bua/rehearsal)"
+    if run.snapshot == NO_SNAPSHOT:
+        return True, "promoted: the configured CORE database (no snapshot named)"
+    if not run.is_month_end(run_date, zone):
+        taken = run.created.astimezone(zone).isoformat() if run.created else "unknown"
+        return False, f"kept apart: snapshot taken {taken}, not on the run date {run_date} (a rehearsal)"
+    promoted_created = parse_created((promoted or {}).get("snapshot_created"))
+    if promoted and promoted.get("snapshot") != run.snapshot and promoted_created and run.created < promoted_created:
+        return False, (f"kept apart: {promoted['snapshot']} (taken later, {promoted_created.isoformat()}) "
+                       "is already the official export")
+    return True, "promoted: the latest month-end snapshot"
+
+
+def exported_snapshots(export: Target, run_date: str) -> list[dict]:
+    """The manifests of every snapshot exported for the run date (oldest snapshot first)."""
+    found = []
+    base = f"export/csv/{run_date}"
+    for folder in _subfolders(export, base):
+        for name in export.list(f"{base}/{folder}"):
+            if name.rsplit("/", 1)[-1].startswith("BUA_manifest_"):
+                found.append(json.loads(export.get(name)) | {"folder": f"{base}/{folder}"})
+    return sorted(found, key=lambda m: (m.get("snapshot_created") or "", m.get("snapshot", "")))
+
+
+def _subfolders(target: Target, folder: str) -> list[str]:
+    if target._s3:
+        prefix = target._key(folder).rstrip("/") + "/"
+        pages = target._s3.get_paginator("list_objects_v2").paginate(Bucket=target._bucket, Prefix=prefix, Delimiter="/")
+        return sorted(p["Prefix"][len(prefix):].rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
+    from pathlib import Path
+
+    d = Path(target.base) / folder
+    return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
+
+
+def promote(export: Target, integration: Target, month: str, run_date: str, snapshot: str) -> list[str]:
+    """Copy ``snapshot``'s export for the month into the integration prefix (the month's files there
+    replaced, manifest last). Each file is checked against the snapshot's manifest first: an export
+    that does not match its manifest is never promoted."""
+    folder = snapshot_folder(run_date, snapshot)
+    tag = month.replace("-", "")[:6]
+    manifest_name = f"{folder}/BUA_manifest_{tag}.json"
+    if manifest_name not in export.list(folder):
+        known = [m["snapshot"] for m in exported_snapshots(export, run_date)]
+        raise LookupError(f"no export of {month} for snapshot {snapshot!r} under {export.uri(folder)} "
+                          f"(exported snapshots: {', '.join(known) or 'none'})")
+    body = export.get(manifest_name)
+    files = []
+    for entry in json.loads(body)["files"]:
+        data = export.get(f"{folder}/{entry['name']}")
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ValueError(f"{export.uri(folder)}/{entry['name']} does not match its manifest: not promoted")
+        files.append(ExportFile(entry["name"], data, entry["rows"]))
+    return publish(integration, INTEGRATION_PREFIX, files, tag, body)

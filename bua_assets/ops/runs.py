@@ -1,0 +1,171 @@
+"""What happened in a month's run, for the operators: the notification text (SNS) and the run
+record kept in the lake (``bua_run_log/<partition>/runs.parquet``, one row per run). Pure: the
+sensor in bua_assets/run_sensors.py gathers the facts from the Dagster instance and the lake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+RUN_LOG_ASSET, RUN_LOG_DATASET = "bua_run_log", "runs"
+SNS_SUBJECT_MAX = 100  # SNS rejects longer subjects
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    check: str
+    passed: bool
+    severity: str  # ERROR or WARN
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.asset}.{self.check}"
+
+
+@dataclass
+class RunFacts:
+    run_id: str
+    month: str  # the partition key, YYYY-MM-01
+    status: str  # SUCCESS or FAILURE
+    snapshot: str
+    started: datetime | None
+    ended: datetime | None
+    code_version: str
+    step_seconds: dict[str, float] = field(default_factory=dict)  # step (asset) -> seconds
+    failed_steps: list[str] = field(default_factory=list)
+    failure_messages: dict[str, str] = field(default_factory=dict)  # failed step -> its error's first line
+    totals: pd.DataFrame | None = None  # state, fuel, net_amount, previous_net_amount, change
+    checks: list[CheckOutcome] = field(default_factory=list)
+    export_location: str = ""
+    note: str = ""  # the operator's note: run tag bua/note
+    job: str = ""
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.ended - self.started).total_seconds() if self.started and self.ended else None
+
+
+def totals_against_previous(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Net amount by state x fuel for the month (accrual_summary rows) beside last month's, and the change.
+    A cell only in one month shows 0 in the other."""
+    def by_cell(frame: pd.DataFrame | None) -> pd.Series:
+        if frame is None or frame.empty:
+            return pd.Series(dtype=float)
+        return frame.groupby(["state", "fuel"], dropna=False)["net_amount"].sum()
+
+    now, before = by_cell(current), by_cell(previous)
+    out = pd.concat({"net_amount": now, "previous_net_amount": before}, axis=1).fillna(0.0).round(2)
+    out["change"] = (out["net_amount"] - out["previous_net_amount"]).round(2)
+    out = out.reset_index().rename(columns={"level_0": "state", "level_1": "fuel"})
+    return out.sort_values(["state", "fuel"], na_position="last").reset_index(drop=True)
+
+
+def run_link(ui_base_url: str, run_id: str) -> str:
+    return f"{ui_base_url.rstrip('/')}/runs/{run_id}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def blocking_failure(facts: RunFacts) -> CheckOutcome | None:
+    """The check that stopped the month: the first failed ERROR check (a blocking check at ERROR)."""
+    return next((c for c in facts.checks if not c.passed and c.severity == "ERROR"), None)
+
+
+def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
+    """(subject, body) of the notification: a short summary of a finished month, or of a failed
+    one naming the failed step and the check that stopped it."""
+    month = facts.month[:7]
+    link = run_link(ui_base_url, facts.run_id)
+    lines = [f"Month: {month}", f"Snapshot: {facts.snapshot}", f"Run: {facts.run_id} ({link})",
+             f"Duration: {_duration(facts.duration_seconds)}"]
+    if facts.note:
+        lines.append(f"Note: {facts.note}")
+    if facts.status == "SUCCESS":
+        subject = f"BUA {month}: done"
+        total = float(facts.totals["net_amount"].sum()) if facts.totals is not None else 0.0
+        previous = float(facts.totals["previous_net_amount"].sum()) if facts.totals is not None else 0.0
+        lines += ["", f"Accrued net: {_money(total)} (last month {_money(previous)}, change "
+                      f"{_money(total - previous)})"]
+        if facts.totals is not None and not facts.totals.empty:
+            lines.append("state fuel         net          last month   change")
+            for row in facts.totals.itertuples():
+                lines.append(f"{row.state!s:<5} {row.fuel!s:<12} {_money(row.net_amount):>12} "
+                             f"{_money(row.previous_net_amount):>12} {_money(row.change):>12}")
+        lines += ["", f"Export: {facts.export_location or '(none)'}"]
+    else:
+        failed = blocking_failure(facts)
+        step = ", ".join(facts.failed_steps) or "(no step failed: the run was stopped)"
+        subject = f"BUA {month}: FAILED at {facts.failed_steps[0] if facts.failed_steps else 'run'}"
+        lines += ["", f"Failed step: {step}"]
+        if failed:
+            lines.append(f"Failed check: {failed.name} ({failed.severity}): {failed.description}")
+        for name, error in facts.failure_messages.items():
+            lines.append(f"Error in {name}: {error}")
+        lines.append("Re-run: open the run, Re-execute > From failure")
+    lines += ["", "Checks:"]
+    lines += [f"  {c.name}: {'passed' if c.passed else 'FAILED (' + c.severity + ')'}"
+              + ("" if c.passed or not c.description else f" - {c.description}") for c in facts.checks] \
+        or ["  (none evaluated)"]
+    return subject[:SNS_SUBJECT_MAX], "\n".join(lines) + "\n"
+
+
+RUN_LOG_SCHEMA = pa.schema([
+    ("run_id", pa.string()), ("month", pa.string()), ("status", pa.string()), ("job", pa.string()),
+    ("snapshot", pa.string()), ("code_version", pa.string()),
+    ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
+    ("duration_seconds", pa.float64()), ("step_seconds", pa.string()),  # JSON: step -> seconds
+    ("failed_steps", pa.string()), ("net_amount", pa.float64()), ("previous_net_amount", pa.float64()),
+    ("totals", pa.string()),  # JSON: [{state, fuel, net_amount, previous_net_amount, change}]
+    ("checks_passed", pa.int32()), ("checks_failed", pa.int32()), ("checks", pa.string()),  # JSON
+    ("export_location", pa.string()), ("note", pa.string()),
+])
+
+
+def run_record(facts: RunFacts) -> dict:
+    """One row of the run log."""
+    totals = facts.totals if facts.totals is not None else pd.DataFrame(
+        columns=["state", "fuel", "net_amount", "previous_net_amount", "change"])
+    return {
+        "run_id": facts.run_id, "month": facts.month, "status": facts.status, "job": facts.job,
+        "snapshot": facts.snapshot, "code_version": facts.code_version,
+        "started": facts.started, "ended": facts.ended, "duration_seconds": facts.duration_seconds,
+        "step_seconds": json.dumps({k: round(v, 3) for k, v in facts.step_seconds.items()}),
+        "failed_steps": ",".join(facts.failed_steps),
+        "net_amount": round(float(totals["net_amount"].sum()), 2) if facts.status == "SUCCESS" else None,
+        "previous_net_amount": (round(float(totals["previous_net_amount"].sum()), 2)
+                                if facts.status == "SUCCESS" else None),
+        "totals": json.dumps(totals.astype({"state": str, "fuel": str}).to_dict("records")),
+        "checks_passed": sum(c.passed for c in facts.checks),
+        "checks_failed": sum(not c.passed for c in facts.checks),
+        "checks": json.dumps([{"check": c.name, "passed": c.passed, "severity": c.severity,
+                               "description": c.description} for c in facts.checks]),
+        "export_location": facts.export_location, "note": facts.note,
+    }
+
+
+def append_run(existing: pa.Table | None, record: dict) -> pa.Table:
+    """The month's run log with ``record`` in it: a run already recorded (the sensor saw it
+    twice) is replaced, never repeated; rows stay in start order."""
+    new = pa.Table.from_pylist([record], schema=RUN_LOG_SCHEMA)
+    if existing is None or existing.num_rows == 0:
+        return new
+    existing = existing.select(RUN_LOG_SCHEMA.names).cast(RUN_LOG_SCHEMA)
+    kept = existing.filter(pc.not_equal(existing["run_id"], record["run_id"]))
+    return pa.concat_tables([kept, new]).sort_by([("started", "ascending"), ("run_id", "ascending")])

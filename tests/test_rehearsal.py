@@ -1,0 +1,96 @@
+"""Rehearsal runs kept apart: two snapshots of the same month never overwrite each other's export,
+and promotion puts exactly the chosen one in the integration prefix (local folders and moto S3)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bua_assets.billing.export import INTEGRATION_PREFIX, ExportFile, Target
+from bua_assets.billing.rehearsal import (
+    NO_SNAPSHOT,
+    SnapshotRun,
+    export_snapshot,
+    exported_snapshots,
+    folder_name,
+    promote,
+    promoted_manifest,
+    should_promote,
+)
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+RUN_DATE = date(2026, 11, 1)
+# 00:00 AEDT on 1 November is 13:00 UTC on 31 October: the real month-end snapshot for October.
+MONTH_END = SnapshotRun("bua-core-2026-11-01", datetime(2026, 10, 31, 13, 0, tzinfo=UTC), rehearsal=False)
+LATER = SnapshotRun("bua-core-2026-11-01-rerun", datetime(2026, 10, 31, 20, 0, tzinfo=UTC), rehearsal=False)
+REHEARSAL = SnapshotRun("bua-core-2026-10-29", datetime(2026, 10, 28, 13, 0, tzinfo=UTC), rehearsal=False)
+
+
+def files(version: str) -> list[ExportFile]:
+    return [ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
+            for name in ("InvoiceLineItemMonthly", "AccountSummary", "AccrualSummary", "Errors")]
+
+
+def test_only_the_latest_month_end_snapshot_is_promoted_automatically():
+    assert should_promote(REHEARSAL, "auto", RUN_DATE, SYDNEY, None) == (
+        False, "kept apart: snapshot taken 2026-10-29T00:00:00+11:00, not on the run date 2026-11-01 (a rehearsal)")
+    assert should_promote(MONTH_END, "auto", RUN_DATE, SYDNEY, None) == (True, "promoted: the latest month-end snapshot")
+    tagged = SnapshotRun(MONTH_END.snapshot, MONTH_END.created, rehearsal=True)
+    assert should_promote(tagged, "auto", RUN_DATE, SYDNEY, None)[0] is False
+    later_promoted = {"snapshot": LATER.snapshot, "snapshot_created": LATER.created.isoformat()}
+    promoted, reason = should_promote(MONTH_END, "auto", RUN_DATE, SYDNEY, later_promoted)
+    assert not promoted and LATER.snapshot in reason  # an older snapshot re-run does not displace a newer one
+    assert should_promote(LATER, "auto", RUN_DATE, SYDNEY, {"snapshot": MONTH_END.snapshot,
+                                                            "snapshot_created": MONTH_END.created.isoformat()})[0]
+    assert should_promote(REHEARSAL, "always", RUN_DATE, SYDNEY, None)[0]
+    assert not should_promote(MONTH_END, "never", RUN_DATE, SYDNEY, None)[0]
+    assert should_promote(SnapshotRun(NO_SNAPSHOT, None, False), "auto", RUN_DATE, SYDNEY, None)[0]
+    with pytest.raises(ValueError, match="promote must be one of"):
+        should_promote(MONTH_END, "sometimes", RUN_DATE, SYDNEY, None)
+    assert folder_name("arn:aws:rds:ap-southeast-2:123456789012:snapshot:bua-core-1") == "bua-core-1"
+
+
+def _two_snapshots_then_promote(export: Target, integration: Target):
+    export_snapshot(files("rehearsal"), "2026-10", "2026-11-01", REHEARSAL, export)
+    export_snapshot(files("month-end"), "2026-10", "2026-11-01", MONTH_END, export)
+    base = "export/csv/2026-11-01"
+    # neither overwrote the other
+    assert export.get(f"{base}/{REHEARSAL.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nrehearsal,AccountSummary\n"
+    assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+    listed = exported_snapshots(export, "2026-11-01")
+    assert [m["snapshot"] for m in listed] == [REHEARSAL.snapshot, MONTH_END.snapshot]
+    assert all(len(m["files"]) == 4 for m in listed)
+    # a rerun of the rehearsal replaces only its own folder
+    export_snapshot(files("rehearsal-2"), "2026-10", "2026-11-01", REHEARSAL, export)
+    assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+
+    promote(export, integration, "2026-10", "2026-11-01", MONTH_END.snapshot)
+    assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == b"a,b\nmonth-end,Errors\n"
+    assert promoted_manifest(integration, "2026-10")["snapshot"] == MONTH_END.snapshot
+    # the operator names the rehearsal instead: exactly its files, its manifest
+    promote(export, integration, "2026-10", "2026-11-01", REHEARSAL.snapshot)
+    names = [n.rsplit("/", 1)[-1] for n in integration.list(INTEGRATION_PREFIX)]
+    assert names == ["BUA_AccountSummary_202610.csv", "BUA_AccrualSummary_202610.csv", "BUA_Errors_202610.csv",
+                     "BUA_InvoiceLineItemMonthly_202610.csv", "BUA_manifest_202610.json"]
+    assert integration.get(f"{INTEGRATION_PREFIX}/BUA_AccrualSummary_202610.csv") == b"a,b\nrehearsal-2,AccrualSummary\n"
+    manifest = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
+    assert manifest["snapshot"] == REHEARSAL.snapshot and manifest["snapshot_created"] == "2026-10-28T13:00:00+00:00"
+    with pytest.raises(LookupError, match="exported snapshots: bua-core-2026-10-29, bua-core-2026-11-01"):
+        promote(export, integration, "2026-10", "2026-11-01", "bua-core-nope")
+    # an export changed after its manifest was written is refused, and the integration copy is untouched
+    export.put(f"{base}/{MONTH_END.snapshot}/BUA_Errors_202610.csv", b"tampered")
+    with pytest.raises(ValueError, match="does not match its manifest"):
+        promote(export, integration, "2026-10", "2026-11-01", MONTH_END.snapshot)
+    assert promoted_manifest(integration, "2026-10")["snapshot"] == REHEARSAL.snapshot
+
+
+def test_snapshots_kept_apart_and_promotion_on_local_folders(tmp_path):
+    _two_snapshots_then_promote(Target(str(tmp_path / "exports")), Target(str(tmp_path / "integration")))
+
+
+def test_snapshots_kept_apart_and_promotion_on_s3(s3_bucket):
+    endpoint, bucket, _ = s3_bucket
+    _two_snapshots_then_promote(Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint))
