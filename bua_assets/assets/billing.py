@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bua_assets.assets.estimation import unbilled_consumption
+from bua_assets.assets.core import core_tables
+from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import read_core_frames, table_metadata
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
@@ -21,7 +22,7 @@ from bua_assets.billing.outputs import accrual_summary as finance_summary
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import first_of_month_before
-from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.partitions import month_check, monthly_partitions, months_window, run_date
 from bua_assets.resources import ExportResource, LakeResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
@@ -32,9 +33,10 @@ class IliExceptionsConfig(dg.Config):
     implausible_factor: float = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_consumption], kinds={"parquet", "pandas"},
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, unbilled_window, unbilled_consumption],
+          kinds={"parquet", "pandas"},
           group_name="billing", op_tags=HEAVY,
-          check_specs=[dg.AssetCheckSpec("ili_exceptions", asset="invoice_line_items", blocking=True,
+          check_specs=[month_check("ili_exceptions", asset="invoice_line_items", blocking=True,
                                          description="ERROR: missing tariff or charge version, negative usage, "
                                                      "duplicate lines, windows beyond the horizon; WARN: amounts "
                                                      "implausible against the account's own bills, zero rates")],
@@ -142,7 +144,9 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
         "net_amount": round(float(monthly["net_amount"].sum()), 2)})
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+@dg.asset(partitions_def=monthly_partitions,
+          deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items], kinds={"parquet", "pandas"},
+          group_name="billing",
           description="BUAAccountSummary: one row per account with unbilled days (fuel, state, segment, billed-through, "
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -165,9 +169,16 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
         "net_amount": round(float(summary["net_amount"].sum()), 2)})
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items, invoice_line_item_monthly, bua_account_summary],
+# The chart puts the previous month's accrual beside this month's: a self-dependency one month back
+# (absent for the first partition, which the asset handles).
+previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_window(-1, -1))
+
+
+@dg.asset(partitions_def=monthly_partitions,
+          deps=[core_tables, unbilled_window, invoice_line_items, invoice_line_item_monthly, bua_account_summary,
+                previous_accrual],
           kinds={"parquet", "pandas"}, group_name="billing",
-          check_specs=[dg.AssetCheckSpec("reconciliation", asset="accrual_summary",
+          check_specs=[month_check("reconciliation", asset="accrual_summary",
                                          description="line items, monthly table, account summary and finance summary "
                                                      "agree to the cent; every account in the window is in the account "
                                                      "summary or the exceptions")],
@@ -226,7 +237,10 @@ CHECKED = (("core_tables", "schema_drift"), ("segment_profiles", "profile_valida
            ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[accrual_summary], kinds={"parquet"}, group_name="billing",
+# errors reads every exception dataset of the month, and the checks' results from the instance
+# (accrual_summary's reconciliation is the last of them: it runs after it).
+@dg.asset(partitions_def=monthly_partitions, deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
+          kinds={"parquet"}, group_name="billing",
           description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
                       "DumpErrors), exported beside the CSVs.")
 def errors(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:

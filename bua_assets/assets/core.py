@@ -7,7 +7,7 @@ from bua_assets.core import schema
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.partitions import month_check, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 
@@ -58,7 +58,7 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, group_name="core",
-          check_specs=[dg.AssetCheckSpec("schema_drift", asset="core_tables", blocking=True,
+          check_specs=[month_check("schema_drift", asset="core_tables", blocking=True,
                                          description="CORE columns and types against sql/core/schema.sql")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
 def core_tables(context: dg.AssetExecutionContext, core_db: CoreDatabaseResource, rds: RdsCoreResource,

@@ -36,7 +36,7 @@ from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, writ
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
-from bua_assets.partitions import month_end, monthly_partitions, run_date
+from bua_assets.partitions import month_end, monthly_partitions, months_window, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 from bua_assets.settings import participant_id
@@ -52,6 +52,11 @@ class UnbilledWindowConfig(dg.Config):
 def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowConfig,
                     lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
+    if not 0 < config.horizon_months <= DEFAULT_HORIZON_MONTHS:
+        # The graph declares DEFAULT_HORIZON_MONTHS of interval data upstream of the consumption
+        # (HORIZON_WINDOW): a longer horizon would read months the asset graph does not show.
+        raise dg.Failure(f"horizon_months must be 1 to {DEFAULT_HORIZON_MONTHS} (the interval window the asset "
+                         f"graph declares), got {config.horizon_months}")
     read = lambda table, cols: store.read("core_tables", key, table, columns=cols)  # noqa: E731
     window = compute_unbilled_window(
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
@@ -77,7 +82,7 @@ def _scalars(store, key) -> pd.DataFrame:
     return store.read("micro_scalars", key, "micro_scalars").to_pandas()
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[micro_scalars, macro_profiles, core_tables],
+@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, micro_scalars, macro_profiles, core_tables],
           kinds={"parquet", "pandas"}, group_name="estimation",
           description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
                       "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.")
@@ -122,7 +127,7 @@ def metered_days(store, year_mnths) -> pd.DataFrame:
 
 
 # Unbilled days reach back to the lookback horizon: the months of interval data they may need.
-HORIZON_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_HORIZON_MONTHS - 1), end_offset=0)
+HORIZON_WINDOW = months_window(-(DEFAULT_HORIZON_MONTHS - 1))
 horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=HORIZON_WINDOW)
 horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON_WINDOW)
 
@@ -182,7 +187,8 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 
 
 @dg.asset(partitions_def=monthly_partitions,
-          deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, horizon_interval_reads],
+          deps=[core_tables, unbilled_window, utility_profiles, micro_scalars, macro_profiles, nem12_estimates,
+                horizon_interval_reads],
           kinds={"parquet", "pandas"}, group_name="estimation", op_tags=HEAVY,
           description="Unbilled quantity per account x supply point x register x calendar month x time class "
                       "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "

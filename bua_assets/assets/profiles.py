@@ -18,15 +18,14 @@ from bua_assets.estimation.registers import CORE_INPUTS, meter_registers, segmen
 from bua_assets.estimation.scalars import basic_scalars, interval_scalars, with_segment_averages
 from bua_assets.lake import Lake
 from bua_assets.months import first_of_month_before
-from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
+from bua_assets.partitions import month_check, month_end, month_start, monthly_partitions, months_window, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 
 HISTORY_MONTHS = 12
 # Each month's interval data is reduced once to additive statistics (interval_statistics); the
 # 12-month profiles combine the statistics of the months up to and including the partition's.
-statistics_history = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
-    start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
+statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months_window(-(HISTORY_MONTHS - 1)))
 
 
 def profile_window(key: str) -> prof.Window:
@@ -161,7 +160,7 @@ class SegmentProfilesConfig(dg.Config):
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
           group_name="profiles",
-          check_specs=[dg.AssetCheckSpec("profile_validation", asset="segment_profiles", blocking=True,
+          check_specs=[month_check("profile_validation", asset="segment_profiles", blocking=True,
                                          description="every segment covers every date and half hour of the window, "
                                                      "values non-negative and plausible, fills within limits")],
           description="Average actual kWh per register, per segment (RES/BUS x jurisdiction x stream type) x "

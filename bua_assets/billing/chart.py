@@ -3,9 +3,30 @@ previous month's accrual beside it when there is one. A PNG a person opens from 
 
 from __future__ import annotations
 
+import colorsys
 import io
 
 import pandas as pd
+
+# Distinct colours for the unbilled months, oldest first: matplotlib's tab10, its lighter tab20
+# partners, then Dark2 (28 in all; the horizon is 24 months). Beyond that, evenly spread hues at
+# alternating lightness. The default cycle repeats after 10, so two months shared a colour.
+MONTH_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#393b79",
+)
+
+
+def month_colours(count: int) -> list[str]:
+    """``count`` distinct colours (hex), the first 28 from MONTH_PALETTE."""
+    colours = list(MONTH_PALETTE[:count])
+    extra = count - len(colours)
+    for i in range(extra):
+        r, g, b = colorsys.hls_to_rgb(i / extra, 0.35 if i % 2 else 0.6, 0.75)
+        colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        colours.append(colour if colour not in colours else f"#{(int(colour[1:], 16) ^ 0x010101):06x}")
+    return colours
 
 
 def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partition: str) -> bytes:
@@ -22,9 +43,10 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
     current = cells(summary)
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
     bottom = None
-    for month in sorted(current.columns):
+    months = sorted(current.columns)
+    for month, colour in zip(months, month_colours(len(months))):
         values = current[month]
-        ax.bar(current.index, values, bottom=bottom, label=f"{pd.Timestamp(month):%b %Y}")
+        ax.bar(current.index, values, bottom=bottom, color=colour, label=f"{pd.Timestamp(month):%b %Y}")
         bottom = values if bottom is None else bottom + values
     if previous is not None and len(previous):
         prior = cells(previous).sum(axis=1).reindex(current.index).fillna(0.0)
@@ -32,7 +54,7 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
     ax.set_title(f"Accrued unbilled revenue ex-GST, less expected discounts, as at {partition[:7]}")
     ax.set_ylabel("$")
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="unbilled month", fontsize=8)
+    ax.legend(title="unbilled month", fontsize=8, ncol=max(1, (len(months) + 11) // 12))
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
