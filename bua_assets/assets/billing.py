@@ -11,6 +11,7 @@ from bua_assets.assets.core import core_tables
 from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import read_core_frames, table_metadata
+from bua_assets.assets.teams import team
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
@@ -35,7 +36,7 @@ class IliExceptionsConfig(dg.Config):
 
 @dg.asset(partitions_def=monthly_partitions, deps=[core_tables, unbilled_window, unbilled_consumption],
           kinds={"parquet", "pandas"},
-          group_name="billing", op_tags=HEAVY,
+          **team("billing"), op_tags=HEAVY,
           check_specs=[month_check("ili_exceptions", asset="invoice_line_items", blocking=True,
                                          description="ERROR: missing tariff or charge version, negative usage, "
                                                      "duplicate lines, windows beyond the horizon; WARN: amounts "
@@ -132,7 +133,7 @@ def _attributes(store, key) -> pd.DataFrame:
                               c["Utility"], c["Jurisdiction"])
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, **team("billing"),
           description="InvoiceLineItemMonthly: one row per account x supply point x year_mnth x line item key.")
 def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
@@ -146,7 +147,7 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
 
 @dg.asset(partitions_def=monthly_partitions,
           deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items], kinds={"parquet", "pandas"},
-          group_name="billing",
+          **team("billing"),
           description="BUAAccountSummary: one row per account with unbilled days (fuel, state, segment, billed-through, "
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -177,13 +178,16 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
 @dg.asset(partitions_def=monthly_partitions,
           deps=[core_tables, unbilled_window, invoice_line_items, invoice_line_item_monthly, bua_account_summary,
                 previous_accrual],
-          kinds={"parquet", "pandas"}, group_name="billing",
+          kinds={"parquet", "pandas"}, **team("billing"),
           check_specs=[month_check("reconciliation", asset="accrual_summary",
                                          description="line items, monthly table, account summary and finance summary "
                                                      "agree to the cent; every account in the window is in the account "
                                                      "summary or the exceptions")],
-          description="The finance summary (DESIGN §5.7) as a table and a chart by state x fuel x month, with the "
-                      "previous month's accrual beside it when present.")
+          description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
+                      "state x fuel x unbilled month. Pick the partition (2026-10-01 is the October accrual, run on "
+                      "1 November): the chart heads the metadata (chart -> Show Markdown), the previous month's "
+                      "accrual marked beside each bar; by_state_fuel has the totals to the cent with distinct "
+                      "accounts. Its reconciliation check ties the four net totals together.")
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
@@ -198,14 +202,16 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
         writer.write_file("accrual_summary.png", png)
     by_cell = state_fuel_totals(lines, attributes)
     yield dg.MaterializeResult(metadata={
+        # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
+        "chart": dg.MetadataValue.md(f"## Accrual {key[:7]} by state x fuel x unbilled month\n\n"
+                                     f"![accrual by state x fuel x month](data:image/png;base64,"
+                                     f"{base64.b64encode(png).decode()})"),
         "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
         "net_amount": round(float(summary["net_amount"].sum()), 2),
         "net_amount_less_discount": round(float(summary["net_amount_less_discount"].sum()), 2),
         "by_state_fuel": table_metadata(by_cell, {"net_amount": "float", "net_amount_less_discount": "float",
                                                   "accounts": "int"}),
         "accounts": int(lines["account_id"].nunique()),
-        "chart": dg.MetadataValue.md(f"![accrual by state x fuel x month](data:image/png;base64,"
-                                     f"{base64.b64encode(png).decode()})"),
         "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
         "previous_month_present": previous is not None,
     })
@@ -240,7 +246,7 @@ CHECKED = (("core_tables", "schema_drift"), ("segment_profiles", "profile_valida
 # errors reads every exception dataset of the month, and the checks' results from the instance
 # (accrual_summary's reconciliation is the last of them: it runs after it).
 @dg.asset(partitions_def=monthly_partitions, deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
-          kinds={"parquet"}, group_name="billing",
+          kinds={"parquet"}, **team("billing"),
           description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
                       "DumpErrors), exported beside the CSVs.")
 def errors(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -279,7 +285,7 @@ EXPORTS = (("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"), ("bua_ac
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
-          kinds={"csv", "s3"}, group_name="billing",
+          kinds={"csv", "s3"}, **team("billing"),
           description="The month's CSVs to <export base>/export/csv/<run_date>/, then copied to <integration base>/"
                       "ADH/OUTBOUND/BUA/; the month's earlier files are removed first and a manifest (files, rows, "
                       "SHA-256) is written last, so a reader never sees a partial export.")

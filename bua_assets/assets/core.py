@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from bua_assets.assets.teams import team
 from bua_assets.core import schema
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
@@ -25,8 +26,9 @@ def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition
     return CoreDatabase(rds.core_url(partition)) if rds.enabled else core_db.database()
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, group_name="core",
-          description="Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
+@dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, **team("core"),
+          description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
+                      "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
                       "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
                       "instance, or reuses it on a re-run.")
 def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
@@ -57,7 +59,7 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
     })
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, group_name="core",
+@dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, **team("core"),
           check_specs=[month_check("schema_drift", asset="core_tables", blocking=True,
                                          description="CORE columns and types against sql/core/schema.sql")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")

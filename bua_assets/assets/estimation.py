@@ -23,6 +23,7 @@ from bua_assets.assets.profiles import (
     registers_of,
     utility_profiles,
 )
+from bua_assets.assets.teams import team
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
     EXCEPTION_COLUMNS,
@@ -46,7 +47,7 @@ class UnbilledWindowConfig(dg.Config):
     horizon_months: int = DEFAULT_HORIZON_MONTHS  # older unbilled days become exceptions
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, group_name="estimation",
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, **team("estimation"),
           description="Unbilled days per account x supply point x calendar month (billed coverage net of "
                       "credits, tenancy, lookback horizon) with NOT_DUE / OVERDUE; older days are exceptions.")
 def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowConfig,
@@ -83,7 +84,7 @@ def _scalars(store, key) -> pd.DataFrame:
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, micro_scalars, macro_profiles, core_tables],
-          kinds={"parquet", "pandas"}, group_name="estimation",
+          kinds={"parquet", "pandas"}, **team("estimation"),
           description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
                       "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.")
 def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -134,7 +135,7 @@ horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON
 
 @dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles,
                                                    horizon_statistics],
-          kinds={"parquet", "csv"}, group_name="estimation",
+          kinds={"parquet", "csv"}, **team("estimation"),
           description="Estimated intervals for every unbilled interval register-day without meter data, written as "
                       "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
                       "the estimated_reads dataset.")
@@ -189,7 +190,7 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 @dg.asset(partitions_def=monthly_partitions,
           deps=[core_tables, unbilled_window, utility_profiles, micro_scalars, macro_profiles, nem12_estimates,
                 horizon_interval_reads],
-          kinds={"parquet", "pandas"}, group_name="estimation", op_tags=HEAVY,
+          kinds={"parquet", "pandas"}, **team("estimation"), op_tags=HEAVY,
           description="Unbilled quantity per account x supply point x register x calendar month x time class "
                       "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
                       "actual and estimated shares; what cannot be quantified is in exceptions with the reason.")

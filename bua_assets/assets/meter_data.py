@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from bua_assets.assets.heavy import HEAVY
+from bua_assets.assets.teams import team
 from bua_assets.nem12.ingest import ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
 from bua_assets.partitions import month_start, monthly_partitions, run_date
@@ -15,7 +16,7 @@ from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, group_name="meter_data", op_tags=HEAVY,
+@dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, **team("meter_data"), op_tags=HEAVY,
           description="Register-days of interval data for the month (kWh per interval, quality per interval), "
                       "latest delivery wins; everything not loaded is in the quarantine dataset with a reason.")
 def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource,

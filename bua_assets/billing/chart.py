@@ -8,13 +8,14 @@ import io
 
 import pandas as pd
 
-# Distinct colours for the unbilled months, oldest first: matplotlib's tab10, its lighter tab20
-# partners, then Dark2 (28 in all; the horizon is 24 months). Beyond that, evenly spread hues at
-# alternating lightness. The default cycle repeats after 10, so two months shared a colour.
+# Distinct colours for the unbilled months, oldest first: matplotlib's tab10, then 18 picked one
+# by one from the qualitative palettes (tab20, Dark2, Set1/2, Paired, Kelly's) as the farthest
+# from all before them and from white and black: 28 in all, no two closer than 59 in RGB (the
+# horizon is 24 months). Beyond that, evenly spread hues. The default cycle repeated after 10.
 MONTH_PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#393b79",
+    "#dbdb8d", "#a1caf1", "#f0027f", "#ffff33", "#393b79", "#fc8d62", "#2b3d26", "#66c2a5", "#1b9e77", "#b3b3b3",
+    "#f7b6d2", "#882d17", "#f3c300", "#98df8a", "#a6761d", "#66a61e", "#6a3d9a", "#d6616b",
 )
 
 
