@@ -152,12 +152,13 @@ def test_the_month_from_the_ui(ui, page):
     for asset, check in CHECKS:
         page.goto(f"{url}/assets/{asset}?view=checks")
         page.get_by_text("Latest execution").wait_for()
-        main = page.locator("main")
-        assert re.search(rf"Partition\s+{partition}", main.inner_text()), (asset, check, main.inner_text()[-800:])
-        assert check in main.inner_text()
+        page.get_by_text(partition, exact=True).first.wait_for()
+        text = page.locator("body").inner_text()
+        assert re.search(rf"Partition\s+{partition}", text) and check in text, (asset, check, text[-800:])
         page.get_by_text("Execution history", exact=True).click()
-        page.get_by_role("cell", name=partition).first.wait_for()
-        assert "Skipped" not in main.inner_text(), (asset, check)
+        page.get_by_text("Evaluation result", exact=True).wait_for()
+        page.get_by_text(partition, exact=True).first.wait_for()
+        assert "Skipped" not in page.locator("body").inner_text(), (asset, check)
 
     # 3. The accrual chart heads accrual_summary's metadata; it opens as an image.
     page.goto(f"{url}/assets/accrual_summary?partition={partition}")
