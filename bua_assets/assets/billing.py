@@ -123,7 +123,10 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: 
         check_name="ili_exceptions", passed=not any(counts.values()),
         severity=dg.AssetCheckSeverity.ERROR if has_error else dg.AssetCheckSeverity.WARN,
         description=", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no exceptions",
-        metadata={"counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
+        metadata={"exceptions": table_metadata(pd.DataFrame(
+                      {"code": list(counts), "severity": ["ERROR" if k in errors else "WARN" for k in counts],
+                       "rows": list(counts.values())}), {"rows": "int"}),
+                  "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
                   "lines_checked": len(lines), "net_amount_checked": round(float(np.sum(lines["net_amount"])), 2)})
 
 
@@ -232,8 +235,10 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
         check_name="reconciliation", passed=agree and not missing,
         description=("totals agree to the cent" if agree else f"totals differ: {totals}") +
                     (f"; {len(missing)} accounts in neither the summary nor the exceptions" if missing else ""),
-        metadata={"net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
-                  "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
+        metadata={"net_amount_by_output": table_metadata(pd.DataFrame(
+                      {"output": list(totals), "net_amount": list(totals.values())}), {"net_amount": "float"}),
+                  "net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
+                  "accounts_in_summary": int(accounts["account_id"].nunique()), "accounts_missing": dg.MetadataValue.json(missing[:50])})
 
 
 ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
