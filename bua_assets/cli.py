@@ -119,8 +119,8 @@ def cmd_demo(args) -> int:
         state = "passed" if check.passed else f"failed ({check.severity.value})"
         summary["checks"][f"{check.asset_key.to_user_string()}.{check.check_name}"] = state
         _log(f"  check {check.asset_key.to_user_string()}.{check.check_name}: {state}")
-    _log(f"done in {time.perf_counter() - t0:.1f}s; open the UI with: DAGSTER_HOME={d.dagster_home} "
-         f".venv/bin/dagster dev -w workspace.yaml")
+    ui = "./dev ui" if d.home == Path(".bua_home").resolve() else f"BUA_HOME={d.home} ./dev ui"
+    _log(f"done in {time.perf_counter() - t0:.1f}s; open the UI with: {ui}")
     if args.json:
         print(json.dumps(summary))
     else:

@@ -111,6 +111,7 @@ def build_resources() -> dict:
 defs = dg.Definitions(assets=ALL_ASSETS + OPERATIONS_ASSETS, jobs=[monthly_bua_job, bua_teardown],
                       sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
                       resources=build_resources(),
-                      # BUA_EXECUTOR: unset (Dagster's default, multiprocess), in_process, multiprocess or k8s
-                      # (a pod per step; the production profile). See bua_assets/executors.py.
+                      # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
+                      # runs from the asset graph too), multiprocess or k8s (a pod per step; the production
+                      # profile). See bua_assets/executors.py.
                       executor=build_executor(os.getenv("BUA_EXECUTOR")))

@@ -1,7 +1,8 @@
 """Which executor runs the jobs, chosen by configuration (BUA_EXECUTOR, read once in
 bua_assets/definitions.py), never by editing code:
 
-  (unset)       Dagster's default: multiprocess, switchable to in_process in run config (today's behaviour)
+  (unset)       in_process: the local default, for the demo and the UI (a month's steps in one process
+                take seconds; a process per step spent minutes starting Python and Dagster)
   in_process    every step in the run worker's process
   multiprocess  every step in its own process on the run worker
   k8s           dagster-k8s's k8s_job_executor: every step in its own Kubernetes Job (pod), with the
@@ -30,11 +31,9 @@ EXECUTORS = ("in_process", "multiprocess", "k8s")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def build_executor(kind: str | None, env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition | None:
-    """The executor for ``kind`` (a BUA_EXECUTOR value); None (Dagster's default) when empty."""
-    kind = (kind or "").strip().lower().replace("-", "_")
-    if not kind:
-        return None
+def build_executor(kind: str | None, env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
+    """The executor for ``kind`` (a BUA_EXECUTOR value); in_process when empty."""
+    kind = (kind or "").strip().lower().replace("-", "_") or "in_process"
     if kind == "in_process":
         return dg.in_process_executor
     if kind == "multiprocess":

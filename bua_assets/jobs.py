@@ -5,7 +5,11 @@ import dagster as dg
 from bua_assets.resources.rds import RdsCoreResource
 
 monthly_bua_job = dg.define_asset_job(
-    "monthly_bua", selection=dg.AssetSelection.all(), description="Every BUA asset for one accrual month.",
+    "monthly_bua", selection=dg.AssetSelection.all(),
+    description="Every BUA asset for one accrual month. The partition key is the accrual month: 2026-10-01 is the "
+                "October accrual, run on 1 November from October's month-end CORE snapshot. Started by "
+                "earl_snapshot_sensor, or by hand (Materialize all in the asset graph runs the same assets, in the "
+                "same executor and with the same retries).",
     # An automatic retry (run_retries in dagster.yaml) re-executes from the failed step, not the month.
     tags={"dagster/retry_strategy": "FROM_FAILURE"})
 

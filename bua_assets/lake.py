@@ -8,7 +8,7 @@ re-materialisation never leaves old and new files mixed and never duplicates row
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -23,6 +23,9 @@ class Lake:
     base: str  # a local directory or s3://bucket/prefix
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    # Called with (asset, partition, dataset) whenever a dataset is read or looked up: how the
+    # asset-graph test sees what each asset really reads (tests/test_asset_graph.py).
+    on_read: Callable[[str, str, str], None] | None = field(default=None, repr=False)
     _fs: pafs.FileSystem | None = field(default=None, init=False, repr=False)
     _root: str = field(default="", init=False, repr=False)
 
@@ -56,7 +59,12 @@ class Lake:
         path = self.dataset_path(asset, partition, dataset) if dataset else self.partition_dir(asset, partition)
         return f"s3://{path}" if isinstance(self._fs, pafs.S3FileSystem) else path
 
+    def _observe(self, asset: str, partition: str, dataset: str) -> None:
+        if self.on_read is not None:
+            self.on_read(asset, partition, dataset)
+
     def exists(self, asset: str, partition: str, dataset: str) -> bool:
+        self._observe(asset, partition, dataset)
         info = self._fs.get_file_info(self.dataset_path(asset, partition, dataset))
         return info.type == pafs.FileType.File
 
@@ -84,6 +92,7 @@ class Lake:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
 
     def datasets(self, asset: str, partition: str) -> list[str]:
+        self._observe(asset, partition, "*")
         selector = pafs.FileSelector(self.partition_dir(asset, partition), allow_not_found=True)
         return sorted(i.base_name[: -len(".parquet")] for i in self._fs.get_file_info(selector)
                       if i.base_name.endswith(".parquet"))

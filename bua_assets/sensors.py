@@ -20,8 +20,11 @@ from bua_assets.resources.earl_queue import EarlQueueResource
 MAX_MESSAGES_PER_TICK = 50  # bounded work per tick; the rest waits for the next one
 
 
-@dg.sensor(job=monthly_bua_job, minimum_interval_seconds=60,
-           description="Polls the SQS queue subscribed to the EARL snapshot SNS topic (short polling). Each finished "
+@dg.sensor(job=monthly_bua_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Starts each month's run when CORE's month-end snapshot arrives. It starts OFF: set "
+                       "BUA_EARL_QUEUE_URL (the SQS queue subscribed to the EARL snapshot SNS topic; without it every "
+                       "tick skips, saying so) and BUA_EARL_DEAD_LETTER_QUEUE_URL, then turn it on here. "
+                       "It polls the queue (short polling) every minute. Each finished "
                        "snapshot starts its accrual month (the month before the snapshot's local date, BUA_TIME_ZONE), "
                        "keyed by the snapshot identifier so a redelivered message never starts a second run. A message "
                        "is deleted on the tick after the one that emitted its run request; RDS events that are not a "

@@ -3,10 +3,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-from support import CONFIG
+# The tests' months (generated worlds from 2024 on) are partitions whatever a developer's
+# .bua_home holds: the first partition is fixed here, before bua_assets.partitions is imported
+# (tests of the data-derived default pass their own environment to first_month()).
+os.environ.setdefault("BUA_FIRST_MONTH", "2023-09-01")
 
-from bua_assets.synth.generator import generate
+import pytest  # noqa: E402
+from support import CONFIG  # noqa: E402
+
+from bua_assets.synth.generator import generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # AEMO's example NEM12 files, vendored with their licence (tests/data/nem12-samples/README.md).

@@ -44,6 +44,9 @@ def test_negative_usage_from_upstream_is_an_error_that_blocks():
                             IliExceptionsConfig(), date(2024, 11, 1))
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["counts"].value["negative_usage"] == 1
+    table = {r.data["code"]: r.data for r in result.metadata["exceptions"].records}  # typed, for the UI
+    assert table["negative_usage"] == {"code": "negative_usage", "severity": "ERROR", "rows": 1}
+    assert [c.type for c in result.metadata["exceptions"].schema.columns] == ["string", "string", "int"]
 
 
 def test_no_charge_versions_at_all_leaves_every_day_unpriced_instead_of_crashing():

@@ -59,6 +59,8 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert reconciliation.passed, reconciliation.description
     totals = reconciliation.metadata["net_amount_totals"].value
     assert len(set(totals.values())) == 1 and len(totals) == 4
+    by_output = {r.data["output"]: r.data["net_amount"] for r in reconciliation.metadata["net_amount_by_output"].records}
+    assert by_output == totals and reconciliation.partition == PARTITION  # the month, shown in the UI
     summary = lake.read("bua_account_summary", PARTITION, "bua_account_summary").to_pandas()
     # Accounts with unbilled days, plus the open accounts fully billed to the month end (0 days).
     fully_billed = summary[summary["bill_status"] == "BILLED"]

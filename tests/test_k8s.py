@@ -49,7 +49,8 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_executor_choice():
-    assert build_executor(None) is None and build_executor("") is None  # Dagster's default, as before
+    # Unset: one process per run (the local UI and the demo); production sets k8s.
+    assert build_executor(None) is dg.in_process_executor and build_executor("") is dg.in_process_executor
     assert build_executor("in_process") is dg.in_process_executor
     assert build_executor("multiprocess") is dg.multiprocess_executor
     with pytest.raises(ValueError, match="BUA_EXECUTOR must be one of in_process, multiprocess, k8s"):
@@ -86,7 +87,7 @@ print(json.dumps(out))
                                                                    "bua_teardown": ["k8s", True]}
     default = _python(code)
     assert default.returncode == 0, default.stderr
-    assert json.loads(default.stdout.strip().splitlines()[-1])["monthly_bua"] == ["multi_or_in_process_executor", False]
+    assert json.loads(default.stdout.strip().splitlines()[-1])["monthly_bua"] == ["in_process", False]
     bad = _python(code, BUA_EXECUTOR="kubernetes")
     assert bad.returncode != 0 and "BUA_EXECUTOR must be one of" in bad.stderr
 

@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bua_assets.assets.estimation import unbilled_consumption
+from bua_assets.assets.core import core_tables
+from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import read_core_frames, table_metadata
+from bua_assets.assets.teams import team
 from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
@@ -41,7 +43,7 @@ from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import first_of_month_before
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE, time_zone_named
-from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
+from bua_assets.partitions import month_check, month_end, month_start, monthly_partitions, months_window, run_date
 from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
@@ -52,9 +54,10 @@ class IliExceptionsConfig(dg.Config):
     implausible_factor: float = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_consumption], kinds={"parquet", "pandas"},
-          group_name="billing", op_tags=HEAVY,
-          check_specs=[dg.AssetCheckSpec("ili_exceptions", asset="invoice_line_items", blocking=True,
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, unbilled_window, unbilled_consumption],
+          kinds={"parquet", "pandas"},
+          **team("billing"), op_tags=HEAVY,
+          check_specs=[month_check("ili_exceptions", asset="invoice_line_items", blocking=True,
                                          description="ERROR: missing tariff or charge version, negative usage, "
                                                      "duplicate lines, windows beyond the horizon; WARN: amounts "
                                                      "implausible against the account's own bills, zero rates")],
@@ -143,7 +146,10 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: 
         check_name="ili_exceptions", passed=not any(counts.values()),
         severity=dg.AssetCheckSeverity.ERROR if has_error else dg.AssetCheckSeverity.WARN,
         description=", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no exceptions",
-        metadata={"counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
+        metadata={"exceptions": table_metadata(pd.DataFrame(
+                      {"code": list(counts), "severity": ["ERROR" if k in errors else "WARN" for k in counts],
+                       "rows": list(counts.values())}), {"rows": "int"}),
+                  "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
                   "lines_checked": len(lines), "net_amount_checked": round(float(np.sum(lines["net_amount"])), 2)})
 
 
@@ -153,7 +159,7 @@ def _attributes(store, key) -> pd.DataFrame:
                               c["Utility"], c["Jurisdiction"])
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, **team("billing"),
           description="InvoiceLineItemMonthly: one row per account x supply point x year_mnth x line item key.")
 def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
@@ -174,7 +180,9 @@ def account_exceptions(store, key) -> pd.DataFrame:
                      ignore_index=True)
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, group_name="billing",
+@dg.asset(partitions_def=monthly_partitions,
+          deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items], kinds={"parquet", "pandas"},
+          **team("billing"),
           description="BUAAccountSummary: one row per account with unbilled days or open in the month and fully billed (fuel, state, segment, billed-through, "
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -197,14 +205,24 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
         "net_amount": round(float(summary["net_amount"].sum()), 2)})
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items, invoice_line_item_monthly, bua_account_summary],
-          kinds={"parquet", "pandas"}, group_name="billing",
-          check_specs=[dg.AssetCheckSpec("reconciliation", asset="accrual_summary",
+# The chart puts the previous month's accrual beside this month's: a self-dependency one month back
+# (absent for the first partition, which the asset handles).
+previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_window(-1, -1))
+
+
+@dg.asset(partitions_def=monthly_partitions,
+          deps=[core_tables, unbilled_window, invoice_line_items, invoice_line_item_monthly, bua_account_summary,
+                previous_accrual],
+          kinds={"parquet", "pandas"}, **team("billing"),
+          check_specs=[month_check("reconciliation", asset="accrual_summary",
                                          description="line items, monthly table, account summary and finance summary "
                                                      "agree to the cent; every account in the window is in the account "
                                                      "summary or the exceptions")],
-          description="The finance summary (DESIGN §5.7) as a table and a chart by state x fuel x month, with the "
-                      "previous month's accrual beside it when present.")
+          description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
+                      "state x fuel x unbilled month. Pick the partition (2026-10-01 is the October accrual, run on "
+                      "1 November): the chart heads the metadata (chart -> Show Markdown), the previous month's "
+                      "accrual marked beside each bar; by_state_fuel has the totals to the cent with distinct "
+                      "accounts. Its reconciliation check ties the four net totals together.")
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
@@ -219,14 +237,16 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
         writer.write_file("accrual_summary.png", png)
     by_cell = state_fuel_totals(lines, attributes)
     yield dg.MaterializeResult(metadata={
+        # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
+        "chart": dg.MetadataValue.md(f"## Accrual {key[:7]} by state x fuel x unbilled month\n\n"
+                                     f"![accrual by state x fuel x month](data:image/png;base64,"
+                                     f"{base64.b64encode(png).decode()})"),
         "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
         "net_amount": round(float(summary["net_amount"].sum()), 2),
         "net_amount_less_discount": round(float(summary["net_amount_less_discount"].sum()), 2),
         "by_state_fuel": table_metadata(by_cell, {"net_amount": "float", "net_amount_less_discount": "float",
                                                   "accounts": "int"}),
         "accounts": int(lines["account_id"].nunique()),
-        "chart": dg.MetadataValue.md(f"![accrual by state x fuel x month](data:image/png;base64,"
-                                     f"{base64.b64encode(png).decode()})"),
         "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
         "previous_month_present": previous is not None,
     })
@@ -252,9 +272,12 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
         description=("totals agree to the cent" if agree else f"totals differ: {totals}") +
                     (f"; {len(missing)} accounts open in CORE in neither the summary nor the exceptions "
                      f"(e.g. {missing[:10]})" if missing else ""),
-        metadata={"net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
+        metadata={"net_amount_by_output": table_metadata(pd.DataFrame(
+                      {"output": list(totals), "net_amount": list(totals.values())}), {"net_amount": "float"}),
+                  "net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
                   "accounts_open_in_core": len(open_accounts), "accounts_excepted": len(excepted),
-                  "accounts_in_summary": len(accounts), "accounts_missing": dg.MetadataValue.json(missing[:50])})
+                  "accounts_in_summary": int(accounts["account_id"].nunique()),
+                  "accounts_missing": dg.MetadataValue.json(missing[:50])})
 
 
 ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
@@ -265,7 +288,10 @@ CHECKED = (("core_tables", "schema_drift"), ("core_tables", "consistency"),
            ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[accrual_summary], kinds={"parquet"}, group_name="billing",
+# errors reads every exception dataset of the month, and the checks' results from the instance
+# (accrual_summary's reconciliation is the last of them: it runs after it).
+@dg.asset(partitions_def=monthly_partitions, deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
+          kinds={"parquet"}, **team("billing"),
           description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
                       "DumpErrors), exported beside the CSVs.")
 def errors(context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource) -> dg.MaterializeResult:
@@ -310,7 +336,7 @@ class BuaExportConfig(dg.Config):
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
-          kinds={"csv", "s3"}, group_name="billing",
+          kinds={"csv", "s3"}, **team("billing"),
           description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
                       "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
                       "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from bua_assets.assets.teams import team
 from bua_assets.core import schema
 from bua_assets.core.consistency import (
     FINDING_COLUMNS,
@@ -15,7 +16,7 @@ from bua_assets.core.consistency import summary as consistency_summary
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.partitions import month_check, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 
@@ -33,8 +34,9 @@ def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition
     return CoreDatabase(rds.core_url(partition)) if rds.enabled else core_db.database()
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, group_name="core",
-          description="Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
+@dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, **team("core"),
+          description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
+                      "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
                       "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
                       "instance, or reuses it on a re-run.")
 def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
@@ -73,14 +75,14 @@ class CoreTablesConfig(dg.Config):
 SHOWN_FINDINGS = 200  # rows of the consistency table in the check's metadata (the counts cover all)
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, group_name="core",
-          check_specs=[dg.AssetCheckSpec("schema_drift", asset="core_tables", blocking=True,
-                                         description="CORE columns and types against sql/core/schema.sql"),
-                       dg.AssetCheckSpec("consistency", asset="core_tables", blocking=True,
-                                         description="ERROR: duplicate or null keys, references to missing "
-                                                     "accounts, supply points, plans or invoices, empty required "
-                                                     "tables, inverted account/tenancy/charge version periods; WARN "
-                                                     "(excepted downstream): inverted or far-future billed periods")],
+@dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, **team("core"),
+          check_specs=[month_check("schema_drift", asset="core_tables", blocking=True,
+                                   description="CORE columns and types against sql/core/schema.sql"),
+                       month_check("consistency", asset="core_tables", blocking=True,
+                                   description="ERROR: duplicate or null keys, references to missing "
+                                               "accounts, supply points, plans or invoices, empty required "
+                                               "tables, inverted account/tenancy/charge version periods; WARN "
+                                               "(excepted downstream): inverted or far-future billed periods")],
           description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
 def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, core_db: CoreDatabaseResource,
                 rds: RdsCoreResource, lake: LakeResource, anonymise: AnonymiseResource):

@@ -23,6 +23,7 @@ from bua_assets.assets.profiles import (
     registers_of,
     utility_profiles,
 )
+from bua_assets.assets.teams import team
 from bua_assets.estimation.basic import month_end_reads
 from bua_assets.estimation.consumption import (
     EXCEPTION_COLUMNS,
@@ -37,7 +38,7 @@ from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
-from bua_assets.partitions import month_end, monthly_partitions, run_date
+from bua_assets.partitions import month_end, monthly_partitions, months_window, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 from bua_assets.settings import participant_id
@@ -49,12 +50,17 @@ class UnbilledWindowConfig(dg.Config):
     future_horizon_days: int = FUTURE_HORIZON_DAYS
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, group_name="estimation",
+@dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, **team("estimation"),
           description="Unbilled days per account x supply point x calendar month (billed coverage net of "
                       "credits, tenancy, lookback horizon) with NOT_DUE / OVERDUE; older days are exceptions.")
 def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowConfig,
                     lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
+    if not 0 < config.horizon_months <= DEFAULT_HORIZON_MONTHS:
+        # The graph declares DEFAULT_HORIZON_MONTHS of interval data upstream of the consumption
+        # (HORIZON_WINDOW): a longer horizon would read months the asset graph does not show.
+        raise dg.Failure(f"horizon_months must be 1 to {DEFAULT_HORIZON_MONTHS} (the interval window the asset "
+                         f"graph declares), got {config.horizon_months}")
     read = lambda table, cols: store.read("core_tables", key, table, columns=cols)  # noqa: E731
     window = compute_unbilled_window(
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
@@ -86,8 +92,8 @@ def _base_share(scalars: pd.DataFrame) -> pd.Series:
     return scalars["base_share"].fillna(0.0) if "base_share" in scalars.columns else pd.Series(0.0, index=scalars.index)
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[micro_scalars, macro_profiles, core_tables],
-          kinds={"parquet", "pandas"}, group_name="estimation",
+@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, micro_scalars, macro_profiles, core_tables],
+          kinds={"parquet", "pandas"}, **team("estimation"),
           description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
                       "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.")
 def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -133,14 +139,14 @@ def metered_days(store, year_mnths) -> pd.DataFrame:
 
 
 # Unbilled days reach back to the lookback horizon: the months of interval data they may need.
-HORIZON_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_HORIZON_MONTHS - 1), end_offset=0)
+HORIZON_WINDOW = months_window(-(DEFAULT_HORIZON_MONTHS - 1))
 horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=HORIZON_WINDOW)
 horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON_WINDOW)
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles,
                                                    horizon_statistics],
-          kinds={"parquet", "csv"}, group_name="estimation",
+          kinds={"parquet", "csv"}, **team("estimation"),
           description="Estimated intervals for every unbilled interval register-day without meter data, written as "
                       "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
                       "the estimated_reads dataset.")
@@ -193,8 +199,9 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 
 
 @dg.asset(partitions_def=monthly_partitions,
-          deps=[unbilled_window, nem12_estimates, basic_reads, micro_scalars, macro_profiles, horizon_interval_reads],
-          kinds={"parquet", "pandas"}, group_name="estimation", op_tags=HEAVY,
+          deps=[core_tables, unbilled_window, utility_profiles, micro_scalars, macro_profiles, nem12_estimates,
+                horizon_interval_reads],
+          kinds={"parquet", "pandas"}, **team("estimation"), op_tags=HEAVY,
           description="Unbilled quantity per account x supply point x register x calendar month x time class "
                       "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
                       "actual and estimated shares; what cannot be quantified is in exceptions with the reason.")

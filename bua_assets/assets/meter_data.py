@@ -9,19 +9,20 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from bua_assets.assets.heavy import HEAVY
+from bua_assets.assets.teams import team
 from bua_assets.months import first_of_month_before
 from bua_assets.nem12.deliveries import delivery_shortfalls, describe_shortfalls
 from bua_assets.nem12.ingest import FILES_SCHEMA, ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import month_start, monthly_partitions, run_date
+from bua_assets.partitions import month_check, month_start, monthly_partitions, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, group_name="meter_data", op_tags=HEAVY,
-          check_specs=[dg.AssetCheckSpec("meter_data_deliveries", asset="interval_reads",
-                                         description="every meter data provider delivered at least min_delivery_share "
-                                                     "of last month's register-days (WARN naming the provider)")],
+@dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, **team("meter_data"), op_tags=HEAVY,
+          check_specs=[month_check("meter_data_deliveries", asset="interval_reads",
+                                   description="every meter data provider delivered at least min_delivery_share "
+                                               "of last month's register-days (WARN naming the provider)")],
           description="Register-days of interval data for the month (kWh per interval, quality per interval), "
                       "latest delivery wins; everything not loaded (bad values, duplicate records, superseded "
                       "deliveries, format errors) is in the quarantine dataset with a reason.")

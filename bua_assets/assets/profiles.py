@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.meter_data import interval_reads
+from bua_assets.assets.teams import team
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.basic import consumption_between_reads
 from bua_assets.estimation.registers import CORE_INPUTS, meter_registers, segment_names
@@ -24,7 +25,7 @@ from bua_assets.estimation.scalars import (
 )
 from bua_assets.lake import Lake
 from bua_assets.months import first_of_month_before
-from bua_assets.partitions import month_end, month_start, monthly_partitions, run_date
+from bua_assets.partitions import month_check, month_end, month_start, monthly_partitions, months_window, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 from bua_assets.settings import profile_history_months
@@ -32,8 +33,7 @@ from bua_assets.settings import profile_history_months
 HISTORY_MONTHS = profile_history_months()  # BUA_PROFILE_HISTORY_MONTHS: 12 by default, up to 36
 # Each month's interval data is reduced once to additive statistics (interval_statistics); the
 # 12-month profiles combine the statistics of the months up to and including the partition's.
-statistics_history = dg.AssetDep("interval_statistics", partition_mapping=dg.TimeWindowPartitionMapping(
-    start_offset=-(HISTORY_MONTHS - 1), end_offset=0))
+statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months_window(-(HISTORY_MONTHS - 1)))
 
 
 def profile_window(key: str) -> prof.Window:
@@ -77,7 +77,7 @@ STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values",
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[interval_reads, core_tables], kinds={"parquet", "numpy"},
-          group_name="profiles", op_tags=HEAVY,
+          **team("profiles"), op_tags=HEAVY,
           description="The month's interval data reduced once to additive statistics (5/15-minute data as 30): "
                       "register-day totals; per register x day type x half hour the sum, sum of squares and count "
                       "of actual kWh; per segment x date x half hour the kWh of fully actual days and the registers "
@@ -114,7 +114,7 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[core_tables, statistics_history], kinds={"parquet", "numpy"},
-          group_name="profiles",
+          **team("profiles"),
           description="Per interval register over the 12 months to month end, combined from the months' "
                       "interval_statistics: UtilityProfile (day type x half hour statistics of actual data), "
                       "UtilityProfileVariance (against its segment), UtilityProfileSummary (coverage, share "
@@ -169,8 +169,8 @@ class SegmentProfilesConfig(dg.Config):
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
-          group_name="profiles",
-          check_specs=[dg.AssetCheckSpec("profile_validation", asset="segment_profiles", blocking=True,
+          **team("profiles"),
+          check_specs=[month_check("profile_validation", asset="segment_profiles", blocking=True,
                                          description="every segment covers every date and half hour of the window, "
                                                      "values non-negative and plausible, fills within limits")],
           description="Average actual kWh per register, per segment (RES/BUS x jurisdiction x stream type) x "
@@ -244,7 +244,7 @@ def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, confi
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[segment_profiles, core_tables], kinds={"parquet", "numpy"},
-          group_name="profiles",
+          **team("profiles"),
           description="Normalised shapes per segment: the daily weight (mean 1 over the window) and each day's "
                       "intraday shares; gas daily shapes per network from GasNetworkDailyVolume.")
 def macro_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -271,7 +271,7 @@ class MicroScalarsConfig(dg.Config):
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, macro_profiles, core_tables, statistics_history],
-          kinds={"parquet", "pandas"}, group_name="profiles",
+          kinds={"parquet", "pandas"}, **team("profiles"),
           description="Per register: actual consumption over a recent reference period / the macro profile over "
                       "it (units per average day). No usable history: the segment's average, flagged. Read "
                       "exceptions (meter exchange, duplicate reads) are listed.")

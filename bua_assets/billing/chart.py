@@ -3,9 +3,31 @@ previous month's accrual beside it when there is one. A PNG a person opens from 
 
 from __future__ import annotations
 
+import colorsys
 import io
 
 import pandas as pd
+
+# Distinct colours for the unbilled months, oldest first: matplotlib's tab10, then 18 picked one
+# by one from the qualitative palettes (tab20, Dark2, Set1/2, Paired, Kelly's) as the farthest
+# from all before them and from white and black: 28 in all, no two closer than 59 in RGB (the
+# horizon is 24 months). Beyond that, evenly spread hues. The default cycle repeated after 10.
+MONTH_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#dbdb8d", "#a1caf1", "#f0027f", "#ffff33", "#393b79", "#fc8d62", "#2b3d26", "#66c2a5", "#1b9e77", "#b3b3b3",
+    "#f7b6d2", "#882d17", "#f3c300", "#98df8a", "#a6761d", "#66a61e", "#6a3d9a", "#d6616b",
+)
+
+
+def month_colours(count: int) -> list[str]:
+    """``count`` distinct colours (hex), the first 28 from MONTH_PALETTE."""
+    colours = list(MONTH_PALETTE[:count])
+    extra = count - len(colours)
+    for i in range(extra):
+        r, g, b = colorsys.hls_to_rgb(i / extra, 0.35 if i % 2 else 0.6, 0.75)
+        colour = f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+        colours.append(colour if colour not in colours else f"#{(int(colour[1:], 16) ^ 0x010101):06x}")
+    return colours
 
 
 def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partition: str) -> bytes:
@@ -22,9 +44,10 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
     current = cells(summary)
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
     bottom = None
-    for month in sorted(current.columns):
+    months = sorted(current.columns)
+    for month, colour in zip(months, month_colours(len(months))):
         values = current[month]
-        ax.bar(current.index, values, bottom=bottom, label=f"{pd.Timestamp(month):%b %Y}")
+        ax.bar(current.index, values, bottom=bottom, color=colour, label=f"{pd.Timestamp(month):%b %Y}")
         bottom = values if bottom is None else bottom + values
     if previous is not None and len(previous):
         prior = cells(previous).sum(axis=1).reindex(current.index).fillna(0.0)
@@ -32,7 +55,7 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
     ax.set_title(f"Accrued unbilled revenue ex-GST, less expected discounts, as at {partition[:7]}")
     ax.set_ylabel("$")
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="unbilled month", fontsize=8)
+    ax.legend(title="unbilled month", fontsize=8, ncol=max(1, (len(months) + 11) // 12))
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")

@@ -1,0 +1,154 @@
+"""The asset graph tells the truth: every dataset an asset reads during a real materialisation of
+a small month is one its declared deps (with their partition mappings) cover, and every declared
+dep is read. The lake records each read (bua_assets.lake.Lake.on_read) with the asset and
+partition being materialised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from support import PARTITION
+
+from bua_assets.definitions import ALL_ASSETS, defs
+from bua_assets.lake import Lake
+from bua_assets.partitions import monthly_partitions
+from bua_assets.resources import LakeResource, local_resources
+from bua_assets.runner import backfill_interval_history
+
+# Declared deps that are not lake reads, and why.
+ORDERING_DEPS = {
+    ("core_tables", "core_snapshot"): "core_snapshot restores (or opens) the month's CORE that core_tables extracts",
+    ("errors", "accrual_summary"): "errors lists failed checks from the instance; reconciliation is the last of them",
+}
+
+
+class RecordingLakeResource(LakeResource):
+    """The lake, recording (reading asset, its partition, dataset's asset, partition, dataset)."""
+
+    record_to: str  # a JSON-lines file, so a read in any process is seen
+
+    def lake(self) -> Lake:
+        store = super().lake()
+        store.on_read = self._record
+        return store
+
+    def _record(self, asset: str, partition: str, dataset: str) -> None:
+        try:
+            context = dg.AssetExecutionContext.get()
+        except dg.DagsterInvariantViolationError:
+            return  # outside an asset (the runner looking for history months already done)
+        with open(self.record_to, "a") as out:
+            out.write(json.dumps([context.asset_key.to_user_string(), context.partition_key, asset, partition,
+                                  dataset]) + "\n")
+
+
+Read = tuple[str, str, str, str]  # reader, reader's partition, upstream asset, upstream partition
+
+
+def read_log(path: Path) -> set[Read]:
+    return {tuple(json.loads(line)[:4]) for line in path.read_text().splitlines()}
+
+
+def declared_upstream(asset_graph) -> Callable[[str, str], set[tuple[str, str]]]:
+    """(asset, partition) -> every (parent, partition) its declared deps map it to."""
+
+    def upstream(asset: str, partition: str) -> set[tuple[str, str]]:
+        parents = asset_graph.get_parents_partitions(dg.AssetKey(asset), partition)
+        return {(p.asset_key.to_user_string(), p.partition_key)
+                for p in (*parents.parent_partitions, *parents.required_but_nonexistent_parents_partitions)}
+
+    return upstream
+
+
+def undeclared_reads(reads: Iterable[Read], upstream: Callable[[str, str], set[tuple[str, str]]]) -> list[str]:
+    """Every read that is neither the asset's own partition nor covered by its declared deps."""
+    return sorted(f"{reader}[{partition}] reads {asset}[{asset_partition}]"
+                  for reader, partition, asset, asset_partition in reads
+                  if (reader, partition) != (asset, asset_partition)
+                  and (asset, asset_partition) not in upstream(reader, partition))
+
+
+def unread_deps(reads: Iterable[Read], asset_graph, assets: Iterable[str]) -> list[str]:
+    """Declared parents an asset never read (apart from the ordering deps above)."""
+    read = {(reader, asset) for reader, _, asset, _ in reads}
+    return sorted(f"{child} declares {parent} but never reads it" for child in assets
+                  for parent in (p.to_user_string() for p in asset_graph.get(dg.AssetKey(child)).parent_keys)
+                  if (child, parent) not in read and (child, parent) not in ORDERING_DEPS)
+
+
+@pytest.fixture(scope="module")
+def recorded(retailer, tmp_path_factory) -> set[Read]:
+    folder, url = retailer
+    home = tmp_path_factory.mktemp("graph")
+    log = home / "reads.jsonl"
+    resources = local_resources(url, str(folder / "nem12"), home) | {
+        "lake": RecordingLakeResource(base=str(home / "lake"), record_to=str(log))}
+    with dg.instance_for_test() as instance:
+        backfill_interval_history(PARTITION, instance, resources)
+        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
+        assert result.success
+    return read_log(log)
+
+
+def test_every_read_is_declared_with_its_partitions(recorded):
+    graph = defs.resolve_asset_graph()
+    readers = {reader for reader, *_ in recorded}
+    # Every asset that reads the lake was seen reading it (core_snapshot and interval_reads read none).
+    assert readers == {a.key.to_user_string() for a in ALL_ASSETS} - {"core_snapshot", "core_tables", "interval_reads"}
+    assert undeclared_reads(recorded, declared_upstream(graph)) == []
+    assert unread_deps(recorded, graph, readers | {"core_tables"}) == []
+    # The windows are read as declared: 12 months of statistics for the profiles, the horizon's
+    # interval data for the consumption, the previous month's accrual for the chart.
+    stats_months = {p for r, _, a, p in recorded if r == "utility_profiles" and a == "interval_statistics"}
+    assert len(stats_months) == 12 and max(stats_months) == PARTITION
+    assert ("accrual_summary", PARTITION, "accrual_summary", "2026-09-01") in recorded
+    interval_months = {p for r, _, a, p in recorded if r == "unbilled_consumption" and a == "interval_reads"}
+    assert len(interval_months) >= 2 and max(interval_months) == PARTITION, interval_months
+
+
+def test_the_comparison_catches_an_undeclared_read(recorded):
+    """Without deps the graph used to lack, the same reads are reported, by asset and partition."""
+    graph = defs.resolve_asset_graph()
+    declared = declared_upstream(graph)
+    dropped = {("invoice_line_items", "core_tables"), ("invoice_line_items", "unbilled_window"),
+               ("accrual_summary", "accrual_summary")}
+
+    def as_before(asset: str, partition: str) -> set[tuple[str, str]]:
+        return {(parent, p) for parent, p in declared(asset, partition) if (asset, parent) not in dropped}
+
+    found = undeclared_reads(recorded, as_before)
+    assert found and {line.split(" reads ")[0] for line in found} == {f"invoice_line_items[{PARTITION}]",
+                                                                     f"accrual_summary[{PARTITION}]"}
+    assert f"accrual_summary[{PARTITION}] reads accrual_summary[2026-09-01]" in found
+    assert f"invoice_line_items[{PARTITION}] reads unbilled_window[{PARTITION}]" in found
+    # A read outside a declared window is caught too: the statistics 13 months back.
+    assert undeclared_reads([("utility_profiles", PARTITION, "interval_statistics", "2025-09-01")], declared) == [
+        f"utility_profiles[{PARTITION}] reads interval_statistics[2025-09-01]"]
+
+
+def test_an_asset_reading_what_it_does_not_declare_is_caught_in_a_real_run(tmp_path):
+    """Two assets on the recording lake: the second reads the first without declaring it."""
+    log = tmp_path / "reads.jsonl"
+
+    @dg.asset(partitions_def=monthly_partitions, name="source_table")
+    def source_table(context, lake: LakeResource) -> None:
+        import pyarrow as pa
+
+        with lake.lake().partition_writer("source_table", context.partition_key) as writer:
+            writer.write("rows", pa.table({"x": [1, 2]}))
+
+    @dg.asset(partitions_def=monthly_partitions, name="reader_table")  # no deps: the read is undeclared
+    def reader_table(context, lake: LakeResource) -> None:
+        lake.lake().read("source_table", context.partition_key, "rows")
+
+    resources = {"lake": RecordingLakeResource(base=str(tmp_path / "lake"), record_to=str(log))}
+    with dg.instance_for_test() as instance:
+        for asset in (source_table, reader_table):  # nothing orders them: the graph does not know
+            assert dg.materialize([asset], partition_key=PARTITION, resources=resources, instance=instance).success
+    graph = dg.Definitions(assets=[source_table, reader_table], resources=resources).resolve_asset_graph()
+    assert undeclared_reads(read_log(log), declared_upstream(graph)) == [
+        f"reader_table[{PARTITION}] reads source_table[{PARTITION}]"]

@@ -1,0 +1,181 @@
+"""The UI as the people who run the month use it, end to end in a real browser: `./dev ui` (dagster
+dev on loopback, the repo's instance configuration) on a tiny generated retailer; Debian's
+Chromium, headless, driven by Playwright (never a downloaded browser) materialises the month from
+the asset graph, opens the four checks and sees their month, and opens the accrual chart.
+
+Without Chromium (or Playwright) the test skips with the reason; BUA_REQUIRE_BROWSER=1 (set by
+.ci/run, which installs Chromium) makes that a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from support import free_port
+
+from bua_assets.months import first_of_month_before
+from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.resources import local_resources
+from bua_assets.runner import backfill_interval_history
+from bua_assets.settings import defaults
+from bua_assets.synth.generator import GeneratorConfig, generate
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.getenv("BUA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHECKS = (("core_tables", "schema_drift"), ("segment_profiles", "profile_validation"),
+          ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
+TIMEOUT_MS = 120_000  # a loaded 2-core box: generous, every wait is on something visible
+
+
+def browser_or_skip():
+    problem = None
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        problem = f"Chromium not found at {CHROMIUM} (Debian: apt-get install chromium)"
+    else:
+        try:
+            from playwright.sync_api import sync_playwright  # noqa: F401
+        except ImportError as exc:
+            problem = f"Playwright for Python is not installed ({exc})"
+    if problem:
+        if os.getenv("BUA_REQUIRE_BROWSER"):
+            pytest.fail(f"BUA_REQUIRE_BROWSER is set but {problem}")
+        pytest.skip(f"{problem}; set BUA_REQUIRE_BROWSER=1 to make this fail")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """A tiny retailer whose last month is Dagster's latest partition, its interval history
+    backfilled (as an operator would before the month), and `./dev ui` serving it."""
+    browser_or_skip()
+    partition = monthly_partitions.get_last_partition_key()
+    home = tmp_path_factory.mktemp("ui_home")
+    d = defaults(home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))} | {
+        "BUA_HOME": str(home), "BUA_DUCKDB_THREADS": "1"}  # the first partition comes from the data
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BUA_DUCKDB_THREADS", "1")  # one process per step: no worker pool to start for tiny months
+        generate(GeneratorConfig(accounts=60, seed=5, as_at=run_date(partition), history_months=12),
+                 d.home / "retailer", d.core_url)
+        (d.dagster_home).mkdir(parents=True)
+        shutil.copy(REPO / "dagster.yaml", d.dagster_home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(d.dagster_home)) as instance:
+            backfill_interval_history(partition, instance, local_resources(d.core_url, d.meter_data, home))
+    port = free_port()
+    log = open(home / "dagster_dev.log", "w")
+    server = subprocess.Popen([str(REPO / "dev"), "ui", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None, (home / "dagster_dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "dagster dev did not answer in 180 s"
+            time.sleep(1)
+        yield {"url": url, "partition": partition, "home": home, "log": home / "dagster_dev.log"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the process group this fixture started
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(ui):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        yield page
+        browser.close()
+
+
+def dismiss_welcome(page) -> None:
+    """A fresh instance greets with a newsletter pop-up first."""
+    skip = page.get_by_text("Skip", exact=True)
+    try:
+        skip.wait_for(state="visible", timeout=10_000)
+    except Exception:  # noqa: BLE001 - shown once per instance; absent is fine
+        return
+    skip.click()
+
+
+def test_the_month_from_the_ui(ui, page):
+    partition, url = ui["partition"], ui["url"]
+    # One command, the repo's instance configuration: no "not in DAGSTER_HOME" warning.
+    assert "will not be used to configure Dagster" not in ui["log"].read_text()
+
+    # 1. Materialise the month from the asset graph: Materialize all -> the latest partition.
+    page.goto(f"{url}/asset-groups")
+    dismiss_welcome(page)
+    page.get_by_role("button", name="Materialize all").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Launch runs to materialize 18 assets").wait_for()
+    dialog.get_by_role("button", name="Latest", exact=True).click()
+    dialog.get_by_text("1 partition", exact=True).wait_for()
+    launch = dialog.get_by_role("button", name="Launch 1 run")
+    launch.click()
+    launch.wait_for(state="detached")
+    started = time.monotonic()
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        while True:
+            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}, job_name="__ASSET_JOB"))
+            if runs and runs[0].is_finished:
+                break
+            assert time.monotonic() - started < 600, "the month's run did not finish in 10 minutes"
+            time.sleep(2)
+        run = runs[0]
+    assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+    page.goto(f"{url}/runs/{run.run_id}")
+    page.get_by_text("Success", exact=True).first.wait_for()
+
+    # 2. Each check shows its month (not "—"), and its history has no "Skipped" rows.
+    for asset, check in CHECKS:
+        page.goto(f"{url}/assets/{asset}?view=checks")
+        page.get_by_text("Latest execution").wait_for()
+        page.get_by_text(partition, exact=True).first.wait_for()
+        text = page.locator("body").inner_text()
+        assert re.search(rf"Partition\s+{partition}", text) and check in text, (asset, check, text[-800:])
+        page.get_by_text("Execution history", exact=True).click()
+        page.get_by_text("Evaluation result", exact=True).wait_for()
+        page.get_by_text(partition, exact=True).first.wait_for()
+        assert "Skipped" not in page.locator("body").inner_text(), (asset, check)
+
+    # 3. The accrual chart heads accrual_summary's metadata; it opens as an image.
+    page.goto(f"{url}/assets/accrual_summary?partition={partition}")
+    first_key = page.locator("table tbody tr").first
+    first_key.get_by_text("chart", exact=True).wait_for()
+    first_key.get_by_text("[Show Markdown]").click()
+    chart = page.get_by_role("dialog").locator("img[src^='data:image/png;base64,']")
+    chart.wait_for()
+    assert chart.evaluate("img => img.complete && img.naturalWidth") > 500
+    assert page.get_by_role("dialog").get_by_text(f"Accrual {partition[:7]} by state x fuel").is_visible()
+
+
+def test_first_partition_follows_the_data(ui):
+    """The UI's partitions start at the data's first month, not 2023-09 (checked in the process
+    that served it, through the same environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))} | {"BUA_HOME": str(ui["home"])}
+    code = "from bua_assets.partitions import monthly_partitions as m; print(m.get_first_partition_key())"
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip().splitlines()[-1]
+    assert out == first_of_month_before(run_date(ui["partition"]), 12).isoformat()  # the 12 months generated

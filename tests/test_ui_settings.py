@@ -1,0 +1,71 @@
+"""What the UI shows, without a browser: the first partition, the chart's colours, owners and
+descriptions, and runs from the asset graph behaving as monthly_bua's."""
+
+from __future__ import annotations
+
+import io
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from bua_assets.billing.chart import accrual_chart, month_colours
+from bua_assets.definitions import defs
+from bua_assets.partitions import DEFAULT_FIRST_MONTH, first_month
+
+
+def test_first_partition_from_the_setting_or_the_embedded_data(tmp_path):
+    assert first_month({"BUA_FIRST_MONTH": "2025-03"}) == "2025-03-01"
+    assert first_month({"BUA_FIRST_MONTH": "2025-03-01"}) == "2025-03-01"
+    with pytest.raises(ValueError, match="BUA_FIRST_MONTH must be YYYY-MM"):
+        first_month({"BUA_FIRST_MONTH": "March 2025"})
+    # The embedded default: the first month folder of its NEM12 data (not a stray folder).
+    nem12 = tmp_path / "retailer" / "nem12"
+    for name in ("2025-11", "2026-01", "2025-13", "notes"):
+        (nem12 / name).mkdir(parents=True)
+    assert first_month({"BUA_HOME": str(tmp_path)}) == "2025-11-01"
+    # Data elsewhere (production) or no data yet: the production default.
+    assert first_month({"BUA_HOME": str(tmp_path), "BUA_METER_DATA": "s3://bucket/nem12"}) == DEFAULT_FIRST_MONTH
+    assert first_month({"BUA_HOME": str(tmp_path / "empty")}) == DEFAULT_FIRST_MONTH
+
+
+def test_24_months_get_24_distinct_colours_in_the_chart():
+    colours = month_colours(30)
+    assert len(set(colours)) == 30
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours[:24]], dtype=float)
+    distance = np.sqrt(((rgb[:, None, :] - rgb[None, :, :]) ** 2).sum(axis=2)) + np.eye(24) * 999
+    assert distance.min() > 55  # no two of the horizon's months look alike
+    months = pd.date_range("2024-11-01", periods=24, freq="MS").date
+    summary = pd.DataFrame({"state": "NSW", "fuel": "ELECTRICITY", "year_mnth": months,
+                            "net_amount_less_discount": 100.0})
+    import matplotlib.image as mpimg
+
+    pixels = (mpimg.imread(io.BytesIO(accrual_chart(summary, None, "2026-10-01")), format="png")[..., :3] * 255)
+    present = {tuple(int(round(v)) for v in p) for p in pixels.reshape(-1, 3)[::7]}
+    assert {tuple(int(c) for c in row) for row in rgb} <= present  # every month's bar is drawn in its own colour
+
+
+def test_runs_from_the_asset_graph_execute_as_monthly_bua():
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import get_reexecution_strategy
+
+    monthly, graph = defs.resolve_job_def("monthly_bua"), defs.resolve_job_def("__ASSET_JOB")
+    assert monthly.executor_def is graph.executor_def is dg.in_process_executor  # one process for the month
+    with dg.instance_for_test() as instance:
+        strategies = {
+            name: get_reexecution_strategy(instance.create_run_for_job(job, tags=dict(job.tags)), instance)
+            or "FROM_FAILURE (Dagster's default)" for name, job in (("monthly_bua", monthly), ("graph", graph))}
+    assert str(strategies["monthly_bua"]) == "ReexecutionStrategy.FROM_FAILURE"
+    assert strategies["graph"] == "FROM_FAILURE (Dagster's default)"  # the same re-execution from the failed step
+
+
+def test_every_asset_says_who_owns_it_and_where_it_sits():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners and node.description and node.tags.get("bua/stage"), key
+    assert "team:finance-operations" in graph.get(dg.AssetKey("accrual_summary")).owners
+    assert "2026-10-01 is the October accrual" in graph.get(dg.AssetKey("accrual_summary")).description
+    sensor = defs.resolve_sensor_def("earl_snapshot_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert "BUA_EARL_QUEUE_URL" in sensor.description and "starts OFF" in sensor.description
