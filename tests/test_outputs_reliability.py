@@ -53,8 +53,9 @@ def test_export_is_byte_identical_in_two_homes_and_reconciliation_counts_against
     first, name = run_home(retailer, tmp_path / "home-one")
     second, _ = run_home(retailer, tmp_path / "elsewhere" / "home-two")
     assert first.success and second.success
-    folders = [h / "exports" / "export" / "csv" / "2026-11-01" for h in (tmp_path / "home-one",
-                                                                          tmp_path / "elsewhere" / "home-two")]
+    # Each run's export sits under its snapshot's folder (`current`: the embedded default has none).
+    folders = [h / "exports" / "export" / "csv" / "2026-11-01" / "current" for h in (tmp_path / "home-one",
+                                                                                      tmp_path / "elsewhere" / "home-two")]
     files = sorted(p.name for p in folders[0].iterdir())
     assert files == sorted(p.name for p in folders[1].iterdir()) and "BUA_Errors_202610.csv" in files
     for f in files:
