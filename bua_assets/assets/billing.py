@@ -211,8 +211,8 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
 
 
 @dg.asset(partitions_def=monthly_partitions,
-          deps=[core_tables, unbilled_window, invoice_line_items, invoice_line_item_monthly, bua_account_summary,
-                previous_accrual],
+          deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items, invoice_line_item_monthly,
+                bua_account_summary, previous_accrual],
           kinds={"parquet", "pandas"}, **team("billing"),
           check_specs=[month_check("reconciliation", asset="accrual_summary",
                                          description="line items, monthly table, account summary and finance summary "

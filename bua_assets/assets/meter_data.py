@@ -14,12 +14,17 @@ from bua_assets.months import first_of_month_before
 from bua_assets.nem12.deliveries import delivery_shortfalls, describe_shortfalls
 from bua_assets.nem12.ingest import FILES_SCHEMA, ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import month_check, month_start, monthly_partitions, run_date
+from bua_assets.partitions import month_check, month_start, monthly_partitions, months_window, run_date
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
+# The deliveries check compares each provider with last month's file log: a declared read of the
+# previous month (one that does not exist yet is read as no deliveries).
+previous_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window(-1, -1))
+
 
 @dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, **team("meter_data"), op_tags=HEAVY,
+          deps=[previous_deliveries],
           check_specs=[month_check("meter_data_deliveries", asset="interval_reads",
                                    description="every meter data provider delivered at least min_delivery_share "
                                                "of last month's register-days (WARN naming the provider)")],
