@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from bua_assets.assets.profiles import table_metadata
+from bua_assets.assets.teams import team
 from bua_assets.lake import Lake
 from bua_assets.ops.runs import (
     RUN_LOG_ASSET,
@@ -33,7 +34,7 @@ MONTH_ASSETS = {dg.AssetKey(k) for k in ("invoice_line_items", "accrual_summary"
 NOTE_TAG = "bua/note"  # the operator's note: launch with --tags '{"bua/note": "..."}'
 
 bua_run_log = dg.AssetSpec(
-    RUN_LOG_ASSET, partitions_def=monthly_partitions, group_name="operations", kinds={"parquet"},
+    RUN_LOG_ASSET, partitions_def=monthly_partitions, **team("operations"), kinds={"parquet"},
     description="Every run of the month (kept by the run-status sensors, never materialised by a job): snapshot, "
                 "code version, start, end, duration per asset, totals, checks, the operator's note (run tag "
                 f"{NOTE_TAG}). The lake dataset bua_run_log/<month>/runs.parquet; each sensor tick records it "
