@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from bua_assets.compute import duckdb_settings
 from bua_assets.lake import Lake
+from bua_assets.months import AccrualMonth
 
 _DATASET_PATH = re.compile(r"^(?P<asset>[A-Za-z_][A-Za-z0-9_]*)/(?P<partition>\d{4}-\d{2}-\d{2})/"
                            r"(?P<dataset>[A-Za-z_][A-Za-z0-9_]*)\.parquet$")
@@ -62,10 +63,10 @@ def _root(lake: Lake) -> str:
 
 def month_partition(month: str) -> str:
     """``YYYY-MM`` (or a partition key ``YYYY-MM-01``) -> the partition key; a clear error otherwise."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", month.strip())
-    if not m or not 1 <= int(m[2]) <= 12:
-        raise ValueError(f"--month must be YYYY-MM (got {month!r})")
-    return f"{m[1]}-{m[2]}-01"
+    try:
+        return AccrualMonth.from_key(month).key
+    except ValueError:
+        raise ValueError(f"--month must be YYYY-MM (got {month!r})") from None
 
 
 def read_dataset(lake: Lake, files: DatasetFiles) -> pa.Table:
@@ -133,7 +134,7 @@ def describe_views(lake: Lake, month: str | None = None) -> pa.Table:
     for d in lake_datasets(lake, month):
         schema = pq.read_schema(next(iter(d.files.values())), filesystem=lake.filesystem)
         n = sum(pq.ParquetFile(p, filesystem=lake.filesystem).metadata.num_rows for p in d.files.values())
-        rows.append({"view": d.view, "partitions": ",".join(k[:7] for k in d.files), "rows": n,
+        rows.append({"view": d.view, "partitions": ",".join(AccrualMonth.from_key(k).label for k in d.files), "rows": n,
                      "columns": ", ".join(schema.names + ["partition"])})
     return pa.Table.from_pylist(rows, schema=pa.schema([("view", pa.string()), ("partitions", pa.string()),
                                                         ("rows", pa.int64()), ("columns", pa.string())]))

@@ -18,11 +18,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bua_assets.months import AccrualMonth, first_of_month_before
+
 
 def _latest_complete_month(today: date | None = None) -> str:
-    today = today or date.today()
-    y, m = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
-    return f"{y:04d}-{m:02d}"
+    return AccrualMonth.containing(today or date.today()).previous.label
 
 
 def demo_month_problem(month: str, today: date, existing: dict | None, accounts: int) -> str | None:
@@ -31,7 +31,6 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
     ``existing``: the config of the retailer already in the home (its manifest), if any; it is
     reused when it has ``accounts`` accounts and reaches past the month, so the month must lie
     inside its data."""
-    from bua_assets.months import first_of_month_before
     from bua_assets.partitions import FIRST_MONTH
 
     try:
@@ -39,7 +38,7 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
     except ValueError:
         return f"--month {month!r} is not a month: use YYYY-MM, e.g. {_latest_complete_month(today)}"
     if first < date.fromisoformat(FIRST_MONTH):
-        return f"--month {month} is before the first partition ({FIRST_MONTH[:7]}): there is no such month to run"
+        return f"--month {month} is before the first partition ({AccrualMonth.from_key(FIRST_MONTH)}): there is no such month to run"
     latest = _latest_complete_month(today)
     if month > latest:
         return f"--month {month} has not ended yet (today is {today}): the latest complete month is {latest}"
@@ -193,45 +192,50 @@ def cmd_promote(args) -> int:
     from zoneinfo import ZoneInfo
 
     from bua_assets.analyst import month_partition
-    from bua_assets.billing.rehearsal import SnapshotRun, exported_snapshots, parse_created, promote, promoted_manifest
+    from bua_assets.billing.rehearsal import (
+        SnapshotRun,
+        exported_snapshots,
+        parse_created,
+        promote,
+        promoted_manifest,
+        run_date_folder,
+    )
     from bua_assets.ops.earl import DEFAULT_TIME_ZONE
-    from bua_assets.partitions import run_date
 
     try:
-        key = month_partition(args.month)
+        month = AccrualMonth.from_key(month_partition(args.month))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    day = run_date(key)
     export, integration = _export_targets()
-    snapshots = exported_snapshots(export, str(day))
-    official = (promoted_manifest(integration, key[:7]) or {}).get("snapshot")
+    snapshots = exported_snapshots(export, month)
+    official = (promoted_manifest(integration, month) or {}).get("snapshot")
     if args.list or not snapshots:
         for m in snapshots:
             mark = "*" if m["snapshot"] == official else " "
             print(f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
                   f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}")
         if not snapshots:
-            print(f"no exports for {key[:7]} under {export.uri(f'export/csv/{day}')}", file=sys.stderr)
+            print(f"no exports for {month} under {export.uri(run_date_folder(month))}", file=sys.stderr)
             return 1
         return 0
     snapshot = args.snapshot
     if not snapshot:  # the latest real month-end snapshot
         zone = ZoneInfo(os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE)
         month_end = [m for m in snapshots if not m.get("rehearsal") and SnapshotRun(
-            m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(day, zone)]
+            m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(month.run_date, zone)]
         if not month_end:
-            print(f"error: no month-end snapshot exported for {key[:7]}; name one with --snapshot "
+            print(f"error: no month-end snapshot exported for {month}; name one with --snapshot "
                   f"({', '.join(m['snapshot'] for m in snapshots)})", file=sys.stderr)
             return 2
         snapshot = month_end[-1]["snapshot"]
     try:
-        paths = promote(export, integration, key[:7], str(day), snapshot)
+        paths = promote(export, integration, month, snapshot)
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _log(f"promoted {snapshot} for {key[:7]} (was {official or 'none'}): {paths[-1]}")
-    print(json.dumps({"month": key[:7], "snapshot": snapshot, "previous": official, "integration": paths}))
+    _log(f"promoted {snapshot} for {month} (was {official or 'none'}): {paths[-1]}")
+    print(json.dumps({"month": month.label, "snapshot": snapshot, "previous": official, "integration": paths}))
     return 0
 
 
@@ -243,15 +247,16 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
     from bua_assets.runner import backfill_interval_history
 
     for key in keys:  # one run of the monthly partition each, unless it is already in the lake
+        month = AccrualMonth.from_key(key)
         if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
-            _log(f"{key[:7]}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
+            _log(f"{month}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
             continue
-        _log(f"{key[:7]}: materialising {len(ALL_ASSETS)} assets")
+        _log(f"{month}: materialising {len(ALL_ASSETS)} assets")
         backfill_interval_history(key, instance, resources, progress=_log)
         result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
                                 tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
         if not result.success:
-            print(f"error: the run for {key[:7]} failed (run {result.run_id}); fix it and run the period again",
+            print(f"error: the run for {month} failed (run {result.run_id}); fix it and run the period again",
                   file=sys.stderr)
             return False
     return True

@@ -69,6 +69,11 @@ class AccrualMonth:
         return self.run_date - timedelta(days=1)
 
     @property
+    def span(self) -> tuple[date, date]:
+        """(start, end): the month's first and last day, inclusive."""
+        return self.start, self.end
+
+    @property
     def days(self) -> int:
         return (self.run_date - self.start).days
 

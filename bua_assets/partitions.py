@@ -6,7 +6,6 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -26,7 +25,7 @@ def first_month(env: Mapping[str, str] = os.environ) -> str:
     configured = env.get("BUA_FIRST_MONTH", "").strip()
     if configured:
         try:
-            return date.fromisoformat(configured if len(configured) > 7 else f"{configured}-01").replace(day=1).isoformat()
+            return AccrualMonth.from_key(configured).key
         except ValueError:
             raise ValueError(f"BUA_FIRST_MONTH must be YYYY-MM or YYYY-MM-01, got {configured!r}") from None
     if not env.get("BUA_METER_DATA"):
@@ -66,14 +65,3 @@ def month_check(name: str, asset: str, description: str, blocking: bool = False)
                                  partitions_def=monthly_partitions)
 
 
-def month_start(partition_key: str) -> date:
-    return AccrualMonth.from_key(partition_key).start
-
-
-def run_date(partition_key: str) -> date:
-    """The as-at date of the month's snapshot: every asset derives it from the key alone."""
-    return AccrualMonth.from_key(partition_key).run_date
-
-
-def month_end(partition_key: str) -> date:
-    return AccrualMonth.from_key(partition_key).end

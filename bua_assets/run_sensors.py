@@ -15,6 +15,7 @@ import pandas as pd
 from bua_assets.assets.profiles import table_metadata
 from bua_assets.assets.teams import team
 from bua_assets.lake import Lake
+from bua_assets.months import AccrualMonth
 from bua_assets.ops.runs import (
     RUN_LOG_ASSET,
     RUN_LOG_DATASET,
@@ -137,7 +138,7 @@ def record_and_notify(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: La
     subject, body = message(facts, notify.ui_base_url)
     if notify.topic_arn:
         notify.client().publish(TopicArn=notify.topic_arn, Subject=subject, Message=body,
-                                MessageAttributes={"month": {"DataType": "String", "StringValue": facts.month[:7]},
+                                MessageAttributes={"month": {"DataType": "String", "StringValue": AccrualMonth.from_key(facts.month).label},
                                                    "status": {"DataType": "String", "StringValue": facts.status}})
         log.info(f"notified {notify.topic_arn}: {subject}")
     else:

@@ -12,18 +12,13 @@ import dagster as dg
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import HISTORY_MONTHS, interval_statistics
-from bua_assets.months import first_of_month_before
-from bua_assets.partitions import month_start, run_date
+from bua_assets.months import AccrualMonth
 
 
 def history_partitions(partition: str, months: int = HISTORY_MONTHS) -> list[str]:
-    """The partitions before ``partition`` whose interval data its profiles read."""
-    first = first_of_month_before(run_date(partition), months)
-    out, d = [], first
-    while d < month_start(partition):
-        out.append(d.isoformat())
-        d = first_of_month_before(d, -1)
-    return out
+    """The partitions before ``partition`` whose interval data its profiles read: the profile window
+    is ``months`` months ending with the partition's own, so ``months - 1`` months before it."""
+    return [m.key for m in AccrualMonth.from_key(partition).history(months - 1)]
 
 
 def backfill_interval_history(partition: str, instance: dg.DagsterInstance, resources: dict, *,
@@ -36,7 +31,7 @@ def backfill_interval_history(partition: str, instance: dg.DagsterInstance, reso
     for key in history_partitions(partition):
         if not refresh and lake.exists("interval_statistics", key, "register_stats"):
             continue
-        if not resources["meter_data"].month_files(key[:7]):
+        if not resources["meter_data"].month_files(AccrualMonth.from_key(key).label):
             continue
         needed = [asset for asset, dataset in ((core_tables, "Account"), (interval_reads, "interval_reads"))
                   if refresh or not lake.exists(asset.key.path[-1], key, dataset)] + [interval_statistics]

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bua_assets.months import AccrualMonth, first_of_month_before
-from bua_assets.partitions import month_end, month_start, run_date
+from bua_assets.runner import history_partitions
 
 
 def test_a_partition_key_names_the_month_its_snapshot_follows():
@@ -36,8 +36,10 @@ def test_anything_but_a_month_is_refused_by_name(bad):
         AccrualMonth.from_key(bad)
 
 
-def test_the_partition_helpers_agree_with_the_month():
+def test_the_span_and_the_history_partitions_follow_the_month():
     for key in ("2023-09-01", "2024-02-01", "2024-12-01"):
         m = AccrualMonth.from_key(key)
-        assert (month_start(key), month_end(key), run_date(key)) == (m.start, m.end, m.run_date)
-        assert first_of_month_before(m.run_date, 1) == m.start
+        assert m.span == (m.start, m.end) and first_of_month_before(m.run_date, 1) == m.start
+    # the profiles read twelve months ending with the partition's own: the eleven before it
+    assert history_partitions("2024-02-01", 12) == [f"2023-{n:02d}-01" for n in range(3, 13)] + ["2024-01-01"]
+    assert history_partitions("2024-02-01", 1) == []

@@ -20,8 +20,10 @@ from bua_assets.billing.rehearsal import (
     promoted_manifest,
     should_promote,
 )
+from bua_assets.months import AccrualMonth
 
 SYDNEY = ZoneInfo("Australia/Sydney")
+MONTH = AccrualMonth.from_key("2026-10")
 RUN_DATE = date(2026, 11, 1)
 # 00:00 AEDT on 1 November is 13:00 UTC on 31 October: the real month-end snapshot for October.
 MONTH_END = SnapshotRun("bua-core-2026-11-01", datetime(2026, 10, 31, 13, 0, tzinfo=UTC), rehearsal=False)
@@ -54,24 +56,24 @@ def test_only_the_latest_month_end_snapshot_is_promoted_automatically():
 
 
 def _two_snapshots_then_promote(export: Target, integration: Target):
-    export_snapshot(files("rehearsal"), "2026-10", "2026-11-01", REHEARSAL, export)
-    export_snapshot(files("month-end"), "2026-10", "2026-11-01", MONTH_END, export)
+    export_snapshot(files("rehearsal"), MONTH, REHEARSAL, export)
+    export_snapshot(files("month-end"), MONTH, MONTH_END, export)
     base = "export/csv/2026-11-01"
     # neither overwrote the other
     assert export.get(f"{base}/{REHEARSAL.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nrehearsal,AccountSummary\n"
     assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
-    listed = exported_snapshots(export, "2026-11-01")
+    listed = exported_snapshots(export, MONTH)
     assert [m["snapshot"] for m in listed] == [REHEARSAL.snapshot, MONTH_END.snapshot]
     assert all(len(m["files"]) == 4 for m in listed)
     # a rerun of the rehearsal replaces only its own folder
-    export_snapshot(files("rehearsal-2"), "2026-10", "2026-11-01", REHEARSAL, export)
+    export_snapshot(files("rehearsal-2"), MONTH, REHEARSAL, export)
     assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
 
-    promote(export, integration, "2026-10", "2026-11-01", MONTH_END.snapshot)
+    promote(export, integration, MONTH, MONTH_END.snapshot)
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == b"a,b\nmonth-end,Errors\n"
-    assert promoted_manifest(integration, "2026-10")["snapshot"] == MONTH_END.snapshot
+    assert promoted_manifest(integration, MONTH)["snapshot"] == MONTH_END.snapshot
     # the operator names the rehearsal instead: exactly its files, its manifest
-    promote(export, integration, "2026-10", "2026-11-01", REHEARSAL.snapshot)
+    promote(export, integration, MONTH, REHEARSAL.snapshot)
     names = [n.rsplit("/", 1)[-1] for n in integration.list(INTEGRATION_PREFIX)]
     assert names == ["BUA_AccountSummary_202610.csv", "BUA_AccrualSummary_202610.csv", "BUA_Errors_202610.csv",
                      "BUA_InvoiceLineItemMonthly_202610.csv", "BUA_manifest_202610.json"]
@@ -79,12 +81,12 @@ def _two_snapshots_then_promote(export: Target, integration: Target):
     manifest = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
     assert manifest["snapshot"] == REHEARSAL.snapshot and manifest["snapshot_created"] == "2026-10-28T13:00:00+00:00"
     with pytest.raises(LookupError, match="exported snapshots: bua-core-2026-10-29, bua-core-2026-11-01"):
-        promote(export, integration, "2026-10", "2026-11-01", "bua-core-nope")
+        promote(export, integration, MONTH, "bua-core-nope")
     # an export changed after its manifest was written is refused, and the integration copy is untouched
     export.put(f"{base}/{MONTH_END.snapshot}/BUA_Errors_202610.csv", b"tampered")
     with pytest.raises(ValueError, match="does not match its manifest"):
-        promote(export, integration, "2026-10", "2026-11-01", MONTH_END.snapshot)
-    assert promoted_manifest(integration, "2026-10")["snapshot"] == REHEARSAL.snapshot
+        promote(export, integration, MONTH, MONTH_END.snapshot)
+    assert promoted_manifest(integration, MONTH)["snapshot"] == REHEARSAL.snapshot
 
 
 def test_snapshots_kept_apart_and_promotion_on_local_folders(tmp_path):

@@ -21,6 +21,7 @@ from bua_assets.billing.corrections import flagged_line_items, supplementary_lin
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
 from bua_assets.billing.export import ExportFile
 from bua_assets.billing.history import billed_through, largest_bill
+from bua_assets.billing.money import round_cents
 from bua_assets.billing.outputs import (
     account_attributes,
     account_summary,
@@ -33,6 +34,7 @@ from bua_assets.billing.rehearsal import (
     NO_SNAPSHOT,
     SnapshotRun,
     export_snapshot,
+    manifest_name,
     parse_created,
     promote,
     promoted_manifest,
@@ -41,9 +43,9 @@ from bua_assets.billing.rehearsal import (
 )
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
-from bua_assets.months import first_of_month_before
+from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE, time_zone_named
-from bua_assets.partitions import month_check, month_end, month_start, monthly_partitions, months_window, run_date
+from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
 
 LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
@@ -85,7 +87,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     out = out[["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "discount_state",
                "feature_type_name", "plan_item_type_name", "time_class_name", "period_start", "period_end", "days",
                "block_order", "quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity", "gst"]]
-    horizon_start = first_of_month_before(run_date(key), DEFAULT_HORIZON_MONTHS)
+    horizon_start = first_of_month_before(AccrualMonth.from_key(key).run_date, DEFAULT_HORIZON_MONTHS)
     supplementary, supplementary_exceptions = supplementary_lines(
         core["AccountPlan"], core["PlanRate"], invoices.to_pandas(),
         flagged_line_items(line_items, core["AccountPlan"]), horizon_start, core["PlanDiscount"], propensity)
@@ -98,9 +100,9 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "Int64"}), preserve_index=False))
     yield dg.MaterializeResult(metadata={
         "rows": len(out), "path": store.uri("invoice_line_items", key, "invoice_line_items"),
-        "accounts": int(out["account_id"].nunique()), "net_amount": round(float(out["net_amount"].sum()), 2),
-        "discount_net_propensity": round(float(out["discount_net_propensity"].sum()), 2),
-        "gst": round(float(out["gst"].sum()), 2), "exceptions": len(exceptions),
+        "accounts": int(out["account_id"].nunique()), "net_amount": round_cents(float(out["net_amount"].sum())),
+        "discount_net_propensity": round_cents(float(out["discount_net_propensity"].sum())),
+        "gst": round_cents(float(out["gst"].sum())), "exceptions": len(exceptions),
     })
     yield ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
 
@@ -150,7 +152,7 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: 
                       {"code": list(counts), "severity": ["ERROR" if k in errors else "WARN" for k in counts],
                        "rows": list(counts.values())}), {"rows": "int"}),
                   "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
-                  "lines_checked": len(lines), "net_amount_checked": round(float(np.sum(lines["net_amount"])), 2)})
+                  "lines_checked": len(lines), "net_amount_checked": round_cents(float(np.sum(lines["net_amount"])))})
 
 
 def _attributes(store, key) -> pd.DataFrame:
@@ -168,7 +170,7 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
         writer.write("invoice_line_item_monthly", pa.Table.from_pandas(monthly, preserve_index=False))
     return dg.MaterializeResult(metadata={
         "rows": len(monthly), "path": store.uri("invoice_line_item_monthly", key, "invoice_line_item_monthly"),
-        "net_amount": round(float(monthly["net_amount"].sum()), 2)})
+        "net_amount": round_cents(float(monthly["net_amount"].sum()))})
 
 
 EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_items")
@@ -195,14 +197,14 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
                               store.read("unbilled_window", key, "unbilled_months").to_pandas(), c["Account"],
                               _attributes(store, key), store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
                               account_exceptions(store, key), through,
-                              open_during(c["Account"], month_start(key), month_end(key)))
+                              open_during(c["Account"], *AccrualMonth.from_key(key).span))
     with store.partition_writer("bua_account_summary", key) as writer:
         writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
     return dg.MaterializeResult(metadata={
         "rows": len(summary), "path": store.uri("bua_account_summary", key, "bua_account_summary"),
         "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
         "accounts_fully_billed": int((summary["bill_status"] == "BILLED").sum()),
-        "net_amount": round(float(summary["net_amount"].sum()), 2)})
+        "net_amount": round_cents(float(summary["net_amount"].sum()))})
 
 
 # The chart puts the previous month's accrual beside this month's: a self-dependency one month back
@@ -228,7 +230,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
     attributes = _attributes(store, key)
     summary = finance_summary(lines, attributes)
-    previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
+    previous_key = AccrualMonth.from_key(key).previous.key
     previous = (store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
                 if store.exists("accrual_summary", previous_key, "accrual_summary") else None)
     png = accrual_chart(summary, previous, key)
@@ -238,12 +240,12 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     by_cell = state_fuel_totals(lines, attributes)
     yield dg.MaterializeResult(metadata={
         # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
-        "chart": dg.MetadataValue.md(f"## Accrual {key[:7]} by state x fuel x unbilled month\n\n"
+        "chart": dg.MetadataValue.md(f"## Accrual {AccrualMonth.from_key(key)} by state x fuel x unbilled month\n\n"
                                      f"![accrual by state x fuel x month](data:image/png;base64,"
                                      f"{base64.b64encode(png).decode()})"),
         "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
-        "net_amount": round(float(summary["net_amount"].sum()), 2),
-        "net_amount_less_discount": round(float(summary["net_amount_less_discount"].sum()), 2),
+        "net_amount": round_cents(float(summary["net_amount"].sum())),
+        "net_amount_less_discount": round_cents(float(summary["net_amount_less_discount"].sum())),
         "by_state_fuel": table_metadata(by_cell, {"net_amount": "float", "net_amount_less_discount": "float",
                                                   "accounts": "int"}),
         "accounts": int(lines["account_id"].nunique()),
@@ -256,13 +258,13 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
 def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.AssetCheckResult:
     monthly = store.read("invoice_line_item_monthly", key, "invoice_line_item_monthly").to_pandas()
     accounts = store.read("bua_account_summary", key, "bua_account_summary").to_pandas()
-    totals = {name: round(float(frame["net_amount"].sum()), 2) for name, frame in
+    totals = {name: round_cents(float(frame["net_amount"].sum())) for name, frame in
               (("invoice_line_items", lines), ("invoice_line_item_monthly", monthly),
                ("bua_account_summary", accounts), ("accrual_summary", summary))}
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     excepted = set(account_exceptions(store, key)["account_id"].dropna().astype(int))
     open_accounts = open_during(store.read("core_tables", key, "Account", columns=["id", "open_date", "close_date"])
-                                .to_pandas(), month_start(key), month_end(key))
+                                .to_pandas(), *AccrualMonth.from_key(key).span)
     # Counted against CORE itself: an account open in the month that any step lost fails the check.
     expected = set(open_accounts.astype(int)) | set(window["account_id"].astype(int))
     missing = sorted(expected - set(accounts["account_id"].astype(int)) - excepted)
@@ -345,21 +347,20 @@ class BuaExportConfig(dg.Config):
 def bua_export(context: dg.AssetExecutionContext, config: BuaExportConfig, lake: LakeResource, export: ExportResource,
                catalog: AnalystCatalogResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    tag = key[:7].replace("-", "")
+    month = AccrualMonth.from_key(key)
     files = []
     for asset, stem in EXPORTS:
         frame = store.read(asset, key, asset).to_pandas()
-        files.append(ExportFile(f"{stem}_{tag}.csv", frame.to_csv(index=False).encode(), len(frame)))
+        files.append(ExportFile(f"{stem}_{month.compact}.csv", frame.to_csv(index=False).encode(), len(frame)))
     export_target, integration_target = export.targets()
     # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py).
     run = snapshot_run(context)
-    month, day = key[:7], str(run_date(key))
-    written = export_snapshot(files, month, day, run, export_target)
-    promoted, reason = should_promote(run, config.promote, run_date(key), time_zone_named(BUA_TIME_ZONE),
+    written = export_snapshot(files, month, run, export_target)
+    promoted, reason = should_promote(run, config.promote, month.run_date, time_zone_named(BUA_TIME_ZONE),
                                       promoted_manifest(integration_target, month))
-    delivered = promote(export_target, integration_target, month, day, run.snapshot) if promoted else []
+    delivered = promote(export_target, integration_target, month, run.snapshot) if promoted else []
     context.log.info(f"export of snapshot {run.snapshot}: {reason}")
-    body = json.loads(export_target.get(f"{snapshot_folder(day, run.snapshot)}/BUA_manifest_{tag}.json"))
+    body = json.loads(export_target.get(manifest_name(snapshot_folder(month, run.snapshot), month)))
     with store.partition_writer("bua_export", key) as writer:
         writer.write("manifest", pa.Table.from_pylist([f | {"snapshot": run.snapshot, "promoted": promoted}
                                                        for f in body["files"]]))
@@ -380,7 +381,7 @@ def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: 
         return []
     from bua_assets.ops.catalog import register_month
 
-    registered = register_month(store, catalog.client(), catalog.database, key[:7])
+    registered = register_month(store, catalog.client(), catalog.database, AccrualMonth.from_key(key).label)
     context.log.info(f"{len(registered)} lake datasets registered in Glue database {catalog.database}")
     return [r.table for r in registered]
 

@@ -15,8 +15,9 @@ from bua_assets.core.consistency import (
 from bua_assets.core.consistency import summary as consistency_summary
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
+from bua_assets.months import AccrualMonth
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import month_check, monthly_partitions, run_date
+from bua_assets.partitions import month_check, monthly_partitions
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
 
@@ -60,7 +61,7 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
         raise dg.Failure(f"CORE snapshot {db.url.redacted()} has no rows in: {', '.join(empty)}")
     return dg.MaterializeResult(metadata={
         "rows": sum(counts.values()),  # everything the snapshot holds across the CORE tables
-        "path": db.url.redacted(), "engine": db.engine, "run_date": str(run_date(context.partition_key)),
+        "path": db.url.redacted(), "engine": db.engine, "run_date": str(AccrualMonth.from_key(context.partition_key).run_date),
         "rows_by_table": dg.MetadataValue.json(counts),
         "accounts": counts["Account"],
         "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)", **restored,
@@ -87,11 +88,12 @@ SHOWN_FINDINGS = 200  # rows of the consistency table in the check's metadata (t
 def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, core_db: CoreDatabaseResource,
                 rds: RdsCoreResource, lake: LakeResource, anonymise: AnonymiseResource):
     store, key = lake.lake(), context.partition_key
+    run_date = AccrualMonth.from_key(key).run_date
     db = core_database(core_db, rds, key)
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
         target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
-        result = extract_core(db, target, run_date(key), progress=progress_logger(context.log, "core_tables: tables extracted"))
+        result = extract_core(db, target, run_date, progress=progress_logger(context.log, "core_tables: tables extracted"))
         if result.value_errors:
             # Report the drift first (a drifted column is often why a value fails), then stop with
             # every bad table named; the partition's staging is discarded, nothing half-written stays.
@@ -104,7 +106,7 @@ def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, cor
     findings = consistency_findings(
         {t: store.read("core_tables", key, t, columns=cols).to_pandas(date_as_object=False)
          for t, cols in columns_needed().items()},
-        run_date(key), ConsistencyConfig(config.future_horizon_days))
+        run_date, ConsistencyConfig(config.future_horizon_days))
     yield dg.MaterializeResult(metadata={
         "rows": total, "path": store.uri("core_tables", key),
         "rows_by_table": dg.MetadataValue.json(result.rows), "anonymised": anonymiser is not None,

@@ -37,8 +37,9 @@ from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, writ
 from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
+from bua_assets.months import AccrualMonth
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
-from bua_assets.partitions import month_end, monthly_partitions, months_window, run_date
+from bua_assets.partitions import monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 from bua_assets.settings import participant_id
@@ -67,7 +68,7 @@ def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowCon
         read("Account", ["id", "open_date", "close_date", "next_bill_date"]),
         read("Invoice", ["id", "status", "is_credit", "issue_date", "reverses_invoice_id"]),
         read("InvoiceLineItem", ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
-        month_end=month_end(key), run_date=run_date(key), horizon_months=config.horizon_months,
+        month_end=AccrualMonth.from_key(key).end, run_date=AccrualMonth.from_key(key).run_date, horizon_months=config.horizon_months,
         future_horizon_days=config.future_horizon_days)
     with store.partition_writer("unbilled_window", key) as writer:
         writer.write("unbilled_months", window.months)
@@ -112,7 +113,7 @@ def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
     reads, exceptions = month_end_reads(
         basic[["register_id", "dial_digits", "fuel", "network_id", "pressure_correction_factor"]],
-        basic_reads_of(store, key), daily_estimate, month_end(key),
+        basic_reads_of(store, key), daily_estimate, AccrualMonth.from_key(key).end,
         store.read("core_tables", key, "GasHeatingValue").to_pandas())
     with store.partition_writer("basic_reads", key) as writer:
         writer.write("basic_reads", pa.Table.from_pandas(reads, preserve_index=False))
@@ -170,14 +171,15 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
     missing = missing.drop(no_scalar.index).sort_values(["nmi", "suffix", "date"]).reset_index(drop=True)
     half_hours = estimate_half_hours(missing["key_index"].to_numpy(), missing["scalar"].to_numpy(),
                                      missing["date"].to_numpy(dtype="datetime64[D]"), macro)
-    created = f"{run_date(key):%Y%m%d}0100"
+    month = AccrualMonth.from_key(key)
+    created = f"{month.run_date:%Y%m%d}0100"
     read_back, files = [], []
     with store.partition_writer("nem12_estimates", key) as writer, tempfile.TemporaryDirectory(prefix="bua-est-") as tmp:
         regs = missing["register_id"].to_numpy()
         uniq = np.unique(regs)
         for n, first in enumerate(range(0, len(uniq), REGISTERS_PER_FILE)):
             rows = np.flatnonzero(np.isin(regs, uniq[first:first + REGISTERS_PER_FILE]))
-            name = f"NEM12#{key[:4]}{key[5:7]}EST{n:03d}#{ESTIMATOR}#{participant_id()}.csv"
+            name = f"NEM12#{month.compact}EST{n:03d}#{ESTIMATOR}#{participant_id()}.csv"
             path = Path(tmp) / name
             write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=participant_id())
             (parsed,) = read_nem12(path, source=name)

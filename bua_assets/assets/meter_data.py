@@ -10,11 +10,11 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.teams import team
-from bua_assets.months import first_of_month_before
+from bua_assets.months import AccrualMonth
 from bua_assets.nem12.deliveries import delivery_shortfalls, describe_shortfalls
 from bua_assets.nem12.ingest import FILES_SCHEMA, ingest_month
 from bua_assets.ops.anonymise import NEM12_COLUMNS, AnonymisingWriter
-from bua_assets.partitions import month_check, month_start, monthly_partitions, months_window, run_date
+from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResource
 
@@ -34,15 +34,16 @@ previous_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_win
 def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource,
                    anonymise: AnonymiseResource):
     key = context.partition_key
-    files = meter_data.month_files(key[:7])
+    month = AccrualMonth.from_key(key)
+    files = meter_data.month_files(month.label)
     if not files:
-        context.log.warning(f"no NEM12 files for {key[:7]} at {meter_data.location}")
+        context.log.warning(f"no NEM12 files for {month} at {meter_data.location}")
     store = lake.lake()
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("interval_reads", key) as writer, tempfile.TemporaryDirectory(prefix="bua-nem12-") as work:
         write = AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS}) \
             if anonymiser else writer
-        summary = ingest_month(files, month_start(key), run_date(key), write.write, Path(work),
+        summary = ingest_month(files, month.start, month.run_date, write.write, Path(work),
                                max_demand_kw=meter_data.max_demand_kw,
                                progress=progress_logger(context.log, "interval_reads"))
         write.write("quarantine", summary.quarantine)
@@ -56,15 +57,15 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
     })
     # Last month's file log of this same asset, when it was materialised. Not a dependency: a
     # month must not wait for (or re-run with) the month before; without it there is no baseline.
-    previous = first_of_month_before(month_start(key), 1).strftime("%Y-%m-%d")
-    has_previous = store.exists("interval_reads", previous, "files")
-    before = store.read("interval_reads", previous, "files") if has_previous else FILES_SCHEMA.empty_table()
+    previous = month.previous
+    has_previous = store.exists("interval_reads", previous.key, "files")
+    before = store.read("interval_reads", previous.key, "files") if has_previous else FILES_SCHEMA.empty_table()
     table = delivery_shortfalls(summary.files, before, meter_data.min_delivery_share)
     short = table[table["status"].isin(["missing", "below"])]
     yield dg.AssetCheckResult(
         check_name="meter_data_deliveries", passed=short.empty, severity=dg.AssetCheckSeverity.WARN,
         description=describe_shortfalls(table, meter_data.min_delivery_share) if has_previous else
-        f"no file log for {previous[:7]} (interval_reads not materialised): nothing to compare deliveries against",
-        metadata={"previous_month": previous[:7], "min_delivery_share": meter_data.min_delivery_share,
+        f"no file log for {previous} (interval_reads not materialised): nothing to compare deliveries against",
+        metadata={"previous_month": previous.label, "min_delivery_share": meter_data.min_delivery_share,
                   "short_providers": dg.MetadataValue.json(short["provider"].tolist()),
                   "providers": dg.MetadataValue.json(json.loads(table.to_json(orient="records")))})

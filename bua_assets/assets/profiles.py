@@ -24,8 +24,8 @@ from bua_assets.estimation.scalars import (
     with_segment_averages,
 )
 from bua_assets.lake import Lake
-from bua_assets.months import first_of_month_before
-from bua_assets.partitions import month_check, month_end, month_start, monthly_partitions, months_window, run_date
+from bua_assets.months import AccrualMonth
+from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 from bua_assets.settings import profile_history_months
@@ -37,7 +37,8 @@ statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months
 
 
 def profile_window(key: str) -> prof.Window:
-    return prof.Window(first_of_month_before(run_date(key), HISTORY_MONTHS), month_end(key))
+    month = AccrualMonth.from_key(key)  # HISTORY_MONTHS months ending with the partition's own
+    return prof.Window(month.shifted(1 - HISTORY_MONTHS).start, month.end)
 
 
 def history_months(key: str) -> list[str]:
@@ -91,7 +92,7 @@ def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource,
 
 def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    window = prof.Window(month_start(key), month_end(key))
+    window = prof.Window(*AccrualMonth.from_key(key).span)
     _, segments, interval = registers_for(store, key, window)
     month_pass = prof.HistoryPass(interval, len(segments), window)
     batches = store.iter_batches("interval_reads", key, "interval_reads", columns=STATISTICS_COLUMNS)
@@ -281,7 +282,7 @@ def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig,
     macro = macro_of(store, key)
     registers["key_index"] = macro.key_index(registers["profile_key"])
     tenancies = store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas()
-    moved_in = tenancies[pd.to_datetime(tenancies["start_date"]) <= pd.Timestamp(month_end(key))] \
+    moved_in = tenancies[pd.to_datetime(tenancies["start_date"]) <= pd.Timestamp(AccrualMonth.from_key(key).end)] \
         .groupby("utility_id")["start_date"].max()
     registers["tenancy_start"] = registers["utility_id"].map(moved_in)
     interval = registers[registers["read_kind"] == "INTERVAL"]
@@ -322,5 +323,5 @@ def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
                        columns=["id", "meter_register_id", "read_date", "reading", "read_type"]).to_pandas()
     reads["reading"] = reads["reading"].astype(float)
     # Earlier BUA estimates (BUA_ESTIMATE) are ours, not the meter's: never a baseline.
-    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(month_end(key))) & reads["read_type"].isin(["ACTUAL", "ESTIMATE"])
+    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(AccrualMonth.from_key(key).end)) & reads["read_type"].isin(["ACTUAL", "ESTIMATE"])
     return reads[keep]

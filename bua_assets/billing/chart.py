@@ -8,6 +8,8 @@ import io
 
 import pandas as pd
 
+from bua_assets.months import AccrualMonth
+
 # Distinct colours for the unbilled months, oldest first: matplotlib's tab10, then 18 picked one
 # by one from the qualitative palettes (tab20, Dark2, Set1/2, Paired, Kelly's) as the farthest
 # from all before them and from white and black: 28 in all, no two closer than 59 in RGB (the
@@ -52,7 +54,7 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
     if previous is not None and len(previous):
         prior = cells(previous).sum(axis=1).reindex(current.index).fillna(0.0)
         ax.scatter(current.index, prior, marker="_", s=400, color="black", zorder=3, label="previous month's accrual")
-    ax.set_title(f"Accrued unbilled revenue ex-GST, less expected discounts, as at {partition[:7]}")
+    ax.set_title(f"Accrued unbilled revenue ex-GST, less expected discounts, as at {AccrualMonth.from_key(partition)}")
     ax.set_ylabel("$")
     ax.tick_params(axis="x", rotation=45)
     ax.legend(title="unbilled month", fontsize=8, ncol=max(1, (len(months) + 11) // 12))

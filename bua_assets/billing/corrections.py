@@ -28,8 +28,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
-from bua_assets.billing.tariff import GST_RATE, _round_cents, price
+from bua_assets.billing.tariff import price
 
 CHARGES = ("DAILY_RETAIL", "USAGE_RETAIL", "CONTROLLED_LOAD", "FEED_IN")
 GROUP = ["account_id", "utility_id"]
@@ -213,6 +214,6 @@ def _reversals(debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataF
         if len(d) else pd.Series(dtype=int),
         "quantity": d["quantity"], "uom": d["uom"], "rate": d["rate"], "net_amount": -d["net_amount"],
         "discount_net": -d["discount_net"],
-        "discount_net_propensity": -_round_cents(d["discount_net"].to_numpy() * share),
+        "discount_net_propensity": -round_cents(d["discount_net"].to_numpy() * share),
         "discount_state": np.where(has_discount, np.where(conditional, "CONDITIONAL", "GUARANTEED"), "NONE"),
-        "gst": -_round_cents(d["net_amount"].to_numpy() * GST_RATE), "is_credit": True})
+        "gst": -gst(d["net_amount"].to_numpy()), "is_credit": True})

@@ -99,13 +99,3 @@ def publish(target: Target, folder: str, files: list[ExportFile], tag: str, mani
     target.put(manifest_name, manifest_bytes)
     return [target.uri(f"{folder}/{f.name}") for f in files] + [target.uri(manifest_name)]
 
-
-def export_month(files: list[ExportFile], month: str, run_date: str, export: Target, integration: Target) -> dict:
-    """Write the export, then the integration copy; returns the paths written."""
-    tag = month.replace("-", "")[:6]
-    body = manifest(files, month, run_date)
-    written = publish(export, f"export/csv/{run_date}", files, tag, body)
-    # The integration copy is made from what was exported, so the two can never differ.
-    copied = [ExportFile(f.name, export.get(f"export/csv/{run_date}/{f.name}"), f.rows) for f in files]
-    delivered = publish(integration, INTEGRATION_PREFIX, copied, tag, body)
-    return {"export": written, "integration": delivered, "manifest": json.loads(body)}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bua_assets.billing.money import round_cents
+
 MONTHLY_KEY = ["account_id", "utility_id", "year_mnth", "ili_state", "discount_state", "feature_type_name",
                "plan_item_type_name", "time_class_name", "uom"]
 MONEY = ["net_amount", "discount_net", "discount_net_propensity", "gst"]
@@ -19,7 +21,7 @@ def line_item_monthly(lines: pd.DataFrame) -> pd.DataFrame:
         discount_net=("discount_net", "sum"), discount_net_propensity=("discount_net_propensity", "sum"),
         gst=("gst", "sum")).reset_index()
     for col in MONEY:
-        m[col] = m[col].round(2)
+        m[col] = round_cents(m[col])
     m["quantity"] = m["quantity"].round(3)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(m["quantity"] != 0, m["net_amount"] / m["quantity"], 0.0)
@@ -65,8 +67,8 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     out["billed_through"] = billed_through.reindex(out.index)
     out["usage_kwh"] = q["KWH"].reindex(out.index).fillna(0.0).round(3) if "KWH" in q else 0.0
     out["usage_mj"] = q["MJ"].reindex(out.index).fillna(0.0).round(3) if "MJ" in q else 0.0
-    out = out.join(money.round(2), how="left").fillna({c: 0.0 for c in MONEY})
-    out["net_amount_less_discount"] = (out["net_amount"] - out["discount_net_propensity"]).round(2)
+    out = out.join(round_cents(money), how="left").fillna({c: 0.0 for c in MONEY})
+    out["net_amount_less_discount"] = round_cents(out["net_amount"] - out["discount_net_propensity"])
     with np.errstate(invalid="ignore", divide="ignore"):
         share = est["estimated_quantity"] / est["quantity"]
     out["share_estimated"] = share.reindex(out.index).fillna(0.0).round(4)
@@ -89,9 +91,9 @@ def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
         accounts=("account_id", "nunique"), discount_net_propensity=("discount_net_propensity", "sum"),
         discount_net=("discount_net", "sum")).reset_index()
     for col in ("net_amount", "discount_net_propensity", "discount_net"):
-        s[col] = s[col].round(2)
+        s[col] = round_cents(s[col])
     s["volume"] = s["volume"].round(3)
-    s["net_amount_less_discount"] = (s["net_amount"] - s["discount_net_propensity"]).round(2)
+    s["net_amount_less_discount"] = round_cents(s["net_amount"] - s["discount_net_propensity"])
     return s
 
 
@@ -104,7 +106,7 @@ def state_fuel_totals(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataF
         net_amount=("net_amount", "sum"), net_amount_less_discount=("net_amount_less_discount", "sum"),
         accounts=("account_id", "nunique")).reset_index()
     for col in ("net_amount", "net_amount_less_discount"):
-        t[col] = t[col].round(2)
+        t[col] = round_cents(t[col])
     return t
 
 

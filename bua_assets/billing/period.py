@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from bua_assets.billing.money import round_cents
+from bua_assets.months import AccrualMonth
+
 SUMS = ("net_amount", "net_amount_less_discount", "volume", "days")
 
 
@@ -20,10 +23,10 @@ def period_partitions(start: date, end: date) -> list[str]:
         raise ValueError(f"--to must be the last day of a month (got {end})")
     if end < start:
         raise ValueError(f"--to ({end}) is before --from ({start})")
-    keys, d = [], start
-    while d <= end:
-        keys.append(d.isoformat())
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    keys, month = [], AccrualMonth(start)
+    while month.start <= end:
+        keys.append(month.key)
+        month = month.shifted(1)
     return keys
 
 
@@ -38,14 +41,14 @@ def combine_period(months: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> tupl
         g = summary.groupby(["state", "fuel"], dropna=False)[list(SUMS)].sum()
         g["accounts"] = accounts.groupby(["state", "fuel"], dropna=False).size()
         g = g.fillna({"accounts": 0}).astype({"accounts": "int64"}).reset_index()
-        g.insert(0, "month", key[:7])
+        g.insert(0, "month", AccrualMonth.from_key(key).label)
         parts.append(g)
     by_month = pd.concat(parts, ignore_index=True)
     combined = by_month.groupby(["state", "fuel"], dropna=False).agg(
         **{c: (c, "sum") for c in SUMS}, months=("month", "nunique")).reset_index()
     for frame in (by_month, combined):
         for c in ("net_amount", "net_amount_less_discount"):
-            frame[c] = frame[c].round(2)
+            frame[c] = round_cents(frame[c])
         frame["volume"] = frame["volume"].round(3)
     return by_month.sort_values(["month", "state", "fuel"]).reset_index(drop=True), \
         combined.sort_values(["state", "fuel"]).reset_index(drop=True)

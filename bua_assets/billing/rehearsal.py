@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from bua_assets.billing.export import INTEGRATION_PREFIX, ExportFile, Target, manifest, publish
+from bua_assets.months import AccrualMonth
 
 NO_SNAPSHOT = "current"  # the configured CORE database, not a named snapshot
 PROMOTE_CHOICES = ("auto", "always", "never")
@@ -50,8 +51,17 @@ def folder_name(snapshot: str) -> str:
     return name
 
 
-def snapshot_folder(run_date: str, snapshot: str) -> str:
-    return f"export/csv/{run_date}/{folder_name(snapshot)}"
+def run_date_folder(month: AccrualMonth) -> str:
+    """Where every snapshot's export of the month sits: ``export/csv/<run_date>``."""
+    return f"export/csv/{month.run_date}"
+
+
+def snapshot_folder(month: AccrualMonth, snapshot: str) -> str:
+    return f"{run_date_folder(month)}/{folder_name(snapshot)}"
+
+
+def manifest_name(folder: str, month: AccrualMonth) -> str:
+    return f"{folder}/BUA_manifest_{month.compact}.json"
 
 
 def parse_created(text: str | None) -> datetime | None:
@@ -61,22 +71,21 @@ def parse_created(text: str | None) -> datetime | None:
     return created if created.tzinfo else created.replace(tzinfo=UTC)  # RDS gives UTC without an offset
 
 
-def snapshot_manifest(files: list[ExportFile], month: str, run_date: str, run: SnapshotRun) -> bytes:
-    body = json.loads(manifest(files, month, run_date))
+def snapshot_manifest(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun) -> bytes:
+    body = json.loads(manifest(files, month.label, str(month.run_date)))
     body.update({"snapshot": run.snapshot, "snapshot_created": run.created.isoformat() if run.created else None,
                  "rehearsal": run.rehearsal})
     return json.dumps(body, indent=2).encode()
 
 
-def export_snapshot(files: list[ExportFile], month: str, run_date: str, run: SnapshotRun, export: Target) -> list[str]:
+def export_snapshot(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, export: Target) -> list[str]:
     """The run's CSVs and manifest under its snapshot's folder (replacing only an earlier run on the same snapshot)."""
-    tag = month.replace("-", "")[:6]
-    return publish(export, snapshot_folder(run_date, run.snapshot), files, tag,
-                   snapshot_manifest(files, month, run_date, run))
+    return publish(export, snapshot_folder(month, run.snapshot), files, month.compact,
+                   snapshot_manifest(files, month, run))
 
 
-def promoted_manifest(integration: Target, month: str) -> dict | None:
-    name = f"{INTEGRATION_PREFIX}/BUA_manifest_{month.replace('-', '')[:6]}.json"
+def promoted_manifest(integration: Target, month: AccrualMonth) -> dict | None:
+    name = manifest_name(INTEGRATION_PREFIX, month)
     return json.loads(integration.get(name)) if name in integration.list(INTEGRATION_PREFIX) else None
 
 
@@ -102,10 +111,10 @@ def should_promote(run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo
     return True, "promoted: the latest month-end snapshot"
 
 
-def exported_snapshots(export: Target, run_date: str) -> list[dict]:
-    """The manifests of every snapshot exported for the run date (oldest snapshot first)."""
+def exported_snapshots(export: Target, month: AccrualMonth) -> list[dict]:
+    """The manifests of every snapshot exported for the month (oldest snapshot first)."""
     found = []
-    base = f"export/csv/{run_date}"
+    base = run_date_folder(month)
     for folder in _subfolders(export, base):
         for name in export.list(f"{base}/{folder}"):
             if name.rsplit("/", 1)[-1].startswith("BUA_manifest_"):
@@ -124,22 +133,21 @@ def _subfolders(target: Target, folder: str) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
 
 
-def promote(export: Target, integration: Target, month: str, run_date: str, snapshot: str) -> list[str]:
+def promote(export: Target, integration: Target, month: AccrualMonth, snapshot: str) -> list[str]:
     """Copy ``snapshot``'s export for the month into the integration prefix (the month's files there
     replaced, manifest last). Each file is checked against the snapshot's manifest first: an export
     that does not match its manifest is never promoted."""
-    folder = snapshot_folder(run_date, snapshot)
-    tag = month.replace("-", "")[:6]
-    manifest_name = f"{folder}/BUA_manifest_{tag}.json"
-    if manifest_name not in export.list(folder):
-        known = [m["snapshot"] for m in exported_snapshots(export, run_date)]
+    folder = snapshot_folder(month, snapshot)
+    name = manifest_name(folder, month)
+    if name not in export.list(folder):
+        known = [m["snapshot"] for m in exported_snapshots(export, month)]
         raise LookupError(f"no export of {month} for snapshot {snapshot!r} under {export.uri(folder)} "
                           f"(exported snapshots: {', '.join(known) or 'none'})")
-    body = export.get(manifest_name)
+    body = export.get(name)
     files = []
     for entry in json.loads(body)["files"]:
         data = export.get(f"{folder}/{entry['name']}")
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise ValueError(f"{export.uri(folder)}/{entry['name']} does not match its manifest: not promoted")
         files.append(ExportFile(entry["name"], data, entry["rows"]))
-    return publish(integration, INTEGRATION_PREFIX, files, tag, body)
+    return publish(integration, INTEGRATION_PREFIX, files, month.compact, body)

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
+
+from bua_assets.billing.money import round_cents
 
 STATUSES = ("APPROVED", "REPLACED", "DRAFT")
 
@@ -81,10 +82,6 @@ def match_values(quantity, rate, discount) -> tuple:
                                    int(round(abs(float(discount)) * 1e2)))
 
 
-def cents(x: float) -> float:
-    return float(Decimal(str(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 def calculate(version: ChargeVersion, period_start: date, period_end: date) -> Transaction | None:
     """A daily charge over the version's overlap with the period (inclusive); None without overlap."""
     first = max(version.start, period_start)
@@ -93,7 +90,7 @@ def calculate(version: ChargeVersion, period_start: date, period_end: date) -> T
     if days <= 0:
         return None
     return Transaction(version.billing_account, version.supply_point, version.charge_item, version.time_class,
-                       days, float(days), version.rate, cents(days * version.rate), False)
+                       days, float(days), version.rate, round_cents(days * version.rate), False)
 
 
 def _pair_keys(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:

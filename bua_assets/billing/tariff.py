@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-GST_RATE = 0.10
+from bua_assets.billing.money import gst, round_cents
+
 USAGE_CHARGES = ("USAGE_RETAIL", "CONTROLLED_LOAD")
 LINE_COLUMNS = ["line_id", "account_id", "plan_id", "period_start", "period_end", "charge_type", "time_class",
                 "quantity", "uom", "pay_on_time_propensity"]
@@ -33,17 +34,6 @@ LINE_COLUMNS = ["line_id", "account_id", "plan_id", "period_start", "period_end"
 class Priced:
     lines: pd.DataFrame  # one row per line part x block: line_id, part_start, part_end, days, block_order, quantity, rate, net_amount, discount_*, gst
     exceptions: pd.DataFrame  # line_id, account_id, code, reason
-
-
-def _round_cents(x: np.ndarray) -> np.ndarray:
-    """Half away from zero, as invoices round (numpy's round is half to even)."""
-    x = np.asarray(x, dtype=float)
-    return np.sign(x) * np.floor(np.abs(x) * 100 + 0.5 + 1e-9) / 100
-
-
-def round_cents(x: float) -> float:
-    """One amount to the cent, as the engine rounds (for code that bills line by line)."""
-    return float(_round_cents(x))
 
 
 def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> Priced:
@@ -100,7 +90,7 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
 
     # 4. Amounts.
     sign = np.where(b["charge_type"] == "FEED_IN", -1.0, 1.0)
-    net = _round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * sign)
+    net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * sign)
 
     # 5. Discounts effective at the part's start.
     d = discounts.copy()
@@ -116,16 +106,16 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     discount = np.zeros(len(out))
     propensity_share = np.zeros(len(out))
     conditional = np.zeros(len(out), dtype=bool)
-    value = _round_cents(net[m["_row"].to_numpy()] * m["rate"].astype(float).to_numpy())
+    value = round_cents(net[m["_row"].to_numpy()] * m["rate"].astype(float).to_numpy())
     np.add.at(discount, m["_row"].to_numpy(), value)
     cond = (m["discount_type"] == "CONDITIONAL").to_numpy()
     prop = out["pay_on_time_propensity"].astype(float).to_numpy()[m["_row"].to_numpy()]
     np.add.at(propensity_share, m["_row"].to_numpy(), np.where(cond, value * prop, value))
     np.logical_or.at(conditional, m["_row"].to_numpy(), cond)
     out["discount_net"] = discount
-    out["discount_net_propensity"] = _round_cents(propensity_share)
+    out["discount_net_propensity"] = round_cents(propensity_share)
     out["discount_state"] = np.where(discount == 0, "NONE", np.where(conditional, "CONDITIONAL", "GUARANTEED"))
-    out["gst"] = _round_cents(out["net_amount"].to_numpy() * GST_RATE)
+    out["gst"] = gst(out["net_amount"].to_numpy())
     out = out.rename(columns={"unit_price": "rate", "block_quantity": "priced_quantity"})
     cols = ["line_id", "account_id", "plan_id", "charge_type", "time_class", "part_start", "part_end", "days",
             "block_order", "priced_quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity",

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bua_assets.months import AccrualMonth
+
 IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
 
 
@@ -38,7 +40,7 @@ class Restored:
 
 
 def instance_identifier(partition: str) -> str:
-    return f"bua-core-{partition[:7].replace('-', '')}"
+    return f"bua-core-{AccrualMonth.from_key(partition).compact}"
 
 
 def _validate(name: str, what: str) -> str:
@@ -79,7 +81,7 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
             source = copy
         kwargs = {"DBInstanceIdentifier": ident, "DBSnapshotIdentifier": source,
                   "DBInstanceClass": settings.instance_class, "PubliclyAccessible": False,
-                  "Tags": [{"Key": "bua:month", "Value": partition[:7]}, {"Key": "bua:snapshot", "Value": snapshot}]}
+                  "Tags": [{"Key": "bua:month", "Value": AccrualMonth.from_key(partition).label}, {"Key": "bua:snapshot", "Value": snapshot}]}
         if settings.subnet_group:
             kwargs["DBSubnetGroupName"] = settings.subnet_group
         if settings.parameter_group:

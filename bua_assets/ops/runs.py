@@ -13,6 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.money import round_cents
+from bua_assets.months import AccrualMonth
+
 RUN_LOG_ASSET, RUN_LOG_DATASET = "bua_run_log", "runs"
 SNS_SUBJECT_MAX = 100  # SNS rejects longer subjects
 
@@ -62,8 +65,8 @@ def totals_against_previous(current: pd.DataFrame, previous: pd.DataFrame | None
         return frame.groupby(["state", "fuel"], dropna=False)["net_amount"].sum()
 
     now, before = by_cell(current), by_cell(previous)
-    out = pd.concat({"net_amount": now, "previous_net_amount": before}, axis=1).fillna(0.0).round(2)
-    out["change"] = (out["net_amount"] - out["previous_net_amount"]).round(2)
+    out = round_cents(pd.concat({"net_amount": now, "previous_net_amount": before}, axis=1).fillna(0.0))
+    out["change"] = round_cents(out["net_amount"] - out["previous_net_amount"])
     out = out.reset_index().rename(columns={"level_0": "state", "level_1": "fuel"})
     return out.sort_values(["state", "fuel"], na_position="last").reset_index(drop=True)
 
@@ -91,7 +94,7 @@ def blocking_failure(facts: RunFacts) -> CheckOutcome | None:
 def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
     """(subject, body) of the notification: a short summary of a finished month, or of a failed
     one naming the failed step and the check that stopped it."""
-    month = facts.month[:7]
+    month = AccrualMonth.from_key(facts.month).label
     link = run_link(ui_base_url, facts.run_id)
     lines = [f"Month: {month}", f"Snapshot: {facts.snapshot}", f"Run: {facts.run_id} ({link})",
              f"Duration: {_duration(facts.duration_seconds)}"]
@@ -148,8 +151,8 @@ def run_record(facts: RunFacts) -> dict:
         "started": facts.started, "ended": facts.ended, "duration_seconds": facts.duration_seconds,
         "step_seconds": json.dumps({k: round(v, 3) for k, v in facts.step_seconds.items()}),
         "failed_steps": ",".join(facts.failed_steps),
-        "net_amount": round(float(totals["net_amount"].sum()), 2) if facts.status == "SUCCESS" else None,
-        "previous_net_amount": (round(float(totals["previous_net_amount"].sum()), 2)
+        "net_amount": round_cents(float(totals["net_amount"].sum())) if facts.status == "SUCCESS" else None,
+        "previous_net_amount": (round_cents(float(totals["previous_net_amount"].sum()))
                                 if facts.status == "SUCCESS" else None),
         "totals": json.dumps(totals.astype({"state": str, "fuel": str}).to_dict("records")),
         "checks_passed": sum(c.passed for c in facts.checks),
