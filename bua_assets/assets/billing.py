@@ -15,7 +15,8 @@ from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.profiles import read_core_frames, table_metadata
 from bua_assets.assets.teams import team
-from bua_assets.billing.accrual import FEATURE_OF_CHARGE, accrual_lines, overlapping_versions, supply_days
+from bua_assets.billing.accrual import accrual_lines, overlapping_versions, supply_days
+from bua_assets.billing.charges import CONSUMPTION_CHARGES, FEATURE_OF_CHARGE, SUPPLY_CHARGE, VOLUME_CHARGES
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
@@ -125,7 +126,7 @@ def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
 
 def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series,
                    config: IliExceptionsConfig, horizon_start) -> dg.AssetCheckResult:
-    usage = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])
+    usage = lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)
     errors = {
         "missing_tariff": exceptions[exceptions["code"].isin(["missing_tariff", "partial_tariff", "no_charge_version"])],
         # A SUPPLEMENTARY credit reverses billed usage: its negative quantity is not negative usage.
@@ -133,7 +134,7 @@ def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: 
         "duplicate_lines": lines[lines.duplicated(LINE_KEY, keep=False)],
         "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],
     }
-    expected_rate = lines["plan_item_type_name"].isin(["USAGE_RETAIL", "DAILY_RETAIL"])
+    expected_rate = lines["plan_item_type_name"].isin([*VOLUME_CHARGES, SUPPLY_CHARGE])  # never free
     monthly = lines.groupby(["account_id", "year_mnth"])["net_amount"].sum().reset_index()
     monthly["largest_bill"] = monthly["account_id"].map(largest_bill)
     warnings = {

@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bua_assets.billing.charges import CHARGE_OF_STREAM, SUPPLY_CHARGE
 from bua_assets.estimation.consumption import covering_versions, plan_of_day, window_days
 
-CHARGE_OF_STREAM = {"PRIMARY": "USAGE_RETAIL", "GAS": "USAGE_RETAIL", "CONTROL": "CONTROLLED_LOAD", "SOLAR": "FEED_IN"}
-FEATURE_OF_CHARGE = {"DAILY_RETAIL": "SUPPLY", "USAGE_RETAIL": "CONSUMPTION", "CONTROLLED_LOAD": "CONTROLLED_LOAD",
-                     "FEED_IN": "SOLAR_FEED_IN"}
 GROUP = ["account_id", "utility_id", "year_mnth", "plan_id"]
 
 
@@ -36,7 +34,7 @@ def accrual_lines(consumption: pd.DataFrame, supply: pd.DataFrame, propensity: p
         period_start=("first_day", "min"), period_end=("last_day", "max")).reset_index()
     usage["ili_state"] = np.where(usage["estimated_quantity"].abs() > 1e-9, "ESTIMATED", "ACTUAL")
     daily = supply.rename(columns={"first_day": "period_start", "last_day": "period_end", "days": "quantity"}).assign(
-        charge_type="DAILY_RETAIL", time_class="ANYTIME", uom="DAY", estimated_quantity=0.0, ili_state="ACTUAL")
+        charge_type=SUPPLY_CHARGE, time_class="ANYTIME", uom="DAY", estimated_quantity=0.0, ili_state="ACTUAL")
     lines = pd.concat([daily[usage.columns], usage], ignore_index=True)
     lines["quantity"] = lines["quantity"].astype(float)
     lines["pay_on_time_propensity"] = lines["account_id"].map(propensity).astype(float).fillna(0.0)

@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.charges import CHARGE_TYPES, SUPPLY_CHARGE
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
 from bua_assets.billing.tariff import price
 
-CHARGES = ("DAILY_RETAIL", "USAGE_RETAIL", "CONTROLLED_LOAD", "FEED_IN")
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
 PERIOD = ["utility_id", "billed_start", "billed_end"]
@@ -71,7 +71,7 @@ def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> p
     b = line_items[line_items["invoice_id"].isin(issued.index)].copy()
     b["is_credit"] = b["invoice_id"].map(issued).to_numpy(dtype=bool)
     if "uom" not in b:
-        b["uom"] = np.where(b["plan_item_type_name"] == "DAILY_RETAIL", "DAY", "KWH")
+        b["uom"] = np.where(b["plan_item_type_name"] == SUPPLY_CHARGE, "DAY", "KWH")
     if "discount_net" not in b:
         b["discount_net"] = 0.0
     b = b.rename(columns={"plan_item_type_name": "charge_type", "time_class_name": "time_class"})
@@ -106,7 +106,7 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
     exceptions = [_exceptions(first_old, "beyond_horizon",
                               "billed period from " + first_old["period_start"].dt.date.astype(str)
                               + f" starts before the lookback horizon ({horizon_start}): not recalculated")]
-    unknown = ~billed["charge_type"].isin(CHARGES) & ~old
+    unknown = ~billed["charge_type"].isin(list(CHARGE_TYPES)) & ~old
     other = billed[unknown].drop_duplicates(["utility_id", "period_start", "charge_type"])
     exceptions.append(_exceptions(other, "unsupported_charge", "charge item " + other["charge_type"].astype(str)
                                   + " is not one compare and cancel re-prices: left as billed"))
@@ -127,7 +127,7 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
     c = c[c["period_start"] <= c["period_end"]].reset_index(drop=True)
     share = ((c["period_end"] - c["period_start"]).dt.days + 1) / ((c["billed_end"] - c["billed_start"]).dt.days + 1)
-    c["quantity"] = np.where(c["charge_type"] == "DAILY_RETAIL", c["quantity"], c["quantity"] * share)
+    c["quantity"] = np.where(c["charge_type"] == SUPPLY_CHARGE, c["quantity"], c["quantity"] * share)
     c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
     c["line_id"] = np.arange(len(c))
     # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.

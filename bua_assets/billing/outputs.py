@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bua_assets.billing.charges import CONSUMPTION_CHARGES, SUPPLY_CHARGE, VOLUME_CHARGES
 from bua_assets.billing.money import round_cents
 
 MONTHLY_KEY = ["account_id", "utility_id", "year_mnth", "ili_state", "discount_state", "feature_type_name",
@@ -47,7 +48,7 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     ``attributes``: account_id, fuel, state, segment."""
     w = window.groupby("account_id").agg(window_start=("first_day", "min"), window_end=("last_day", "max"),
                                          unbilled_days=("unbilled_days", "sum"), bill_status=("bill_status", "first"))
-    usage = lines[lines["plan_item_type_name"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])]
+    usage = lines[lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)]
     q = usage.groupby(["account_id", "uom"])["quantity"].sum().unstack(fill_value=0.0)
     money = lines.groupby("account_id")[MONEY].sum()
     imports = consumption[consumption["stream_type"] != "SOLAR"]
@@ -84,8 +85,8 @@ def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     """The finance summary: DESIGN §5.7's grouping with volume (USAGE_RETAIL quantity), days
     (DAILY_RETAIL quantity), distinct accounts and net_amount_less_discount."""
     d = lines.merge(attributes, on="account_id", how="left")
-    d["volume"] = np.where(d["plan_item_type_name"] == "USAGE_RETAIL", d["quantity"], 0.0)
-    d["supply_days"] = np.where(d["plan_item_type_name"] == "DAILY_RETAIL", d["quantity"], 0.0)
+    d["volume"] = np.where(d["plan_item_type_name"].isin(VOLUME_CHARGES), d["quantity"], 0.0)
+    d["supply_days"] = np.where(d["plan_item_type_name"] == SUPPLY_CHARGE, d["quantity"], 0.0)
     s = d.groupby(SUMMARY_KEY, dropna=False).agg(
         net_amount=("net_amount", "sum"), volume=("volume", "sum"), days=("supply_days", "sum"),
         accounts=("account_id", "nunique"), discount_net_propensity=("discount_net_propensity", "sum"),

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bua_assets.billing.charges import CREDIT_CHARGES, PERCENT_OF_BILL_CHARGES, SUPPLY_CHARGE, USAGE_DISCOUNT_CHARGES
 from bua_assets.billing.money import gst, round_cents
 
-USAGE_CHARGES = ("USAGE_RETAIL", "CONTROLLED_LOAD")
 LINE_COLUMNS = ["line_id", "account_id", "plan_id", "period_start", "period_end", "charge_type", "time_class",
                 "quantity", "uom", "pay_on_time_propensity"]
 
@@ -72,7 +72,7 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
         "line_id": short["line_id"], "account_id": short["account_id"], "code": "partial_tariff",
         "reason": "rates cover " + short["days"].astype(str) + " of the period's " + short["total"].astype(str)
                   + " days: the rest is not priced"})], ignore_index=True)
-    daily = parts["charge_type"] == "DAILY_RETAIL"
+    daily = parts["charge_type"] == SUPPLY_CHARGE
     parts["part_quantity"] = np.where(daily, parts["days"], parts["quantity"] * parts["days"] / parts["total_days"])
 
     # 2-3. Rates and step blocks.
@@ -89,7 +89,7 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     b = b.assign(block_quantity=np.round(block_q, 3))[keep]
 
     # 4. Amounts.
-    sign = np.where(b["charge_type"] == "FEED_IN", -1.0, 1.0)
+    sign = np.where(b["charge_type"].isin(CREDIT_CHARGES), -1.0, 1.0)
     net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * sign)
 
     # 5. Discounts effective at the part's start.
@@ -100,8 +100,8 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     m = out[["_row", "plan_id", "part_start", "charge_type"]].merge(
         d[["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]], on="plan_id")
     m = m[(m["effective_from"] <= m["part_start"]) & (m["part_start"] <= m["effective_to"])]
-    applies = np.where(m["method"] == "percentOfBill", m["charge_type"] != "FEED_IN",
-                       m["charge_type"].isin(USAGE_CHARGES))
+    applies = np.where(m["method"] == "percentOfBill", m["charge_type"].isin(PERCENT_OF_BILL_CHARGES),
+                       m["charge_type"].isin(USAGE_DISCOUNT_CHARGES))
     m = m[applies]
     discount = np.zeros(len(out))
     propensity_share = np.zeros(len(out))

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bua_assets.billing.accrual import CHARGE_OF_STREAM
+from bua_assets.billing.charges import CHARGE_OF_STREAM
 from bua_assets.estimation.basic import expand_days, heating_values
 from bua_assets.estimation.intervals import day_type
 
