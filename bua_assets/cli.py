@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import date
@@ -71,11 +70,10 @@ def cmd_generate(args) -> int:
 def cmd_demo(args) -> int:
     import dagster as dg
 
-    from bua_assets.settings import defaults
+    from bua_assets.settings import use_home
     from bua_assets.synth.generator import GeneratorConfig, generate
 
-    d = defaults(args.home)
-    os.environ["BUA_HOME"] = str(d.home)
+    d = use_home(args.home)  # before the definitions load: they read BUA_HOME
     month = args.month or _latest_complete_month()
     retailer = d.home / "retailer"
     manifest_path = retailer / "manifest.json"
@@ -84,9 +82,8 @@ def cmd_demo(args) -> int:
     if problem:
         _log(f"error: {problem}")
         return 2
-    partition = f"{month}-01"
-    first = date.fromisoformat(partition)
-    as_at = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    accrual = AccrualMonth.from_key(month)
+    partition, as_at = accrual.key, accrual.run_date
     wanted = {"accounts": args.accounts, "as_at": as_at.isoformat()}
     if not existing or existing.get("accounts") != wanted["accounts"] or existing.get("as_at") < wanted["as_at"]:
         _log(f"generating a synthetic retailer: {args.accounts} accounts, as at {as_at} -> {retailer}")
@@ -94,8 +91,6 @@ def cmd_demo(args) -> int:
     else:
         _log(f"using the synthetic retailer in {retailer}")
 
-    d.dagster_home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(d.dagster_home)
     from bua_assets.definitions import ALL_ASSETS, build_resources
     from bua_assets.runner import backfill_interval_history
 
@@ -151,10 +146,13 @@ def cmd_nem12_inspect(args) -> int:
 
 # --- operations (issue 16): analyst queries, promotion, multi-month periods ---------------------
 def _lake_for(args):
-    from bua_assets.lake import Lake
-    from bua_assets.settings import defaults
+    from bua_assets.definitions import build_resources
+    from bua_assets.resources import LakeResource
 
-    return Lake(args.lake or os.getenv("BUA_LAKE") or defaults().lake, s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL"))
+    lake = build_resources()["lake"].process_config_and_initialize()  # BUA_LAKE, as the assets write it
+    if args.lake:
+        lake = LakeResource(base=args.lake, endpoint_url=lake.endpoint_url, region_name=lake.region_name)
+    return lake.lake()
 
 
 def cmd_query(args) -> int:
@@ -179,13 +177,10 @@ def cmd_query(args) -> int:
 
 
 def _export_targets():
-    """The export and integration bases, as bua_export's resource reads them (BUA_EXPORT_BASE, ...)."""
-    from bua_assets.billing.export import Target
-    from bua_assets.settings import defaults
+    """The export and integration bases: bua_export's own resource (BUA_EXPORT_BASE, ...)."""
+    from bua_assets.definitions import build_resources
 
-    d, endpoint = defaults(), os.getenv("BUA_S3_ENDPOINT_URL")
-    return (Target(os.getenv("BUA_EXPORT_BASE") or d.export_base, endpoint),
-            Target(os.getenv("BUA_INTEGRATION_BASE") or d.integration_base, endpoint))
+    return build_resources()["export"].process_config_and_initialize().targets()
 
 
 def cmd_promote(args) -> int:
@@ -200,7 +195,7 @@ def cmd_promote(args) -> int:
         promoted_manifest,
         run_date_folder,
     )
-    from bua_assets.ops.earl import DEFAULT_TIME_ZONE
+    from bua_assets.settings import time_zone_name
 
     try:
         month = AccrualMonth.from_key(month_partition(args.month))
@@ -221,7 +216,7 @@ def cmd_promote(args) -> int:
         return 0
     snapshot = args.snapshot
     if not snapshot:  # the latest real month-end snapshot
-        zone = ZoneInfo(os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE)
+        zone = ZoneInfo(time_zone_name())
         month_end = [m for m in snapshots if not m.get("rehearsal") and SnapshotRun(
             m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(month.run_date, zone)]
         if not month_end:
@@ -266,17 +261,14 @@ def cmd_period(args) -> int:
     import dagster as dg
 
     from bua_assets.billing.period import combine_period, period_partitions
-    from bua_assets.settings import defaults
+    from bua_assets.settings import use_home
 
     try:
         keys = period_partitions(date.fromisoformat(args.start), date.fromisoformat(args.end))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    d = defaults(args.home)
-    os.environ["BUA_HOME"] = str(d.home)
-    d.dagster_home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DAGSTER_HOME", str(d.dagster_home))
+    use_home(args.home, keep_dagster_home=True)  # before the definitions load: they read BUA_HOME
     from bua_assets.definitions import build_resources
 
     # EnvVars resolved now: the history backfill also calls the resources outside a run

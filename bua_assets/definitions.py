@@ -43,7 +43,7 @@ from bua_assets.resources import (
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.run_sensors import bua_month_failed, bua_month_succeeded, bua_run_log
 from bua_assets.sensors import earl_snapshot_sensor
-from bua_assets.settings import defaults
+from bua_assets.settings import DEFAULT_PARTICIPANT_ID, defaults
 
 ALL_ASSETS = [core_snapshot, core_tables, interval_reads, interval_statistics, unbilled_window, utility_profiles, segment_profiles,
               macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
@@ -70,19 +70,26 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name}={text!r} is not a number") from None
 
 
+def _aws(endpoint_variable: str) -> dict:
+    """The AWS connection of one resource (resources/aws.py): the region from AWS_REGION when set
+    (else boto3's own chain), the endpoint from ``endpoint_variable`` (a VPC endpoint; moto in tests)."""
+    return {"region_name": os.getenv("AWS_REGION") or None, "endpoint_url": os.getenv(endpoint_variable) or None}
+
+
 def build_resources() -> dict:
     d = defaults()
     return {
         "core_db": CoreDatabaseResource(url=_env_or("BUA_CORE_URL", d.core_url)),
         "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake),
-                             s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+                             **_aws("BUA_S3_ENDPOINT_URL")),
         "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
-                                        s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL"),
+                                        **_aws("BUA_S3_ENDPOINT_URL"),
                                         max_demand_kw=_env_float("BUA_MAX_DEMAND_KW", DEFAULT_MAX_DEMAND_KW),
-                                        min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5)),
+                                        min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5),
+                                        participant_id=_env_or("BUA_PARTICIPANT_ID", DEFAULT_PARTICIPANT_ID)),
         "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
                                         dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
-                                        endpoint_url=os.getenv("BUA_SQS_ENDPOINT_URL"),
+                                        **_aws("BUA_SQS_ENDPOINT_URL"),
                                         time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE)),
         "rds": RdsCoreResource(mode=os.getenv("BUA_RDS_MODE", "off"), instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
                                subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
@@ -91,20 +98,21 @@ def build_resources() -> dict:
                                kms_key_id=os.getenv("BUA_RDS_KMS_KEY", ""),
                                master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
                                reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
-                               database=os.getenv("BUA_RDS_DATABASE", "core"), endpoint_url=os.getenv("BUA_RDS_ENDPOINT_URL")),
+                               database=os.getenv("BUA_RDS_DATABASE", "core"), **_aws("BUA_RDS_ENDPOINT_URL")),
         "anonymise": AnonymiseResource(key=_env_or("BUA_ANONYMISE_KEY", "")),
         "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
                                     nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
-                                    endpoint_url=os.getenv("BUA_EKS_ENDPOINT_URL")),
+                                    **_aws("BUA_EKS_ENDPOINT_URL")),
         # operations (issue 16): the analysts' Glue catalog and the run notifications
         "catalog": AnalystCatalogResource(database=_env_or("BUA_GLUE_DATABASE", ""),
-                                          endpoint_url=os.getenv("BUA_GLUE_ENDPOINT_URL")),
+                                          **_aws("BUA_GLUE_ENDPOINT_URL")),
         "notify": NotifyResource(topic_arn=_env_or("BUA_NOTIFY_TOPIC_ARN", ""),
                                  ui_base_url=_env_or("BUA_UI_BASE_URL", "http://localhost:3000"),
-                                 endpoint_url=os.getenv("BUA_SNS_ENDPOINT_URL")),
+                                 **_aws("BUA_SNS_ENDPOINT_URL")),
         "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
                                  integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
-                                 s3_endpoint_url=os.getenv("BUA_S3_ENDPOINT_URL")),
+                                 time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
+                                 **_aws("BUA_S3_ENDPOINT_URL")),
     }
 
 

@@ -36,7 +36,7 @@ class Lake:
             if self.s3_endpoint_url:
                 e = urlparse(self.s3_endpoint_url)
                 kwargs = {"endpoint_override": e.netloc or e.path, "scheme": e.scheme or "http"}
-            self._fs = pafs.S3FileSystem(region=self.s3_region or "ap-southeast-2", **kwargs)
+            self._fs = pafs.S3FileSystem(region=self.s3_region, **kwargs)  # None: AWS_REGION / the profile
             self._root = f"{u.netloc}/{u.path.strip('/')}".rstrip("/")
         else:
             self._fs = pafs.LocalFileSystem()

@@ -11,8 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from bua_assets.months import AccrualMonth
-from bua_assets.ops.earl import DEFAULT_TIME_ZONE
-from bua_assets.settings import defaults
+from bua_assets.settings import defaults, time_zone_name
 
 DEFAULT_FIRST_MONTH = "2023-09-01"  # production: the first month the BUA ran on Dagster
 _MONTH_FOLDER = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -42,7 +41,7 @@ FIRST_MONTH = first_month()
 # (the same zone the EARL sensor reads snapshot dates in). The key is the accrual month: 2026-10-01
 # is October's accrual, run on 1 November.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH,
-                                                    timezone=os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE)
+                                                    timezone=time_zone_name())
 
 
 def months_window(first_offset: int, last_offset: int = 0) -> dg.TimeWindowPartitionMapping:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +37,32 @@ class Defaults:
         return self.home / "dagster"
 
 
-def participant_id() -> str:
-    """The retailer's market participant ID: the recipient named in NEM12 files we write."""
-    return os.getenv("BUA_PARTICIPANT_ID", "BUARETAIL")
+DEFAULT_PARTICIPANT_ID = "BUARETAIL"  # the retailer's market participant ID (BUA_PARTICIPANT_ID)
+
+
+def time_zone_name(env: Mapping[str, str] | None = None) -> str:
+    """The retailer's IANA time zone (BUA_TIME_ZONE): month ends and snapshot dates are local."""
+    from bua_assets.ops.earl import DEFAULT_TIME_ZONE
+
+    return (os.environ if env is None else env).get("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE
 
 
 def defaults(home: str | os.PathLike | None = None) -> Defaults:
     return Defaults(Path(home or os.getenv("BUA_HOME", ".bua_home")).resolve())
+
+
+def use_home(home: str | os.PathLike | None, *, keep_dagster_home: bool = False) -> Defaults:
+    """Point this process at the embedded default under ``home`` (BUA_HOME, and DAGSTER_HOME for
+    its instance), as ``./dev ui`` does for the webserver. The code location reads its settings
+    from the environment when it loads (partitions and resources, like any Dagster code location),
+    so a command that runs the definitions in-process for a home calls this before loading them.
+    ``keep_dagster_home``: an instance the operator already named (DAGSTER_HOME) stays theirs."""
+    d = defaults(home)
+    d.dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ["BUA_HOME"] = str(d.home)
+    if not (keep_dagster_home and os.environ.get("DAGSTER_HOME")):
+        os.environ["DAGSTER_HOME"] = str(d.dagster_home)
+    return d
 
 
 # --- operations (issue 16): the profile history length ------------------------------------------

@@ -63,8 +63,8 @@ def test_pipeline_reads_nem12_from_s3_and_writes_lake_to_s3(retailer, s3_bucket,
                                            "meter_data": meter_data})
         assert result.success
 
-    run(LakeResource(base=f"s3://{bucket}/lake", s3_endpoint_url=endpoint),
-        MeterDataResource(location=f"s3://{bucket}/inbound/nem12", s3_endpoint_url=endpoint,
+    run(LakeResource(base=f"s3://{bucket}/lake", endpoint_url=endpoint),
+        MeterDataResource(location=f"s3://{bucket}/inbound/nem12", endpoint_url=endpoint,
                           cache_dir=str(tmp_path / "cache")))
     run(LakeResource(base=str(tmp_path / "lake")), MeterDataResource(location=str(folder / "nem12")))
     on_s3 = Lake(f"s3://{bucket}/lake", s3_endpoint_url=endpoint)

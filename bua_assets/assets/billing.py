@@ -2,7 +2,6 @@
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -45,7 +44,7 @@ from bua_assets.billing.rehearsal import (
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
-from bua_assets.ops.earl import DEFAULT_TIME_ZONE, time_zone_named
+from bua_assets.ops.earl import time_zone_named
 from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
 
@@ -357,7 +356,7 @@ def bua_export(context: dg.AssetExecutionContext, config: BuaExportConfig, lake:
     # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py).
     run = snapshot_run(context)
     written = export_snapshot(files, month, run, export_target)
-    promoted, reason = should_promote(run, config.promote, month.run_date, time_zone_named(BUA_TIME_ZONE),
+    promoted, reason = should_promote(run, config.promote, month.run_date, time_zone_named(export.time_zone),
                                       promoted_manifest(integration_target, month))
     delivered = promote(export_target, integration_target, month, run.snapshot) if promoted else []
     context.log.info(f"export of snapshot {run.snapshot}: {reason}")
@@ -387,7 +386,6 @@ def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: 
     return [r.table for r in registered]
 
 
-BUA_TIME_ZONE = os.getenv("BUA_TIME_ZONE") or DEFAULT_TIME_ZONE
 
 
 def snapshot_run(context: dg.AssetExecutionContext) -> SnapshotRun:

@@ -41,8 +41,7 @@ from bua_assets.months import AccrualMonth
 from bua_assets.nem12.reader import DAY_SCHEMA, read_nem12
 from bua_assets.partitions import monthly_partitions, months_window
 from bua_assets.progress import progress_logger
-from bua_assets.resources import EksNodegroupResource, LakeResource
-from bua_assets.settings import participant_id
+from bua_assets.resources import EksNodegroupResource, LakeResource, MeterDataResource
 
 
 class UnbilledWindowConfig(dg.Config):
@@ -151,7 +150,8 @@ horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON
           description="Estimated intervals for every unbilled interval register-day without meter data, written as "
                       "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
                       "the estimated_reads dataset.")
-def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource,
+                    meter_data: MeterDataResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     registers = registers_of(store, key)
     interval = registers[registers["read_kind"] == "INTERVAL"]
@@ -179,9 +179,9 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
         uniq = np.unique(regs)
         for n, first in enumerate(range(0, len(uniq), REGISTERS_PER_FILE)):
             rows = np.flatnonzero(np.isin(regs, uniq[first:first + REGISTERS_PER_FILE]))
-            name = f"NEM12#{month.compact}EST{n:03d}#{ESTIMATOR}#{participant_id()}.csv"
+            name = f"NEM12#{month.compact}EST{n:03d}#{ESTIMATOR}#{meter_data.participant_id}.csv"
             path = Path(tmp) / name
-            write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=participant_id())
+            write_estimate_file(path, missing.iloc[rows], half_hours[rows], created=created, to_participant=meter_data.participant_id)
             (parsed,) = read_nem12(path, source=name)
             if parsed.issues:
                 raise dg.Failure(f"our own estimate file {name} does not read back cleanly: {parsed.issues[:3]}")

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.billing.charges import CHARGE_TYPES, SUPPLY_CHARGE
+from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
 from bua_assets.billing.tariff import price
@@ -67,7 +68,7 @@ def _exceptions(frame: pd.DataFrame, code: str, reason: pd.Series) -> pd.DataFra
 def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
     """Issued line items as transactions: is_credit from the invoice, dates as datetimes,
     absolute quantity, billable days and the match key columns."""
-    issued = invoices[invoices["status"] == "ISSUED"].set_index("id")["is_credit"].astype(bool)
+    issued = invoices[invoices["status"] == ISSUED].set_index("id")["is_credit"].astype(bool)
     b = line_items[line_items["invoice_id"].isin(issued.index)].copy()
     b["is_credit"] = b["invoice_id"].map(issued).to_numpy(dtype=bool)
     if "uom" not in b:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 INTEGRATION_PREFIX = "ADH/OUTBOUND/BUA"
@@ -22,14 +24,19 @@ INTEGRATION_PREFIX = "ADH/OUTBOUND/BUA"
 class Target:
     """A folder on local disk or an S3 prefix: the four operations the export needs."""
 
-    def __init__(self, base: str, s3_endpoint_url: str | None = None):
+    def __init__(self, base: str, s3_endpoint_url: str | None = None, *, s3: Callable[[], Any] | None = None):
+        """``s3``: makes the S3 client (the ExportResource's, with its connection); without it a
+        plain boto3 client on ``s3_endpoint_url``."""
         self.base = base.rstrip("/")
         u = urlparse(self.base)
         self._s3 = None
         if u.scheme == "s3":
-            import boto3
+            if s3 is None:
+                import boto3
 
-            self._s3 = boto3.client("s3", endpoint_url=s3_endpoint_url)
+                self._s3 = boto3.client("s3", endpoint_url=s3_endpoint_url)
+            else:
+                self._s3 = s3()
             self._bucket, self._prefix = u.netloc, u.path.strip("/")
 
     def _key(self, name: str) -> str:

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bua_assets.billing.charges import CHARGE_OF_STREAM
+from bua_assets.billing.history import ISSUED
 from bua_assets.estimation.basic import expand_days, heating_values
 from bua_assets.estimation.intervals import day_type
 
@@ -90,8 +91,8 @@ def truth_by_row(days: pd.DataFrame) -> pd.DataFrame:
 def billed_daily_rates(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     """Usage per supply point x charge type x day as billed: every issued, unreversed debit line
     spread evenly over its period. Columns: utility_id, charge, date, per_day, invoice_id, period_end."""
-    credits = invoices[(invoices["is_credit"] == 1) & (invoices["status"] == "ISSUED")]
-    good = invoices[(invoices["status"] == "ISSUED") & (invoices["is_credit"] == 0)
+    credits = invoices[(invoices["is_credit"] == 1) & (invoices["status"] == ISSUED)]
+    good = invoices[(invoices["status"] == ISSUED) & (invoices["is_credit"] == 0)
                     & ~invoices["id"].isin(credits["reverses_invoice_id"])]
     li = lines[lines["invoice_id"].isin(good["id"]) & lines["plan_item_type_name"].isin(set(CHARGE_OF_STREAM.values()))]
     li = li.groupby(["invoice_id", "utility_id", "plan_item_type_name", "period_start", "period_end"])["quantity"] \

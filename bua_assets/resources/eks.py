@@ -1,19 +1,16 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
 
-import dagster as dg
+from bua_assets.resources.aws import AwsResource
 
 
-class EksNodegroupResource(dg.ConfigurableResource):
+class EksNodegroupResource(AwsResource):
     """Scales an EKS node group up for a heavy step and back to zero afterwards, even when the
     step fails (the legacy ScaleUp / ScaleDown). No cluster configured: a no-op (local runs)."""
 
     cluster_name: str = ""
     nodegroup_name: str = ""
     nodes: int = 2  # desired size while a heavy step runs
-    region_name: str = "ap-southeast-2"
-    endpoint_url: Optional[str] = None  # a VPC endpoint, or a moto server in tests
 
     def _set(self, eks, desired: int) -> None:
         eks.update_nodegroup_config(clusterName=self.cluster_name, nodegroupName=self.nodegroup_name,
@@ -24,9 +21,7 @@ class EksNodegroupResource(dg.ConfigurableResource):
         if not self.cluster_name:
             yield
             return
-        import boto3
-
-        eks = boto3.client("eks", region_name=self.region_name, endpoint_url=self.endpoint_url)
+        eks = self.boto3_client("eks")
         self._set(eks, self.nodes)
         if log:
             log.info(f"node group {self.cluster_name}/{self.nodegroup_name} scaled to {self.nodes}")

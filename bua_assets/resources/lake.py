@@ -1,16 +1,13 @@
-from typing import Optional
-
-import dagster as dg
 
 from bua_assets.lake import Lake
+from bua_assets.resources.aws import AwsResource
 
 
-class LakeResource(dg.ConfigurableResource):
-    """Where every asset's Parquet goes: a local directory or ``s3://bucket/prefix``."""
+class LakeResource(AwsResource):
+    """Where every asset's Parquet goes: a local directory or ``s3://bucket/prefix`` (read and
+    written through Arrow's S3 filesystem with this resource's ``endpoint_url`` and ``region_name``)."""
 
     base: str
-    s3_endpoint_url: Optional[str] = None  # e.g. a moto server or a VPC endpoint
-    s3_region: Optional[str] = None
 
     def lake(self) -> Lake:
-        return Lake(self.base, s3_endpoint_url=self.s3_endpoint_url, s3_region=self.s3_region)
+        return Lake(self.base, s3_endpoint_url=self.endpoint_url, s3_region=self.region_name)

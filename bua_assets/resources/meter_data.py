@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
-
-import dagster as dg
 
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
+from bua_assets.resources.aws import AwsResource
+from bua_assets.settings import DEFAULT_PARTICIPANT_ID
 
 
-class MeterDataResource(dg.ConfigurableResource):
+class MeterDataResource(AwsResource):
     """NEM12 files from meter data providers, one folder per month: ``<location>/<YYYY-MM>/``.
 
-    ``location`` is a directory or ``s3://bucket/prefix`` (files are fetched to a local cache).
+    ``location`` is a directory or ``s3://bucket/prefix`` (files are fetched to a local cache; the
+    S3 connection is the AwsResource fields: ``endpoint_url``, ``region_name``).
     ``max_demand_kw`` (BUA_MAX_DEMAND_KW): a register's physical maximum average demand; a
     register-day with an interval value above it (x interval length) is quarantined.
     ``min_delivery_share`` (BUA_MIN_DELIVERY_SHARE): a provider delivering fewer register-days
@@ -20,10 +20,10 @@ class MeterDataResource(dg.ConfigurableResource):
     """
 
     location: str
-    s3_endpoint_url: Optional[str] = None
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "bua-nem12")
     max_demand_kw: float = DEFAULT_MAX_DEMAND_KW
     min_delivery_share: float = 0.5
+    participant_id: str = DEFAULT_PARTICIPANT_ID  # the recipient named in the NEM12 files we write (BUA_PARTICIPANT_ID)
 
     def month_files(self, month: str) -> list[tuple[Path, str]]:
         """The month's NEM12 files (plain or zipped) as (local path, source location), sorted by name."""
@@ -36,10 +36,8 @@ class MeterDataResource(dg.ConfigurableResource):
                       if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt"))
 
     def _s3_month_files(self, month: str) -> list[tuple[Path, str]]:
-        import boto3
-
         bucket, _, prefix = self.location[5:].partition("/")
-        s3 = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        s3 = self.s3_client()
         key_prefix = f"{prefix.strip('/')}/{month}/".lstrip("/")
         out = []
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):

@@ -1,12 +1,12 @@
 from typing import Optional
 
-import dagster as dg
 from sqlalchemy.engine import URL
 
 from bua_assets.ops import rds as rds_ops
+from bua_assets.resources.aws import AwsResource
 
 
-class RdsCoreResource(dg.ConfigurableResource):
+class RdsCoreResource(AwsResource):
     """The month's CORE database on RDS, restored from the EARL snapshot (mode "restore"). Mode
     "off" (the default, and every local run) uses the core_db resource's URL instead."""
 
@@ -20,8 +20,6 @@ class RdsCoreResource(dg.ConfigurableResource):
     reader_secret_id: str = ""  # Secrets Manager {"username", "password"}: the user the BUA reads CORE as
     service_secret_ids: list[str] = []  # service users whose passwords are set from these secrets after a restore
     database: str = "core"
-    region_name: str = "ap-southeast-2"
-    endpoint_url: Optional[str] = None
     data_host_override: Optional[str] = None  # host:port the data path really uses (tests: the local MariaDB)
 
     @property
@@ -31,10 +29,7 @@ class RdsCoreResource(dg.ConfigurableResource):
         return self.mode == "restore"
 
     def _clients(self):
-        import boto3
-
-        kw = {"region_name": self.region_name, "endpoint_url": self.endpoint_url}
-        return boto3.client("rds", **kw), boto3.client("secretsmanager", **kw)
+        return self.boto3_client("rds"), self.secretsmanager_client()
 
     def settings(self, **overrides) -> rds_ops.RestoreSettings:
         return rds_ops.RestoreSettings(self.instance_class, self.subnet_group, self.parameter_group,
