@@ -245,16 +245,19 @@ def with_response(scalars: pd.DataFrame, response: pd.DataFrame, registers: pd.D
 
 def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
     """Fill registers without their own scalar from the average of those with one: the same macro
-    key (segment or gas network) and read kind, then the same key, then the same fuel, customer
-    class and stream in any jurisdiction, then the same fuel and stream. Read kind comes first
-    because it separates populations: large business sites are all interval metered, so a basic
-    business register is far more like other basic ones. ``registers``: register_id,
+    key (segment or gas network), customer class and read kind, then the same key and read kind,
+    then the same key, then the same fuel, customer class and stream in any jurisdiction, then the
+    same fuel and stream. Class and read kind come first because they separate populations: a gas
+    network's key holds homes and businesses alike (a new home is not the average of both), and
+    large business sites are all interval metered, so a basic business register is far more like
+    other basic ones. ``registers``: register_id,
     profile_key, read_kind, fuel, customer_class, stream_type."""
     s = registers.merge(scalars, on="register_id", how="left")
     own = s["scalar"].notna() & np.isfinite(s["scalar"])
     s["method"] = np.where(own, "own_history", None)
     s["fallback"] = None
-    for level, cols in (("segment_read_kind", ["profile_key", "read_kind"]), ("segment", ["profile_key"]),
+    for level, cols in (("segment_class_read_kind", ["profile_key", "customer_class", "read_kind"]),
+                        ("segment_read_kind", ["profile_key", "read_kind"]), ("segment", ["profile_key"]),
                         ("class_all_jurisdictions", ["fuel", "customer_class", "stream_type"]),
                         ("fuel_stream", ["fuel", "stream_type"])):
         mean = s[own].groupby(cols)["scalar"].mean().rename("_avg")
