@@ -107,7 +107,21 @@ def test_basic_scalar_uses_actual_reads_in_the_current_tenancy_and_no_history_ta
     own = pd.concat([own, pd.DataFrame({"register_id": [4], "scalar": [500.0]})], ignore_index=True)
     filled = with_segment_averages(own, attrs).set_index("register_id")
     assert filled.loc[3, "scalar"] == 10.0 and filled.loc[3, "method"] == "segment_average"
-    assert filled.loc[3, "fallback"] == "segment_read_kind" and filled.loc[1, "method"] == "own_history"
+    assert filled.loc[3, "fallback"] == "segment_class_read_kind" and filled.loc[1, "method"] == "own_history"
+
+
+def test_a_new_gas_home_takes_the_homes_average_on_its_network_not_the_businesses():
+    # One gas network key holds homes and businesses: a new home without reads takes the homes'
+    # average (2 and 4 -> 3), a new business the businesses' (100); a home on a network with no
+    # register of its own takes the homes of every network (class_all_jurisdictions: 3).
+    attrs = pd.DataFrame({"register_id": [1, 2, 3, 4, 5, 6], "profile_key": ["GAS|13"] * 5 + ["GAS|14"],
+                          "fuel": "GAS", "customer_class": ["RES", "RES", "BUS", "RES", "BUS", "RES"],
+                          "stream_type": "PRIMARY", "read_kind": "BASIC"})
+    own = pd.DataFrame({"register_id": [1, 2, 3, 6], "scalar": [2.0, 4.0, 100.0, np.nan]})
+    filled = with_segment_averages(own, attrs).set_index("register_id")
+    assert filled.loc[4, "scalar"] == 3.0 and filled.loc[4, "fallback"] == "segment_class_read_kind"
+    assert filled.loc[5, "scalar"] == 100.0
+    assert filled.loc[6, "scalar"] == 3.0 and filled.loc[6, "fallback"] == "class_all_jurisdictions"
 
 
 def test_month_end_read_rolls_over_and_gas_without_a_heating_value_is_flagged():

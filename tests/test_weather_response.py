@@ -6,6 +6,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from bua_assets.estimation.profiles import MacroProfiles, Window
 from bua_assets.estimation.scalars import (
@@ -82,3 +83,40 @@ def test_register_weights_sum_over_a_range():
     days = np.arange(np.datetime64("2026-02-01"), np.datetime64("2026-04-01"))
     expected = [register_weights(MACRO, np.zeros(len(days), dtype=int), np.full(len(days), s), days).sum() for s in share]
     np.testing.assert_allclose(register_range_weight(MACRO, k, share, after, through), expected)
+
+
+def test_recent_reads_weigh_more_in_the_registers_line():
+    # Register 3 used 1.5 x the network's weight until day 182, then 3 x (a new household): with a
+    # short half-life its line follows the new household, without decay it sits in between.
+    true = np.where(np.arange(WINDOW.days) < 182, 1.5 * W, 3.0 * W)
+    cuts = np.arange(0, WINDOW.days, 30)
+    iv = pd.DataFrame({"meter_register_id": 3, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
+                       "days": np.diff(cuts), "consumption": [true[a + 1:b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+                       "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+    flat = weather_response(REGISTERS, iv, MACRO, prior_strength=0.0, halflife_days=None).set_index("register_id")
+    recent = weather_response(REGISTERS, iv, MACRO, prior_strength=0.0, halflife_days=20).set_index("register_id")
+    assert abs(recent.loc[3, "response_slope"] - 3.0) < 0.3 < abs(flat.loc[3, "response_slope"] - 3.0)
+
+
+def test_the_estimate_keeps_half_of_the_latest_periods_departure_from_the_line():
+    # Register 3 is exactly 1.5 x the network all year, except its last 91-day read interval, 20%
+    # higher. Credibility 1 is the recent level alone (the reference quantity); 0 the register's
+    # line; 0.5 half way: the expected reference quantity is line + 0.5 x departure.
+    iv = reads(3, 91)
+    last = iv.index[-1]
+    iv.loc[last, "consumption"] *= 1.2
+    response = weather_response(REGISTERS, iv, MACRO)
+    own = basic_scalars(REGISTERS, iv, MACRO, reference_days=60)
+    got = {c: with_response(own, response, REGISTERS, MACRO, credibility=c).set_index("register_id").loc[3]
+           for c in (0.0, 0.5, 1.0)}
+    quantity = iv.loc[last, "consumption"]
+    departure = quantity - got[0.0]["reference_expected"]  # from the register's line
+    # the line sits between the old level (quantity / 1.2) and the bumped period: one interval of four
+    assert 0 < departure < quantity - quantity / 1.2
+    assert got[1.0]["reference_expected"] == pytest.approx(quantity)
+    assert got[0.5]["reference_expected"] == pytest.approx(quantity - 0.5 * departure)
+    for c, s in got.items():  # the scalar carries the expected quantity in the register's own weights
+        weight = register_range_weight(MACRO, np.zeros(1, dtype=int), np.array([s["base_share"]]),
+                                       np.array([s["reference_start"]], dtype="datetime64[D]"),
+                                       np.array([s["reference_end"]], dtype="datetime64[D]"))[0]
+        assert s["scalar"] * weight == pytest.approx(s["reference_expected"]), c

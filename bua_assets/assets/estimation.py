@@ -33,7 +33,14 @@ from bua_assets.estimation.consumption import (
     register_days,
     summarise,
 )
-from bua_assets.estimation.estimates import ESTIMATOR, estimate_half_hours, write_estimate_file
+from bua_assets.estimation.estimates import (
+    ESTIMATOR,
+    daily_estimates,
+    estimate_half_hours,
+    recent_index,
+    register_levels,
+    write_estimate_file,
+)
 from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
@@ -138,6 +145,25 @@ def metered_days(store, year_mnths) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas(date_as_object=False)
 
 
+RECENT_MONTHS = 3  # months of register-day totals behind the recent index and each register's level
+
+
+def recent_actual_days(store, key) -> pd.DataFrame:
+    """The fully actual register-days (register_id, read_date, kwh) of the month and the
+    RECENT_MONTHS - 1 before it (interval_statistics, within the horizon the asset depends on)."""
+    first = pd.Timestamp(key) - pd.DateOffset(months=RECENT_MONTHS - 1)
+    keys = [m.strftime("%Y-%m-%d") for m in pd.date_range(first, pd.Timestamp(key), freq="MS")]
+    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date", "kwh",
+                                                                             "actual_half_hours"])
+              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    if not tables:
+        return pd.DataFrame({"register_id": pd.Series(dtype="int64"), "read_date": pd.Series(dtype="datetime64[s]"),
+                             "kwh": pd.Series(dtype=float)})
+    t = pa.concat_tables(tables)
+    t = t.filter(pc.equal(t["actual_half_hours"], 48)).select(["register_id", "read_date", "kwh"])
+    return t.to_pandas(date_as_object=False).astype({"register_id": "int64"})
+
+
 # Unbilled days reach back to the lookback horizon: the months of interval data they may need.
 HORIZON_WINDOW = months_window(-(DEFAULT_HORIZON_MONTHS - 1))
 horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=HORIZON_WINDOW)
@@ -167,10 +193,26 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource,
     scalars = _scalars(store, key).set_index("register_id")["scalar"]
     missing = missing.merge(interval, on=["register_id", "utility_id"]).assign(
         scalar=lambda f: scalars.reindex(f["register_id"]).to_numpy(), key_index=lambda f: macro.key_index(f["profile_key"]))
-    no_scalar = missing[missing["scalar"].isna() | (missing["key_index"] < 0)]
-    missing = missing.drop(no_scalar.index).sort_values(["nmi", "suffix", "date"]).reset_index(drop=True)
-    half_hours = estimate_half_hours(missing["key_index"].to_numpy(), missing["scalar"].to_numpy(),
-                                     missing["date"].to_numpy(dtype="datetime64[D]"), macro)
+    # Each register's own recent level on its segment's recent day index (estimates.daily_estimates).
+    recent = recent_actual_days(store, key)
+    key_of = pd.Series(macro.key_index(interval["profile_key"]), index=interval["register_id"].to_numpy())
+    key_of = key_of[key_of >= 0]
+    profiled = key_of[interval.set_index("register_id")["profile_register"].reindex(key_of.index)
+                      .fillna(False).to_numpy(dtype=bool)]
+    index = recent_index(recent, profiled)
+    # The wider group a segment's thin days lean on: the same class and stream in every jurisdiction.
+    group_of_key = pd.factorize(pd.Series(macro.keys).str.replace(r"^([^|]*)\|[^|]*\|", r"\1|*|", regex=True))[0]
+    wider = (recent_index(recent, pd.Series(group_of_key[profiled.to_numpy()], index=profiled.index)), group_of_key)
+    levels = register_levels(recent, index, key_of, macro, wider)
+    missing = missing.sort_values(["nmi", "suffix", "date"]).reset_index(drop=True)
+    daily, own = daily_estimates(missing["register_id"].to_numpy(), missing["key_index"].to_numpy(),
+                                 missing["date"].to_numpy(dtype="datetime64[D]"), levels, index, macro,
+                                 missing["scalar"].to_numpy(dtype=float), wider)
+    ok = np.isfinite(daily) & (missing["key_index"] >= 0).to_numpy()
+    no_scalar = missing[~ok]
+    missing, daily, own = missing[ok].reset_index(drop=True), daily[ok], own[ok]
+    dates = missing["date"].to_numpy(dtype="datetime64[D]")
+    half_hours = estimate_half_hours(missing["key_index"].to_numpy(), missing["scalar"].to_numpy(), dates, macro, daily)
     month = AccrualMonth.from_key(key)
     created = f"{month.run_date:%Y%m%d}0100"
     read_back, files = [], []
@@ -197,6 +239,7 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource,
     return dg.MaterializeResult(metadata={
         "rows": estimated.num_rows, "path": store.uri("nem12_estimates", key), "files": dg.MetadataValue.json(files),
         "registers": len(uniq), "estimated_kwh": float(half_hours.sum()), "not_estimated": len(no_scalar),
+        "register_days_own_level": int(own.sum()), "register_days_segment_scalar": int((~own).sum()),
     })
 
 
