@@ -26,7 +26,7 @@ class Lake:
     # Called with (asset, partition, dataset) whenever a dataset is read or looked up: how the
     # asset-graph test sees what each asset really reads (tests/test_asset_graph.py).
     on_read: Callable[[str, str, str], None] | None = field(default=None, repr=False)
-    _fs: pafs.FileSystem | None = field(default=None, init=False, repr=False)
+    _fs: pafs.FileSystem = field(init=False, repr=False)
     _root: str = field(default="", init=False, repr=False)
 
     def __post_init__(self):

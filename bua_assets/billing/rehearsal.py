@@ -105,7 +105,8 @@ def should_promote(run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo
         taken = run.created.astimezone(zone).isoformat() if run.created else "unknown"
         return False, f"kept apart: snapshot taken {taken}, not on the run date {run_date} (a rehearsal)"
     promoted_created = parse_created((promoted or {}).get("snapshot_created"))
-    if promoted and promoted.get("snapshot") != run.snapshot and promoted_created and run.created < promoted_created:
+    if promoted and promoted.get("snapshot") != run.snapshot and promoted_created \
+            and run.created is not None and run.created < promoted_created:
         return False, (f"kept apart: {promoted['snapshot']} (taken later, {promoted_created.isoformat()}) "
                        "is already the official export")
     return True, "promoted: the latest month-end snapshot"

@@ -25,8 +25,9 @@ def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: da
     r = run_sql("transform/meter_registers", {view: core[table] for view, table in CORE_INPUTS.items()},
                 {"window_start": window_start, "month_end": month_end}).to_pandas()
     gas = r["fuel"] == "GAS"
-    r["segment"] = np.where(gas, None, [segment_name(c, j, s) for c, j, s in
-                                        zip(r["customer_class"], r["jurisdiction"], r["profile_stream_type"])])
+    segments = [segment_name(c, j, s) for c, j, s in
+                zip(r["customer_class"], r["jurisdiction"], r["profile_stream_type"])]
+    r["segment"] = np.where(gas, None, segments)  # type: ignore[call-overload]  # None: gas has no segment
     r["profile_key"] = np.where(gas, "GAS|" + r["network_id"].astype(str), r["segment"])
     r["nmi_configuration"] = r.groupby("utility_id")["suffix"].transform("".join)
     return r

@@ -254,7 +254,7 @@ def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.
     profile_key, read_kind, fuel, customer_class, stream_type."""
     s = registers.merge(scalars, on="register_id", how="left")
     own = s["scalar"].notna() & np.isfinite(s["scalar"])
-    s["method"] = np.where(own, "own_history", None)
+    s["method"] = np.where(own, "own_history", None)  # type: ignore[call-overload]  # None: an object column
     s["fallback"] = None
     for level, cols in (("segment_class_read_kind", ["profile_key", "customer_class", "read_kind"]),
                         ("segment_read_kind", ["profile_key", "read_kind"]), ("segment", ["profile_key"]),

@@ -92,6 +92,7 @@ def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blo
         buf, off = _render_fast(m, decimals, date8[rows], quality[rows], update) if fast else (None, None)
         if buf is None:
             buf, off = _render_arrow(np.round(m, decimals), decimals, date8[rows], quality[rows], update)
+        assert off is not None  # _render_arrow always renders
         group_of_row[rows] = len(buffers)
         pos_in_group[rows] = np.arange(len(rows))
         buffers.append(memoryview(buf))
@@ -109,9 +110,9 @@ def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blo
     cuts = {0, n_days} | {r for r in headers if r < n_days} | {r + 1 for r in event_lines if r < n_days}
     if n_days:
         cuts |= set((np.flatnonzero(group_of_row[1:] != group_of_row[:-1]) + 1).tolist())
-    cuts = sorted(cuts)
+    boundaries = sorted(cuts)
     out = [f"100,NEM12,{created},{from_participant},{to_participant}\n".encode()]
-    for s, e in zip(cuts[:-1], cuts[1:]):
+    for s, e in zip(boundaries[:-1], boundaries[1:]):
         out.extend(headers.get(s, ()))
         g = group_of_row[s]
         off = offsets[g]
@@ -204,7 +205,7 @@ def _render_fast(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.nd
         width = 16 + 8 * n + tails.shape[1]
         line = np.empty((rows, width), dtype=np.uint8)
         line[:, :16] = heads[inv.reshape(-1)]
-        np.take(_value_table(decimals), keys, out=line.view(np.uint64)[:, 2:2 + n], mode="clip")
+        np.take(_value_table(decimals), keys, out=line.view(np.uint64)[:, 2:2 + n], mode="clip")  # type: ignore[call-overload]
         line[:, 16 + 8 * n:] = tails[tail_idx]
     else:
         rendered = _render_digits(keys.reshape(-1), decimals).reshape(rows, -1)

@@ -123,7 +123,7 @@ def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelt
 def set_service_passwords(connect, secrets, secret_ids) -> list[str]:
     """Give the restored database's service users the passwords held in Secrets Manager (a
     snapshot carries the source account's). ``connect()`` opens a DB-API connection as master."""
-    steps = []
+    steps: list[str] = []
     if not secret_ids:
         return steps
     conn = connect()

@@ -80,7 +80,10 @@ def financial_years(start: date, end: date) -> list[int]:
 
 def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
     """Plans per jurisdiction x fuel x customer type x pricing model; prices change each 1 July."""
-    plans, rates, tous, discounts = [], [], [], []
+    plans: list[tuple] = []
+    rates: list[tuple] = []
+    tous: list[tuple] = []
+    discounts: list[tuple] = []
     fys = financial_years(start, end)
     plan_id = 0
     rate_id = 0
