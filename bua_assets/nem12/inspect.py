@@ -26,7 +26,12 @@ def inspect_file(path: Path, *, chunk_days: int = 20_000,
     record in file order (as the pipeline loads it), and each earlier copy is a
     ``duplicate_record`` warning naming both lines. Values beyond ``max_demand_kw`` are quarantined
     as the pipeline does (its default limit)."""
-    con = duckdb.connect(config=engine_config())  # bounded like every other DuckDB connection
+    with duckdb.connect(config=engine_config()) as con:  # bounded like every other DuckDB connection; closed after
+        return _inspect(con, path, chunk_days, max_demand_kw)
+
+
+def _inspect(con: duckdb.DuckDBPyConnection, path: Path, chunk_days: int,
+             max_demand_kw: float | None) -> tuple[list[dict], list[Nem12Issue]]:
     issues: list[Nem12Issue] = []
     days, quality, names = [], [], []
     for member, stream in enumerate(open_nem12(path, chunk_days=chunk_days, max_demand_kw=max_demand_kw)):
