@@ -56,6 +56,7 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
         present = {c.lower() for c in observed.get(name, {})}
         available = [c for c in spec.column_names if c.lower() in present]
         kept = excluded = 0
+        held: list[pa.RecordBatch] = []  # AccountPlan: statuses are restored over the whole table
         try:
             for batch in db.stream_table(name, columns=available, chunk_rows=chunk_rows) if available else ():
                 batch = _complete(batch, spec.arrow_schema)
@@ -65,8 +66,14 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
                     batch = batch.filter(mask)
                 if name == "Invoice":
                     issued_invoices.append(batch.column("id"))
-                writer.write_batch(name, batch)
+                if name == "AccountPlan":
+                    held.append(batch)
+                else:
+                    writer.write_batch(name, batch)
                 kept += batch.num_rows
+            if held:
+                for batch in approved_as_at(pa.Table.from_batches(held)).to_batches():
+                    writer.write_batch(name, batch)
         except (CoreValueError, CoreReadError) as exc:
             # Go on with the other tables, so one extraction names every bad table (and the drift).
             result.value_errors.append(exc)
@@ -75,6 +82,33 @@ def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, c
         result.excluded_as_at[name] = excluded
         progress(done, len(tables), f"{name}: {kept:,} rows")
     return result
+
+
+def approved_as_at(plans: pa.Table) -> pa.Table:
+    """AccountPlan as its own snapshot showed it: a version CORE now calls REPLACED whose
+    replacement was created on or after the run date (so is not among ``plans``, already cut to
+    the run date) was still APPROVED then. Without this a month re-run from a later database would
+    find no approved version for a period whose plan was replaced after the month (a backdated
+    replacement) and leave it unpriced. A replacement is a later-created version of the same
+    account and supply point whose period overlaps."""
+    if not plans.num_rows:
+        return plans
+    import pandas as pd
+
+    p = plans.select(["id", "account_id", "utility_id", "start_date", "end_date", "status", "created_at"]).to_pandas()
+    far = pd.Timestamp("2999-12-31")
+    p["start"] = pd.to_datetime(p["start_date"])
+    p["end"] = pd.to_datetime(p["end_date"]).fillna(far)
+    replaced = p[p["status"] == "REPLACED"]
+    pairs = replaced.merge(p, on=["account_id", "utility_id"], suffixes=("", "_by"))
+    pairs = pairs[(pairs["id_by"] != pairs["id"]) & (pairs["created_at_by"] >= pairs["created_at"])
+                  & (pairs["start_by"] <= pairs["end"]) & (pairs["end_by"] >= pairs["start"])]
+    restored = replaced.loc[~replaced["id"].isin(pairs["id"]), "id"]
+    if restored.empty:
+        return plans
+    status = pc.if_else(pc.is_in(plans["id"], value_set=pa.array(restored.to_numpy(), plans["id"].type)),
+                        pa.scalar("APPROVED", plans["status"].type), plans["status"])
+    return plans.set_column(plans.schema.get_field_index("status"), plans.schema.field("status"), status)
 
 
 def _complete(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
