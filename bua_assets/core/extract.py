@@ -14,7 +14,9 @@ from datetime import date, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.core.database import CoreDatabase, CoreReadError, CoreValueError
+from bua_assets.core.casting import CoreValueError
+from bua_assets.core.database import CoreDatabase
+from bua_assets.core.engines import CoreReadError
 from bua_assets.core.schema import DriftFinding, core_tables, schema_drift
 from bua_assets.lake import PartitionWriter
 

@@ -401,7 +401,8 @@ class Nem12Stream:
                         add(base + j + 1, "record_quarantined", "orphan_300", "300 record before any 200 record")
                         continue
                     if len(day_text) >= chunk_days:  # split inside a block: carry its 200 record
-                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
+                        yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
+                                                 self.max_demand_kw))
                         blocks, day_text, day_no, day_block, events = blocks[-1:], [], [], [], {}
                     day_text.append(line)
                     day_no.append(base + j + 1)
@@ -422,7 +423,8 @@ class Nem12Stream:
                         events.setdefault(len(day_text) - 1, []).append((base + j + 1, line.split(",")))
                 elif code == "200" and line[3:4] == ",":
                     if len(day_text) >= chunk_days:
-                        yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
+                        yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
+                                                 self.max_demand_kw))
                         blocks, day_text, day_no, day_block, events = [], [], [], [], {}
                     blocks.append(_parse_200(line, base + j + 1, add))
                     n_blocks += 1
@@ -443,7 +445,8 @@ class Nem12Stream:
         if end_line is None:
             return self._reject(last, "missing_900", "no 900 end-of-data record: the file may be truncated")
         if day_text:
-            yield _parse_days(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
+            yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
+                                     self.max_demand_kw))
         if not n_blocks:
             add(None, "warning", "no_data", "file has no 200/300 data records")
         self.b2b_records = b2b
@@ -482,22 +485,39 @@ def _parse_200(line: str, number: int, add) -> _Block:
     return _Block(number, nmi, _field(p, 2), _field(p, 3), suffix, _field(p, 5), _field(p, 6), uom, length, valid)
 
 
-def _parse_days(name, blocks, day_text, day_no, day_block, events, add, max_demand_kw=None) -> pa.Table:
-    """The register-days of one chunk: 300 record texts, their line numbers and blocks."""
-    if not day_text:
+@dataclass(frozen=True)
+class _Chunk:
+    """One chunk of a file, as :meth:`Nem12Stream._parse` collected it: what its 300 records are
+    parsed against. ``day_block[k]`` is the index in ``blocks`` of the 200 record governing 300
+    record ``k``; ``events`` holds the 400 records after record ``k`` (line number, fields)."""
+
+    name: str
+    blocks: list[_Block]
+    day_text: list[str]
+    day_no: list[int]
+    day_block: list[int]
+    events: dict[int, list[tuple[int, list[str]]]]
+    add: Callable[..., None]  # Nem12Stream._add: records (or, in strict mode, raises) an issue
+    max_demand_kw: float | None = None
+
+
+def _parse_days(chunk: _Chunk) -> pa.Table:
+    """The register-days of one chunk: one Arrow CSV parse per interval length."""
+    if not chunk.day_text:
         return DAY_SCHEMA.empty_table()
+    blocks = chunk.blocks
     lengths = np.array([b.interval_length if b.valid else 0 for b in blocks], dtype=np.int32)
-    block_of_day = np.asarray(day_block, dtype=np.int64)
+    block_of_day = np.asarray(chunk.day_block, dtype=np.int64)
     day_len = lengths[block_of_day]
     for k in np.flatnonzero(day_len == 0):
         b = blocks[block_of_day[k]]
-        add(day_no[k], "record_quarantined", "bad_block",
-            f"300 record belongs to the invalid 200 record at line {b.line}", nmi=b.nmi or None, suffix=b.suffix or None)
+        chunk.add(chunk.day_no[k], "record_quarantined", "bad_block",
+                  f"300 record belongs to the invalid 200 record at line {b.line}",
+                  nmi=b.nmi or None, suffix=b.suffix or None)
     pieces = []
     for length in np.unique(day_len[day_len > 0]):
         positions = np.flatnonzero(day_len == length)
-        pieces.append(_parse_group(name, int(length), blocks, day_text, day_no, block_of_day, positions, events, add,
-                                   max_demand_kw))
+        pieces.append(_parse_group(chunk, int(length), block_of_day, positions))
     pieces = [p for p in pieces if p.num_rows]
     if not pieces:
         return DAY_SCHEMA.empty_table()
@@ -505,103 +525,195 @@ def _parse_days(name, blocks, day_text, day_no, day_block, events, add, max_dema
     return pa.concat_tables(pieces)
 
 
-def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions, events, add,
-                 max_demand_kw=None) -> pa.Table:
-    """Parse every 300 record of one interval length in one Arrow CSV call."""
+def _parse_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, positions: np.ndarray) -> pa.Table:
+    """Parse every 300 record of one interval length in one Arrow CSV call, check each register-day
+    (the checks quarantine a day, in this order: date and quality method, values, 400 records,
+    blank actual intervals) and return the days that pass."""
+    texts, keep = _complete_records(chunk, length, block_of_day, positions)
+    if not len(keep):
+        return DAY_SCHEMA.empty_table()
+    group = _read_group(chunk, length, block_of_day, texts, keep)
+    if group is None:
+        return DAY_SCHEMA.empty_table()
+    read_date, flag = _check_date_and_quality(group)
+    suspect = _check_values(group)
+    methods, interval_quality = _interval_quality(group, flag)
+    if group.blank is not None:
+        _check_blank_actual(group, suspect, methods, interval_quality)
+    return _day_table(group, read_date, methods, interval_quality)
+
+
+def _value_names(n: int) -> list[str]:
+    """Column names of a 300 record with ``n`` interval values."""
+    return ["indicator", "date"] + [f"v{j}" for j in range(n)] + [
+        "quality", "reason_code", "reason_description", "update_datetime", "msats_load_datetime"]
+
+
+def _complete_records(chunk: _Chunk, length: int, block_of_day: np.ndarray,
+                      positions: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The 300 records (texts, positions in the chunk) with the field count their 200 record's
+    interval length asks for; the others are quarantined. A record without its optional last
+    field (MSATS load time) gets an empty one."""
     n = MINUTES_PER_DAY // length
     width = n + _NON_VALUE_FIELDS
     texts = []
     keep = []
     for pos in positions:
-        text = day_text[pos]
+        text = chunk.day_text[pos]
         fields = text.count(",") + 1
         if fields == width - 1 and text.split(",", n + 3)[n + 2][:1] in QUALITY_FLAGS:
             text += ","  # MSATSLoadDateTime omitted: allowed
         elif fields != width:
-            b = blocks[block_of_day[pos]]
+            b = chunk.blocks[block_of_day[pos]]
             got = fields - _NON_VALUE_FIELDS
-            add(day_no[pos], "record_quarantined", "wrong_value_count",
-                f"300 record has {fields} fields ({got} interval values?); the 200 record at line {b.line} "
-                f"declares {length}-minute intervals, i.e. {n} values and {width} fields",
-                nmi=b.nmi, suffix=b.suffix, read_date=_field(text.split(",", 2), 1))
+            chunk.add(chunk.day_no[pos], "record_quarantined", "wrong_value_count",
+                      f"300 record has {fields} fields ({got} interval values?); the 200 record at line {b.line} "
+                      f"declares {length}-minute intervals, i.e. {n} values and {width} fields",
+                      nmi=b.nmi, suffix=b.suffix, read_date=_field(text.split(",", 2), 1))
             continue
         texts.append(text)
         keep.append(pos)
-    if not keep:
-        return DAY_SCHEMA.empty_table()
-    keep = np.asarray(keep)
-    names = ["indicator", "date"] + [f"v{j}" for j in range(n)] + [
-        "quality", "reason_code", "reason_description", "update_datetime", "msats_load_datetime"]
-    string_cols = {c: pa.string() for c in names if not c.startswith("v")}
+    return texts, np.asarray(keep)
+
+
+@dataclass
+class _Group:
+    """The parsed 300 records of one interval length in a chunk, one row per record, and which
+    of them are still good (a check that quarantines a row clears its ``good``)."""
+
+    chunk: _Chunk
+    length: int
+    keep: np.ndarray  # each row's position in the chunk
+    block: np.ndarray  # each row's index in chunk.blocks
+    raw: pa.Table  # the non-value fields, as text
+    values: np.ndarray  # (rows, intervals) float64; NaN where blank
+    blank: np.ndarray | None  # (rows, intervals) bool, where the file left a value empty; None: no blanks
+    line_no: np.ndarray = field(init=False)
+    dates_text: list[str] = field(init=False)  # the date field as written
+    quality: np.ndarray = field(init=False)  # the day's quality method as written (e.g. 'A', 'S14', 'V')
+    good: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.line_no = np.asarray(self.chunk.day_no, dtype=np.int64)[self.keep]
+        self.dates_text = self.raw["date"].to_pylist()
+        self.quality = self.raw["quality"].to_numpy(zero_copy_only=False).astype(str)
+        self.good = np.ones(len(self.keep), dtype=bool)
+
+    @property
+    def intervals(self) -> int:
+        return MINUTES_PER_DAY // self.length
+
+    def block_of(self, k: int) -> _Block:
+        return self.chunk.blocks[self.block[k]]
+
+    def quarantine(self, mask: np.ndarray, code: str, reason_of: Callable[[int], str],
+                   interval_of: Callable[[int], int | None] = lambda k: None) -> None:
+        """Quarantine the good rows in ``mask``: one issue each, naming the register-day."""
+        for k in np.flatnonzero(mask & self.good):
+            b = self.block_of(k)
+            self.chunk.add(int(self.line_no[k]), "record_quarantined", code, reason_of(k), nmi=b.nmi,
+                           suffix=b.suffix, read_date=self.dates_text[k], interval=interval_of(k))
+        self.good[mask] = False
+
+
+def _read_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, texts: list[str],
+                keep: np.ndarray) -> _Group | None:
+    """Parse the records' fields in one Arrow CSV call (values as float64). If some value is not
+    a number, parse again as text and quarantine those records; None if none is left."""
+    n = MINUTES_PER_DAY // length
+    names = _value_names(n)
     blob = "\n".join(texts).encode()
+    read = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
+    try:
+        raw, values, blank = _read_numbers(blob, names, n, read)
+    except pa.ArrowInvalid:
+        parsed = _read_as_text(chunk, block_of_day, blob, names, n, read, keep)
+        if parsed is None:
+            return None
+        raw, values, blank, keep = parsed
+    return _Group(chunk, length, keep, block_of_day[keep], raw, values, blank)
+
+
+def _read_numbers(blob: bytes, names: list[str], n: int,
+                  read: pacsv.ReadOptions) -> tuple[pa.Table, np.ndarray, np.ndarray | None]:
+    """The fast path: every value parses as a float. Raises ArrowInvalid if one does not."""
+    string_cols = {c: pa.string() for c in names if not c.startswith("v")}
     # Only an empty field is a blank (null): "nan", "inf" and "-inf" parse as floats and are
-    # quarantined below as non-finite, not mistaken for blanks.
+    # quarantined later as non-finite, not mistaken for blanks.
     convert = pacsv.ConvertOptions(
         column_types={**string_cols, **{f"v{j}": pa.float64() for j in range(n)}},
         strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""],
     )
-    read = pacsv.ReadOptions(column_names=names, block_size=1 << 24)
-    try:
-        raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
-        # Stack whole columns (contiguous copies), then view as rows: far faster than column_stack.
-        values = np.vstack([raw[f"v{j}"].to_numpy() for j in range(n)]).T
-        blank_columns = [j for j in range(n) if raw[f"v{j}"].null_count]
-        blank = None
-        if blank_columns:  # rare: only then a mask, column by column
-            blank = np.zeros(values.shape, dtype=bool)
-            for j in blank_columns:
-                blank[:, j] = raw[f"v{j}"].is_null().to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:
-        # Some value is not a number: parse as text and find which records.
-        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False)
-        raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
-        import pandas as pd
+    raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
+    # Stack whole columns (contiguous copies), then view as rows: far faster than column_stack.
+    values = np.vstack([raw[f"v{j}"].to_numpy() for j in range(n)]).T
+    blank_columns = [j for j in range(n) if raw[f"v{j}"].null_count]
+    blank = None
+    if blank_columns:  # rare: only then a mask, column by column
+        blank = np.zeros(values.shape, dtype=bool)
+        for j in blank_columns:
+            blank[:, j] = raw[f"v{j}"].is_null().to_numpy(zero_copy_only=False)
+    return raw, values, blank
 
-        cols, blanks = [], []
-        bad = np.zeros(len(keep), dtype=bool)
-        for j in range(n):
-            s = raw[f"v{j}"].to_pandas().str.strip()
-            num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-            empty = (s == "").to_numpy()
-            bad |= np.isnan(num) & ~empty & ~s.str.lower().isin(_NAN_TEXTS).to_numpy()
-            cols.append(num)
-            blanks.append(empty)
-        values = np.column_stack(cols)
-        blank = np.column_stack(blanks)
-        for k in np.flatnonzero(bad):
-            b = blocks[block_of_day[keep[k]]]
-            add(day_no[keep[k]], "record_quarantined", "not_a_number",
-                "300 record has an interval value that is not a number", nmi=b.nmi, suffix=b.suffix,
-                read_date=raw["date"][k].as_py())
-        ok = ~bad
-        raw, values, blank, keep = raw.filter(pa.array(ok)), values[ok], blank[ok], keep[ok]
-        if not len(keep):
-            return DAY_SCHEMA.empty_table()
 
-    rows = len(keep)
-    good = np.ones(rows, dtype=bool)
-    line_no = np.asarray(day_no, dtype=np.int64)[keep]
-    blk = block_of_day[keep]
+def _read_as_text(chunk: _Chunk, block_of_day: np.ndarray, blob: bytes, names: list[str], n: int,
+                  read: pacsv.ReadOptions, keep: np.ndarray):
+    """The slow path (some value is not a number): parse as text, quarantine the records with a
+    value that is not a number, and return (raw, values, blank, keep) of the others, or None."""
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False)
+    raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
+    import pandas as pd
 
-    def quarantine(mask, code, reason_of, interval_of=lambda k: None):
-        for k in np.flatnonzero(mask & good):
-            b = blocks[blk[k]]
-            add(int(line_no[k]), "record_quarantined", code, reason_of(k), nmi=b.nmi, suffix=b.suffix,
-                read_date=dates_text[k], interval=interval_of(k))
-        good[mask] = False
+    cols, blanks = [], []
+    bad = np.zeros(len(keep), dtype=bool)
+    for j in range(n):
+        s = raw[f"v{j}"].to_pandas().str.strip()
+        num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+        empty = (s == "").to_numpy()
+        bad |= np.isnan(num) & ~empty & ~s.str.lower().isin(_NAN_TEXTS).to_numpy()
+        cols.append(num)
+        blanks.append(empty)
+    values = np.column_stack(cols)
+    blank = np.column_stack(blanks)
+    for k in np.flatnonzero(bad):
+        b = chunk.blocks[block_of_day[keep[k]]]
+        chunk.add(chunk.day_no[keep[k]], "record_quarantined", "not_a_number",
+                  "300 record has an interval value that is not a number", nmi=b.nmi, suffix=b.suffix,
+                  read_date=raw["date"][k].as_py())
+    ok = ~bad
+    raw, values, blank, keep = raw.filter(pa.array(ok)), values[ok], blank[ok], keep[ok]
+    if not len(keep):
+        return None
+    return raw, values, blank, keep
 
-    dates_text = raw["date"].to_pylist()
+
+def _check_date_and_quality(group: _Group) -> tuple[pa.Array, np.ndarray]:
+    """Quarantine days whose date is not a YYYYMMDD date or whose quality method is not a
+    NEM12 flag; return the parsed dates and each day's quality flag (first letter)."""
+    raw, dates_text = group.raw, group.dates_text
     read_date = pc.strptime(raw["date"], format="%Y%m%d", unit="s", error_is_null=True)
-    quarantine(pc.is_null(read_date).to_numpy(zero_copy_only=False), "bad_date",
-               lambda k: f"300 record interval date '{dates_text[k]}' is not a valid YYYYMMDD date")
-    quality = raw["quality"].to_numpy(zero_copy_only=False).astype(str)
+    group.quarantine(pc.is_null(read_date).to_numpy(zero_copy_only=False), "bad_date",
+                     lambda k: f"300 record interval date '{dates_text[k]}' is not a valid YYYYMMDD date")
+    quality = group.quality
     flag = pc.utf8_slice_codeunits(raw["quality"], 0, 1).to_numpy(zero_copy_only=False).astype(str)
-    quarantine(~np.isin(flag, list(QUALITY_FLAGS)), "bad_quality",
-               lambda k: f"300 record quality method '{quality[k]}' is not one of A, E, F, N, S, V")
+    group.quarantine(~np.isin(flag, list(QUALITY_FLAGS)), "bad_quality",
+                     lambda k: f"300 record quality method '{quality[k]}' is not one of A, E, F, N, S, V")
+    return read_date, flag
 
-    # Value checks, one reduction per row over the whole chunk; the per-interval detail is worked
-    # out only for the few rows a reduction flags. A row sum is not finite exactly when the day
-    # holds a blank, a NaN or an infinity.
+
+def _first_of(mask: np.ndarray) -> Callable[[int], int]:
+    """Row k -> the 1-based interval of the first True in ``mask[k]``."""
+    return lambda k: int(np.argmax(mask[k])) + 1
+
+
+def _check_values(group: _Group) -> np.ndarray:
+    """Quarantine days with a value that cannot be a meter reading: not finite, negative, or
+    beyond the register's physical maximum. Returns the rows holding a blank, NaN or infinity.
+
+    One reduction per row over the whole group; the per-interval detail is worked out only for
+    the few rows a reduction flags. A row sum is not finite exactly when the day holds a blank,
+    a NaN or an infinity."""
+    values, blank, length = group.values, group.blank, group.length
     with np.errstate(invalid="ignore"):  # inf + -inf
         suspect = np.flatnonzero(~np.isfinite(values.sum(axis=1)))
     not_finite = np.zeros(values.shape, dtype=bool)
@@ -609,93 +721,113 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
         not_finite[suspect] = ~np.isfinite(values[suspect])
         if blank is not None:
             not_finite[suspect] &= ~blank[suspect]
-    first_of = lambda mask: lambda k: int(np.argmax(mask[k])) + 1  # noqa: E731
-    quarantine(not_finite.any(axis=1), "non_finite_value",
-               lambda k: f"interval value '{values[k, np.argmax(not_finite[k])]}' at interval "
-                         f"{first_of(not_finite)(k)} is not a finite number", first_of(not_finite))
+    group.quarantine(not_finite.any(axis=1), "non_finite_value",
+                     lambda k: f"interval value '{values[k, np.argmax(not_finite[k])]}' at interval "
+                               f"{_first_of(not_finite)(k)} is not a finite number", _first_of(not_finite))
     neg = np.fmin.reduce(values, axis=1) < 0  # fmin skips NaN (empty intervals)
-    quarantine(neg, "negative_value",
-               lambda k: f"negative interval value {values[k][values[k] < 0][0]} at interval "
-                         f"{int(np.argmax(values[k] < 0)) + 1}", lambda k: int(np.argmax(values[k] < 0)) + 1)
+    group.quarantine(neg, "negative_value",
+                     lambda k: f"negative interval value {values[k][values[k] < 0][0]} at interval "
+                               f"{int(np.argmax(values[k] < 0)) + 1}", lambda k: int(np.argmax(values[k] < 0)) + 1)
+    max_demand_kw = group.chunk.max_demand_kw
     if max_demand_kw is not None:
         # The register's physical maximum for one interval, in each block's own unit (Wh, kWh, MWh).
+        blocks = group.chunk.blocks
         per_unit = np.array([unit_factor(b.uom)[1] or np.nan for b in blocks], dtype=np.float64)
-        limit = max_demand_kw * length / 60 / per_unit[blk]  # NaN (unknown unit) never compares above
+        limit = max_demand_kw * length / 60 / per_unit[group.block]  # NaN (unknown unit) never compares above
         over = np.fmax.reduce(values, axis=1) > limit  # fmax skips NaN
-        quarantine(over, "above_maximum",
-                   lambda k: f"interval value {values[k][values[k] > limit[k]][0]:g} {blocks[blk[k]].uom} at interval "
-                             f"{int(np.argmax(values[k] > limit[k])) + 1} is beyond the register's physical maximum "
-                             f"of {limit[k]:g} {blocks[blk[k]].uom} per {length}-minute interval "
-                             f"({max_demand_kw:g} kW)", lambda k: int(np.argmax(values[k] > limit[k])) + 1)
+        group.quarantine(over, "above_maximum",
+                         lambda k: f"interval value {values[k][values[k] > limit[k]][0]:g} {group.block_of(k).uom} "
+                                   f"at interval {int(np.argmax(values[k] > limit[k])) + 1} is beyond the register's "
+                                   f"physical maximum of {limit[k]:g} {group.block_of(k).uom} per {length}-minute "
+                                   f"interval ({max_demand_kw:g} kW)",
+                         lambda k: int(np.argmax(values[k] > limit[k])) + 1)
+    return suspect
 
-    # Per-interval quality as codes into a small dictionary of methods: the day's method,
-    # overridden by its 400 records.
+
+def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Per-interval quality as codes into a small list of methods: the day's method, overridden
+    by its 400 records. A day whose 400 records are malformed, or a V day they do not fully
+    cover (or that has none), is quarantined; 400 records on a day not of quality V are applied
+    with a warning."""
+    n, chunk = group.intervals, group.chunk
+    quality = group.quality
     methods, day_code = np.unique(quality, return_inverse=True)
     methods = list(methods)
     interval_quality = np.repeat(day_code.astype(np.int16)[:, None], n, axis=1)
-    row_of_pos = {int(p): k for k, p in enumerate(keep)} if events else {}
-    for pos, records in events.items():
+    row_of_pos = {int(p): k for k, p in enumerate(group.keep)} if chunk.events else {}
+    for pos, records in chunk.events.items():
         k = row_of_pos.get(pos)
-        if k is None or not good[k]:
+        if k is None or not group.good[k]:
             continue
-        covered = np.zeros(n, dtype=bool)
-        problem = None
-        for number, p in records:
-            try:
-                start, end = int(p[1]), int(p[2])
-            except (ValueError, IndexError):
-                problem = (number, f"400 record interval range '{','.join(p[1:3])}' is not two whole numbers")
-                break
-            method = _field(p, 3)
-            if not (1 <= start <= end <= n):
-                problem = (number, f"400 record intervals {start}-{end} outside 1-{n} for {length}-minute data")
-                break
-            if method[:1] not in QUALITY_FLAGS or method[:1] == "V":
-                problem = (number, f"400 record quality method '{method}' is not a valid interval quality")
-                break
-            if method not in methods:
-                methods.append(method)
-            interval_quality[k, start - 1:end] = methods.index(method)
-            covered[start - 1:end] = True
-        if problem is None and flag[k] == "V" and not covered.all():
-            missing = np.flatnonzero(~covered) + 1
-            problem = (records[-1][0], f"400 records of a V-quality day cover {covered.sum()} of {n} intervals "
-                                       f"(first uncovered: {missing[0]})")
+        problem = _apply_400(records, n, group.length, flag[k], methods, interval_quality[k])
         if problem is not None:
-            b = blocks[blk[k]]
-            add(problem[0], "record_quarantined", "bad_400", problem[1], nmi=b.nmi, suffix=b.suffix,
-                read_date=dates_text[k])
-            good[k] = False
+            b = group.block_of(k)
+            chunk.add(problem[0], "record_quarantined", "bad_400", problem[1], nmi=b.nmi, suffix=b.suffix,
+                      read_date=group.dates_text[k])
+            group.good[k] = False
         elif flag[k] != "V":
-            b = blocks[blk[k]]
-            add(records[0][0], "warning", "400_without_v",
-                f"400 records follow a 300 record of quality '{quality[k]}' (expected V); applied",
-                nmi=b.nmi, suffix=b.suffix, read_date=dates_text[k])
-    for k in np.flatnonzero((flag == "V") & good):
-        if keep[k] not in events:
-            b = blocks[blk[k]]
-            add(int(line_no[k]), "record_quarantined", "v_without_400",
-                "300 record of quality V has no 400 records", nmi=b.nmi, suffix=b.suffix, read_date=dates_text[k])
-            good[k] = False
+            b = group.block_of(k)
+            chunk.add(records[0][0], "warning", "400_without_v",
+                      f"400 records follow a 300 record of quality '{quality[k]}' (expected V); applied",
+                      nmi=b.nmi, suffix=b.suffix, read_date=group.dates_text[k])
+    for k in np.flatnonzero((flag == "V") & group.good):
+        if group.keep[k] not in chunk.events:
+            b = group.block_of(k)
+            chunk.add(int(group.line_no[k]), "record_quarantined", "v_without_400",
+                      "300 record of quality V has no 400 records", nmi=b.nmi, suffix=b.suffix,
+                      read_date=group.dates_text[k])
+            group.good[k] = False
+    return methods, interval_quality
 
-    if blank is not None:
-        # A blank interval of actual quality (the day's, or a 400 record's) is a reading that is
-        # missing: loading the day would undercount it, so the day goes and is estimated.
-        actual = np.array([m[:1] == "A" for m in methods])
-        blank_actual = np.zeros(values.shape, dtype=bool)
-        blank_actual[suspect] = blank[suspect] & actual[interval_quality[suspect]]
-        quarantine(blank_actual.any(axis=1), "blank_actual_value",
-                   lambda k: f"interval {first_of(blank_actual)(k)} is blank in an interval of actual (A) quality",
-                   first_of(blank_actual))
 
-    sel = np.flatnonzero(good)
-    blk = blk[sel]
-    block_rows = pa.array(blk)
+def _apply_400(records: list[tuple[int, list[str]]], n: int, length: int, day_flag: str, methods: list[str],
+               day_quality: np.ndarray) -> tuple[int, str] | None:
+    """Apply one day's 400 records to its interval qualities (``day_quality``, codes into
+    ``methods``, both updated in place). Returns (line, reason) of the first problem, or None."""
+    covered = np.zeros(n, dtype=bool)
+    for number, p in records:
+        try:
+            start, end = int(p[1]), int(p[2])
+        except (ValueError, IndexError):
+            return number, f"400 record interval range '{','.join(p[1:3])}' is not two whole numbers"
+        method = _field(p, 3)
+        if not (1 <= start <= end <= n):
+            return number, f"400 record intervals {start}-{end} outside 1-{n} for {length}-minute data"
+        if method[:1] not in QUALITY_FLAGS or method[:1] == "V":
+            return number, f"400 record quality method '{method}' is not a valid interval quality"
+        if method not in methods:
+            methods.append(method)
+        day_quality[start - 1:end] = methods.index(method)
+        covered[start - 1:end] = True
+    if day_flag == "V" and not covered.all():
+        missing = np.flatnonzero(~covered) + 1
+        return records[-1][0], (f"400 records of a V-quality day cover {covered.sum()} of {n} intervals "
+                                f"(first uncovered: {missing[0]})")
+    return None
+
+
+def _check_blank_actual(group: _Group, suspect: np.ndarray, methods: list[str], interval_quality: np.ndarray) -> None:
+    """A blank interval of actual quality (the day's, or a 400 record's) is a reading that is
+    missing: loading the day would undercount it, so the day goes and is estimated."""
+    blank = group.blank
+    actual = np.array([m[:1] == "A" for m in methods])
+    blank_actual = np.zeros(group.values.shape, dtype=bool)
+    blank_actual[suspect] = blank[suspect] & actual[interval_quality[suspect]]
+    group.quarantine(blank_actual.any(axis=1), "blank_actual_value",
+                     lambda k: f"interval {_first_of(blank_actual)(k)} is blank in an interval of actual (A) quality",
+                     _first_of(blank_actual))
+
+
+def _day_table(group: _Group, read_date: pa.Array, methods: list[str], interval_quality: np.ndarray) -> pa.Table:
+    """The good rows as a :data:`DAY_SCHEMA` table (values and qualities as list columns)."""
+    n, blocks, raw = group.intervals, group.chunk.blocks, group.raw
+    sel = np.flatnonzero(group.good)
+    block_rows = pa.array(group.block[sel])
 
     def attr(field: str) -> pa.Array:  # a 200-record field per day: one small array, then a take
         return pa.array([getattr(b, field) for b in blocks], pa.string()).take(block_rows)
 
-    flat = values[sel].reshape(-1)
+    flat = group.values[sel].reshape(-1)
     offsets = pa.array(np.arange(0, len(sel) * n + 1, n, dtype=np.int32))
     value_list = pa.ListArray.from_arrays(offsets, pa.array(flat, mask=np.isnan(flat)))
     quality_codes = pa.array(methods, pa.string()).take(pa.array(interval_quality[sel].reshape(-1)))
@@ -703,8 +835,8 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
     take = pa.array(sel)
     return pa.table(
         {
-            "source_file": pa.array([name] * len(sel), pa.string()),
-            "line": pa.array(line_no[sel], pa.int32()),
+            "source_file": pa.array([group.chunk.name] * len(sel), pa.string()),
+            "line": pa.array(group.line_no[sel], pa.int32()),
             "nmi": attr("nmi"),
             "nmi_configuration": attr("nmi_configuration"),
             "register_id": attr("register_id"),
@@ -712,7 +844,7 @@ def _parse_group(name, length, blocks, day_text, day_no, block_of_day, positions
             "mdm_data_stream": attr("mdm_data_stream"),
             "meter_serial": attr("meter_serial"),
             "uom": attr("uom"),
-            "interval_length": pa.array(np.full(len(sel), length, dtype=np.int16)),
+            "interval_length": pa.array(np.full(len(sel), group.length, dtype=np.int16)),
             "read_date": read_date.take(take).cast(pa.date32()),
             "values": value_list,
             "quality_method": raw["quality"].take(take),

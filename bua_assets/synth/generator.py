@@ -556,7 +556,7 @@ def _add_months(d: date, k: int, day: int) -> date:
 
 def _bill_periods(a, start: date, end: date) -> list[tuple[date, date]]:
     """Billing periods of one account: cycle ends every 1, 2 or 3 months on its cycle day."""
-    step = {"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3}[a.bill_frequency]
+    step = BILL_STEP[a.bill_frequency]
     first = max(a.open_date, start)
     last = end if a.close_date is None else min(a.close_date, end)
     periods, s = [], first
@@ -575,7 +575,7 @@ def _bill_periods(a, start: date, end: date) -> list[tuple[date, date]]:
 
 
 BILLING_PARTS = 8  # small parts: a worker holds one part's rows as Python objects at a time
-_BILL_PART: Callable | None = None  # set by build_core_tables for the billing workers (inherited by fork)
+_BILL_PART: Callable | None = None  # set by _Billing.run for the billing workers (inherited by fork)
 
 
 def _bill_part_entry(part: int):
@@ -605,34 +605,60 @@ def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame
 def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, billed_daily: np.ndarray,
                       true_daily: np.ndarray, rng: np.random.Generator, workers: int = 1, *,
                       gas_network_daily: Callable[[str, int, int], np.ndarray]) -> dict[str, pd.DataFrame]:
-    start, as_at = config.start, config.as_at
+    """Every CORE table of the world. ``rng`` draws, in this order: plan choices, the basic
+    registers' first readings, billed plans found wrong; billing has its own seed per part.
+    ``billed_daily`` and ``true_daily`` are released once billing has read them."""
     accounts, utilities, registers, tariffs = world["accounts"], world["utilities"], world["registers"], world["tariffs"]
     t = reference_tables()
-    j_id = {s: i + 1 for i, s in enumerate(JURISDICTIONS)}
+    t.update(_supply_point_tables(accounts, utilities, registers))
+    t["AccountUtility"] = pd.DataFrame({"id": accounts["id"], "account_id": accounts["id"],
+                                        "utility_id": accounts["utility_index"] + 1,
+                                        "start_date": accounts["open_date"], "end_date": accounts["close_date"]})
+    catalogue = _PlanCatalogue.of(tariffs.plans)
+    charge_versions = _assign_plans(accounts, utilities, registers, catalogue, config, rng)
+    t["Plan"], t["PlanRate"], t["PlanTimeOfUse"], t["PlanDiscount"] = (
+        tariffs.plans, tariffs.rates, tariffs.time_of_use, tariffs.discounts)
+    heating_values = _heating_values(config)
+    billing = _Billing(config, accounts, utilities, registers, charge_versions.plan_of_account, _Pricer.of(tariffs),
+                       heating_values, _first_readings(registers, rng), billed_daily, true_daily)
+    del billed_daily, true_daily  # billing holds the only references and frees them when done
+    invoices, lines, reads = billing.run(workers)
+    del billing
+    _replace_wrong_plans(charge_versions, catalogue, config, rng)
+    t["AccountPlan"] = pd.DataFrame(charge_versions.rows, columns=[
+        "id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "status", "created_at",
+        "include_in_supplementary"])
+    t["Invoice"] = invoices
+    t["InvoiceLineItem"] = lines
+    t["BasicRead"] = pd.DataFrame({
+        "id": np.arange(1, len(reads) + 1), "meter_register_id": registers["id"].to_numpy()[reads["register_index"]],
+        "read_date": reads["read_date"], "reading": reads["reading"], "read_type": reads["read_type"],
+        "quality": np.where(reads["read_type"] == "ACTUAL", "A", "E")})
+    t["Account"] = _account_table(accounts, invoices, config.start)
+    t["GasHeatingValue"], t["GasNetworkDailyVolume"] = _gas_tables(utilities, registers, days, heating_values,
+                                                                   gas_network_daily)
+    return t
 
-    # Supply points, meters, registers
+
+_J_ID = {s: i + 1 for i, s in enumerate(JURISDICTIONS)}  # jurisdiction id by state
+_INSTALLED = date(2015, 1, 1)  # every meter, register and supply point dates from here
+BILL_STEP = {"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3}  # months per billing period
+
+
+def _supply_point_tables(accounts: pd.DataFrame, utilities: pd.DataFrame,
+                         registers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Utility, UtilityDetail, Meter, MeterRegister and MeterRegisterDetail."""
+    t = {}
     t["Utility"] = pd.DataFrame({
         "id": utilities["id"], "identifier": utilities["identifier"], "service_type_id": np.where(utilities["gas"], 2, 1),
         "cust_class_code": np.where(utilities["segment"] > 0, "BUSINESS", "RESIDENTIAL"),
-        "utility_network_id": utilities["network_id"], "jurisdiction_id": utilities["state"].map(j_id),
+        "utility_network_id": utilities["network_id"], "jurisdiction_id": utilities["state"].map(_J_ID),
         "meter_data_provider": utilities["mdp"].replace("", None)})
-    closes: dict[int, list] = {}
-    for ui, cd in zip(accounts["utility_index"], accounts["close_date"]):
-        closes.setdefault(ui, []).append(cd)
-    detail_rows = []
-    for u in utilities.itertuples():
-        cds = closes.get(u.Index, [None])
-        lc = None if any(c is None for c in cds) else max(cds)  # no open tenancy left: de-energised
-        detail_rows.append((len(detail_rows) + 1, u.id, "A", 1 + u.Index % len(TNIS), date(2015, 1, 1),
-                            lc if lc is not None else None))
-        if lc is not None:
-            detail_rows.append((len(detail_rows) + 1, u.id, "D", 1 + u.Index % len(TNIS), lc + timedelta(days=1), None))
-    t["UtilityDetail"] = pd.DataFrame(detail_rows, columns=["id", "utility_id", "utility_status", "utility_tni_id",
-                                                            "start_date", "end_date"])
+    t["UtilityDetail"] = _utility_detail(accounts, utilities)
     t["Meter"] = pd.DataFrame({"id": utilities["id"], "utility_id": utilities["id"], "serial": utilities["serial"],
                                "meter_installation_type": utilities["meter_type"],
                                "pressure_correction_factor": utilities["pcf"],
-                               "start_date": date(2015, 1, 1), "end_date": None})
+                               "start_date": _INSTALLED, "end_date": None})
     t["MeterRegister"] = pd.DataFrame({
         "id": registers["id"], "meter_id": registers["utility_index"] + 1, "register_id": registers["register_id"],
         "suffix_id": registers["suffix"], "direction_indicator": registers["direction"],
@@ -641,48 +667,89 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         "dial_digits": registers["digits"],
         "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None)})
     t["MeterRegisterDetail"] = pd.DataFrame({"id": registers["id"], "meter_register_id": registers["id"], "status": "C",
-                                             "start_date": date(2015, 1, 1), "end_date": None})
+                                             "start_date": _INSTALLED, "end_date": None})
+    return t
 
-    # Accounts
-    segment_names = np.array([1, 2, 3])
-    t["AccountUtility"] = pd.DataFrame({"id": accounts["id"], "account_id": accounts["id"],
-                                        "utility_id": accounts["utility_index"] + 1,
-                                        "start_date": accounts["open_date"], "end_date": accounts["close_date"]})
 
-    # Charge versions (AccountPlan) and tariffs
-    plans = tariffs.plans
-    reg_by_util = registers.groupby("utility_index")
-    has_cl = reg_by_util["controlled"].max()
-    ap_rows = []
-    plan_of_account: dict[int, list[tuple[date, date | None, int]]] = {}
-    supplementary_accounts = set()
+def _utility_detail(accounts: pd.DataFrame, utilities: pd.DataFrame) -> pd.DataFrame:
+    """Supply point status: active (A) from installation; de-energised (D) the day after the last
+    tenancy closed, when none is left open."""
+    closes: dict[int, list] = {}
+    for ui, cd in zip(accounts["utility_index"], accounts["close_date"]):
+        closes.setdefault(ui, []).append(cd)
+    detail_rows = []
+    for u in utilities.itertuples():
+        cds = closes.get(u.Index, [None])
+        lc = None if any(c is None for c in cds) else max(cds)  # no open tenancy left: de-energised
+        detail_rows.append((len(detail_rows) + 1, u.id, "A", 1 + u.Index % len(TNIS), _INSTALLED,
+                            lc if lc is not None else None))
+        if lc is not None:
+            detail_rows.append((len(detail_rows) + 1, u.id, "D", 1 + u.Index % len(TNIS), lc + timedelta(days=1), None))
+    return pd.DataFrame(detail_rows, columns=["id", "utility_id", "utility_status", "utility_tni_id",
+                                              "start_date", "end_date"])
 
-    has_cl = has_cl.reindex(range(len(utilities)), fill_value=0).to_numpy()
-    # Each (fuel, state, customer type, pricing model) has one plan per variant, SAVER and FLEX.
-    plan_key = {p.id: (p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model) for p in plans.itertuples()}
-    plan_variant = {p.id: p.plan_code.rsplit("-", 1)[-1] for p in plans.itertuples()}
-    plan_index = {(*plan_key[pid], plan_variant[pid]): pid for pid in plan_key}
-    util_rows = list(utilities.itertuples())
 
-    def pick_plan(u, ui: int, tou: bool, variant: str) -> int:
+@dataclass(frozen=True)
+class _PlanCatalogue:
+    """The plans by what they are for: each (fuel, state, customer type, pricing model) has one
+    plan per variant, SAVER and FLEX; a plan's sibling is the other variant."""
+
+    key: dict[int, tuple]  # plan id -> (service type, jurisdiction, customer type, pricing model)
+    variant: dict[int, str]
+    index: dict[tuple, int]  # (*key, variant) -> plan id
+    sibling: dict[int, int]
+
+    @classmethod
+    def of(cls, plans: pd.DataFrame) -> _PlanCatalogue:
+        key = {p.id: (p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model) for p in plans.itertuples()}
+        variant = {p.id: p.plan_code.rsplit("-", 1)[-1] for p in plans.itertuples()}
+        index = {(*key[pid], variant[pid]): pid for pid in key}
+        sibling = {pid: index[(*k, "FLEX" if variant[pid] == "SAVER" else "SAVER")] for pid, k in key.items()}
+        return cls(key, variant, index, sibling)
+
+    def pick(self, u, controlled_load: bool, tou: bool, variant: str) -> int:
+        """The plan for supply point ``u`` (a utilities row)."""
         fuel = 2 if u.gas else 1
         ctype = "BUSINESS" if u.segment > 0 else "RESIDENTIAL"
         model = "SINGLE_RATE" if u.gas else ("TIME_OF_USE" if tou else "SINGLE_RATE") + (
-            "_CONT_LOAD" if has_cl[ui] else "")
-        return int(plan_index[(fuel, j_id[u.state], ctype, model, variant)])
+            "_CONT_LOAD" if controlled_load else "")
+        return int(self.index[(fuel, _J_ID[u.state], ctype, model, variant)])
 
+
+@dataclass
+class _ChargeVersions:
+    """AccountPlan rows as they are built, each account's billed versions and the accounts whose
+    billed plan will be found wrong."""
+
+    rows: list[list]
+    plan_of_account: dict[int, list[tuple[date, date | None, int]]]
+    supplementary_accounts: set[int]
+
+
+def _assign_plans(accounts: pd.DataFrame, utilities: pd.DataFrame, registers: pd.DataFrame,
+                  catalogue: _PlanCatalogue, config: GeneratorConfig, rng: np.random.Generator) -> _ChargeVersions:
+    """Each account's charge versions: a plan (40% of electricity interval meters on time of use,
+    half SAVER), 5% switching variant in the history, 1% with a DRAFT version besides, 2% to be
+    found wrong after billing (see :func:`_replace_wrong_plans`)."""
+    start, as_at = config.start, config.as_at
+    has_cl = registers.groupby("utility_index")["controlled"].max()
+    has_cl = has_cl.reindex(range(len(utilities)), fill_value=0).to_numpy()
+    util_rows = list(utilities.itertuples())
+    ap_rows: list[list] = []
+    plan_of_account: dict[int, list[tuple[date, date | None, int]]] = {}
+    supplementary_accounts = set()
     for a in accounts.itertuples():
         u = util_rows[a.utility_index]
         tou = u.meter_type != "BASIC" and not u.gas and rng.random() < 0.4
         variant = "SAVER" if rng.random() < 0.5 else "FLEX"
-        p1 = pick_plan(u, a.utility_index, tou, variant)
+        p1 = catalogue.pick(u, has_cl[a.utility_index], tou, variant)
         s0 = a.open_date
         created = datetime.combine(max(s0, start - timedelta(days=1)), datetime.min.time())
         versions = [(s0, a.close_date, p1)]
         if rng.random() < 0.05 and a.close_date is None and (config.end - start).days > 120:  # a plan switch
             sw = start + timedelta(days=int(rng.integers(60, (config.end - start).days - 30)))
             if sw > s0 + timedelta(days=30):
-                p2 = pick_plan(u, a.utility_index, tou, "FLEX" if variant == "SAVER" else "SAVER")
+                p2 = catalogue.pick(u, has_cl[a.utility_index], tou, "FLEX" if variant == "SAVER" else "SAVER")
                 versions = [(s0, sw - timedelta(days=1), p1), (sw, None, p2)]
         for vs, ve, pid in versions:
             ap_rows.append([len(ap_rows) + 1, a.id, a.utility_index + 1, pid, vs, ve, "APPROVED",
@@ -693,254 +760,20 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
                             datetime.combine(as_at - timedelta(days=3), datetime.min.time()), 0])
         if rng.random() < 0.02 and len(versions) == 1:
             supplementary_accounts.add(a.id)
-    t["Plan"], t["PlanRate"], t["PlanTimeOfUse"], t["PlanDiscount"] = (
-        tariffs.plans, tariffs.rates, tariffs.time_of_use, tariffs.discounts)
+    return _ChargeVersions(ap_rows, plan_of_account, supplementary_accounts)
 
-    # Rates lookup: (plan, fy, charge, class) -> list of (block_order, volume, price)
-    rates = tariffs.rates.copy()
-    rates["fy"] = pd.to_datetime(rates["effective_from"]).dt.year
-    rate_map: dict[tuple, list] = {}
-    for r in rates.itertuples():
-        rate_map.setdefault((int(r.plan_id), int(r.fy), r.charge_type, r.time_class), []).append(
-            (int(r.block_order), None if pd.isna(r.block_daily_volume) else float(r.block_daily_volume),
-             float(r.unit_price)))
-    rate_map = {k: sorted(v) for k, v in rate_map.items()}
-    first_fy: dict[int, int] = {}
-    for plan_id, fy, _, _ in rate_map:
-        first_fy[plan_id] = min(fy, first_fy.get(plan_id, fy))
-    disc = {d.plan_id: d for d in tariffs.discounts.itertuples()}
-    plan_model = dict(zip(plans["id"], plans["pricing_model"]))
 
-    # Cumulative daily sums for quantities over any day range.
-    # billed_daily holds the interval registers, true_daily the basic ones (in register order).
-    interval_reg = (registers["interval_length"] > 0).to_numpy()
-    reg_pos = np.where(interval_reg, np.cumsum(interval_reg) - 1, np.cumsum(~interval_reg) - 1)
-
-    def true_to(reg: int, k: int) -> float:
-        """True consumption of a basic register over the first k days (float64, summed in order)."""
-        return float(np.cumsum(true_daily[reg_pos[reg], :k], dtype=np.float64)[-1]) if k else 0.0
-
-    def cs_billed(reg: int) -> np.ndarray:
-        """Cumulative billed sums of one interval register: (days + 1, 4), float64."""
-        out = np.zeros((billed_daily.shape[1] + 1, 4))
-        np.cumsum(billed_daily[reg_pos[reg]], axis=0, dtype=np.float64, out=out[1:])
-        return out
-    day0 = np.datetime64(start)
-    # Registers are grouped by supply point (rows of one supply point are contiguous).
-    ui = registers["utility_index"].to_numpy()
-    bounds = np.r_[np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]]), len(ui)]
-    regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in zip(bounds[:-1], bounds[1:])}
-    reg_basic = (registers["interval_length"] == 0).to_numpy()
-    reg_suffix, reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
-    hv_months = month_starts(start, config.end)
-    hv = {(nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
-          for nw in range(1, len(NETWORKS) + 1) for m in hv_months}
-
-    # Basic meter reads at every bill period end (and the cut-over), rollover at 10^digits.
-    dials = 10 ** registers["digits"].to_numpy(dtype=np.int64)
-    r0 = np.where(rng.random(len(dials)) < 0.9, rng.integers(0, dials), dials - rng.integers(50, 400, len(dials)))
-    reading0 = dict(enumerate(r0.astype(np.float64).tolist()))
-
-    def price(plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int):
-        """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
-        tiers = rate_map.get((plan, fy, charge, cls)) or rate_map.get((plan, first_fy[plan], charge, cls), [])
-        out, left = [], float(qty)
-        for order, volume, unit in tiers:
-            q = left if volume is None else min(left, volume * ndays)
-            if q > 0 or (not out and order == 1):
-                out.append((round(q, 3), unit, round_cents(round(q, 3) * unit)))
-            left -= q
-            if left <= 1e-9:
-                break
-        return out
-
-    # Billing: the supply points fall into BILLING_PARTS parts by index, each billed with its own
-    # seed (in parallel when there are workers), so the result does not depend on the worker count.
-    reg_util = registers["utility_index"].to_numpy()
-    part_of_account = accounts["utility_index"].to_numpy() % BILLING_PARTS
-
-    def bill_part(part: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        rng = np.random.default_rng([config.seed, 7919, part])
-        reads: list = []
-
-        def read_at(reg: int, d: date, est: bool, prev: float) -> float:
-            """The register's reading at the end of ``d``; an estimated read gets the consumption since
-            the previous read wrong by a typical 15% (never backwards)."""
-            k = (d - start).days + 1
-            dial = 10 ** reg_digits[reg]
-            actual = float(np.floor(reading0[reg] + true_to(reg, k)) % dial)
-            if not est:
-                return actual
-            used = (actual - prev) % dial
-            return float(np.floor(prev + used * max(0.0, 1.0 + rng.normal(0, 0.15))) % dial)
-
-        last_reading, last_read_at = {}, {}  # per register: the last reading and its row in reads
-        for reg in np.flatnonzero(reg_basic & (reg_util % BILLING_PARTS == part)):
-            last_reading[reg] = float(np.floor(reading0[reg]) % 10 ** reg_digits[reg])
-            last_read_at[reg] = len(reads)
-            reads.append((reg, start - timedelta(days=1), last_reading[reg], "ACTUAL"))
-
-        invoices, lines = [], []
-
-        def invoice(a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
-            inv_id = len(invoices) + 1
-            net = round(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1), 2)
-            invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
-                             "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
-            for line in sub_lines:
-                lines.append([len(lines) + 1, inv_id, *line, 1 if credit_of else 0])
-            return inv_id
-
-        for a in accounts[part_of_account == part].itertuples():
-            u = util_rows[a.utility_index]
-            regs = regs_of_util[a.utility_index]
-            versions = plan_of_account[a.id]
-            cs_of: dict[int, np.ndarray] = {}
-            # A move-in is a special read: the new tenant's consumption starts from it.
-            if a.open_date > start:
-                move_in = a.open_date - timedelta(days=1)
-                for reg in regs[reg_basic[regs]]:
-                    if reads[last_read_at[reg]][1] != move_in:
-                        last_reading[reg] = read_at(reg, move_in, False, last_reading[reg])
-                        last_read_at[reg] = len(reads)
-                        reads.append((reg, move_in, last_reading[reg], "ACTUAL"))
-            # Cut-over: a migration invoice for everything before the history starts.
-            if a.open_date < start:
-                # Supply only (usage before the history is not known), split at 1 July and priced
-                # like any bill: that year's prices, the plan's discount on the bill.
-                p = versions[0][2]
-                d = disc.get(p)
-                cuts = [a.open_date, *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1)
-                                       if a.open_date < date(y, 7, 1) < start), start]
-                mig = []
-                for ss, ee1 in zip(cuts[:-1], cuts[1:]):
-                    nd = (ee1 - ss).days
-                    fy = ss.year if ss.month >= 7 else ss.year - 1
-                    for q, r, amt in price(p, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
-                        dn = round_cents(amt * d.rate) if d is not None and d.method == "percentOfBill" else 0.0
-                        mig.append([a.id, a.utility_index + 1, ss, ee1 - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
-                                    q, "DAY", r, amt, dn])
-                invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1), mig)
-                invoices[-1][1] = "MIG"
-            periods = _bill_periods(a, start, config.end)
-            for pi, (s, e) in enumerate(periods):
-                delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
-                issue = e + timedelta(days=delay)
-                # Reads for basic registers at the period end (4% estimated). The read arrives even
-                # when the bill is late, so a period can be read but not yet billed at the run date.
-                basic_q = {}
-                for reg in regs[reg_basic[regs]]:
-                    est = rng.random() < 0.04
-                    prev = last_reading[reg]
-                    cur = read_at(reg, e, est, prev)
-                    prev_estimated = reads[last_read_at[reg]][3] == "ESTIMATE"
-                    last_reading[reg] = cur
-                    last_read_at[reg] = len(reads)
-                    reads.append((reg, e, cur, "ESTIMATE" if est else "ACTUAL"))
-                    dial = 10 ** reg_digits[reg]
-                    # An actual read below an over-estimate corrects it (negative usage); below an
-                    # actual read it can only be the dial rolling over.
-                    correction = prev_estimated and cur < prev and prev - cur <= 0.2 * dial
-                    basic_q[reg] = cur - prev if correction else (cur - prev) % dial
-                if issue >= as_at:
-                    break
-                sub_lines = []
-                # Split at 1 July and at plan version boundaries.
-                cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
-                                                             if s < date(y, 7, 1) <= e}
-                              | {vs for vs, _, _ in versions if s < vs <= e})
-                total_days = (e - s).days + 1
-                for ss, ee1 in zip(cuts[:-1], cuts[1:]):
-                    ee = ee1 - timedelta(days=1)
-                    nd = (ee - ss).days + 1
-                    fy = ss.year if ss.month >= 7 else ss.year - 1
-                    plan = next(p for vs, ve, p in versions if vs <= ss and (ve is None or ss <= ve))
-                    model = plan_model[plan]
-                    d = disc.get(plan)
-                    i0, i1 = int((np.datetime64(ss) - day0).astype(int)), int((np.datetime64(ee) - day0).astype(int)) + 1
-                    charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
-                    for reg in regs:
-                        suffix = reg_suffix[reg]
-                        if reg_basic[reg]:
-                            q = basic_q[reg] * nd / total_days
-                            qs = {"ANYTIME": q}
-                        else:
-                            if reg not in cs_of:
-                                cs_of[reg] = cs_billed(reg)
-                            agg = cs_of[reg][i1] - cs_of[reg][i0]
-                            qs = {"ANYTIME": agg[0], **{c: agg[1 + k] for k, c in enumerate(TIME_CLASSES)}}
-                        if suffix == "G1":
-                            mj = qs["ANYTIME"] * hv[(u.network_id, date(ee.year, ee.month, 1))] * u.pcf
-                            charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
-                        elif suffix in ("E2", "41"):
-                            charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
-                        elif suffix == "B1":
-                            charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
-                        elif model.startswith("TIME_OF_USE") and not reg_basic[reg]:
-                            charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
-                        else:
-                            charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
-                    for charge, cls, qty, uom in charges:
-                        for q, rate, amt in price(plan, fy, charge, cls, qty, nd):
-                            if charge == "FEED_IN":
-                                amt = -amt
-                            dn = 0.0
-                            if d is not None and charge != "FEED_IN" and (
-                                    d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
-                                dn = round_cents(amt * d.rate)
-                            sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
-                inv = invoice(a, s, e, issue, sub_lines)
-                # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
-                u_rev = rng.random()
-                if pi < len(periods) - 1 and u_rev < 0.02:
-                    ri = issue + timedelta(days=int(rng.integers(5, 25)))
-                    if ri < as_at:
-                        invoice(a, s, e, ri, sub_lines, credit_of=inv)
-                        invoice(a, s, e, ri, sub_lines)
-                elif u_rev > 0.995:
-                    invoices[inv - 1][7] = "CANCELLED"
-                    invoice(a, s, e, issue + timedelta(days=2), sub_lines)
-
-        return _bill_frames(invoices, lines, reads)
-
-    global _BILL_PART
-    _BILL_PART = bill_part
-    try:
-        if workers > 1 and "fork" in mp.get_all_start_methods():
-            with mp.get_context("fork").Pool(min(workers, BILLING_PARTS)) as pool:
-                parts = pool.map(_bill_part_entry, range(BILLING_PARTS), chunksize=1)
-        else:
-            parts = [bill_part(k) for k in range(BILLING_PARTS)]
-    finally:
-        _BILL_PART = None
-    billed_daily = true_daily = None  # free them (the closures see this too)
-    inv_frames, line_frames, read_frames = [], [], []
-    n_inv = n_lines = 0
-    for inv, ln, rd in parts:  # ids run on from the previous part
-        inv["id"] += n_inv
-        inv["reverses_invoice_id"] += n_inv
-        ln["id"] += n_lines
-        ln["invoice_id"] += n_inv
-        n_inv, n_lines = n_inv + len(inv), n_lines + len(ln)
-        inv_frames.append(inv)
-        line_frames.append(ln)
-        read_frames.append(rd)
-    del parts
-    invoices = pd.concat(inv_frames, ignore_index=True)
-    invoices["invoice_number"] = invoices["invoice_number"].astype(str) + invoices["id"].map("{:09d}".format)
-    lines = pd.concat(line_frames, ignore_index=True)
-    reads_frame = pd.concat(read_frames, ignore_index=True)
-    del inv_frames, line_frames, read_frames
-
-    # Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
-    # (another plan) is flagged for supplementary processing, the billed one becomes REPLACED.
-    sibling_plan = {pid: plan_index[(*key, "FLEX" if plan_variant[pid] == "SAVER" else "SAVER")]
-                    for pid, key in plan_key.items()}
-    # Half of them are a backdated product change instead: the billed plan stays up to a day inside
-    # the billed history and the other plan applies from it, so the correction re-rates part of a
-    # billed period (usage, discounts and feed-in with it).
+def _replace_wrong_plans(versions: _ChargeVersions, catalogue: _PlanCatalogue, config: GeneratorConfig,
+                         rng: np.random.Generator) -> None:
+    """Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
+    (the sibling plan) is flagged for supplementary processing, the billed one becomes REPLACED.
+    Half of them are a backdated product change instead: the billed plan stays up to a day inside
+    the billed history and the other plan applies from it, so the correction re-rates part of a
+    billed period (usage, discounts and feed-in with it)."""
+    start, as_at = config.start, config.as_at
+    ap_rows, sibling_plan = versions.rows, catalogue.sibling
     for row in list(ap_rows):
-        if row[1] in supplementary_accounts and row[6] == "APPROVED":
+        if row[1] in versions.supplementary_accounts and row[6] == "APPROVED":
             row[6] = "REPLACED"
             created = datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time())
             lo, hi = max(row[4], start) + timedelta(days=30), min(row[5] or as_at, as_at) - timedelta(days=45)
@@ -953,19 +786,338 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
             else:
                 ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED",
                                 created, 1])
-    t["AccountPlan"] = pd.DataFrame(ap_rows, columns=["id", "account_id", "utility_id", "plan_id", "start_date",
-                                                      "end_date", "status", "created_at", "include_in_supplementary"])
-    t["Invoice"] = invoices
-    t["InvoiceLineItem"] = lines
-    t["BasicRead"] = pd.DataFrame({
-        "id": np.arange(1, len(reads_frame) + 1), "meter_register_id": registers["id"].to_numpy()[reads_frame["register_index"]],
-        "read_date": reads_frame["read_date"], "reading": reads_frame["reading"], "read_type": reads_frame["read_type"],
-        "quality": np.where(reads_frame["read_type"] == "ACTUAL", "A", "E")})
 
-    # Next bill date: the end of the first period not yet billed.
-    last_end = t["Invoice"][t["Invoice"].is_credit == 0].groupby("account_id")["period_end"].max()
+
+@dataclass(frozen=True)
+class _Pricer:
+    """The generator's own billing engine, line by line: the same step-block rule as
+    billing/tariff.py's vectorised ``price`` (block k takes what is left above the earlier blocks,
+    up to its daily volume x days; a negative quantity goes to block 1), but rates looked up by
+    (plan, financial year) with the plan's first year's rates before it."""
+
+    rate_map: dict[tuple, list]  # (plan, fy, charge, class) -> sorted [(block_order, daily volume, price)]
+    first_fy: dict[int, int]
+    discount: dict[int, tuple]  # plan -> PlanDiscount row
+    model: dict[int, str]  # plan -> pricing model
+
+    @classmethod
+    def of(cls, tariffs) -> _Pricer:
+        rates = tariffs.rates.copy()
+        rates["fy"] = pd.to_datetime(rates["effective_from"]).dt.year
+        rate_map: dict[tuple, list] = {}
+        for r in rates.itertuples():
+            rate_map.setdefault((int(r.plan_id), int(r.fy), r.charge_type, r.time_class), []).append(
+                (int(r.block_order), None if pd.isna(r.block_daily_volume) else float(r.block_daily_volume),
+                 float(r.unit_price)))
+        rate_map = {k: sorted(v) for k, v in rate_map.items()}
+        first_fy: dict[int, int] = {}
+        for plan_id, fy, _, _ in rate_map:
+            first_fy[plan_id] = min(fy, first_fy.get(plan_id, fy))
+        disc = {d.plan_id: d for d in tariffs.discounts.itertuples()}
+        return cls(rate_map, first_fy, disc, dict(zip(tariffs.plans["id"], tariffs.plans["pricing_model"])))
+
+    def price(self, plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int) -> list[tuple]:
+        """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
+        tiers = self.rate_map.get((plan, fy, charge, cls)) or self.rate_map.get(
+            (plan, self.first_fy[plan], charge, cls), [])
+        out, left = [], float(qty)
+        for order, volume, unit in tiers:
+            q = left if volume is None else min(left, volume * ndays)
+            if q > 0 or (not out and order == 1):
+                out.append((round(q, 3), unit, round_cents(round(q, 3) * unit)))
+            left -= q
+            if left <= 1e-9:
+                break
+        return out
+
+    def discount_of(self, plan: int, charge: str, amount: float) -> float:
+        """The plan's conditional discount on one priced amount (never on feed-in): a percentage
+        of the bill, or of usage (and controlled load) only."""
+        d = self.discount.get(plan)
+        if d is not None and charge != "FEED_IN" and (
+                d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
+            return round_cents(amount * d.rate)
+        return 0.0
+
+
+def _heating_values(config: GeneratorConfig) -> dict[tuple[int, date], float]:
+    """Gas heating value (MJ/m3) per network and month of the history."""
+    return {(nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
+            for nw in range(1, len(NETWORKS) + 1) for m in month_starts(config.start, config.end)}
+
+
+def _first_readings(registers: pd.DataFrame, rng: np.random.Generator) -> dict[int, float]:
+    """Each register's reading the day before the history (basic meters are read from it): 10%
+    near the top of the dial, so some roll over."""
+    dials = 10 ** registers["digits"].to_numpy(dtype=np.int64)
+    r0 = np.where(rng.random(len(dials)) < 0.9, rng.integers(0, dials), dials - rng.integers(50, 400, len(dials)))
+    return dict(enumerate(r0.astype(np.float64).tolist()))
+
+
+class _Billing:
+    """Invoices, line items and basic meter reads. The supply points fall into BILLING_PARTS parts
+    by index, each billed with its own seed (in parallel when there are workers), so the result
+    does not depend on the worker count."""
+
+    def __init__(self, config: GeneratorConfig, accounts: pd.DataFrame, utilities: pd.DataFrame,
+                 registers: pd.DataFrame, plan_of_account: dict, pricer: _Pricer,
+                 heating_values: dict[tuple[int, date], float], reading0: dict[int, float],
+                 billed_daily: np.ndarray, true_daily: np.ndarray):
+        self.config, self.accounts, self.pricer, self.hv = config, accounts, pricer, heating_values
+        self.plan_of_account, self.reading0 = plan_of_account, reading0
+        self.util_rows = list(utilities.itertuples())
+        # billed_daily holds the interval registers, true_daily the basic ones (in register order).
+        self.billed_daily, self.true_daily = billed_daily, true_daily
+        interval_reg = (registers["interval_length"] > 0).to_numpy()
+        self.reg_pos = np.where(interval_reg, np.cumsum(interval_reg) - 1, np.cumsum(~interval_reg) - 1)
+        self.day0 = np.datetime64(config.start)
+        # Registers are grouped by supply point (rows of one supply point are contiguous).
+        ui = registers["utility_index"].to_numpy()
+        bounds = np.r_[np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]]), len(ui)]
+        self.regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in zip(bounds[:-1], bounds[1:])}
+        self.reg_basic = (registers["interval_length"] == 0).to_numpy()
+        self.reg_suffix, self.reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
+        self.reg_util = registers["utility_index"].to_numpy()
+        self.part_of_account = accounts["utility_index"].to_numpy() % BILLING_PARTS
+
+    def run(self, workers: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(invoices, line items, reads) of every part, ids running on from part to part. Frees
+        the daily arrays."""
+        global _BILL_PART
+        _BILL_PART = self.bill_part
+        try:
+            if workers > 1 and "fork" in mp.get_all_start_methods():
+                with mp.get_context("fork").Pool(min(workers, BILLING_PARTS)) as pool:
+                    parts = pool.map(_bill_part_entry, range(BILLING_PARTS), chunksize=1)
+            else:
+                parts = [self.bill_part(k) for k in range(BILLING_PARTS)]
+        finally:
+            _BILL_PART = None
+        self.billed_daily = self.true_daily = None  # free them
+        return _join_parts(parts)
+
+    def true_to(self, reg: int, k: int) -> float:
+        """True consumption of a basic register over the first k days (float64, summed in order)."""
+        return float(np.cumsum(self.true_daily[self.reg_pos[reg], :k], dtype=np.float64)[-1]) if k else 0.0
+
+    def cs_billed(self, reg: int) -> np.ndarray:
+        """Cumulative billed sums of one interval register: (days + 1, 4), float64."""
+        out = np.zeros((self.billed_daily.shape[1] + 1, 4))
+        np.cumsum(self.billed_daily[self.reg_pos[reg]], axis=0, dtype=np.float64, out=out[1:])
+        return out
+
+    def bill_part(self, part: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Bill the accounts of one part, in account order."""
+        ledger = _PartLedger(self, np.random.default_rng([self.config.seed, 7919, part]))
+        for reg in np.flatnonzero(self.reg_basic & (self.reg_util % BILLING_PARTS == part)):
+            ledger.first_read(reg)
+        for a in self.accounts[self.part_of_account == part].itertuples():
+            self.bill_account(ledger, a)
+        return _bill_frames(ledger.invoices, ledger.lines, ledger.reads)
+
+    def bill_account(self, ledger: _PartLedger, a) -> None:
+        """One account's migration invoice and bills (with reversals, re-issues and cancellations)."""
+        start, as_at = self.config.start, self.config.as_at
+        rng = ledger.rng
+        regs = self.regs_of_util[a.utility_index]
+        basic = regs[self.reg_basic[regs]]
+        versions = self.plan_of_account[a.id]
+        cs_of: dict[int, np.ndarray] = {}
+        # A move-in is a special read: the new tenant's consumption starts from it.
+        if a.open_date > start:
+            move_in = a.open_date - timedelta(days=1)
+            for reg in basic:
+                if ledger.reads[ledger.last_read_at[reg]][1] != move_in:
+                    ledger.take_read(reg, move_in, False)
+        # Cut-over: a migration invoice for everything before the history starts.
+        if a.open_date < start:
+            ledger.invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1),
+                           self.migration_lines(a, versions[0][2]))
+            ledger.invoices[-1][1] = "MIG"
+        periods = _bill_periods(a, start, self.config.end)
+        for pi, (s, e) in enumerate(periods):
+            delay = int(rng.integers(1, 5)) + (int(rng.integers(20, 45)) if a.late and pi == len(periods) - 1 else 0)
+            issue = e + timedelta(days=delay)
+            # Reads for basic registers at the period end (4% estimated). The read arrives even
+            # when the bill is late, so a period can be read but not yet billed at the run date.
+            basic_q = {reg: ledger.period_read(reg, e) for reg in basic}
+            if issue >= as_at:
+                break
+            sub_lines = self.period_lines(a, s, e, regs, versions, basic_q, cs_of)
+            inv = ledger.invoice(a, s, e, issue, sub_lines)
+            # 2% reversed (credit note) and re-issued; 0.5% cancelled before sending and re-issued.
+            u_rev = rng.random()
+            if pi < len(periods) - 1 and u_rev < 0.02:
+                ri = issue + timedelta(days=int(rng.integers(5, 25)))
+                if ri < as_at:
+                    ledger.invoice(a, s, e, ri, sub_lines, credit_of=inv)
+                    ledger.invoice(a, s, e, ri, sub_lines)
+            elif u_rev > 0.995:
+                ledger.invoices[inv - 1][7] = "CANCELLED"
+                ledger.invoice(a, s, e, issue + timedelta(days=2), sub_lines)
+
+    def migration_lines(self, a, plan: int) -> list[list]:
+        """Supply only (usage before the history is not known), split at 1 July and priced like
+        any bill: that year's prices, the plan's discount on the bill."""
+        start = self.config.start
+        d = self.pricer.discount.get(plan)
+        cuts = [a.open_date, *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1)
+                               if a.open_date < date(y, 7, 1) < start), start]
+        mig = []
+        for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+            nd = (ee1 - ss).days
+            fy = ss.year if ss.month >= 7 else ss.year - 1
+            for q, r, amt in self.pricer.price(plan, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
+                dn = round_cents(amt * d.rate) if d is not None and d.method == "percentOfBill" else 0.0
+                mig.append([a.id, a.utility_index + 1, ss, ee1 - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
+                            q, "DAY", r, amt, dn])
+        return mig
+
+    def period_lines(self, a, s: date, e: date, regs: np.ndarray, versions: list, basic_q: dict,
+                     cs_of: dict[int, np.ndarray]) -> list[list]:
+        """The line items of one billing period, split at 1 July and at plan version boundaries;
+        a basic register's usage is spread over the pieces by days."""
+        cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
+                                                     if s < date(y, 7, 1) <= e}
+                      | {vs for vs, _, _ in versions if s < vs <= e})
+        total_days = (e - s).days + 1
+        sub_lines = []
+        for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+            ee = ee1 - timedelta(days=1)
+            nd = (ee - ss).days + 1
+            fy = ss.year if ss.month >= 7 else ss.year - 1
+            plan = next(p for vs, ve, p in versions if vs <= ss and (ve is None or ss <= ve))
+            for charge, cls, qty, uom in self.charges(a, ss, ee, nd, total_days, regs, plan, basic_q, cs_of):
+                for q, rate, amt in self.pricer.price(plan, fy, charge, cls, qty, nd):
+                    if charge == "FEED_IN":
+                        amt = -amt
+                    dn = self.pricer.discount_of(plan, charge, amt)
+                    sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
+        return sub_lines
+
+    def charges(self, a, ss: date, ee: date, nd: int, total_days: int, regs: np.ndarray, plan: int,
+                basic_q: dict, cs_of: dict[int, np.ndarray]) -> list[tuple[str, str, float, str]]:
+        """(charge type, time class, quantity, unit) of one piece of a period: the daily supply
+        charge, then each register's usage by its suffix (gas in MJ, controlled load, feed-in,
+        time-of-use classes on a time-of-use plan, else anytime)."""
+        u = self.util_rows[a.utility_index]
+        model = self.pricer.model[plan]
+        i0 = int((np.datetime64(ss) - self.day0).astype(int))
+        i1 = int((np.datetime64(ee) - self.day0).astype(int)) + 1
+        charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
+        for reg in regs:
+            suffix = self.reg_suffix[reg]
+            if self.reg_basic[reg]:
+                q = basic_q[reg] * nd / total_days
+                qs = {"ANYTIME": q}
+            else:
+                if reg not in cs_of:
+                    cs_of[reg] = self.cs_billed(reg)
+                agg = cs_of[reg][i1] - cs_of[reg][i0]
+                qs = {"ANYTIME": agg[0], **{c: agg[1 + k] for k, c in enumerate(TIME_CLASSES)}}
+            if suffix == "G1":
+                mj = qs["ANYTIME"] * self.hv[(u.network_id, date(ee.year, ee.month, 1))] * u.pcf
+                charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
+            elif suffix in ("E2", "41"):
+                charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
+            elif suffix == "B1":
+                charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
+            elif model.startswith("TIME_OF_USE") and not self.reg_basic[reg]:
+                charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
+            else:
+                charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
+        return charges
+
+
+class _PartLedger:
+    """What one billing part writes: basic meter reads (and each register's last one), invoices
+    and line items as row lists, with the part's own random stream."""
+
+    def __init__(self, billing: _Billing, rng: np.random.Generator):
+        self.billing, self.rng = billing, rng
+        self.reads: list = []
+        self.invoices: list = []
+        self.lines: list = []
+        self.last_reading: dict[int, float] = {}
+        self.last_read_at: dict[int, int] = {}  # per register: its last row in reads
+
+    def read_at(self, reg: int, d: date, est: bool, prev: float) -> float:
+        """The register's reading at the end of ``d``; an estimated read gets the consumption since
+        the previous read wrong by a typical 15% (never backwards)."""
+        b = self.billing
+        k = (d - b.config.start).days + 1
+        dial = 10 ** b.reg_digits[reg]
+        actual = float(np.floor(b.reading0[reg] + b.true_to(reg, k)) % dial)
+        if not est:
+            return actual
+        used = (actual - prev) % dial
+        return float(np.floor(prev + used * max(0.0, 1.0 + self.rng.normal(0, 0.15))) % dial)
+
+    def first_read(self, reg: int) -> None:
+        """The cut-over read, the day before the history starts."""
+        self.last_reading[reg] = float(np.floor(self.billing.reading0[reg]) % 10 ** self.billing.reg_digits[reg])
+        self.last_read_at[reg] = len(self.reads)
+        self.reads.append((reg, self.billing.config.start - timedelta(days=1), self.last_reading[reg], "ACTUAL"))
+
+    def take_read(self, reg: int, d: date, est: bool) -> float:
+        """Read the register at the end of ``d`` and record it; returns the reading."""
+        cur = self.read_at(reg, d, est, self.last_reading[reg])
+        self.last_reading[reg] = cur
+        self.last_read_at[reg] = len(self.reads)
+        self.reads.append((reg, d, cur, "ESTIMATE" if est else "ACTUAL"))
+        return cur
+
+    def period_read(self, reg: int, e: date) -> float:
+        """The read at a period end (4% estimated) and the usage since the previous read. An
+        actual read below an over-estimate corrects it (negative usage); below an actual read it
+        can only be the dial rolling over."""
+        est = self.rng.random() < 0.04
+        prev = self.last_reading[reg]
+        prev_estimated = self.reads[self.last_read_at[reg]][3] == "ESTIMATE"
+        cur = self.take_read(reg, e, est)
+        dial = 10 ** self.billing.reg_digits[reg]
+        correction = prev_estimated and cur < prev and prev - cur <= 0.2 * dial
+        return cur - prev if correction else (cur - prev) % dial
+
+    def invoice(self, a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
+        """An ISSUED invoice (a credit note of ``credit_of`` if given) with its lines; its id."""
+        inv_id = len(self.invoices) + 1
+        net = round(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1), 2)
+        self.invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
+                              "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
+        for line in sub_lines:
+            self.lines.append([len(self.lines) + 1, inv_id, *line, 1 if credit_of else 0])
+        return inv_id
+
+
+def _join_parts(parts: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The parts' (invoices, lines, reads) as one of each; ids run on from the previous part and
+    invoice numbers are their prefix and id."""
+    inv_frames, line_frames, read_frames = [], [], []
+    n_inv = n_lines = 0
+    for inv, ln, rd in parts:  # ids run on from the previous part
+        inv["id"] += n_inv
+        inv["reverses_invoice_id"] += n_inv
+        ln["id"] += n_lines
+        ln["invoice_id"] += n_inv
+        n_inv, n_lines = n_inv + len(inv), n_lines + len(ln)
+        inv_frames.append(inv)
+        line_frames.append(ln)
+        read_frames.append(rd)
+    del parts[:]
+    invoices = pd.concat(inv_frames, ignore_index=True)
+    invoices["invoice_number"] = invoices["invoice_number"].astype(str) + invoices["id"].map("{:09d}".format)
+    lines = pd.concat(line_frames, ignore_index=True)
+    reads = pd.concat(read_frames, ignore_index=True)
+    return invoices, lines, reads
+
+
+def _account_table(accounts: pd.DataFrame, invoices: pd.DataFrame, start: date) -> pd.DataFrame:
+    """Account, with its next bill date: the end of the first period not yet billed."""
+    segment_names = np.array([1, 2, 3])
+    last_end = invoices[invoices.is_credit == 0].groupby("account_id")["period_end"].max()
     last_end = pd.Series([d.date() for d in last_end], index=last_end.index, dtype=object)
-    step = accounts["bill_frequency"].map({"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3})
+    step = accounts["bill_frequency"].map(BILL_STEP)
     nxt = []
     for a, k in zip(accounts.itertuples(), step):
         le = last_end.get(a.id)
@@ -974,28 +1126,32 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
         else:
             base = le if le is not None else max(a.open_date, start)
             nxt.append(_add_months(base, k, a.bill_cycle_day) if le is not None else _add_months(base, 1, a.bill_cycle_day))
-    t["Account"] = pd.DataFrame({
+    return pd.DataFrame({
         "id": accounts["id"], "account_number": accounts["account_number"], "customer_name": accounts["customer_name"],
         "service_type_id": np.where(accounts["gas"], 2, 1), "journal_segment_id": segment_names[accounts["segment"]],
         "open_date": accounts["open_date"], "close_date": accounts["close_date"],
         "bill_frequency": accounts["bill_frequency"], "bill_cycle_day": accounts["bill_cycle_day"],
         "next_bill_date": nxt, "pay_on_time_propensity": accounts["pay_on_time_propensity"]})
 
-    # Gas: heating values per network and month; the networks' daily volumes (the gas shape).
+
+def _gas_tables(utilities: pd.DataFrame, registers: pd.DataFrame, days: np.ndarray,
+                heating_values: dict[tuple[int, date], float],
+                gas_network_daily: Callable[[str, int, int], np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """GasHeatingValue per gas network and month; GasNetworkDailyVolume, the networks' daily
+    volumes (the gas shape). Each network's volume comes from its own simulated population (the
+    load model's): none of our customers' true consumption is in it."""
     gas_nets = [i + 1 for i, nw in enumerate(NETWORKS) if nw[2] == "GAS"]
-    t["GasHeatingValue"] = pd.DataFrame([(k + 1, nw, m, hv[(nw, m)]) for k, (nw, m) in
-                                         enumerate((nw, m) for nw in gas_nets for m in hv_months)],
-                                        columns=["id", "utility_network_id", "month", "heating_value"])
+    hv_months = sorted({m for _, m in heating_values})
+    heating = pd.DataFrame([(k + 1, nw, m, heating_values[(nw, m)]) for k, (nw, m) in
+                            enumerate((nw, m) for nw in gas_nets for m in hv_months)],
+                           columns=["id", "utility_network_id", "month", "heating_value"])
     gas_regs = registers.index[registers["suffix"] == "G1"].to_numpy()
     net_of_reg = utilities["network_id"].to_numpy()[registers["utility_index"].to_numpy()]
     vol_rows = []
-    # Each network's volume comes from its own simulated population (the load model's): none of
-    # our customers' true consumption is in it.
     for nw in gas_nets:
         ours = int((net_of_reg[gas_regs] == nw).sum())
         vol = np.round(gas_network_daily(NETWORKS[nw - 1][1], nw, 2500 * (1 + ours)), 1)
         vol_rows += [(nw, d, v) for d, v in zip(days.astype(object), vol)]
-    t["GasNetworkDailyVolume"] = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
-                                              columns=["id", "utility_network_id", "gas_date", "volume"])
-    return t
-
+    volumes = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
+                           columns=["id", "utility_network_id", "gas_date", "volume"])
+    return heating, volumes

@@ -1,0 +1,173 @@
+"""The two CORE engines, behind one small interface: connections, identifier quoting, the
+schema as the database reports it, and whole-table reads typed to the contract.
+
+- :class:`SqliteEngine`: the embedded default, read with the standard driver, cast in Arrow.
+- :class:`MysqlEngine`: an RDS snapshot (or MariaDB), read by connectorx straight into Arrow;
+  the pymysql server-side cursor is the reference path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import pyarrow as pa
+
+from bua_assets.core.casting import CoreValueError, cast_batch, subset, typed_batch
+from bua_assets.core.schema import check_identifier, core_tables
+from bua_assets.core.url import CoreUrl
+
+
+class CoreReadError(RuntimeError):
+    """The database could not stream a table (the message names it; no driver traceback)."""
+
+
+class SqliteEngine:
+    name = "sqlite"
+    paramstyle = "?"
+
+    def __init__(self, url: CoreUrl):
+        self.url = url
+
+    @contextmanager
+    def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False):
+        """A DB-API connection (the options only matter to MySQL)."""
+        conn = sqlite3.connect(self.url.path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def quote(self, name: str) -> str:
+        check_identifier(name)
+        return f'"{name}"'
+
+    def observed_schema(self) -> dict[str, dict[str, str]]:
+        """{table: {column: declared type}} as SQLite reports it."""
+        out: dict[str, dict[str, str]] = {}
+        with self.connect() as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for name in names:
+                out[name] = {r[1]: r[2] for r in conn.execute(f'PRAGMA table_info("{check_identifier(name)}")')}
+        return out
+
+    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
+                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+        return self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
+
+    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
+                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Every value as text (SQLite's CAST), typed in Arrow."""
+        spec = subset(core_tables()[table], columns)
+        select = ", ".join(f'CAST("{c}" AS TEXT)' for c in spec.column_names)
+        with self.connect(raw=True) as conn:
+            yield from _fetch_typed(spec, conn.cursor(), select, self.quote(table), self.quote("id"), chunk_rows)
+
+
+class MysqlEngine:
+    name = "mysql"
+    paramstyle = "%s"
+
+    def __init__(self, url: CoreUrl, *, connect_timeout: int = 10):
+        self.url = url
+        self.connect_timeout = connect_timeout
+
+    @contextmanager
+    def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False):
+        """A pymysql connection. ``database``: use the URL's database (False: none, to create it).
+        ``raw`` returns every value as text (no per-value conversion in Python)."""
+        import pymysql
+
+        kwargs = dict(host=self.url.host, port=self.url.port, user=self.url.user, password=self.url.password,
+                      connect_timeout=self.connect_timeout, charset="utf8mb4", autocommit=False)
+        if database:
+            kwargs["database"] = self.url.database
+        if raw:  # keep pymysql's encoders for parameters, drop its per-value decoders
+            from pymysql.converters import conversions
+
+            kwargs["conv"] = {k: v for k, v in conversions.items() if not isinstance(k, int)}
+        if local_infile:
+            kwargs["local_infile"] = True
+        conn = pymysql.connect(**kwargs)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def quote(self, name: str) -> str:
+        check_identifier(name)
+        return f"`{name}`"
+
+    def observed_schema(self) -> dict[str, dict[str, str]]:
+        """{table: {column: column type}} from information_schema."""
+        out: dict[str, dict[str, str]] = {}
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_name, column_name, column_type FROM information_schema.columns "
+                "WHERE table_schema = %s ORDER BY table_name, ordinal_position",
+                (self.url.database,),
+            )
+            for table, column, typ in cur.fetchall():
+                out.setdefault(table, {})[column] = typ.decode() if isinstance(typ, bytes) else typ
+        return out
+
+    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
+                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+        """connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql, which
+        decodes every value in Python)."""
+        import connectorx as cx
+
+        spec = subset(core_tables()[table], columns)
+        # Dates come as text and are parsed (and checked) in Arrow: a MySQL zero date or an impossible
+        # date ('2023-02-30' under ALLOW_INVALID_DATES) then names its row instead of failing in the driver.
+        select = ", ".join(f"CAST({self.quote(c.name)} AS CHAR) AS {self.quote(c.name)}"
+                           if c.base_type in ("DATE", "DATETIME") else self.quote(c.name) for c in spec.columns)
+        sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY `id`"
+        try:
+            reader = cx.read_sql(self.url.connectorx(), sql, return_type="arrow_stream", batch_size=chunk_rows)
+            batches = iter(reader)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                if batch.num_rows:
+                    yield cast_batch(spec, batch)
+        except CoreValueError:
+            raise
+        except BaseException as exc:  # connectorx raises Rust panics as BaseException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
+            raise CoreReadError(f"{table}: MySQL read failed ({type(exc).__name__}: "
+                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
+                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """The reference path: pymysql's server-side cursor, raw text, typed in Arrow."""
+        import pymysql.cursors
+
+        spec = subset(core_tables()[table], columns)
+        select = ", ".join(f"`{c}`" for c in spec.column_names)
+        with self.connect(raw=True) as conn:
+            cur = conn.cursor(pymysql.cursors.SSCursor)
+            yield from _fetch_typed(spec, cur, select, self.quote(table), self.quote("id"), chunk_rows)
+
+
+def _fetch_typed(spec, cur, select: str, table: str, id_column: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Run SELECT ``select`` FROM ``table`` in id order on a DB-API cursor; typed batches of
+    ``chunk_rows``. Closes the cursor at the end."""
+    cur.execute(f"SELECT {select} FROM {table} ORDER BY {id_column}")
+    while True:
+        rows = cur.fetchmany(chunk_rows)
+        if not rows:
+            break
+        yield typed_batch(spec, list(zip(*rows)))
+    cur.close()
+
+
+CoreEngine = SqliteEngine | MysqlEngine
+
+
+def engine_for(url: CoreUrl, *, connect_timeout: int = 10) -> CoreEngine:
+    return SqliteEngine(url) if url.engine == "sqlite" else MysqlEngine(url, connect_timeout=connect_timeout)
