@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bua_assets.billing.tariff import round_cents
+from bua_assets.billing.money import gst, round_cents
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.schema import core_tables
 from bua_assets.months import first_of_month_before
@@ -1082,9 +1082,9 @@ class _PartLedger:
     def invoice(self, a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
         """An ISSUED invoice (a credit note of ``credit_of`` if given) with its lines; its id."""
         inv_id = len(self.invoices) + 1
-        net = round(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1), 2)
+        net = round_cents(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1))
         self.invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
-                              "ISSUED", 1 if credit_of else 0, credit_of, net, round(net * 0.1, 2)])
+                              "ISSUED", 1 if credit_of else 0, credit_of, net, gst(net)])
         for line in sub_lines:
             self.lines.append([len(self.lines) + 1, inv_id, *line, 1 if credit_of else 0])
         return inv_id
