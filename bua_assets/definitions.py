@@ -54,7 +54,7 @@ OPERATIONS_ASSETS = [bua_run_log]
 OPERATIONS_SENSORS = [bua_month_succeeded, bua_month_failed]
 
 
-def _env_or(name: str, default: str) -> str | dg.EnvVar:
+def _env_or(name: str, default):
     return dg.EnvVar(name) if os.getenv(name) else default
 
 
@@ -70,10 +70,15 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"{name}={text!r} is not a number") from None
 
 
+def _env_list(name: str) -> list[str]:
+    """A comma-separated setting as a list (empty entries dropped)."""
+    return [v.strip() for v in os.getenv(name, "").split(",") if v.strip()]
+
+
 def _aws(endpoint_variable: str) -> dict:
     """The AWS connection of one resource (resources/aws.py): the region from AWS_REGION when set
     (else boto3's own chain), the endpoint from ``endpoint_variable`` (a VPC endpoint; moto in tests)."""
-    return {"region_name": os.getenv("AWS_REGION") or None, "endpoint_url": os.getenv(endpoint_variable) or None}
+    return {"region_name": _env_or("AWS_REGION", None), "endpoint_url": _env_or(endpoint_variable, None)}
 
 
 def build_resources() -> dict:
@@ -94,10 +99,11 @@ def build_resources() -> dict:
         "rds": RdsCoreResource(mode=os.getenv("BUA_RDS_MODE", "off"), instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
                                subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
                                parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),
-                               security_group_ids=[g for g in os.getenv("BUA_RDS_SECURITY_GROUPS", "").split(",") if g],
+                               security_group_ids=_env_list("BUA_RDS_SECURITY_GROUPS"),
                                kms_key_id=os.getenv("BUA_RDS_KMS_KEY", ""),
                                master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
                                reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
+                               service_secret_ids=_env_list("BUA_RDS_SERVICE_SECRETS"),
                                database=os.getenv("BUA_RDS_DATABASE", "core"), **_aws("BUA_RDS_ENDPOINT_URL")),
         "anonymise": AnonymiseResource(key=_env_or("BUA_ANONYMISE_KEY", "")),
         "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),

@@ -52,3 +52,17 @@ def test_s3_and_secrets_manager_clients_come_from_dagster_aws_constructors(moto_
     name = f"bua/reader-{uuid.uuid4().hex[:6]}"
     secrets.create_secret(Name=name, SecretString='{"username": "bua"}')
     assert secrets.get_secret_value(SecretId=name)["SecretString"] == '{"username": "bua"}'
+
+
+def test_the_definitions_take_region_endpoints_and_service_secrets_from_the_environment(monkeypatch):
+    from bua_assets.definitions import build_resources
+
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-4")
+    monkeypatch.setenv("BUA_SQS_ENDPOINT_URL", "http://sqs.local:4566")
+    monkeypatch.setenv("BUA_RDS_SERVICE_SECRETS", "bua/reporting, bua/etl,")
+    resources = {name: r.process_config_and_initialize() for name, r in build_resources().items()}
+    aws = {name: r for name, r in resources.items() if isinstance(r, AwsResource)}
+    assert set(aws) == {"lake", "meter_data", "earl_queue", "rds", "eks", "catalog", "notify", "export"}
+    assert {r.region_name for r in aws.values()} == {"ap-southeast-4"}
+    assert resources["earl_queue"].endpoint_url == "http://sqs.local:4566" and resources["lake"].endpoint_url is None
+    assert resources["rds"].service_secret_ids == ["bua/reporting", "bua/etl"]
