@@ -38,3 +38,18 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     assert files and files.keys() == _files(two).keys()
     assert files == _files(two)
     assert _dump(one / "core.db") == _dump(two / "core.db")
+
+
+def test_a_tiny_retailer_generates_too(tmp_path):
+    """One to a few dozen accounts: parts with no bills or no reads, no controlled-load register."""
+    for accounts in (1, 3, 25):
+        out = tmp_path / str(accounts)
+        manifest = generate(GeneratorConfig(accounts=accounts, seed=7, as_at=date(2026, 11, 1), history_months=4),
+                            out, f"sqlite:///{out / 'core.db'}")
+        counts = manifest["counts"]
+        assert counts["rows_Account"] >= accounts and counts["rows_Utility"] == accounts
+        with sqlite3.connect(out / "core.db") as con:
+            orphans = con.execute("SELECT count(*) FROM InvoiceLineItem l LEFT JOIN Invoice i ON i.id = l.invoice_id "
+                                  "WHERE i.id IS NULL").fetchone()[0]
+            ids = con.execute("SELECT typeof(id), count(*) FROM Invoice GROUP BY 1").fetchall()
+        assert orphans == 0 and all(kind == "integer" for kind, _ in ids)

@@ -631,7 +631,7 @@ def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, bi
     t["Invoice"] = invoices
     t["InvoiceLineItem"] = lines
     t["BasicRead"] = pd.DataFrame({
-        "id": np.arange(1, len(reads) + 1), "meter_register_id": registers["id"].to_numpy()[reads["register_index"]],
+        "id": np.arange(1, len(reads) + 1), "meter_register_id": registers["id"].to_numpy()[reads["register_index"].to_numpy(dtype=np.int64)],
         "read_date": reads["read_date"], "reading": reads["reading"], "read_type": reads["read_type"],
         "quality": np.where(reads["read_type"] == "ACTUAL", "A", "E")})
     t["Account"] = _account_table(accounts, invoices, config.start)
@@ -662,7 +662,9 @@ def _supply_point_tables(accounts: pd.DataFrame, utilities: pd.DataFrame,
     t["MeterRegister"] = pd.DataFrame({
         "id": registers["id"], "meter_id": registers["utility_index"] + 1, "register_id": registers["register_id"],
         "suffix_id": registers["suffix"], "direction_indicator": registers["direction"],
-        "controlled_load": registers["market_controlled"].fillna(registers["controlled"]).astype(int),
+        # a world without a controlled-load register has no market flag column at all
+        "controlled_load": registers.get("market_controlled", pd.Series(np.nan, index=registers.index))
+        .fillna(registers["controlled"]).astype(int),
         "time_class": registers["time_class"], "uom": registers["uom"],
         "dial_digits": registers["digits"],
         "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None)})
@@ -1106,8 +1108,9 @@ def _join_parts(parts: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         read_frames.append(rd)
     del parts[:]
     invoices = pd.concat(inv_frames, ignore_index=True)
+    invoices["id"] = invoices["id"].astype(np.int64)  # a part with no bills (a tiny world) has untyped columns
     invoices["invoice_number"] = invoices["invoice_number"].astype(str) + invoices["id"].map("{:09d}".format)
-    lines = pd.concat(line_frames, ignore_index=True)
+    lines = pd.concat(line_frames, ignore_index=True).astype({"id": np.int64, "invoice_id": np.int64})
     reads = pd.concat(read_frames, ignore_index=True)
     return invoices, lines, reads
 
