@@ -120,3 +120,26 @@ def test_the_estimate_keeps_half_of_the_latest_periods_departure_from_the_line()
                                        np.array([s["reference_start"]], dtype="datetime64[D]"),
                                        np.array([s["reference_end"]], dtype="datetime64[D]"))[0]
         assert s["scalar"] * weight == pytest.approx(s["reference_expected"]), c
+
+
+def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
+    from bua_assets.estimation.scalars import lowest_base_share
+
+    # Heating only: nothing on the network's mildest days, a lot in winter. A straight line through
+    # its reads is steeper than any non-negative weight allows on the mildest day.
+    heating_only = np.maximum(4.0 * W - 2.5, 0.0)
+    cuts = np.arange(0, WINDOW.days, 61)
+    intervals = pd.DataFrame({"meter_register_id": 9, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
+                              "days": np.diff(cuts),
+                              "consumption": [heating_only[a + 1:b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+                              "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+    registers = pd.DataFrame({"register_id": [9], "key_index": 0, "tenancy_start": pd.Timestamp("2020-01-01")})
+    floor = lowest_base_share(MACRO, np.array([0]))[0]
+    assert floor == pytest.approx(-W.min() / (1 - W.min()))
+    share = weather_response(registers, intervals, MACRO, prior_strength=0.0).set_index("register_id")["base_share"][9]
+    assert share == pytest.approx(floor)  # the unconstrained line's share would be far below it
+    weights = register_weights(MACRO, np.zeros(WINDOW.days, dtype=int), np.full(WINDOW.days, share), DATES)
+    assert weights.min() >= -1e-12 and weights.min() == pytest.approx(0.0, abs=1e-9)
+    scalars = with_response(basic_scalars(registers, intervals, MACRO, reference_days=60),
+                            weather_response(registers, intervals, MACRO), registers, MACRO)
+    assert (scalars["base_share"] >= floor - 1e-12).all()

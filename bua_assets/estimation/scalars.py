@@ -184,11 +184,25 @@ def weather_response(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Ma
         slope = (g["sxy"] + prior_strength * proportional) / (g["sxx"] + prior_strength)
         base = ybar - slope * xbar
         share = np.where(base + slope > 0, base / (base + slope), 0.0)
-    out = pd.DataFrame({"register_id": g.index.to_numpy(), "base_share": np.clip(np.nan_to_num(share), *BASE_SHARE_RANGE),
+    floor = lowest_base_share(macro, key.reindex(g.index.to_numpy()).fillna(-1).to_numpy(dtype=np.int64))
+    share = np.maximum(np.clip(np.nan_to_num(share), *BASE_SHARE_RANGE), floor)
+    out = pd.DataFrame({"register_id": g.index.to_numpy(), "base_share": share,
                         "response_base": base.to_numpy(), "response_slope": slope.to_numpy(),
                         "response_evidence": np.round(g["sxx"].to_numpy(), 4), "response_intervals": g["intervals"].to_numpy()})
     return registers[["register_id"]].merge(out, on="register_id", how="left").fillna(
         {"base_share": 0.0, "response_evidence": 0.0, "response_intervals": 0})
+
+
+def lowest_base_share(macro: MacroProfiles, key_index: np.ndarray) -> np.ndarray:
+    """The most seasonal base share each register may have: its weight (1 - b) x w + b must stay
+    >= 0 on its profile's lowest day (no day's estimate below zero), so b >= -w_min / (1 - w_min);
+    never below BASE_SHARE_RANGE's floor. A heating-dominated line fitted through winter and
+    summer reads could otherwise dip below zero on a mild day."""
+    key_index = np.asarray(key_index, dtype=np.int64)
+    lowest = macro.daily.min(axis=1)[np.maximum(key_index, 0)] if len(macro.daily) else np.ones(len(key_index))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bound = np.where(lowest < 1, -lowest / (1 - lowest), BASE_SHARE_RANGE[0])
+    return np.where(key_index >= 0, np.maximum(bound, BASE_SHARE_RANGE[0]), BASE_SHARE_RANGE[0])
 
 
 def register_weights(macro: MacroProfiles, key_index: np.ndarray, base_share: np.ndarray, dates: np.ndarray) -> np.ndarray:
@@ -234,6 +248,7 @@ def with_response(scalars: pd.DataFrame, response: pd.DataFrame, registers: pd.D
             with np.errstate(invalid="ignore", divide="ignore"):
                 own = np.where(shifted + slope > 0, shifted / (shifted + slope), 0.0)
             share = np.where(lined, np.clip(np.nan_to_num(own), *BASE_SHARE_RANGE), share)
+            share = np.maximum(share, lowest_base_share(macro, k))
             quantity = expected
         weight = register_range_weight(macro, k, share, start, end)
         s.loc[has, "base_share"] = share
