@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import date
@@ -94,6 +95,7 @@ def cmd_demo(args) -> int:
     from bua_assets.definitions import ALL_ASSETS, build_resources
     from bua_assets.runner import backfill_interval_history
 
+    d.dagster_home.mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.get()
     resources = build_resources()
     t0 = time.perf_counter()
@@ -247,7 +249,12 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
             _log(f"{month}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
             continue
         _log(f"{month}: materialising {len(ALL_ASSETS)} assets")
-        backfill_interval_history(key, instance, resources, progress=_log)
+        try:
+            backfill_interval_history(key, instance, resources, progress=_log)
+        except RuntimeError as exc:
+            print(f"error: the interval history for {month} failed: {exc}; fix it and run the period again",
+                  file=sys.stderr)
+            return False
         result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
                                 tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
         if not result.success:
@@ -269,6 +276,7 @@ def cmd_period(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     use_home(args.home, keep_dagster_home=True)  # before the definitions load: they read BUA_HOME
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     from bua_assets.definitions import build_resources
 
     # EnvVars resolved now: the history backfill also calls the resources outside a run

@@ -36,9 +36,10 @@ def backfill_interval_history(partition: str, instance: dg.DagsterInstance, reso
         needed = [asset for asset, dataset in ((core_tables, "Account"), (interval_reads, "interval_reads"))
                   if refresh or not lake.exists(asset.key.path[-1], key, dataset)] + [interval_statistics]
         t = time.perf_counter()
-        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key)
+        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key,
+                                raise_on_error=False)
         if not result.success:
-            raise RuntimeError(f"history month {key} failed")
+            raise RuntimeError(f"history month {AccrualMonth.from_key(key)} failed (run {result.run_id})")
         progress(f"interval history {key}: {', '.join(a.key.to_user_string() for a in needed)} "
                  f"in {time.perf_counter() - t:.1f}s")
         done.append(key)

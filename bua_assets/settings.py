@@ -56,9 +56,9 @@ def use_home(home: str | os.PathLike | None, *, keep_dagster_home: bool = False)
     its instance), as ``./dev ui`` does for the webserver. The code location reads its settings
     from the environment when it loads (partitions and resources, like any Dagster code location),
     so a command that runs the definitions in-process for a home calls this before loading them.
-    ``keep_dagster_home``: an instance the operator already named (DAGSTER_HOME) stays theirs."""
+    ``keep_dagster_home``: an instance the operator already named (DAGSTER_HOME) stays theirs.
+    Nothing is created here: a command that stops on bad input leaves the home as it was."""
     d = defaults(home)
-    d.dagster_home.mkdir(parents=True, exist_ok=True)
     os.environ["BUA_HOME"] = str(d.home)
     if not (keep_dagster_home and os.environ.get("DAGSTER_HOME")):
         os.environ["DAGSTER_HOME"] = str(d.dagster_home)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -71,11 +73,25 @@ def test_period_command_combines_the_months_and_stops_at_a_failed_one(retailer, 
     by_month = list(csv.DictReader((tmp_path / "period_by_month.csv").open()))
     accounts = operations_month["lake"].read("bua_account_summary", "2026-10-01", "bua_account_summary").num_rows
     assert sum(int(r["accounts"]) for r in by_month) == accounts
-    # September of this small retailer stops at a blocking check (tariffs missing for some lines):
-    # the period stops there, names the month, and combines nothing
-    assert main(["period", "--from", "2026-09-01", "--to", "2026-10-31", "--home", str(home)]) == 1
+    # September is run (its plans as its own snapshot showed them) and October reused: two months
+    both = tmp_path / "both.csv"
+    assert main(["period", "--from", "2026-09-01", "--to", "2026-10-31", "--home", str(home), "--output", str(both)]) == 0
     err = capsys.readouterr().err
-    assert "2026-09: materialising" in err and "error: the run for 2026-09 failed" in err
+    assert "2026-09: materialising" in err and "2026-10: already in the lake" in err
+    assert {r["month"] for r in csv.DictReader((tmp_path / "both_by_month.csv").open())} == {"2026-09", "2026-10"}
+    assert "2" in {r["months"] for r in csv.DictReader(both.open())}
+    # A CORE that fails a blocking check (an account utility of no account): the period stops at the
+    # first month it cannot run, names it, and combines nothing
+    bad = tmp_path / "bad.db"
+    shutil.copy(folder / "core.db", bad)
+    with sqlite3.connect(bad) as con:
+        con.execute("UPDATE AccountUtility SET account_id = 999999 WHERE id = (SELECT min(id) FROM AccountUtility)")
+    monkeypatch.setenv("BUA_CORE_URL", f"sqlite:///{bad}")
+    assert main(["period", "--from", "2026-08-01", "--to", "2026-10-31", "--home", str(tmp_path / "bad-home"),
+                 "--output", str(tmp_path / "bad.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "error: the interval history for 2026-08 failed" in err or "error: the run for 2026-08 failed" in err
+    assert not (tmp_path / "bad.csv").exists()
     assert main(["period", "--from", "2026-09-02", "--to", "2026-10-31", "--home", str(home)]) == 2
 
 

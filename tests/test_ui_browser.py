@@ -21,8 +21,8 @@ import dagster as dg
 import pytest
 from support import free_port
 
-from bua_assets.months import first_of_month_before
-from bua_assets.partitions import monthly_partitions, run_date
+from bua_assets.months import AccrualMonth, first_of_month_before
+from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
 from bua_assets.settings import defaults
@@ -64,7 +64,7 @@ def ui(tmp_path_factory):
         "BUA_HOME": str(home), "BUA_DUCKDB_THREADS": "1"}  # the first partition comes from the data
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BUA_DUCKDB_THREADS", "1")  # one process per step: no worker pool to start for tiny months
-        generate(GeneratorConfig(accounts=60, seed=5, as_at=run_date(partition), history_months=12),
+        generate(GeneratorConfig(accounts=60, seed=5, as_at=AccrualMonth.from_key(partition).run_date, history_months=12),
                  d.home / "retailer", d.core_url)
         (d.dagster_home).mkdir(parents=True)
         shutil.copy(REPO / "dagster.yaml", d.dagster_home / "dagster.yaml")
@@ -178,4 +178,4 @@ def test_first_partition_follows_the_data(ui):
     code = "from bua_assets.partitions import monthly_partitions as m; print(m.get_first_partition_key())"
     out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip().splitlines()[-1]
-    assert out == first_of_month_before(run_date(ui["partition"]), 12).isoformat()  # the 12 months generated
+    assert out == first_of_month_before(AccrualMonth.from_key(ui["partition"]).run_date, 12).isoformat()  # the 12 months generated
