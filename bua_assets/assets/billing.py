@@ -12,7 +12,8 @@ import pyarrow as pa
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.assets.profiles import read_core_frames, table_metadata
+from bua_assets.assets.lake_reads import read_core_frames
+from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
 from bua_assets.billing.accrual import accrual_lines, overlapping_versions, supply_days
 from bua_assets.billing.charges import CONSUMPTION_CHARGES, FEATURE_OF_CHARGE, SUPPLY_CHARGE, VOLUME_CHARGES
