@@ -27,6 +27,7 @@ from bua_assets.assets.teams import team
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import micro_scalars as compute_micro_scalars
+from bua_assets.estimation.profile_checks import MAX_FILL_SHARE, MAX_INTERVAL_KWH, profile_findings
 from bua_assets.months import AccrualMonth
 from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.progress import progress_logger
@@ -118,8 +119,8 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
 
 class SegmentProfilesConfig(dg.Config):
     min_registers: int = prof.DEFAULT_MIN_REGISTERS  # fewer registers behind a segment-day: filled
-    max_fill_share: float = 0.5  # profile_validation warns when a segment is filled more than this
-    max_interval_kwh: float = 500.0  # an average register-half-hour above this is absurd
+    max_fill_share: float = MAX_FILL_SHARE  # profile_validation warns when a segment is filled more than this
+    max_interval_kwh: float = MAX_INTERVAL_KWH  # an average register-half-hour above this is absurd
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
@@ -150,41 +151,29 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
 
 def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig,
                       missing_history: list[str] = ()) -> dg.AssetCheckResult:
-    """``missing_history``: months of the window without interval statistics. Their segment-days
-    are filled (or missing) for want of data, not because segments are thin: said first."""
-    missing = (result.status == "MISSING").sum(axis=1)
-    negative = (result.values < 0).any(axis=2).sum(axis=1)
-    absurd = (result.values > config.max_interval_kwh).any(axis=2).sum(axis=1)
-    fill_share = (result.status == "FILLED").mean(axis=1)
-    table = pd.DataFrame({"segment": result.names, "missing_days": missing, "negative_days": negative,
-                          "absurd_days": absurd, "fill_share": np.round(fill_share, 3)})
-    errors = table[(table["missing_days"] > 0) | (table["negative_days"] > 0) | (table["absurd_days"] > 0)]
-    over = table[table["fill_share"] > config.max_fill_share]
-    coverage = summary["coverage"] if len(summary) else pd.Series(dtype=float)
-    low = summary.sort_values("coverage").head(10)[["register_id", "nmi", "suffix", "coverage", "days_with_data"]]
+    """The profile_validation check from profile_checks.profile_findings. ``missing_history``:
+    months of the window without interval statistics, said first."""
+    found = profile_findings(result, summary, config.max_interval_kwh, config.max_fill_share, missing_history)
+    errors, over, missing_history = found.errors, found.over_filled, found.missing_history
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
-    missing_history = sorted(missing_history)
     history_note = (f"profile history missing for {len(missing_history)} months "
                     f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
                     "materialise interval_reads and interval_statistics for those months (a backfill); "
                     if missing_history else "")
     return dg.AssetCheckResult(
-        check_name="profile_validation", passed=errors.empty and over.empty and not missing_history, severity=severity,
+        check_name="profile_validation", passed=found.passed, severity=severity,
         description=history_note +
                     (f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
                     (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
                      "fills within limits"),
         metadata={
-            "segments": table_metadata(table, {"missing_days": "int", "negative_days": "int", "absurd_days": "int",
-                                               "fill_share": "float"}),
+            "segments": table_metadata(found.segments, {"missing_days": "int", "negative_days": "int",
+                                                        "absurd_days": "int", "fill_share": "float"}),
             "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
             "history_months_missing": dg.MetadataValue.json([m[:7] for m in missing_history]),
-            "register_coverage": dg.MetadataValue.json({
-                "registers": int(len(coverage)), "median": float(coverage.median()) if len(coverage) else None,
-                "p10": float(coverage.quantile(0.1)) if len(coverage) else None,
-                "below_50pct": int((coverage < 0.5).sum())}),
-            "lowest_coverage_registers": table_metadata(low, {"register_id": "int", "coverage": "float",
-                                                              "days_with_data": "int"}),
+            "register_coverage": dg.MetadataValue.json(found.coverage_summary()),
+            "lowest_coverage_registers": table_metadata(found.lowest_coverage, {"register_id": "int", "coverage": "float",
+                                                                                "days_with_data": "int"}),
         })
 
 
