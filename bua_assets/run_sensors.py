@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from bua_assets.assets.profiles import table_metadata
+from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth

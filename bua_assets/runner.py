@@ -10,8 +10,9 @@ from collections.abc import Callable
 import dagster as dg
 
 from bua_assets.assets.core import core_tables
+from bua_assets.assets.lake_reads import HISTORY_MONTHS
 from bua_assets.assets.meter_data import interval_reads
-from bua_assets.assets.profiles import HISTORY_MONTHS, interval_statistics
+from bua_assets.assets.profiles import interval_statistics
 from bua_assets.months import AccrualMonth
 
 

@@ -223,7 +223,7 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
 def test_utility_profiles_from_monthly_statistics_equal_a_full_recompute_of_the_year(month):
     """On the generated retailer: the profiles the pipeline combined from twelve months of
     interval_statistics equal one pass over the twelve months of raw interval_reads."""
-    from bua_assets.assets.profiles import history_months, profile_window
+    from bua_assets.assets.lake_reads import history_months, profile_window
     from bua_assets.estimation import profiles as prof
 
     window = profile_window(PARTITION)

@@ -12,20 +12,20 @@ import pyarrow as pa
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.assets.profiles import read_core_frames, table_metadata
+from bua_assets.assets.lake_reads import read_core_frames
+from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
-from bua_assets.billing.accrual import accrual_lines, overlapping_versions, supply_days
-from bua_assets.billing.charges import CONSUMPTION_CHARGES, FEATURE_OF_CHARGE, SUPPLY_CHARGE, VOLUME_CHARGES
 from bua_assets.billing.chart import accrual_chart
-from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
+from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
 from bua_assets.billing.export import ExportFile
-from bua_assets.billing.history import billed_through, largest_bill
+from bua_assets.billing.history import largest_bill
+from bua_assets.billing.line_items import accrual_invoice
 from bua_assets.billing.money import round_cents
 from bua_assets.billing.outputs import (
     account_attributes,
-    account_summary,
     line_item_monthly,
+    month_account_summary,
     open_during,
     state_fuel_totals,
 )
@@ -41,19 +41,15 @@ from bua_assets.billing.rehearsal import (
     should_promote,
     snapshot_folder,
 )
-from bua_assets.billing.tariff import price
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.ops.earl import time_zone_named
 from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
 
-LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
-            "period_start", "block_order", "rate", "net_amount"]  # an exact repeat of a line
-
 
 class IliExceptionsConfig(dg.Config):
-    implausible_factor: float = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
+    implausible_factor: float = IMPLAUSIBLE_FACTOR  # WARN when a month's net exceeds this x the account's largest past bill
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[core_tables, unbilled_window, unbilled_consumption],
@@ -72,29 +68,12 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     line_items = store.read("core_tables", key, "InvoiceLineItem", columns=[
         "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
         "time_class_name", "quantity", "uom", "rate", "net_amount", "discount_net"])
-    window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
-    consumption = store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas()
-    propensity = core["Account"].set_index("id")["pay_on_time_propensity"].astype(float)
-    lines, exceptions = accrual_lines(consumption, supply_days(window, core["AccountPlan"]), propensity)
-    priced = price(lines[lines["plan_id"] >= 0], core["PlanRate"], core["PlanDiscount"])
-    attrs = lines.set_index("line_id")[["utility_id", "year_mnth", "ili_state"]]
-    out = priced.lines.join(attrs, on="line_id")
-    out = out.rename(columns={"charge_type": "plan_item_type_name", "time_class": "time_class_name",
-                              "part_start": "period_start", "part_end": "period_end"})
-    out["feature_type_name"] = out["plan_item_type_name"].map(FEATURE_OF_CHARGE)
-    out["period_start"] = out["period_start"].dt.date
-    out["period_end"] = out["period_end"].dt.date
-    out = out[["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "discount_state",
-               "feature_type_name", "plan_item_type_name", "time_class_name", "period_start", "period_end", "days",
-               "block_order", "quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity", "gst"]]
     horizon_start = first_of_month_before(AccrualMonth.from_key(key).run_date, DEFAULT_HORIZON_MONTHS)
-    supplementary, supplementary_exceptions = supplementary_lines(
-        core["AccountPlan"], core["PlanRate"], invoices.to_pandas(),
-        flagged_line_items(line_items, core["AccountPlan"]), horizon_start, core["PlanDiscount"], propensity)
-    out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
-    overlaps = overlapping_versions(window, core["AccountPlan"])[["account_id", "code", "reason"]]
-    exceptions = pd.concat([exceptions, priced.exceptions, overlaps,
-                            supplementary_exceptions[["account_id", "code", "reason"]]], ignore_index=True)
+    invoice = accrual_invoice(
+        store.read("unbilled_window", key, "unbilled_months").to_pandas(),
+        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(), core["AccountPlan"],
+        core["PlanRate"], core["PlanDiscount"], core["Account"], invoices.to_pandas(), line_items, horizon_start)
+    out, exceptions = invoice.lines, invoice.exceptions
     with store.partition_writer("invoice_line_items", key) as writer:
         writer.write("invoice_line_items", pa.Table.from_pandas(out, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "Int64"}), preserve_index=False))
@@ -107,51 +86,19 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     yield ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
 
 
-def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
-    """SUPPLEMENTARY lines (every charge item) in the line item layout: credits carry negative
-    quantity and money, so a re-rated period nets to the difference."""
-    s = supplementary
-    sign = np.where(s["is_credit"], -1.0, 1.0)
-    return pd.DataFrame({
-        "line_id": np.arange(start, start + len(s)), "account_id": s["account_id"], "utility_id": s["utility_id"],
-        "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date,
-        "plan_id": s["plan_id"], "ili_state": "SUPPLEMENTARY", "discount_state": s["discount_state"],
-        "feature_type_name": s["charge_type"].map(FEATURE_OF_CHARGE), "plan_item_type_name": s["charge_type"],
-        "time_class_name": s["time_class"], "period_start": s["period_start"], "period_end": s["period_end"],
-        "days": s["days"].astype(int), "block_order": s["block_order"].astype(int), "quantity": sign * s["quantity"],
-        "uom": s["uom"], "rate": s["rate"], "net_amount": s["net_amount"], "discount_net": s["discount_net"],
-        "discount_net_propensity": s["discount_net_propensity"], "gst": s["gst"]})
-
-
 def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series,
                    config: IliExceptionsConfig, horizon_start) -> dg.AssetCheckResult:
-    usage = lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)
-    errors = {
-        "missing_tariff": exceptions[exceptions["code"].isin(["missing_tariff", "partial_tariff", "no_charge_version"])],
-        # A SUPPLEMENTARY credit reverses billed usage: its negative quantity is not negative usage.
-        "negative_usage": lines[usage & (lines["quantity"] < 0) & (lines["ili_state"] != "SUPPLEMENTARY")],
-        "duplicate_lines": lines[lines.duplicated(LINE_KEY, keep=False)],
-        "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],
-    }
-    expected_rate = lines["plan_item_type_name"].isin([*VOLUME_CHARGES, SUPPLY_CHARGE])  # never free
-    monthly = lines.groupby(["account_id", "year_mnth"])["net_amount"].sum().reset_index()
-    monthly["largest_bill"] = monthly["account_id"].map(largest_bill)
-    warnings = {
-        "overlapping_charge_versions": exceptions[exceptions["code"] == "overlapping_charge_versions"],
-        "zero_rate": lines[expected_rate & (lines["rate"] == 0)],
-        "implausible_amount": monthly[monthly["net_amount"] > config.implausible_factor * monthly["largest_bill"]],
-    }
-    counts = {k: len(v) for k, v in {**errors, **warnings}.items()}
-    failing = {k: v.head(20).astype(str).to_dict("records") for k, v in {**errors, **warnings}.items() if len(v)}
-    has_error = any(len(v) for v in errors.values())
+    """The ili_exceptions check from checks.ili_findings."""
+    findings = ili_findings(lines, exceptions, largest_bill, horizon_start, config.implausible_factor)
+    counts = findings.counts
     return dg.AssetCheckResult(
         check_name="ili_exceptions", passed=not any(counts.values()),
-        severity=dg.AssetCheckSeverity.ERROR if has_error else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if findings.has_error else dg.AssetCheckSeverity.WARN,
         description=", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no exceptions",
         metadata={"exceptions": table_metadata(pd.DataFrame(
-                      {"code": list(counts), "severity": ["ERROR" if k in errors else "WARN" for k in counts],
+                      {"code": list(counts), "severity": [findings.severity(k) for k in counts],
                        "rows": list(counts.values())}), {"rows": "int"}),
-                  "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(failing),
+                  "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(findings.failing_rows()),
                   "lines_checked": len(lines), "net_amount_checked": round_cents(float(np.sum(lines["net_amount"])))})
 
 
@@ -189,15 +136,14 @@ def account_exceptions(store, key) -> pd.DataFrame:
                       "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    c = read_core_frames(store, key, "Account")
-    through = billed_through(store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
-                             store.read("core_tables", key, "InvoiceLineItem",
-                                        columns=["invoice_id", "account_id", "period_end"]))
-    summary = account_summary(store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
-                              store.read("unbilled_window", key, "unbilled_months").to_pandas(), c["Account"],
-                              _attributes(store, key), store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
-                              account_exceptions(store, key), through,
-                              open_during(c["Account"], *AccrualMonth.from_key(key).span))
+    accounts = read_core_frames(store, key, "Account")["Account"]
+    summary = month_account_summary(
+        store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
+        store.read("unbilled_window", key, "unbilled_months").to_pandas(), accounts, _attributes(store, key),
+        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(), account_exceptions(store, key),
+        store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
+        store.read("core_tables", key, "InvoiceLineItem", columns=["invoice_id", "account_id", "period_end"]),
+        *AccrualMonth.from_key(key).span)
     with store.partition_writer("bua_account_summary", key) as writer:
         writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
     return dg.MaterializeResult(metadata={

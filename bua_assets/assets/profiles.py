@@ -11,70 +11,31 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.heavy import HEAVY
+from bua_assets.assets.lake_reads import (
+    HISTORY_MONTHS,
+    basic_reads_of,
+    history_months,
+    macro_of,
+    profile_window,
+    recent_register_days,
+    registers_for,
+    registers_of,
+)
+from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.teams import team
 from bua_assets.estimation import profiles as prof
-from bua_assets.estimation.basic import consumption_between_reads
-from bua_assets.estimation.registers import CORE_INPUTS, meter_registers, segment_names
-from bua_assets.estimation.scalars import (
-    basic_scalars,
-    interval_scalars,
-    weather_response,
-    with_response,
-    with_segment_averages,
-)
-from bua_assets.lake import Lake
+from bua_assets.estimation.intervals import READ_COLUMNS
+from bua_assets.estimation.micro_scalars import micro_scalars as compute_micro_scalars
+from bua_assets.estimation.profile_checks import MAX_FILL_SHARE, MAX_INTERVAL_KWH, profile_findings
 from bua_assets.months import AccrualMonth
 from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
-from bua_assets.settings import profile_history_months
 
-HISTORY_MONTHS = profile_history_months()  # BUA_PROFILE_HISTORY_MONTHS: 12 by default, up to 36
 # Each month's interval data is reduced once to additive statistics (interval_statistics); the
 # 12-month profiles combine the statistics of the months up to and including the partition's.
 statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months_window(-(HISTORY_MONTHS - 1)))
-
-
-def profile_window(key: str) -> prof.Window:
-    month = AccrualMonth.from_key(key)  # HISTORY_MONTHS months ending with the partition's own
-    return prof.Window(month.shifted(1 - HISTORY_MONTHS).start, month.end)
-
-
-def history_months(key: str) -> list[str]:
-    """The partition keys of the profile window, oldest first."""
-    window = profile_window(key)
-    return [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
-
-
-def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
-    return {t: store.read("core_tables", key, t) for t in tables}
-
-
-def read_core_frames(store: Lake, key: str, *tables: str) -> dict[str, pd.DataFrame]:
-    return {t: table.to_pandas() for t, table in read_core(store, key, *tables).items()}
-
-
-def registers_of(store: Lake, key: str) -> pd.DataFrame:
-    return store.read("utility_profiles", key, "registers").to_pandas()
-
-
-def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
-    return prof.macro_from_tables(store.read("macro_profiles", key, "daily_shape"),
-                                  store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
-
-
-def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
-    """Every register as of the month's CORE, the segments, and the interval electricity registers
-    (with ``segment_index``) a history pass or a combination works on."""
-    registers = meter_registers(read_core(store, key, *CORE_INPUTS.values()), window.start, window.end)
-    segments = segment_names(registers)
-    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
-    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
-    return registers, segments, interval
-
-
-STATISTICS_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[interval_reads, core_tables], kinds={"parquet", "numpy"},
@@ -95,7 +56,7 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
     window = prof.Window(*AccrualMonth.from_key(key).span)
     _, segments, interval = registers_for(store, key, window)
     month_pass = prof.HistoryPass(interval, len(segments), window)
-    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=STATISTICS_COLUMNS)
+    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=READ_COLUMNS)
     report = progress_logger(context.log, "interval_statistics")
     total = store.rows("interval_reads", key, "interval_reads")
     done = 0
@@ -156,17 +117,10 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     })
 
 
-def recent_register_days(store: Lake, key: str, columns: list[str]):
-    """The months' register-day totals (interval_statistics), newest month first."""
-    for m in reversed(history_months(key)):
-        if store.exists("interval_statistics", m, "register_days"):
-            yield store.read("interval_statistics", m, "register_days", columns=columns)
-
-
 class SegmentProfilesConfig(dg.Config):
     min_registers: int = prof.DEFAULT_MIN_REGISTERS  # fewer registers behind a segment-day: filled
-    max_fill_share: float = 0.5  # profile_validation warns when a segment is filled more than this
-    max_interval_kwh: float = 500.0  # an average register-half-hour above this is absurd
+    max_fill_share: float = MAX_FILL_SHARE  # profile_validation warns when a segment is filled more than this
+    max_interval_kwh: float = MAX_INTERVAL_KWH  # an average register-half-hour above this is absurd
 
 
 @dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
@@ -195,52 +149,31 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
     yield validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
 
 
-def table_metadata(frame: pd.DataFrame, types: dict[str, str]) -> dg.MetadataValue:
-    """A typed table for the UI (a markdown table breaks on values such as 'RES|NSW|PRIMARY')."""
-    columns = [dg.TableColumn(c, types.get(c, "string")) for c in frame.columns]
-    cast = {"int": int, "float": float}
-    records = [dg.TableRecord({c: (None if pd.isna(v) else cast.get(types.get(c, "string"), str)(v))
-                               for c, v in row.items()}) for row in frame.to_dict("records")]
-    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns))
-
-
 def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig,
                       missing_history: list[str] = ()) -> dg.AssetCheckResult:
-    """``missing_history``: months of the window without interval statistics. Their segment-days
-    are filled (or missing) for want of data, not because segments are thin: said first."""
-    missing = (result.status == "MISSING").sum(axis=1)
-    negative = (result.values < 0).any(axis=2).sum(axis=1)
-    absurd = (result.values > config.max_interval_kwh).any(axis=2).sum(axis=1)
-    fill_share = (result.status == "FILLED").mean(axis=1)
-    table = pd.DataFrame({"segment": result.names, "missing_days": missing, "negative_days": negative,
-                          "absurd_days": absurd, "fill_share": np.round(fill_share, 3)})
-    errors = table[(table["missing_days"] > 0) | (table["negative_days"] > 0) | (table["absurd_days"] > 0)]
-    over = table[table["fill_share"] > config.max_fill_share]
-    coverage = summary["coverage"] if len(summary) else pd.Series(dtype=float)
-    low = summary.sort_values("coverage").head(10)[["register_id", "nmi", "suffix", "coverage", "days_with_data"]]
+    """The profile_validation check from profile_checks.profile_findings. ``missing_history``:
+    months of the window without interval statistics, said first."""
+    found = profile_findings(result, summary, config.max_interval_kwh, config.max_fill_share, missing_history)
+    errors, over, missing_history = found.errors, found.over_filled, found.missing_history
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
-    missing_history = sorted(missing_history)
     history_note = (f"profile history missing for {len(missing_history)} months "
                     f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
                     "materialise interval_reads and interval_statistics for those months (a backfill); "
                     if missing_history else "")
     return dg.AssetCheckResult(
-        check_name="profile_validation", passed=errors.empty and over.empty and not missing_history, severity=severity,
+        check_name="profile_validation", passed=found.passed, severity=severity,
         description=history_note +
                     (f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
                     (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
                      "fills within limits"),
         metadata={
-            "segments": table_metadata(table, {"missing_days": "int", "negative_days": "int", "absurd_days": "int",
-                                               "fill_share": "float"}),
+            "segments": table_metadata(found.segments, {"missing_days": "int", "negative_days": "int",
+                                                        "absurd_days": "int", "fill_share": "float"}),
             "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
             "history_months_missing": dg.MetadataValue.json([m[:7] for m in missing_history]),
-            "register_coverage": dg.MetadataValue.json({
-                "registers": int(len(coverage)), "median": float(coverage.median()) if len(coverage) else None,
-                "p10": float(coverage.quantile(0.1)) if len(coverage) else None,
-                "below_50pct": int((coverage < 0.5).sum())}),
-            "lowest_coverage_registers": table_metadata(low, {"register_id": "int", "coverage": "float",
-                                                              "days_with_data": "int"}),
+            "register_coverage": dg.MetadataValue.json(found.coverage_summary()),
+            "lowest_coverage_registers": table_metadata(found.lowest_coverage, {"register_id": "int", "coverage": "float",
+                                                                                "days_with_data": "int"}),
         })
 
 
@@ -278,36 +211,16 @@ class MicroScalarsConfig(dg.Config):
                       "exceptions (meter exchange, duplicate reads) are listed.")
 def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    registers = registers_of(store, key)
-    macro = macro_of(store, key)
-    registers["key_index"] = macro.key_index(registers["profile_key"])
-    tenancies = store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas()
-    moved_in = tenancies[pd.to_datetime(tenancies["start_date"]) <= pd.Timestamp(AccrualMonth.from_key(key).end)] \
-        .groupby("utility_id")["start_date"].max()
-    registers["tenancy_start"] = registers["utility_id"].map(moved_in)
-    interval = registers[registers["read_kind"] == "INTERVAL"]
-    basic = registers[registers["read_kind"] == "BASIC"]
-    reads = basic_reads_of(store, key)
-    between = consumption_between_reads(reads, basic.set_index("register_id")["dial_digits"])
-    own = pd.concat([
-        interval_scalars(interval, recent_register_days(store, key, ["register_id", "read_date", "kwh",
-                                                                     "actual_half_hours"]),
-                         macro, config.interval_reference_days),
-        with_response(basic_scalars(basic, between.intervals, macro, config.basic_reference_days),
-                      weather_response(basic, between.intervals, macro), basic, macro)], ignore_index=True)
-    scalars = with_segment_averages(own, registers[["register_id", "profile_key", "fuel", "customer_class",
-                                                    "stream_type", "read_kind"]])
-    # A register's own weather response goes with its own scalar; a segment average is in the segment's shape.
-    scalars["base_share"] = np.where(scalars["method"] == "own_history", scalars["base_share"].fillna(0.0), 0.0)
-    exceptions = between.exceptions.rename(columns={"meter_register_id": "register_id", "read_date": "date"})
-    no_scalar = scalars[scalars["method"] == "none"]
-    exceptions = pd.concat([exceptions, pd.DataFrame({
-        "register_id": no_scalar["register_id"], "date": pd.NaT, "code": "no_scalar",
-        "reason": "no own history and no register with history in its segment, class or fuel: not estimated"})],
-        ignore_index=True)
+    result = compute_micro_scalars(
+        registers_of(store, key), macro_of(store, key),
+        store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas(),
+        basic_reads_of(store, key),
+        recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),
+        AccrualMonth.from_key(key).end, config.interval_reference_days, config.basic_reference_days)
+    scalars, exceptions = result.scalars, result.exceptions
     with store.partition_writer("micro_scalars", key) as writer:
         writer.write("micro_scalars", pa.Table.from_pandas(scalars, preserve_index=False))
-        writer.write("read_intervals", pa.Table.from_pandas(between.intervals, preserve_index=False))
+        writer.write("read_intervals", pa.Table.from_pandas(result.read_intervals, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"date": "datetime64[s]"}), preserve_index=False))
     methods = scalars["method"].value_counts().to_dict()
     return dg.MaterializeResult(metadata={
@@ -315,13 +228,3 @@ def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig,
         "own_history": int(methods.get("own_history", 0)), "segment_average": int(methods.get("segment_average", 0)),
         "no_scalar": int(methods.get("none", 0)), "exceptions": len(exceptions),
     })
-
-
-def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
-    """Accumulation reads up to the month end (later reads are after the snapshot's month)."""
-    reads = store.read("core_tables", key, "BasicRead",
-                       columns=["id", "meter_register_id", "read_date", "reading", "read_type"]).to_pandas()
-    reads["reading"] = reads["reading"].astype(float)
-    # Earlier BUA estimates (BUA_ESTIMATE) are ours, not the meter's: never a baseline.
-    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(AccrualMonth.from_key(key).end)) & reads["read_type"].isin(["ACTUAL", "ESTIMATE"])
-    return reads[keep]

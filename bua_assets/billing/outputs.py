@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from bua_assets.billing.charges import CONSUMPTION_CHARGES, SUPPLY_CHARGE, VOLUME_CHARGES
+from bua_assets.billing.history import billed_through
 from bua_assets.billing.money import round_cents
 
 MONTHLY_KEY = ["account_id", "utility_id", "year_mnth", "ili_state", "discount_state", "feature_type_name",
@@ -79,6 +81,17 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
                               "window_start", "window_end", "unbilled_days", "bill_frequency", "bill_status",
                               "usage_kwh", "usage_mj", *MONEY, "net_amount_less_discount", "share_estimated",
                               "has_exceptions", "exception_codes"]]
+
+
+def month_account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.DataFrame, attributes: pd.DataFrame,
+                          consumption: pd.DataFrame, exceptions: pd.DataFrame, invoices: pa.Table, billed: pa.Table,
+                          month_start, month_end) -> pd.DataFrame:
+    """account_summary for the month: each account billed through the latest period end of its
+    issued non-credit invoices (``invoices``: Invoice id, status, is_credit; ``billed``:
+    InvoiceLineItem invoice_id, account_id, period_end), the accounts open in the month
+    (``accounts``: Account) included when fully billed."""
+    return account_summary(lines, window, accounts, attributes, consumption, exceptions,
+                           billed_through(invoices, billed), open_during(accounts, month_start, month_end))
 
 
 def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:

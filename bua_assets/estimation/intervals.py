@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 HALF_HOURS = 48
+# The interval_reads columns the estimation and the statistics read (one register-day a row).
+READ_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
 
 
 def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:

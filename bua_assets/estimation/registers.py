@@ -36,3 +36,15 @@ def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: da
 def segment_names(registers: pd.DataFrame) -> list[str]:
     """The segments to profile: every electricity segment a register (interval or basic) belongs to."""
     return sorted(registers["segment"].dropna().unique().tolist())
+
+
+def profiled_registers(core: dict[str, pa.Table], window_start: date,
+                       month_end: date) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """Every register (meter_registers), the segments, and the interval electricity registers
+    (with ``segment_index``, their segment's position in the segments) that the interval
+    statistics and the profiles are built from."""
+    registers = meter_registers(core, window_start, month_end)
+    segments = segment_names(registers)
+    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
+    interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
+    return registers, segments, interval

@@ -1,0 +1,97 @@
+"""The lake reads the assets share: a month's CORE tables, registers, macro profiles, micro
+scalars, basic reads and interval statistics, and the profile window they are read over. Reads
+only (no rules): each asset passes what it reads to its domain function."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bua_assets.estimation import profiles as prof
+from bua_assets.estimation.registers import CORE_INPUTS, profiled_registers
+from bua_assets.lake import Lake
+from bua_assets.months import AccrualMonth
+from bua_assets.settings import profile_history_months
+
+HISTORY_MONTHS = profile_history_months()  # BUA_PROFILE_HISTORY_MONTHS: 12 by default, up to 36
+RECENT_MONTHS = 3  # months of register-day totals behind the recent index and each register's level
+
+
+def profile_window(key: str) -> prof.Window:
+    month = AccrualMonth.from_key(key)  # HISTORY_MONTHS months ending with the partition's own
+    return prof.Window(month.shifted(1 - HISTORY_MONTHS).start, month.end)
+
+
+def history_months(key: str) -> list[str]:
+    """The partition keys of the profile window, oldest first."""
+    window = profile_window(key)
+    return [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
+
+
+def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
+    return {t: store.read("core_tables", key, t) for t in tables}
+
+
+def read_core_frames(store: Lake, key: str, *tables: str) -> dict[str, pd.DataFrame]:
+    return {t: table.to_pandas() for t, table in read_core(store, key, *tables).items()}
+
+
+def registers_of(store: Lake, key: str) -> pd.DataFrame:
+    return store.read("utility_profiles", key, "registers").to_pandas()
+
+
+def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
+    return prof.macro_from_tables(store.read("macro_profiles", key, "daily_shape"),
+                                  store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
+
+
+def micro_scalars_of(store: Lake, key: str) -> pd.DataFrame:
+    """The month's micro scalars, by register_id."""
+    return store.read("micro_scalars", key, "micro_scalars").to_pandas().set_index("register_id")
+
+
+def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """registers.profiled_registers of the month's CORE over ``window``."""
+    return profiled_registers(read_core(store, key, *CORE_INPUTS.values()), window.start, window.end)
+
+
+def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
+    """The month's CORE accumulation reads (baseline.baseline_reads chooses the baselines)."""
+    return store.read("core_tables", key, "BasicRead",
+                      columns=["id", "meter_register_id", "read_date", "reading", "read_type"]).to_pandas()
+
+
+def recent_register_days(store: Lake, key: str, columns: list[str]) -> Iterator[pa.Table]:
+    """The months' register-day totals (interval_statistics), newest month first."""
+    for m in reversed(history_months(key)):
+        if store.exists("interval_statistics", m, "register_days"):
+            yield store.read("interval_statistics", m, "register_days", columns=columns)
+
+
+def metered_days(store: Lake, year_mnths) -> pd.DataFrame:
+    """The register-days with meter data in the given months (interval_statistics)."""
+    keys = sorted(pd.Timestamp(m).strftime("%Y-%m-%d") for m in year_mnths)
+    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date"])
+              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    if not tables:
+        return pd.DataFrame({"register_id": pd.Series(dtype="int32"), "read_date": pd.Series(dtype="datetime64[s]")})
+    return pa.concat_tables(tables).to_pandas(date_as_object=False)
+
+
+def recent_actual_days(store: Lake, key: str) -> pd.DataFrame:
+    """The fully actual register-days (register_id, read_date, kwh) of the month and the
+    RECENT_MONTHS - 1 before it (interval_statistics, within the horizon the asset depends on)."""
+    first = pd.Timestamp(key) - pd.DateOffset(months=RECENT_MONTHS - 1)
+    keys = [m.strftime("%Y-%m-%d") for m in pd.date_range(first, pd.Timestamp(key), freq="MS")]
+    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date", "kwh",
+                                                                             "actual_half_hours"])
+              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    if not tables:
+        return pd.DataFrame({"register_id": pd.Series(dtype="int64"), "read_date": pd.Series(dtype="datetime64[s]"),
+                             "kwh": pd.Series(dtype=float)})
+    t = pa.concat_tables(tables)
+    t = t.filter(pc.equal(t["actual_half_hours"], 48)).select(["register_id", "read_date", "kwh"])
+    return t.to_pandas(date_as_object=False).astype({"register_id": "int64"})

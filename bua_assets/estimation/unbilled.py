@@ -1,0 +1,75 @@
+"""Unbilled consumption (DESIGN §5.4): the unbilled register-days quantified a calendar month at a
+time (the output grain includes the month, so memory holds one month), actual interval data with
+our estimates, plans' time-of-use windows, basic registers' scalar x profile, gas in MJ; what
+cannot be quantified becomes an exception with its reason, once per account, supply point,
+register, month and code."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+from bua_assets.estimation.consumption import (
+    EXCEPTION_COLUMNS,
+    SUMMARY_KEYS,
+    TimeOfUse,
+    quantify_month,
+    register_days,
+    summarise,
+)
+from bua_assets.estimation.intervals import READ_COLUMNS
+from bua_assets.estimation.micro_scalars import base_share
+from bua_assets.estimation.profiles import MacroProfiles
+
+REGISTER_ATTRIBUTES = ["register_id", "utility_id", "nmi", "suffix", "read_kind", "stream_type"]
+NO_REGISTERS_REASON = "the supply point has no meter register in CORE"
+
+
+def no_register_exceptions(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
+    """An exception for every unbilled month of a supply point with no meter register."""
+    no_registers = unbilled_months[~unbilled_months["utility_id"].isin(registers["utility_id"])]
+    return no_registers[["account_id", "utility_id", "year_mnth"]].assign(
+        register_id=None, code="no_meter_registers", reason=NO_REGISTERS_REASON)
+
+
+def one_per_code(exceptions: list[pd.DataFrame]) -> pd.DataFrame:
+    """The exceptions once per account, supply point, register, month and code (the first reason)."""
+    exc = pd.concat([e for e in exceptions if len(e)], ignore_index=True) if any(len(e) for e in exceptions) else \
+        pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    return exc.groupby(["account_id", "utility_id", "register_id", "year_mnth", "code"], dropna=False)["reason"] \
+        .first().reset_index()
+
+
+def unbilled_consumption(unbilled_months: pd.DataFrame, registers: pd.DataFrame, account_plans: pd.DataFrame,
+                         plans: pd.DataFrame, plan_time_of_use: pd.DataFrame, heating_values: pd.DataFrame,
+                         macro: MacroProfiles, scalar_table: pd.DataFrame, read_intervals: pd.DataFrame,
+                         estimated: pa.Table, actual_batches: Callable[[str], Iterable[pa.RecordBatch]],
+                         report: Callable[[int, int, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(consumption by SUMMARY_KEYS, exceptions). ``scalar_table``: micro scalars by register_id
+    (scalar, base_share); ``estimated``: our estimated interval days (estimated_reads);
+    ``actual_batches(month_key)``: the actual interval data of a month ("YYYY-MM-01"), READ_COLUMNS;
+    ``report(done, months, note)`` after each month."""
+    scalars, shares = scalar_table["scalar"], base_share(scalar_table)
+    key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
+    tou = TimeOfUse.from_tables(plans, plan_time_of_use)
+    attrs = registers[REGISTER_ATTRIBUTES]
+    parts, exceptions = [], []
+    by_month = unbilled_months.groupby("year_mnth", sort=True)
+    for done, (year_mnth, month) in enumerate(by_month, start=1):
+        days = register_days(month, attrs)
+        actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
+        summary, month_exceptions = quantify_month(
+            days, itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()), account_plans, tou,
+            read_intervals, scalars, macro, key_index, registers, heating_values, shares)
+        parts.append(summary)
+        exceptions += month_exceptions
+        if report is not None:
+            report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
+    out = pd.concat(parts, ignore_index=True).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True) \
+        if parts else summarise(pd.DataFrame(columns=SUMMARY_KEYS + ["quantity", "actual_quantity", "quantity_m3"])
+                                .assign(date=pd.Series(dtype="datetime64[ns]")), registers)
+    exceptions.append(no_register_exceptions(unbilled_months, registers))
+    return out, one_per_code(exceptions)
