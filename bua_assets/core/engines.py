@@ -33,7 +33,7 @@ class SqliteEngine:
     @contextmanager
     def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False):
         """A DB-API connection (the options only matter to MySQL)."""
-        conn = sqlite3.connect(self.url.path)
+        conn = sqlite3.connect(self.url.sqlite_path)
         try:
             yield conn
         finally:

@@ -16,7 +16,7 @@ from bua_assets.core.schema import core_tables, mysql_ddl, sqlite_ddl
 def create_database(engine: CoreEngine, *, drop_existing: bool = False) -> None:
     """Create the CORE schema (and, on MySQL, the database itself)."""
     if engine.name == "sqlite":
-        path = Path(engine.url.path)
+        path = Path(engine.url.sqlite_path)
         if drop_existing and path.exists():
             path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +37,7 @@ def create_database(engine: CoreEngine, *, drop_existing: bool = False) -> None:
 
 def drop_database(engine: CoreEngine) -> None:
     if engine.name == "sqlite":
-        Path(engine.url.path).unlink(missing_ok=True)
+        Path(engine.url.sqlite_path).unlink(missing_ok=True)
         return
     with engine.connect(database=False) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{engine.url.database}`")

@@ -19,6 +19,13 @@ class CoreUrl:
     password: str = ""
     database: str = ""
 
+    @property
+    def sqlite_path(self) -> str:
+        """The database file of a sqlite URL."""
+        if self.path is None:
+            raise ValueError(f"a {self.engine} URL has no database file")
+        return self.path
+
     @classmethod
     def parse(cls, url: str) -> CoreUrl:
         u = urlparse(url)

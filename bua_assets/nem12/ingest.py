@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -67,6 +68,7 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
         written, register_days = [], 0
         for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
             if chunk.num_rows:
+                assert f.header is not None  # a chunk with rows comes after the 100 record
                 days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
                 written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
                 pq.write_table(days, written[-1], compression="lz4")  # read back once: speed over size
@@ -105,7 +107,7 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
                  write: Callable[[str, pa.Table], None], workdir: Path, *, memory_limit: str | None = None,
                  workers: int | None = None, chunk_days: int = CHUNK_DAYS,
                  max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW,
-                 progress: Callable[[int, int, int], None] = lambda *_: None) -> IngestSummary:
+                 progress: Callable[[int, int, int | str], None] = lambda *_: None) -> IngestSummary:
     """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
     Parquet in ``workdir`` (``workers`` processes side by side, default: the CPUs DuckDB may
     use), a narrow SQL ranking finds the register-days a later delivery supersedes, and each
@@ -134,7 +136,7 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
         pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")
     loaded, registers, rejected_rows = 0, set(), []
     staged_files = sorted(staged.glob("*.parquet"))
-    engine = {"spill_dir": str(workdir), **({"memory_limit": memory_limit} if memory_limit else {})}
+    engine: dict[str, Any] = {"spill_dir": str(workdir), **({"memory_limit": memory_limit} if memory_limit else {})}
     superseded = run_sql("transform/interval_reads_superseded", {"raw_days": staged_files}, **engine)
     # The dataset exists with its schema even when nothing is accepted.
     write("interval_reads", pa.schema(INTERVAL_READS_SCHEMA).empty_table())

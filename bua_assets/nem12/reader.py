@@ -606,10 +606,10 @@ class _Group:
     def block_of(self, k: int) -> _Block:
         return self.chunk.blocks[self.block[k]]
 
-    def quarantine(self, mask: np.ndarray, code: str, reason_of: Callable[[int], str],
+    def quarantine(self, mask: np.ndarray | np.bool_, code: str, reason_of: Callable[[int], str],
                    interval_of: Callable[[int], int | None] = lambda k: None) -> None:
         """Quarantine the good rows in ``mask``: one issue each, naming the register-day."""
-        for k in np.flatnonzero(mask & self.good):
+        for k in np.flatnonzero(mask & self.good).tolist():
             b = self.block_of(k)
             self.chunk.add(int(self.line_no[k]), "record_quarantined", code, reason_of(k), nmi=b.nmi,
                            suffix=b.suffix, read_date=self.dates_text[k], interval=interval_of(k))
@@ -751,8 +751,8 @@ def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.nd
     with a warning."""
     n, chunk = group.intervals, group.chunk
     quality = group.quality
-    methods, day_code = np.unique(quality, return_inverse=True)
-    methods = list(methods)
+    distinct, day_code = np.unique(quality, return_inverse=True)
+    methods: list[str] = list(distinct)
     interval_quality = np.repeat(day_code.astype(np.int16)[:, None], n, axis=1)
     row_of_pos = {int(p): k for k, p in enumerate(group.keep)} if chunk.events else {}
     for pos, records in chunk.events.items():
@@ -770,7 +770,7 @@ def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.nd
             chunk.add(records[0][0], "warning", "400_without_v",
                       f"400 records follow a 300 record of quality '{quality[k]}' (expected V); applied",
                       nmi=b.nmi, suffix=b.suffix, read_date=group.dates_text[k])
-    for k in np.flatnonzero((flag == "V") & group.good):
+    for k in np.flatnonzero((flag == "V") & group.good).tolist():
         if group.keep[k] not in chunk.events:
             b = group.block_of(k)
             chunk.add(int(group.line_no[k]), "record_quarantined", "v_without_400",
@@ -810,6 +810,7 @@ def _check_blank_actual(group: _Group, suspect: np.ndarray, methods: list[str], 
     """A blank interval of actual quality (the day's, or a 400 record's) is a reading that is
     missing: loading the day would undercount it, so the day goes and is estimated."""
     blank = group.blank
+    assert blank is not None  # called only for a group with blank intervals
     actual = np.array([m[:1] == "A" for m in methods])
     blank_actual = np.zeros(group.values.shape, dtype=bool)
     blank_actual[suspect] = blank[suspect] & actual[interval_quality[suspect]]
