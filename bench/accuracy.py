@@ -66,10 +66,28 @@ def main() -> int:
     config = json.loads(manifest.read_text())["config"] if manifest.exists() else {}
     if not (args.reuse and config.get("accounts") == args.accounts and config.get("seed") == args.seed):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", str(args.accounts),
-                        "--seed", str(args.seed), "--as-at", as_at.isoformat(), "--history-months", str(HISTORY_MONTHS),
-                        "--out", str(retailer), "--core-url", f"sqlite:///{retailer / 'core.db'}"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bua_assets.cli",
+                "generate",
+                "--accounts",
+                str(args.accounts),
+                "--seed",
+                str(args.seed),
+                "--as-at",
+                as_at.isoformat(),
+                "--history-months",
+                str(HISTORY_MONTHS),
+                "--out",
+                str(retailer),
+                "--core-url",
+                f"sqlite:///{retailer / 'core.db'}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         shutil.rmtree(home / "lake", ignore_errors=True)
         print(f"generated {args.accounts} accounts in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     partition = f"{as_at.year - (as_at.month == 1)}-{(as_at.month - 2) % 12 + 1:02d}-01"
@@ -87,22 +105,45 @@ def main() -> int:
     core = {t: read("core_tables", t) for t in ("Invoice", "InvoiceLineItem", "GasHeatingValue")}
     # The unbilled days come from the generator's own billing truth, not the pipeline's window.
     billing = pd.read_parquet(retailer / "truth" / "billing.parquet")
-    days = truth_days(retailer / "truth", truth_window(billing, registers, as_at - timedelta(days=1)), registers,
-                      core["GasHeatingValue"])
+    days = truth_days(
+        retailer / "truth",
+        truth_window(billing, registers, as_at - timedelta(days=1)),
+        registers,
+        core["GasHeatingValue"],
+    )
     truth = truth_by_row(days)
     base = baselines(days, registers, core["Invoice"], core["InvoiceLineItem"])
     consumption = read("unbilled_consumption", "unbilled_consumption")
     estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
     out = compare(consumption, truth, base, registers, read("utility_profiles", "utility_profile_summary"), estimated)
-    c = {t: read("core_tables", t) for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment",
-                                             "ServiceType", "AccountUtility", "Utility", "Jurisdiction")}
-    attributes = account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
-                                    c["Utility"], c["Jurisdiction"])
+    c = {
+        t: read("core_tables", t)
+        for t in (
+            "AccountPlan",
+            "PlanRate",
+            "PlanDiscount",
+            "Account",
+            "JournalAccountSegment",
+            "ServiceType",
+            "AccountUtility",
+            "Utility",
+            "Jurisdiction",
+        )
+    }
+    attributes = account_attributes(
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
+    )
     months = read("unbilled_window", "unbilled_months")
-    dollars = dollar_accuracy(consumption, truth, supply_days(months, c["AccountPlan"]),
-                              c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
-                              c["PlanRate"], c["PlanDiscount"], attributes,
-                              c["AccountPlan"].loc[c["AccountPlan"]["include_in_supplementary"] == 1, "account_id"])
+    dollars = dollar_accuracy(
+        consumption,
+        truth,
+        supply_days(months, c["AccountPlan"]),
+        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+        c["PlanRate"],
+        c["PlanDiscount"],
+        attributes,
+        c["AccountPlan"].loc[c["AccountPlan"]["include_in_supplementary"] == 1, "account_id"],
+    )
     out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out, "dollars": dollars}
     print_table(out)
     if args.json:
@@ -117,32 +158,46 @@ def print_table(out: dict) -> None:
     w(f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['partition']}\n")
     w(f"signed error %            {'ours':>9} {'ADU':>9} {'last yr':>9} {'truth kWh':>14}\n")
     p = out["portfolio_error_pct"]
-    w(f"{'portfolio (imports)':<25} {p['ours']:>9.2f} {p['adu']:>9.2f} {p['last_year']:>9.2f} "
-      f"{out['portfolio_truth_kwh']:>14,.0f}\n")
+    w(
+        f"{'portfolio (imports)':<25} {p['ours']:>9.2f} {p['adu']:>9.2f} {p['last_year']:>9.2f} "
+        f"{out['portfolio_truth_kwh']:>14,.0f}\n"
+    )
     for c in out["cells"]:
-        w(f"{c['state'] + ' ' + c['fuel']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} "
-          f"{c['truth_kwh']:>14,.0f}\n")
+        w(
+            f"{c['state'] + ' ' + c['fuel']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} "
+            f"{c['truth_kwh']:>14,.0f}\n"
+        )
     for c in out["meter_types"]:
         w(f"{c['meter_type']:<25} {c['ours']:>9.2f} {c['adu']:>9.2f} {c['last_year']:>9.2f} {c['truth_kwh']:>14,.0f}\n")
-    w(f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
-      f"({out['registers_compared']} registers)\n")
-    w(f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}% "
-      f"(gas {out['median_basic_gas_register_error_pct']}%, electricity {out['median_basic_electricity_register_error_pct']}%;"
-      f" {out['basic_registers_compared']} registers)\n")
+    w(
+        f"median |error| per interval register with >= 28 days history: {out['median_register_error_pct']}% "
+        f"({out['registers_compared']} registers)\n"
+    )
+    w(
+        f"median |error| per accumulation (basic) register: {out['median_basic_register_error_pct']}% "
+        f"(gas {out['median_basic_gas_register_error_pct']}%, electricity {out['median_basic_electricity_register_error_pct']}%;"
+        f" {out['basic_registers_compared']} registers)\n"
+    )
     if "median_estimated_interval_day_error_pct" in out:
-        w(f"interval days we estimated: median |error| per register {out['median_estimated_interval_day_error_pct']}% "
-          f"(per single day {out['median_estimated_interval_single_day_error_pct']}%), total "
-          f"{out['estimated_interval_error_pct']}% over {out['estimated_interval_days']} register-days; "
-          f"days with meter data: {out['metered_interval_error_pct']}%\n")
+        w(
+            f"interval days we estimated: median |error| per register {out['median_estimated_interval_day_error_pct']}% "
+            f"(per single day {out['median_estimated_interval_single_day_error_pct']}%), total "
+            f"{out['estimated_interval_error_pct']}% over {out['estimated_interval_days']} register-days; "
+            f"days with meter data: {out['metered_interval_error_pct']}%\n"
+        )
     d = out["dollars"]
-    w(f"\naccrual $ (ours vs the truth priced by the same engine): portfolio {d['portfolio_dollar_error_pct']:+.2f}% "
-      f"of ${d['truth_dollars']:,.2f}\n")
+    w(
+        f"\naccrual $ (ours vs the truth priced by the same engine): portfolio {d['portfolio_dollar_error_pct']:+.2f}% "
+        f"of ${d['truth_dollars']:,.2f}\n"
+    )
     for c in d["cells"]:
         w(f"  {c['state'] + ' ' + c['fuel']:<22} {c['dollar_error_pct']:+7.2f}%  of ${c['truth_dollars']:,.2f}\n")
     k = d["corrected_accounts"]
     if k["dollar_error_pct"] is not None:
-        w(f"  {'corrected accounts':<22} {k['dollar_error_pct']:+7.2f}%  of ${k['truth_dollars']:,.2f} "
-          f"({k['accounts']} accounts with a plan replaced after billing)\n")
+        w(
+            f"  {'corrected accounts':<22} {k['dollar_error_pct']:+7.2f}%  of ${k['truth_dollars']:,.2f} "
+            f"({k['accounts']} accounts with a plan replaced after billing)\n"
+        )
 
 
 if __name__ == "__main__":

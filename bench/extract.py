@@ -33,12 +33,16 @@ def basic_reads(rows: int) -> pa.Table:
     rng = np.random.default_rng(1)
     dates = np.datetime64("2025-01-01") + rng.integers(0, 600, rows).astype("timedelta64[D]")
     read_type = np.where(rng.random(rows) < 0.04, "ESTIMATE", "ACTUAL")
-    return pa.table({
-        "id": pa.array(np.arange(1, rows + 1)), "meter_register_id": pa.array(rng.integers(1, 200_000, rows)),
-        "read_date": pa.array(dates, pa.date32()),
-        "reading": pa.array(np.round(rng.random(rows) * 99999, 1)).cast(pa.decimal128(12, 1)),
-        "read_type": pa.array(read_type), "quality": pa.array(np.where(read_type == "ACTUAL", "A", "E")),
-    })
+    return pa.table(
+        {
+            "id": pa.array(np.arange(1, rows + 1)),
+            "meter_register_id": pa.array(rng.integers(1, 200_000, rows)),
+            "read_date": pa.array(dates, pa.date32()),
+            "reading": pa.array(np.round(rng.random(rows) * 99999, 1)).cast(pa.decimal128(12, 1)),
+            "read_type": pa.array(read_type),
+            "quality": pa.array(np.where(read_type == "ACTUAL", "A", "E")),
+        }
+    )
 
 
 def rate(rows: int, seconds: float) -> dict:
@@ -61,10 +65,25 @@ def main() -> int:
             u = db.url
             with tempfile.NamedTemporaryFile() as sink:
                 t = time.perf_counter()
-                subprocess.run([cli, "--batch", "-h", u.host, "-P", str(u.port), "-u", u.user, u.database, "-e",
-                                "SELECT id, meter_register_id, read_date, reading, read_type, quality "
-                                "FROM BasicRead ORDER BY id"], stdout=sink, check=True,
-                               env={"MYSQL_PWD": u.password or "", "PATH": "/usr/bin:/bin"})
+                subprocess.run(
+                    [
+                        cli,
+                        "--batch",
+                        "-h",
+                        u.host,
+                        "-P",
+                        str(u.port),
+                        "-u",
+                        u.user,
+                        u.database,
+                        "-e",
+                        "SELECT id, meter_register_id, read_date, reading, read_type, quality "
+                        "FROM BasicRead ORDER BY id",
+                    ],
+                    stdout=sink,
+                    check=True,
+                    env={"MYSQL_PWD": u.password or "", "PATH": "/usr/bin:/bin"},
+                )
                 out["mariadb_batch"] = rate(args.rows, time.perf_counter() - t)
         for name, stream in (("ours_connectorx", db.stream_table), ("pymysql_sscursor", db.stream_table_dbapi)):
             t = time.perf_counter()

@@ -1,6 +1,6 @@
 """NEM12 reading throughput: our reader vs nemreader on the same file.
 
-    python bench/nem12_reader.py FILE [--json]
+python bench/nem12_reader.py FILE [--json]
 """
 
 import json
@@ -33,6 +33,12 @@ intervals = sum(len(v) for f in ours for v in f.days.column("values").to_pylist(
 theirs_s, data = best_of(2, lambda: NEMFile(str(path)).nem_data())
 theirs = sum(len(r) for ch in data.readings.values() for r in ch.values())
 assert intervals == theirs, (intervals, theirs)
-out = {"file": path.name, "mb": round(path.stat().st_size / 1e6, 1), "intervals": intervals,
-       "ours_s": round(ours_s, 3), "nemreader_s": round(theirs_s, 2), "speedup": round(theirs_s / ours_s, 1)}
+out = {
+    "file": path.name,
+    "mb": round(path.stat().st_size / 1e6, 1),
+    "intervals": intervals,
+    "ours_s": round(ours_s, 3),
+    "nemreader_s": round(theirs_s, 2),
+    "speedup": round(theirs_s / ours_s, 1),
+}
 print(json.dumps(out))

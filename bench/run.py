@@ -70,9 +70,28 @@ def main() -> int:
     if reuse:
         print(f"reusing the retailer in {retailer}", file=sys.stderr)
     else:
-        subprocess.run([sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", str(args.accounts),
-                        "--seed", "7", "--as-at", as_at.isoformat(), "--history-months", "13", "--out", str(retailer),
-                        "--core-url", f"sqlite:///{retailer / 'core.db'}"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bua_assets.cli",
+                "generate",
+                "--accounts",
+                str(args.accounts),
+                "--seed",
+                "7",
+                "--as-at",
+                as_at.isoformat(),
+                "--history-months",
+                "13",
+                "--out",
+                str(retailer),
+                "--core-url",
+                f"sqlite:///{retailer / 'core.db'}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     generate_s = None if reuse else time.perf_counter() - t0
     gen_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     partition = f"{as_at.year - (as_at.month == 1)}-{(as_at.month - 2) % 12 + 1:02d}-01"
@@ -81,8 +100,9 @@ def main() -> int:
     with dg.instance_for_test() as instance:
         reset_peak_rss()
         t = time.perf_counter()
-        backfilled = backfill_interval_history(partition, instance, resources,
-                                               progress=lambda m: print(m, file=sys.stderr))
+        backfilled = backfill_interval_history(
+            partition, instance, resources, progress=lambda m: print(m, file=sys.stderr)
+        )
         history_s = time.perf_counter() - t
         history_rss = peak_rss_mb()
         print(f"interval history: {len(backfilled)} months in {history_s:.1f} s", file=sys.stderr)
@@ -93,8 +113,9 @@ def main() -> int:
                 continue
             reset_peak_rss()
             t = time.perf_counter()
-            result = dg.materialize([asset], instance=instance, resources=resources, partition_key=partition,
-                                    selection=[key])
+            result = dg.materialize(
+                [asset], instance=instance, resources=resources, partition_key=partition, selection=[key]
+            )
             s = time.perf_counter() - t
             (event,) = result.get_asset_materialization_events()
             rows = event.event_specific_data.materialization.metadata["rows"].value
@@ -104,10 +125,18 @@ def main() -> int:
         total = time.perf_counter() - t_all
     # The month's peak: the largest asset's (the history backfill before it is reported apart).
     peak = max((a["peak_rss_mb"] for a in assets.values()), default=0.0)
-    out = {"accounts": args.accounts, "total_s": round(total, 2), "peak_rss_mb": round(peak, 1),
-           "generate_s": generate_s and round(generate_s, 1),
-           "history_backfill_s": round(history_s, 1), "history_backfill_peak_rss_mb": history_rss, "history_months_backfilled": len(backfilled), "generate_peak_rss_mb": round(gen_rss, 1), "partition": partition,
-           "assets": assets}
+    out = {
+        "accounts": args.accounts,
+        "total_s": round(total, 2),
+        "peak_rss_mb": round(peak, 1),
+        "generate_s": generate_s and round(generate_s, 1),
+        "history_backfill_s": round(history_s, 1),
+        "history_backfill_peak_rss_mb": history_rss,
+        "history_months_backfilled": len(backfilled),
+        "generate_peak_rss_mb": round(gen_rss, 1),
+        "partition": partition,
+        "assets": assets,
+    }
     print(f"generate {generate_s or 0:.1f} s; assets {total:.2f} s; peak RSS {peak:.0f} MB", file=sys.stderr)
     if args.json:
         print(json.dumps(out))

@@ -25,8 +25,10 @@ from bua_assets.compute import duckdb_settings
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 
-_DATASET_PATH = re.compile(r"^(?P<asset>[A-Za-z_][A-Za-z0-9_]*)/(?P<partition>\d{4}-\d{2}-\d{2})/"
-                           r"(?P<dataset>[A-Za-z_][A-Za-z0-9_]*)\.parquet$")
+_DATASET_PATH = re.compile(
+    r"^(?P<asset>[A-Za-z_][A-Za-z0-9_]*)/(?P<partition>\d{4}-\d{2}-\d{2})/"
+    r"(?P<dataset>[A-Za-z_][A-Za-z0-9_]*)\.parquet$"
+)
 FORMATS = ("table", "csv", "parquet")
 
 
@@ -50,11 +52,12 @@ def lake_datasets(lake: Lake, month: str | None = None) -> list[DatasetFiles]:
     for info in lake.filesystem.get_file_info(selector):
         if info.type != pafs.FileType.File:
             continue
-        m = _DATASET_PATH.match(info.path[len(root) + 1:])
+        m = _DATASET_PATH.match(info.path[len(root) + 1 :])
         if m and (partition is None or m["partition"] == partition):
             found[(m["asset"], m["dataset"])][m["partition"]] = info.path
-    return [DatasetFiles(asset, dataset, dict(sorted(files.items())))
-            for (asset, dataset), files in sorted(found.items())]
+    return [
+        DatasetFiles(asset, dataset, dict(sorted(files.items()))) for (asset, dataset), files in sorted(found.items())
+    ]
 
 
 def _root(lake: Lake) -> str:
@@ -104,9 +107,13 @@ def _lazy_dataset(lake: Lake, files: DatasetFiles):
     partitions' schemas differ and a single dataset cannot describe them."""
     schemas = [pq.read_schema(p, filesystem=lake.filesystem) for p in files.files.values()]
     if all(s.equals(schemas[0]) for s in schemas[1:]):
-        parts = ds.dataset(list(files.files.values()), filesystem=lake.filesystem, format="parquet",
-                           partitioning=ds.DirectoryPartitioning(pa.schema([("partition", pa.string())])),
-                           partition_base_dir=_common_parent(list(files.files.values())))
+        parts = ds.dataset(
+            list(files.files.values()),
+            filesystem=lake.filesystem,
+            format="parquet",
+            partitioning=ds.DirectoryPartitioning(pa.schema([("partition", pa.string())])),
+            partition_base_dir=_common_parent(list(files.files.values())),
+        )
         return parts
     return read_dataset(lake, files)
 
@@ -134,10 +141,20 @@ def describe_views(lake: Lake, month: str | None = None) -> pa.Table:
     for d in lake_datasets(lake, month):
         schema = pq.read_schema(next(iter(d.files.values())), filesystem=lake.filesystem)
         n = sum(pq.ParquetFile(p, filesystem=lake.filesystem).metadata.num_rows for p in d.files.values())
-        rows.append({"view": d.view, "partitions": ",".join(AccrualMonth.from_key(k).label for k in d.files), "rows": n,
-                     "columns": ", ".join(schema.names + ["partition"])})
-    return pa.Table.from_pylist(rows, schema=pa.schema([("view", pa.string()), ("partitions", pa.string()),
-                                                        ("rows", pa.int64()), ("columns", pa.string())]))
+        rows.append(
+            {
+                "view": d.view,
+                "partitions": ",".join(AccrualMonth.from_key(k).label for k in d.files),
+                "rows": n,
+                "columns": ", ".join(schema.names + ["partition"]),
+            }
+        )
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [("view", pa.string()), ("partitions", pa.string()), ("rows", pa.int64()), ("columns", pa.string())]
+        ),
+    )
 
 
 def write_result(table: pa.Table, fmt: str, output: str | None) -> str | None:
@@ -172,8 +189,7 @@ def format_table(table: pa.Table, max_rows: int = 200) -> str:
     shown = table.slice(0, max_rows).to_pylist()
     cells = [[_cell(r[n]) for n in names] for r in shown]
     widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths)),
-             "  ".join("-" * w for w in widths)]
+    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     more = f" (first {max_rows} shown)" if table.num_rows > max_rows else ""
     lines.append(f"({table.num_rows} rows{more})")

@@ -28,8 +28,12 @@ def public_holidays(state: str, dates: np.ndarray) -> np.ndarray:
     d = np.asarray(dates, dtype="datetime64[D]")
     if not len(d) or state not in holidays.country_holidays("AU").subdivisions:
         return np.zeros(len(d), dtype=bool)
-    years = tuple(range(int(d.min().astype("datetime64[Y]").astype(int)) + 1970,
-                        int(d.max().astype("datetime64[Y]").astype(int)) + 1971))
+    years = tuple(
+        range(
+            int(d.min().astype("datetime64[Y]").astype(int)) + 1970,
+            int(d.max().astype("datetime64[Y]").astype(int)) + 1971,
+        )
+    )
     return np.isin(d.astype(np.int64), _holiday_ordinals(state, years))
 
 

@@ -1,11 +1,11 @@
 """bua-assets: the command line.
 
-    bua-assets demo [--accounts N] [--month YYYY-MM] [--home DIR] [--json]
-    bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K [--core-url URL] [--out DIR]
-    bua-assets nem12 inspect FILE [--json]
-    bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
-    bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
-    bua-assets period --from YYYY-MM-01 --to YYYY-MM-DD [--rerun] [--home DIR] [--output PATH]
+bua-assets demo [--accounts N] [--month YYYY-MM] [--home DIR] [--json]
+bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K [--core-url URL] [--out DIR]
+bua-assets nem12 inspect FILE [--json]
+bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
+bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
+bua-assets period --from YYYY-MM-01 --to YYYY-MM-DD [--rerun] [--home DIR] [--output PATH]
 """
 
 from __future__ import annotations
@@ -46,9 +46,11 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
         as_at = date.fromisoformat(existing["as_at"])
         data_from = first_of_month_before(as_at, int(existing.get("history_months", 13)))
         if first < data_from:
-            return (f"--month {month} is outside the retailer already in this home (data from {data_from:%Y-%m} to "
-                    f"{first_of_month_before(as_at, 1):%Y-%m}): choose a month in it, or another --home for a new "
-                    f"retailer")
+            return (
+                f"--month {month} is outside the retailer already in this home (data from {data_from:%Y-%m} to "
+                f"{first_of_month_before(as_at, 1):%Y-%m}): choose a month in it, or another --home for a new "
+                f"retailer"
+            )
     return None
 
 
@@ -101,8 +103,9 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     backfill_interval_history(partition, instance, resources, progress=_log)
     _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
-    result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition,
-                            raise_on_error=False)
+    result = dg.materialize(
+        ALL_ASSETS, instance=instance, resources=resources, partition_key=partition, raise_on_error=False
+    )
     summary = {"partition": partition, "assets": {}, "checks": {}, "exports": []}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
@@ -141,8 +144,10 @@ def cmd_nem12_inspect(args) -> int:
     for s in summary:
         total = "" if s["total_kwh"] is None else f"{s['total_kwh']:.3f}"
         q = " ".join(f"{k}:{v}" for k, v in sorted(s["quality_counts"].items()))
-        print(f"{s['nmi']:<11} {s['suffix']:<6} {s['uom']:<6} {s['interval_length']:>3} {s['first_date']:<10} "
-              f"{s['last_date']:<10} {s['days']:>5} {total:>14}  {q}")
+        print(
+            f"{s['nmi']:<11} {s['suffix']:<6} {s['uom']:<6} {s['interval_length']:>3} {s['first_date']:<10} "
+            f"{s['last_date']:<10} {s['days']:>5} {total:>14}  {q}"
+        )
     return 0
 
 
@@ -162,8 +167,11 @@ def cmd_query(args) -> int:
 
     lake = _lake_for(args)
     try:
-        table = describe_views(lake, args.month) if args.sql.strip().lower() == "views" else \
-            run_query(lake, args.sql, args.month)
+        table = (
+            describe_views(lake, args.month)
+            if args.sql.strip().lower() == "views"
+            else run_query(lake, args.sql, args.month)
+        )
         text = write_result(table, args.format, args.output)
     except (ValueError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -210,8 +218,10 @@ def cmd_promote(args) -> int:
     if args.list or not snapshots:
         for m in snapshots:
             mark = "*" if m["snapshot"] == official else " "
-            print(f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
-                  f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}")
+            print(
+                f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
+                f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}"
+            )
         if not snapshots:
             print(f"no exports for {month} under {export.uri(run_date_folder(month))}", file=sys.stderr)
             return 1
@@ -219,11 +229,20 @@ def cmd_promote(args) -> int:
     snapshot = args.snapshot
     if not snapshot:  # the latest real month-end snapshot
         zone = ZoneInfo(time_zone_name())
-        month_end = [m for m in snapshots if not m.get("rehearsal") and SnapshotRun(
-            m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(month.run_date, zone)]
+        month_end = [
+            m
+            for m in snapshots
+            if not m.get("rehearsal")
+            and SnapshotRun(m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(
+                month.run_date, zone
+            )
+        ]
         if not month_end:
-            print(f"error: no month-end snapshot exported for {month}; name one with --snapshot "
-                  f"({', '.join(m['snapshot'] for m in snapshots)})", file=sys.stderr)
+            print(
+                f"error: no month-end snapshot exported for {month}; name one with --snapshot "
+                f"({', '.join(m['snapshot'] for m in snapshots)})",
+                file=sys.stderr,
+            )
             return 2
         snapshot = month_end[-1]["snapshot"]
     try:
@@ -252,14 +271,24 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
         try:
             backfill_interval_history(key, instance, resources, progress=_log)
         except RuntimeError as exc:
-            print(f"error: the interval history for {month} failed: {exc}; fix it and run the period again",
-                  file=sys.stderr)
+            print(
+                f"error: the interval history for {month} failed: {exc}; fix it and run the period again",
+                file=sys.stderr,
+            )
             return False
-        result = dg.materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=key,
-                                tags={"bua/period": f"{args.start}..{args.end}"}, raise_on_error=False)
+        result = dg.materialize(
+            ALL_ASSETS,
+            instance=instance,
+            resources=resources,
+            partition_key=key,
+            tags={"bua/period": f"{args.start}..{args.end}"},
+            raise_on_error=False,
+        )
         if not result.success:
-            print(f"error: the run for {month} failed (run {result.run_id}); fix it and run the period again",
-                  file=sys.stderr)
+            print(
+                f"error: the run for {month} failed (run {result.run_id}); fix it and run the period again",
+                file=sys.stderr,
+            )
             return False
     return True
 
@@ -285,8 +314,13 @@ def cmd_period(args) -> int:
     with dg.DagsterInstance.get() as instance:
         if not _run_period_months(keys, args, lake, instance, resources):
             return 1
-    months = {k: (lake.read("accrual_summary", k, "accrual_summary").to_pandas(),
-                  lake.read("bua_account_summary", k, "bua_account_summary").to_pandas()) for k in keys}
+    months = {
+        k: (
+            lake.read("accrual_summary", k, "accrual_summary").to_pandas(),
+            lake.read("bua_account_summary", k, "bua_account_summary").to_pandas(),
+        )
+        for k in keys
+    }
     by_month, combined = combine_period(months)
     import pyarrow as pa
 
@@ -295,8 +329,11 @@ def cmd_period(args) -> int:
     if args.output:
         write_result(pa.Table.from_pandas(combined, preserve_index=False), args.format, args.output)
         stem = Path(args.output)
-        write_result(pa.Table.from_pandas(by_month, preserve_index=False), args.format,
-                     str(stem.with_name(f"{stem.stem}_by_month{stem.suffix}")))
+        write_result(
+            pa.Table.from_pandas(by_month, preserve_index=False),
+            args.format,
+            str(stem.with_name(f"{stem.stem}_by_month{stem.suffix}")),
+        )
     print(f"Accrual {args.start} to {args.end} ({len(keys)} months), by month:")
     print(format_table(pa.Table.from_pandas(by_month, preserve_index=False)))
     print("Combined:")
@@ -327,6 +364,8 @@ def _add_operations_commands(sub) -> None:
     pe.add_argument("--format", default="csv", choices=["table", "csv", "parquet"])
     pe.add_argument("--output", help="write the combined totals here (and <name>_by_month beside it)")
     pe.set_defaults(func=cmd_period)
+
+
 # --- end operations -----------------------------------------------------------------------------
 
 

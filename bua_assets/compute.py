@@ -27,13 +27,28 @@ MIN_MEMORY_BYTES = 256 * 10**6  # DuckDB's limit is never set below 256MB
 _UNLIMITED_BYTES = 1 << 60  # cgroup v1 writes "no limit" as a page-aligned 2^63-1
 _MB = 10**6  # DuckDB reads "MB" as 1000^2 bytes
 
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 1 << 10,
+    "MIB": 1 << 20,
+    "GIB": 1 << 30,
+    "TIB": 1 << 40,
+}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 
 
-def duckdb_settings(env: Mapping[str, str] = os.environ, *, cgroup_root: str | os.PathLike = CGROUP_ROOT,
-                    fraction: float = MEMORY_FRACTION, headroom_bytes: int = HEADROOM_BYTES) -> dict:
+def duckdb_settings(
+    env: Mapping[str, str] = os.environ,
+    *,
+    cgroup_root: str | os.PathLike = CGROUP_ROOT,
+    fraction: float = MEMORY_FRACTION,
+    headroom_bytes: int = HEADROOM_BYTES,
+) -> dict:
     """DuckDB connection settings for this process: ``threads`` (int), ``memory_limit``
     ("NNNMB") and ``temp_directory`` (str).
 
@@ -62,8 +77,7 @@ def duckdb_settings(env: Mapping[str, str] = os.environ, *, cgroup_root: str | o
         memory_bytes = max(MIN_MEMORY_BYTES, min(int(available * fraction), available - headroom_bytes))
 
     temp_directory = _env(env, "BUA_DUCKDB_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "bua-duckdb")
-    return {"threads": threads, "memory_limit": f"{max(1, memory_bytes // _MB)}MB",
-            "temp_directory": temp_directory}
+    return {"threads": threads, "memory_limit": f"{max(1, memory_bytes // _MB)}MB", "temp_directory": temp_directory}
 
 
 def cpu_limit(cgroup_root: str | os.PathLike = CGROUP_ROOT) -> int | None:
@@ -109,8 +123,10 @@ def parse_size(name: str, value: str) -> int:
     match = _SIZE.match(value)
     unit = match.group(2).upper() if match else None
     if not match or unit not in _UNITS:
-        raise ValueError(f"{name} must be a size such as 4GB, 3500MB or 6GiB (KB/MB/GB/TB are powers of 1000, "
-                         f"KiB/MiB/GiB/TiB of 1024), got {value!r}")
+        raise ValueError(
+            f"{name} must be a size such as 4GB, 3500MB or 6GiB (KB/MB/GB/TB are powers of 1000, "
+            f"KiB/MiB/GiB/TiB of 1024), got {value!r}"
+        )
     size = int(float(match.group(1)) * _UNITS[unit])
     if size < _MB:
         raise ValueError(f"{name} must be at least 1MB, got {value!r}")

@@ -45,9 +45,26 @@ from bua_assets.run_sensors import bua_month_failed, bua_month_succeeded, bua_ru
 from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import DEFAULT_PARTICIPANT_ID, defaults
 
-ALL_ASSETS = [core_snapshot, core_tables, interval_reads, interval_statistics, unbilled_window, utility_profiles, segment_profiles,
-              macro_profiles, micro_scalars, basic_reads, nem12_estimates, unbilled_consumption, invoice_line_items,
-              invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, bua_export]
+ALL_ASSETS = [
+    core_snapshot,
+    core_tables,
+    interval_reads,
+    interval_statistics,
+    unbilled_window,
+    utility_profiles,
+    segment_profiles,
+    macro_profiles,
+    micro_scalars,
+    basic_reads,
+    nem12_estimates,
+    unbilled_consumption,
+    invoice_line_items,
+    invoice_line_item_monthly,
+    bua_account_summary,
+    accrual_summary,
+    errors,
+    bua_export,
+]
 
 # operations (issue 16): the run log (kept by the run-status sensors) and those sensors
 OPERATIONS_ASSETS = [bua_run_log]
@@ -85,47 +102,62 @@ def build_resources() -> dict:
     d = defaults()
     return {
         "core_db": CoreDatabaseResource(url=_env_or("BUA_CORE_URL", d.core_url)),
-        "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake),
-                             **_aws("BUA_S3_ENDPOINT_URL")),
-        "meter_data": MeterDataResource(location=_env_or("BUA_METER_DATA", d.meter_data),
-                                        **_aws("BUA_S3_ENDPOINT_URL"),
-                                        max_demand_kw=_env_float("BUA_MAX_DEMAND_KW", DEFAULT_MAX_DEMAND_KW),
-                                        min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5),
-                                        participant_id=_env_or("BUA_PARTICIPANT_ID", DEFAULT_PARTICIPANT_ID)),
-        "earl_queue": EarlQueueResource(queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
-                                        dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
-                                        **_aws("BUA_SQS_ENDPOINT_URL"),
-                                        time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE)),
-        "rds": RdsCoreResource(mode=os.getenv("BUA_RDS_MODE", "off"), instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
-                               subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
-                               parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),
-                               security_group_ids=_env_list("BUA_RDS_SECURITY_GROUPS"),
-                               kms_key_id=os.getenv("BUA_RDS_KMS_KEY", ""),
-                               master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
-                               reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
-                               service_secret_ids=_env_list("BUA_RDS_SERVICE_SECRETS"),
-                               database=os.getenv("BUA_RDS_DATABASE", "core"), **_aws("BUA_RDS_ENDPOINT_URL")),
+        "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake), **_aws("BUA_S3_ENDPOINT_URL")),
+        "meter_data": MeterDataResource(
+            location=_env_or("BUA_METER_DATA", d.meter_data),
+            **_aws("BUA_S3_ENDPOINT_URL"),
+            max_demand_kw=_env_float("BUA_MAX_DEMAND_KW", DEFAULT_MAX_DEMAND_KW),
+            min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5),
+            participant_id=_env_or("BUA_PARTICIPANT_ID", DEFAULT_PARTICIPANT_ID),
+        ),
+        "earl_queue": EarlQueueResource(
+            queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
+            dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
+            **_aws("BUA_SQS_ENDPOINT_URL"),
+            time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
+        ),
+        "rds": RdsCoreResource(
+            mode=os.getenv("BUA_RDS_MODE", "off"),
+            instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
+            subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
+            parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),
+            security_group_ids=_env_list("BUA_RDS_SECURITY_GROUPS"),
+            kms_key_id=os.getenv("BUA_RDS_KMS_KEY", ""),
+            master_secret_id=os.getenv("BUA_RDS_MASTER_SECRET", ""),
+            reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
+            service_secret_ids=_env_list("BUA_RDS_SERVICE_SECRETS"),
+            database=os.getenv("BUA_RDS_DATABASE", "core"),
+            **_aws("BUA_RDS_ENDPOINT_URL"),
+        ),
         "anonymise": AnonymiseResource(key=_env_or("BUA_ANONYMISE_KEY", "")),
-        "eks": EksNodegroupResource(cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
-                                    nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
-                                    **_aws("BUA_EKS_ENDPOINT_URL")),
+        "eks": EksNodegroupResource(
+            cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
+            nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
+            **_aws("BUA_EKS_ENDPOINT_URL"),
+        ),
         # operations (issue 16): the analysts' Glue catalog and the run notifications
-        "catalog": AnalystCatalogResource(database=_env_or("BUA_GLUE_DATABASE", ""),
-                                          **_aws("BUA_GLUE_ENDPOINT_URL")),
-        "notify": NotifyResource(topic_arn=_env_or("BUA_NOTIFY_TOPIC_ARN", ""),
-                                 ui_base_url=_env_or("BUA_UI_BASE_URL", "http://localhost:3000"),
-                                 **_aws("BUA_SNS_ENDPOINT_URL")),
-        "export": ExportResource(export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
-                                 integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
-                                 time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
-                                 **_aws("BUA_S3_ENDPOINT_URL")),
+        "catalog": AnalystCatalogResource(database=_env_or("BUA_GLUE_DATABASE", ""), **_aws("BUA_GLUE_ENDPOINT_URL")),
+        "notify": NotifyResource(
+            topic_arn=_env_or("BUA_NOTIFY_TOPIC_ARN", ""),
+            ui_base_url=_env_or("BUA_UI_BASE_URL", "http://localhost:3000"),
+            **_aws("BUA_SNS_ENDPOINT_URL"),
+        ),
+        "export": ExportResource(
+            export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
+            integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
+            time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
+            **_aws("BUA_S3_ENDPOINT_URL"),
+        ),
     }
 
 
-defs = dg.Definitions(assets=ALL_ASSETS + OPERATIONS_ASSETS, jobs=[monthly_bua_job, bua_teardown],
-                      sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
-                      resources=build_resources(),
-                      # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
-                      # runs from the asset graph too), multiprocess or k8s (a pod per step; the production
-                      # profile). See bua_assets/executors.py.
-                      executor=build_executor(os.getenv("BUA_EXECUTOR")))
+defs = dg.Definitions(
+    assets=ALL_ASSETS + OPERATIONS_ASSETS,
+    jobs=[monthly_bua_job, bua_teardown],
+    sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
+    resources=build_resources(),
+    # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
+    # runs from the asset graph too), multiprocess or k8s (a pod per step; the production
+    # profile). See bua_assets/executors.py.
+    executor=build_executor(os.getenv("BUA_EXECUTOR")),
+)

@@ -64,6 +64,8 @@ def _names(variable: str, value: str) -> list[str]:
     for position, name in enumerate(names, 1):
         if not _K8S_NAME.match(name):
             # The value is not echoed: a secret pasted here by mistake must not reach the logs.
-            raise ValueError(f"{variable}: item {position} is not a Kubernetes object name (lowercase letters, "
-                             f"digits, '-' and '.'; it names a Secret or ConfigMap, never holds a value)")
+            raise ValueError(
+                f"{variable}: item {position} is not a Kubernetes object name (lowercase letters, "
+                f"digits, '-' and '.'; it names a Secret or ConfigMap, never holds a value)"
+            )
     return names

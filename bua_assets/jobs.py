@@ -5,13 +5,15 @@ import dagster as dg
 from bua_assets.resources.rds import RdsCoreResource
 
 monthly_bua_job = dg.define_asset_job(
-    "monthly_bua", selection=dg.AssetSelection.all(),
+    "monthly_bua",
+    selection=dg.AssetSelection.all(),
     description="Every BUA asset for one accrual month. The partition key is the accrual month: 2026-10-01 is the "
-                "October accrual, run on 1 November from October's month-end CORE snapshot. Started by "
-                "earl_snapshot_sensor, or by hand (Materialize all in the asset graph runs the same assets, in the "
-                "same executor and with the same retries).",
+    "October accrual, run on 1 November from October's month-end CORE snapshot. Started by "
+    "earl_snapshot_sensor, or by hand (Materialize all in the asset graph runs the same assets, in the "
+    "same executor and with the same retries).",
     # An automatic retry (run_retries in dagster.yaml) re-executes from the failed step, not the month.
-    tags={"dagster/retry_strategy": "FROM_FAILURE"})
+    tags={"dagster/retry_strategy": "FROM_FAILURE"},
+)
 
 
 class TeardownConfig(dg.Config):
@@ -19,11 +21,14 @@ class TeardownConfig(dg.Config):
     retention_days: float = 3.0  # keep the instance this long after it was created, for investigations
 
 
-@dg.op(description="Deletes the month's CORE RDS instance once the month's export succeeded and the retention "
-                   "has passed (the legacy bua-destroy); otherwise says why it is kept.")
+@dg.op(
+    description="Deletes the month's CORE RDS instance once the month's export succeeded and the retention "
+    "has passed (the legacy bua-destroy); otherwise says why it is kept."
+)
 def teardown_core_instance(context: dg.OpExecutionContext, config: TeardownConfig, rds: RdsCoreResource) -> str:
     exported = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("bua_export"), asset_partitions=[config.month]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("bua_export"), asset_partitions=[config.month]), limit=1
+    ).records
     outcome = rds.teardown(config.month, export_succeeded=bool(exported), retention_days=config.retention_days)
     context.log.info(outcome)
     context.add_output_metadata({"outcome": outcome})

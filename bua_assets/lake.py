@@ -78,24 +78,32 @@ class Lake:
     def read(self, asset: str, partition: str, dataset: str, columns: list[str] | None = None) -> pa.Table:
         path = self.dataset_path(asset, partition, dataset)
         if not self.exists(asset, partition, dataset):
-            raise FileNotFoundError(f"lake dataset not found: {self.uri(asset, partition, dataset)} "
-                                    f"(materialise {asset} for {partition} first)")
+            raise FileNotFoundError(
+                f"lake dataset not found: {self.uri(asset, partition, dataset)} "
+                f"(materialise {asset} for {partition} first)"
+            )
         return pq.read_table(path, filesystem=self._fs, columns=columns)
 
-    def iter_batches(self, asset: str, partition: str, dataset: str, columns: list[str] | None = None,
-                     batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    def iter_batches(
+        self, asset: str, partition: str, dataset: str, columns: list[str] | None = None, batch_rows: int = 65_536
+    ) -> Iterator[pa.RecordBatch]:
         """Stream a dataset in record batches: memory bounded by the batch, not the dataset."""
         if not self.exists(asset, partition, dataset):
-            raise FileNotFoundError(f"lake dataset not found: {self.uri(asset, partition, dataset)} "
-                                    f"(materialise {asset} for {partition} first)")
+            raise FileNotFoundError(
+                f"lake dataset not found: {self.uri(asset, partition, dataset)} "
+                f"(materialise {asset} for {partition} first)"
+            )
         with self._fs.open_input_file(self.dataset_path(asset, partition, dataset)) as f:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
 
     def datasets(self, asset: str, partition: str) -> list[str]:
         self._observe(asset, partition, "*")
         selector = pafs.FileSelector(self.partition_dir(asset, partition), allow_not_found=True)
-        return sorted(i.base_name[: -len(".parquet")] for i in self._fs.get_file_info(selector)
-                      if i.base_name.endswith(".parquet"))
+        return sorted(
+            i.base_name[: -len(".parquet")]
+            for i in self._fs.get_file_info(selector)
+            if i.base_name.endswith(".parquet")
+        )
 
     @contextmanager
     def partition_writer(self, asset: str, partition: str) -> Iterator[PartitionWriter]:
@@ -146,7 +154,7 @@ class Lake:
         self._fs.delete_dir_contents(final, missing_dir_ok=True)
         for info in self._fs.get_file_info(pafs.FileSelector(staging, recursive=True)):
             if info.type == pafs.FileType.File:
-                self._fs.move(info.path, f"{final}/{info.path[len(staging) + 1:]}")
+                self._fs.move(info.path, f"{final}/{info.path[len(staging) + 1 :]}")
         self._fs.delete_dir(staging)
 
 
@@ -161,7 +169,8 @@ class PartitionWriter:
         """Write a whole dataset (or append a batch to one opened by an earlier call)."""
         if dataset not in self._open:
             self._open[dataset] = pq.ParquetWriter(
-                f"{self._dir}/{dataset}.parquet", table.schema, filesystem=self._fs, compression="zstd")
+                f"{self._dir}/{dataset}.parquet", table.schema, filesystem=self._fs, compression="zstd"
+            )
             self.rows[dataset] = 0
         self._open[dataset].write_table(table)
         self.rows[dataset] += table.num_rows

@@ -29,8 +29,11 @@ def first_month(env: Mapping[str, str] = os.environ) -> str:
             raise ValueError(f"BUA_FIRST_MONTH must be YYYY-MM or YYYY-MM-01, got {configured!r}") from None
     if not env.get("BUA_METER_DATA"):
         folder = Path(defaults(env.get("BUA_HOME")).meter_data)
-        months = sorted(f"{p.name}-01" for p in folder.glob("????-??") if _MONTH_FOLDER.match(p.name) and p.is_dir()) \
-            if folder.is_dir() else []
+        months = (
+            sorted(f"{p.name}-01" for p in folder.glob("????-??") if _MONTH_FOLDER.match(p.name) and p.is_dir())
+            if folder.is_dir()
+            else []
+        )
         if months:
             return months[0]
     return DEFAULT_FIRST_MONTH
@@ -40,8 +43,7 @@ FIRST_MONTH = first_month()
 # A month's partition exists from local midnight on the 1st, when the month-end snapshot is taken
 # (the same zone the EARL sensor reads snapshot dates in). The key is the accrual month: 2026-10-01
 # is October's accrual, run on 1 November.
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH,
-                                                    timezone=time_zone_name())
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=time_zone_name())
 
 
 def months_window(first_offset: int, last_offset: int = 0) -> dg.TimeWindowPartitionMapping:
@@ -50,8 +52,9 @@ def months_window(first_offset: int, last_offset: int = 0) -> dg.TimeWindowParti
     data, so they are allowed (a Dagster beta parameter, whose warning is silenced here)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*allow_nonexistent_upstream_partitions.*")
-        return dg.TimeWindowPartitionMapping(start_offset=first_offset, end_offset=last_offset,
-                                             allow_nonexistent_upstream_partitions=True)
+        return dg.TimeWindowPartitionMapping(
+            start_offset=first_offset, end_offset=last_offset, allow_nonexistent_upstream_partitions=True
+        )
 
 
 def month_check(name: str, asset: str, description: str, blocking: bool = False) -> dg.AssetCheckSpec:
@@ -60,7 +63,6 @@ def month_check(name: str, asset: str, description: str, blocking: bool = False)
     preview feature; the warning saying so is silenced here, once, for these specs."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
-        return dg.AssetCheckSpec(name, asset=asset, description=description, blocking=blocking,
-                                 partitions_def=monthly_partitions)
-
-
+        return dg.AssetCheckSpec(
+            name, asset=asset, description=description, blocking=blocking, partitions_def=monthly_partitions
+        )

@@ -35,11 +35,15 @@ MONTH_ASSETS = {dg.AssetKey(k) for k in ("invoice_line_items", "accrual_summary"
 NOTE_TAG = "bua/note"  # the operator's note: launch with --tags '{"bua/note": "..."}'
 
 bua_run_log = dg.AssetSpec(
-    RUN_LOG_ASSET, partitions_def=monthly_partitions, **team("operations"), kinds={"parquet"},
+    RUN_LOG_ASSET,
+    partitions_def=monthly_partitions,
+    **team("operations"),
+    kinds={"parquet"},
     description="Every run of the month (kept by the run-status sensors, never materialised by a job): snapshot, "
-                "code version, start, end, duration per asset, totals, checks, the operator's note (run tag "
-                f"{NOTE_TAG}). The lake dataset bua_run_log/<month>/runs.parquet; each sensor tick records it "
-                "here as a materialisation with the month's runs as a table.")
+    "code version, start, end, duration per asset, totals, checks, the operator's note (run tag "
+    f"{NOTE_TAG}). The lake dataset bua_run_log/<month>/runs.parquet; each sensor tick records it "
+    "here as a materialisation with the month's runs as a table.",
+)
 
 
 @cache
@@ -54,8 +58,13 @@ def code_version() -> str:
     sha = os.getenv("BUA_GIT_SHA", "")
     if not sha:
         try:
-            sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=Path(__file__).resolve().parent,
-                                 capture_output=True, text=True, timeout=5).stdout.strip()
+            sha = subprocess.run(
+                ["git", "rev-parse", "--short=12", "HEAD"],
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             sha = ""
     return f"{v}+{sha}" if sha else v
@@ -66,8 +75,9 @@ def is_month_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     a run's asset selection is empty for ad-hoc materialisations)."""
     if not run.tags.get("dagster/partition"):
         return False
-    planned = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
-                                           limit=1000).records
+    planned = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
+    ).records
     return any(r.event_log_entry.dagster_event.event_specific_data.asset_key in MONTH_ASSETS for r in planned)
 
 
@@ -89,8 +99,11 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     checks = []
     for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
         e = r.event_log_entry.dagster_event.event_specific_data
-        checks.append(CheckOutcome(e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value,
-                                   e.description or ""))
+        checks.append(
+            CheckOutcome(
+                e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value, e.description or ""
+            )
+        )
     export_location = ""
     for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         m = r.event_log_entry.dagster_event.event_specific_data.materialization
@@ -99,62 +112,112 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     totals = None
     if lake.exists("accrual_summary", key, "accrual_summary"):
         previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
-        previous = (lake.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
-                    if lake.exists("accrual_summary", previous_key, "accrual_summary") else None)
+        previous = (
+            lake.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
+            if lake.exists("accrual_summary", previous_key, "accrual_summary")
+            else None
+        )
         totals = totals_against_previous(lake.read("accrual_summary", key, "accrual_summary").to_pandas(), previous)
     return RunFacts(
-        run_id=run.run_id, month=key, status="SUCCESS" if run.status == dg.DagsterRunStatus.SUCCESS else "FAILURE",
-        snapshot=run.tags.get("bua/snapshot", "(none: the configured CORE database)"), started=started, ended=ended,
-        code_version=code_version(), step_seconds=step_seconds, failed_steps=failed,
-        failure_messages=failure_messages, totals=totals, checks=checks, export_location=export_location,
-        note=run.tags.get(NOTE_TAG, ""), job=run.job_name)
+        run_id=run.run_id,
+        month=key,
+        status="SUCCESS" if run.status == dg.DagsterRunStatus.SUCCESS else "FAILURE",
+        snapshot=run.tags.get("bua/snapshot", "(none: the configured CORE database)"),
+        started=started,
+        ended=ended,
+        code_version=code_version(),
+        step_seconds=step_seconds,
+        failed_steps=failed,
+        failure_messages=failure_messages,
+        totals=totals,
+        checks=checks,
+        export_location=export_location,
+        note=run.tags.get(NOTE_TAG, ""),
+        job=run.job_name,
+    )
 
 
 def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
 
 
-def record_and_notify(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake, notify: NotifyResource,
-                      log) -> RunFacts | None:
+def record_and_notify(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake, notify: NotifyResource, log
+) -> RunFacts | None:
     """Append the run to the month's run log (the lake), show it in the UI, then publish the summary."""
     if not is_month_run(instance, run):
         return None
     facts = gather_facts(instance, run, lake)
-    existing = (lake.read(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET)
-                if lake.exists(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET) else None)
+    existing = (
+        lake.read(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET)
+        if lake.exists(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET)
+        else None
+    )
     runs = append_run(existing, run_record(facts))
     with lake.partition_writer(RUN_LOG_ASSET, facts.month) as writer:
         writer.write(RUN_LOG_DATASET, runs)
-    shown = runs.select(["run_id", "status", "snapshot", "code_version", "started", "duration_seconds",
-                         "net_amount", "checks_failed", "note"]).to_pandas()
+    shown = runs.select(
+        [
+            "run_id",
+            "status",
+            "snapshot",
+            "code_version",
+            "started",
+            "duration_seconds",
+            "net_amount",
+            "checks_failed",
+            "note",
+        ]
+    ).to_pandas()
     shown["started"] = shown["started"].astype(str)
-    instance.report_runless_asset_event(dg.AssetMaterialization(
-        asset_key=RUN_LOG_ASSET, partition=facts.month,
-        description=f"run {run.run_id} ({facts.status}) recorded",
-        metadata={"rows": runs.num_rows, "path": lake.uri(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET),
-                  "latest_run": dg.MetadataValue.url(run_link(notify.ui_base_url, run.run_id)),
-                  "runs": table_metadata(shown, {"duration_seconds": "float", "net_amount": "float",
-                                                 "checks_failed": "int"})}))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=RUN_LOG_ASSET,
+            partition=facts.month,
+            description=f"run {run.run_id} ({facts.status}) recorded",
+            metadata={
+                "rows": runs.num_rows,
+                "path": lake.uri(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET),
+                "latest_run": dg.MetadataValue.url(run_link(notify.ui_base_url, run.run_id)),
+                "runs": table_metadata(
+                    shown, {"duration_seconds": "float", "net_amount": "float", "checks_failed": "int"}
+                ),
+            },
+        )
+    )
     subject, body = message(facts, notify.ui_base_url)
     if notify.topic_arn:
-        notify.client().publish(TopicArn=notify.topic_arn, Subject=subject, Message=body,
-                                MessageAttributes={"month": {"DataType": "String", "StringValue": AccrualMonth.from_key(facts.month).label},
-                                                   "status": {"DataType": "String", "StringValue": facts.status}})
+        notify.client().publish(
+            TopicArn=notify.topic_arn,
+            Subject=subject,
+            Message=body,
+            MessageAttributes={
+                "month": {"DataType": "String", "StringValue": AccrualMonth.from_key(facts.month).label},
+                "status": {"DataType": "String", "StringValue": facts.status},
+            },
+        )
         log.info(f"notified {notify.topic_arn}: {subject}")
     else:
         log.info(f"no notification topic (BUA_NOTIFY_TOPIC_ARN): {subject}")
     return facts
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="bua_month_succeeded", minimum_interval_seconds=30,
-                      description="A month's run finished: recorded in bua_run_log and summarised on SNS "
-                                  "(BUA_NOTIFY_TOPIC_ARN): totals by state x fuel against last month, checks, export.")
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="bua_month_succeeded",
+    minimum_interval_seconds=30,
+    description="A month's run finished: recorded in bua_run_log and summarised on SNS "
+    "(BUA_NOTIFY_TOPIC_ARN): totals by state x fuel against last month, checks, export.",
+)
 def bua_month_succeeded(context: dg.RunStatusSensorContext, lake: LakeResource, notify: NotifyResource):
     record_and_notify(context.instance, context.dagster_run, lake.lake(), notify, context.log)
 
 
-@dg.run_failure_sensor(name="bua_month_failed", minimum_interval_seconds=30,
-                       description="A month's run failed: recorded in bua_run_log and an SNS message naming the "
-                                   "failed step and check (BUA_NOTIFY_TOPIC_ARN).")
+@dg.run_failure_sensor(
+    name="bua_month_failed",
+    minimum_interval_seconds=30,
+    description="A month's run failed: recorded in bua_run_log and an SNS message naming the "
+    "failed step and check (BUA_NOTIFY_TOPIC_ARN).",
+)
 def bua_month_failed(context: dg.RunFailureSensorContext, lake: LakeResource, notify: NotifyResource):
     record_and_notify(context.instance, context.dagster_run, lake.lake(), notify, context.log)

@@ -22,8 +22,14 @@ def history_partitions(partition: str, months: int = HISTORY_MONTHS) -> list[str
     return [m.key for m in AccrualMonth.from_key(partition).history(months - 1)]
 
 
-def backfill_interval_history(partition: str, instance: dg.DagsterInstance, resources: dict, *,
-                              refresh: bool = False, progress: Callable[[str], None] = lambda _: None) -> list[str]:
+def backfill_interval_history(
+    partition: str,
+    instance: dg.DagsterInstance,
+    resources: dict,
+    *,
+    refresh: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[str]:
     """For each history month with NEM12 files, materialise what its profile statistics need and
     is not in the lake yet (all of it with ``refresh``): core_tables (the month's registers and
     segments), interval_reads and interval_statistics. Returns the partitions materialised."""
@@ -34,14 +40,18 @@ def backfill_interval_history(partition: str, instance: dg.DagsterInstance, reso
             continue
         if not resources["meter_data"].month_files(AccrualMonth.from_key(key).label):
             continue
-        needed = [asset for asset, dataset in ((core_tables, "Account"), (interval_reads, "interval_reads"))
-                  if refresh or not lake.exists(asset.key.path[-1], key, dataset)] + [interval_statistics]
+        needed = [
+            asset
+            for asset, dataset in ((core_tables, "Account"), (interval_reads, "interval_reads"))
+            if refresh or not lake.exists(asset.key.path[-1], key, dataset)
+        ] + [interval_statistics]
         t = time.perf_counter()
-        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key,
-                                raise_on_error=False)
+        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key, raise_on_error=False)
         if not result.success:
             raise RuntimeError(f"history month {AccrualMonth.from_key(key)} failed (run {result.run_id})")
-        progress(f"interval history {key}: {', '.join(a.key.to_user_string() for a in needed)} "
-                 f"in {time.perf_counter() - t:.1f}s")
+        progress(
+            f"interval history {key}: {', '.join(a.key.to_user_string() for a in needed)} "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
         done.append(key)
     return done

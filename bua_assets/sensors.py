@@ -20,16 +20,20 @@ from bua_assets.resources.earl_queue import EarlQueueResource
 MAX_MESSAGES_PER_TICK = 50  # bounded work per tick; the rest waits for the next one
 
 
-@dg.sensor(job=monthly_bua_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Starts each month's run when CORE's month-end snapshot arrives. It starts OFF: set "
-                       "BUA_EARL_QUEUE_URL (the SQS queue subscribed to the EARL snapshot SNS topic; without it every "
-                       "tick skips, saying so) and BUA_EARL_DEAD_LETTER_QUEUE_URL, then turn it on here. "
-                       "It polls the queue (short polling) every minute. Each finished "
-                       "snapshot starts its accrual month (the month before the snapshot's local date, BUA_TIME_ZONE), "
-                       "keyed by the snapshot identifier so a redelivered message never starts a second run. A message "
-                       "is deleted on the tick after the one that emitted its run request; RDS events that are not a "
-                       "finished snapshot are deleted with the reason logged; malformed ones are deleted only once "
-                       "the dead-letter queue has them, otherwise they stay and are reported every tick.")
+@dg.sensor(
+    job=monthly_bua_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts each month's run when CORE's month-end snapshot arrives. It starts OFF: set "
+    "BUA_EARL_QUEUE_URL (the SQS queue subscribed to the EARL snapshot SNS topic; without it every "
+    "tick skips, saying so) and BUA_EARL_DEAD_LETTER_QUEUE_URL, then turn it on here. "
+    "It polls the queue (short polling) every minute. Each finished "
+    "snapshot starts its accrual month (the month before the snapshot's local date, BUA_TIME_ZONE), "
+    "keyed by the snapshot identifier so a redelivered message never starts a second run. A message "
+    "is deleted on the tick after the one that emitted its run request; RDS events that are not a "
+    "finished snapshot are deleted with the reason logged; malformed ones are deleted only once "
+    "the dead-letter queue has them, otherwise they stay and are reported every tick.",
+)
 def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQueueResource):
     if not earl_queue.queue_url:
         return dg.SkipReason("no EARL queue configured (BUA_EARL_QUEUE_URL)")
@@ -54,16 +58,20 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
         return len(pending) + len(dead) + len(held) + len(ignored) + len(waiting)
 
     while seen() < MAX_MESSAGES_PER_TICK:
-        batch = sqs.receive_message(QueueUrl=earl_queue.queue_url, WaitTimeSeconds=0,
-                                    MaxNumberOfMessages=min(10, MAX_MESSAGES_PER_TICK - seen()))
+        batch = sqs.receive_message(
+            QueueUrl=earl_queue.queue_url,
+            WaitTimeSeconds=0,
+            MaxNumberOfMessages=min(10, MAX_MESSAGES_PER_TICK - seen()),
+        )
         messages = batch.get("Messages", [])
         if not messages:
             break
         for message in messages:
             message_id = message["MessageId"]
             try:
-                event = parse_snapshot_message(message["Body"], first_partition=FIRST_MONTH, last_partition=last,
-                                               time_zone=zone)
+                event = parse_snapshot_message(
+                    message["Body"], first_partition=FIRST_MONTH, last_partition=last, time_zone=zone
+                )
             except NotAFinishedSnapshot as exc:
                 ignored.append(message_id)
                 context.log.info(f"EARL message {message_id} acknowledged, nothing to start: {exc}")
@@ -73,19 +81,27 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
                 # Deleted only once the dead-letter queue holds it: a malformed message is never dropped.
                 if not earl_queue.dead_letter_queue_url:
                     held.append(f"{message_id}: {exc}")
-                    context.log.error(f"EARL message {message_id} is malformed and stays in the queue "
-                                      f"(no dead-letter queue, BUA_EARL_DEAD_LETTER_QUEUE_URL): {exc}")
+                    context.log.error(
+                        f"EARL message {message_id} is malformed and stays in the queue "
+                        f"(no dead-letter queue, BUA_EARL_DEAD_LETTER_QUEUE_URL): {exc}"
+                    )
                     continue
                 try:
-                    sqs.send_message(QueueUrl=earl_queue.dead_letter_queue_url, MessageBody=message["Body"],
-                                     MessageAttributes={"reason": {"DataType": "String", "StringValue": str(exc)},
-                                                        "source_message_id": {"DataType": "String",
-                                                                              "StringValue": message_id}})
+                    sqs.send_message(
+                        QueueUrl=earl_queue.dead_letter_queue_url,
+                        MessageBody=message["Body"],
+                        MessageAttributes={
+                            "reason": {"DataType": "String", "StringValue": str(exc)},
+                            "source_message_id": {"DataType": "String", "StringValue": message_id},
+                        },
+                    )
                 except (ClientError, BotoCoreError) as send_exc:
                     # The rest of this receive still goes ahead; this one is retried on a later tick.
                     held.append(f"{message_id}: {exc}")
-                    context.log.error(f"EARL message {message_id} is malformed ({exc}) and stays in the queue: "
-                                      f"the dead-letter queue refused it: {send_exc}")
+                    context.log.error(
+                        f"EARL message {message_id} is malformed ({exc}) and stays in the queue: "
+                        f"the dead-letter queue refused it: {send_exc}"
+                    )
                     continue
                 dead.append(message_id)
                 context.log.warning(f"EARL message {message_id} moved to the dead-letter queue: {exc}")
@@ -93,22 +109,42 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
                 continue
             if event.partition_key > dagster_last:
                 waiting.append(message_id)
-                context.log.info(f"EARL snapshot {event.identifier} starts {event.partition_key}, not yet a "
-                                 f"partition (last {dagster_last}): left in the queue for a later tick")
+                context.log.info(
+                    f"EARL snapshot {event.identifier} starts {event.partition_key}, not yet a "
+                    f"partition (last {dagster_last}): left in the queue for a later tick"
+                )
                 continue
-            run_requests.append(dg.RunRequest(
-                run_key=event.identifier, partition_key=event.partition_key,
-                run_config={"ops": {"core_snapshot": {"config": {
-                    "snapshot_identifier": event.identifier, "snapshot_arn": event.arn,
-                    "source_account": event.source_account}}}},
-                tags={"bua/snapshot": event.identifier, "bua/snapshot_created": event.created.isoformat(),
-                      "bua/source_account": event.source_account, "bua/trigger": "earl_snapshot_sensor"}))
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=event.identifier,
+                    partition_key=event.partition_key,
+                    run_config={
+                        "ops": {
+                            "core_snapshot": {
+                                "config": {
+                                    "snapshot_identifier": event.identifier,
+                                    "snapshot_arn": event.arn,
+                                    "source_account": event.source_account,
+                                }
+                            }
+                        }
+                    },
+                    tags={
+                        "bua/snapshot": event.identifier,
+                        "bua/snapshot_created": event.created.isoformat(),
+                        "bua/source_account": event.source_account,
+                        "bua/trigger": "earl_snapshot_sensor",
+                    },
+                )
+            )
             pending.append(message["ReceiptHandle"])
     cursor = json.dumps({"pending": pending})
     if not run_requests:
-        reason = (f"no new snapshots ({len(dead)} malformed messages moved to the dead-letter queue, "
-                  f"{len(ignored)} RDS events that are not a finished snapshot acknowledged, "
-                  f"{len(waiting)} waiting for their partition)")
+        reason = (
+            f"no new snapshots ({len(dead)} malformed messages moved to the dead-letter queue, "
+            f"{len(ignored)} RDS events that are not a finished snapshot acknowledged, "
+            f"{len(waiting)} waiting for their partition)"
+        )
         if held:
             reason += f"; {len(held)} malformed messages left in the queue: " + "; ".join(held)
         return dg.SensorResult(skip_reason=reason, cursor=cursor)

@@ -77,6 +77,8 @@ def profile_history_months(env: dict | None = None) -> int:
     if not text:
         return DEFAULT_PROFILE_HISTORY_MONTHS
     if not text.isdigit() or not 1 <= int(text) <= MAX_PROFILE_HISTORY_MONTHS:
-        raise ValueError(f"BUA_PROFILE_HISTORY_MONTHS must be a whole number of months from 1 to "
-                         f"{MAX_PROFILE_HISTORY_MONTHS} (got {text!r})")
+        raise ValueError(
+            f"BUA_PROFILE_HISTORY_MONTHS must be a whole number of months from 1 to "
+            f"{MAX_PROFILE_HISTORY_MONTHS} (got {text!r})"
+        )
     return int(text)

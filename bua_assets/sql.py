@@ -49,12 +49,22 @@ def engine_config(threads: int | None = None, memory_limit: str | None = None, s
     """DuckDB settings: explicit arguments, else what the process may use (bua_assets.compute:
     BUA_DUCKDB_* overrides, else the pod's cgroup limits, else the machine)."""
     settings = duckdb_settings()
-    return {"threads": threads or settings["threads"], "memory_limit": memory_limit or settings["memory_limit"],
-            "temp_directory": spill_dir or settings["temp_directory"]}
+    return {
+        "threads": threads or settings["threads"],
+        "memory_limit": memory_limit or settings["memory_limit"],
+        "temp_directory": spill_dir or settings["temp_directory"],
+    }
 
 
-def run_sql(name: str, tables: dict, params: dict | None = None, *, threads: int | None = None,
-            memory_limit: str | None = None, spill_dir: str | None = None) -> pa.Table:
+def run_sql(
+    name: str,
+    tables: dict,
+    params: dict | None = None,
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    spill_dir: str | None = None,
+) -> pa.Table:
     """Run sql/<name>.sql with the given Arrow tables registered as views; parameters are bound."""
     with _connection(tables, engine_config(threads, memory_limit, spill_dir)) as con:
         return con.sql(sql_text(name), params=params or {}).to_arrow_table()

@@ -40,8 +40,14 @@ def moto_endpoint():
     from moto.server import ThreadedMotoServer
     from support import free_port
 
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "ap-southeast-2", "AWS_REGION": "ap-southeast-2"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "ap-southeast-2",
+            "AWS_REGION": "ap-southeast-2",
+        }
+    )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -63,8 +69,11 @@ def s3_bucket(moto_endpoint):
 
 
 # --- operations (issue 16) -----------------------------------------------------------------------
-REHEARSAL_TAGS = {"bua/snapshot": "bua-core-2026-10-29", "bua/snapshot_created": "2026-10-28T13:00:00+00:00",
-                  "bua/note": "rehearsal before month end"}
+REHEARSAL_TAGS = {
+    "bua/snapshot": "bua-core-2026-10-29",
+    "bua/snapshot_created": "2026-10-28T13:00:00+00:00",
+    "bua/note": "rehearsal before month end",
+}
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +93,19 @@ def operations_month(retailer, tmp_path_factory):
     resources = local_resources(url, str(folder / "nem12"), home) | {"lake": LakeResource(base=str(home / "lake"))}
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
-        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
-                                tags=REHEARSAL_TAGS, raise_on_error=False)
+        result = dg.materialize(
+            ALL_ASSETS,
+            partition_key=PARTITION,
+            resources=resources,
+            instance=instance,
+            tags=REHEARSAL_TAGS,
+            raise_on_error=False,
+        )
         assert result.success
-        yield {"home": home, "lake": Lake(str(home / "lake")), "instance": instance, "resources": resources,
-               "run_id": result.run_id}
+        yield {
+            "home": home,
+            "lake": Lake(str(home / "lake")),
+            "instance": instance,
+            "resources": resources,
+            "run_id": result.run_id,
+        }

@@ -19,11 +19,16 @@ from bua_assets.resources import (
 
 
 def monthly_job() -> dg.JobDefinition:
-    resources = {"core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_TEST_CORE_URL")),
-                 "lake": LakeResource(base=dg.EnvVar("BUA_TEST_LAKE")),
-                 "meter_data": MeterDataResource(location=dg.EnvVar("BUA_TEST_NEM12")),
-                 "export": ExportResource(export_base=dg.EnvVar("BUA_TEST_EXPORTS"),
-                                          integration_base=dg.EnvVar("BUA_TEST_INTEGRATION")),
-                 "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
-                 "catalog": AnalystCatalogResource()}
+    resources = {
+        "core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_TEST_CORE_URL")),
+        "lake": LakeResource(base=dg.EnvVar("BUA_TEST_LAKE")),
+        "meter_data": MeterDataResource(location=dg.EnvVar("BUA_TEST_NEM12")),
+        "export": ExportResource(
+            export_base=dg.EnvVar("BUA_TEST_EXPORTS"), integration_base=dg.EnvVar("BUA_TEST_INTEGRATION")
+        ),
+        "eks": EksNodegroupResource(),
+        "rds": RdsCoreResource(),
+        "anonymise": AnonymiseResource(),
+        "catalog": AnalystCatalogResource(),
+    }
     return dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=resources).resolve_job_def("monthly_bua")

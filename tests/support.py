@@ -83,7 +83,9 @@ def bill_through_month_end(core_db: Path, month_end: str = "2026-10-31", run_dat
             "AND i.id NOT IN (SELECT reverses_invoice_id FROM Invoice WHERE reverses_invoice_id IS NOT NULL) "
             "AND i.account_id IN (SELECT account_id FROM AccountUtility GROUP BY account_id HAVING count(*) = 1) "
             "AND i.period_end = (SELECT max(period_end) FROM Invoice j WHERE j.account_id = i.account_id) "
-            "ORDER BY i.period_end DESC, i.id LIMIT 1", (run_date,)).fetchone()
+            "ORDER BY i.period_end DESC, i.id LIMIT 1",
+            (run_date,),
+        ).fetchone()
         con.execute("UPDATE InvoiceLineItem SET period_end = ? WHERE invoice_id = ?", (month_end, invoice))
         con.execute("UPDATE Invoice SET period_end = ? WHERE id = ?", (month_end, invoice))
         con.commit()

@@ -28,20 +28,28 @@ def month_lake(operations_month):
 def test_every_dataset_is_a_view_and_the_summary_matches_the_lake(month_lake):
     views = {r["view"]: r for r in describe_views(month_lake).to_pylist()}
     # one view per dataset, named <asset>.<dataset>
-    expected = {f"{asset}.{dataset}" for asset in ("accrual_summary", "unbilled_window", "core_tables")
-                for dataset in month_lake.datasets(asset, PARTITION)}
+    expected = {
+        f"{asset}.{dataset}"
+        for asset in ("accrual_summary", "unbilled_window", "core_tables")
+        for dataset in month_lake.datasets(asset, PARTITION)
+    }
     assert expected <= set(views)
-    assert views["accrual_summary.accrual_summary"]["rows"] == month_lake.rows("accrual_summary", PARTITION,
-                                                                                "accrual_summary")
+    assert views["accrual_summary.accrual_summary"]["rows"] == month_lake.rows(
+        "accrual_summary", PARTITION, "accrual_summary"
+    )
     summary = month_lake.read("accrual_summary", PARTITION, "accrual_summary")
-    totals = run_query(month_lake, "select state, fuel, round(sum(net_amount), 2) as net from accrual_summary "
-                                   "group by all order by state, fuel").to_pylist()
+    totals = run_query(
+        month_lake,
+        "select state, fuel, round(sum(net_amount), 2) as net from accrual_summary group by all order by state, fuel",
+    ).to_pylist()
     by_hand = summary.group_by(["state", "fuel"]).aggregate([("net_amount", "sum")]).to_pylist()
     assert {(r["state"], r["fuel"]): r["net"] for r in totals} == {
-        (r["state"], r["fuel"]): round(r["net_amount_sum"], 2) for r in by_hand}
+        (r["state"], r["fuel"]): round(r["net_amount_sum"], 2) for r in by_hand
+    }
     # the asset-qualified name and the short name are the same data
-    assert run_query(month_lake, "select count(*) as n from accrual_summary.accrual_summary").to_pylist() == \
-        [{"n": summary.num_rows}]
+    assert run_query(month_lake, "select count(*) as n from accrual_summary.accrual_summary").to_pylist() == [
+        {"n": summary.num_rows}
+    ]
 
 
 def test_month_restricts_every_view_to_its_partition(month_lake):
@@ -51,8 +59,11 @@ def test_month_restricts_every_view_to_its_partition(month_lake):
     one = run_query(month_lake, 'select distinct partition from core_tables."Account"', month=PARTITION[:7])
     assert one["partition"].to_pylist() == [PARTITION]
     # accounts x months in the window, joined across assets: the join DuckDB does equals pyarrow's
-    joined = run_query(month_lake, "select count(*) as n from unbilled_window.unbilled_months w "
-                                   "join bua_account_summary s using (account_id)", month=PARTITION[:7])
+    joined = run_query(
+        month_lake,
+        "select count(*) as n from unbilled_window.unbilled_months w join bua_account_summary s using (account_id)",
+        month=PARTITION[:7],
+    )
     window = month_lake.read("unbilled_window", PARTITION, "unbilled_months")
     summarised = month_lake.read("bua_account_summary", PARTITION, "bua_account_summary")
     expected = pc.sum(pc.is_in(window["account_id"], summarised["account_id"])).as_py()
@@ -89,8 +100,16 @@ def _small_lake(lake: Lake) -> None:
         w.write("accrual_summary", pa.table({"state": ["NSW"], "net_amount": [10.5]}))
     with lake.partition_writer("accrual_summary", "2026-10-01") as w:
         w.write("accrual_summary", pa.table({"state": ["NSW", "VIC"], "net_amount": [1.25, 2.0]}))
-        w.write("by_state", pa.table({"state": ["NSW"], "day": pa.array([date(2026, 10, 31)], pa.date32()),
-                                      "tags": pa.array([["a", "b"]], pa.list_(pa.string()))}))
+        w.write(
+            "by_state",
+            pa.table(
+                {
+                    "state": ["NSW"],
+                    "day": pa.array([date(2026, 10, 31)], pa.date32()),
+                    "tags": pa.array([["a", "b"]], pa.list_(pa.string())),
+                }
+            ),
+        )
 
 
 def test_views_over_a_lake_on_s3(s3_bucket):
@@ -113,26 +132,34 @@ def test_glue_tables_for_the_month_on_moto(s3_bucket):
     assert sorted(r.table for r in first) == ["accrual_summary__accrual_summary", "accrual_summary__by_state"]
     table = glue.get_table(DatabaseName="bua_lake", Name="accrual_summary__by_state")["Table"]
     sd = table["StorageDescriptor"]
-    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [("state", "string"), ("day", "date"),
-                                                               ("tags", "array<string>")]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
+        ("state", "string"),
+        ("day", "date"),
+        ("tags", "array<string>"),
+    ]
     assert sd["InputFormat"] == SYMLINK_INPUT and sd["SerdeInfo"]["SerializationLibrary"] == PARQUET_SERDE
     assert sd["Location"] == f"s3://{bucket}/lake/_catalog/accrual_summary/by_state/"
     assert [k["Name"] for k in table["PartitionKeys"]] == ["partition"]
     partitions = glue.get_partitions(DatabaseName="bua_lake", TableName="accrual_summary__by_state")["Partitions"]
     assert [p["Values"] for p in partitions] == [["2026-10-01"]]
     location = partitions[0]["StorageDescriptor"]["Location"]
-    key = location[len(f"s3://{bucket}/"):] + "manifest"
+    key = location[len(f"s3://{bucket}/") :] + "manifest"
     manifest = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     assert manifest == f"s3://{bucket}/lake/accrual_summary/2026-10-01/by_state.parquet\n"
     # September, then October again with a new column: still one partition per month, schema updated
     register_month(lake, glue, "bua_lake", "2026-09")
     with lake.partition_writer("accrual_summary", "2026-10-01") as w:
-        w.write("accrual_summary", pa.table({"state": ["NSW"], "net_amount": [1.0], "accounts": pa.array([3], pa.int32())}))
+        w.write(
+            "accrual_summary", pa.table({"state": ["NSW"], "net_amount": [1.0], "accounts": pa.array([3], pa.int32())})
+        )
     again = register_month(lake, glue, "bua_lake", "2026-10")
     assert [r.table for r in again] == ["accrual_summary__accrual_summary"]  # by_state left October
     summary = glue.get_table(DatabaseName="bua_lake", Name="accrual_summary__accrual_summary")["Table"]
     assert [(c["Name"], c["Type"]) for c in summary["StorageDescriptor"]["Columns"]] == [
-        ("state", "string"), ("net_amount", "double"), ("accounts", "int")]
+        ("state", "string"),
+        ("net_amount", "double"),
+        ("accounts", "int"),
+    ]
     months = glue.get_partitions(DatabaseName="bua_lake", TableName="accrual_summary__accrual_summary")["Partitions"]
     assert sorted(p["Values"][0] for p in months) == ["2026-09-01", "2026-10-01"]
     # by_state is no longer in October: its October partition is withdrawn (its manifest named a deleted file)

@@ -20,8 +20,11 @@ from bua_assets.runner import backfill_interval_history
 def originals(core_url: str) -> set[str]:
     db = CoreDatabase(core_url)
     values = set()
-    for table, columns in (("Account", ["account_number", "customer_name"]), ("Utility", ["identifier"]),
-                           ("Meter", ["serial"])):
+    for table, columns in (
+        ("Account", ["account_number", "customer_name"]),
+        ("Utility", ["identifier"]),
+        ("Meter", ["serial"]),
+    ):
         t = pa.Table.from_batches(list(db.stream_table(table)))
         for c in columns:
             values |= {str(v) for v in t[c].to_pylist() if v}
@@ -31,7 +34,8 @@ def originals(core_url: str) -> set[str]:
 def test_the_anonymised_month_joins_and_leaks_no_identifier(retailer, tmp_path):
     folder, url = retailer
     resources = local_resources(url, str(folder / "nem12"), tmp_path) | {
-        "anonymise": AnonymiseResource(key="test-only-key-not-a-secret")}
+        "anonymise": AnonymiseResource(key="test-only-key-not-a-secret")
+    }
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
         result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
@@ -42,7 +46,9 @@ def test_the_anonymised_month_joins_and_leaks_no_identifier(retailer, tmp_path):
     assert lake.read("interval_statistics", PARTITION, "register_days").num_rows > 1000
     assert lake.read("invoice_line_items", PARTITION, "invoice_line_items").num_rows > 100
     secret_values = originals(url)
-    nmis = {str(v) for v in pa.Table.from_batches(list(CoreDatabase(url).stream_table("Utility")))["identifier"].to_pylist()}
+    nmis = {
+        str(v) for v in pa.Table.from_batches(list(CoreDatabase(url).stream_table("Utility")))["identifier"].to_pylist()
+    }
     assert len(nmis) > 100 and nmis <= secret_values
     texts = []
     for path in tmp_path.rglob("*"):

@@ -42,8 +42,10 @@ class RecordingLakeResource(LakeResource):
         except dg.DagsterInvariantViolationError:
             return  # outside an asset (the runner looking for history months already done)
         with open(self.record_to, "a") as out:
-            out.write(json.dumps([context.asset_key.to_user_string(), context.partition_key, asset, partition,
-                                  dataset]) + "\n")
+            out.write(
+                json.dumps([context.asset_key.to_user_string(), context.partition_key, asset, partition, dataset])
+                + "\n"
+            )
 
 
 Read = tuple[str, str, str, str]  # reader, reader's partition, upstream asset, upstream partition
@@ -58,26 +60,33 @@ def declared_upstream(asset_graph) -> Callable[[str, str], set[tuple[str, str]]]
 
     def upstream(asset: str, partition: str) -> set[tuple[str, str]]:
         parents = asset_graph.get_parents_partitions(dg.AssetKey(asset), partition)
-        return {(p.asset_key.to_user_string(), p.partition_key)
-                for p in (*parents.parent_partitions, *parents.required_but_nonexistent_parents_partitions)}
+        return {
+            (p.asset_key.to_user_string(), p.partition_key)
+            for p in (*parents.parent_partitions, *parents.required_but_nonexistent_parents_partitions)
+        }
 
     return upstream
 
 
 def undeclared_reads(reads: Iterable[Read], upstream: Callable[[str, str], set[tuple[str, str]]]) -> list[str]:
     """Every read that is neither the asset's own partition nor covered by its declared deps."""
-    return sorted(f"{reader}[{partition}] reads {asset}[{asset_partition}]"
-                  for reader, partition, asset, asset_partition in reads
-                  if (reader, partition) != (asset, asset_partition)
-                  and (asset, asset_partition) not in upstream(reader, partition))
+    return sorted(
+        f"{reader}[{partition}] reads {asset}[{asset_partition}]"
+        for reader, partition, asset, asset_partition in reads
+        if (reader, partition) != (asset, asset_partition)
+        and (asset, asset_partition) not in upstream(reader, partition)
+    )
 
 
 def unread_deps(reads: Iterable[Read], asset_graph, assets: Iterable[str]) -> list[str]:
     """Declared parents an asset never read (apart from the ordering deps above)."""
     read = {(reader, asset) for reader, _, asset, _ in reads}
-    return sorted(f"{child} declares {parent} but never reads it" for child in assets
-                  for parent in (p.to_user_string() for p in asset_graph.get(dg.AssetKey(child)).parent_keys)
-                  if (child, parent) not in read and (child, parent) not in ORDERING_DEPS)
+    return sorted(
+        f"{child} declares {parent} but never reads it"
+        for child in assets
+        for parent in (p.to_user_string() for p in asset_graph.get(dg.AssetKey(child)).parent_keys)
+        if (child, parent) not in read and (child, parent) not in ORDERING_DEPS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +95,8 @@ def recorded(retailer, tmp_path_factory) -> set[Read]:
     home = tmp_path_factory.mktemp("graph")
     log = home / "reads.jsonl"
     resources = local_resources(url, str(folder / "nem12"), home) | {
-        "lake": RecordingLakeResource(base=str(home / "lake"), record_to=str(log))}
+        "lake": RecordingLakeResource(base=str(home / "lake"), record_to=str(log))
+    }
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
         result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
@@ -116,20 +126,26 @@ def test_the_comparison_catches_an_undeclared_read(recorded):
     """Without deps the graph used to lack, the same reads are reported, by asset and partition."""
     graph = defs.resolve_asset_graph()
     declared = declared_upstream(graph)
-    dropped = {("invoice_line_items", "core_tables"), ("invoice_line_items", "unbilled_window"),
-               ("accrual_summary", "accrual_summary")}
+    dropped = {
+        ("invoice_line_items", "core_tables"),
+        ("invoice_line_items", "unbilled_window"),
+        ("accrual_summary", "accrual_summary"),
+    }
 
     def as_before(asset: str, partition: str) -> set[tuple[str, str]]:
         return {(parent, p) for parent, p in declared(asset, partition) if (asset, parent) not in dropped}
 
     found = undeclared_reads(recorded, as_before)
-    assert found and {line.split(" reads ")[0] for line in found} == {f"invoice_line_items[{PARTITION}]",
-                                                                     f"accrual_summary[{PARTITION}]"}
+    assert found and {line.split(" reads ")[0] for line in found} == {
+        f"invoice_line_items[{PARTITION}]",
+        f"accrual_summary[{PARTITION}]",
+    }
     assert f"accrual_summary[{PARTITION}] reads accrual_summary[2026-09-01]" in found
     assert f"invoice_line_items[{PARTITION}] reads unbilled_window[{PARTITION}]" in found
     # A read outside a declared window is caught too: the statistics 13 months back.
     assert undeclared_reads([("utility_profiles", PARTITION, "interval_statistics", "2025-09-01")], declared) == [
-        f"utility_profiles[{PARTITION}] reads interval_statistics[2025-09-01]"]
+        f"utility_profiles[{PARTITION}] reads interval_statistics[2025-09-01]"
+    ]
 
 
 def test_an_asset_reading_what_it_does_not_declare_is_caught_in_a_real_run(tmp_path):
@@ -153,4 +169,5 @@ def test_an_asset_reading_what_it_does_not_declare_is_caught_in_a_real_run(tmp_p
             assert dg.materialize([asset], partition_key=PARTITION, resources=resources, instance=instance).success
     graph = dg.Definitions(assets=[source_table, reader_table], resources=resources).resolve_asset_graph()
     assert undeclared_reads(read_log(log), declared_upstream(graph)) == [
-        f"reader_table[{PARTITION}] reads source_table[{PARTITION}]"]
+        f"reader_table[{PARTITION}] reads source_table[{PARTITION}]"
+    ]

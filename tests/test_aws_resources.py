@@ -20,8 +20,16 @@ from bua_assets.resources.earl_queue import EarlQueueResource
 
 
 def test_every_aws_resource_shares_the_dagster_aws_connection_fields():
-    for resource in (AnalystCatalogResource, EksNodegroupResource, ExportResource, LakeResource, MeterDataResource,
-                     NotifyResource, RdsCoreResource, EarlQueueResource):
+    for resource in (
+        AnalystCatalogResource,
+        EksNodegroupResource,
+        ExportResource,
+        LakeResource,
+        MeterDataResource,
+        NotifyResource,
+        RdsCoreResource,
+        EarlQueueResource,
+    ):
         assert issubclass(resource, AwsResource), resource
         assert {"region_name", "endpoint_url", "max_attempts", "profile_name"} <= set(resource.model_fields)
         assert resource.model_fields["region_name"].default is None, resource  # no region written in code
@@ -41,8 +49,12 @@ def test_the_region_comes_from_the_resource_or_the_environment_and_retries_from_
 
 
 def test_s3_and_secrets_manager_clients_come_from_dagster_aws_constructors(moto_endpoint, tmp_path):
-    export = ExportResource(export_base="s3://bua-exports/x", integration_base=str(tmp_path), endpoint_url=moto_endpoint,
-                            region_name="ap-southeast-2")
+    export = ExportResource(
+        export_base="s3://bua-exports/x",
+        integration_base=str(tmp_path),
+        endpoint_url=moto_endpoint,
+        region_name="ap-southeast-2",
+    )
     s3 = export.s3_client()
     s3.create_bucket(Bucket="bua-exports", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-2"})
     on_s3, local = export.targets()

@@ -40,8 +40,9 @@ def run(core_url: str, nem12: Path, lake: Path, selection=None, instance=None):
     instance = instance or dg.DagsterInstance.ephemeral()
     if selection is None:
         backfill_interval_history(PARTITION, instance, res)
-    return dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=res, instance=instance,
-                          raise_on_error=False)
+    return dg.materialize(
+        ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=res, instance=instance, raise_on_error=False
+    )
 
 
 def sql(db: Path, *statements, params=()):
@@ -73,11 +74,17 @@ def materialised(result) -> set[str]:
 def without_primary_key(db: Path, table: str) -> None:
     """Recreate a table as CORE's contract declares it, minus the primary key (a broken snapshot)."""
     ddl = next(s for s in sqlite_ddl() if s.startswith(f'CREATE TABLE "{table}" '))
-    sql(db, f'ALTER TABLE "{table}" RENAME TO "{table}_old"', ddl.replace(', PRIMARY KEY ("id")', ""),
-        f'INSERT INTO "{table}" SELECT * FROM "{table}_old"', f'DROP TABLE "{table}_old"')
+    sql(
+        db,
+        f'ALTER TABLE "{table}" RENAME TO "{table}_old"',
+        ddl.replace(', PRIMARY KEY ("id")', ""),
+        f'INSERT INTO "{table}" SELECT * FROM "{table}_old"',
+        f'DROP TABLE "{table}_old"',
+    )
 
 
 # -- blocking: the month stops at core_tables with the row named ----------------------------------
+
 
 def test_duplicate_account_key_blocks_the_month_at_core_tables(retailer, tmp_path):
     folder = copy_retailer(retailer, tmp_path / "r")
@@ -89,11 +96,20 @@ def test_duplicate_account_key_blocks_the_month_at_core_tables(retailer, tmp_pat
     consistency = check(result, "consistency")
     assert not consistency.passed and consistency.severity == dg.AssetCheckSeverity.ERROR
     assert consistency.description.startswith(
-        f"ERROR Account.id duplicate_key: 1 row(s), e.g. Account id {account} appears in 2 rows")
+        f"ERROR Account.id duplicate_key: 1 row(s), e.g. Account id {account} appears in 2 rows"
+    )
     records = consistency.metadata["findings"].records
     assert [r.data for r in records if r.data["problem"] == "duplicate_key"] == [
-        {"severity": "ERROR", "problem": "duplicate_key", "table": "Account", "column": "id", "key": str(account),
-         "value": "2 rows", "detail": f"Account id {account} appears in 2 rows"}]
+        {
+            "severity": "ERROR",
+            "problem": "duplicate_key",
+            "table": "Account",
+            "column": "id",
+            "key": str(account),
+            "value": "2 rows",
+            "detail": f"Account id {account} appears in 2 rows",
+        }
+    ]
     assert check(result, "schema_drift").passed  # the columns are as contracted; only the key is broken
     assert materialised(result) == {"core_snapshot", "core_tables"}  # blocked before anything accrues
 
@@ -104,8 +120,9 @@ def test_empty_account_plan_blocks_the_month_naming_the_table(retailer, tmp_path
     result = run(f"sqlite:///{folder / 'core.db'}", folder / "nem12", tmp_path / "lake", CORE_STEPS)
     consistency = check(result, "consistency")
     assert not consistency.passed and consistency.severity == dg.AssetCheckSeverity.ERROR
-    assert consistency.description == ("ERROR AccountPlan.id empty_table: 1 row(s), e.g. AccountPlan has no rows: "
-                                       "no account can be accrued without it")
+    assert consistency.description == (
+        "ERROR AccountPlan.id empty_table: 1 row(s), e.g. AccountPlan has no rows: no account can be accrued without it"
+    )
     assert materialised(result) == {"core_snapshot", "core_tables"}
 
 
@@ -116,12 +133,15 @@ def test_unresolved_plan_of_a_charge_version_blocks_naming_the_version(retailer,
     sql(db, "UPDATE AccountPlan SET plan_id = 999999 WHERE id = ?", params=(version,))
     result = run(f"sqlite:///{db}", folder / "nem12", tmp_path / "lake", CORE_STEPS)
     consistency = check(result, "consistency")
-    assert consistency.description == (f"ERROR AccountPlan.plan_id unresolved_reference: 1 row(s), e.g. AccountPlan "
-                                       f"{version}: plan_id 999999 is not in Plan")
+    assert consistency.description == (
+        f"ERROR AccountPlan.plan_id unresolved_reference: 1 row(s), e.g. AccountPlan "
+        f"{version}: plan_id 999999 is not in Plan"
+    )
     assert "unbilled_window" not in materialised(result)
 
 
 # -- excepted: the month goes on, the account is in BUA_Errors with the reason -------------------
+
 
 def test_bad_line_items_and_a_missing_tenancy_become_exceptions_and_nothing_is_lost(retailer, tmp_path):
     folder = copy_retailer(retailer, tmp_path / "r")
@@ -136,10 +156,14 @@ def test_bad_line_items_and_a_missing_tenancy_become_exceptions_and_nothing_is_l
     single = query(db, "SELECT account_id, min(utility_id) FROM AccountUtility GROUP BY account_id HAVING count(*) = 1")
     billed = {a for (a,) in query(db, "SELECT DISTINCT account_id FROM InvoiceLineItem")}
     inverted, future, homeless = [(a, u) for a, u in single if a in billed and a in set(window["account_id"])][:3]
-    (line_a, start_a) = query(db, "SELECT id, period_start FROM InvoiceLineItem WHERE account_id = ? "
-                                  "ORDER BY period_end DESC, id LIMIT 1", (inverted[0],))[0]
-    (line_b,) = query(db, "SELECT id FROM InvoiceLineItem WHERE account_id = ? ORDER BY period_end DESC, id LIMIT 1",
-                      (future[0],))[0]
+    (line_a, start_a) = query(
+        db,
+        "SELECT id, period_start FROM InvoiceLineItem WHERE account_id = ? ORDER BY period_end DESC, id LIMIT 1",
+        (inverted[0],),
+    )[0]
+    (line_b,) = query(
+        db, "SELECT id FROM InvoiceLineItem WHERE account_id = ? ORDER BY period_end DESC, id LIMIT 1", (future[0],)
+    )[0]
     sql(db, "UPDATE InvoiceLineItem SET period_end = '2020-01-01' WHERE id = ?", params=(line_a,))
     sql(db, "UPDATE InvoiceLineItem SET period_end = '2099-12-31' WHERE id = ?", params=(line_b,))
     sql(db, "DELETE FROM AccountUtility WHERE account_id = ?", params=(homeless[0],))
@@ -148,10 +172,14 @@ def test_bad_line_items_and_a_missing_tenancy_become_exceptions_and_nothing_is_l
     assert broken.success
     consistency = check(broken, "consistency")
     assert not consistency.passed and consistency.severity == dg.AssetCheckSeverity.WARN  # reported, not blocking
-    found = {(r.data["problem"], r.data["table"], r.data["column"], r.data["key"], r.data["value"])
-             for r in consistency.metadata["findings"].records}
-    assert found == {("inverted_period", "InvoiceLineItem", "period_end", str(line_a), "2020-01-01"),
-                     ("far_future_period", "InvoiceLineItem", "period_end", str(line_b), "2099-12-31")}
+    found = {
+        (r.data["problem"], r.data["table"], r.data["column"], r.data["key"], r.data["value"])
+        for r in consistency.metadata["findings"].records
+    }
+    assert found == {
+        ("inverted_period", "InvoiceLineItem", "period_end", str(line_a), "2020-01-01"),
+        ("far_future_period", "InvoiceLineItem", "period_end", str(line_b), "2099-12-31"),
+    }
     reconciliation = check(broken, "reconciliation")
     assert reconciliation.passed, reconciliation.description
 
@@ -159,10 +187,13 @@ def test_bad_line_items_and_a_missing_tenancy_become_exceptions_and_nothing_is_l
     exceptions = lake.read("unbilled_window", PARTITION, "exceptions").to_pandas()
     new = exceptions[exceptions["code"].isin(["inverted_period", "far_future_period", "no_supply_point"])]
     assert sorted(zip(new["account_id"], new["code"])) == sorted(
-        [(inverted[0], "inverted_period"), (future[0], "far_future_period"), (homeless[0], "no_supply_point")])
+        [(inverted[0], "inverted_period"), (future[0], "far_future_period"), (homeless[0], "no_supply_point")]
+    )
     reason = new.set_index("code")["reason"]
-    assert reason["inverted_period"].startswith(f"invoice line item {line_a} ({start_a} to 2020-01-01) ends before "
-                                                "it starts: billed coverage of this supply point cannot be trusted")
+    assert reason["inverted_period"].startswith(
+        f"invoice line item {line_a} ({start_a} to 2020-01-01) ends before "
+        "it starts: billed coverage of this supply point cannot be trusted"
+    )
     assert reason["far_future_period"].startswith(f"invoice line item {line_b} (")
     assert "2099-12-31) reaches beyond 2027-11-02 (snapshot + 366 days)" in reason["far_future_period"]
     assert reason["no_supply_point"] == "account open in the month has no AccountUtility row: no supply point to accrue"
@@ -183,14 +214,18 @@ def test_bad_line_items_and_a_missing_tenancy_become_exceptions_and_nothing_is_l
     # ... and every account open in CORE in October is in the summary or the exceptions; the fully
     # billed one is a summary row with 0 unbilled days.
     accounts = pd.DataFrame(query(db, "SELECT id, open_date, close_date FROM Account"), columns=["id", "open", "close"])
-    open_in_month = set(accounts.loc[(accounts["open"] <= "2026-10-31") &
-                                     (accounts["close"].isna() | (accounts["close"] >= "2026-10-01")), "id"])
+    open_in_month = set(
+        accounts.loc[
+            (accounts["open"] <= "2026-10-31") & (accounts["close"].isna() | (accounts["close"] >= "2026-10-01")), "id"
+        ]
+    )
     assert open_in_month <= set(summary["account_id"]) | faulty
     row = summary.set_index("account_id").loc[paid_up]
     assert (row["unbilled_days"], row["bill_status"], row["net_amount"]) == (0, "BILLED", 0.0)
 
 
 # -- values that cannot be read: named, never a library traceback --------------------------------
+
 
 def failure_message(result) -> str:
     (failure,) = result.get_step_failure_events()
@@ -215,7 +250,8 @@ def test_sqlite_bad_values_name_table_column_and_row(retailer, tmp_path):
         "CORE values that cannot be read: "
         f"Account.close_date: 1 value(s) are not a valid DATE: id {account} = '0000-00-00'; "
         f"PlanRate.unit_price: 1 value(s) are not a valid DECIMAL(12,6): id {rate} = 'twelve cents'; "
-        f"InvoiceLineItem.period_end: 1 value(s) are not a valid DATE: id {line} = '2023-02-30'")
+        f"InvoiceLineItem.period_end: 1 value(s) are not a valid DATE: id {line} = '2023-02-30'"
+    )
     assert check(result, "schema_drift").passed
     lake = Lake(str(tmp_path / "lake"))
     assert not lake.datasets("core_tables", PARTITION)  # nothing half-extracted is left ...
@@ -231,7 +267,8 @@ def mariadb_core(tmp_path_factory):
 
 
 def test_mariadb_zero_dates_impossible_dates_and_text_in_a_decimal_are_named_and_drift_still_reported(
-        retailer, mariadb_core, tmp_path):
+    retailer, mariadb_core, tmp_path
+):
     db = CoreDatabase(mariadb_core)
     with db.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT min(id) FROM Account")
@@ -256,6 +293,6 @@ def test_mariadb_zero_dates_impossible_dates_and_text_in_a_decimal_are_named_and
         "CORE values that cannot be read: "
         f"Account.close_date: 1 value(s) are not a valid DATE: id {account} = '0000-00-00'; "
         f"PlanRate.unit_price: 1 value(s) are not a valid DECIMAL(12,6): id {rate} = 'twelve cents'; "
-        f"InvoiceLineItem.period_end: 1 value(s) are not a valid DATE: id {line} = '2023-02-30'")
+        f"InvoiceLineItem.period_end: 1 value(s) are not a valid DATE: id {line} = '2023-02-30'"
+    )
     assert [p.name for p in (tmp_path / "lake" / "core_tables").iterdir()] == []
-

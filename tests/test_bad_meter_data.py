@@ -25,8 +25,9 @@ def ingest(tmp_path: Path, *names: str, **kwargs):
     """The month's ingestion of corpus files: (interval_reads, quarantine as dicts, summary)."""
     lake = Lake(str(tmp_path / "lake"))
     with lake.partition_writer("interval_reads", "2026-10-01") as writer:
-        summary = ingest_month([CORPUS / n for n in names], MONTH, NEXT, writer.write, tmp_path / "work",
-                               workers=1, **kwargs)
+        summary = ingest_month(
+            [CORPUS / n for n in names], MONTH, NEXT, writer.write, tmp_path / "work", workers=1, **kwargs
+        )
     reads = lake.read("interval_reads", "2026-10-01", "interval_reads")
     return reads, summary.quarantine.to_pylist(), summary
 
@@ -48,8 +49,10 @@ CLEAN_SECOND_REGISTER = {("6100000002", f"2026-10-0{d}"): 24.0 for d in (1, 2, 3
 
 def test_infinite_values_quarantine_their_register_day_only(tmp_path):
     reads, rows, summary = ingest(tmp_path, "inf_value.csv")
-    assert quarantined(rows) == [(4, "non_finite_value", "6100000001", "E1", "20261002", "17"),
-                                 (5, "non_finite_value", "6100000001", "E1", "20261003", "40")]
+    assert quarantined(rows) == [
+        (4, "non_finite_value", "6100000001", "E1", "20261002", "17"),
+        (5, "non_finite_value", "6100000001", "E1", "20261003", "40"),
+    ]
     assert rows[0]["source_file"] == str(CORPUS / "inf_value.csv")
     assert rows[0]["reason"] == "interval value 'inf' at interval 17 is not a finite number"
     assert rows[1]["reason"] == "interval value '-inf' at interval 40 is not a finite number"
@@ -61,18 +64,26 @@ def test_infinite_values_quarantine_their_register_day_only(tmp_path):
 def test_a_value_beyond_the_physical_maximum_is_quarantined(tmp_path):
     reads, rows, _ = ingest(tmp_path, "value_99999.csv")
     assert quarantined(rows) == [(4, "above_maximum", "6100000001", "E1", "20261002", "30")]
-    assert rows[0]["reason"] == ("interval value 99999 kWh at interval 30 is beyond the register's physical "
-                                 "maximum of 2500 kWh per 30-minute interval (5000 kW)")
-    assert totals(reads) == {("6100000001", "2026-10-01"): 24.0, ("6100000001", "2026-10-03"): 24.0,
-                             **CLEAN_SECOND_REGISTER}
+    assert rows[0]["reason"] == (
+        "interval value 99999 kWh at interval 30 is beyond the register's physical "
+        "maximum of 2500 kWh per 30-minute interval (5000 kW)"
+    )
+    assert totals(reads) == {
+        ("6100000001", "2026-10-01"): 24.0,
+        ("6100000001", "2026-10-03"): 24.0,
+        **CLEAN_SECOND_REGISTER,
+    }
 
 
 def test_the_maximum_is_configurable_and_none_disables_it(tmp_path):
     _, rows, _ = ingest(tmp_path / "a", "value_99999.csv", max_demand_kw=300_000)  # 150,000 kWh per half hour
     assert rows == []
     _, rows, _ = ingest(tmp_path / "a2", "units_and_lengths.csv", max_demand_kw=20)  # 10 kWh per half hour
-    assert sorted((r["line"], r["code"]) for r in rows) == [(3, "above_maximum"), (4, "above_maximum"),
-                                                            (7, "above_maximum")]
+    assert sorted((r["line"], r["code"]) for r in rows) == [
+        (3, "above_maximum"),
+        (4, "above_maximum"),
+        (7, "above_maximum"),
+    ]
     _, rows, _ = ingest(tmp_path / "b", "value_99999.csv", max_demand_kw=None)
     assert rows == []
     _, rows, _ = ingest(tmp_path / "c", "inf_value.csv", max_demand_kw=None)
@@ -82,58 +93,97 @@ def test_the_maximum_is_configurable_and_none_disables_it(tmp_path):
 def test_the_maximum_follows_the_files_unit_and_interval_length(tmp_path):
     reads, rows, _ = ingest(tmp_path, "units_and_lengths.csv")
     rows = sorted(rows, key=lambda r: r["line"])
-    assert quarantined(rows) == [(4, "above_maximum", "6100000003", "E1", "20261002", "20"),
-                                 (7, "above_maximum", "6100000004", "E1", "20261002", "100")]
-    assert rows[0]["reason"] == ("interval value 3e+06 Wh at interval 20 is beyond the register's physical "
-                                 "maximum of 2.5e+06 Wh per 30-minute interval (5000 kW)")
-    assert rows[1]["reason"] == ("interval value 500 kWh at interval 100 is beyond the register's physical "
-                                 "maximum of 416.667 kWh per 5-minute interval (5000 kW)")
+    assert quarantined(rows) == [
+        (4, "above_maximum", "6100000003", "E1", "20261002", "20"),
+        (7, "above_maximum", "6100000004", "E1", "20261002", "100"),
+    ]
+    assert rows[0]["reason"] == (
+        "interval value 3e+06 Wh at interval 20 is beyond the register's physical "
+        "maximum of 2.5e+06 Wh per 30-minute interval (5000 kW)"
+    )
+    assert rows[1]["reason"] == (
+        "interval value 500 kWh at interval 100 is beyond the register's physical "
+        "maximum of 416.667 kWh per 5-minute interval (5000 kW)"
+    )
     # 99999 Wh in half an hour is 100 kWh (200 kW): loaded, converted to kWh. (500 kWh in half an
     # hour would be under the limit: it follows the interval length.)
-    assert totals(reads) == {("6100000003", "2026-10-01"): round(47 * 0.5 + 99.999, 6),
-                             ("6100000004", "2026-10-01"): 28.8}
+    assert totals(reads) == {
+        ("6100000003", "2026-10-01"): round(47 * 0.5 + 99.999, 6),
+        ("6100000004", "2026-10-01"): 28.8,
+    }
 
 
 def test_blank_values_in_actual_intervals_are_quarantined_not_undercounted(tmp_path):
     reads, rows, _ = ingest(tmp_path, "blank_actual.csv")
-    assert quarantined(rows) == [(4, "blank_actual_value", "6100000001", "E1", "20261002", "5"),
-                                 (6, "blank_actual_value", "6100000001", "E1", "20261004", "10")]
+    assert quarantined(rows) == [
+        (4, "blank_actual_value", "6100000001", "E1", "20261002", "5"),
+        (6, "blank_actual_value", "6100000001", "E1", "20261004", "10"),
+    ]
     assert rows[0]["reason"] == "interval 5 is blank in an interval of actual (A) quality"
     # A blank in an estimated (E52) day is the provider's own gap, not a missing reading: loaded.
-    assert totals(reads) == {("6100000001", "2026-10-01"): 24.0, ("6100000001", "2026-10-03"): 24.0,
-                             ("6100000001", "2026-10-05"): 23.5, **CLEAN_SECOND_REGISTER}
+    assert totals(reads) == {
+        ("6100000001", "2026-10-01"): 24.0,
+        ("6100000001", "2026-10-03"): 24.0,
+        ("6100000001", "2026-10-05"): 23.5,
+        **CLEAN_SECOND_REGISTER,
+    }
 
 
 def test_nan_text_is_quarantined_in_any_day(tmp_path):
     reads, rows, _ = ingest(tmp_path, "nan_actual.csv")
-    assert quarantined(rows) == [(4, "non_finite_value", "6100000001", "E1", "20261002", "12"),
-                                 (5, "non_finite_value", "6100000001", "E1", "20261003", "3")]
+    assert quarantined(rows) == [
+        (4, "non_finite_value", "6100000001", "E1", "20261002", "12"),
+        (5, "non_finite_value", "6100000001", "E1", "20261003", "3"),
+    ]
     assert rows[0]["reason"] == "interval value 'nan' at interval 12 is not a finite number"
     assert totals(reads) == {("6100000001", "2026-10-01"): 24.0, **CLEAN_SECOND_REGISTER}
 
 
-@pytest.mark.parametrize("name, lost, winner, expected", [
-    # The same day twice in one 200 block: the later line (0.75 per interval) wins.
-    ("duplicate_same_block.csv", 3, 5, {("6100000001", "2026-10-01"): 36.0, ("6100000001", "2026-10-02"): 24.0,
-                                        ("6100000001", "2026-10-03"): 24.0, **CLEAN_SECOND_REGISTER}),
-    # 2 October in two 200 blocks of the register: the later block's copy (1.0 per interval) wins.
-    ("duplicate_two_blocks.csv", 4, 8, {("6100000001", "2026-10-01"): 24.0, ("6100000001", "2026-10-02"): 48.0,
-                                        ("6100000001", "2026-10-03"): 24.0, ("6100000002", "2026-10-01"): 24.0}),
-])
+@pytest.mark.parametrize(
+    "name, lost, winner, expected",
+    [
+        # The same day twice in one 200 block: the later line (0.75 per interval) wins.
+        (
+            "duplicate_same_block.csv",
+            3,
+            5,
+            {
+                ("6100000001", "2026-10-01"): 36.0,
+                ("6100000001", "2026-10-02"): 24.0,
+                ("6100000001", "2026-10-03"): 24.0,
+                **CLEAN_SECOND_REGISTER,
+            },
+        ),
+        # 2 October in two 200 blocks of the register: the later block's copy (1.0 per interval) wins.
+        (
+            "duplicate_two_blocks.csv",
+            4,
+            8,
+            {
+                ("6100000001", "2026-10-01"): 24.0,
+                ("6100000001", "2026-10-02"): 48.0,
+                ("6100000001", "2026-10-03"): 24.0,
+                ("6100000002", "2026-10-01"): 24.0,
+            },
+        ),
+    ],
+)
 def test_a_register_day_repeated_in_one_file_is_reported_and_counted_once(tmp_path, name, lost, winner, expected):
     reads, rows, _ = ingest(tmp_path, name)
     day = "20261001" if name == "duplicate_same_block.csv" else "20261002"
     assert quarantined(rows) == [(lost, "duplicate_record", "6100000001", "E1", day, None)]
-    assert rows[0]["reason"] == (f"register-day repeated later in the same file at line {winner}: "
-                                 "the later record wins (not counted twice)")
+    assert rows[0]["reason"] == (
+        f"register-day repeated later in the same file at line {winner}: the later record wins (not counted twice)"
+    )
     assert totals(reads) == expected
     keys = reads.select(["nmi", "suffix", "read_date"])
     assert keys.group_by(["nmi", "suffix", "read_date"]).aggregate([]).num_rows == keys.num_rows
 
     # nem12 inspect says so too, and counts the day once (the same copy as the pipeline).
     summary, issues = inspect_file(CORPUS / name)
-    assert [(i.line, i.severity, i.code, i.nmi, i.read_date) for i in issues] == \
-        [(lost, "warning", "duplicate_record", "6100000001", day)]
+    assert [(i.line, i.severity, i.code, i.nmi, i.read_date) for i in issues] == [
+        (lost, "warning", "duplicate_record", "6100000001", day)
+    ]
     assert f"repeated at line {winner}" in issues[0].reason
     register = {r["nmi"]: r for r in summary}["6100000001"]
     assert register["days"] == 3
@@ -149,11 +199,13 @@ def test_a_duplicate_in_an_earlier_file_and_a_later_delivery(tmp_path):
     later.write_text("\n".join(ln for ln in text.split("\n") if not ln.startswith("300,20261001,0.75")))
     lake = Lake(str(tmp_path / "lake"))
     with lake.partition_writer("interval_reads", "2026-10-01") as writer:
-        summary = ingest_month([CORPUS / "duplicate_same_block.csv", later], MONTH, NEXT, writer.write,
-                               tmp_path / "work", workers=1)
+        summary = ingest_month(
+            [CORPUS / "duplicate_same_block.csv", later], MONTH, NEXT, writer.write, tmp_path / "work", workers=1
+        )
     codes = sorted((r["source_file"].rsplit("/", 1)[-1], r["line"], r["code"]) for r in summary.quarantine.to_pylist())
-    assert codes == [("duplicate_same_block.csv", 3, "duplicate_record")] + \
-        [("duplicate_same_block.csv", line, "superseded") for line in (4, 5, 6, 8, 9, 10)]
+    assert codes == [("duplicate_same_block.csv", 3, "duplicate_record")] + [
+        ("duplicate_same_block.csv", line, "superseded") for line in (4, 5, 6, 8, 9, 10)
+    ]
     reads = lake.read("interval_reads", "2026-10-01", "interval_reads")
     assert totals(reads)[("6100000001", "2026-10-01")] == 24.0  # the later delivery's copy
     assert set(reads["source_file"].to_pylist()) == {str(later)}
@@ -163,7 +215,8 @@ def test_the_reader_reports_bad_values_with_file_line_and_interval():
     (f,) = read_nem12(CORPUS / "inf_value.csv")
     assert [(i.file, i.line, i.severity, i.code, i.interval) for i in f.issues] == [
         (str(CORPUS / "inf_value.csv"), 4, "record_quarantined", "non_finite_value", 17),
-        (str(CORPUS / "inf_value.csv"), 5, "record_quarantined", "non_finite_value", 40)]
+        (str(CORPUS / "inf_value.csv"), 5, "record_quarantined", "non_finite_value", 40),
+    ]
     assert f.days.num_rows == 4
     # A chunk that also holds text that is not a number takes the slow path: the same outcome.
     text = (CORPUS / "nan_actual.csv").read_text().replace("300,20261001,0.5,", "300,20261001,x,", 1)
@@ -171,43 +224,82 @@ def test_the_reader_reports_bad_values_with_file_line_and_interval():
 
     g = read_nem12_bytes(text.encode(), "mixed.csv")
     assert [(i.line, i.code, i.interval) for i in g.issues] == [
-        (3, "not_a_number", None), (4, "non_finite_value", 12), (5, "non_finite_value", 3)]
+        (3, "not_a_number", None),
+        (4, "non_finite_value", 12),
+        (5, "non_finite_value", 3),
+    ]
 
 
 # --- deliveries per meter data provider -----------------------------------------------------
+
 
 def file_log(tmp_path: Path, month: str) -> pa.Table:
     start = date(int(month[:4]), int(month[5:]), 1)
     lake = Lake(str(tmp_path / month))
     with lake.partition_writer("interval_reads", f"{month}-01") as writer:
-        summary = ingest_month(sorted((CORPUS / "deliveries" / month).iterdir()), start,
-                               date(start.year + start.month // 12, start.month % 12 + 1, 1), writer.write,
-                               tmp_path / f"work-{month}", workers=1)
+        summary = ingest_month(
+            sorted((CORPUS / "deliveries" / month).iterdir()),
+            start,
+            date(start.year + start.month // 12, start.month % 12 + 1, 1),
+            writer.write,
+            tmp_path / f"work-{month}",
+            workers=1,
+        )
     return summary.files
 
 
 def test_a_provider_missing_or_far_below_last_month_is_named(tmp_path):
     table = delivery_shortfalls(file_log(tmp_path, "2026-10"), file_log(tmp_path, "2026-09"), 0.5)
     assert table.to_dict("records") == [
-        {"provider": "MDPA", "files": 1, "register_days": 6, "previous_files": 1, "previous_register_days": 6,
-         "share": 1.0, "status": "ok"},
-        {"provider": "MDPB", "files": 0, "register_days": 0, "previous_files": 1, "previous_register_days": 6,
-         "share": 0.0, "status": "missing"},
-        {"provider": "MDPC", "files": 1, "register_days": 2, "previous_files": 1, "previous_register_days": 6,
-         "share": 0.333, "status": "below"},
-        {"provider": "MDPD", "files": 1, "register_days": 1, "previous_files": 0, "previous_register_days": 0,
-         "share": None, "status": "new"},
+        {
+            "provider": "MDPA",
+            "files": 1,
+            "register_days": 6,
+            "previous_files": 1,
+            "previous_register_days": 6,
+            "share": 1.0,
+            "status": "ok",
+        },
+        {
+            "provider": "MDPB",
+            "files": 0,
+            "register_days": 0,
+            "previous_files": 1,
+            "previous_register_days": 6,
+            "share": 0.0,
+            "status": "missing",
+        },
+        {
+            "provider": "MDPC",
+            "files": 1,
+            "register_days": 2,
+            "previous_files": 1,
+            "previous_register_days": 6,
+            "share": 0.333,
+            "status": "below",
+        },
+        {
+            "provider": "MDPD",
+            "files": 1,
+            "register_days": 1,
+            "previous_files": 0,
+            "previous_register_days": 0,
+            "share": None,
+            "status": "new",
+        },
     ]
     assert describe_shortfalls(table, 0.5) == (
         "meter data deliveries short: MDPB: no usable deliveries this month (6 register-days in 1 files last "
-        "month); MDPC: 2 register-days, 33% of last month's 6 (below 50%)")
+        "month); MDPC: 2 register-days, 33% of last month's 6 (below 50%)"
+    )
     # A lower threshold accepts MDPC's third; a missing provider is always named.
-    assert describe_shortfalls(delivery_shortfalls(file_log(tmp_path / "b", "2026-10"),
-                                                   file_log(tmp_path / "b", "2026-09"), 0.3), 0.3) == (
-        "meter data deliveries short: MDPB: no usable deliveries this month (6 register-days in 1 files last month)")
+    assert describe_shortfalls(
+        delivery_shortfalls(file_log(tmp_path / "b", "2026-10"), file_log(tmp_path / "b", "2026-09"), 0.3), 0.3
+    ) == ("meter data deliveries short: MDPB: no usable deliveries this month (6 register-days in 1 files last month)")
 
 
 # --- profile history ------------------------------------------------------------------------
+
 
 def test_profile_validation_names_missing_history_months_before_segments():
     """Twelve months of profiles built from one: the fills are for want of history, and the
@@ -220,18 +312,26 @@ def test_profile_validation_names_missing_history_months_before_segments():
     from bua_assets.estimation.profiles import SegmentProfiles
 
     status = np.array([["VALID", "FILLED", "FILLED"]])
-    result = SegmentProfiles(["RES|NSW|PRIMARY"], np.full((1, 3, 48), 0.2), np.full((1, 3), 6, dtype=np.int32),
-                             status, pd.DataFrame())
-    summary = pd.DataFrame({"register_id": [7], "nmi": ["N1"], "suffix": ["E1"], "coverage": [0.1],
-                            "days_with_data": [31]})
+    result = SegmentProfiles(
+        ["RES|NSW|PRIMARY"], np.full((1, 3, 48), 0.2), np.full((1, 3), 6, dtype=np.int32), status, pd.DataFrame()
+    )
+    summary = pd.DataFrame(
+        {"register_id": [7], "nmi": ["N1"], "suffix": ["E1"], "coverage": [0.1], "days_with_data": [31]}
+    )
     check = validate_profiles(result, summary, SegmentProfilesConfig(), ["2026-09-01", "2025-11-01"])
     assert check.description == (
         "profile history missing for 2 months (2025-11, 2026-09): no interval_statistics for them, materialise "
-        "interval_reads and interval_statistics for those months (a backfill); 1 segments filled over 50% of days")
+        "interval_reads and interval_statistics for those months (a backfill); 1 segments filled over 50% of days"
+    )
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["history_months_missing"].value == ["2025-11", "2026-09"]
     # Full history and fills within limits: passes, nothing said about history.
-    fine = SegmentProfiles(["RES|NSW|PRIMARY"], np.full((1, 3, 48), 0.2), np.full((1, 3), 6, dtype=np.int32),
-                           np.array([["VALID", "VALID", "VALID"]]), pd.DataFrame())
+    fine = SegmentProfiles(
+        ["RES|NSW|PRIMARY"],
+        np.full((1, 3, 48), 0.2),
+        np.full((1, 3), 6, dtype=np.int32),
+        np.array([["VALID", "VALID", "VALID"]]),
+        pd.DataFrame(),
+    )
     check = validate_profiles(fine, summary, SegmentProfilesConfig(), [])
     assert check.passed and check.description == "fills within limits"

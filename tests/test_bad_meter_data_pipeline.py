@@ -33,11 +33,16 @@ def candidates(folder: Path) -> tuple[list[tuple], Counter]:
     seen, found = Counter(), []
     for path in sorted(folder.glob("*.csv")):
         for f in read_nem12(path):
-            for r in f.days.select(["nmi", "suffix", "read_date", "line", "uom", "interval_length",
-                                    "quality_method"]).to_pylist():
+            for r in f.days.select(
+                ["nmi", "suffix", "read_date", "line", "uom", "interval_length", "quality_method"]
+            ).to_pylist():
                 seen[(r["nmi"], r["suffix"], r["read_date"])] += 1
-                if (r["read_date"].strftime("%Y%m%d") == DAY and r["uom"] == "kWh" and r["interval_length"] == 30
-                        and r["quality_method"] == "A"):
+                if (
+                    r["read_date"].strftime("%Y%m%d") == DAY
+                    and r["uom"] == "kWh"
+                    and r["interval_length"] == 30
+                    and r["quality_method"] == "A"
+                ):
                     found.append((path, r["line"], r["nmi"], r["suffix"]))
     return found, seen
 
@@ -51,8 +56,7 @@ def set_value(path: Path, line: int, interval: int, text: str) -> None:
 
 
 def loaded(table: pd.DataFrame) -> dict[tuple, tuple]:
-    return {(r.nmi, r.suffix, r.read_date): (tuple(r.values), tuple(r.interval_quality))
-            for r in table.itertuples()}
+    return {(r.nmi, r.suffix, r.read_date): (tuple(r.values), tuple(r.interval_quality)) for r in table.itertuples()}
 
 
 def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retailer, tmp_path):
@@ -80,8 +84,12 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     providers = {p.name.split("#")[2] for p in month.glob("*.csv")}
     gone = sorted(providers - {path.name.split("#")[2], dup_path.name.split("#")[2]})[0]
     removed = [p for p in month.glob("*.csv") if p.name.split("#")[2] == gone]
-    removed_registers = {(r["nmi"], r["suffix"]) for p in removed for f in read_nem12(p)
-                         for r in f.days.select(["nmi", "suffix"]).to_pylist()}
+    removed_registers = {
+        (r["nmi"], r["suffix"])
+        for p in removed
+        for f in read_nem12(p)
+        for r in f.days.select(["nmi", "suffix"]).to_pylist()
+    }
     for p in removed:
         p.unlink()
 
@@ -89,32 +97,48 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     resources = local_resources(url, str(nem12), tmp_path) | {"lake": LakeResource(base=str(lake_dir))}
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
-        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
-                                raise_on_error=False)
+        result = dg.materialize(
+            ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance, raise_on_error=False
+        )
     assert result.success  # the month goes on
     lake = Lake(str(lake_dir))
     frame = lambda asset, dataset: lake.read(asset, PARTITION, dataset).to_pandas()  # noqa: E731
 
     # Exactly the four bad register-days are quarantined for their values or repetition.
     quarantine = frame("interval_reads", "quarantine")
-    ours = quarantine[quarantine["code"].isin(["non_finite_value", "above_maximum", "blank_actual_value",
-                                               "duplicate_record"])]
-    got = sorted((r.source_file, r.line, r.code, r.nmi, r.suffix, r.read_date, None if pd.isna(r.interval) else r.interval)
-                 for r in ours.itertuples())
-    assert got == sorted([(str(path), inf_line, "non_finite_value", *inf_reg, DAY, "17"),
-                          (str(path), big_line, "above_maximum", *big_reg, DAY, "30"),
-                          (str(path), blank_line, "blank_actual_value", *blank_reg, DAY, "5"),
-                          (str(dup_path), dup_line, "duplicate_record", *dup_reg, DAY, None)])
+    ours = quarantine[
+        quarantine["code"].isin(["non_finite_value", "above_maximum", "blank_actual_value", "duplicate_record"])
+    ]
+    got = sorted(
+        (r.source_file, r.line, r.code, r.nmi, r.suffix, r.read_date, None if pd.isna(r.interval) else r.interval)
+        for r in ours.itertuples()
+    )
+    assert got == sorted(
+        [
+            (str(path), inf_line, "non_finite_value", *inf_reg, DAY, "17"),
+            (str(path), big_line, "above_maximum", *big_reg, DAY, "30"),
+            (str(path), blank_line, "blank_actual_value", *blank_reg, DAY, "5"),
+            (str(dup_path), dup_line, "duplicate_record", *dup_reg, DAY, None),
+        ]
+    )
     reasons = dict(zip(ours["code"], ours["reason"]))
     assert reasons["above_maximum"].startswith("interval value 99999 kWh at interval 30 is beyond")
-    assert reasons["duplicate_record"] == (f"register-day repeated later in the same file at line {dup_line + 1}: "
-                                           "the later record wins (not counted twice)")
+    assert reasons["duplicate_record"] == (
+        f"register-day repeated later in the same file at line {dup_line + 1}: "
+        "the later record wins (not counted twice)"
+    )
 
     # Everything else is loaded exactly as from the clean files (the duplicate once).
     clean_lake = Lake(str(tmp_path / "clean"))
     with clean_lake.partition_writer("interval_reads", PARTITION) as writer:
-        ingest_month(sorted((out / "nem12" / PARTITION[:7]).glob("*.csv")), date(2026, 10, 1), date(2026, 11, 1),
-                     writer.write, tmp_path / "work", workers=1)
+        ingest_month(
+            sorted((out / "nem12" / PARTITION[:7]).glob("*.csv")),
+            date(2026, 10, 1),
+            date(2026, 11, 1),
+            writer.write,
+            tmp_path / "work",
+            workers=1,
+        )
     clean = loaded(clean_lake.read("interval_reads", PARTITION, "interval_reads").to_pandas())
     bad_days = {(reg[0], reg[1], date(2026, 10, 30)) for reg in (inf_reg, big_reg, blank_reg)}
     expected = {k: v for k, v in clean.items() if k not in bad_days and (k[0], k[1]) not in removed_registers}
@@ -127,8 +151,14 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     row = dumped[dumped["code"] == "non_finite_value"].iloc[0]
     assert row["reason"] == "interval value 'inf' at interval 17 is not a finite number"
     detail = json.loads(row["detail"])
-    assert (detail["source_file"], detail["line"], detail["nmi"], detail["suffix"], detail["read_date"],
-            detail["interval"]) == (path.relative_to(nem12).as_posix(), str(inf_line), *inf_reg, DAY, "17")
+    assert (
+        detail["source_file"],
+        detail["line"],
+        detail["nmi"],
+        detail["suffix"],
+        detail["read_date"],
+        detail["interval"],
+    ) == (path.relative_to(nem12).as_posix(), str(inf_line), *inf_reg, DAY, "17")
     # (BUA_Errors names files relative to the meter data root: the export is the same in any home.)
 
     # The missing provider is named by a WARN check, and that is in the errors too.
@@ -161,11 +191,23 @@ def test_a_month_without_its_profile_history_says_so(retailer, tmp_path):
     and the deliveries check says it has no previous month to compare against."""
     out, url = retailer
     resources = local_resources(url, str(out / "nem12"), tmp_path) | {"lake": LakeResource(base=str(tmp_path / "lake"))}
-    selection = ["core_snapshot", "core_tables", "interval_reads", "interval_statistics", "utility_profiles",
-                 "segment_profiles"]
+    selection = [
+        "core_snapshot",
+        "core_tables",
+        "interval_reads",
+        "interval_statistics",
+        "utility_profiles",
+        "segment_profiles",
+    ]
     with dg.instance_for_test() as instance:
-        result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=resources,
-                                instance=instance, raise_on_error=False)
+        result = dg.materialize(
+            ALL_ASSETS,
+            partition_key=PARTITION,
+            selection=selection,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     validation = checks["profile_validation"]
     months = [f"{y}-{m:02d}" for y, m in [(2025, 11), (2025, 12)] + [(2026, m) for m in range(1, 10)]]
@@ -177,4 +219,5 @@ def test_a_month_without_its_profile_history_says_so(retailer, tmp_path):
     assert validation.metadata["history_months_missing"].value == months
     deliveries = checks["meter_data_deliveries"]
     assert deliveries.passed and deliveries.description == (
-        "no file log for 2026-09 (interval_reads not materialised): nothing to compare deliveries against")
+        "no file log for 2026-09 (interval_reads not materialised): nothing to compare deliveries against"
+    )

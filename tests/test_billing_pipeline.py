@@ -22,14 +22,20 @@ from bua_assets.runner import backfill_interval_history
 
 def resources_for(folder, lake):
     return local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
-        "lake": LakeResource(base=str(lake))}
+        "lake": LakeResource(base=str(lake))
+    }
 
 
 def run(folder, lake, instance=None):
-    with (dg.instance_for_test() if instance is None else nullcontext(instance)) as instance:
+    with dg.instance_for_test() if instance is None else nullcontext(instance) as instance:
         backfill_interval_history(PARTITION, instance, resources_for(folder, lake))
-        return dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources_for(folder, lake),
-                              instance=instance, raise_on_error=False)
+        return dg.materialize(
+            ALL_ASSETS,
+            partition_key=PARTITION,
+            resources=resources_for(folder, lake),
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missing_charge_version(retailer, tmp_path):
@@ -44,8 +50,11 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     lines = lake.read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas()
     window = lake.read("unbilled_window", PARTITION, "unbilled_months").to_pandas()
     # Every unbilled day is billed as supply exactly once.
-    supply = lines[lines["plan_item_type_name"] == "DAILY_RETAIL"].groupby(
-        ["account_id", "utility_id", "year_mnth"])["quantity"].sum()
+    supply = (
+        lines[lines["plan_item_type_name"] == "DAILY_RETAIL"]
+        .groupby(["account_id", "utility_id", "year_mnth"])["quantity"]
+        .sum()
+    )
     days = window.set_index(["account_id", "utility_id", "year_mnth"])["unbilled_days"]
     assert supply.reindex(days.index).fillna(0).astype(int).equals(days.astype(int))
     assert np.allclose(lines["gst"], lines["net_amount"] * 0.1, atol=0.0051)  # 10%, to the cent
@@ -59,7 +68,9 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert reconciliation.passed, reconciliation.description
     totals = reconciliation.metadata["net_amount_totals"].value
     assert len(set(totals.values())) == 1 and len(totals) == 4
-    by_output = {r.data["output"]: r.data["net_amount"] for r in reconciliation.metadata["net_amount_by_output"].records}
+    by_output = {
+        r.data["output"]: r.data["net_amount"] for r in reconciliation.metadata["net_amount_by_output"].records
+    }
     assert by_output == totals and reconciliation.partition == PARTITION  # the month, shown in the UI
     summary = lake.read("bua_account_summary", PARTITION, "bua_account_summary").to_pandas()
     # Accounts with unbilled days, plus the open accounts fully billed to the month end (0 days).
@@ -82,8 +93,9 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert round(in_summary["net_amount"].sum(), 2) == round(supplementary["net_amount"].sum(), 2)
     assert round(in_summary["discount_net"].sum(), 2) == round(supplementary["discount_net"].sum(), 2)
     exported = pd.read_csv(next((tmp_path / "exports").rglob("BUA_InvoiceLineItemMonthly_*.csv")))
-    assert set(exported.loc[exported["ili_state"] == "SUPPLEMENTARY", "feature_type_name"]) == \
-        set(supplementary["feature_type_name"])
+    assert set(exported.loc[exported["ili_state"] == "SUPPLEMENTARY", "feature_type_name"]) == set(
+        supplementary["feature_type_name"]
+    )
     png = Path(lake.partition_dir("accrual_summary", PARTITION)) / "accrual_summary.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -101,8 +113,13 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
         skipped = {e.asset_key.to_user_string() for e in broken.get_asset_materialization_events()}
         assert "bua_export" not in skipped and "errors" not in skipped  # blocked: nothing exported
         # The operator's next step: materialise the errors dump alone; it names the failed check.
-        dump_run = dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=["errors"],
-                                  resources=resources_for(folder, tmp_path / "broken"), instance=instance)
+        dump_run = dg.materialize(
+            ALL_ASSETS,
+            partition_key=PARTITION,
+            selection=["errors"],
+            resources=resources_for(folder, tmp_path / "broken"),
+            instance=instance,
+        )
         assert dump_run.success
     dump = Lake(str(tmp_path / "broken")).read("errors", PARTITION, "errors").to_pandas()
     failed = dump[dump["code"] == "check_failed:ili_exceptions"]

@@ -30,8 +30,12 @@ def rate_rows():
     for fy in (FY26, FY27):
         # 1: time of use, no discount. 2: time of use, dearer, 10% CONDITIONAL on usage.
         # 3: plan 2's rates with a 3% GUARANTEED discount on the bill instead.
-        for plan, daily, peak, off, feed in ((1, 1.00, 0.40, 0.20, 0.05), (2, 1.10, 0.50, 0.25, 0.06),
-                                             (3, 1.10, 0.50, 0.25, 0.06), (7, 1.00, 0.40, 0.20, 0.08)):
+        for plan, daily, peak, off, feed in (
+            (1, 1.00, 0.40, 0.20, 0.05),
+            (2, 1.10, 0.50, 0.25, 0.06),
+            (3, 1.10, 0.50, 0.25, 0.06),
+            (7, 1.00, 0.40, 0.20, 0.08),
+        ):
             rate(plan, fy, "DAILY_RETAIL", "ANYTIME", daily, "DAY")
             rate(plan, fy, "USAGE_RETAIL", "PEAK", peak, "KWH")
             rate(plan, fy, "USAGE_RETAIL", "OFF_PEAK", off, "KWH")
@@ -46,23 +50,49 @@ def rate_rows():
     rate(6, FY27, "DAILY_RETAIL", "ANYTIME", 1.05, "DAY")
     rate(6, FY27, "USAGE_RETAIL", "ANYTIME", 0.33, "KWH", 1, 10.0)
     rate(6, FY27, "USAGE_RETAIL", "ANYTIME", 0.38, "KWH", 2, None)
-    return pd.DataFrame(rows, columns=["id", "plan_id", "effective_from", "effective_to", "charge_type", "time_class",
-                                       "block_order", "block_daily_volume", "unit_price", "uom"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "plan_id",
+            "effective_from",
+            "effective_to",
+            "charge_type",
+            "time_class",
+            "block_order",
+            "block_daily_volume",
+            "unit_price",
+            "uom",
+        ],
+    )
 
 
 RATES = rate_rows()
-DISCOUNTS = pd.DataFrame([(1, 2, "CONDITIONAL", "PAY_ON_TIME", "percentOfUse", 0.10, date(2025, 7, 1), None),
-                          (2, 3, "GUARANTEED", "GUARANTEED", "percentOfBill", 0.03, date(2025, 7, 1), None)],
-                         columns=["id", "plan_id", "discount_type", "category", "method", "rate", "effective_from",
-                                  "effective_to"])
+DISCOUNTS = pd.DataFrame(
+    [
+        (1, 2, "CONDITIONAL", "PAY_ON_TIME", "percentOfUse", 0.10, date(2025, 7, 1), None),
+        (2, 3, "GUARANTEED", "GUARANTEED", "percentOfBill", 0.03, date(2025, 7, 1), None),
+    ],
+    columns=["id", "plan_id", "discount_type", "category", "method", "rate", "effective_from", "effective_to"],
+)
 
 
 def versions(*rows):
     """(account, plan, start, end, status, flagged) -> AccountPlan; created in row order."""
-    return pd.DataFrame([(i + 1, a, SP, p, s, e, st, datetime(2026, 11, 1, i), f)
-                         for i, (a, p, s, e, st, f) in enumerate(rows)],
-                        columns=["id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "status",
-                                 "created_at", "include_in_supplementary"])
+    return pd.DataFrame(
+        [(i + 1, a, SP, p, s, e, st, datetime(2026, 11, 1, i), f) for i, (a, p, s, e, st, f) in enumerate(rows)],
+        columns=[
+            "id",
+            "account_id",
+            "utility_id",
+            "plan_id",
+            "start_date",
+            "end_date",
+            "status",
+            "created_at",
+            "include_in_supplementary",
+        ],
+    )
 
 
 class History:
@@ -84,50 +114,103 @@ class History:
         for (account, credit), part in supplementary.groupby(["account_id", "is_credit"]):
             sign = -1 if credit else 1
             inv = self.bill(account, part["period_start"].min(), part["period_end"].max(), [], credit)
-            self.lines += [(inv, account, SP, r.period_start, r.period_end, r.charge_type, r.time_class, r.quantity,
-                            r.uom, r.rate, sign * r.net_amount, sign * r.discount_net) for r in part.itertuples()]
+            self.lines += [
+                (
+                    inv,
+                    account,
+                    SP,
+                    r.period_start,
+                    r.period_end,
+                    r.charge_type,
+                    r.time_class,
+                    r.quantity,
+                    r.uom,
+                    r.rate,
+                    sign * r.net_amount,
+                    sign * r.discount_net,
+                )
+                for r in part.itertuples()
+            ]
 
     def run(self, account_plans):
         invoices = pd.DataFrame(self.invoices, columns=["id", "account_id", "status", "is_credit"])
-        lines = pd.DataFrame(self.lines, columns=["invoice_id", "account_id", "utility_id", "period_start",
-                                                  "period_end", "plan_item_type_name", "time_class_name", "quantity",
-                                                  "uom", "rate", "net_amount", "discount_net"])
+        lines = pd.DataFrame(
+            self.lines,
+            columns=[
+                "invoice_id",
+                "account_id",
+                "utility_id",
+                "period_start",
+                "period_end",
+                "plan_item_type_name",
+                "time_class_name",
+                "quantity",
+                "uom",
+                "rate",
+                "net_amount",
+                "discount_net",
+            ],
+        )
         out, exceptions = supplementary_lines(account_plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
         assert exceptions.empty, exceptions.to_dict("records")
         return out
 
 
 def rows(out: pd.DataFrame) -> set:
-    return {(r.account_id, r.period_start, r.period_end, r.charge_type, r.time_class, r.quantity, r.rate, r.net_amount,
-             r.discount_net, r.discount_net_propensity, r.is_credit) for r in out.itertuples()}
+    return {
+        (
+            r.account_id,
+            r.period_start,
+            r.period_end,
+            r.charge_type,
+            r.time_class,
+            r.quantity,
+            r.rate,
+            r.net_amount,
+            r.discount_net,
+            r.discount_net_propensity,
+            r.is_credit,
+        )
+        for r in out.itertuples()
+    }
 
 
 AUG1, SEP15, SEP16, OCT31 = date(2026, 8, 1), date(2026, 9, 15), date(2026, 9, 16), date(2026, 10, 31)
-QUARTER_ON_PLAN_1 = [("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),  # 1 Aug - 31 Oct: 92 days
-                     ("USAGE_RETAIL", "PEAK", 460.0, "KWH", 0.40, 184.00, 0.0),
-                     ("USAGE_RETAIL", "OFF_PEAK", 920.0, "KWH", 0.20, 184.00, 0.0)]
-REVERSED_QUARTER = {(A, AUG1, OCT31, "DAILY_RETAIL", "ANYTIME", 92.0, 1.00, -92.00, 0.0, 0.0, True),
-                    (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 460.0, 0.40, -184.00, 0.0, 0.0, True),
-                    (A, AUG1, OCT31, "USAGE_RETAIL", "OFF_PEAK", 920.0, 0.20, -184.00, 0.0, 0.0, True)}
+QUARTER_ON_PLAN_1 = [
+    ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),  # 1 Aug - 31 Oct: 92 days
+    ("USAGE_RETAIL", "PEAK", 460.0, "KWH", 0.40, 184.00, 0.0),
+    ("USAGE_RETAIL", "OFF_PEAK", 920.0, "KWH", 0.20, 184.00, 0.0),
+]
+REVERSED_QUARTER = {
+    (A, AUG1, OCT31, "DAILY_RETAIL", "ANYTIME", 92.0, 1.00, -92.00, 0.0, 0.0, True),
+    (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 460.0, 0.40, -184.00, 0.0, 0.0, True),
+    (A, AUG1, OCT31, "USAGE_RETAIL", "OFF_PEAK", 920.0, 0.20, -184.00, 0.0, 0.0, True),
+}
 # Plan 1 from 1 Aug to 15 Sep: 46 of the 92 days, so half of each billed quantity.
-FIRST_HALF = {(A, AUG1, SEP15, "DAILY_RETAIL", "ANYTIME", 46.0, 1.00, 46.00, 0.0, 0.0, False),
-              (A, AUG1, SEP15, "USAGE_RETAIL", "PEAK", 230.0, 0.40, 92.00, 0.0, 0.0, False),
-              (A, AUG1, SEP15, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.20, 92.00, 0.0, 0.0, False)}
+FIRST_HALF = {
+    (A, AUG1, SEP15, "DAILY_RETAIL", "ANYTIME", 46.0, 1.00, 46.00, 0.0, 0.0, False),
+    (A, AUG1, SEP15, "USAGE_RETAIL", "PEAK", 230.0, 0.40, 92.00, 0.0, 0.0, False),
+    (A, AUG1, SEP15, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.20, 92.00, 0.0, 0.0, False),
+}
 
 
 def test_plan_replaced_mid_quarter_with_tou_and_a_conditional_discount_then_replaced_again():
     h = History()
     h.bill(A, AUG1, OCT31, QUARTER_ON_PLAN_1)
     # After billing: plan 2 (dearer, 10% conditional on usage) applies from 16 September.
-    plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
-                     (A, 2, SEP16, None, "APPROVED", 1))
+    plans = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
+        (A, 2, SEP16, None, "APPROVED", 1),
+    )
     run1 = h.run(plans)
     # 16 Sep - 31 Oct on plan 2: 46 days x 1.10 = 50.60 (no discount on supply: percentOfUse);
     # peak 230 x 0.50 = 115.00, discount 10% = 11.50, x propensity 0.8 = 9.20; off-peak 460 x 0.25 = 115.00, same.
     assert rows(run1) == REVERSED_QUARTER | FIRST_HALF | {
         (A, SEP16, OCT31, "DAILY_RETAIL", "ANYTIME", 46.0, 1.10, 50.60, 0.0, 0.0, False),
         (A, SEP16, OCT31, "USAGE_RETAIL", "PEAK", 230.0, 0.50, 115.00, 11.50, 9.20, False),
-        (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, 115.00, 11.50, 9.20, False)}
+        (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, 115.00, 11.50, 9.20, False),
+    }
     # Owed: 460.00 billed -> 510.60; the conditional discounts are CONDITIONAL, GST beside (10%).
     assert round(run1["net_amount"].sum(), 2) == 50.60
     assert set(run1.loc[run1["discount_net"] > 0, "discount_state"]) == {"CONDITIONAL"}
@@ -137,8 +220,12 @@ def test_plan_replaced_mid_quarter_with_tou_and_a_conditional_discount_then_repl
 
     # Replaced again: plan 3 from 16 September has plan 2's rates but a 3% GUARANTEED discount on
     # the bill. Only the second half moves; the lines differ only in their discount.
-    plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
-                     (A, 2, SEP16, None, "REPLACED", 0), (A, 3, SEP16, None, "APPROVED", 1))
+    plans = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
+        (A, 2, SEP16, None, "REPLACED", 0),
+        (A, 3, SEP16, None, "APPROVED", 1),
+    )
     run2 = h.run(plans)
     # 50.60 x 3% = 1.518 -> 1.52; 115.00 x 3% = 3.45; guaranteed: counted in full. The plan 2 lines
     # reversed give back their conditional discount at the same propensity (-9.20).
@@ -148,7 +235,8 @@ def test_plan_replaced_mid_quarter_with_tou_and_a_conditional_discount_then_repl
         (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, 115.00, 3.45, 3.45, False),
         (A, SEP16, OCT31, "DAILY_RETAIL", "ANYTIME", 46.0, 1.10, -50.60, 0.0, 0.0, True),
         (A, SEP16, OCT31, "USAGE_RETAIL", "PEAK", 230.0, 0.50, -115.00, -11.50, -9.20, True),
-        (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, -115.00, -11.50, -9.20, True)}
+        (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, -115.00, -11.50, -9.20, True),
+    }
     # The supply line at 1.10 for 46 days was billed without a discount and now has one, so it is
     # a different line: reversed and billed again. Net: only the discounts move (-1.52 - 6.90).
     assert round(run2["net_amount"].sum(), 2) == 0.0
@@ -162,12 +250,23 @@ def test_versions_moved_between_billing_accounts_over_successive_runs_with_usage
     sep1, sep15, sep16, sep30 = date(2026, 9, 1), date(2026, 9, 15), date(2026, 9, 16), date(2026, 9, 30)
     # September billed to A on plan 1: 30 days x 1.00; peak 300 x 0.40 = 120.00; off-peak 600 x 0.20
     # = 120.00; feed-in 150 x 0.05 = 7.50 credited to the customer (negative).
-    h.bill(A, sep1, sep30, [("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
-                            ("USAGE_RETAIL", "PEAK", 300.0, "KWH", 0.40, 120.00, 0.0),
-                            ("USAGE_RETAIL", "OFF_PEAK", 600.0, "KWH", 0.20, 120.00, 0.0),
-                            ("FEED_IN", "SOLAR", 150.0, "KWH", 0.05, -7.50, 0.0)])
-    whole = [("DAILY_RETAIL", "ANYTIME", 30.0, 1.00, 30.00), ("USAGE_RETAIL", "PEAK", 300.0, 0.40, 120.00),
-             ("USAGE_RETAIL", "OFF_PEAK", 600.0, 0.20, 120.00), ("FEED_IN", "SOLAR", 150.0, 0.05, -7.50)]
+    h.bill(
+        A,
+        sep1,
+        sep30,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
+            ("USAGE_RETAIL", "PEAK", 300.0, "KWH", 0.40, 120.00, 0.0),
+            ("USAGE_RETAIL", "OFF_PEAK", 600.0, "KWH", 0.20, 120.00, 0.0),
+            ("FEED_IN", "SOLAR", 150.0, "KWH", 0.05, -7.50, 0.0),
+        ],
+    )
+    whole = [
+        ("DAILY_RETAIL", "ANYTIME", 30.0, 1.00, 30.00),
+        ("USAGE_RETAIL", "PEAK", 300.0, 0.40, 120.00),
+        ("USAGE_RETAIL", "OFF_PEAK", 600.0, 0.20, 120.00),
+        ("FEED_IN", "SOLAR", 150.0, 0.05, -7.50),
+    ]
 
     def lines(account, start, end, items, credit):
         sign = -1 if credit else 1
@@ -182,25 +281,46 @@ def test_versions_moved_between_billing_accounts_over_successive_runs_with_usage
 
     # Run 3: B until 15 September, C from the 16th: each half of the days and quantities
     # (15 x 1.00; 150 x 0.40 = 60.00; 300 x 0.20 = 60.00; 75 x 0.05 = 3.75 credited).
-    half = [("DAILY_RETAIL", "ANYTIME", 15.0, 1.00, 15.00), ("USAGE_RETAIL", "PEAK", 150.0, 0.40, 60.00),
-            ("USAGE_RETAIL", "OFF_PEAK", 300.0, 0.20, 60.00), ("FEED_IN", "SOLAR", 75.0, 0.05, -3.75)]
-    plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (B, 1, date(2026, 1, 1), None, "REPLACED", 0),
-                     (B, 1, date(2026, 1, 1), sep15, "APPROVED", 1), (C, 1, sep16, None, "APPROVED", 1))
+    half = [
+        ("DAILY_RETAIL", "ANYTIME", 15.0, 1.00, 15.00),
+        ("USAGE_RETAIL", "PEAK", 150.0, 0.40, 60.00),
+        ("USAGE_RETAIL", "OFF_PEAK", 300.0, 0.20, 60.00),
+        ("FEED_IN", "SOLAR", 75.0, 0.05, -3.75),
+    ]
+    plans = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (B, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (B, 1, date(2026, 1, 1), sep15, "APPROVED", 1),
+        (C, 1, sep16, None, "APPROVED", 1),
+    )
     run3 = h.run(plans)
-    assert rows(run3) == (lines(B, sep1, sep30, whole, True) | lines(B, sep1, sep15, half, False)
-                          | lines(C, sep16, sep30, half, False))
+    assert rows(run3) == (
+        lines(B, sep1, sep30, whole, True) | lines(B, sep1, sep15, half, False) | lines(C, sep16, sep30, half, False)
+    )
     h.issue(run3)
     assert h.run(plans).empty
 
     # Run 5: back to A for the month: B's and C's halves reversed, A billed again. The billed
     # periods are now the two halves (what is billed is what gets re-priced), so A gets each half.
-    plans = versions(*[(a, p, s, e, "REPLACED", 0) for a, p, s, e in
-                       ((A, 1, date(2026, 1, 1), None), (B, 1, date(2026, 1, 1), None), (B, 1, date(2026, 1, 1), sep15),
-                        (C, 1, sep16, None))], (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
+    plans = versions(
+        *[
+            (a, p, s, e, "REPLACED", 0)
+            for a, p, s, e in (
+                (A, 1, date(2026, 1, 1), None),
+                (B, 1, date(2026, 1, 1), None),
+                (B, 1, date(2026, 1, 1), sep15),
+                (C, 1, sep16, None),
+            )
+        ],
+        (A, 1, date(2026, 1, 1), None, "APPROVED", 1),
+    )
     run5 = h.run(plans)
-    assert rows(run5) == (lines(A, sep1, sep15, half, False) | lines(A, sep16, sep30, half, False)
-                          | lines(B, sep1, sep15, half, True)
-                          | lines(C, sep16, sep30, half, True))
+    assert rows(run5) == (
+        lines(A, sep1, sep15, half, False)
+        | lines(A, sep16, sep30, half, False)
+        | lines(B, sep1, sep15, half, True)
+        | lines(C, sep16, sep30, half, True)
+    )
     h.issue(run5)
     assert h.run(plans).empty
 
@@ -209,8 +329,15 @@ def test_rate_change_across_1_july_inside_a_billed_period_with_step_blocks():
     h = History()
     jun16, jun30, jul1, jul15 = date(2026, 6, 16), date(2026, 6, 30), date(2026, 7, 1), date(2026, 7, 15)
     # Billed 16 Jun - 15 Jul (30 days) whole on plan 5 at its FY26 prices: 30 x 1.00; 600 kWh x 0.30 = 180.00.
-    h.bill(A, jun16, jul15, [("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
-                             ("USAGE_RETAIL", "ANYTIME", 600.0, "KWH", 0.30, 180.00, 0.0)])
+    h.bill(
+        A,
+        jun16,
+        jul15,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 600.0, "KWH", 0.30, 180.00, 0.0),
+        ],
+    )
     plans = versions((A, 5, date(2026, 1, 1), None, "REPLACED", 0), (A, 6, date(2026, 1, 1), None, "APPROVED", 1))
     run = h.run(plans)
     # Plan 6 splits at 1 July: 15 + 15 days, 300 + 300 kWh. The first block takes 10 kWh/day x 15
@@ -224,7 +351,8 @@ def test_rate_change_across_1_july_inside_a_billed_period_with_step_blocks():
         (A, jun16, jun30, "USAGE_RETAIL", "ANYTIME", 150.0, 0.35, 52.50, 0.0, 0.0, False),
         (A, jul1, jul15, "DAILY_RETAIL", "ANYTIME", 15.0, 1.05, 15.75, 0.0, 0.0, False),
         (A, jul1, jul15, "USAGE_RETAIL", "ANYTIME", 150.0, 0.33, 49.50, 0.0, 0.0, False),
-        (A, jul1, jul15, "USAGE_RETAIL", "ANYTIME", 150.0, 0.38, 57.00, 0.0, 0.0, False)}
+        (A, jul1, jul15, "USAGE_RETAIL", "ANYTIME", 150.0, 0.38, 57.00, 0.0, 0.0, False),
+    }
     assert round(run["net_amount"].sum(), 2) == 24.75  # 234.75 - 210.00
     assert sorted(run.loc[~run["is_credit"] & (run["charge_type"] == "USAGE_RETAIL"), "block_order"]) == [1, 1, 2, 2]
     h.issue(run)
@@ -235,14 +363,23 @@ def test_feed_in_credit_re_rated_and_nothing_else_touched():
     h = History()
     aug31 = date(2026, 8, 31)
     # August on plan 1: 31 x 1.00; feed-in 310 x 0.05 = 15.50 to the customer.
-    h.bill(A, AUG1, aug31, [("DAILY_RETAIL", "ANYTIME", 31.0, "DAY", 1.00, 31.00, 0.0),
-                            ("FEED_IN", "SOLAR", 310.0, "KWH", 0.05, -15.50, 0.0)])
+    h.bill(
+        A,
+        AUG1,
+        aug31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 31.0, "DAY", 1.00, 31.00, 0.0),
+            ("FEED_IN", "SOLAR", 310.0, "KWH", 0.05, -15.50, 0.0),
+        ],
+    )
     plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 7, date(2026, 1, 1), None, "APPROVED", 1))
     run = h.run(plans)
     # Plan 7 pays 0.08: 310 x 0.08 = 24.80 to the customer; the old credit (15.50) is taken back.
     # The supply line is priced exactly as billed and cancels it.
-    assert rows(run) == {(A, AUG1, aug31, "FEED_IN", "SOLAR", 310.0, 0.08, -24.80, 0.0, 0.0, False),
-                         (A, AUG1, aug31, "FEED_IN", "SOLAR", 310.0, 0.05, 15.50, 0.0, 0.0, True)}
+    assert rows(run) == {
+        (A, AUG1, aug31, "FEED_IN", "SOLAR", 310.0, 0.08, -24.80, 0.0, 0.0, False),
+        (A, AUG1, aug31, "FEED_IN", "SOLAR", 310.0, 0.05, 15.50, 0.0, 0.0, True),
+    }
     assert round(run["net_amount"].sum(), 2) == -9.30
     h.issue(run)
     assert h.run(plans).empty
@@ -251,10 +388,14 @@ def test_feed_in_credit_re_rated_and_nothing_else_touched():
 def test_a_credit_note_already_issued_for_part_of_the_period():
     h = History()
     aug31, sep1, sep30 = date(2026, 8, 31), date(2026, 9, 1), date(2026, 9, 30)
-    august = [("DAILY_RETAIL", "ANYTIME", 31.0, "DAY", 1.00, 31.00, 0.0),
-              ("USAGE_RETAIL", "PEAK", 310.0, "KWH", 0.40, 124.00, 0.0)]
-    september = [("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
-                 ("USAGE_RETAIL", "PEAK", 300.0, "KWH", 0.40, 120.00, 0.0)]
+    august = [
+        ("DAILY_RETAIL", "ANYTIME", 31.0, "DAY", 1.00, 31.00, 0.0),
+        ("USAGE_RETAIL", "PEAK", 310.0, "KWH", 0.40, 124.00, 0.0),
+    ]
+    september = [
+        ("DAILY_RETAIL", "ANYTIME", 30.0, "DAY", 1.00, 30.00, 0.0),
+        ("USAGE_RETAIL", "PEAK", 300.0, "KWH", 0.40, 120.00, 0.0),
+    ]
     inv = h.bill(A, AUG1, aug31, august)
     h.lines += [(inv, A, SP, sep1, sep30, *item) for item in september]  # one bill, two months
     h.bill(A, sep1, sep30, september, is_credit=True)  # September credited, not yet billed again
@@ -263,10 +404,12 @@ def test_a_credit_note_already_issued_for_part_of_the_period():
     # Only August is still billed: reversed, and billed at plan 2 (31 x 1.10 = 34.10; 310 x 0.50
     # = 155.00, 10% conditional = 15.50, x 0.8 = 12.40). September was cancelled by its credit note:
     # it is unbilled (the accrual prices it), so compare and cancel neither credits nor bills it.
-    assert rows(run) == {(A, AUG1, aug31, "DAILY_RETAIL", "ANYTIME", 31.0, 1.00, -31.00, 0.0, 0.0, True),
-                         (A, AUG1, aug31, "USAGE_RETAIL", "PEAK", 310.0, 0.40, -124.00, 0.0, 0.0, True),
-                         (A, AUG1, aug31, "DAILY_RETAIL", "ANYTIME", 31.0, 1.10, 34.10, 0.0, 0.0, False),
-                         (A, AUG1, aug31, "USAGE_RETAIL", "PEAK", 310.0, 0.50, 155.00, 15.50, 12.40, False)}
+    assert rows(run) == {
+        (A, AUG1, aug31, "DAILY_RETAIL", "ANYTIME", 31.0, 1.00, -31.00, 0.0, 0.0, True),
+        (A, AUG1, aug31, "USAGE_RETAIL", "PEAK", 310.0, 0.40, -124.00, 0.0, 0.0, True),
+        (A, AUG1, aug31, "DAILY_RETAIL", "ANYTIME", 31.0, 1.10, 34.10, 0.0, 0.0, False),
+        (A, AUG1, aug31, "USAGE_RETAIL", "PEAK", 310.0, 0.50, 155.00, 15.50, 12.40, False),
+    }
     h.issue(run)
     assert h.run(plans).empty
 
@@ -274,15 +417,36 @@ def test_a_credit_note_already_issued_for_part_of_the_period():
 def test_a_period_the_new_plan_cannot_price_is_not_reopened_and_says_why():
     h = History()
     # ANYTIME usage billed, but plan 1 is time of use: the billed quantity has no time classes.
-    h.bill(A, AUG1, OCT31, [("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-                            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0)])
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+        ],
+    )
     plans = versions((A, 5, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
     with pytest.raises(AssertionError, match="missing_tariff"):
         h.run(plans)
     invoices = pd.DataFrame(h.invoices, columns=["id", "account_id", "status", "is_credit"])
-    lines = pd.DataFrame(h.lines, columns=["invoice_id", "account_id", "utility_id", "period_start", "period_end",
-                                           "plan_item_type_name", "time_class_name", "quantity", "uom", "rate",
-                                           "net_amount", "discount_net"])
+    lines = pd.DataFrame(
+        h.lines,
+        columns=[
+            "invoice_id",
+            "account_id",
+            "utility_id",
+            "period_start",
+            "period_end",
+            "plan_item_type_name",
+            "time_class_name",
+            "quantity",
+            "uom",
+            "rate",
+            "net_amount",
+            "discount_net",
+        ],
+    )
     out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
     assert out.empty  # not even the supply line: the period is left whole
     (exc,) = exceptions.to_dict("records")
@@ -295,15 +459,23 @@ def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exa
     never replaced, at its own plans, and compare and cancel finds nothing to correct. The
     retailer's real corrections re-rate usage as well as supply."""
     con = sqlite3.connect(retailer[0] / "core.db")
-    tables = {t: pd.read_sql(f"select * from {t}", con) for t in
-              ("AccountPlan", "PlanRate", "PlanDiscount", "Invoice", "InvoiceLineItem", "Account")}
+    tables = {
+        t: pd.read_sql(f"select * from {t}", con)
+        for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Invoice", "InvoiceLineItem", "Account")
+    }
     con.close()
     propensity = tables["Account"].set_index("id")["pay_on_time_propensity"]
     plans = tables["AccountPlan"]
     replaced = plans.loc[plans["status"] == "REPLACED", "account_id"]
     unchanged = plans[~plans["account_id"].isin(replaced)].assign(include_in_supplementary=1)
-    args = (tables["PlanRate"], tables["Invoice"], tables["InvoiceLineItem"], date(2024, 11, 1),
-            tables["PlanDiscount"], propensity)
+    args = (
+        tables["PlanRate"],
+        tables["Invoice"],
+        tables["InvoiceLineItem"],
+        date(2024, 11, 1),
+        tables["PlanDiscount"],
+        propensity,
+    )
     out, exceptions = supplementary_lines(unchanged, *args)
     assert out.empty and set(exceptions["code"]) <= {"beyond_horizon"}
     assert tables["InvoiceLineItem"]["utility_id"].isin(unchanged["utility_id"]).mean() > 0.9
@@ -320,9 +492,23 @@ def test_overlapping_approved_versions_leave_the_period_as_billed_and_say_so():
     # Plan 2 from 16 Sep overlaps plan 1, still open: those days would be billed twice.
     plans = versions((A, 1, date(2026, 1, 1), None, "APPROVED", 0), (A, 2, SEP16, None, "APPROVED", 1))
     invoices = pd.DataFrame(h.invoices, columns=["id", "account_id", "status", "is_credit"])
-    lines = pd.DataFrame(h.lines, columns=["invoice_id", "account_id", "utility_id", "period_start", "period_end",
-                                           "plan_item_type_name", "time_class_name", "quantity", "uom", "rate",
-                                           "net_amount", "discount_net"])
+    lines = pd.DataFrame(
+        h.lines,
+        columns=[
+            "invoice_id",
+            "account_id",
+            "utility_id",
+            "period_start",
+            "period_end",
+            "plan_item_type_name",
+            "time_class_name",
+            "quantity",
+            "uom",
+            "rate",
+            "net_amount",
+            "discount_net",
+        ],
+    )
     out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
     assert out.empty
     assert exceptions[["code", "period_start"]].values.tolist() == [["overlapping_charge_versions", AUG1]]

@@ -27,15 +27,21 @@ def earl(moto_endpoint):
     dlq = sqs.create_queue(QueueName=f"bua-earl-dlq-{name}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-    resource = EarlQueueResource(queue_url=queue, dead_letter_queue_url=dlq, region_name=REGION,
-                                 endpoint_url=moto_endpoint)
+    resource = EarlQueueResource(
+        queue_url=queue, dead_letter_queue_url=dlq, region_name=REGION, endpoint_url=moto_endpoint
+    )
     return sns, sqs, topic, queue, dlq, resource
 
 
 def snapshot(identifier, created="2026-11-01T02:15:00Z", account="123456789012"):
-    return json.dumps({"snapshot_identifier": identifier,
-                       "snapshot_arn": f"arn:aws:rds:{REGION}:{account}:snapshot:{identifier}",
-                       "snapshot_create_time": created, "source_account": account})
+    return json.dumps(
+        {
+            "snapshot_identifier": identifier,
+            "snapshot_arn": f"arn:aws:rds:{REGION}:{account}:snapshot:{identifier}",
+            "snapshot_create_time": created,
+            "source_account": account,
+        }
+    )
 
 
 def tick(resource, cursor=None):
@@ -45,8 +51,9 @@ def tick(resource, cursor=None):
 
 
 def depth(sqs, queue):
-    attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages",
-                                                                     "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -96,19 +103,31 @@ def test_unconfigured_queue_skips_with_the_reason():
     assert isinstance(result, dg.SkipReason) and "BUA_EARL_QUEUE_URL" in result.skip_message
 
 
-@pytest.mark.parametrize("body, words", [
-    (json.dumps({"Type": "Notification", "Message": "nope"}), "SNS Message is not JSON"),
-    (snapshot("x", created="yesterday"), "not ISO 8601"),
-    (json.dumps([1, 2]), "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (json.dumps({"Type": "Notification", "Message": "nope"}), "SNS Message is not JSON"),
+        (snapshot("x", created="yesterday"), "not ISO 8601"),
+        (json.dumps([1, 2]), "not a JSON object"),
+    ],
+)
 def test_parser_reasons(body, words):
     with pytest.raises(SnapshotMessageError, match=words):
         parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
 
 
 def test_parser_takes_the_identifier_from_an_arn():
-    body = json.dumps({"Type": "Notification", "Message": json.dumps({
-        "SourceArn": "arn:aws:rds:ap-southeast-2:999:snapshot:earl-core-0301", "SnapshotCreateTime": "2026-03-01T01:00:00"})})
+    body = json.dumps(
+        {
+            "Type": "Notification",
+            "Message": json.dumps(
+                {
+                    "SourceArn": "arn:aws:rds:ap-southeast-2:999:snapshot:earl-core-0301",
+                    "SnapshotCreateTime": "2026-03-01T01:00:00",
+                }
+            ),
+        }
+    )
     event = parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
     assert (event.identifier, event.source_account, event.partition_key) == ("earl-core-0301", "999", "2026-02-01")
 
@@ -132,8 +151,12 @@ def test_without_a_dead_letter_queue_malformed_messages_stay_and_are_reported(ea
 
 def test_a_failing_dead_letter_queue_does_not_hold_up_valid_messages(earl):
     sns, sqs, topic, queue, dlq, resource = earl
-    broken = EarlQueueResource(queue_url=queue, dead_letter_queue_url=f"{resource.endpoint_url}/123456789012/no-such-queue",
-                               region_name=REGION, endpoint_url=resource.endpoint_url)
+    broken = EarlQueueResource(
+        queue_url=queue,
+        dead_letter_queue_url=f"{resource.endpoint_url}/123456789012/no-such-queue",
+        region_name=REGION,
+        endpoint_url=resource.endpoint_url,
+    )
     sns.publish(TopicArn=topic, Message=json.dumps({"snapshot_identifier": 42, "snapshot_create_time": "2026-11-01"}))
     sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
     first = tick(broken)
@@ -147,11 +170,16 @@ def test_rds_events_that_are_not_a_finished_snapshot_are_acknowledged(earl):
     sns, sqs, topic, queue, dlq, resource = earl
 
     def rds_event(code, text, source_id="core-2026-10-31"):
-        return json.dumps({
-            "Event Source": "db-snapshot", "Event Time": "2026-10-31 13:00:00.000", "Source ID": source_id,
-            "Source ARN": f"arn:aws:rds:{REGION}:123456789012:snapshot:{source_id}",
-            "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{code}",
-            "Event Message": text})
+        return json.dumps(
+            {
+                "Event Source": "db-snapshot",
+                "Event Time": "2026-10-31 13:00:00.000",
+                "Source ID": source_id,
+                "Source ARN": f"arn:aws:rds:{REGION}:123456789012:snapshot:{source_id}",
+                "Event ID": f"http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{code}",
+                "Event Message": text,
+            }
+        )
 
     sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0090", "Creating automated snapshot"))
     sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0041", "Deleted user snapshot"))
@@ -159,8 +187,10 @@ def test_rds_events_that_are_not_a_finished_snapshot_are_acknowledged(earl):
     assert not first.run_requests and "2 RDS events that are not a finished snapshot" in first.skip_reason.skip_message
     assert depth(sqs, queue) == 0 and depth(sqs, dlq) == 0  # acknowledged, not dead letters
 
-    sns.publish(TopicArn=topic, Message=rds_event("RDS-EVENT-0091", "Automated snapshot created",
-                                                  source_id="rds:core-2026-10-31-13-00"))
+    sns.publish(
+        TopicArn=topic,
+        Message=rds_event("RDS-EVENT-0091", "Automated snapshot created", source_id="rds:core-2026-10-31-13-00"),
+    )
     (request,) = tick(resource, cursor=first.cursor).run_requests
     # 13:00Z on 31 October is midnight on 1 November in Sydney: October's snapshot.
     assert (request.run_key, request.partition_key) == ("rds:core-2026-10-31-13-00", "2026-10-01")
@@ -169,8 +199,13 @@ def test_rds_events_that_are_not_a_finished_snapshot_are_acknowledged(earl):
 def test_an_invalid_time_zone_fails_the_tick_and_leaves_the_queue_alone(earl):
     sns, sqs, topic, queue, dlq, resource = earl
     sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
-    bad = EarlQueueResource(queue_url=queue, dead_letter_queue_url=dlq, region_name=REGION,
-                            endpoint_url=resource.endpoint_url, time_zone="Australia/Sydnee")
+    bad = EarlQueueResource(
+        queue_url=queue,
+        dead_letter_queue_url=dlq,
+        region_name=REGION,
+        endpoint_url=resource.endpoint_url,
+        time_zone="Australia/Sydnee",
+    )
     with pytest.raises(Exception, match="BUA_TIME_ZONE='Australia/Sydnee'"):
         tick(bad)
     assert depth(sqs, queue) == 1 and depth(sqs, dlq) == 0

@@ -11,15 +11,22 @@ from bua_assets.resources.eks import EksNodegroupResource
 
 
 def desired(eks, cluster, nodegroup) -> int:
-    return eks.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"]["desiredSize"]
+    return eks.describe_nodegroup(clusterName=cluster, nodegroupName=nodegroup)["nodegroup"]["scalingConfig"][
+        "desiredSize"
+    ]
 
 
 def test_scales_up_for_the_step_and_to_zero_after_even_on_failure(moto_endpoint):
     eks = boto3.client("eks", endpoint_url=moto_endpoint, region_name="ap-southeast-2")
     cluster = f"bua-{uuid.uuid4().hex[:6]}"
     eks.create_cluster(name=cluster, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={})
-    eks.create_nodegroup(clusterName=cluster, nodegroupName="heavy", nodeRole="arn:aws:iam::123456789012:role/node",
-                         subnets=["subnet-1"], scalingConfig={"minSize": 0, "maxSize": 4, "desiredSize": 0})
+    eks.create_nodegroup(
+        clusterName=cluster,
+        nodegroupName="heavy",
+        nodeRole="arn:aws:iam::123456789012:role/node",
+        subnets=["subnet-1"],
+        scalingConfig={"minSize": 0, "maxSize": 4, "desiredSize": 0},
+    )
     scaler = EksNodegroupResource(cluster_name=cluster, nodegroup_name="heavy", nodes=3, endpoint_url=moto_endpoint)
     with scaler.scaled_up():
         assert desired(eks, cluster, "heavy") == 3

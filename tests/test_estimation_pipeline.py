@@ -25,7 +25,8 @@ KEYS = ["account_id", "utility_id", "year_mnth"]
 
 def materialise(folder: Path, lake: Path):
     resources = local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
-        "lake": LakeResource(base=str(lake))}
+        "lake": LakeResource(base=str(lake))
+    }
     with dg.instance_for_test() as instance:
         backfill_interval_history(PARTITION, instance, resources)
         result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
@@ -64,9 +65,13 @@ def test_estimated_nem12_files_read_back_by_nemreader_and_ours_with_the_values_w
 def test_estimates_cover_exactly_the_unbilled_interval_days_without_meter_data(month):
     estimated = frame(month, "nem12_estimates", "estimated_reads")
     registers = frame(month, "utility_profiles", "registers")
-    have = pd.concat([month.read("interval_statistics", m, "register_days").to_pandas()  # every month in the lake
-                      for m in sorted(os.listdir(Path(month.partition_dir("interval_statistics", PARTITION)).parent))
-                      if not m.startswith(".")])
+    have = pd.concat(
+        [
+            month.read("interval_statistics", m, "register_days").to_pandas()  # every month in the lake
+            for m in sorted(os.listdir(Path(month.partition_dir("interval_statistics", PARTITION)).parent))
+            if not m.startswith(".")
+        ]
+    )
     reg = registers.set_index(["nmi", "suffix"])["register_id"]
     est = set(zip(reg.loc[list(zip(estimated["nmi"], estimated["suffix"]))].to_numpy(), estimated["read_date"]))
     assert not est & set(zip(have["register_id"], have["read_date"]))  # never over real data
@@ -108,11 +113,15 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
     shutil.copytree(source / "nem12", folder / "nem12")
     shutil.copy(source / "core.db", folder / "core.db")
     con = sqlite3.connect(folder / "core.db")
-    gas_network = con.execute("SELECT u.utility_network_id FROM Utility u WHERE u.service_type_id = 2 "
-                              "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    gas_network = con.execute(
+        "SELECT u.utility_network_id FROM Utility u WHERE u.service_type_id = 2 "
+        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
     con.execute("DELETE FROM GasHeatingValue WHERE utility_network_id = ? AND month >= '2026-09-01'", (gas_network,))
-    orphan = con.execute("SELECT mr.id FROM MeterRegister mr JOIN Meter m ON m.id = mr.meter_id "
-                         "WHERE m.meter_installation_type = 'BASIC' AND mr.suffix_id = '11' ORDER BY mr.id LIMIT 1").fetchone()[0]
+    orphan = con.execute(
+        "SELECT mr.id FROM MeterRegister mr JOIN Meter m ON m.id = mr.meter_id "
+        "WHERE m.meter_installation_type = 'BASIC' AND mr.suffix_id = '11' ORDER BY mr.id LIMIT 1"
+    ).fetchone()[0]
     con.execute("DELETE FROM BasicRead WHERE meter_register_id = ?", (orphan,))
     con.commit()
     con.close()
@@ -158,8 +167,11 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
     # The month's errors dump holds each of them, with the reason, and is exported beside the CSVs.
     dump = frame(lake, "errors", "errors")
     codes = set(zip(dump["source"], dump["code"]))
-    assert {("interval_reads.quarantine", "negative_value"), ("basic_reads.exceptions", "no_reads"),
-            ("unbilled_consumption.exceptions", "heating_value_substituted")} <= codes
+    assert {
+        ("interval_reads.quarantine", "negative_value"),
+        ("basic_reads.exceptions", "no_reads"),
+        ("unbilled_consumption.exceptions", "heating_value_substituted"),
+    } <= codes
     assert dump["reason"].str.len().gt(0).all()
     exported = list((lake_root := Path(lake.base).parent / "integration").rglob("BUA_Errors_202610.csv"))
     assert len(exported) == 1 and len(pd.read_csv(exported[0])) == len(dump), lake_root
@@ -192,8 +204,14 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
     np.testing.assert_allclose(truth[["PEAK", "SHOULDER", "OFF_PEAK"]].sum(axis=1), truth["truth"], rtol=1e-9)
     base = baselines(days, registers, read("core_tables", "Invoice"), read("core_tables", "InvoiceLineItem"))
     estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
-    out = compare(read("unbilled_consumption", "unbilled_consumption"), truth, base, registers,
-                  read("utility_profiles", "utility_profile_summary"), estimated)
+    out = compare(
+        read("unbilled_consumption", "unbilled_consumption"),
+        truth,
+        base,
+        registers,
+        read("utility_profiles", "utility_profile_summary"),
+        estimated,
+    )
     portfolio = out["portfolio_error_pct"]
     assert set(portfolio) == {"ours", "adu", "last_year"} and out["cells"] and out["portfolio_truth_kwh"] > 0
     # Even on 120 accounts the estimate is within a few percent of the truth, and closer than ADU.
@@ -204,19 +222,41 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
     assert out["basic_registers_compared"] > 0
     # A register-day without a truth row stops the backtest instead of counting as zero.
     with pytest.raises(ValueError, match="no truth row"):
-        truth_days(retailer[0] / "truth", window.assign(register_id=window["register_id"] + 10**6), registers,
-                   read("core_tables", "GasHeatingValue"))
+        truth_days(
+            retailer[0] / "truth",
+            window.assign(register_id=window["register_id"] + 10**6),
+            registers,
+            read("core_tables", "GasHeatingValue"),
+        )
     from bua_assets.billing.accrual import supply_days
     from bua_assets.billing.outputs import account_attributes
 
-    c = {t: read("core_tables", t) for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment",
-                                             "ServiceType", "AccountUtility", "Utility", "Jurisdiction")}
-    attributes = account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
-                                    c["Utility"], c["Jurisdiction"])
-    dollars = dollar_accuracy(read("unbilled_consumption", "unbilled_consumption"), truth,
-                              supply_days(read("unbilled_window", "unbilled_months"), c["AccountPlan"]),
-                              c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
-                              c["PlanRate"], c["PlanDiscount"], attributes)
+    c = {
+        t: read("core_tables", t)
+        for t in (
+            "AccountPlan",
+            "PlanRate",
+            "PlanDiscount",
+            "Account",
+            "JournalAccountSegment",
+            "ServiceType",
+            "AccountUtility",
+            "Utility",
+            "Jurisdiction",
+        )
+    }
+    attributes = account_attributes(
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
+    )
+    dollars = dollar_accuracy(
+        read("unbilled_consumption", "unbilled_consumption"),
+        truth,
+        supply_days(read("unbilled_window", "unbilled_months"), c["AccountPlan"]),
+        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+        c["PlanRate"],
+        c["PlanDiscount"],
+        attributes,
+    )
     assert dollars["truth_dollars"] > 0 and abs(dollars["portfolio_dollar_error_pct"]) < 5
 
 
@@ -229,7 +269,9 @@ def test_utility_profiles_from_monthly_statistics_equal_a_full_recompute_of_the_
     window = profile_window(PARTITION)
     registers = frame(month, "utility_profiles", "registers")
     segments = sorted(registers["segment"].dropna().unique())
-    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(drop=True)
+    interval = registers[(registers["read_kind"] == "INTERVAL") & (registers["fuel"] == "ELECTRICITY")].reset_index(
+        drop=True
+    )
     interval["segment_index"] = interval["segment"].map({s: i for i, s in enumerate(segments)})
     full_pass = prof.HistoryPass(interval, len(segments), window)
     months = [m for m in history_months(PARTITION) if month.exists("interval_reads", m, "interval_reads")]
@@ -243,8 +285,9 @@ def test_utility_profiles_from_monthly_statistics_equal_a_full_recompute_of_the_
     assert len(profile) == len(expected) and profile["actual_days"].sum() > 0
     pd.testing.assert_frame_equal(profile, expected, check_exact=False, rtol=1e-9, atol=1e-6)
     summary = frame(month, "utility_profiles", "utility_profile_summary")
-    pd.testing.assert_frame_equal(summary, prof.utility_profile_summary(interval, full, window),
-                                  check_exact=False, rtol=1e-9, check_dtype=False)
+    pd.testing.assert_frame_equal(
+        summary, prof.utility_profile_summary(interval, full, window), check_exact=False, rtol=1e-9, check_dtype=False
+    )
     names, sums, counts = prof.table_to_dense(month.read("utility_profiles", PARTITION, "segment_sums"))
     assert names == segments
     np.testing.assert_allclose(sums, np.round(full.segment_sum, 6), atol=1e-6)

@@ -18,8 +18,10 @@ RUN = SnapshotRun(NO_SNAPSHOT, None, False)
 
 
 def files(version: str) -> list[ExportFile]:
-    return [ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
-            for name in ("InvoiceLineItemMonthly", "AccountSummary", "AccrualSummary")]
+    return [
+        ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
+        for name in ("InvoiceLineItemMonthly", "AccountSummary", "AccrualSummary")
+    ]
 
 
 def export_month(files: list[ExportFile], export: Target, integration: Target) -> list[str]:
@@ -40,8 +42,13 @@ def test_local_export_replaces_the_months_earlier_files_and_writes_the_manifest_
     delivered = export_month(files("v1"), export, integration)
     assert delivered[-1].endswith(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json")
     names = [n.rsplit("/", 1)[-1] for n in integration.list(INTEGRATION_PREFIX)]
-    assert names == ["BUA_AccountSummary_202609.csv", "BUA_AccountSummary_202610.csv", "BUA_AccrualSummary_202610.csv",
-                     "BUA_InvoiceLineItemMonthly_202610.csv", "BUA_manifest_202610.json"]
+    assert names == [
+        "BUA_AccountSummary_202609.csv",
+        "BUA_AccountSummary_202610.csv",
+        "BUA_AccrualSummary_202610.csv",
+        "BUA_InvoiceLineItemMonthly_202610.csv",
+        "BUA_manifest_202610.json",
+    ]
     assert manifest_ok(integration, INTEGRATION_PREFIX) and manifest_ok(export, snapshot_folder(MONTH, NO_SNAPSHOT))
     export_month(files("v2"), export, integration)
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_AccountSummary_202610.csv").startswith(b"a,b\nv2")

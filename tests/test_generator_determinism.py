@@ -12,8 +12,11 @@ from bua_assets.synth.generator import GeneratorConfig, generate
 
 
 def _files(root):
-    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-            and p.suffix in (".csv", ".parquet")}
+    return {
+        p.relative_to(root): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.suffix in (".csv", ".parquet")
+    }
 
 
 def _dump(path) -> list[str]:
@@ -30,10 +33,29 @@ def test_same_output_with_one_or_two_workers(tmp_path):
     generate(config, one, f"sqlite:///{one / 'core.db'}", workers=1)
     # Two workers in a fresh process, as the CLI runs it: this test process may run other threads
     # (the moto server), in which case the generator declines to fork.
-    subprocess.run([sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", "150", "--seed", "11",
-                    "--as-at", "2026-11-01", "--history-months", "3", "--out", str(two),
-                    "--core-url", f"sqlite:///{two / 'core.db'}"], check=True, capture_output=True,
-                   env={**os.environ, "BUA_GENERATOR_WORKERS": "2"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bua_assets.cli",
+            "generate",
+            "--accounts",
+            "150",
+            "--seed",
+            "11",
+            "--as-at",
+            "2026-11-01",
+            "--history-months",
+            "3",
+            "--out",
+            str(two),
+            "--core-url",
+            f"sqlite:///{two / 'core.db'}",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "BUA_GENERATOR_WORKERS": "2"},
+    )
     files = _files(one)
     assert files and files.keys() == _files(two).keys()
     assert files == _files(two)
@@ -44,12 +66,16 @@ def test_a_tiny_retailer_generates_too(tmp_path):
     """One to a few dozen accounts: parts with no bills or no reads, no controlled-load register."""
     for accounts in (1, 3, 25):
         out = tmp_path / str(accounts)
-        manifest = generate(GeneratorConfig(accounts=accounts, seed=7, as_at=date(2026, 11, 1), history_months=4),
-                            out, f"sqlite:///{out / 'core.db'}")
+        manifest = generate(
+            GeneratorConfig(accounts=accounts, seed=7, as_at=date(2026, 11, 1), history_months=4),
+            out,
+            f"sqlite:///{out / 'core.db'}",
+        )
         counts = manifest["counts"]
         assert counts["rows_Account"] >= accounts and counts["rows_Utility"] == accounts
         with sqlite3.connect(out / "core.db") as con:
-            orphans = con.execute("SELECT count(*) FROM InvoiceLineItem l LEFT JOIN Invoice i ON i.id = l.invoice_id "
-                                  "WHERE i.id IS NULL").fetchone()[0]
+            orphans = con.execute(
+                "SELECT count(*) FROM InvoiceLineItem l LEFT JOIN Invoice i ON i.id = l.invoice_id WHERE i.id IS NULL"
+            ).fetchone()[0]
             ids = con.execute("SELECT typeof(id), count(*) FROM Invoice GROUP BY 1").fetchall()
         assert orphans == 0 and all(kind == "integer" for kind, _ in ids)

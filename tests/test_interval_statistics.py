@@ -23,15 +23,33 @@ def month_windows(window: prof.Window) -> list[prof.Window]:
 def interval_data(rng: np.random.Generator) -> tuple[pd.DataFrame, pa.Table]:
     """Six registers in two segments (one 5-minute), plus data for a register CORE does not know;
     some days estimated, some mixed (V) with a few estimated intervals, some days missing."""
-    registers = pd.DataFrame({
-        "register_id": [11, 12, 13, 21, 22, 23], "nmi": ["N1", "N1", "N2", "N3", "N4", "N5"],
-        "suffix": ["E1", "E2", "E1", "E1", "E1", "B1"], "segment_index": [0, 1, 0, 0, 0, 1],
-        "profile_register": [True, True, True, False, True, True], "segment": ["RES|NSW|PRIMARY", "RES|NSW|CONTROL",
-                                                                              "RES|NSW|PRIMARY", "RES|NSW|PRIMARY",
-                                                                              "RES|NSW|PRIMARY", "RES|NSW|CONTROL"]})
+    registers = pd.DataFrame(
+        {
+            "register_id": [11, 12, 13, 21, 22, 23],
+            "nmi": ["N1", "N1", "N2", "N3", "N4", "N5"],
+            "suffix": ["E1", "E2", "E1", "E1", "E1", "B1"],
+            "segment_index": [0, 1, 0, 0, 0, 1],
+            "profile_register": [True, True, True, False, True, True],
+            "segment": [
+                "RES|NSW|PRIMARY",
+                "RES|NSW|CONTROL",
+                "RES|NSW|PRIMARY",
+                "RES|NSW|PRIMARY",
+                "RES|NSW|PRIMARY",
+                "RES|NSW|CONTROL",
+            ],
+        }
+    )
     rows = []
-    for nmi, suffix, length in [("N1", "E1", 30), ("N1", "E2", 30), ("N2", "E1", 5), ("N3", "E1", 30),
-                                ("N4", "E1", 15), ("N5", "B1", 30), ("ZZ", "E1", 30)]:
+    for nmi, suffix, length in [
+        ("N1", "E1", 30),
+        ("N1", "E2", 30),
+        ("N2", "E1", 5),
+        ("N3", "E1", 30),
+        ("N4", "E1", 15),
+        ("N5", "B1", 30),
+        ("ZZ", "E1", 30),
+    ]:
         n = 1440 // length
         for d in WINDOW.dates:
             if rng.random() < 0.05:
@@ -42,13 +60,29 @@ def interval_data(rng: np.random.Generator) -> tuple[pd.DataFrame, pa.Table]:
             if kind == "V":
                 for i in rng.choice(n, 3, replace=False):
                     quality[i] = "E52"
-            rows.append({"nmi": nmi, "suffix": suffix, "read_date": d.astype(object), "interval_length": length,
-                         "values": values.tolist(), "interval_quality": quality,
-                         "quality_method": "A" if kind == "A" else ("E52" if kind == "E" else "V")})
+            rows.append(
+                {
+                    "nmi": nmi,
+                    "suffix": suffix,
+                    "read_date": d.astype(object),
+                    "interval_length": length,
+                    "values": values.tolist(),
+                    "interval_quality": quality,
+                    "quality_method": "A" if kind == "A" else ("E52" if kind == "E" else "V"),
+                }
+            )
     rng.shuffle(rows)  # batches may come in any order
-    schema = pa.schema([("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.date32()),
-                        ("interval_length", pa.int16()), ("values", pa.list_(pa.float64())),
-                        ("interval_quality", pa.list_(pa.string())), ("quality_method", pa.string())])
+    schema = pa.schema(
+        [
+            ("nmi", pa.string()),
+            ("suffix", pa.string()),
+            ("read_date", pa.date32()),
+            ("interval_length", pa.int16()),
+            ("values", pa.list_(pa.float64())),
+            ("interval_quality", pa.list_(pa.string())),
+            ("quality_method", pa.string()),
+        ]
+    )
     return registers, pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -67,19 +101,32 @@ def test_profiles_from_monthly_statistics_equal_a_full_recompute():
         month_pass = prof.HistoryPass(registers, len(segments), month)
         month_pass.add(data.filter(pa.array(in_month)))
         tables = prof.month_statistics(registers, segments, month_pass.finish(), month)
-        combination.add(tables["register_stats"], tables["segment_sums"], tables["register_totals"], tables["unmatched"])
+        combination.add(
+            tables["register_stats"], tables["segment_sums"], tables["register_totals"], tables["unmatched"]
+        )
     combined = combination.finish()
 
     for name in ("segment_sum", "segment_registers", "register_sum", "register_sumsq", "register_count"):
         np.testing.assert_allclose(getattr(combined, name), getattr(full, name), rtol=1e-12, atol=1e-9, err_msg=name)
     assert full.segment_sum.sum() > 0 and full.register_count.sum() > 0  # the comparison is not of zeros
     pd.testing.assert_frame_equal(prof.utility_profile(registers, combined), prof.utility_profile(registers, full))
-    pd.testing.assert_frame_equal(prof.utility_profile_variance(registers, combined),
-                                  prof.utility_profile_variance(registers, full))
-    pd.testing.assert_frame_equal(prof.utility_profile_summary(registers, combined, WINDOW),
-                                  prof.utility_profile_summary(registers, full, WINDOW))
-    assert combined.unmatched.to_pylist() == full.unmatched.to_pylist() == [
-        {"nmi": "ZZ", "suffix": "E1", "register_days": int((data["nmi"].to_numpy(zero_copy_only=False) == "ZZ").sum())}]
+    pd.testing.assert_frame_equal(
+        prof.utility_profile_variance(registers, combined), prof.utility_profile_variance(registers, full)
+    )
+    pd.testing.assert_frame_equal(
+        prof.utility_profile_summary(registers, combined, WINDOW), prof.utility_profile_summary(registers, full, WINDOW)
+    )
+    assert (
+        combined.unmatched.to_pylist()
+        == full.unmatched.to_pylist()
+        == [
+            {
+                "nmi": "ZZ",
+                "suffix": "E1",
+                "register_days": int((data["nmi"].to_numpy(zero_copy_only=False) == "ZZ").sum()),
+            }
+        ]
+    )
 
 
 def test_a_revised_month_changes_only_through_its_own_statistics():
@@ -92,11 +139,19 @@ def test_a_revised_month_changes_only_through_its_own_statistics():
     months = month_windows(WINDOW)
     revised_month = months[1]
     in_revised = (dates >= np.datetime64(revised_month.start)) & (dates <= np.datetime64(revised_month.end))
-    revised = pa.concat_tables([data.filter(pa.array(~in_revised)),
-                                data.filter(pa.array(in_revised)).set_column(
-                                    4, "values", pa.array([[v * 2 for v in vs] for vs in
-                                                           data.filter(pa.array(in_revised))["values"].to_pylist()],
-                                                          pa.list_(pa.float64())))])
+    revised = pa.concat_tables(
+        [
+            data.filter(pa.array(~in_revised)),
+            data.filter(pa.array(in_revised)).set_column(
+                4,
+                "values",
+                pa.array(
+                    [[v * 2 for v in vs] for vs in data.filter(pa.array(in_revised))["values"].to_pylist()],
+                    pa.list_(pa.float64()),
+                ),
+            ),
+        ]
+    )
     statistics = {}
     for month in months:
         source = revised if month == revised_month else data

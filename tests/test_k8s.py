@@ -31,7 +31,9 @@ SECRETS = {
 SECRET_FRAGMENTS = ["Core-Pa55word-7f3a", "Pg-Pa55word-91c2", "anonymise-key-5d1e0c8b2a"]
 IMAGE = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/bua-assets:test"
 FAKE_KUBECONFIG = {
-    "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+    "apiVersion": "v1",
+    "kind": "Config",
+    "current-context": "fake",
     "clusters": [{"name": "fake", "cluster": {"server": "https://127.0.0.1:9"}}],
     "users": [{"name": "fake", "user": {"token": "not-a-token"}}],
     "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
@@ -40,8 +42,9 @@ FAKE_KUBECONFIG = {
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_EXECUTOR", "BUA_K8S_"))} | env
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=full_env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=300
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,10 +61,16 @@ def test_executor_choice():
 
 
 def test_k8s_executor_config_takes_names_only():
-    env = {"BUA_K8S_NAMESPACE": "bua", "BUA_K8S_SECRETS": "bua-dagster-secrets, bua-core-reader,",
-           "BUA_K8S_CONFIGMAPS": "bua-dagster-env"}
-    assert k8s_executor_config(env) == {"job_namespace": "bua", "env_secrets": ["bua-dagster-secrets", "bua-core-reader"],
-                                        "env_config_maps": ["bua-dagster-env"]}
+    env = {
+        "BUA_K8S_NAMESPACE": "bua",
+        "BUA_K8S_SECRETS": "bua-dagster-secrets, bua-core-reader,",
+        "BUA_K8S_CONFIGMAPS": "bua-dagster-env",
+    }
+    assert k8s_executor_config(env) == {
+        "job_namespace": "bua",
+        "env_secrets": ["bua-dagster-secrets", "bua-core-reader"],
+        "env_config_maps": ["bua-dagster-env"],
+    }
     assert k8s_executor_config({}) == {}  # everything inherited from the K8sRunLauncher
     # A value pasted where a name belongs is refused, and not repeated in the message.
     with pytest.raises(ValueError, match="BUA_K8S_SECRETS: item 2 is not a Kubernetes object name") as raised:
@@ -83,8 +92,10 @@ print(json.dumps(out))
 """
     result = _python(code, BUA_EXECUTOR="k8s", BUA_K8S_SECRETS="bua-extra")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"monthly_bua": ["k8s", True],
-                                                                   "bua_teardown": ["k8s", True]}
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "monthly_bua": ["k8s", True],
+        "bua_teardown": ["k8s", True],
+    }
     default = _python(code)
     assert default.returncode == 0, default.stderr
     assert json.loads(default.stdout.strip().splitlines()[-1])["monthly_bua"] == ["in_process", False]
@@ -94,10 +105,17 @@ print(json.dumps(out))
 
 def test_dagster_definitions_validate_with_the_k8s_executor(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUA_K8S_")} | {
-        "BUA_EXECUTOR": "k8s", "DAGSTER_HOME": str(tmp_path)}
-    result = subprocess.run([str(Path(sys.executable).with_name("dagster")), "definitions", "validate",
-                             "-m", "bua_assets.definitions"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
+        "BUA_EXECUTOR": "k8s",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "bua_assets.definitions"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All code locations passed validation" in result.stdout + result.stderr
 
@@ -155,30 +173,56 @@ def _step_job(instance, step_key: str, executor_env: dict):
 
     # The run's origin is the production code location, with the image the code server runs.
     recon_job = ReconstructableRepository.for_module(
-        "bua_assets.definitions", "defs", str(REPO), container_image=os.environ["DAGSTER_CURRENT_IMAGE"],
+        "bua_assets.definitions",
+        "defs",
+        str(REPO),
+        container_image=os.environ["DAGSTER_CURRENT_IMAGE"],
     ).get_reconstructable_job("monthly_bua")
     executor_def = build_executor("k8s", executor_env)
-    k8s_job = dg.Definitions(assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=build_resources(),
-                             executor=executor_def).resolve_job_def("monthly_bua")
+    k8s_job = dg.Definitions(
+        assets=ALL_ASSETS, jobs=[monthly_bua_job], resources=build_resources(), executor=executor_def
+    ).resolve_job_def("monthly_bua")
     assert k8s_job.executor_def is executor_def
     executor_config = ResolvedRunConfig.build(k8s_job, {}).execution.execution_engine_config
-    executor = executor_def.executor_creation_fn(InitExecutorContext(
-        job=recon_job, executor_def=executor_def, executor_config=executor_config, instance=instance))
+    executor = executor_def.executor_creation_fn(
+        InitExecutorContext(
+            job=recon_job, executor_def=executor_def, executor_config=executor_config, instance=instance
+        )
+    )
     batch_api = mock.MagicMock()
     executor._step_handler._api_client = DagsterKubernetesClient.production_client(  # noqa: SLF001
-        batch_api_override=batch_api, core_api_override=mock.MagicMock())
+        batch_api_override=batch_api, core_api_override=mock.MagicMock()
+    )
 
-    run = create_run_for_test(instance, job_name="monthly_bua", job_code_origin=recon_job.get_python_origin(),
-                              tags={"dagster/partition": PARTITION})
+    run = create_run_for_test(
+        instance,
+        job_name="monthly_bua",
+        job_code_origin=recon_job.get_python_origin(),
+        tags={"dagster/partition": PARTITION},
+    )
     plan = create_execution_plan(recon_job)
     plan_context = PlanOrchestrationContext(
-        plan_data=PlanData(job=recon_job, dagster_run=run, instance=instance, execution_plan=plan,
-                           raise_on_error=True, retry_mode=RetryMode.DISABLED),
-        log_manager=create_context_free_log_manager(instance, run), executor=executor, output_capture=None)
-    args = ExecuteStepArgs(job_origin=recon_job.get_python_origin(), run_id=run.run_id,
-                           step_keys_to_execute=[step_key], instance_ref=instance.get_ref())
-    context = StepHandlerContext(instance=instance, plan_context=plan_context, steps=plan.steps,
-                                 execute_step_args=args, dagster_run=run)
+        plan_data=PlanData(
+            job=recon_job,
+            dagster_run=run,
+            instance=instance,
+            execution_plan=plan,
+            raise_on_error=True,
+            retry_mode=RetryMode.DISABLED,
+        ),
+        log_manager=create_context_free_log_manager(instance, run),
+        executor=executor,
+        output_capture=None,
+    )
+    args = ExecuteStepArgs(
+        job_origin=recon_job.get_python_origin(),
+        run_id=run.run_id,
+        step_keys_to_execute=[step_key],
+        instance_ref=instance.get_ref(),
+    )
+    context = StepHandlerContext(
+        instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run
+    )
     events = list(executor._step_handler.launch_step(context))  # noqa: SLF001
     assert events and events[0].event_type_value == "STEP_WORKER_STARTING"
     (call,) = [c for c in batch_api.method_calls if c[0] == "create_namespaced_job"]
@@ -197,7 +241,9 @@ def _step_args(container) -> str:
     return zlib.decompress(base64.b64decode(value)).decode()
 
 
-@pytest.mark.parametrize("step_key", ["interval_reads", "interval_statistics", "unbilled_consumption", "invoice_line_items"])
+@pytest.mark.parametrize(
+    "step_key", ["interval_reads", "interval_statistics", "unbilled_consumption", "invoice_line_items"]
+)
 def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_instance, step_key):
     namespace, body = _step_job(k8s_instance, step_key, {"BUA_K8S_SECRETS": "bua-core-reader"})
     assert namespace == "bua"  # the launcher's job_namespace (BUA_K8S_NAMESPACE)

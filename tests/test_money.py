@@ -12,7 +12,11 @@ def test_halves_round_away_from_zero_where_numpy_and_pandas_round_to_even():
     halves = [0.125, -0.125, 0.005, 2.675, 1.005, -1.005]
     assert [round_cents(x) for x in halves] == [0.13, -0.13, 0.01, 2.68, 1.01, -1.01]
     # the rule this module replaces: numpy/pandas round half to even, and binary floats
-    assert list(np.round(halves[:3], 2)) == [0.12, -0.12, 0.0] and list(pd.Series(halves[:3]).round(2)) == [0.12, -0.12, 0.0]
+    assert list(np.round(halves[:3], 2)) == [0.12, -0.12, 0.0] and list(pd.Series(halves[:3]).round(2)) == [
+        0.12,
+        -0.12,
+        0.0,
+    ]
     assert round_cents(12.344999) == 12.34 and round_cents(-0.004) == 0.0
 
 

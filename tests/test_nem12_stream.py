@@ -119,8 +119,13 @@ def test_messy_file_any_chunk_and_block_size(tmp_path, monkeypatch, chunk_days, 
     path = tmp_path / "messy.csv"
     path.write_bytes(b"\xef\xbb\xbf" + _messy_file().encode())
     whole = read_nem12(path)  # 8 MiB blocks, one chunk: today's reading
-    assert {i.code for i in whole[0].issues} >= {"wrong_value_count", "v_without_400", "bad_interval_length",
-                                                  "unknown_record", "bad_block"}
+    assert {i.code for i in whole[0].issues} >= {
+        "wrong_value_count",
+        "v_without_400",
+        "bad_interval_length",
+        "unknown_record",
+        "bad_block",
+    }
     if block:
         monkeypatch.setattr(reader, "_READ_BLOCK", block)  # lines cut across blocks
     assert_same_as_whole(path, chunk_days)
@@ -151,8 +156,11 @@ def test_bad_utf8_far_into_the_file_rejects_with_the_same_byte(tmp_path, monkeyp
 
 @pytest.mark.parametrize("tail", ["", "900\n300,20231009," + ",".join(["1"] * 48) + ",A,,,,\n900\n200,X\n"])
 def test_missing_or_misplaced_900_yields_nothing(tmp_path, tail):
-    body = HEADER + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n" + "".join(
-        f"300,202310{d:02d},{','.join(['1.5'] * 48)},A,,,20231102000000,\n" for d in range(1, 9))
+    body = (
+        HEADER
+        + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n"
+        + "".join(f"300,202310{d:02d},{','.join(['1.5'] * 48)},A,,,20231102000000,\n" for d in range(1, 9))
+    )
     path = tmp_path / "cut.csv"
     path.write_text(body + tail)
     (s,) = open_nem12(path, chunk_days=2)
@@ -173,27 +181,54 @@ def test_ingest_stages_nothing_from_a_file_without_900(tmp_path):
     # Small chunks so the cut file has staged several before its end is found; two worker processes.
     written: dict[str, list[pa.Table]] = {}
     workdir = tmp_path / "work"
-    summary = ingest_month([good, (cut, "s3://bucket/cut.csv")], date(2026, 10, 1), date(2026, 11, 1),
-                           lambda name, t: written.setdefault(name, []).append(t), workdir, chunk_days=3, workers=2)
+    summary = ingest_month(
+        [good, (cut, "s3://bucket/cut.csv")],
+        date(2026, 10, 1),
+        date(2026, 11, 1),
+        lambda name, t: written.setdefault(name, []).append(t),
+        workdir,
+        chunk_days=3,
+        workers=2,
+    )
     staged = sorted(p.name for p in (workdir / "raw_days").iterdir())
-    assert staged == ["000000-000-000000.parquet", "000000-000-000001.parquet", "000000-000-000002.parquet",
-                      "000000-000-000003.parquet"]
+    assert staged == [
+        "000000-000-000000.parquet",
+        "000000-000-000001.parquet",
+        "000000-000-000002.parquet",
+        "000000-000-000003.parquet",
+    ]
     assert sum(pq.read_metadata(workdir / "raw_days" / p).num_rows for p in staged) == 10
     reads = pa.concat_tables(written["interval_reads"])
     assert summary.interval_reads == reads.num_rows == 10 and set(reads["nmi"].to_pylist()) == {"NGOOD00001"}
     assert summary.files.to_pylist() == [
-        {"source_file": str(good), "created": "202611010930", "from_participant": "MDP1", "register_days": 10,
-         "issues": 0, "rejected": False},
-        {"source_file": "s3://bucket/cut.csv", "created": "", "from_participant": None, "register_days": 0,
-         "issues": 1, "rejected": True},
+        {
+            "source_file": str(good),
+            "created": "202611010930",
+            "from_participant": "MDP1",
+            "register_days": 10,
+            "issues": 0,
+            "rejected": False,
+        },
+        {
+            "source_file": "s3://bucket/cut.csv",
+            "created": "",
+            "from_participant": None,
+            "register_days": 0,
+            "issues": 1,
+            "rejected": True,
+        },
     ]
     assert summary.quarantine.select(["source_file", "code"]).to_pylist() == [
-        {"source_file": "s3://bucket/cut.csv", "code": "missing_900"}]
+        {"source_file": "s3://bucket/cut.csv", "code": "missing_900"}
+    ]
 
 
 def test_a_corrupt_member_voids_the_whole_zip(tmp_path):
-    good = HEADER + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n" + \
-        f"300,20231001,{','.join(['1.5'] * 48)},A,,,20231102000000,\n900\n"
+    good = (
+        HEADER
+        + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n"
+        + f"300,20231001,{','.join(['1.5'] * 48)},A,,,20231102000000,\n900\n"
+    )
     path = tmp_path / "two.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         z.writestr("a.csv", good)
@@ -208,8 +243,11 @@ def test_a_corrupt_member_voids_the_whole_zip(tmp_path):
 
 
 def test_chunks_can_be_iterated_once_and_bytes_api_unchanged():
-    text = HEADER + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n" + \
-        f"300,20231001,{','.join(['1.5'] * 48)},A,,,20231102000000,\n900\n"
+    text = (
+        HEADER
+        + "200,NCDE001111,E1,1,E1,N1,M123,kWh,30,\n"
+        + f"300,20231001,{','.join(['1.5'] * 48)},A,,,20231102000000,\n900\n"
+    )
     f = read_nem12_bytes(text.encode(), "t.csv")
     assert f.days.num_rows == 1 and f.issues == [] and f.header.from_participant == "MDP1"
     (s,) = open_nem12(__file__)  # not NEM12: rejected before any chunk
@@ -237,6 +275,7 @@ def test_inspect_is_the_same_in_any_chunk_size(retailer, nem12_samples):
 
 
 # --- a large file -------------------------------------------------------------------------
+
 
 def write_big_nem12(path: Path, target_bytes: int, *, year=2026, month=10, interval=5, seed=0) -> dict:
     """A NEM12 file of about ``target_bytes``: pre-formatted 300 records repeated with other
@@ -297,8 +336,12 @@ print(json.dumps(out))
 
 
 def _child(path: Path, what: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", _CHILD.format(repo=str(REPO)), str(path), what],
-                          capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(repo=str(REPO)), str(path), what],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     print(what, result, file=sys.stderr)
@@ -317,8 +360,10 @@ def test_300mb_file_inspects_and_ingests_in_bounded_memory(tmp_path):
         got = _child(path, "inspect")
         assert got["issues"] == [] and got["rows"] == want["registers"] and got["days"] == days
         assert got["kwh"] == pytest.approx(want["kwh"], rel=1e-9)
-        assert got["quality"] == {"A": days * want["intervals"] - want["registers"] * want["intervals"] // 2,
-                                  "S": want["registers"] * want["intervals"] // 2}
+        assert got["quality"] == {
+            "A": days * want["intervals"] - want["registers"] * want["intervals"] // 2,
+            "S": want["registers"] * want["intervals"] // 2,
+        }
         assert got["peak_rss_mb"] < 1500  # 0.7 GB measured; 3.2 GB before streaming
         got = _child(path, "ingest")
         assert got["rows"] == got["lake_rows"] == days and got["registers"] == want["registers"]

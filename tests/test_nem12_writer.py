@@ -14,8 +14,9 @@ def _case(seed: int, decimals: int, *, wide: bool = False, negative: bool = Fals
     blocks, dates, quality, events, store, row_index, filled, row = [], [], [], {}, {}, [], {}, 0
     for _ in range(int(r.integers(1, 30))):
         length, n = int(r.choice([5, 15, 30])), int(r.integers(0, 12))
-        blocks.append(RegisterBlock("4100000001", "E1B1", "1", "E1", "M123", "Wh" if decimals == 0 else "kWh",
-                                    length, row, n))
+        blocks.append(
+            RegisterBlock("4100000001", "E1B1", "1", "E1", "M123", "Wh" if decimals == 0 else "kWh", length, row, n)
+        )
         n_int = 1440 // length
         vals = np.round(r.lognormal(-1, 2 if wide else 1, (n, n_int)), 5)
         if wide:
@@ -36,10 +37,18 @@ def _case(seed: int, decimals: int, *, wide: bool = False, negative: bool = Fals
             if q == "V":
                 events[row + k] = [(1, 5, "A", ""), (6, n_int, "S14", "76")]
         row += n
-    return dict(created="202607010300", from_participant="MDP", to_participant="RETAILER", blocks=blocks,
-                dates=np.array(dates, dtype="datetime64[D]"), values={k: np.concatenate(v) for k, v in store.items()},
-                row_index=np.array(row_index, dtype=np.int64), quality=np.array(quality), events=events,
-                decimals=decimals)
+    return dict(
+        created="202607010300",
+        from_participant="MDP",
+        to_participant="RETAILER",
+        blocks=blocks,
+        dates=np.array(dates, dtype="datetime64[D]"),
+        values={k: np.concatenate(v) for k, v in store.items()},
+        row_index=np.array(row_index, dtype=np.int64),
+        quality=np.array(quality),
+        events=events,
+        decimals=decimals,
+    )
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -33,27 +33,41 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
     rehearsal = f"{folder}/{REHEARSAL_TAGS['bua/snapshot']}"
     # the rehearsal (taken 29 October local) was exported under its snapshot, not promoted
     assert [n.rsplit("/", 1)[-1] for n in export.list(rehearsal)] == [
-        "BUA_AccountSummary_202610.csv", "BUA_AccrualSummary_202610.csv", "BUA_Errors_202610.csv",
-        "BUA_InvoiceLineItemMonthly_202610.csv", "BUA_manifest_202610.json"]
+        "BUA_AccountSummary_202610.csv",
+        "BUA_AccrualSummary_202610.csv",
+        "BUA_Errors_202610.csv",
+        "BUA_InvoiceLineItemMonthly_202610.csv",
+        "BUA_manifest_202610.json",
+    ]
     assert integration.list(INTEGRATION_PREFIX) == []
     rehearsal_summary = export.get(f"{rehearsal}/BUA_AccountSummary_202610.csv")
     # the month-end snapshot's run (its export step again here) is kept apart and promoted
-    result = dg.materialize(ALL_ASSETS, selection=["bua_export"], partition_key=PARTITION,
-                            resources=operations_month["resources"], instance=instance, tags=MONTH_END_TAGS)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=["bua_export"],
+        partition_key=PARTITION,
+        resources=operations_month["resources"],
+        instance=instance,
+        tags=MONTH_END_TAGS,
+    )
     (mat,) = [e.materialization for e in result.get_asset_materialization_events()]
     assert mat.metadata["promotion"].value == "promoted: the latest month-end snapshot"
     month_end = f"{folder}/{MONTH_END_TAGS['bua/snapshot']}"
     assert export.get(f"{rehearsal}/BUA_AccountSummary_202610.csv") == rehearsal_summary  # not overwritten
     promoted = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
     assert promoted["snapshot"] == "bua-core-2026-11-01" and promoted["rehearsal"] is False
-    assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == export.get(f"{month_end}/BUA_Errors_202610.csv")
+    assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == export.get(
+        f"{month_end}/BUA_Errors_202610.csv"
+    )
     # the operator names the official one, then goes back to the latest month-end snapshot
     monkeypatch.setenv("BUA_EXPORT_BASE", str(home / "exports"))
     monkeypatch.setenv("BUA_INTEGRATION_BASE", str(home / "integration"))
     assert main(["promote", "--month", "2026-10", "--snapshot", REHEARSAL_TAGS["bua/snapshot"]]) == 0
     assert json.loads(capsys.readouterr().out)["previous"] == "bua-core-2026-11-01"
-    assert json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))["snapshot"] == \
-        REHEARSAL_TAGS["bua/snapshot"]
+    assert (
+        json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))["snapshot"]
+        == REHEARSAL_TAGS["bua/snapshot"]
+    )
     assert main(["promote", "--month", "2026-10", "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in listed] == [["*", "bua-core-2026-10-29"], ["bua-core-2026-11-01", "taken"]]
@@ -85,8 +99,13 @@ def topic_queue(moto_endpoint):
 def _sensor_context(instance, run_id: str, name: str, resources: dict, event_type: dg.DagsterEventType):
     run = instance.get_run_by_id(run_id)
     (record,) = instance.get_records_for_run(run_id, of_type=event_type).records
-    return dg.build_run_status_sensor_context(sensor_name=name, dagster_event=record.event_log_entry.dagster_event,
-                                              dagster_instance=instance, dagster_run=run, resources=resources)
+    return dg.build_run_status_sensor_context(
+        sensor_name=name,
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
+    )
 
 
 def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topic_queue):
@@ -94,8 +113,9 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     lake, instance, run_id = operations_month["lake"], operations_month["instance"], operations_month["run_id"]
     resources = {"lake": LakeResource(base=lake.base), "notify": notify}
     for _ in range(2):  # the sensor sees the run twice: one row, two identical messages
-        bua_month_succeeded(_sensor_context(instance, run_id, "bua_month_succeeded", resources,
-                                            dg.DagsterEventType.RUN_SUCCESS))
+        bua_month_succeeded(
+            _sensor_context(instance, run_id, "bua_month_succeeded", resources, dg.DagsterEventType.RUN_SUCCESS)
+        )
     messages = received()
     assert len(messages) == 2 and messages[0]["Message"] == messages[1]["Message"]
     assert messages[0]["Subject"] == "BUA 2026-10: done"
@@ -115,7 +135,11 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     log = lake.read(RUN_LOG_ASSET, PARTITION, RUN_LOG_DATASET)
     assert log["run_id"].to_pylist() == [run_id]
     row = log.to_pylist()[0]
-    assert (row["status"], row["snapshot"], row["note"]) == ("SUCCESS", "bua-core-2026-10-29", "rehearsal before month end")
+    assert (row["status"], row["snapshot"], row["note"]) == (
+        "SUCCESS",
+        "bua-core-2026-10-29",
+        "rehearsal before month end",
+    )
     assert row["net_amount"] == round(float(cells.sum()), 2)
     assert set(json.loads(row["step_seconds"])) == {a.key.to_user_string() for a in ALL_ASSETS}
     assert row["checks_failed"] == sum(not c["passed"] for c in json.loads(row["checks"]))
@@ -123,7 +147,8 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     assert row["ended"] > row["started"] and row["duration_seconds"] > 0
     # shown in the UI: the run log asset's materialisation with the month's runs as a table
     (event,) = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(RUN_LOG_ASSET), asset_partitions=[PARTITION]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(RUN_LOG_ASSET), asset_partitions=[PARTITION]), limit=1
+    ).records
     shown = event.asset_materialization.metadata["runs"].value
     assert [r.data["run_id"] for r in shown.records] == [run_id]
     # the analysts see it too
@@ -139,14 +164,27 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
         conn.execute('ALTER TABLE "Meter" DROP COLUMN "serial"')
     lake_dir = tmp_path / "lake"
     resources = local_resources(f"sqlite:///{drifted}", str(folder / "nem12"), tmp_path) | {
-        "lake": LakeResource(base=str(lake_dir))}
+        "lake": LakeResource(base=str(lake_dir))
+    }
     instance = operations_month["instance"]  # no history needed: the run stops at core_tables' check
-    result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance,
-                            tags={"bua/snapshot": "bua-core-drifted"}, raise_on_error=False)
+    result = dg.materialize(
+        ALL_ASSETS,
+        partition_key=PARTITION,
+        resources=resources,
+        instance=instance,
+        tags={"bua/snapshot": "bua-core-drifted"},
+        raise_on_error=False,
+    )
     assert not result.success
-    bua_month_failed(_sensor_context(instance, result.run_id, "bua_month_failed",
-                                     {"lake": LakeResource(base=str(lake_dir)), "notify": notify},
-                                     dg.DagsterEventType.RUN_FAILURE).for_run_failure())
+    bua_month_failed(
+        _sensor_context(
+            instance,
+            result.run_id,
+            "bua_month_failed",
+            {"lake": LakeResource(base=str(lake_dir)), "notify": notify},
+            dg.DagsterEventType.RUN_FAILURE,
+        ).for_run_failure()
+    )
     (message,) = received()
     assert message["Subject"] == "BUA 2026-10: FAILED at core_tables"
     body = message["Message"].splitlines()

@@ -54,8 +54,10 @@ def test_export_is_byte_identical_in_two_homes_and_reconciliation_counts_against
     second, _ = run_home(retailer, tmp_path / "elsewhere" / "home-two")
     assert first.success and second.success
     # Each run's export sits under its snapshot's folder (`current`: the embedded default has none).
-    folders = [h / "exports" / "export" / "csv" / "2026-11-01" / "current" for h in (tmp_path / "home-one",
-                                                                                      tmp_path / "elsewhere" / "home-two")]
+    folders = [
+        h / "exports" / "export" / "csv" / "2026-11-01" / "current"
+        for h in (tmp_path / "home-one", tmp_path / "elsewhere" / "home-two")
+    ]
     files = sorted(p.name for p in folders[0].iterdir())
     assert files == sorted(p.name for p in folders[1].iterdir()) and "BUA_Errors_202610.csv" in files
     for f in files:
@@ -73,12 +75,19 @@ def test_export_is_byte_identical_in_two_homes_and_reconciliation_counts_against
     assert len(billed) and (billed["unbilled_days"] == 0).all() and (billed["net_amount"] == 0).all()
     lost = int(billed["account_id"].iloc[0])
     with lake.partition_writer("bua_account_summary", PARTITION) as w:
-        w.write("bua_account_summary", pa.Table.from_pandas(summary[summary["account_id"] != lost], preserve_index=False))
-    verdict = reconcile(lake, PARTITION, lake.read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas(),
-                        lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas())
+        w.write(
+            "bua_account_summary", pa.Table.from_pandas(summary[summary["account_id"] != lost], preserve_index=False)
+        )
+    verdict = reconcile(
+        lake,
+        PARTITION,
+        lake.read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas(),
+        lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas(),
+    )
     assert not verdict.passed
-    assert verdict.description == (f"totals agree to the cent; 1 accounts open in CORE in neither the summary nor "
-                                   f"the exceptions (e.g. [{lost}])")
+    assert verdict.description == (
+        f"totals agree to the cent; 1 accounts open in CORE in neither the summary nor the exceptions (e.g. [{lost}])"
+    )
     assert verdict.metadata["accounts_missing"].value == [lost]
 
 
@@ -109,8 +118,9 @@ FULL_DISK = textwrap.dedent("""
 
 def test_a_write_failing_on_a_full_disk_leaves_no_staging_folder_and_the_old_partition(tmp_path):
     lake_dir, export_dir = tmp_path / "lake", tmp_path / "exports"
-    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(lake_dir), str(export_dir)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(lake_dir), str(export_dir)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "{'lake': 'OSError', 'export': 'OSError'}"
     assert sorted(p.name for p in (lake_dir / "asset").iterdir()) == ["2026-10-01"]  # no .staging-*
@@ -122,17 +132,21 @@ def test_demo_month_outside_the_data_stops_before_generating(tmp_path, capsys):
     today = date(2026, 11, 22)
     assert demo_month_problem("2026-10", today, None, 500) is None
     assert demo_month_problem("2026-13", today, None, 500) == (
-        "--month '2026-13' is not a month: use YYYY-MM, e.g. 2026-10")
+        "--month '2026-13' is not a month: use YYYY-MM, e.g. 2026-10"
+    )
     assert demo_month_problem("2023-08", today, None, 500) == (
-        "--month 2023-08 is before the first partition (2023-09): there is no such month to run")
+        "--month 2023-08 is before the first partition (2023-09): there is no such month to run"
+    )
     assert demo_month_problem("2026-11", today, None, 500) == (
-        "--month 2026-11 has not ended yet (today is 2026-11-22): the latest complete month is 2026-10")
+        "--month 2026-11 has not ended yet (today is 2026-11-22): the latest complete month is 2026-10"
+    )
     existing = {"accounts": 500, "as_at": "2026-11-01", "history_months": 13}
     assert demo_month_problem("2026-01", today, existing, 500) is None
     assert demo_month_problem("2025-10", today, existing, 500) is None
     assert demo_month_problem("2025-09", today, existing, 500) == (
         "--month 2025-09 is outside the retailer already in this home (data from 2025-10 to 2026-10): choose a "
-        "month in it, or another --home for a new retailer")
+        "month in it, or another --home for a new retailer"
+    )
     assert demo_month_problem("2025-09", today, existing, 300) is None  # another size: a new retailer is generated
 
     # The command itself: a clear error, exit code 2, and nothing created in the home.
@@ -150,9 +164,13 @@ def test_demo_month_outside_the_data_stops_before_generating(tmp_path, capsys):
 def test_relative_sources_strips_the_meter_data_root_from_every_text_column():
     import pandas as pd
 
-    frame = pd.DataFrame({"source_file": ["/data/nem12/2026-10/a.csv", "s3://bucket/nem12/2026-10/b.zip"],
-                          "reason": ["superseded by a later delivery: /data/nem12/2026-10/c.csv:3", None],
-                          "line": [3, 4]})
+    frame = pd.DataFrame(
+        {
+            "source_file": ["/data/nem12/2026-10/a.csv", "s3://bucket/nem12/2026-10/b.zip"],
+            "reason": ["superseded by a later delivery: /data/nem12/2026-10/c.csv:3", None],
+            "line": [3, 4],
+        }
+    )
     out = relative_sources(frame, "/data/nem12/", "s3://bucket/nem12")
     assert out["source_file"].tolist() == ["2026-10/a.csv", "2026-10/b.zip"]
     assert out["reason"].iloc[0] == "superseded by a later delivery: 2026-10/c.csv:3" and pd.isna(out["reason"].iloc[1])

@@ -22,8 +22,12 @@ from bua_assets.settings import profile_history_months
 
 def test_period_is_whole_months():
     assert period_partitions(date(2024, 5, 1), date(2024, 6, 30)) == ["2024-05-01", "2024-06-01"]
-    assert period_partitions(date(2024, 11, 1), date(2025, 2, 28)) == ["2024-11-01", "2024-12-01", "2025-01-01",
-                                                                      "2025-02-01"]
+    assert period_partitions(date(2024, 11, 1), date(2025, 2, 28)) == [
+        "2024-11-01",
+        "2024-12-01",
+        "2025-01-01",
+        "2025-02-01",
+    ]
     with pytest.raises(ValueError, match="--from must be the first day of a month"):
         period_partitions(date(2024, 5, 2), date(2024, 6, 30))
     with pytest.raises(ValueError, match="--to must be the last day of a month"):
@@ -33,37 +37,87 @@ def test_period_is_whole_months():
 
 
 def test_combined_totals_add_the_months():
-    may = pd.DataFrame({"state": ["NSW", "NSW", "VIC"], "fuel": ["ELECTRICITY"] * 2 + ["GAS"],
-                        "net_amount": [10.0, 5.5, 3.0], "net_amount_less_discount": [9.0, 5.0, 3.0],
-                        "volume": [100.0, 50.0, 7.0], "days": [30.0, 31.0, 31.0]})
+    may = pd.DataFrame(
+        {
+            "state": ["NSW", "NSW", "VIC"],
+            "fuel": ["ELECTRICITY"] * 2 + ["GAS"],
+            "net_amount": [10.0, 5.5, 3.0],
+            "net_amount_less_discount": [9.0, 5.0, 3.0],
+            "volume": [100.0, 50.0, 7.0],
+            "days": [30.0, 31.0, 31.0],
+        }
+    )
     june = may.iloc[[0]].assign(net_amount=2.25, net_amount_less_discount=2.0, volume=10.0, days=30.0)
     accounts = pd.DataFrame({"state": ["NSW", "NSW", "VIC"], "fuel": ["ELECTRICITY", "ELECTRICITY", "GAS"]})
     by_month, combined = combine_period({"2024-05-01": (may, accounts), "2024-06-01": (june, accounts.iloc[:1])})
     assert by_month.to_dict("records") == [
-        {"month": "2024-05", "state": "NSW", "fuel": "ELECTRICITY", "net_amount": 15.5, "net_amount_less_discount": 14.0,
-         "volume": 150.0, "days": 61.0, "accounts": 2},
-        {"month": "2024-05", "state": "VIC", "fuel": "GAS", "net_amount": 3.0, "net_amount_less_discount": 3.0,
-         "volume": 7.0, "days": 31.0, "accounts": 1},
-        {"month": "2024-06", "state": "NSW", "fuel": "ELECTRICITY", "net_amount": 2.25, "net_amount_less_discount": 2.0,
-         "volume": 10.0, "days": 30.0, "accounts": 1}]
+        {
+            "month": "2024-05",
+            "state": "NSW",
+            "fuel": "ELECTRICITY",
+            "net_amount": 15.5,
+            "net_amount_less_discount": 14.0,
+            "volume": 150.0,
+            "days": 61.0,
+            "accounts": 2,
+        },
+        {
+            "month": "2024-05",
+            "state": "VIC",
+            "fuel": "GAS",
+            "net_amount": 3.0,
+            "net_amount_less_discount": 3.0,
+            "volume": 7.0,
+            "days": 31.0,
+            "accounts": 1,
+        },
+        {
+            "month": "2024-06",
+            "state": "NSW",
+            "fuel": "ELECTRICITY",
+            "net_amount": 2.25,
+            "net_amount_less_discount": 2.0,
+            "volume": 10.0,
+            "days": 30.0,
+            "accounts": 1,
+        },
+    ]
     assert combined.to_dict("records") == [
-        {"state": "NSW", "fuel": "ELECTRICITY", "net_amount": 17.75, "net_amount_less_discount": 16.0,
-         "volume": 160.0, "days": 91.0, "months": 2},
-        {"state": "VIC", "fuel": "GAS", "net_amount": 3.0, "net_amount_less_discount": 3.0, "volume": 7.0,
-         "days": 31.0, "months": 1}]
+        {
+            "state": "NSW",
+            "fuel": "ELECTRICITY",
+            "net_amount": 17.75,
+            "net_amount_less_discount": 16.0,
+            "volume": 160.0,
+            "days": 91.0,
+            "months": 2,
+        },
+        {
+            "state": "VIC",
+            "fuel": "GAS",
+            "net_amount": 3.0,
+            "net_amount_less_discount": 3.0,
+            "volume": 7.0,
+            "days": 31.0,
+            "months": 1,
+        },
+    ]
     with pytest.raises(LookupError, match="2024-07-01"):
         combine_period({"2024-07-01": None})
 
 
-def test_period_command_combines_the_months_and_stops_at_a_failed_one(retailer, operations_month, tmp_path,
-                                                                     monkeypatch, capsys):
+def test_period_command_combines_the_months_and_stops_at_a_failed_one(
+    retailer, operations_month, tmp_path, monkeypatch, capsys
+):
     folder, url = retailer
     home = operations_month["home"]  # October is in this lake already (conftest.py)
     monkeypatch.setenv("BUA_CORE_URL", url)
     monkeypatch.setenv("BUA_METER_DATA", str(folder / "nem12"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     out = tmp_path / "period.csv"
-    assert main(["period", "--from", "2026-10-01", "--to", "2026-10-31", "--home", str(home), "--output", str(out)]) == 0
+    assert (
+        main(["period", "--from", "2026-10-01", "--to", "2026-10-31", "--home", str(home), "--output", str(out)]) == 0
+    )
     assert "2026-10: already in the lake" in capsys.readouterr().err  # not re-run
     month = operations_month["lake"].read("accrual_summary", "2026-10-01", "accrual_summary").to_pandas()
     expected = month.groupby(["state", "fuel"])["net_amount"].sum().round(2)
@@ -75,7 +129,9 @@ def test_period_command_combines_the_months_and_stops_at_a_failed_one(retailer, 
     assert sum(int(r["accounts"]) for r in by_month) == accounts
     # September is run (its plans as its own snapshot showed them) and October reused: two months
     both = tmp_path / "both.csv"
-    assert main(["period", "--from", "2026-09-01", "--to", "2026-10-31", "--home", str(home), "--output", str(both)]) == 0
+    assert (
+        main(["period", "--from", "2026-09-01", "--to", "2026-10-31", "--home", str(home), "--output", str(both)]) == 0
+    )
     err = capsys.readouterr().err
     assert "2026-09: materialising" in err and "2026-10: already in the lake" in err
     assert {r["month"] for r in csv.DictReader((tmp_path / "both_by_month.csv").open())} == {"2026-09", "2026-10"}
@@ -87,8 +143,22 @@ def test_period_command_combines_the_months_and_stops_at_a_failed_one(retailer, 
     with sqlite3.connect(bad) as con:
         con.execute("UPDATE AccountUtility SET account_id = 999999 WHERE id = (SELECT min(id) FROM AccountUtility)")
     monkeypatch.setenv("BUA_CORE_URL", f"sqlite:///{bad}")
-    assert main(["period", "--from", "2026-08-01", "--to", "2026-10-31", "--home", str(tmp_path / "bad-home"),
-                 "--output", str(tmp_path / "bad.csv")]) == 1
+    assert (
+        main(
+            [
+                "period",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-10-31",
+                "--home",
+                str(tmp_path / "bad-home"),
+                "--output",
+                str(tmp_path / "bad.csv"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "error: the interval history for 2026-08 failed" in err or "error: the run for 2026-08 failed" in err
     assert not (tmp_path / "bad.csv").exists()
@@ -102,10 +172,12 @@ def test_profile_history_length_is_configuration():
         with pytest.raises(ValueError, match="BUA_PROFILE_HISTORY_MONTHS must be"):
             profile_history_months({"BUA_PROFILE_HISTORY_MONTHS": bad})
     # read when the definitions load: the profiles' partition mapping and window follow it
-    probe = ("import bua_assets.assets.profiles as p, bua_assets.runner as r;"
-             "m = p.statistics_history.partition_mapping;"
-             "print(p.HISTORY_MONTHS, m.start_offset, p.profile_window('2026-10-01').start,"
-             " len(r.history_partitions('2026-10-01')))")
+    probe = (
+        "import bua_assets.assets.profiles as p, bua_assets.runner as r;"
+        "m = p.statistics_history.partition_mapping;"
+        "print(p.HISTORY_MONTHS, m.start_offset, p.profile_window('2026-10-01').start,"
+        " len(r.history_partitions('2026-10-01')))"
+    )
     env = os.environ | {"BUA_PROFILE_HISTORY_MONTHS": "36"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["36", "-35", "2023-11-01", "35"]

@@ -23,8 +23,14 @@ def run(core_url: str, nem12: str, lake: str, selection=None):
     with dg.instance_for_test() as instance:
         if selection is None:
             backfill_interval_history(PARTITION, instance, resources)
-        return dg.materialize(ALL_ASSETS, partition_key=PARTITION, selection=selection, resources=resources,
-                              instance=instance, raise_on_error=False)
+        return dg.materialize(
+            ALL_ASSETS,
+            partition_key=PARTITION,
+            selection=selection,
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 def read_all(lake_dir: str, asset: str) -> dict[str, pa.Table]:
@@ -43,7 +49,8 @@ def test_generator_is_deterministic(retailer, tmp_path):
     a, b = CoreDatabase(url), CoreDatabase(f"sqlite:///{again / 'core.db'}")
     for table in ("Invoice", "InvoiceLineItem", "BasicRead", "AccountPlan"):
         assert pa.Table.from_batches(list(a.stream_table(table))).equals(
-            pa.Table.from_batches(list(b.stream_table(table)))), table
+            pa.Table.from_batches(list(b.stream_table(table)))
+        ), table
 
 
 def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
@@ -52,8 +59,14 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     first = run(url, str(out / "nem12"), lake)
     assert first.success
     checks = {c.check_name: c for c in first.get_asset_check_evaluations()}
-    assert checks.keys() == {"schema_drift", "consistency", "meter_data_deliveries", "profile_validation",
-                             "ili_exceptions", "reconciliation"}
+    assert checks.keys() == {
+        "schema_drift",
+        "consistency",
+        "meter_data_deliveries",
+        "profile_validation",
+        "ili_exceptions",
+        "reconciliation",
+    }
     assert checks["consistency"].passed, checks["consistency"].description
     # Every provider delivered about as much as the month before.
     assert checks["meter_data_deliveries"].passed, checks["meter_data_deliveries"].description
@@ -64,8 +77,11 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     assert validation.passed or validation.severity == dg.AssetCheckSeverity.WARN, validation.description
     assets = [a.key.to_user_string() for a in ALL_ASSETS if a.key.to_user_string() != "core_snapshot"]
     before = {a: read_all(lake, a) for a in assets}
-    estimate_files = lambda: {p.name: p.read_bytes() for p in  # noqa: E731
-                              (Path(Lake(lake).partition_dir("nem12_estimates", PARTITION)) / "nem12").glob("*.csv")}
+
+    def estimate_files():
+        folder = Path(Lake(lake).partition_dir("nem12_estimates", PARTITION)) / "nem12"
+        return {p.name: p.read_bytes() for p in folder.glob("*.csv")}
+
     files_before = estimate_files()
     assert before["interval_reads"]["interval_reads"].num_rows > 1000 and files_before
     assert run(url, str(out / "nem12"), lake).success
@@ -95,8 +111,11 @@ def test_every_open_account_is_unbilled_or_billed_to_month_end(retailer, tmp_pat
         if li["invoice_id"] in debit_invoices:
             billed_to[li["account_id"]] = max(billed_to.get(li["account_id"], li["period_end"]), li["period_end"])
     month_end = date(2026, 10, 31)
-    open_accounts = [a["id"] for a in core["Account"].to_pylist()
-                     if a["open_date"] <= month_end and (a["close_date"] is None or a["close_date"] >= month_end)]
+    open_accounts = [
+        a["id"]
+        for a in core["Account"].to_pylist()
+        if a["open_date"] <= month_end and (a["close_date"] is None or a["close_date"] >= month_end)
+    ]
     assert len(open_accounts) > 100
     for account in open_accounts:
         assert account in october or billed_to.get(account, date.min) >= month_end, account
@@ -107,8 +126,12 @@ def test_core_tables_identical_from_mariadb_and_sqlite(retailer, tmp_path):
     mysql_url = mysql_url_or_skip()
     generate(CONFIG, tmp_path / "mysql_retailer", mysql_url)
     try:
-        assert run(sqlite_url, str(out / "nem12"), str(tmp_path / "a"), selection=["core_snapshot", "core_tables"]).success
-        assert run(mysql_url, str(out / "nem12"), str(tmp_path / "b"), selection=["core_snapshot", "core_tables"]).success
+        assert run(
+            sqlite_url, str(out / "nem12"), str(tmp_path / "a"), selection=["core_snapshot", "core_tables"]
+        ).success
+        assert run(
+            mysql_url, str(out / "nem12"), str(tmp_path / "b"), selection=["core_snapshot", "core_tables"]
+        ).success
         a, b = read_all(str(tmp_path / "a"), "core_tables"), read_all(str(tmp_path / "b"), "core_tables")
         tables = [k for k in a if not k.startswith("_")]
         assert len(tables) == 23

@@ -30,8 +30,13 @@ def postgres_db(monkeypatch):
         pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432 ({exc}); set BUA_REQUIRE_POSTGRES=1 to make this fail")
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    for key, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_DB": name,
-                       "DAGSTER_PG_USER": "postgres", "DAGSTER_PG_PASSWORD": "not-needed-under-trust"}.items():
+    for key, value in {
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "5432",
+        "DAGSTER_PG_DB": name,
+        "DAGSTER_PG_USER": "postgres",
+        "DAGSTER_PG_PASSWORD": "not-needed-under-trust",
+    }.items():
         monkeypatch.setenv(key, value)
     yield name
     admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -52,8 +57,12 @@ def test_production_profile_materialises_a_partition_on_postgres(postgres_db, re
         limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
         assert limits == [{"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
         folder, url = retailer
-        result = dg.materialize([core_snapshot, core_tables], instance=instance, partition_key=PARTITION,
-                                resources=local_resources(url, str(folder / "nem12"), tmp_path))
+        result = dg.materialize(
+            [core_snapshot, core_tables],
+            instance=instance,
+            partition_key=PARTITION,
+            resources=local_resources(url, str(folder / "nem12"), tmp_path),
+        )
         assert result.success
         (run,) = instance.get_runs()
         assert run.tags["dagster/partition"] == PARTITION

@@ -24,8 +24,15 @@ def test_missing_negative_and_absurd_days_are_errors_and_heavy_filling_a_warning
     status[0, 3] = "MISSING"
     status[3, :3] = "FILLED"  # SA control load: 3 of 4 days filled
     status[1, 0:2] = "FILLED"  # VIC: half its days, not over the limit
-    summary = pd.DataFrame({"register_id": range(12), "nmi": "N", "suffix": "E1",
-                            "coverage": np.linspace(0.0, 1.1, 12), "days_with_data": 100})
+    summary = pd.DataFrame(
+        {
+            "register_id": range(12),
+            "nmi": "N",
+            "suffix": "E1",
+            "coverage": np.linspace(0.0, 1.1, 12),
+            "days_with_data": 100,
+        }
+    )
     found = profile_findings(profiles(values, status), summary)
     seg = found.segments.set_index("segment")
     assert seg.loc["RES|NSW|PRIMARY", "missing_days"] == 1 and seg.loc["RES|VIC|PRIMARY", "negative_days"] == 1

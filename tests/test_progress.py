@@ -26,6 +26,9 @@ def test_progress_without_throttle_reports_every_item_with_its_detail():
     report(1, 3, "2026-08: 1,200 register-days")
     report(2, 3)
     report(3, 3)
-    assert [line.split(", ")[0] for line in log.lines] == ["unbilled months: 1/3 (33%)", "unbilled months: 2/3 (67%)",
-                                                           "unbilled months: 3/3 (100%)"]
+    assert [line.split(", ")[0] for line in log.lines] == [
+        "unbilled months: 1/3 (33%)",
+        "unbilled months: 2/3 (67%)",
+        "unbilled months: 3/3 (100%)",
+    ]
     assert "2026-08: 1,200 register-days" in log.lines[0]

@@ -20,8 +20,14 @@ def aws(moto_endpoint):
     rds = boto3.client("rds", endpoint_url=moto_endpoint, region_name=REGION)
     secrets = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name=REGION)
     source = f"earl-core-{uuid.uuid4().hex[:6]}"
-    rds.create_db_instance(DBInstanceIdentifier=source, DBInstanceClass="db.t3.micro", Engine="mysql",
-                           MasterUsername="admin", MasterUserPassword="earl-password", AllocatedStorage=20)
+    rds.create_db_instance(
+        DBInstanceIdentifier=source,
+        DBInstanceClass="db.t3.micro",
+        Engine="mysql",
+        MasterUsername="admin",
+        MasterUserPassword="earl-password",
+        AllocatedStorage=20,
+    )
     snapshot = f"{source}-snap"
     rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot)
     secret = f"bua/core/master-{uuid.uuid4().hex[:6]}"
@@ -94,31 +100,54 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
     root = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
     with root.cursor() as cur:
         cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (service_user, "from-the-source-account"))
-    resource = RdsCoreResource(mode="restore", master_secret_id=master, reader_secret_id=reader,
-                               service_secret_ids=[service],
-                               database=mysql_url.rsplit("/", 1)[1], endpoint_url=rds.meta.endpoint_url,
-                               data_host_override="127.0.0.1:3306")
-    resources = {"core_db": CoreDatabaseResource(url="sqlite:///unused.db"), "rds": resource,
-                 "anonymise": AnonymiseResource(),
-                 "lake": LakeResource(base=str(tmp_path / "lake"))}
+    resource = RdsCoreResource(
+        mode="restore",
+        master_secret_id=master,
+        reader_secret_id=reader,
+        service_secret_ids=[service],
+        database=mysql_url.rsplit("/", 1)[1],
+        endpoint_url=rds.meta.endpoint_url,
+        data_host_override="127.0.0.1:3306",
+    )
+    resources = {
+        "core_db": CoreDatabaseResource(url="sqlite:///unused.db"),
+        "rds": resource,
+        "anonymise": AnonymiseResource(),
+        "lake": LakeResource(base=str(tmp_path / "lake")),
+    }
     run_config = {"ops": {"core_snapshot": {"config": {"snapshot_identifier": snapshot}}}}
     try:
         with dg.instance_for_test() as instance:
-            first = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
-                                   resources=resources, run_config=run_config)
+            first = dg.materialize(
+                [core_snapshot, core_tables],
+                partition_key=PARTITION,
+                instance=instance,
+                resources=resources,
+                run_config=run_config,
+            )
             meta = first.asset_materializations_for_node("core_snapshot")[0].metadata
             assert first.success and meta["rds_instance"].value == instance_identifier(PARTITION)
             assert meta["rds_reused"].value is False and meta["accounts"].value > 100
             pymysql.connect(host="127.0.0.1", user=service_user, password=new_password).close()  # rotated
-            again = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
-                                   resources=resources, run_config=run_config)
+            again = dg.materialize(
+                [core_snapshot, core_tables],
+                partition_key=PARTITION,
+                instance=instance,
+                resources=resources,
+                run_config=run_config,
+            )
             assert again.asset_materializations_for_node("core_snapshot")[0].metadata["rds_reused"].value is True
 
             def teardown_outcome(retention_days):
                 result = bua_teardown.execute_in_process(
-                    instance=instance, resources={"rds": resource},
-                    run_config={"ops": {"teardown_core_instance": {"config": {"month": PARTITION,
-                                                                              "retention_days": retention_days}}}})
+                    instance=instance,
+                    resources={"rds": resource},
+                    run_config={
+                        "ops": {
+                            "teardown_core_instance": {"config": {"month": PARTITION, "retention_days": retention_days}}
+                        }
+                    },
+                )
                 return result.output_for_node("teardown_core_instance")
 
             assert "export has not succeeded" in teardown_outcome(0)

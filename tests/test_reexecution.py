@@ -13,8 +13,15 @@ from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
 
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process: the injected failure applies
-UPSTREAM = {"core_snapshot", "core_tables", "interval_reads", "unbilled_window", "utility_profiles",
-            "segment_profiles", "macro_profiles"}
+UPSTREAM = {
+    "core_snapshot",
+    "core_tables",
+    "interval_reads",
+    "unbilled_window",
+    "utility_profiles",
+    "segment_profiles",
+    "macro_profiles",
+}
 
 
 def exports(home: Path) -> dict[str, bytes]:
@@ -23,15 +30,26 @@ def exports(home: Path) -> dict[str, bytes]:
 
 def run_month(home: Path, retailer, monkeypatch, instance):
     folder, url = retailer
-    for key, value in {"BUA_TEST_CORE_URL": url, "BUA_TEST_NEM12": str(folder / "nem12"), "BUA_TEST_LAKE": str(home / "lake"),
-                       "BUA_TEST_EXPORTS": str(home / "exports"), "BUA_TEST_INTEGRATION": str(home / "integration")}.items():
+    for key, value in {
+        "BUA_TEST_CORE_URL": url,
+        "BUA_TEST_NEM12": str(folder / "nem12"),
+        "BUA_TEST_LAKE": str(home / "lake"),
+        "BUA_TEST_EXPORTS": str(home / "exports"),
+        "BUA_TEST_INTEGRATION": str(home / "integration"),
+    }.items():
         monkeypatch.setenv(key, value)
     backfill_interval_history(PARTITION, instance, local_resources(url, str(folder / "nem12"), home))
-    return dg.execute_job(dg.reconstructable(reexecution_job.monthly_job), instance=instance, run_config=IN_PROCESS,
-                          tags={"dagster/partition": PARTITION})
+    return dg.execute_job(
+        dg.reconstructable(reexecution_job.monthly_job),
+        instance=instance,
+        run_config=IN_PROCESS,
+        tags={"dagster/partition": PARTITION},
+    )
 
 
-def test_reexecute_from_failure_recomputes_only_the_failed_part_and_matches_a_clean_run(retailer, tmp_path, monkeypatch):
+def test_reexecute_from_failure_recomputes_only_the_failed_part_and_matches_a_clean_run(
+    retailer, tmp_path, monkeypatch
+):
     with dg.instance_for_test() as instance:
         clean = run_month(tmp_path / "clean", retailer, monkeypatch, instance)
         assert clean.success
@@ -52,10 +70,18 @@ def test_reexecute_from_failure_recomputes_only_the_failed_part_and_matches_a_cl
         assert not (tmp_path / "failed" / "integration").exists()  # nothing exported from a failed month
 
         monkeypatch.setattr(profiles, "with_segment_averages", real)
-        again = dg.execute_job(dg.reconstructable(reexecution_job.monthly_job), instance=instance,
-                               run_config=IN_PROCESS, tags={"dagster/partition": PARTITION},  # as the UI carries it
-                               reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance))
-        assert again.success, [str(e.event_specific_data.error.message)[:300] for e in again.all_events if e.event_type_value == "STEP_FAILURE" or e.event_type_value == "RUN_FAILURE"]
+        again = dg.execute_job(
+            dg.reconstructable(reexecution_job.monthly_job),
+            instance=instance,
+            run_config=IN_PROCESS,
+            tags={"dagster/partition": PARTITION},  # as the UI carries it
+            reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance),
+        )
+        assert again.success, [
+            str(e.event_specific_data.error.message)[:300]
+            for e in again.all_events
+            if e.event_type_value == "STEP_FAILURE" or e.event_type_value == "RUN_FAILURE"
+        ]
         recomputed = {e.asset_key.to_user_string() for e in again.get_asset_materialization_events()}
         assert "micro_scalars" in recomputed and "bua_export" in recomputed
         assert not recomputed & UPSTREAM  # what succeeded before the failure is not redone

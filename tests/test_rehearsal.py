@@ -32,21 +32,33 @@ REHEARSAL = SnapshotRun("bua-core-2026-10-29", datetime(2026, 10, 28, 13, 0, tzi
 
 
 def files(version: str) -> list[ExportFile]:
-    return [ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
-            for name in ("InvoiceLineItemMonthly", "AccountSummary", "AccrualSummary", "Errors")]
+    return [
+        ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
+        for name in ("InvoiceLineItemMonthly", "AccountSummary", "AccrualSummary", "Errors")
+    ]
 
 
 def test_only_the_latest_month_end_snapshot_is_promoted_automatically():
     assert should_promote(REHEARSAL, "auto", RUN_DATE, SYDNEY, None) == (
-        False, "kept apart: snapshot taken 2026-10-29T00:00:00+11:00, not on the run date 2026-11-01 (a rehearsal)")
-    assert should_promote(MONTH_END, "auto", RUN_DATE, SYDNEY, None) == (True, "promoted: the latest month-end snapshot")
+        False,
+        "kept apart: snapshot taken 2026-10-29T00:00:00+11:00, not on the run date 2026-11-01 (a rehearsal)",
+    )
+    assert should_promote(MONTH_END, "auto", RUN_DATE, SYDNEY, None) == (
+        True,
+        "promoted: the latest month-end snapshot",
+    )
     tagged = SnapshotRun(MONTH_END.snapshot, MONTH_END.created, rehearsal=True)
     assert should_promote(tagged, "auto", RUN_DATE, SYDNEY, None)[0] is False
     later_promoted = {"snapshot": LATER.snapshot, "snapshot_created": LATER.created.isoformat()}
     promoted, reason = should_promote(MONTH_END, "auto", RUN_DATE, SYDNEY, later_promoted)
     assert not promoted and LATER.snapshot in reason  # an older snapshot re-run does not displace a newer one
-    assert should_promote(LATER, "auto", RUN_DATE, SYDNEY, {"snapshot": MONTH_END.snapshot,
-                                                            "snapshot_created": MONTH_END.created.isoformat()})[0]
+    assert should_promote(
+        LATER,
+        "auto",
+        RUN_DATE,
+        SYDNEY,
+        {"snapshot": MONTH_END.snapshot, "snapshot_created": MONTH_END.created.isoformat()},
+    )[0]
     assert should_promote(REHEARSAL, "always", RUN_DATE, SYDNEY, None)[0]
     assert not should_promote(MONTH_END, "never", RUN_DATE, SYDNEY, None)[0]
     assert should_promote(SnapshotRun(NO_SNAPSHOT, None, False), "auto", RUN_DATE, SYDNEY, None)[0]
@@ -60,14 +72,20 @@ def _two_snapshots_then_promote(export: Target, integration: Target):
     export_snapshot(files("month-end"), MONTH, MONTH_END, export)
     base = "export/csv/2026-11-01"
     # neither overwrote the other
-    assert export.get(f"{base}/{REHEARSAL.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nrehearsal,AccountSummary\n"
-    assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+    assert (
+        export.get(f"{base}/{REHEARSAL.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nrehearsal,AccountSummary\n"
+    )
+    assert (
+        export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+    )
     listed = exported_snapshots(export, MONTH)
     assert [m["snapshot"] for m in listed] == [REHEARSAL.snapshot, MONTH_END.snapshot]
     assert all(len(m["files"]) == 4 for m in listed)
     # a rerun of the rehearsal replaces only its own folder
     export_snapshot(files("rehearsal-2"), MONTH, REHEARSAL, export)
-    assert export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+    assert (
+        export.get(f"{base}/{MONTH_END.snapshot}/BUA_AccountSummary_202610.csv") == b"a,b\nmonth-end,AccountSummary\n"
+    )
 
     promote(export, integration, MONTH, MONTH_END.snapshot)
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == b"a,b\nmonth-end,Errors\n"
@@ -75,9 +93,16 @@ def _two_snapshots_then_promote(export: Target, integration: Target):
     # the operator names the rehearsal instead: exactly its files, its manifest
     promote(export, integration, MONTH, REHEARSAL.snapshot)
     names = [n.rsplit("/", 1)[-1] for n in integration.list(INTEGRATION_PREFIX)]
-    assert names == ["BUA_AccountSummary_202610.csv", "BUA_AccrualSummary_202610.csv", "BUA_Errors_202610.csv",
-                     "BUA_InvoiceLineItemMonthly_202610.csv", "BUA_manifest_202610.json"]
-    assert integration.get(f"{INTEGRATION_PREFIX}/BUA_AccrualSummary_202610.csv") == b"a,b\nrehearsal-2,AccrualSummary\n"
+    assert names == [
+        "BUA_AccountSummary_202610.csv",
+        "BUA_AccrualSummary_202610.csv",
+        "BUA_Errors_202610.csv",
+        "BUA_InvoiceLineItemMonthly_202610.csv",
+        "BUA_manifest_202610.json",
+    ]
+    assert (
+        integration.get(f"{INTEGRATION_PREFIX}/BUA_AccrualSummary_202610.csv") == b"a,b\nrehearsal-2,AccrualSummary\n"
+    )
     manifest = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
     assert manifest["snapshot"] == REHEARSAL.snapshot and manifest["snapshot_created"] == "2026-10-28T13:00:00+00:00"
     with pytest.raises(LookupError, match="exported snapshots: bua-core-2026-10-29, bua-core-2026-11-01"):
@@ -95,4 +120,6 @@ def test_snapshots_kept_apart_and_promotion_on_local_folders(tmp_path):
 
 def test_snapshots_kept_apart_and_promotion_on_s3(s3_bucket):
     endpoint, bucket, _ = s3_bucket
-    _two_snapshots_then_promote(Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint))
+    _two_snapshots_then_promote(
+        Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint)
+    )

@@ -19,10 +19,18 @@ CONFIG = GeneratorConfig(accounts=200, seed=13, as_at=date(2026, 11, 1), history
 
 
 def truth(out, month: str) -> pd.DataFrame:
-    t = pq.read_table(out / "truth" / f"{month}.parquet", columns=["meter_register_id", "suffix", "read_date", "values"])
+    t = pq.read_table(
+        out / "truth" / f"{month}.parquet", columns=["meter_register_id", "suffix", "read_date", "values"]
+    )
     values = pc.list_flatten(t["values"]).to_numpy().reshape(t.num_rows, 48)
-    return pd.DataFrame({"register_id": t["meter_register_id"].to_numpy(), "suffix": t["suffix"].to_numpy(),
-                         "date": t["read_date"].to_numpy(), "values": list(values)})
+    return pd.DataFrame(
+        {
+            "register_id": t["meter_register_id"].to_numpy(),
+            "suffix": t["suffix"].to_numpy(),
+            "date": t["read_date"].to_numpy(),
+            "values": list(values),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +63,22 @@ def test_gas_network_volumes_come_from_another_population(rich):
     of our customers, they are the same numbers."""
     con = sqlite3.connect(rich / "core.db")
     vol = pd.read_sql("select utility_network_id, gas_date, volume from GasNetworkDailyVolume order by 1, 2", con)
-    ours = pd.read_sql("select u.utility_network_id, count(*) n from MeterRegister r join Meter m on m.id = r.meter_id "
-                       "join Utility u on u.id = m.utility_id where r.suffix_id = 'G1' group by 1", con)
+    ours = pd.read_sql(
+        "select u.utility_network_id, count(*) n from MeterRegister r join Meter m on m.id = r.meter_id "
+        "join Utility u on u.id = m.utility_id where r.suffix_id = 'G1' group by 1",
+        con,
+    )
     con.close()
     days = np.arange(np.datetime64(CONFIG.start), np.datetime64(CONFIG.as_at))
     model = RichLoad()
-    state = model.prepare(CONFIG.seed, pd.DataFrame({"kind": [0], "scale": [10.0], "state": ["NSW"],
-                                                     "utility_index": [0]}), days)
+    state = model.prepare(
+        CONFIG.seed, pd.DataFrame({"kind": [0], "scale": [10.0], "state": ["NSW"], "utility_index": [0]}), days
+    )
     n = ours.set_index("utility_network_id")["n"]
     for network, state_name in ((13, "NSW"), (14, "VIC")):
-        expected = np.round(model.gas_network_daily(state, CONFIG.seed, state_name, network, 2500 * (1 + int(n.get(network, 0)))), 1)
+        expected = np.round(
+            model.gas_network_daily(state, CONFIG.seed, state_name, network, 2500 * (1 + int(n.get(network, 0)))), 1
+        )
         got = vol.loc[vol["utility_network_id"] == network, "volume"].to_numpy(dtype=float)
         np.testing.assert_allclose(got, expected, rtol=1e-9)
         # A winter network: July's days use far more than late spring's.

@@ -13,15 +13,34 @@ START = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
 
 def facts(**overrides) -> RunFacts:
-    current = pd.DataFrame({"state": ["NSW", "NSW", "VIC"], "fuel": ["ELECTRICITY", "ELECTRICITY", "GAS"],
-                            "net_amount": [1000.0, 234.5, 99.99]})
-    previous = pd.DataFrame({"state": ["NSW", "QLD"], "fuel": ["ELECTRICITY", "ELECTRICITY"], "net_amount": [1200.0, 50.0]})
-    base = dict(run_id="abc-123", month="2026-10-01", status="SUCCESS", snapshot="bua-core-2026-11-01",
-                started=START, ended=datetime(2026, 11, 1, 2, 4, 5, tzinfo=UTC), code_version="0.1.0+deadbeef",
-                step_seconds={"core_tables": 12.5, "bua_export": 1.25}, totals=totals_against_previous(current, previous),
-                checks=[CheckOutcome("core_tables", "schema_drift", True, "ERROR"),
-                        CheckOutcome("segment_profiles", "profile_validation", False, "WARN", "2 segments filled")],
-                export_location="s3://int/ADH/OUTBOUND/BUA/BUA_manifest_202610.json", note="the real one", job="monthly_bua")
+    current = pd.DataFrame(
+        {
+            "state": ["NSW", "NSW", "VIC"],
+            "fuel": ["ELECTRICITY", "ELECTRICITY", "GAS"],
+            "net_amount": [1000.0, 234.5, 99.99],
+        }
+    )
+    previous = pd.DataFrame(
+        {"state": ["NSW", "QLD"], "fuel": ["ELECTRICITY", "ELECTRICITY"], "net_amount": [1200.0, 50.0]}
+    )
+    base = dict(
+        run_id="abc-123",
+        month="2026-10-01",
+        status="SUCCESS",
+        snapshot="bua-core-2026-11-01",
+        started=START,
+        ended=datetime(2026, 11, 1, 2, 4, 5, tzinfo=UTC),
+        code_version="0.1.0+deadbeef",
+        step_seconds={"core_tables": 12.5, "bua_export": 1.25},
+        totals=totals_against_previous(current, previous),
+        checks=[
+            CheckOutcome("core_tables", "schema_drift", True, "ERROR"),
+            CheckOutcome("segment_profiles", "profile_validation", False, "WARN", "2 segments filled"),
+        ],
+        export_location="s3://int/ADH/OUTBOUND/BUA/BUA_manifest_202610.json",
+        note="the real one",
+        job="monthly_bua",
+    )
     return RunFacts(**(base | overrides))
 
 
@@ -30,9 +49,11 @@ def test_totals_by_state_and_fuel_against_last_month():
     assert t.to_dict("records") == [
         {"state": "NSW", "fuel": "ELECTRICITY", "net_amount": 1234.5, "previous_net_amount": 1200.0, "change": 34.5},
         {"state": "QLD", "fuel": "ELECTRICITY", "net_amount": 0.0, "previous_net_amount": 50.0, "change": -50.0},
-        {"state": "VIC", "fuel": "GAS", "net_amount": 99.99, "previous_net_amount": 0.0, "change": 99.99}]
+        {"state": "VIC", "fuel": "GAS", "net_amount": 99.99, "previous_net_amount": 0.0, "change": 99.99},
+    ]
     assert totals_against_previous(pd.DataFrame({"state": ["SA"], "fuel": ["GAS"], "net_amount": [5.0]}), None)[
-        "previous_net_amount"].tolist() == [0.0]
+        "previous_net_amount"
+    ].tolist() == [0.0]
 
 
 def test_success_message():
@@ -55,21 +76,32 @@ def test_success_message():
         "\n"
         "Checks:\n"
         "  core_tables.schema_drift: passed\n"
-        "  segment_profiles.profile_validation: FAILED (WARN) - 2 segments filled\n")
+        "  segment_profiles.profile_validation: FAILED (WARN) - 2 segments filled\n"
+    )
 
 
 def test_failure_message_names_the_failed_step_and_check():
-    failed = facts(status="FAILURE", totals=None, export_location="", note="", failed_steps=["core_tables"],
-                   failure_messages={"core_tables": "dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking check failed"},
-                   checks=[CheckOutcome("core_tables", "schema_drift", False, "ERROR", "Meter.serial: missing_column")])
+    failed = facts(
+        status="FAILURE",
+        totals=None,
+        export_location="",
+        note="",
+        failed_steps=["core_tables"],
+        failure_messages={"core_tables": "dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking check failed"},
+        checks=[CheckOutcome("core_tables", "schema_drift", False, "ERROR", "Meter.serial: missing_column")],
+    )
     subject, body = message(failed, "http://localhost:3000")
     assert subject == "BUA 2026-10: FAILED at core_tables"
     assert body.splitlines()[4:] == [
-        "", "Failed step: core_tables",
+        "",
+        "Failed step: core_tables",
         "Failed check: core_tables.schema_drift (ERROR): Meter.serial: missing_column",
         "Error in core_tables: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking check failed",
         "Re-run: open the run, Re-execute > From failure",
-        "", "Checks:", "  core_tables.schema_drift: FAILED (ERROR) - Meter.serial: missing_column"]
+        "",
+        "Checks:",
+        "  core_tables.schema_drift: FAILED (ERROR) - Meter.serial: missing_column",
+    ]
 
 
 def test_run_log_is_appended_once_per_run():

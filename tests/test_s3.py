@@ -57,15 +57,25 @@ def test_pipeline_reads_nem12_from_s3_and_writes_lake_to_s3(retailer, s3_bucket,
         s3.upload_file(str(path), bucket, f"inbound/nem12/{month}/{path.name}")
 
     def run(lake: LakeResource, meter_data: MeterDataResource):
-        result = dg.materialize([core_snapshot, core_tables, interval_reads], partition_key=PARTITION,
-                                resources={"core_db": CoreDatabaseResource(url=core_url), "lake": lake,
-                                           "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
-                                           "meter_data": meter_data})
+        result = dg.materialize(
+            [core_snapshot, core_tables, interval_reads],
+            partition_key=PARTITION,
+            resources={
+                "core_db": CoreDatabaseResource(url=core_url),
+                "lake": lake,
+                "rds": RdsCoreResource(),
+                "anonymise": AnonymiseResource(),
+                "meter_data": meter_data,
+            },
+        )
         assert result.success
 
-    run(LakeResource(base=f"s3://{bucket}/lake", endpoint_url=endpoint),
-        MeterDataResource(location=f"s3://{bucket}/inbound/nem12", endpoint_url=endpoint,
-                          cache_dir=str(tmp_path / "cache")))
+    run(
+        LakeResource(base=f"s3://{bucket}/lake", endpoint_url=endpoint),
+        MeterDataResource(
+            location=f"s3://{bucket}/inbound/nem12", endpoint_url=endpoint, cache_dir=str(tmp_path / "cache")
+        ),
+    )
     run(LakeResource(base=str(tmp_path / "lake")), MeterDataResource(location=str(folder / "nem12")))
     on_s3 = Lake(f"s3://{bucket}/lake", s3_endpoint_url=endpoint)
     local = Lake(str(tmp_path / "lake"))
@@ -74,8 +84,10 @@ def test_pipeline_reads_nem12_from_s3_and_writes_lake_to_s3(retailer, s3_bucket,
         for dataset in local.datasets(asset, PARTITION):
             from_s3, from_disk = on_s3.read(asset, PARTITION, dataset), local.read(asset, PARTITION, dataset)
             if "source_file" in from_s3.column_names:  # lineage names where each file really came from
-                assert all(s.startswith(f"s3://{bucket}/inbound/nem12/{month}/")
-                           for s in from_s3["source_file"].unique().to_pylist())
+                assert all(
+                    s.startswith(f"s3://{bucket}/inbound/nem12/{month}/")
+                    for s in from_s3["source_file"].unique().to_pylist()
+                )
                 from_s3, from_disk = _file_names_only(from_s3), _file_names_only(from_disk)
             assert from_s3.equals(from_disk), (asset, dataset)
 

@@ -28,10 +28,17 @@ def test_the_core_password_never_appears_in_logs_metadata_or_run_config(tmp_path
             cur.execute(f"GRANT SELECT ON `{db_name}`.* TO %s@'%%'", (user,))
         monkeypatch.setenv("BUA_CORE_URL", f"mysql+pymysql://{user}:{password}@127.0.0.1:3306/{db_name}")
         with dg.instance_for_test() as instance:
-            result = dg.materialize([core_snapshot, core_tables], partition_key=PARTITION, instance=instance,
-                                    resources={"core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_CORE_URL")),
-                                               "lake": LakeResource(base=str(tmp_path / "lake")),
-                                               "rds": RdsCoreResource(), "anonymise": AnonymiseResource()})
+            result = dg.materialize(
+                [core_snapshot, core_tables],
+                partition_key=PARTITION,
+                instance=instance,
+                resources={
+                    "core_db": CoreDatabaseResource(url=dg.EnvVar("BUA_CORE_URL")),
+                    "lake": LakeResource(base=str(tmp_path / "lake")),
+                    "rds": RdsCoreResource(),
+                    "anonymise": AnonymiseResource(),
+                },
+            )
             assert result.success
             run = instance.get_run_by_id(result.run_id)
             shown = [json.dumps(run.run_config, default=str), json.dumps(run.tags, default=str)]

@@ -17,8 +17,9 @@ def version(id, account, start=date(2026, 1, 1), end=None, status="APPROVED", ra
 
 
 def debit(account, days=30, rate=1.10, supply_point=500):
-    return Transaction(account, supply_point, "DAILY_RETAIL", "ANYTIME", days, float(days), rate,
-                       round(days * rate, 2), False)
+    return Transaction(
+        account, supply_point, "DAILY_RETAIL", "ANYTIME", days, float(days), rate, round(days * rate, 2), False
+    )
 
 
 def credit(account, days=30, rate=1.10, supply_point=500):
@@ -42,8 +43,12 @@ def test_versions_moved_between_billing_accounts_over_successive_runs():
     assert run_supplementary(versions, previous, *JUNE) == []
 
     # Run 3: it was account C all along, from 16 June; B kept the first half of the month.
-    versions = [version(1, "A", status="REPLACED"), version(2, "B", status="REPLACED"),
-                version(3, "B", end=date(2026, 6, 15)), version(4, "C", start=date(2026, 6, 16))]
+    versions = [
+        version(1, "A", status="REPLACED"),
+        version(2, "B", status="REPLACED"),
+        version(3, "B", end=date(2026, 6, 15)),
+        version(4, "C", start=date(2026, 6, 16)),
+    ]
     run3 = run_supplementary(versions, previous, *JUNE)
     assert run3 == [debit("B", days=15), credit("B"), debit("C", days=15)]
 
@@ -59,8 +64,9 @@ def test_versions_moved_between_billing_accounts_over_successive_runs():
 
 
 def test_rate_correction_on_the_same_account_reverses_and_rebills():
-    out = run_supplementary([version(1, "A", status="REPLACED", rate=1.10), version(2, "A", rate=1.25)],
-                            [debit("A", rate=1.10)], *JUNE)
+    out = run_supplementary(
+        [version(1, "A", status="REPLACED", rate=1.10), version(2, "A", rate=1.25)], [debit("A", rate=1.10)], *JUNE
+    )
     assert out == [debit("A", rate=1.25), credit("A", rate=1.10)]
 
 

@@ -30,10 +30,22 @@ from bua_assets.synth.generator import GeneratorConfig, generate
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.getenv("BUA_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CHECKS = (("core_tables", "schema_drift"), ("segment_profiles", "profile_validation"),
-          ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHECKS = (
+    ("core_tables", "schema_drift"),
+    ("segment_profiles", "profile_validation"),
+    ("invoice_line_items", "ili_exceptions"),
+    ("accrual_summary", "reconciliation"),
+)
 TIMEOUT_MS = 120_000  # a loaded 2-core box: generous, every wait is on something visible
 
 
@@ -61,19 +73,30 @@ def ui(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui_home")
     d = defaults(home)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))} | {
-        "BUA_HOME": str(home), "BUA_DUCKDB_THREADS": "1"}  # the first partition comes from the data
+        "BUA_HOME": str(home),
+        "BUA_DUCKDB_THREADS": "1",
+    }  # the first partition comes from the data
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BUA_DUCKDB_THREADS", "1")  # one process per step: no worker pool to start for tiny months
-        generate(GeneratorConfig(accounts=60, seed=5, as_at=AccrualMonth.from_key(partition).run_date, history_months=12),
-                 d.home / "retailer", d.core_url)
+        generate(
+            GeneratorConfig(accounts=60, seed=5, as_at=AccrualMonth.from_key(partition).run_date, history_months=12),
+            d.home / "retailer",
+            d.core_url,
+        )
         (d.dagster_home).mkdir(parents=True)
         shutil.copy(REPO / "dagster.yaml", d.dagster_home / "dagster.yaml")
         with dg.DagsterInstance.from_config(str(d.dagster_home)) as instance:
             backfill_interval_history(partition, instance, local_resources(d.core_url, d.meter_data, home))
     port = free_port()
     log = open(home / "dagster_dev.log", "w")
-    server = subprocess.Popen([str(REPO / "dev"), "ui", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [str(REPO / "dev"), "ui", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -174,8 +197,17 @@ def test_the_month_from_the_ui(ui, page):
 def test_first_partition_follows_the_data(ui):
     """The UI's partitions start at the data's first month, not 2023-09 (checked in the process
     that served it, through the same environment)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))} | {"BUA_HOME": str(ui["home"])}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))} | {
+        "BUA_HOME": str(ui["home"])
+    }
     code = "from bua_assets.partitions import monthly_partitions as m; print(m.get_first_partition_key())"
-    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.strip().splitlines()[-1]
-    assert out == first_of_month_before(AccrualMonth.from_key(ui["partition"]).run_date, 12).isoformat()  # the 12 months generated
+    out = (
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "python"), "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert (
+        out == first_of_month_before(AccrualMonth.from_key(ui["partition"]).run_date, 12).isoformat()
+    )  # the 12 months generated

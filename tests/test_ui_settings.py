@@ -33,15 +33,16 @@ def test_first_partition_from_the_setting_or_the_embedded_data(tmp_path):
 def test_24_months_get_24_distinct_colours_in_the_chart():
     colours = month_colours(30)
     assert len(set(colours)) == 30
-    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours[:24]], dtype=float)
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colours[:24]], dtype=float)
     distance = np.sqrt(((rgb[:, None, :] - rgb[None, :, :]) ** 2).sum(axis=2)) + np.eye(24) * 999
     assert distance.min() > 55  # no two of the horizon's months look alike
     months = pd.date_range("2024-11-01", periods=24, freq="MS").date
-    summary = pd.DataFrame({"state": "NSW", "fuel": "ELECTRICITY", "year_mnth": months,
-                            "net_amount_less_discount": 100.0})
+    summary = pd.DataFrame(
+        {"state": "NSW", "fuel": "ELECTRICITY", "year_mnth": months, "net_amount_less_discount": 100.0}
+    )
     import matplotlib.image as mpimg
 
-    pixels = (mpimg.imread(io.BytesIO(accrual_chart(summary, None, "2026-10-01")), format="png")[..., :3] * 255)
+    pixels = mpimg.imread(io.BytesIO(accrual_chart(summary, None, "2026-10-01")), format="png")[..., :3] * 255
     present = {tuple(int(round(v)) for v in p) for p in pixels.reshape(-1, 3)[::7]}
     assert {tuple(int(c) for c in row) for row in rgb} <= present  # every month's bar is drawn in its own colour
 
@@ -54,7 +55,9 @@ def test_runs_from_the_asset_graph_execute_as_monthly_bua():
     with dg.instance_for_test() as instance:
         strategies = {
             name: get_reexecution_strategy(instance.create_run_for_job(job, tags=dict(job.tags)), instance)
-            or "FROM_FAILURE (Dagster's default)" for name, job in (("monthly_bua", monthly), ("graph", graph))}
+            or "FROM_FAILURE (Dagster's default)"
+            for name, job in (("monthly_bua", monthly), ("graph", graph))
+        }
     assert str(strategies["monthly_bua"]) == "ReexecutionStrategy.FROM_FAILURE"
     assert strategies["graph"] == "FROM_FAILURE (Dagster's default)"  # the same re-execution from the failed step
 

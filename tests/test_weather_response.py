@@ -23,18 +23,28 @@ DATES = WINDOW.dates
 SEASON = 1 + 0.6 * np.cos(2 * np.pi * ((DATES - np.datetime64("2026-07-15")).astype(int)) / 365.25)
 MACRO = MacroProfiles(["GAS|1"], (SEASON / SEASON.mean())[None, :], np.full((1, WINDOW.days, 48), 1 / 48), WINDOW)
 W = MACRO.daily[0]
-TRUE_DAILY = {1: 3.0 * W - 1.0,  # heating-dominated: more seasonal than the network
-              2: np.full(WINDOW.days, 2.0),  # hot water and cooking only
-              3: 1.5 * W}  # just like the network
+TRUE_DAILY = {
+    1: 3.0 * W - 1.0,  # heating-dominated: more seasonal than the network
+    2: np.full(WINDOW.days, 2.0),  # hot water and cooking only
+    3: 1.5 * W,
+}  # just like the network
 
 
 def reads(register: int, every: int, first: int = 0) -> pd.DataFrame:
     """Actual read intervals every ``every`` days from day ``first`` with the exact consumption."""
     cuts = np.arange(first, WINDOW.days, every)
-    return pd.DataFrame({"meter_register_id": register, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
-                         "days": np.diff(cuts), "consumption": [TRUE_DAILY[register][a + 1:b + 1].sum()
-                                                                for a, b in zip(cuts[:-1], cuts[1:])],
-                         "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+    return pd.DataFrame(
+        {
+            "meter_register_id": register,
+            "from_date": DATES[cuts[:-1]],
+            "to_date": DATES[cuts[1:]],
+            "days": np.diff(cuts),
+            "consumption": [TRUE_DAILY[register][a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "from_read_type": "ACTUAL",
+            "to_read_type": "ACTUAL",
+            "rolled_over": False,
+        }
+    )
 
 
 REGISTERS = pd.DataFrame({"register_id": [1, 2, 3], "key_index": 0, "tenancy_start": pd.Timestamp("2020-01-01")})
@@ -51,14 +61,17 @@ def test_heating_and_base_load_customers_are_told_apart_from_their_reads():
     # register's own shape follows each customer; the network's shape alone does not.
     known = intervals[intervals["to_date"] <= DATES[273]]
     response = weather_response(REGISTERS, known, MACRO)
-    scalars = with_response(basic_scalars(REGISTERS, known, MACRO, reference_days=60), response,
-                            REGISTERS, MACRO).set_index("register_id")
+    scalars = with_response(
+        basic_scalars(REGISTERS, known, MACRO, reference_days=60), response, REGISTERS, MACRO
+    ).set_index("register_id")
     share = response.set_index("register_id")["base_share"]
     ahead = DATES[274:]
     for reg in (1, 2):
         s = scalars.loc[reg]
-        ours = s["scalar"] * register_weights(MACRO, np.zeros(len(ahead), dtype=int), np.full(len(ahead), share[reg]),
-                                              ahead).sum()
+        ours = (
+            s["scalar"]
+            * register_weights(MACRO, np.zeros(len(ahead), dtype=int), np.full(len(ahead), share[reg]), ahead).sum()
+        )
         reference = (DATES > np.datetime64(s["reference_start"])) & (DATES <= np.datetime64(s["reference_end"]))
         network_shape_only = s["reference_quantity"] / W[reference].sum() * W[274:].sum()
         truth = TRUE_DAILY[reg][274:].sum()
@@ -79,9 +92,14 @@ def test_short_or_one_season_history_keeps_the_segment_shape():
 def test_register_weights_sum_over_a_range():
     k = np.zeros(2, dtype=int)
     share = np.array([0.5, -0.5])
-    after, through = np.array(["2026-01-31"] * 2, dtype="datetime64[D]"), np.array(["2026-03-31"] * 2, dtype="datetime64[D]")
+    after, through = (
+        np.array(["2026-01-31"] * 2, dtype="datetime64[D]"),
+        np.array(["2026-03-31"] * 2, dtype="datetime64[D]"),
+    )
     days = np.arange(np.datetime64("2026-02-01"), np.datetime64("2026-04-01"))
-    expected = [register_weights(MACRO, np.zeros(len(days), dtype=int), np.full(len(days), s), days).sum() for s in share]
+    expected = [
+        register_weights(MACRO, np.zeros(len(days), dtype=int), np.full(len(days), s), days).sum() for s in share
+    ]
     np.testing.assert_allclose(register_range_weight(MACRO, k, share, after, through), expected)
 
 
@@ -90,9 +108,18 @@ def test_recent_reads_weigh_more_in_the_registers_line():
     # short half-life its line follows the new household, without decay it sits in between.
     true = np.where(np.arange(WINDOW.days) < 182, 1.5 * W, 3.0 * W)
     cuts = np.arange(0, WINDOW.days, 30)
-    iv = pd.DataFrame({"meter_register_id": 3, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
-                       "days": np.diff(cuts), "consumption": [true[a + 1:b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
-                       "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+    iv = pd.DataFrame(
+        {
+            "meter_register_id": 3,
+            "from_date": DATES[cuts[:-1]],
+            "to_date": DATES[cuts[1:]],
+            "days": np.diff(cuts),
+            "consumption": [true[a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "from_read_type": "ACTUAL",
+            "to_read_type": "ACTUAL",
+            "rolled_over": False,
+        }
+    )
     flat = weather_response(REGISTERS, iv, MACRO, prior_strength=0.0, halflife_days=None).set_index("register_id")
     recent = weather_response(REGISTERS, iv, MACRO, prior_strength=0.0, halflife_days=20).set_index("register_id")
     assert abs(recent.loc[3, "response_slope"] - 3.0) < 0.3 < abs(flat.loc[3, "response_slope"] - 3.0)
@@ -107,8 +134,10 @@ def test_the_estimate_keeps_half_of_the_latest_periods_departure_from_the_line()
     iv.loc[last, "consumption"] *= 1.2
     response = weather_response(REGISTERS, iv, MACRO)
     own = basic_scalars(REGISTERS, iv, MACRO, reference_days=60)
-    got = {c: with_response(own, response, REGISTERS, MACRO, credibility=c).set_index("register_id").loc[3]
-           for c in (0.0, 0.5, 1.0)}
+    got = {
+        c: with_response(own, response, REGISTERS, MACRO, credibility=c).set_index("register_id").loc[3]
+        for c in (0.0, 0.5, 1.0)
+    }
     quantity = iv.loc[last, "consumption"]
     departure = quantity - got[0.0]["reference_expected"]  # from the register's line
     # the line sits between the old level (quantity / 1.2) and the bumped period: one interval of four
@@ -116,9 +145,13 @@ def test_the_estimate_keeps_half_of_the_latest_periods_departure_from_the_line()
     assert got[1.0]["reference_expected"] == pytest.approx(quantity)
     assert got[0.5]["reference_expected"] == pytest.approx(quantity - 0.5 * departure)
     for c, s in got.items():  # the scalar carries the expected quantity in the register's own weights
-        weight = register_range_weight(MACRO, np.zeros(1, dtype=int), np.array([s["base_share"]]),
-                                       np.array([s["reference_start"]], dtype="datetime64[D]"),
-                                       np.array([s["reference_end"]], dtype="datetime64[D]"))[0]
+        weight = register_range_weight(
+            MACRO,
+            np.zeros(1, dtype=int),
+            np.array([s["base_share"]]),
+            np.array([s["reference_start"]], dtype="datetime64[D]"),
+            np.array([s["reference_end"]], dtype="datetime64[D]"),
+        )[0]
         assert s["scalar"] * weight == pytest.approx(s["reference_expected"]), c
 
 
@@ -129,10 +162,18 @@ def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
     # its reads is steeper than any non-negative weight allows on the mildest day.
     heating_only = np.maximum(4.0 * W - 2.5, 0.0)
     cuts = np.arange(0, WINDOW.days, 61)
-    intervals = pd.DataFrame({"meter_register_id": 9, "from_date": DATES[cuts[:-1]], "to_date": DATES[cuts[1:]],
-                              "days": np.diff(cuts),
-                              "consumption": [heating_only[a + 1:b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
-                              "from_read_type": "ACTUAL", "to_read_type": "ACTUAL", "rolled_over": False})
+    intervals = pd.DataFrame(
+        {
+            "meter_register_id": 9,
+            "from_date": DATES[cuts[:-1]],
+            "to_date": DATES[cuts[1:]],
+            "days": np.diff(cuts),
+            "consumption": [heating_only[a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "from_read_type": "ACTUAL",
+            "to_read_type": "ACTUAL",
+            "rolled_over": False,
+        }
+    )
     registers = pd.DataFrame({"register_id": [9], "key_index": 0, "tenancy_start": pd.Timestamp("2020-01-01")})
     floor = lowest_base_share(MACRO, np.array([0]))[0]
     assert floor == pytest.approx(-W.min() / (1 - W.min()))
@@ -140,6 +181,10 @@ def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
     assert share == pytest.approx(floor)  # the unconstrained line's share would be far below it
     weights = register_weights(MACRO, np.zeros(WINDOW.days, dtype=int), np.full(WINDOW.days, share), DATES)
     assert weights.min() >= -1e-12 and weights.min() == pytest.approx(0.0, abs=1e-9)
-    scalars = with_response(basic_scalars(registers, intervals, MACRO, reference_days=60),
-                            weather_response(registers, intervals, MACRO), registers, MACRO)
+    scalars = with_response(
+        basic_scalars(registers, intervals, MACRO, reference_days=60),
+        weather_response(registers, intervals, MACRO),
+        registers,
+        MACRO,
+    )
     assert (scalars["base_share"] >= floor - 1e-12).all()

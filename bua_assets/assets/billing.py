@@ -49,75 +49,141 @@ from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeRes
 
 
 class IliExceptionsConfig(dg.Config):
-    implausible_factor: float = IMPLAUSIBLE_FACTOR  # WARN when a month's net exceeds this x the account's largest past bill
+    implausible_factor: float = (
+        IMPLAUSIBLE_FACTOR  # WARN when a month's net exceeds this x the account's largest past bill
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, unbilled_window, unbilled_consumption],
-          kinds={"parquet", "pandas"},
-          **team("billing"), op_tags=HEAVY,
-          check_specs=[month_check("ili_exceptions", asset="invoice_line_items", blocking=True,
-                                         description="ERROR: missing tariff or charge version, negative usage, "
-                                                     "duplicate lines, windows beyond the horizon; WARN: amounts "
-                                                     "implausible against the account's own bills, zero rates")],
-          description="The accrual invoice: every account's unbilled supply days and consumption priced at its own "
-                      "plan (ex-GST with GST beside, discounts with the pay-on-time propensity).")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_tables, unbilled_window, unbilled_consumption],
+    kinds={"parquet", "pandas"},
+    **team("billing"),
+    op_tags=HEAVY,
+    check_specs=[
+        month_check(
+            "ili_exceptions",
+            asset="invoice_line_items",
+            blocking=True,
+            description="ERROR: missing tariff or charge version, negative usage, "
+            "duplicate lines, windows beyond the horizon; WARN: amounts "
+            "implausible against the account's own bills, zero rates",
+        )
+    ],
+    description="The accrual invoice: every account's unbilled supply days and consumption priced at its own "
+    "plan (ex-GST with GST beside, discounts with the pay-on-time propensity).",
+)
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account")
     invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"])
-    line_items = store.read("core_tables", key, "InvoiceLineItem", columns=[
-        "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
-        "time_class_name", "quantity", "uom", "rate", "net_amount", "discount_net"])
+    line_items = store.read(
+        "core_tables",
+        key,
+        "InvoiceLineItem",
+        columns=[
+            "invoice_id",
+            "account_id",
+            "utility_id",
+            "period_start",
+            "period_end",
+            "plan_item_type_name",
+            "time_class_name",
+            "quantity",
+            "uom",
+            "rate",
+            "net_amount",
+            "discount_net",
+        ],
+    )
     horizon_start = first_of_month_before(AccrualMonth.from_key(key).run_date, DEFAULT_HORIZON_MONTHS)
     invoice = accrual_invoice(
         store.read("unbilled_window", key, "unbilled_months").to_pandas(),
-        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(), core["AccountPlan"],
-        core["PlanRate"], core["PlanDiscount"], core["Account"], invoices.to_pandas(), line_items, horizon_start)
+        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
+        core["AccountPlan"],
+        core["PlanRate"],
+        core["PlanDiscount"],
+        core["Account"],
+        invoices.to_pandas(),
+        line_items,
+        horizon_start,
+    )
     out, exceptions = invoice.lines, invoice.exceptions
     with store.partition_writer("invoice_line_items", key) as writer:
         writer.write("invoice_line_items", pa.Table.from_pandas(out, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "Int64"}), preserve_index=False))
-    yield dg.MaterializeResult(metadata={
-        "rows": len(out), "path": store.uri("invoice_line_items", key, "invoice_line_items"),
-        "accounts": int(out["account_id"].nunique()), "net_amount": round_cents(float(out["net_amount"].sum())),
-        "discount_net_propensity": round_cents(float(out["discount_net_propensity"].sum())),
-        "gst": round_cents(float(out["gst"].sum())), "exceptions": len(exceptions),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "rows": len(out),
+            "path": store.uri("invoice_line_items", key, "invoice_line_items"),
+            "accounts": int(out["account_id"].nunique()),
+            "net_amount": round_cents(float(out["net_amount"].sum())),
+            "discount_net_propensity": round_cents(float(out["discount_net_propensity"].sum())),
+            "gst": round_cents(float(out["gst"].sum())),
+            "exceptions": len(exceptions),
+        }
+    )
     yield ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
 
 
-def ili_exceptions(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series,
-                   config: IliExceptionsConfig, horizon_start) -> dg.AssetCheckResult:
+def ili_exceptions(
+    lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series, config: IliExceptionsConfig, horizon_start
+) -> dg.AssetCheckResult:
     """The ili_exceptions check from checks.ili_findings."""
     findings = ili_findings(lines, exceptions, largest_bill, horizon_start, config.implausible_factor)
     counts = findings.counts
     return dg.AssetCheckResult(
-        check_name="ili_exceptions", passed=not any(counts.values()),
+        check_name="ili_exceptions",
+        passed=not any(counts.values()),
         severity=dg.AssetCheckSeverity.ERROR if findings.has_error else dg.AssetCheckSeverity.WARN,
         description=", ".join(f"{k}: {n}" for k, n in counts.items() if n) or "no exceptions",
-        metadata={"exceptions": table_metadata(pd.DataFrame(
-                      {"code": list(counts), "severity": [findings.severity(k) for k in counts],
-                       "rows": list(counts.values())}), {"rows": "int"}),
-                  "counts": dg.MetadataValue.json(counts), "failing_rows": dg.MetadataValue.json(findings.failing_rows()),
-                  "lines_checked": len(lines), "net_amount_checked": round_cents(float(np.sum(lines["net_amount"])))})
+        metadata={
+            "exceptions": table_metadata(
+                pd.DataFrame(
+                    {
+                        "code": list(counts),
+                        "severity": [findings.severity(k) for k in counts],
+                        "rows": list(counts.values()),
+                    }
+                ),
+                {"rows": "int"},
+            ),
+            "counts": dg.MetadataValue.json(counts),
+            "failing_rows": dg.MetadataValue.json(findings.failing_rows()),
+            "lines_checked": len(lines),
+            "net_amount_checked": round_cents(float(np.sum(lines["net_amount"]))),
+        },
+    )
 
 
 def _attributes(store, key) -> pd.DataFrame:
-    c = read_core_frames(store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction")
-    return account_attributes(c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"],
-                              c["Utility"], c["Jurisdiction"])
+    c = read_core_frames(
+        store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction"
+    )
+    return account_attributes(
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_items], kinds={"parquet", "pandas"}, **team("billing"),
-          description="InvoiceLineItemMonthly: one row per account x supply point x year_mnth x line item key.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[invoice_line_items],
+    kinds={"parquet", "pandas"},
+    **team("billing"),
+    description="InvoiceLineItemMonthly: one row per account x supply point x year_mnth x line item key.",
+)
 def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     monthly = line_item_monthly(store.read("invoice_line_items", key, "invoice_line_items").to_pandas())
     with store.partition_writer("invoice_line_item_monthly", key) as writer:
         writer.write("invoice_line_item_monthly", pa.Table.from_pandas(monthly, preserve_index=False))
-    return dg.MaterializeResult(metadata={
-        "rows": len(monthly), "path": store.uri("invoice_line_item_monthly", key, "invoice_line_item_monthly"),
-        "net_amount": round_cents(float(monthly["net_amount"].sum()))})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(monthly),
+            "path": store.uri("invoice_line_item_monthly", key, "invoice_line_item_monthly"),
+            "net_amount": round_cents(float(monthly["net_amount"].sum())),
+        }
+    )
 
 
 EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_items")
@@ -125,32 +191,45 @@ EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_i
 
 def account_exceptions(store, key) -> pd.DataFrame:
     """account_id, code of every account-level exception of the month (window, consumption, pricing)."""
-    return pd.concat([store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]] for a in EXCEPTION_DATASETS],
-                     ignore_index=True)
+    return pd.concat(
+        [store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]] for a in EXCEPTION_DATASETS],
+        ignore_index=True,
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions,
-          deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items], kinds={"parquet", "pandas"},
-          **team("billing"),
-          description="BUAAccountSummary: one row per account with unbilled days or open in the month and fully billed (fuel, state, segment, billed-through, "
-                      "window, bill status, quantities, amounts, discounts, share estimated, exception flags).")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items],
+    kinds={"parquet", "pandas"},
+    **team("billing"),
+    description="BUAAccountSummary: one row per account with unbilled days or open in the month and fully billed (fuel, state, segment, billed-through, "
+    "window, bill status, quantities, amounts, discounts, share estimated, exception flags).",
+)
 def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     accounts = read_core_frames(store, key, "Account")["Account"]
     summary = month_account_summary(
         store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
-        store.read("unbilled_window", key, "unbilled_months").to_pandas(), accounts, _attributes(store, key),
-        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(), account_exceptions(store, key),
+        store.read("unbilled_window", key, "unbilled_months").to_pandas(),
+        accounts,
+        _attributes(store, key),
+        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
+        account_exceptions(store, key),
         store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
         store.read("core_tables", key, "InvoiceLineItem", columns=["invoice_id", "account_id", "period_end"]),
-        *AccrualMonth.from_key(key).span)
+        *AccrualMonth.from_key(key).span,
+    )
     with store.partition_writer("bua_account_summary", key) as writer:
         writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
-    return dg.MaterializeResult(metadata={
-        "rows": len(summary), "path": store.uri("bua_account_summary", key, "bua_account_summary"),
-        "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
-        "accounts_fully_billed": int((summary["bill_status"] == "BILLED").sum()),
-        "net_amount": round_cents(float(summary["net_amount"].sum()))})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(summary),
+            "path": store.uri("bua_account_summary", key, "bua_account_summary"),
+            "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
+            "accounts_fully_billed": int((summary["bill_status"] == "BILLED").sum()),
+            "net_amount": round_cents(float(summary["net_amount"].sum())),
+        }
+    )
 
 
 # The chart puts the previous month's accrual beside this month's: a self-dependency one month back
@@ -158,103 +237,169 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
 previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_window(-1, -1))
 
 
-@dg.asset(partitions_def=monthly_partitions,
-          deps=[core_tables, unbilled_window, unbilled_consumption, invoice_line_items, invoice_line_item_monthly,
-                bua_account_summary, previous_accrual],
-          kinds={"parquet", "pandas"}, **team("billing"),
-          check_specs=[month_check("reconciliation", asset="accrual_summary",
-                                         description="line items, monthly table, account summary and finance summary "
-                                                     "agree to the cent; every account in the window is in the account "
-                                                     "summary or the exceptions")],
-          description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
-                      "state x fuel x unbilled month. Pick the partition (2026-10-01 is the October accrual, run on "
-                      "1 November): the chart heads the metadata (chart -> Show Markdown), the previous month's "
-                      "accrual marked beside each bar; by_state_fuel has the totals to the cent with distinct "
-                      "accounts. Its reconciliation check ties the four net totals together.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[
+        core_tables,
+        unbilled_window,
+        unbilled_consumption,
+        invoice_line_items,
+        invoice_line_item_monthly,
+        bua_account_summary,
+        previous_accrual,
+    ],
+    kinds={"parquet", "pandas"},
+    **team("billing"),
+    check_specs=[
+        month_check(
+            "reconciliation",
+            asset="accrual_summary",
+            description="line items, monthly table, account summary and finance summary "
+            "agree to the cent; every account in the window is in the account "
+            "summary or the exceptions",
+        )
+    ],
+    description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
+    "state x fuel x unbilled month. Pick the partition (2026-10-01 is the October accrual, run on "
+    "1 November): the chart heads the metadata (chart -> Show Markdown), the previous month's "
+    "accrual marked beside each bar; by_state_fuel has the totals to the cent with distinct "
+    "accounts. Its reconciliation check ties the four net totals together.",
+)
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
     attributes = _attributes(store, key)
     summary = finance_summary(lines, attributes)
     previous_key = AccrualMonth.from_key(key).previous.key
-    previous = (store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
-                if store.exists("accrual_summary", previous_key, "accrual_summary") else None)
+    previous = (
+        store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
+        if store.exists("accrual_summary", previous_key, "accrual_summary")
+        else None
+    )
     png = accrual_chart(summary, previous, key)
     with store.partition_writer("accrual_summary", key) as writer:
         writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
         writer.write_file("accrual_summary.png", png)
     by_cell = state_fuel_totals(lines, attributes)
-    yield dg.MaterializeResult(metadata={
-        # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
-        "chart": dg.MetadataValue.md(f"## Accrual {AccrualMonth.from_key(key)} by state x fuel x unbilled month\n\n"
-                                     f"![accrual by state x fuel x month](data:image/png;base64,"
-                                     f"{base64.b64encode(png).decode()})"),
-        "rows": len(summary), "path": store.uri("accrual_summary", key, "accrual_summary"),
-        "net_amount": round_cents(float(summary["net_amount"].sum())),
-        "net_amount_less_discount": round_cents(float(summary["net_amount_less_discount"].sum())),
-        "by_state_fuel": table_metadata(by_cell, {"net_amount": "float", "net_amount_less_discount": "float",
-                                                  "accounts": "int"}),
-        "accounts": int(lines["account_id"].nunique()),
-        "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
-        "previous_month_present": previous is not None,
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
+            "chart": dg.MetadataValue.md(
+                f"## Accrual {AccrualMonth.from_key(key)} by state x fuel x unbilled month\n\n"
+                f"![accrual by state x fuel x month](data:image/png;base64,"
+                f"{base64.b64encode(png).decode()})"
+            ),
+            "rows": len(summary),
+            "path": store.uri("accrual_summary", key, "accrual_summary"),
+            "net_amount": round_cents(float(summary["net_amount"].sum())),
+            "net_amount_less_discount": round_cents(float(summary["net_amount_less_discount"].sum())),
+            "by_state_fuel": table_metadata(
+                by_cell, {"net_amount": "float", "net_amount_less_discount": "float", "accounts": "int"}
+            ),
+            "accounts": int(lines["account_id"].nunique()),
+            "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
+            "previous_month_present": previous is not None,
+        }
+    )
     yield reconcile(store, key, lines, summary)
 
 
 def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.AssetCheckResult:
     monthly = store.read("invoice_line_item_monthly", key, "invoice_line_item_monthly").to_pandas()
     accounts = store.read("bua_account_summary", key, "bua_account_summary").to_pandas()
-    totals = {name: round_cents(float(frame["net_amount"].sum())) for name, frame in
-              (("invoice_line_items", lines), ("invoice_line_item_monthly", monthly),
-               ("bua_account_summary", accounts), ("accrual_summary", summary))}
+    totals = {
+        name: round_cents(float(frame["net_amount"].sum()))
+        for name, frame in (
+            ("invoice_line_items", lines),
+            ("invoice_line_item_monthly", monthly),
+            ("bua_account_summary", accounts),
+            ("accrual_summary", summary),
+        )
+    }
     window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     excepted = set(account_exceptions(store, key)["account_id"].dropna().astype(int))
-    open_accounts = open_during(store.read("core_tables", key, "Account", columns=["id", "open_date", "close_date"])
-                                .to_pandas(), *AccrualMonth.from_key(key).span)
+    open_accounts = open_during(
+        store.read("core_tables", key, "Account", columns=["id", "open_date", "close_date"]).to_pandas(),
+        *AccrualMonth.from_key(key).span,
+    )
     # Counted against CORE itself: an account open in the month that any step lost fails the check.
     expected = set(open_accounts.astype(int)) | set(window["account_id"].astype(int))
     missing = sorted(expected - set(accounts["account_id"].astype(int)) - excepted)
     agree = len(set(totals.values())) == 1
     return dg.AssetCheckResult(
-        check_name="reconciliation", passed=agree and not missing,
-        description=("totals agree to the cent" if agree else f"totals differ: {totals}") +
-                    (f"; {len(missing)} accounts open in CORE in neither the summary nor the exceptions "
-                     f"(e.g. {missing[:10]})" if missing else ""),
-        metadata={"net_amount_by_output": table_metadata(pd.DataFrame(
-                      {"output": list(totals), "net_amount": list(totals.values())}), {"net_amount": "float"}),
-                  "net_amount_totals": dg.MetadataValue.json(totals), "accounts_in_window": int(window["account_id"].nunique()),
-                  "accounts_open_in_core": len(open_accounts), "accounts_excepted": len(excepted),
-                  "accounts_in_summary": int(accounts["account_id"].nunique()),
-                  "accounts_missing": dg.MetadataValue.json(missing[:50])})
+        check_name="reconciliation",
+        passed=agree and not missing,
+        description=("totals agree to the cent" if agree else f"totals differ: {totals}")
+        + (
+            f"; {len(missing)} accounts open in CORE in neither the summary nor the exceptions (e.g. {missing[:10]})"
+            if missing
+            else ""
+        ),
+        metadata={
+            "net_amount_by_output": table_metadata(
+                pd.DataFrame({"output": list(totals), "net_amount": list(totals.values())}), {"net_amount": "float"}
+            ),
+            "net_amount_totals": dg.MetadataValue.json(totals),
+            "accounts_in_window": int(window["account_id"].nunique()),
+            "accounts_open_in_core": len(open_accounts),
+            "accounts_excepted": len(excepted),
+            "accounts_in_summary": int(accounts["account_id"].nunique()),
+            "accounts_missing": dg.MetadataValue.json(missing[:50]),
+        },
+    )
 
 
-ERROR_SOURCES = (("interval_reads", "quarantine"), ("unbilled_window", "exceptions"), ("micro_scalars", "exceptions"),
-                 ("basic_reads", "exceptions"), ("nem12_estimates", "exceptions"),
-                 ("unbilled_consumption", "exceptions"), ("invoice_line_items", "exceptions"))
-CHECKED = (("core_tables", "schema_drift"), ("core_tables", "consistency"),
-           ("interval_reads", "meter_data_deliveries"), ("segment_profiles", "profile_validation"),
-           ("invoice_line_items", "ili_exceptions"), ("accrual_summary", "reconciliation"))
+ERROR_SOURCES = (
+    ("interval_reads", "quarantine"),
+    ("unbilled_window", "exceptions"),
+    ("micro_scalars", "exceptions"),
+    ("basic_reads", "exceptions"),
+    ("nem12_estimates", "exceptions"),
+    ("unbilled_consumption", "exceptions"),
+    ("invoice_line_items", "exceptions"),
+)
+CHECKED = (
+    ("core_tables", "schema_drift"),
+    ("core_tables", "consistency"),
+    ("interval_reads", "meter_data_deliveries"),
+    ("segment_profiles", "profile_validation"),
+    ("invoice_line_items", "ili_exceptions"),
+    ("accrual_summary", "reconciliation"),
+)
 
 
 # errors reads every exception dataset of the month, and the checks' results from the instance
 # (accrual_summary's reconciliation is the last of them: it runs after it).
-@dg.asset(partitions_def=monthly_partitions, deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
-          kinds={"parquet"}, **team("billing"),
-          description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
-                      "DumpErrors), exported beside the CSVs.")
-def errors(context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
+    kinds={"parquet"},
+    **team("billing"),
+    description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
+    "DumpErrors), exported beside the CSVs.",
+)
+def errors(
+    context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     roots = [meter_data.location] + ([] if "://" in meter_data.location else [str(Path(meter_data.location).resolve())])
-    parts = [normalise(f"{asset}.{dataset}", relative_sources(store.read(asset, key, dataset).to_pandas(), *roots))
-             for asset, dataset in ERROR_SOURCES if store.exists(asset, key, dataset)]
+    parts = [
+        normalise(f"{asset}.{dataset}", relative_sources(store.read(asset, key, dataset).to_pandas(), *roots))
+        for asset, dataset in ERROR_SOURCES
+        if store.exists(asset, key, dataset)
+    ]
     parts.append(failed_checks(context.instance, key))
     table = errors_table(parts)
     with store.partition_writer("errors", key) as writer:
         writer.write("errors", pa.Table.from_pandas(table, preserve_index=False))
     counts = table.groupby(["source", "code"]).size()
-    return dg.MaterializeResult(metadata={
-        "rows": len(table), "path": store.uri("errors", key, "errors"),
-        "by_source_and_code": dg.MetadataValue.json({f"{s}:{c}": int(n) for (s, c), n in counts.items()})})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "path": store.uri("errors", key, "errors"),
+            "by_source_and_code": dg.MetadataValue.json({f"{s}:{c}": int(n) for (s, c), n in counts.items()}),
+        }
+    )
 
 
 def failed_checks(instance: dg.DagsterInstance, partition: str) -> pd.DataFrame:
@@ -268,14 +413,24 @@ def failed_checks(instance: dg.DagsterInstance, partition: str) -> pd.DataFrame:
                 continue
             evaluation = record.event.dagster_event.event_specific_data
             if not getattr(evaluation, "passed", True):
-                rows.append({"severity": evaluation.severity.value, "code": f"check_failed:{name}",
-                             "reason": evaluation.description or "", "asset": asset})  # no run id: reruns compare equal
+                rows.append(
+                    {
+                        "severity": evaluation.severity.value,
+                        "code": f"check_failed:{name}",
+                        "reason": evaluation.description or "",
+                        "asset": asset,
+                    }
+                )  # no run id: reruns compare equal
             break  # the latest evaluation for the month decides
     return normalise("asset_checks", pd.DataFrame(rows))
 
 
-EXPORTS = (("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"), ("bua_account_summary", "BUA_AccountSummary"),
-           ("accrual_summary", "BUA_AccrualSummary"), ("errors", "BUA_Errors"))
+EXPORTS = (
+    ("invoice_line_item_monthly", "BUA_InvoiceLineItemMonthly"),
+    ("bua_account_summary", "BUA_AccountSummary"),
+    ("accrual_summary", "BUA_AccrualSummary"),
+    ("errors", "BUA_Errors"),
+)
 
 
 class BuaExportConfig(dg.Config):
@@ -283,15 +438,24 @@ class BuaExportConfig(dg.Config):
     promote: str = "auto"
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
-          kinds={"csv", "s3"}, **team("billing"),
-          description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
-                      "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
-                      "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
-                      "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
-                      "export. With BUA_GLUE_DATABASE the month's lake datasets are registered for Athena.")
-def bua_export(context: dg.AssetExecutionContext, config: BuaExportConfig, lake: LakeResource, export: ExportResource,
-               catalog: AnalystCatalogResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
+    kinds={"csv", "s3"},
+    **team("billing"),
+    description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
+    "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
+    "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
+    "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
+    "export. With BUA_GLUE_DATABASE the month's lake datasets are registered for Athena.",
+)
+def bua_export(
+    context: dg.AssetExecutionContext,
+    config: BuaExportConfig,
+    lake: LakeResource,
+    export: ExportResource,
+    catalog: AnalystCatalogResource,
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     month = AccrualMonth.from_key(key)
     files = []
@@ -302,23 +466,34 @@ def bua_export(context: dg.AssetExecutionContext, config: BuaExportConfig, lake:
     # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py).
     run = snapshot_run(context)
     written = export_snapshot(files, month, run, export_target)
-    promoted, reason = should_promote(run, config.promote, month.run_date, time_zone_named(export.time_zone),
-                                      promoted_manifest(integration_target, month))
+    promoted, reason = should_promote(
+        run,
+        config.promote,
+        month.run_date,
+        time_zone_named(export.time_zone),
+        promoted_manifest(integration_target, month),
+    )
     delivered = promote(export_target, integration_target, month, run.snapshot) if promoted else []
     context.log.info(f"export of snapshot {run.snapshot}: {reason}")
     body = json.loads(export_target.get(manifest_name(snapshot_folder(month, run.snapshot), month)))
     with store.partition_writer("bua_export", key) as writer:
-        writer.write("manifest", pa.Table.from_pylist([f | {"snapshot": run.snapshot, "promoted": promoted}
-                                                       for f in body["files"]]))
+        writer.write(
+            "manifest",
+            pa.Table.from_pylist([f | {"snapshot": run.snapshot, "promoted": promoted} for f in body["files"]]),
+        )
     glue_tables = register_for_analysts(context, store, catalog, key)
-    return dg.MaterializeResult(metadata={
-        "rows": sum(f.rows for f in files), "path": (delivered or written)[-1],
-        "snapshot": run.snapshot, "promotion": reason,
-        "export_paths": dg.MetadataValue.json(written),
-        "integration_paths": dg.MetadataValue.json(delivered),
-        "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in body["files"]}),
-        "glue_tables": dg.MetadataValue.json(glue_tables),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sum(f.rows for f in files),
+            "path": (delivered or written)[-1],
+            "snapshot": run.snapshot,
+            "promotion": reason,
+            "export_paths": dg.MetadataValue.json(written),
+            "integration_paths": dg.MetadataValue.json(delivered),
+            "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in body["files"]}),
+            "glue_tables": dg.MetadataValue.json(glue_tables),
+        }
+    )
 
 
 def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: str) -> list[str]:
@@ -332,13 +507,14 @@ def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: 
     return [r.table for r in registered]
 
 
-
-
 def snapshot_run(context: dg.AssetExecutionContext) -> SnapshotRun:
     """The run's snapshot (the EARL sensor's tags, else core_snapshot's run config) and whether the
     operator marked it a rehearsal (run tag bua/rehearsal=true)."""
     tags = context.run.tags
     configured = (context.run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
     snapshot = tags.get("bua/snapshot") or configured.get("snapshot_identifier") or NO_SNAPSHOT
-    return SnapshotRun(snapshot, parse_created(tags.get("bua/snapshot_created")),
-                       tags.get("bua/rehearsal", "").strip().lower() in ("1", "true", "yes"))
+    return SnapshotRun(
+        snapshot,
+        parse_created(tags.get("bua/snapshot_created")),
+        tags.get("bua/rehearsal", "").strip().lower() in ("1", "true", "yes"),
+    )

@@ -1,6 +1,5 @@
 """CORE snapshot and extraction assets, with the schema-drift check."""
 
-
 import dagster as dg
 
 from bua_assets.assets.teams import team
@@ -35,18 +34,25 @@ def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition
     return CoreDatabase(rds.core_url(partition)) if rds.enabled else core_db.database()
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"mysql", "sqlite"}, **team("core"),
-          description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
-                      "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
-                      "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
-                      "instance, or reuses it on a re-run.")
-def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
-                  core_db: CoreDatabaseResource, rds: RdsCoreResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    kinds={"mysql", "sqlite"},
+    **team("core"),
+    description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
+    "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
+    "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
+    "instance, or reuses it on a re-run.",
+)
+def core_snapshot(
+    context: dg.AssetExecutionContext, config: CoreSnapshotConfig, core_db: CoreDatabaseResource, rds: RdsCoreResource
+) -> dg.MaterializeResult:
     restored = {}
     if rds.enabled:
         if not config.snapshot_identifier:
-            raise dg.Failure("RDS restore mode needs the month's snapshot (earl_snapshot_sensor sets "
-                             "core_snapshot.config.snapshot_identifier)")
+            raise dg.Failure(
+                "RDS restore mode needs the month's snapshot (earl_snapshot_sensor sets "
+                "core_snapshot.config.snapshot_identifier)"
+            )
         r = rds.restore(config.snapshot_arn or config.snapshot_identifier, context.partition_key)
         for step in r.steps:
             context.log.info(step)
@@ -59,13 +65,18 @@ def core_snapshot(context: dg.AssetExecutionContext, config: CoreSnapshotConfig,
     empty = [t for t in ("Account", "Utility", "MeterRegister", "Plan", "PlanRate") if not counts[t]]
     if empty:
         raise dg.Failure(f"CORE snapshot {db.url.redacted()} has no rows in: {', '.join(empty)}")
-    return dg.MaterializeResult(metadata={
-        "rows": sum(counts.values()),  # everything the snapshot holds across the CORE tables
-        "path": db.url.redacted(), "engine": db.engine, "run_date": str(AccrualMonth.from_key(context.partition_key).run_date),
-        "rows_by_table": dg.MetadataValue.json(counts),
-        "accounts": counts["Account"],
-        "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)", **restored,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sum(counts.values()),  # everything the snapshot holds across the CORE tables
+            "path": db.url.redacted(),
+            "engine": db.engine,
+            "run_date": str(AccrualMonth.from_key(context.partition_key).run_date),
+            "rows_by_table": dg.MetadataValue.json(counts),
+            "accounts": counts["Account"],
+            "snapshot_identifier": config.snapshot_identifier or "(none: the configured CORE database)",
+            **restored,
+        }
+    )
 
 
 class CoreTablesConfig(dg.Config):
@@ -76,42 +87,76 @@ class CoreTablesConfig(dg.Config):
 SHOWN_FINDINGS = 200  # rows of the consistency table in the check's metadata (the counts cover all)
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_snapshot], kinds={"parquet"}, **team("core"),
-          check_specs=[month_check("schema_drift", asset="core_tables", blocking=True,
-                                   description="CORE columns and types against sql/core/schema.sql"),
-                       month_check("consistency", asset="core_tables", blocking=True,
-                                   description="ERROR: duplicate or null keys, references to missing "
-                                               "accounts, supply points, plans or invoices, empty required "
-                                               "tables, inverted account/tenancy/charge version periods; WARN "
-                                               "(excepted downstream): inverted or far-future billed periods")],
-          description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.")
-def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, core_db: CoreDatabaseResource,
-                rds: RdsCoreResource, lake: LakeResource, anonymise: AnonymiseResource):
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_snapshot],
+    kinds={"parquet"},
+    **team("core"),
+    check_specs=[
+        month_check(
+            "schema_drift",
+            asset="core_tables",
+            blocking=True,
+            description="CORE columns and types against sql/core/schema.sql",
+        ),
+        month_check(
+            "consistency",
+            asset="core_tables",
+            blocking=True,
+            description="ERROR: duplicate or null keys, references to missing "
+            "accounts, supply points, plans or invoices, empty required "
+            "tables, inverted account/tenancy/charge version periods; WARN "
+            "(excepted downstream): inverted or far-future billed periods",
+        ),
+    ],
+    description="The CORE tables the month needs, as of its run date: one Parquet dataset per table.",
+)
+def core_tables(
+    context: dg.AssetExecutionContext,
+    config: CoreTablesConfig,
+    core_db: CoreDatabaseResource,
+    rds: RdsCoreResource,
+    lake: LakeResource,
+    anonymise: AnonymiseResource,
+):
     store, key = lake.lake(), context.partition_key
     run_date = AccrualMonth.from_key(key).run_date
     db = core_database(core_db, rds, key)
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
         target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
-        result = extract_core(db, target, run_date, progress=progress_logger(context.log, "core_tables: tables extracted"))
+        result = extract_core(
+            db, target, run_date, progress=progress_logger(context.log, "core_tables: tables extracted")
+        )
         if result.value_errors:
             # Report the drift first (a drifted column is often why a value fails), then stop with
             # every bad table named; the partition's staging is discarded, nothing half-written stays.
             yield drift_check(result.drift)
             raise dg.Failure(
                 description="CORE values that cannot be read: " + "; ".join(str(e) for e in result.value_errors),
-                metadata={"value_errors": dg.MetadataValue.json([str(e) for e in result.value_errors]),
-                          "schema_drift": dg.MetadataValue.json([str(f) for f in result.drift if f.blocking])})
+                metadata={
+                    "value_errors": dg.MetadataValue.json([str(e) for e in result.value_errors]),
+                    "schema_drift": dg.MetadataValue.json([str(f) for f in result.drift if f.blocking]),
+                },
+            )
     total = sum(result.rows.values())
     findings = consistency_findings(
-        {t: store.read("core_tables", key, t, columns=cols).to_pandas(date_as_object=False)
-         for t, cols in columns_needed().items()},
-        run_date, ConsistencyConfig(config.future_horizon_days))
-    yield dg.MaterializeResult(metadata={
-        "rows": total, "path": store.uri("core_tables", key),
-        "rows_by_table": dg.MetadataValue.json(result.rows), "anonymised": anonymiser is not None,
-        "excluded_as_at_run_date": dg.MetadataValue.json({k: v for k, v in result.excluded_as_at.items() if v}),
-    })
+        {
+            t: store.read("core_tables", key, t, columns=cols).to_pandas(date_as_object=False)
+            for t, cols in columns_needed().items()
+        },
+        run_date,
+        ConsistencyConfig(config.future_horizon_days),
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "rows": total,
+            "path": store.uri("core_tables", key),
+            "rows_by_table": dg.MetadataValue.json(result.rows),
+            "anonymised": anonymiser is not None,
+            "excluded_as_at_run_date": dg.MetadataValue.json({k: v for k, v in result.excluded_as_at.items() if v}),
+        }
+    )
     yield drift_check(result.drift)
     yield consistency_check(findings)
 
@@ -119,10 +164,11 @@ def core_tables(context: dg.AssetExecutionContext, config: CoreTablesConfig, cor
 def drift_check(drift: list[schema.DriftFinding]) -> dg.AssetCheckResult:
     blocking = [f for f in drift if f.blocking]
     return dg.AssetCheckResult(
-        check_name="schema_drift", passed=not blocking, severity=dg.AssetCheckSeverity.ERROR,
+        check_name="schema_drift",
+        passed=not blocking,
+        severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(str(f) for f in blocking) or "CORE schema matches the contract",
-        metadata={"findings": dg.MetadataValue.json([f.__dict__ for f in drift]),
-                  "blocking_findings": len(blocking)},
+        metadata={"findings": dg.MetadataValue.json([f.__dict__ for f in drift]), "blocking_findings": len(blocking)},
     )
 
 
@@ -130,13 +176,17 @@ def consistency_check(findings) -> dg.AssetCheckResult:
     errors = int((findings["severity"] == "ERROR").sum())
     counts = findings.groupby(["severity", "table", "column", "problem"]).size()
     return dg.AssetCheckResult(
-        check_name="consistency", passed=findings.empty,
+        check_name="consistency",
+        passed=findings.empty,
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
         description=consistency_summary(findings),
         metadata={
             "findings": dg.MetadataValue.table(
                 records=[dg.TableRecord(r) for r in findings.head(SHOWN_FINDINGS).to_dict("records")],
-                schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in FINDING_COLUMNS])),
+                schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in FINDING_COLUMNS]),
+            ),
             "counts": dg.MetadataValue.json({" ".join(k): int(n) for k, n in counts.items()}),
-            "error_findings": errors, "warn_findings": len(findings) - errors,
-        })
+            "error_findings": errors,
+            "warn_findings": len(findings) - errors,
+        },
+    )

@@ -1,7 +1,6 @@
 """Estimation assets (DESIGN §5.1, §5.2, §5.4): the unbilled window, estimated basic reads, NEM12
 estimates and unbilled consumption."""
 
-
 import tempfile
 from pathlib import Path
 
@@ -42,56 +41,91 @@ class UnbilledWindowConfig(dg.Config):
     future_horizon_days: int = FUTURE_HORIZON_DAYS
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables], kinds={"parquet", "duckdb"}, **team("estimation"),
-          description="Unbilled days per account x supply point x calendar month (billed coverage net of "
-                      "credits, tenancy, lookback horizon) with NOT_DUE / OVERDUE; older days are exceptions.")
-def unbilled_window(context: dg.AssetExecutionContext, config: UnbilledWindowConfig,
-                    lake: LakeResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_tables],
+    kinds={"parquet", "duckdb"},
+    **team("estimation"),
+    description="Unbilled days per account x supply point x calendar month (billed coverage net of "
+    "credits, tenancy, lookback horizon) with NOT_DUE / OVERDUE; older days are exceptions.",
+)
+def unbilled_window(
+    context: dg.AssetExecutionContext, config: UnbilledWindowConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     if not 0 < config.horizon_months <= DEFAULT_HORIZON_MONTHS:
         # The graph declares DEFAULT_HORIZON_MONTHS of interval data upstream of the consumption
         # (HORIZON_WINDOW): a longer horizon would read months the asset graph does not show.
-        raise dg.Failure(f"horizon_months must be 1 to {DEFAULT_HORIZON_MONTHS} (the interval window the asset "
-                         f"graph declares), got {config.horizon_months}")
+        raise dg.Failure(
+            f"horizon_months must be 1 to {DEFAULT_HORIZON_MONTHS} (the interval window the asset "
+            f"graph declares), got {config.horizon_months}"
+        )
     read = lambda table, cols: store.read("core_tables", key, table, columns=cols)  # noqa: E731
     window = compute_unbilled_window(
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
         read("Account", ["id", "open_date", "close_date", "next_bill_date"]),
         read("Invoice", ["id", "status", "is_credit", "issue_date", "reverses_invoice_id"]),
         read("InvoiceLineItem", ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
-        month_end=AccrualMonth.from_key(key).end, run_date=AccrualMonth.from_key(key).run_date, horizon_months=config.horizon_months,
-        future_horizon_days=config.future_horizon_days)
+        month_end=AccrualMonth.from_key(key).end,
+        run_date=AccrualMonth.from_key(key).run_date,
+        horizon_months=config.horizon_months,
+        future_horizon_days=config.future_horizon_days,
+    )
     with store.partition_writer("unbilled_window", key) as writer:
         writer.write("unbilled_months", window.months)
         writer.write("exceptions", window.exceptions)
     months = window.months
-    status = {r["bill_status"]: r["account_id_count_distinct"] for r in
-              months.group_by("bill_status").aggregate([("account_id", "count_distinct")]).to_pylist()}
-    return dg.MaterializeResult(metadata={
-        "rows": months.num_rows, "path": store.uri("unbilled_window", key, "unbilled_months"),
-        "accounts": len(pc.unique(months["account_id"])), "unbilled_days": int(pc.sum(months["unbilled_days"]).as_py() or 0),
-        "accounts_not_due": status.get("NOT_DUE", 0), "accounts_overdue": status.get("OVERDUE", 0),
-        "exceptions": window.exceptions.num_rows, "horizon_months": config.horizon_months,
-    })
+    status = {
+        r["bill_status"]: r["account_id_count_distinct"]
+        for r in months.group_by("bill_status").aggregate([("account_id", "count_distinct")]).to_pylist()
+    }
+    return dg.MaterializeResult(
+        metadata={
+            "rows": months.num_rows,
+            "path": store.uri("unbilled_window", key, "unbilled_months"),
+            "accounts": len(pc.unique(months["account_id"])),
+            "unbilled_days": int(pc.sum(months["unbilled_days"]).as_py() or 0),
+            "accounts_not_due": status.get("NOT_DUE", 0),
+            "accounts_overdue": status.get("OVERDUE", 0),
+            "exceptions": window.exceptions.num_rows,
+            "horizon_months": config.horizon_months,
+        }
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, micro_scalars, macro_profiles, core_tables],
-          kinds={"parquet", "pandas"}, **team("estimation"),
-          description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
-                      "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[utility_profiles, micro_scalars, macro_profiles, core_tables],
+    kinds={"parquet", "pandas"},
+    **team("estimation"),
+    description="An estimated month-end read (BUA_ESTIMATE) for every accumulation register: last read + "
+    "micro scalar x macro profile to month end, wrapping at the dial; gas in m3 and MJ.",
+)
 def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     reads, exceptions = estimated_month_end_reads(
-        registers_of(store, key), micro_scalars_of(store, key), macro_of(store, key), basic_reads_of(store, key),
-        AccrualMonth.from_key(key).end, store.read("core_tables", key, "GasHeatingValue").to_pandas())
+        registers_of(store, key),
+        micro_scalars_of(store, key),
+        macro_of(store, key),
+        basic_reads_of(store, key),
+        AccrualMonth.from_key(key).end,
+        store.read("core_tables", key, "GasHeatingValue").to_pandas(),
+    )
     with store.partition_writer("basic_reads", key) as writer:
         writer.write("basic_reads", pa.Table.from_pandas(reads, preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"register_id": "int64"}), preserve_index=False))
-    return dg.MaterializeResult(metadata={
-        "rows": len(reads), "path": store.uri("basic_reads", key, "basic_reads"),
-        "rolled_over": int(reads["rolled_over"].sum()), "estimated_kwh": float(reads.loc[reads["uom"] == "KWH", "estimate"].sum()),
-        "estimated_mj": float(np.nansum(reads["estimate_mj"])), "exceptions": len(exceptions),
-    })
+        writer.write(
+            "exceptions", pa.Table.from_pandas(exceptions.astype({"register_id": "int64"}), preserve_index=False)
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(reads),
+            "path": store.uri("basic_reads", key, "basic_reads"),
+            "rolled_over": int(reads["rolled_over"].sum()),
+            "estimated_kwh": float(reads.loc[reads["uom"] == "KWH", "estimate"].sum()),
+            "estimated_mj": float(np.nansum(reads["estimate_mj"])),
+            "exceptions": len(exceptions),
+        }
+    )
 
 
 # Unbilled days reach back to the lookback horizon: the months of interval data they may need.
@@ -100,24 +134,33 @@ horizon_statistics = dg.AssetDep("interval_statistics", partition_mapping=HORIZO
 horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON_WINDOW)
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles,
-                                                   horizon_statistics],
-          kinds={"parquet", "csv"}, **team("estimation"),
-          description="Estimated intervals for every unbilled interval register-day without meter data, written as "
-                      "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
-                      "the estimated_reads dataset.")
-def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource,
-                    meter_data: MeterDataResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[unbilled_window, micro_scalars, macro_profiles, utility_profiles, horizon_statistics],
+    kinds={"parquet", "csv"},
+    **team("estimation"),
+    description="Estimated intervals for every unbilled interval register-day without meter data, written as "
+    "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
+    "the estimated_reads dataset.",
+)
+def nem12_estimates(
+    context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     registers = registers_of(store, key)
     interval = registers[registers["read_kind"] == "INTERVAL"]
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
     missing = missing_register_days(months, interval, metered_days(store, months["year_mnth"].unique()))
-    estimates = estimate_missing_days(missing, interval, micro_scalars_of(store, key)["scalar"],
-                                      recent_actual_days(store, key), macro_of(store, key))
-    with store.partition_writer("nem12_estimates", key) as writer, tempfile.TemporaryDirectory(prefix="bua-est-") as tmp:
-        files = estimate_files(estimates.days, estimates.half_hours, AccrualMonth.from_key(key),
-                               meter_data.participant_id, Path(tmp))
+    estimates = estimate_missing_days(
+        missing, interval, micro_scalars_of(store, key)["scalar"], recent_actual_days(store, key), macro_of(store, key)
+    )
+    with (
+        store.partition_writer("nem12_estimates", key) as writer,
+        tempfile.TemporaryDirectory(prefix="bua-est-") as tmp,
+    ):
+        files = estimate_files(
+            estimates.days, estimates.half_hours, AccrualMonth.from_key(key), meter_data.participant_id, Path(tmp)
+        )
         for f in files:
             if f.issues:
                 raise dg.Failure(f"our own estimate file {f.name} does not read back cleanly: {f.issues[:3]}")
@@ -126,23 +169,41 @@ def nem12_estimates(context: dg.AssetExecutionContext, lake: LakeResource,
         writer.write("estimated_reads", estimated)
         writer.write("exceptions", pa.Table.from_pandas(estimates.not_estimated, preserve_index=False))
     own = estimates.own_level
-    return dg.MaterializeResult(metadata={
-        "rows": estimated.num_rows, "path": store.uri("nem12_estimates", key), "files": dg.MetadataValue.json([f.name for f in files]),
-        "registers": len(np.unique(estimates.days["register_id"])), "estimated_kwh": float(estimates.half_hours.sum()),
-        "not_estimated": len(estimates.not_estimated),
-        "register_days_own_level": int(own.sum()), "register_days_segment_scalar": int((~own).sum()),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": estimated.num_rows,
+            "path": store.uri("nem12_estimates", key),
+            "files": dg.MetadataValue.json([f.name for f in files]),
+            "registers": len(np.unique(estimates.days["register_id"])),
+            "estimated_kwh": float(estimates.half_hours.sum()),
+            "not_estimated": len(estimates.not_estimated),
+            "register_days_own_level": int(own.sum()),
+            "register_days_segment_scalar": int((~own).sum()),
+        }
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions,
-          deps=[core_tables, unbilled_window, utility_profiles, micro_scalars, macro_profiles, nem12_estimates,
-                horizon_interval_reads],
-          kinds={"parquet", "pandas"}, **team("estimation"), op_tags=HEAVY,
-          description="Unbilled quantity per account x supply point x register x calendar month x time class "
-                      "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
-                      "actual and estimated shares; what cannot be quantified is in exceptions with the reason.")
-def unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource,
-                         eks: EksNodegroupResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[
+        core_tables,
+        unbilled_window,
+        utility_profiles,
+        micro_scalars,
+        macro_profiles,
+        nem12_estimates,
+        horizon_interval_reads,
+    ],
+    kinds={"parquet", "pandas"},
+    **team("estimation"),
+    op_tags=HEAVY,
+    description="Unbilled quantity per account x supply point x register x calendar month x time class "
+    "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
+    "actual and estimated shares; what cannot be quantified is in exceptions with the reason.",
+)
+def unbilled_consumption(
+    context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
+) -> dg.MaterializeResult:
     with eks.scaled_up(context.log):
         return _unbilled_consumption(context, lake)
 
@@ -153,23 +214,39 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")
 
     def actual_batches(month_key: str):
-        return store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS) \
-            if store.exists("interval_reads", month_key, "interval_reads") else iter(())
+        return (
+            store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS)
+            if store.exists("interval_reads", month_key, "interval_reads")
+            else iter(())
+        )
 
     out, exc = compute_unbilled_consumption(
-        months, registers_of(store, key), core["AccountPlan"], core["Plan"], core["PlanTimeOfUse"],
-        core["GasHeatingValue"], macro_of(store, key), micro_scalars_of(store, key),
+        months,
+        registers_of(store, key),
+        core["AccountPlan"],
+        core["Plan"],
+        core["PlanTimeOfUse"],
+        core["GasHeatingValue"],
+        macro_of(store, key),
+        micro_scalars_of(store, key),
         store.read("micro_scalars", key, "read_intervals").to_pandas(),
-        store.read("nem12_estimates", key, "estimated_reads"), actual_batches,
-        progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0))
+        store.read("nem12_estimates", key, "estimated_reads"),
+        actual_batches,
+        progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0),
+    )
     with store.partition_writer("unbilled_consumption", key) as writer:
         writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exc.astype({"register_id": "Int64"}), preserve_index=False))
     by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
-    return dg.MaterializeResult(metadata={
-        "rows": len(out), "path": store.uri("unbilled_consumption", key, "unbilled_consumption"),
-        "accounts": int(out["account_id"].nunique()), "quantity_by_fuel": dg.MetadataValue.json(
-            {f"{f} ({u})": float(q) for (f, u), q in by_fuel.items()}),
-        "estimated_share": float((out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)),
-        "exceptions": len(exc),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(out),
+            "path": store.uri("unbilled_consumption", key, "unbilled_consumption"),
+            "accounts": int(out["account_id"].nunique()),
+            "quantity_by_fuel": dg.MetadataValue.json({f"{f} ({u})": float(q) for (f, u), q in by_fuel.items()}),
+            "estimated_share": float(
+                (out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)
+            ),
+            "exceptions": len(exc),
+        }
+    )

@@ -7,5 +7,10 @@ heavy pods' requests and limits. The CPU limit is what the step's DuckDB sizes i
 Arrow and numpy.
 """
 
-HEAVY = {"dagster-k8s/config": {"container_config": {"resources": {"requests": {"cpu": "2", "memory": "6Gi"},
-                                                                    "limits": {"cpu": "2", "memory": "10Gi"}}}}}
+HEAVY = {
+    "dagster-k8s/config": {
+        "container_config": {
+            "resources": {"requests": {"cpu": "2", "memory": "6Gi"}, "limits": {"cpu": "2", "memory": "10Gi"}}
+        }
+    }
+}

@@ -44,8 +44,11 @@ def registers_of(store: Lake, key: str) -> pd.DataFrame:
 
 
 def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
-    return prof.macro_from_tables(store.read("macro_profiles", key, "daily_shape"),
-                                  store.read("macro_profiles", key, "intraday_shape"), profile_window(key))
+    return prof.macro_from_tables(
+        store.read("macro_profiles", key, "daily_shape"),
+        store.read("macro_profiles", key, "intraday_shape"),
+        profile_window(key),
+    )
 
 
 def micro_scalars_of(store: Lake, key: str) -> pd.DataFrame:
@@ -60,8 +63,9 @@ def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFr
 
 def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
     """The month's CORE accumulation reads (baseline.baseline_reads chooses the baselines)."""
-    return store.read("core_tables", key, "BasicRead",
-                      columns=["id", "meter_register_id", "read_date", "reading", "read_type"]).to_pandas()
+    return store.read(
+        "core_tables", key, "BasicRead", columns=["id", "meter_register_id", "read_date", "reading", "read_type"]
+    ).to_pandas()
 
 
 def recent_register_days(store: Lake, key: str, columns: list[str]) -> Iterator[pa.Table]:
@@ -74,8 +78,11 @@ def recent_register_days(store: Lake, key: str, columns: list[str]) -> Iterator[
 def metered_days(store: Lake, year_mnths) -> pd.DataFrame:
     """The register-days with meter data in the given months (interval_statistics)."""
     keys = sorted(pd.Timestamp(m).strftime("%Y-%m-%d") for m in year_mnths)
-    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date"])
-              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    tables = [
+        store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date"])
+        for k in keys
+        if store.exists("interval_statistics", k, "register_days")
+    ]
     if not tables:
         return pd.DataFrame({"register_id": pd.Series(dtype="int32"), "read_date": pd.Series(dtype="datetime64[s]")})
     return pa.concat_tables(tables).to_pandas(date_as_object=False)
@@ -86,12 +93,21 @@ def recent_actual_days(store: Lake, key: str) -> pd.DataFrame:
     RECENT_MONTHS - 1 before it (interval_statistics, within the horizon the asset depends on)."""
     first = pd.Timestamp(key) - pd.DateOffset(months=RECENT_MONTHS - 1)
     keys = [m.strftime("%Y-%m-%d") for m in pd.date_range(first, pd.Timestamp(key), freq="MS")]
-    tables = [store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date", "kwh",
-                                                                             "actual_half_hours"])
-              for k in keys if store.exists("interval_statistics", k, "register_days")]
+    tables = [
+        store.read(
+            "interval_statistics", k, "register_days", columns=["register_id", "read_date", "kwh", "actual_half_hours"]
+        )
+        for k in keys
+        if store.exists("interval_statistics", k, "register_days")
+    ]
     if not tables:
-        return pd.DataFrame({"register_id": pd.Series(dtype="int64"), "read_date": pd.Series(dtype="datetime64[s]"),
-                             "kwh": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "register_id": pd.Series(dtype="int64"),
+                "read_date": pd.Series(dtype="datetime64[s]"),
+                "kwh": pd.Series(dtype=float),
+            }
+        )
     t = pa.concat_tables(tables)
     t = t.filter(pc.equal(t["actual_half_hours"], 48)).select(["register_id", "read_date", "kwh"])
     return t.to_pandas(date_as_object=False).astype({"register_id": "int64"})

@@ -1,6 +1,5 @@
 """Interval meter data: the month's NEM12 deliveries into the lake."""
 
-
 import json
 import tempfile
 from pathlib import Path
@@ -23,16 +22,27 @@ from bua_assets.resources import AnonymiseResource, LakeResource, MeterDataResou
 previous_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window(-1, -1))
 
 
-@dg.asset(partitions_def=monthly_partitions, kinds={"parquet", "duckdb"}, **team("meter_data"), op_tags=HEAVY,
-          deps=[previous_deliveries],
-          check_specs=[month_check("meter_data_deliveries", asset="interval_reads",
-                                   description="every meter data provider delivered at least min_delivery_share "
-                                               "of last month's register-days (WARN naming the provider)")],
-          description="Register-days of interval data for the month (kWh per interval, quality per interval), "
-                      "latest delivery wins; everything not loaded (bad values, duplicate records, superseded "
-                      "deliveries, format errors) is in the quarantine dataset with a reason.")
-def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource,
-                   anonymise: AnonymiseResource):
+@dg.asset(
+    partitions_def=monthly_partitions,
+    kinds={"parquet", "duckdb"},
+    **team("meter_data"),
+    op_tags=HEAVY,
+    deps=[previous_deliveries],
+    check_specs=[
+        month_check(
+            "meter_data_deliveries",
+            asset="interval_reads",
+            description="every meter data provider delivered at least min_delivery_share "
+            "of last month's register-days (WARN naming the provider)",
+        )
+    ],
+    description="Register-days of interval data for the month (kWh per interval, quality per interval), "
+    "latest delivery wins; everything not loaded (bad values, duplicate records, superseded "
+    "deliveries, format errors) is in the quarantine dataset with a reason.",
+)
+def interval_reads(
+    context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource, anonymise: AnonymiseResource
+):
     key = context.partition_key
     month = AccrualMonth.from_key(key)
     files = meter_data.month_files(month.label)
@@ -40,21 +50,38 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
         context.log.warning(f"no NEM12 files for {month} at {meter_data.location}")
     store = lake.lake()
     anonymiser = anonymise.anonymiser()
-    with store.partition_writer("interval_reads", key) as writer, tempfile.TemporaryDirectory(prefix="bua-nem12-") as work:
-        write = AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS}) \
-            if anonymiser else writer
-        summary = ingest_month(files, month.start, month.run_date, write.write, Path(work),
-                               max_demand_kw=meter_data.max_demand_kw,
-                               progress=progress_logger(context.log, "interval_reads"))
+    with (
+        store.partition_writer("interval_reads", key) as writer,
+        tempfile.TemporaryDirectory(prefix="bua-nem12-") as work,
+    ):
+        write = (
+            AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS})
+            if anonymiser
+            else writer
+        )
+        summary = ingest_month(
+            files,
+            month.start,
+            month.run_date,
+            write.write,
+            Path(work),
+            max_demand_kw=meter_data.max_demand_kw,
+            progress=progress_logger(context.log, "interval_reads"),
+        )
         write.write("quarantine", summary.quarantine)
         writer.write("files", summary.files)
     by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
-    yield dg.MaterializeResult(metadata={
-        "rows": summary.interval_reads, "path": store.uri("interval_reads", key, "interval_reads"),
-        "files": len(files), "files_rejected": int(pc.sum(summary.files["rejected"]).as_py() or 0),
-        "registers": summary.registers, "quarantined": summary.quarantine.num_rows,
-        "quarantine_by_code": dg.MetadataValue.json({r["code"]: r["code_count"] for r in by_code}),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "rows": summary.interval_reads,
+            "path": store.uri("interval_reads", key, "interval_reads"),
+            "files": len(files),
+            "files_rejected": int(pc.sum(summary.files["rejected"]).as_py() or 0),
+            "registers": summary.registers,
+            "quarantined": summary.quarantine.num_rows,
+            "quarantine_by_code": dg.MetadataValue.json({r["code"]: r["code_count"] for r in by_code}),
+        }
+    )
     # Last month's file log of this same asset, when it was materialised. Not a dependency: a
     # month must not wait for (or re-run with) the month before; without it there is no baseline.
     previous = month.previous
@@ -63,9 +90,16 @@ def interval_reads(context: dg.AssetExecutionContext, meter_data: MeterDataResou
     table = delivery_shortfalls(summary.files, before, meter_data.min_delivery_share)
     short = table[table["status"].isin(["missing", "below"])]
     yield dg.AssetCheckResult(
-        check_name="meter_data_deliveries", passed=short.empty, severity=dg.AssetCheckSeverity.WARN,
-        description=describe_shortfalls(table, meter_data.min_delivery_share) if has_previous else
-        f"no file log for {previous} (interval_reads not materialised): nothing to compare deliveries against",
-        metadata={"previous_month": previous.label, "min_delivery_share": meter_data.min_delivery_share,
-                  "short_providers": dg.MetadataValue.json(short["provider"].tolist()),
-                  "providers": dg.MetadataValue.json(json.loads(table.to_json(orient="records")))})
+        check_name="meter_data_deliveries",
+        passed=short.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=describe_shortfalls(table, meter_data.min_delivery_share)
+        if has_previous
+        else f"no file log for {previous} (interval_reads not materialised): nothing to compare deliveries against",
+        metadata={
+            "previous_month": previous.label,
+            "min_delivery_share": meter_data.min_delivery_share,
+            "short_providers": dg.MetadataValue.json(short["provider"].tolist()),
+            "providers": dg.MetadataValue.json(json.loads(table.to_json(orient="records"))),
+        },
+    )

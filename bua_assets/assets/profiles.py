@@ -2,7 +2,6 @@
 profile_validation check. Each asset reads the lake, calls the pure estimation modules and
 writes its datasets."""
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -38,15 +37,21 @@ from bua_assets.resources import EksNodegroupResource, LakeResource
 statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months_window(-(HISTORY_MONTHS - 1)))
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[interval_reads, core_tables], kinds={"parquet", "numpy"},
-          **team("profiles"), op_tags=HEAVY,
-          description="The month's interval data reduced once to additive statistics (5/15-minute data as 30): "
-                      "register-day totals; per register x day type x half hour the sum, sum of squares and count "
-                      "of actual kWh; per segment x date x half hour the kWh of fully actual days and the registers "
-                      "behind it (registers and segments as of the month's CORE). The 12-month profiles add twelve "
-                      "of these, so a late NEM12 revision recomputes one month.")
-def interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource,
-                        eks: EksNodegroupResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[interval_reads, core_tables],
+    kinds={"parquet", "numpy"},
+    **team("profiles"),
+    op_tags=HEAVY,
+    description="The month's interval data reduced once to additive statistics (5/15-minute data as 30): "
+    "register-day totals; per register x day type x half hour the sum, sum of squares and count "
+    "of actual kWh; per segment x date x half hour the kWh of fully actual days and the registers "
+    "behind it (registers and segments as of the month's CORE). The 12-month profiles add twelve "
+    "of these, so a late NEM12 revision recomputes one month.",
+)
+def interval_statistics(
+    context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
+) -> dg.MaterializeResult:
     with eks.scaled_up(context.log):
         return _interval_statistics(context, lake)
 
@@ -68,19 +73,27 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
     with store.partition_writer("interval_statistics", key) as writer:
         for name, table in tables.items():
             writer.write(name, table)
-    return dg.MaterializeResult(metadata={
-        "rows": tables["register_days"].num_rows, "path": store.uri("interval_statistics", key),
-        "registers_with_data": tables["register_totals"].num_rows, "segments": len(segments),
-        "unmatched_register_days": int(pc.sum(tables["unmatched"]["register_days"]).as_py() or 0),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": tables["register_days"].num_rows,
+            "path": store.uri("interval_statistics", key),
+            "registers_with_data": tables["register_totals"].num_rows,
+            "segments": len(segments),
+            "unmatched_register_days": int(pc.sum(tables["unmatched"]["register_days"]).as_py() or 0),
+        }
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[core_tables, statistics_history], kinds={"parquet", "numpy"},
-          **team("profiles"),
-          description="Per interval register over the 12 months to month end, combined from the months' "
-                      "interval_statistics: UtilityProfile (day type x half hour statistics of actual data), "
-                      "UtilityProfileVariance (against its segment), UtilityProfileSummary (coverage, share "
-                      "estimated, ADU) and the raw segment sums the segment profiles start from.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_tables, statistics_history],
+    kinds={"parquet", "numpy"},
+    **team("profiles"),
+    description="Per interval register over the 12 months to month end, combined from the months' "
+    "interval_statistics: UtilityProfile (day type x half hour statistics of actual data), "
+    "UtilityProfileVariance (against its segment), UtilityProfileSummary (coverage, share "
+    "estimated, ADU) and the raw segment sums the segment profiles start from.",
+)
 def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
@@ -90,31 +103,49 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     missing = [m for m in months if not store.exists("interval_statistics", m, "register_stats")]
     for m in months:
         if m not in missing:
-            combination.add(*(store.read("interval_statistics", m, name) for name in
-                              ("register_stats", "segment_sums", "register_totals", "unmatched")))
+            combination.add(
+                *(
+                    store.read("interval_statistics", m, name)
+                    for name in ("register_stats", "segment_sums", "register_totals", "unmatched")
+                )
+            )
     if missing:
-        context.log.warning(f"interval_statistics missing for {len(missing)} of {len(months)} history months: "
-                            f"{missing}; materialise interval_reads and interval_statistics for them (a backfill) "
-                            "for full profiles")
+        context.log.warning(
+            f"interval_statistics missing for {len(missing)} of {len(months)} history months: "
+            f"{missing}; materialise interval_reads and interval_statistics for them (a backfill) "
+            "for full profiles"
+        )
     history = combination.finish()
     summary = prof.utility_profile_summary(interval, history, window)
     with store.partition_writer("utility_profiles", key) as writer:
         writer.write("registers", pa.Table.from_pandas(registers, preserve_index=False))
-        writer.write("utility_profile", pa.Table.from_pandas(prof.utility_profile(interval, history), preserve_index=False))
-        writer.write("utility_profile_variance",
-                     pa.Table.from_pandas(prof.utility_profile_variance(interval, history), preserve_index=False))
+        writer.write(
+            "utility_profile", pa.Table.from_pandas(prof.utility_profile(interval, history), preserve_index=False)
+        )
+        writer.write(
+            "utility_profile_variance",
+            pa.Table.from_pandas(prof.utility_profile_variance(interval, history), preserve_index=False),
+        )
         writer.write("utility_profile_summary", pa.Table.from_pandas(summary, preserve_index=False))
-        writer.write("segment_sums", prof.dense_to_table(segments, window, history.segment_sum, history.segment_registers))
+        writer.write(
+            "segment_sums", prof.dense_to_table(segments, window, history.segment_sum, history.segment_registers)
+        )
         writer.write("unmatched_interval_data", history.unmatched)
         # Which months of the window had interval statistics: profile_validation names the gaps.
         writer.write("history_months", pa.table({"month": months, "present": [m not in missing for m in months]}))
-    return dg.MaterializeResult(metadata={
-        "rows": len(summary), "path": store.uri("utility_profiles", key),
-        "window": f"{window.start} to {window.end}", "history_months_missing": dg.MetadataValue.json(missing),
-        "interval_registers": len(interval), "profile_registers": int(interval["profile_register"].sum()),
-        "segments": len(segments), "median_coverage": float(summary["coverage"].median()) if len(summary) else 0.0,
-        "unmatched_register_days": int(sum(history.unmatched["register_days"].to_pylist())),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(summary),
+            "path": store.uri("utility_profiles", key),
+            "window": f"{window.start} to {window.end}",
+            "history_months_missing": dg.MetadataValue.json(missing),
+            "interval_registers": len(interval),
+            "profile_registers": int(interval["profile_register"].sum()),
+            "segments": len(segments),
+            "median_coverage": float(summary["coverage"].median()) if len(summary) else 0.0,
+            "unmatched_register_days": int(sum(history.unmatched["register_days"].to_pylist())),
+        }
+    )
 
 
 class SegmentProfilesConfig(dg.Config):
@@ -123,64 +154,101 @@ class SegmentProfilesConfig(dg.Config):
     max_interval_kwh: float = MAX_INTERVAL_KWH  # an average register-half-hour above this is absurd
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles], kinds={"parquet", "numpy"},
-          **team("profiles"),
-          check_specs=[month_check("profile_validation", asset="segment_profiles", blocking=True,
-                                         description="every segment covers every date and half hour of the window, "
-                                                     "values non-negative and plausible, fills within limits")],
-          description="Average actual kWh per register, per segment (RES/BUS x jurisdiction x stream type) x "
-                      "date x half hour; entries from too few registers are filled from equivalent records, "
-                      "each fill recorded with its reason and source.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[utility_profiles],
+    kinds={"parquet", "numpy"},
+    **team("profiles"),
+    check_specs=[
+        month_check(
+            "profile_validation",
+            asset="segment_profiles",
+            blocking=True,
+            description="every segment covers every date and half hour of the window, "
+            "values non-negative and plausible, fills within limits",
+        )
+    ],
+    description="Average actual kWh per register, per segment (RES/BUS x jurisdiction x stream type) x "
+    "date x half hour; entries from too few registers are filled from equivalent records, "
+    "each fill recorded with its reason and source.",
+)
 def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
     names, sums, counts = prof.table_to_dense(store.read("utility_profiles", key, "segment_sums"))
     result = prof.segment_profiles(names, sums, counts, window, config.min_registers)
     with store.partition_writer("segment_profiles", key) as writer:
-        writer.write("segment_profile", prof.dense_to_table(names, window, result.values, result.registers, result.status))
+        writer.write(
+            "segment_profile", prof.dense_to_table(names, window, result.values, result.registers, result.status)
+        )
         writer.write("fills", pa.Table.from_pandas(result.fills, preserve_index=False))
-    yield dg.MaterializeResult(metadata={
-        "rows": len(names) * window.days, "path": store.uri("segment_profiles", key), "segments": len(names),
-        "filled_entries": int((result.status == "FILLED").sum()), "missing_entries": int((result.status == "MISSING").sum()),
-    })
+    yield dg.MaterializeResult(
+        metadata={
+            "rows": len(names) * window.days,
+            "path": store.uri("segment_profiles", key),
+            "segments": len(names),
+            "filled_entries": int((result.status == "FILLED").sum()),
+            "missing_entries": int((result.status == "MISSING").sum()),
+        }
+    )
     summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
-    history = store.read("utility_profiles", key, "history_months").to_pandas() \
-        if store.exists("utility_profiles", key, "history_months") else pd.DataFrame({"month": [], "present": []})
+    history = (
+        store.read("utility_profiles", key, "history_months").to_pandas()
+        if store.exists("utility_profiles", key, "history_months")
+        else pd.DataFrame({"month": [], "present": []})
+    )
     yield validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
 
 
-def validate_profiles(result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig,
-                      missing_history: list[str] = ()) -> dg.AssetCheckResult:
+def validate_profiles(
+    result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig, missing_history: list[str] = ()
+) -> dg.AssetCheckResult:
     """The profile_validation check from profile_checks.profile_findings. ``missing_history``:
     months of the window without interval statistics, said first."""
     found = profile_findings(result, summary, config.max_interval_kwh, config.max_fill_share, missing_history)
     errors, over, missing_history = found.errors, found.over_filled, found.missing_history
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
-    history_note = (f"profile history missing for {len(missing_history)} months "
-                    f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
-                    "materialise interval_reads and interval_statistics for those months (a backfill); "
-                    if missing_history else "")
+    history_note = (
+        f"profile history missing for {len(missing_history)} months "
+        f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
+        "materialise interval_reads and interval_statistics for those months (a backfill); "
+        if missing_history
+        else ""
+    )
     return dg.AssetCheckResult(
-        check_name="profile_validation", passed=found.passed, severity=severity,
-        description=history_note +
-                    (f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "") +
-                    (f"{len(over)} segments filled over {config.max_fill_share:.0%} of days" if len(over) else
-                     "fills within limits"),
+        check_name="profile_validation",
+        passed=found.passed,
+        severity=severity,
+        description=history_note
+        + (f"{len(errors)} segments with missing, negative or absurd entries; " if len(errors) else "")
+        + (
+            f"{len(over)} segments filled over {config.max_fill_share:.0%} of days"
+            if len(over)
+            else "fills within limits"
+        ),
         metadata={
-            "segments": table_metadata(found.segments, {"missing_days": "int", "negative_days": "int",
-                                                        "absurd_days": "int", "fill_share": "float"}),
+            "segments": table_metadata(
+                found.segments,
+                {"missing_days": "int", "negative_days": "int", "absurd_days": "int", "fill_share": "float"},
+            ),
             "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
             "history_months_missing": dg.MetadataValue.json([m[:7] for m in missing_history]),
             "register_coverage": dg.MetadataValue.json(found.coverage_summary()),
-            "lowest_coverage_registers": table_metadata(found.lowest_coverage, {"register_id": "int", "coverage": "float",
-                                                                                "days_with_data": "int"}),
-        })
+            "lowest_coverage_registers": table_metadata(
+                found.lowest_coverage, {"register_id": "int", "coverage": "float", "days_with_data": "int"}
+            ),
+        },
+    )
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[segment_profiles, core_tables], kinds={"parquet", "numpy"},
-          **team("profiles"),
-          description="Normalised shapes per segment: the daily weight (mean 1 over the window) and each day's "
-                      "intraday shares; gas daily shapes per network from GasNetworkDailyVolume.")
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[segment_profiles, core_tables],
+    kinds={"parquet", "numpy"},
+    **team("profiles"),
+    description="Normalised shapes per segment: the daily weight (mean 1 over the window) and each day's "
+    "intraday shares; gas daily shapes per network from GasNetworkDailyVolume.",
+)
 def macro_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
@@ -193,10 +261,14 @@ def macro_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
     with store.partition_writer("macro_profiles", key) as writer:
         for name, t in tables.items():
             writer.write(name, t)
-    return dg.MaterializeResult(metadata={
-        "rows": tables["daily_shape"].num_rows, "path": store.uri("macro_profiles", key),
-        "segments": len(names), "gas_networks": len(macro.keys) - len(names),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": tables["daily_shape"].num_rows,
+            "path": store.uri("macro_profiles", key),
+            "segments": len(names),
+            "gas_networks": len(macro.keys) - len(names),
+        }
+    )
 
 
 class MicroScalarsConfig(dg.Config):
@@ -204,27 +276,44 @@ class MicroScalarsConfig(dg.Config):
     basic_reference_days: int = 60  # shortest span between actual reads, when history allows
 
 
-@dg.asset(partitions_def=monthly_partitions, deps=[utility_profiles, macro_profiles, core_tables, statistics_history],
-          kinds={"parquet", "pandas"}, **team("profiles"),
-          description="Per register: actual consumption over a recent reference period / the macro profile over "
-                      "it (units per average day). No usable history: the segment's average, flagged. Read "
-                      "exceptions (meter exchange, duplicate reads) are listed.")
-def micro_scalars(context: dg.AssetExecutionContext, config: MicroScalarsConfig, lake: LakeResource) -> dg.MaterializeResult:
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[utility_profiles, macro_profiles, core_tables, statistics_history],
+    kinds={"parquet", "pandas"},
+    **team("profiles"),
+    description="Per register: actual consumption over a recent reference period / the macro profile over "
+    "it (units per average day). No usable history: the segment's average, flagged. Read "
+    "exceptions (meter exchange, duplicate reads) are listed.",
+)
+def micro_scalars(
+    context: dg.AssetExecutionContext, config: MicroScalarsConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     result = compute_micro_scalars(
-        registers_of(store, key), macro_of(store, key),
+        registers_of(store, key),
+        macro_of(store, key),
         store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas(),
         basic_reads_of(store, key),
         recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),
-        AccrualMonth.from_key(key).end, config.interval_reference_days, config.basic_reference_days)
+        AccrualMonth.from_key(key).end,
+        config.interval_reference_days,
+        config.basic_reference_days,
+    )
     scalars, exceptions = result.scalars, result.exceptions
     with store.partition_writer("micro_scalars", key) as writer:
         writer.write("micro_scalars", pa.Table.from_pandas(scalars, preserve_index=False))
         writer.write("read_intervals", pa.Table.from_pandas(result.read_intervals, preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"date": "datetime64[s]"}), preserve_index=False))
+        writer.write(
+            "exceptions", pa.Table.from_pandas(exceptions.astype({"date": "datetime64[s]"}), preserve_index=False)
+        )
     methods = scalars["method"].value_counts().to_dict()
-    return dg.MaterializeResult(metadata={
-        "rows": len(scalars), "path": store.uri("micro_scalars", key, "micro_scalars"),
-        "own_history": int(methods.get("own_history", 0)), "segment_average": int(methods.get("segment_average", 0)),
-        "no_scalar": int(methods.get("none", 0)), "exceptions": len(exceptions),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(scalars),
+            "path": store.uri("micro_scalars", key, "micro_scalars"),
+            "own_history": int(methods.get("own_history", 0)),
+            "segment_average": int(methods.get("segment_average", 0)),
+            "no_scalar": int(methods.get("none", 0)),
+            "exceptions": len(exceptions),
+        }
+    )

@@ -5,12 +5,23 @@ inputs, profiles and estimates they rest on."""
 DATA_ENGINEERING = "team:bua-data-engineering"
 FINANCE_OPERATIONS = "team:finance-operations"
 
-OWNERS = {"core": [DATA_ENGINEERING], "meter_data": [DATA_ENGINEERING], "profiles": [DATA_ENGINEERING],
-          "estimation": [DATA_ENGINEERING], "billing": [FINANCE_OPERATIONS, DATA_ENGINEERING],
-          "operations": [DATA_ENGINEERING, FINANCE_OPERATIONS]}
+OWNERS = {
+    "core": [DATA_ENGINEERING],
+    "meter_data": [DATA_ENGINEERING],
+    "profiles": [DATA_ENGINEERING],
+    "estimation": [DATA_ENGINEERING],
+    "billing": [FINANCE_OPERATIONS, DATA_ENGINEERING],
+    "operations": [DATA_ENGINEERING, FINANCE_OPERATIONS],
+}
 # Where the step sits in the month: inputs -> profiles -> estimates -> the priced accrual and its outputs.
-STAGE = {"core": "1-inputs", "meter_data": "1-inputs", "profiles": "2-profiles", "estimation": "3-estimates",
-         "billing": "4-accrual", "operations": "5-run-record"}
+STAGE = {
+    "core": "1-inputs",
+    "meter_data": "1-inputs",
+    "profiles": "2-profiles",
+    "estimation": "3-estimates",
+    "billing": "4-accrual",
+    "operations": "5-run-record",
+}
 
 
 def team(group: str) -> dict:

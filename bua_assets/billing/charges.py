@@ -29,16 +29,51 @@ class ChargeType:
         return not self.per_day and self.sign > 0
 
 
-CHARGE_TYPES: dict[str, ChargeType] = {c.name: c for c in (
-    ChargeType("DAILY_RETAIL", "SUPPLY", (), +1.0, per_day=True, usage_discount=False,
-               percent_of_bill_discount=True, counts_as_volume=False),
-    ChargeType("USAGE_RETAIL", "CONSUMPTION", ("PRIMARY", "GAS"), +1.0, per_day=False, usage_discount=True,
-               percent_of_bill_discount=True, counts_as_volume=True),
-    ChargeType("CONTROLLED_LOAD", "CONTROLLED_LOAD", ("CONTROL",), +1.0, per_day=False, usage_discount=True,
-               percent_of_bill_discount=True, counts_as_volume=False),
-    ChargeType("FEED_IN", "SOLAR_FEED_IN", ("SOLAR",), -1.0, per_day=False, usage_discount=False,
-               percent_of_bill_discount=False, counts_as_volume=False),
-)}
+CHARGE_TYPES: dict[str, ChargeType] = {
+    c.name: c
+    for c in (
+        ChargeType(
+            "DAILY_RETAIL",
+            "SUPPLY",
+            (),
+            +1.0,
+            per_day=True,
+            usage_discount=False,
+            percent_of_bill_discount=True,
+            counts_as_volume=False,
+        ),
+        ChargeType(
+            "USAGE_RETAIL",
+            "CONSUMPTION",
+            ("PRIMARY", "GAS"),
+            +1.0,
+            per_day=False,
+            usage_discount=True,
+            percent_of_bill_discount=True,
+            counts_as_volume=True,
+        ),
+        ChargeType(
+            "CONTROLLED_LOAD",
+            "CONTROLLED_LOAD",
+            ("CONTROL",),
+            +1.0,
+            per_day=False,
+            usage_discount=True,
+            percent_of_bill_discount=True,
+            counts_as_volume=False,
+        ),
+        ChargeType(
+            "FEED_IN",
+            "SOLAR_FEED_IN",
+            ("SOLAR",),
+            -1.0,
+            per_day=False,
+            usage_discount=False,
+            percent_of_bill_discount=False,
+            counts_as_volume=False,
+        ),
+    )
+}
 
 SUPPLY_CHARGE = next(c.name for c in CHARGE_TYPES.values() if c.per_day)  # DAILY_RETAIL
 CHARGE_OF_STREAM = {s: c.name for c in CHARGE_TYPES.values() for s in c.streams}
@@ -48,4 +83,3 @@ VOLUME_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.counts_as_volu
 CREDIT_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.sign < 0)
 USAGE_DISCOUNT_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.usage_discount)
 PERCENT_OF_BILL_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.percent_of_bill_discount)
-

@@ -15,9 +15,34 @@ from bua_assets.months import AccrualMonth
 # from all before them and from white and black: 28 in all, no two closer than 59 in RGB (the
 # horizon is 24 months). Beyond that, evenly spread hues. The default cycle repeated after 10.
 MONTH_PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#dbdb8d", "#a1caf1", "#f0027f", "#ffff33", "#393b79", "#fc8d62", "#2b3d26", "#66c2a5", "#1b9e77", "#b3b3b3",
-    "#f7b6d2", "#882d17", "#f3c300", "#98df8a", "#a6761d", "#66a61e", "#6a3d9a", "#d6616b",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#dbdb8d",
+    "#a1caf1",
+    "#f0027f",
+    "#ffff33",
+    "#393b79",
+    "#fc8d62",
+    "#2b3d26",
+    "#66c2a5",
+    "#1b9e77",
+    "#b3b3b3",
+    "#f7b6d2",
+    "#882d17",
+    "#f3c300",
+    "#98df8a",
+    "#a6761d",
+    "#66a61e",
+    "#6a3d9a",
+    "#d6616b",
 )
 
 
@@ -40,8 +65,9 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
 
     def cells(frame):
         f = frame.assign(cell=frame["state"].fillna("?") + " " + frame["fuel"].fillna("?").str.lower())
-        return f.pivot_table(index="cell", columns="year_mnth", values="net_amount_less_discount", aggfunc="sum",
-                             fill_value=0.0)
+        return f.pivot_table(
+            index="cell", columns="year_mnth", values="net_amount_less_discount", aggfunc="sum", fill_value=0.0
+        )
 
     current = cells(summary)
     fig, ax = plt.subplots(figsize=(10, 5), dpi=100)

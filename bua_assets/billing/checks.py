@@ -10,8 +10,19 @@ import pandas as pd
 
 from bua_assets.billing.charges import CONSUMPTION_CHARGES, SUPPLY_CHARGE, VOLUME_CHARGES
 
-LINE_KEY = ["account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "plan_item_type_name", "time_class_name",
-            "period_start", "block_order", "rate", "net_amount"]  # an exact repeat of a line
+LINE_KEY = [
+    "account_id",
+    "utility_id",
+    "year_mnth",
+    "plan_id",
+    "ili_state",
+    "plan_item_type_name",
+    "time_class_name",
+    "period_start",
+    "block_order",
+    "rate",
+    "net_amount",
+]  # an exact repeat of a line
 MISSING_TARIFF_CODES = ["missing_tariff", "partial_tariff", "no_charge_version"]
 IMPLAUSIBLE_FACTOR = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
 
@@ -35,12 +46,20 @@ class Findings:
 
     def failing_rows(self, limit: int = 20) -> dict[str, list[dict]]:
         """The first ``limit`` rows of each code that has any, as strings."""
-        return {k: v.head(limit).astype(str).to_dict("records") for k, v in {**self.errors, **self.warnings}.items()
-                if len(v)}
+        return {
+            k: v.head(limit).astype(str).to_dict("records")
+            for k, v in {**self.errors, **self.warnings}.items()
+            if len(v)
+        }
 
 
-def ili_findings(lines: pd.DataFrame, exceptions: pd.DataFrame, largest_bill: pd.Series, horizon_start: dt.date,
-                 implausible_factor: float = IMPLAUSIBLE_FACTOR) -> Findings:
+def ili_findings(
+    lines: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    largest_bill: pd.Series,
+    horizon_start: dt.date,
+    implausible_factor: float = IMPLAUSIBLE_FACTOR,
+) -> Findings:
     """``lines``: the invoice line items; ``exceptions``: the invoice's exceptions (code);
     ``largest_bill``: each account's largest past bill (history.largest_bill).
 

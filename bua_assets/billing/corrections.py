@@ -37,9 +37,26 @@ from bua_assets.billing.tariff import price
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
 PERIOD = ["utility_id", "billed_start", "billed_end"]
-OUT_COLUMNS = ["account_id", "utility_id", "period_start", "period_end", "plan_id", "charge_type", "time_class",
-               "days", "block_order", "quantity", "uom", "rate", "net_amount", "discount_net",
-               "discount_net_propensity", "discount_state", "gst", "is_credit"]
+OUT_COLUMNS = [
+    "account_id",
+    "utility_id",
+    "period_start",
+    "period_end",
+    "plan_id",
+    "charge_type",
+    "time_class",
+    "days",
+    "block_order",
+    "quantity",
+    "uom",
+    "rate",
+    "net_amount",
+    "discount_net",
+    "discount_net_propensity",
+    "discount_state",
+    "gst",
+    "is_credit",
+]
 EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
 DISCOUNT_COLUMNS = ["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]
 FAR = pd.Timestamp("2262-04-01")
@@ -54,15 +71,25 @@ def flagged_line_items(line_items: pa.Table, account_plans: pd.DataFrame) -> pd.
 
 
 def _keys(frame: pd.DataFrame) -> pd.DataFrame:
-    q, r, d = match_values(frame["quantity"].to_numpy(dtype=float), frame["rate"].to_numpy(dtype=float),
-                           frame["discount_net"].to_numpy(dtype=float))
+    q, r, d = match_values(
+        frame["quantity"].to_numpy(dtype=float),
+        frame["rate"].to_numpy(dtype=float),
+        frame["discount_net"].to_numpy(dtype=float),
+    )
     return frame.assign(q_key=q, rate_key=r, discount_key=d)
 
 
 def _exceptions(frame: pd.DataFrame, code: str, reason: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"account_id": frame["account_id"].to_numpy(), "utility_id": frame["utility_id"].to_numpy(),
-                         "period_start": pd.to_datetime(frame["period_start"]).dt.date.to_numpy(), "code": code,
-                         "reason": np.asarray(reason, dtype=object)}, columns=EXCEPTION_COLUMNS)
+    return pd.DataFrame(
+        {
+            "account_id": frame["account_id"].to_numpy(),
+            "utility_id": frame["utility_id"].to_numpy(),
+            "period_start": pd.to_datetime(frame["period_start"]).dt.date.to_numpy(),
+            "code": code,
+            "reason": np.asarray(reason, dtype=object),
+        },
+        columns=EXCEPTION_COLUMNS,
+    )
 
 
 def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
@@ -85,9 +112,15 @@ def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> p
     return _keys(b.reset_index(drop=True))
 
 
-def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoices: pd.DataFrame,
-                        line_items: pd.DataFrame, horizon_start, discounts: pd.DataFrame | None = None,
-                        propensity: pd.Series | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def supplementary_lines(
+    account_plans: pd.DataFrame,
+    rates: pd.DataFrame,
+    invoices: pd.DataFrame,
+    line_items: pd.DataFrame,
+    horizon_start,
+    discounts: pd.DataFrame | None = None,
+    propensity: pd.Series | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(SUPPLEMENTARY lines: OUT_COLUMNS, credits with negative money and positive quantity;
     exceptions: account_id, utility_id, period_start, code, reason for what was not reopened).
 
@@ -104,25 +137,41 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
 
     old = billed["period_start"] < pd.Timestamp(horizon_start)
     first_old = billed[old].drop_duplicates(["utility_id", "period_start"])
-    exceptions = [_exceptions(first_old, "beyond_horizon",
-                              "billed period from " + first_old["period_start"].dt.date.astype(str)
-                              + f" starts before the lookback horizon ({horizon_start}): not recalculated")]
+    exceptions = [
+        _exceptions(
+            first_old,
+            "beyond_horizon",
+            "billed period from "
+            + first_old["period_start"].dt.date.astype(str)
+            + f" starts before the lookback horizon ({horizon_start}): not recalculated",
+        )
+    ]
     unknown = ~billed["charge_type"].isin(list(CHARGE_TYPES)) & ~old
     other = billed[unknown].drop_duplicates(["utility_id", "period_start", "charge_type"])
-    exceptions.append(_exceptions(other, "unsupported_charge", "charge item " + other["charge_type"].astype(str)
-                                  + " is not one compare and cancel re-prices: left as billed"))
+    exceptions.append(
+        _exceptions(
+            other,
+            "unsupported_charge",
+            "charge item "
+            + other["charge_type"].astype(str)
+            + " is not one compare and cancel re-prices: left as billed",
+        )
+    )
     # Only the groups of non-DRAFT versions are in play (DESIGN §5.6 step 3).
     billed = billed[~old & ~unknown].merge(versions[GROUP].drop_duplicates(), on=GROUP)
     remaining = cleanse(billed, [*GROUP, *KEY])
 
     # The billed periods and their quantities as billed: the latest invoice's, over its blocks.
-    q = remaining.groupby(["utility_id", "period_start", "period_end", "charge_type", "time_class", "uom",
-                           "invoice_id"], as_index=False)["quantity"].sum()
+    q = remaining.groupby(
+        ["utility_id", "period_start", "period_end", "charge_type", "time_class", "uom", "invoice_id"], as_index=False
+    )["quantity"].sum()
     q = q.sort_values("invoice_id", kind="stable").drop_duplicates(
-        ["utility_id", "period_start", "period_end", "charge_type", "time_class"], keep="last")
+        ["utility_id", "period_start", "period_end", "charge_type", "time_class"], keep="last"
+    )
     q = q.rename(columns={"period_start": "billed_start", "period_end": "billed_end"})
-    approved = versions.loc[versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date",
-                                                               "end_date"]]
+    approved = versions.loc[
+        versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date", "end_date"]
+    ]
     c = q.merge(approved, on="utility_id")
     c["period_start"] = c[["billed_start", "start_date"]].max(axis=1)
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
@@ -135,21 +184,34 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
     a = approved.sort_values(["utility_id", "start_date"], kind="stable")
     reach_v = a.groupby("utility_id")["end_date"].cummax().groupby(a["utility_id"]).shift(1)
     suspects = a.loc[(a["start_date"] <= reach_v).to_numpy(), "utility_id"].unique()  # usually none
-    o = c[c["utility_id"].isin(suspects)].sort_values([*PERIOD, "charge_type", "time_class", "period_start"],
-                                                      kind="stable")
+    o = c[c["utility_id"].isin(suspects)].sort_values(
+        [*PERIOD, "charge_type", "time_class", "period_start"], kind="stable"
+    )
     same = o.duplicated([*PERIOD, "charge_type", "time_class"])
     reach = o.groupby([*PERIOD, "charge_type", "time_class"], sort=False)["period_end"].cummax()
-    overlap = same.to_numpy() & (o["period_start"].to_numpy() <= reach.groupby(
-        [o[k] for k in (*PERIOD, "charge_type", "time_class")], sort=False).shift(1).to_numpy())
+    overlap = same.to_numpy() & (
+        o["period_start"].to_numpy()
+        <= reach.groupby([o[k] for k in (*PERIOD, "charge_type", "time_class")], sort=False).shift(1).to_numpy()
+    )
     doubled = o[overlap].drop_duplicates(PERIOD)
-    exceptions.append(_exceptions(doubled.assign(period_start=doubled["billed_start"]), "overlapping_charge_versions",
-                                  "APPROVED versions overlap inside the billed period from "
-                                  + doubled["billed_start"].dt.date.astype(str) + ": not recalculated"))
+    exceptions.append(
+        _exceptions(
+            doubled.assign(period_start=doubled["billed_start"]),
+            "overlapping_charge_versions",
+            "APPROVED versions overlap inside the billed period from "
+            + doubled["billed_start"].dt.date.astype(str)
+            + ": not recalculated",
+        )
+    )
     c = c.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
     c = c[c["_doubled"].isna()].drop(columns="_doubled")
-    remaining = remaining.merge(doubled[PERIOD].rename(columns={"billed_start": "period_start",
-                                                                "billed_end": "period_end"}).assign(_doubled=True),
-                                on=["utility_id", "period_start", "period_end"], how="left")
+    remaining = remaining.merge(
+        doubled[PERIOD]
+        .rename(columns={"billed_start": "period_start", "billed_end": "period_end"})
+        .assign(_doubled=True),
+        on=["utility_id", "period_start", "period_end"],
+        how="left",
+    )
     remaining = remaining[remaining["_doubled"].isna()].drop(columns="_doubled")
 
     if len(c):
@@ -157,64 +219,114 @@ def supplementary_lines(account_plans: pd.DataFrame, rates: pd.DataFrame, invoic
         calculated = priced.lines.join(c[PERIOD], on="line_id")
         bad = priced.exceptions.join(c[PERIOD], on="line_id")
     else:
-        calculated = pd.DataFrame(columns=[*PERIOD, "line_id", "account_id", "plan_id", "charge_type", "time_class",
-                                           "part_start", "part_end", "days", "block_order", "quantity", "uom", "rate",
-                                           "net_amount", "discount_net", "discount_net_propensity", "discount_state",
-                                           "gst"])
+        calculated = pd.DataFrame(
+            columns=[
+                *PERIOD,
+                "line_id",
+                "account_id",
+                "plan_id",
+                "charge_type",
+                "time_class",
+                "part_start",
+                "part_end",
+                "days",
+                "block_order",
+                "quantity",
+                "uom",
+                "rate",
+                "net_amount",
+                "discount_net",
+                "discount_net_propensity",
+                "discount_state",
+                "gst",
+            ]
+        )
         bad = pd.DataFrame(columns=["account_id", "code", "reason", *PERIOD])
     # A billed period the engine cannot re-price is left as it is, whole: no partial re-billing.
-    exceptions.append(_exceptions(bad.assign(period_start=bad["billed_start"]), "missing_tariff",
-                                  bad["reason"].astype(str) + ": billed period not recalculated"))
+    exceptions.append(
+        _exceptions(
+            bad.assign(period_start=bad["billed_start"]),
+            "missing_tariff",
+            bad["reason"].astype(str) + ": billed period not recalculated",
+        )
+    )
     if len(bad):
         skip = bad[PERIOD].drop_duplicates().assign(_skip=True)
         calculated = calculated.merge(skip, on=PERIOD, how="left")
         calculated = calculated[calculated["_skip"].isna()].drop(columns="_skip")
-        remaining = remaining.merge(skip.rename(columns={"billed_start": "period_start", "billed_end": "period_end"}),
-                                    on=["utility_id", "period_start", "period_end"], how="left")
+        remaining = remaining.merge(
+            skip.rename(columns={"billed_start": "period_start", "billed_end": "period_end"}),
+            on=["utility_id", "period_start", "period_end"],
+            how="left",
+        )
         remaining = remaining[remaining["_skip"].isna()].drop(columns="_skip")
     calculated = calculated.rename(columns={"part_start": "period_start", "part_end": "period_end"})
 
     calculated = _keys(calculated.reset_index(drop=True))
     new, reverse = compare_and_cancel(calculated, remaining.assign(is_credit=False), GROUP, KEY)
     new = new.assign(is_credit=False)
-    lines = pd.concat([new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, propensity)],
-                      ignore_index=True)
+    lines = pd.concat(
+        [new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, propensity)],
+        ignore_index=True,
+    )
     lines = lines.sort_values(["account_id", "utility_id", "period_start", "is_credit"], kind="stable")
     lines["period_start"] = pd.to_datetime(lines["period_start"]).dt.date
     lines["period_end"] = pd.to_datetime(lines["period_end"]).dt.date
     lines["is_credit"] = lines["is_credit"].astype(bool)
-    return (lines[OUT_COLUMNS].reset_index(drop=True),
-            pd.concat(exceptions, ignore_index=True)[EXCEPTION_COLUMNS])
+    return (lines[OUT_COLUMNS].reset_index(drop=True), pd.concat(exceptions, ignore_index=True)[EXCEPTION_COLUMNS])
 
 
-def _reversals(debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame,
-               propensity: pd.Series) -> pd.DataFrame:
+def _reversals(
+    debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame, propensity: pd.Series
+) -> pd.DataFrame:
     """Credits for previous debits nothing matched: the money negated. The discount reversed
     counts with the pay-on-time propensity when the plan billed (the group's version covering the
     period, a REPLACED one first) had a CONDITIONAL discount then."""
     d = debits.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
     cover = d[["_row", *GROUP, "period_start"]].merge(
-        versions[[*GROUP, "plan_id", "status", "start_date", "end_date", "created_at"]], on=GROUP)
+        versions[[*GROUP, "plan_id", "status", "start_date", "end_date", "created_at"]], on=GROUP
+    )
     cover = cover[(cover["start_date"] <= cover["period_start"]) & (cover["period_start"] <= cover["end_date"])]
     cover = cover.assign(_approved=cover["status"] == "APPROVED").sort_values(
-        ["_row", "_approved", "created_at"], ascending=[True, True, False], kind="stable")
+        ["_row", "_approved", "created_at"], ascending=[True, True, False], kind="stable"
+    )
     plan = cover.drop_duplicates("_row").set_index("_row")["plan_id"]
     d["plan_id"] = d["_row"].map(plan).fillna(-1).astype(int)
     disc = discounts[discounts["discount_type"] == "CONDITIONAL"]
-    cond = d[["_row", "plan_id", "period_start"]].merge(disc[["plan_id", "effective_from", "effective_to"]], on="plan_id")
-    cond = cond[(pd.to_datetime(cond["effective_from"]) <= cond["period_start"])
-                & (cond["period_start"] <= pd.to_datetime(cond["effective_to"]).fillna(FAR))]
+    cond = d[["_row", "plan_id", "period_start"]].merge(
+        disc[["plan_id", "effective_from", "effective_to"]], on="plan_id"
+    )
+    cond = cond[
+        (pd.to_datetime(cond["effective_from"]) <= cond["period_start"])
+        & (cond["period_start"] <= pd.to_datetime(cond["effective_to"]).fillna(FAR))
+    ]
     conditional = d["_row"].isin(cond["_row"]).to_numpy()
     share = np.where(conditional, d["account_id"].map(propensity).astype(float).fillna(0.0).to_numpy(), 1.0)
     has_discount = d["discount_net"].to_numpy() != 0
-    return pd.DataFrame({
-        "account_id": d["account_id"], "utility_id": d["utility_id"], "period_start": d["period_start"],
-        "period_end": d["period_end"], "plan_id": d["plan_id"], "charge_type": d["charge_type"],
-        "time_class": d["time_class"], "days": d["days"],
-        "block_order": d.groupby(["invoice_id", "utility_id", "period_start", "charge_type", "time_class"]).cumcount() + 1
-        if len(d) else pd.Series(dtype=int),
-        "quantity": d["quantity"], "uom": d["uom"], "rate": d["rate"], "net_amount": -d["net_amount"],
-        "discount_net": -d["discount_net"],
-        "discount_net_propensity": -round_cents(d["discount_net"].to_numpy() * share),
-        "discount_state": np.where(has_discount, np.where(conditional, "CONDITIONAL", "GUARANTEED"), "NONE"),
-        "gst": -gst(d["net_amount"].to_numpy()), "is_credit": True})
+    return pd.DataFrame(
+        {
+            "account_id": d["account_id"],
+            "utility_id": d["utility_id"],
+            "period_start": d["period_start"],
+            "period_end": d["period_end"],
+            "plan_id": d["plan_id"],
+            "charge_type": d["charge_type"],
+            "time_class": d["time_class"],
+            "days": d["days"],
+            "block_order": d.groupby(
+                ["invoice_id", "utility_id", "period_start", "charge_type", "time_class"]
+            ).cumcount()
+            + 1
+            if len(d)
+            else pd.Series(dtype=int),
+            "quantity": d["quantity"],
+            "uom": d["uom"],
+            "rate": d["rate"],
+            "net_amount": -d["net_amount"],
+            "discount_net": -d["discount_net"],
+            "discount_net_propensity": -round_cents(d["discount_net"].to_numpy() * share),
+            "discount_state": np.where(has_discount, np.where(conditional, "CONDITIONAL", "GUARANTEED"), "NONE"),
+            "gst": -gst(d["net_amount"].to_numpy()),
+            "is_credit": True,
+        }
+    )

@@ -18,11 +18,21 @@ def normalise(source: str, frame: pd.DataFrame, severity: str = "EXCEPTION") -> 
     code = frame["code"].astype(str) if "code" in frame else pd.Series(["unknown"] * len(frame), index=frame.index)
     reason = frame["reason"].astype(str) if "reason" in frame else pd.Series([""] * len(frame), index=frame.index)
     rest = frame.drop(columns=[c for c in ("code", "reason", "account_id") if c in frame.columns])
-    detail = [json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in row.items()}) for row in rest.to_dict("records")]
-    return pd.DataFrame({"source": source, "severity": frame["severity"].astype(str) if "severity" in frame else severity,
-                         "code": code.to_numpy(), "reason": reason.to_numpy(),
-                         "account_id": pd.array(frame["account_id"] if "account_id" in frame else [None] * len(frame),
-                                                dtype="Int64"), "detail": detail})
+    detail = [
+        json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in row.items()}) for row in rest.to_dict("records")
+    ]
+    return pd.DataFrame(
+        {
+            "source": source,
+            "severity": frame["severity"].astype(str) if "severity" in frame else severity,
+            "code": code.to_numpy(),
+            "reason": reason.to_numpy(),
+            "account_id": pd.array(
+                frame["account_id"] if "account_id" in frame else [None] * len(frame), dtype="Int64"
+            ),
+            "detail": detail,
+        }
+    )
 
 
 def relative_sources(frame: pd.DataFrame, *roots: str) -> pd.DataFrame:

@@ -67,8 +67,9 @@ class Target:
     def list(self, folder: str) -> list[str]:
         """Names (relative to the base) of the files directly in ``folder``."""
         if self._s3:
-            pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket,
-                                                                       Prefix=self._key(folder).rstrip("/") + "/")
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self._bucket, Prefix=self._key(folder).rstrip("/") + "/"
+            )
             start = len(self._prefix) + 1 if self._prefix else 0
             return sorted(o["Key"][start:] for p in pages for o in p.get("Contents", []))
         d = Path(self.base) / folder
@@ -89,9 +90,17 @@ class ExportFile:
 
 
 def manifest(files: list[ExportFile], month: str, run_date: str) -> bytes:
-    return json.dumps({"month": month, "run_date": run_date, "files": [
-        {"name": f.name, "rows": f.rows, "bytes": len(f.data), "sha256": hashlib.sha256(f.data).hexdigest()}
-        for f in files]}, indent=2).encode()
+    return json.dumps(
+        {
+            "month": month,
+            "run_date": run_date,
+            "files": [
+                {"name": f.name, "rows": f.rows, "bytes": len(f.data), "sha256": hashlib.sha256(f.data).hexdigest()}
+                for f in files
+            ],
+        },
+        indent=2,
+    ).encode()
 
 
 def publish(target: Target, folder: str, files: list[ExportFile], tag: str, manifest_bytes: bytes) -> list[str]:
@@ -105,4 +114,3 @@ def publish(target: Target, folder: str, files: list[ExportFile], tag: str, mani
         target.put(f"{folder}/{f.name}", f.data)
     target.put(manifest_name, manifest_bytes)
     return [target.uri(f"{folder}/{f.name}") for f in files] + [target.uri(manifest_name)]
-

@@ -21,8 +21,11 @@ def issued_invoices(invoices: pa.Table, *, credits: bool) -> pa.Array:
 def billed_lines(invoices: pa.Table, line_items: pa.Table, *, credits: bool = False) -> pa.Table:
     """Line items of issued debit invoices (with ``credits``, of issued credit notes too)."""
     ids = issued_invoices(invoices, credits=credits)
-    return line_items.filter(pc.fill_null(pc.is_in(line_items["invoice_id"], value_set=ids.cast(
-        line_items.schema.field("invoice_id").type)), False))
+    return line_items.filter(
+        pc.fill_null(
+            pc.is_in(line_items["invoice_id"], value_set=ids.cast(line_items.schema.field("invoice_id").type)), False
+        )
+    )
 
 
 def largest_bill(invoices: pa.Table, line_items: pa.Table) -> pd.Series:
@@ -32,13 +35,19 @@ def largest_bill(invoices: pa.Table, line_items: pa.Table) -> pd.Series:
     per_account = per_bill.group_by("account_id", use_threads=False).aggregate([("net_amount_sum", "max")])
     # Through text: a decimal's nearest float (a direct cast can be off in the last bit).
     amounts = per_account["net_amount_sum_max"].cast(pa.string()).cast(pa.float64())
-    return pd.Series(amounts.to_numpy(zero_copy_only=False),
-                     index=per_account["account_id"].to_numpy(zero_copy_only=False), name="net_amount")
+    return pd.Series(
+        amounts.to_numpy(zero_copy_only=False),
+        index=per_account["account_id"].to_numpy(zero_copy_only=False),
+        name="net_amount",
+    )
 
 
 def billed_through(invoices: pa.Table, line_items: pa.Table) -> pd.Series:
     """Per account: the last day any issued (debit) bill covers."""
     lines = billed_lines(invoices, line_items.select(["account_id", "invoice_id", "period_end"]))
     last = lines.group_by("account_id", use_threads=False).aggregate([("period_end", "max")])
-    return pd.Series(last["period_end_max"].to_pandas().to_numpy(), name="period_end",
-                     index=last["account_id"].to_numpy(zero_copy_only=False))
+    return pd.Series(
+        last["period_end_max"].to_pandas().to_numpy(),
+        name="period_end",
+        index=last["account_id"].to_numpy(zero_copy_only=False),
+    )

@@ -16,10 +16,29 @@ from bua_assets.billing.charges import FEATURE_OF_CHARGE
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.tariff import price
 
-LINE_ITEM_COLUMNS = ["line_id", "account_id", "utility_id", "year_mnth", "plan_id", "ili_state", "discount_state",
-                     "feature_type_name", "plan_item_type_name", "time_class_name", "period_start", "period_end", "days",
-                     "block_order", "quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity",
-                     "gst"]
+LINE_ITEM_COLUMNS = [
+    "line_id",
+    "account_id",
+    "utility_id",
+    "year_mnth",
+    "plan_id",
+    "ili_state",
+    "discount_state",
+    "feature_type_name",
+    "plan_item_type_name",
+    "time_class_name",
+    "period_start",
+    "period_end",
+    "days",
+    "block_order",
+    "quantity",
+    "uom",
+    "rate",
+    "net_amount",
+    "discount_net",
+    "discount_net_propensity",
+    "gst",
+]
 EXCEPTION_COLUMNS = ["account_id", "code", "reason"]
 
 
@@ -28,8 +47,14 @@ def priced_line_items(priced: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame
     line's supply point, month and ILI state from ``lines`` (accrual.accrual_lines)."""
     attrs = lines.set_index("line_id")[["utility_id", "year_mnth", "ili_state"]]
     out = priced.join(attrs, on="line_id")
-    out = out.rename(columns={"charge_type": "plan_item_type_name", "time_class": "time_class_name",
-                              "part_start": "period_start", "part_end": "period_end"})
+    out = out.rename(
+        columns={
+            "charge_type": "plan_item_type_name",
+            "time_class": "time_class_name",
+            "part_start": "period_start",
+            "part_end": "period_end",
+        }
+    )
     out["feature_type_name"] = out["plan_item_type_name"].map(FEATURE_OF_CHARGE)
     out["period_start"] = out["period_start"].dt.date
     out["period_end"] = out["period_end"].dt.date
@@ -41,15 +66,31 @@ def as_line_items(supplementary: pd.DataFrame, start: int) -> pd.DataFrame:
     credits carry negative quantity and money, so a re-rated period nets to the difference."""
     s = supplementary
     sign = np.where(s["is_credit"], -1.0, 1.0)
-    return pd.DataFrame({
-        "line_id": np.arange(start, start + len(s)), "account_id": s["account_id"], "utility_id": s["utility_id"],
-        "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date,
-        "plan_id": s["plan_id"], "ili_state": "SUPPLEMENTARY", "discount_state": s["discount_state"],
-        "feature_type_name": s["charge_type"].map(FEATURE_OF_CHARGE), "plan_item_type_name": s["charge_type"],
-        "time_class_name": s["time_class"], "period_start": s["period_start"], "period_end": s["period_end"],
-        "days": s["days"].astype(int), "block_order": s["block_order"].astype(int), "quantity": sign * s["quantity"],
-        "uom": s["uom"], "rate": s["rate"], "net_amount": s["net_amount"], "discount_net": s["discount_net"],
-        "discount_net_propensity": s["discount_net_propensity"], "gst": s["gst"]})
+    return pd.DataFrame(
+        {
+            "line_id": np.arange(start, start + len(s)),
+            "account_id": s["account_id"],
+            "utility_id": s["utility_id"],
+            "year_mnth": pd.to_datetime(s["period_start"]).dt.to_period("M").dt.start_time.dt.date,
+            "plan_id": s["plan_id"],
+            "ili_state": "SUPPLEMENTARY",
+            "discount_state": s["discount_state"],
+            "feature_type_name": s["charge_type"].map(FEATURE_OF_CHARGE),
+            "plan_item_type_name": s["charge_type"],
+            "time_class_name": s["time_class"],
+            "period_start": s["period_start"],
+            "period_end": s["period_end"],
+            "days": s["days"].astype(int),
+            "block_order": s["block_order"].astype(int),
+            "quantity": sign * s["quantity"],
+            "uom": s["uom"],
+            "rate": s["rate"],
+            "net_amount": s["net_amount"],
+            "discount_net": s["discount_net"],
+            "discount_net_propensity": s["discount_net_propensity"],
+            "gst": s["gst"],
+        }
+    )
 
 
 @dataclass
@@ -58,9 +99,17 @@ class AccrualInvoice:
     exceptions: pd.DataFrame  # line_id (accrual and pricing ones), account_id, code, reason
 
 
-def accrual_invoice(window: pd.DataFrame, consumption: pd.DataFrame, account_plans: pd.DataFrame,
-                    rates: pd.DataFrame, discounts: pd.DataFrame, accounts: pd.DataFrame, invoices: pd.DataFrame,
-                    billed: pa.Table, horizon_start: dt.date) -> AccrualInvoice:
+def accrual_invoice(
+    window: pd.DataFrame,
+    consumption: pd.DataFrame,
+    account_plans: pd.DataFrame,
+    rates: pd.DataFrame,
+    discounts: pd.DataFrame,
+    accounts: pd.DataFrame,
+    invoices: pd.DataFrame,
+    billed: pa.Table,
+    horizon_start: dt.date,
+) -> AccrualInvoice:
     """``window``: unbilled_months; ``consumption``: unbilled_consumption; ``accounts``: Account
     (id, pay_on_time_propensity); ``invoices``: Invoice (id, status, is_credit); ``billed``:
     InvoiceLineItem rows (the supplementary run re-rates those of flagged supply points back to
@@ -70,9 +119,11 @@ def accrual_invoice(window: pd.DataFrame, consumption: pd.DataFrame, account_pla
     priced = price(lines[lines["plan_id"] >= 0], rates, discounts)
     out = priced_line_items(priced.lines, lines)
     supplementary, supplementary_exceptions = supplementary_lines(
-        account_plans, rates, invoices, flagged_line_items(billed, account_plans), horizon_start, discounts, propensity)
+        account_plans, rates, invoices, flagged_line_items(billed, account_plans), horizon_start, discounts, propensity
+    )
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
     overlaps = overlapping_versions(window, account_plans)[EXCEPTION_COLUMNS]
-    exceptions = pd.concat([exceptions, priced.exceptions, overlaps, supplementary_exceptions[EXCEPTION_COLUMNS]],
-                           ignore_index=True)
+    exceptions = pd.concat(
+        [exceptions, priced.exceptions, overlaps, supplementary_exceptions[EXCEPTION_COLUMNS]], ignore_index=True
+    )
     return AccrualInvoice(out, exceptions)

@@ -10,19 +10,44 @@ from bua_assets.billing.charges import CONSUMPTION_CHARGES, SUPPLY_CHARGE, VOLUM
 from bua_assets.billing.history import billed_through
 from bua_assets.billing.money import round_cents
 
-MONTHLY_KEY = ["account_id", "utility_id", "year_mnth", "ili_state", "discount_state", "feature_type_name",
-               "plan_item_type_name", "time_class_name", "uom"]
+MONTHLY_KEY = [
+    "account_id",
+    "utility_id",
+    "year_mnth",
+    "ili_state",
+    "discount_state",
+    "feature_type_name",
+    "plan_item_type_name",
+    "time_class_name",
+    "uom",
+]
 MONEY = ["net_amount", "discount_net", "discount_net_propensity", "gst"]
-SUMMARY_KEY = ["ili_state", "discount_state", "feature_type_name", "state", "fuel", "segment", "year_mnth",
-               "time_class_name"]
+SUMMARY_KEY = [
+    "ili_state",
+    "discount_state",
+    "feature_type_name",
+    "state",
+    "fuel",
+    "segment",
+    "year_mnth",
+    "time_class_name",
+]
 
 
 def line_item_monthly(lines: pd.DataFrame) -> pd.DataFrame:
     """One row per account x supply point x month x line item key; rate = net / quantity."""
-    m = lines.groupby(MONTHLY_KEY, dropna=False).agg(
-        quantity=("quantity", "sum"), days=("days", "sum"), net_amount=("net_amount", "sum"),
-        discount_net=("discount_net", "sum"), discount_net_propensity=("discount_net_propensity", "sum"),
-        gst=("gst", "sum")).reset_index()
+    m = (
+        lines.groupby(MONTHLY_KEY, dropna=False)
+        .agg(
+            quantity=("quantity", "sum"),
+            days=("days", "sum"),
+            net_amount=("net_amount", "sum"),
+            discount_net=("discount_net", "sum"),
+            discount_net_propensity=("discount_net_propensity", "sum"),
+            gst=("gst", "sum"),
+        )
+        .reset_index()
+    )
     for col in MONEY:
         m[col] = round_cents(m[col])
     m["quantity"] = m["quantity"].round(3)
@@ -40,16 +65,27 @@ def open_during(accounts: pd.DataFrame, month_start, month_end) -> pd.Index:
     return pd.Index(accounts.loc[opened & still_open, "id"].unique())
 
 
-def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.DataFrame, attributes: pd.DataFrame,
-                    consumption: pd.DataFrame, exceptions: pd.DataFrame, billed_through: pd.Series,
-                    open_accounts: pd.Index | None = None) -> pd.DataFrame:
+def account_summary(
+    lines: pd.DataFrame,
+    window: pd.DataFrame,
+    accounts: pd.DataFrame,
+    attributes: pd.DataFrame,
+    consumption: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    billed_through: pd.Series,
+    open_accounts: pd.Index | None = None,
+) -> pd.DataFrame:
     """One row per account with unbilled days or accrual lines, and per account open in the month
     (``open_accounts``) that is fully billed (zero unbilled days, bill status BILLED) unless it is
     in the exceptions: fuel, state, segment, billed-through date, window, bill frequency and
     status, quantities, amounts, discounts, share estimated, exception flags.
     ``attributes``: account_id, fuel, state, segment."""
-    w = window.groupby("account_id").agg(window_start=("first_day", "min"), window_end=("last_day", "max"),
-                                         unbilled_days=("unbilled_days", "sum"), bill_status=("bill_status", "first"))
+    w = window.groupby("account_id").agg(
+        window_start=("first_day", "min"),
+        window_end=("last_day", "max"),
+        unbilled_days=("unbilled_days", "sum"),
+        bill_status=("bill_status", "first"),
+    )
     usage = lines[lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)]
     q = usage.groupby(["account_id", "uom"])["quantity"].sum().unstack(fill_value=0.0)
     money = lines.groupby("account_id")[MONEY].sum()
@@ -77,21 +113,56 @@ def account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.Data
     out["share_estimated"] = share.reindex(out.index).fillna(0.0).round(4)
     out["exception_codes"] = flags.reindex(out.index).fillna("")
     out["has_exceptions"] = out["exception_codes"] != ""
-    return out.reset_index()[["account_id", "account_number", "fuel", "state", "segment", "billed_through",
-                              "window_start", "window_end", "unbilled_days", "bill_frequency", "bill_status",
-                              "usage_kwh", "usage_mj", *MONEY, "net_amount_less_discount", "share_estimated",
-                              "has_exceptions", "exception_codes"]]
+    return out.reset_index()[
+        [
+            "account_id",
+            "account_number",
+            "fuel",
+            "state",
+            "segment",
+            "billed_through",
+            "window_start",
+            "window_end",
+            "unbilled_days",
+            "bill_frequency",
+            "bill_status",
+            "usage_kwh",
+            "usage_mj",
+            *MONEY,
+            "net_amount_less_discount",
+            "share_estimated",
+            "has_exceptions",
+            "exception_codes",
+        ]
+    ]
 
 
-def month_account_summary(lines: pd.DataFrame, window: pd.DataFrame, accounts: pd.DataFrame, attributes: pd.DataFrame,
-                          consumption: pd.DataFrame, exceptions: pd.DataFrame, invoices: pa.Table, billed: pa.Table,
-                          month_start, month_end) -> pd.DataFrame:
+def month_account_summary(
+    lines: pd.DataFrame,
+    window: pd.DataFrame,
+    accounts: pd.DataFrame,
+    attributes: pd.DataFrame,
+    consumption: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    invoices: pa.Table,
+    billed: pa.Table,
+    month_start,
+    month_end,
+) -> pd.DataFrame:
     """account_summary for the month: each account billed through the latest period end of its
     issued non-credit invoices (``invoices``: Invoice id, status, is_credit; ``billed``:
     InvoiceLineItem invoice_id, account_id, period_end), the accounts open in the month
     (``accounts``: Account) included when fully billed."""
-    return account_summary(lines, window, accounts, attributes, consumption, exceptions,
-                           billed_through(invoices, billed), open_during(accounts, month_start, month_end))
+    return account_summary(
+        lines,
+        window,
+        accounts,
+        attributes,
+        consumption,
+        exceptions,
+        billed_through(invoices, billed),
+        open_during(accounts, month_start, month_end),
+    )
 
 
 def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
@@ -100,10 +171,18 @@ def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     d = lines.merge(attributes, on="account_id", how="left")
     d["volume"] = np.where(d["plan_item_type_name"].isin(VOLUME_CHARGES), d["quantity"], 0.0)
     d["supply_days"] = np.where(d["plan_item_type_name"] == SUPPLY_CHARGE, d["quantity"], 0.0)
-    s = d.groupby(SUMMARY_KEY, dropna=False).agg(
-        net_amount=("net_amount", "sum"), volume=("volume", "sum"), days=("supply_days", "sum"),
-        accounts=("account_id", "nunique"), discount_net_propensity=("discount_net_propensity", "sum"),
-        discount_net=("discount_net", "sum")).reset_index()
+    s = (
+        d.groupby(SUMMARY_KEY, dropna=False)
+        .agg(
+            net_amount=("net_amount", "sum"),
+            volume=("volume", "sum"),
+            days=("supply_days", "sum"),
+            accounts=("account_id", "nunique"),
+            discount_net_propensity=("discount_net_propensity", "sum"),
+            discount_net=("discount_net", "sum"),
+        )
+        .reset_index()
+    )
     for col in ("net_amount", "discount_net_propensity", "discount_net"):
         s[col] = round_cents(s[col])
     s["volume"] = s["volume"].round(3)
@@ -116,16 +195,28 @@ def state_fuel_totals(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataF
     (an account accrued over several months or charges counts once)."""
     d = lines.merge(attributes, on="account_id", how="left")
     d["net_amount_less_discount"] = d["net_amount"] - d["discount_net_propensity"]
-    t = d.groupby(["state", "fuel"], dropna=False).agg(
-        net_amount=("net_amount", "sum"), net_amount_less_discount=("net_amount_less_discount", "sum"),
-        accounts=("account_id", "nunique")).reset_index()
+    t = (
+        d.groupby(["state", "fuel"], dropna=False)
+        .agg(
+            net_amount=("net_amount", "sum"),
+            net_amount_less_discount=("net_amount_less_discount", "sum"),
+            accounts=("account_id", "nunique"),
+        )
+        .reset_index()
+    )
     for col in ("net_amount", "net_amount_less_discount"):
         t[col] = round_cents(t[col])
     return t
 
 
-def account_attributes(accounts: pd.DataFrame, segments: pd.DataFrame, service_types: pd.DataFrame,
-                       account_utility: pd.DataFrame, utilities: pd.DataFrame, jurisdictions: pd.DataFrame) -> pd.DataFrame:
+def account_attributes(
+    accounts: pd.DataFrame,
+    segments: pd.DataFrame,
+    service_types: pd.DataFrame,
+    account_utility: pd.DataFrame,
+    utilities: pd.DataFrame,
+    jurisdictions: pd.DataFrame,
+) -> pd.DataFrame:
     """account_id, fuel, state (of its latest supply point), segment (finance journal segment)."""
     a = accounts[["id", "service_type_id", "journal_segment_id"]].rename(columns={"id": "account_id"})
     a["fuel"] = a["service_type_id"].map(service_types.set_index("id")["name"])

@@ -44,11 +44,15 @@ def combine_period(months: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> tupl
         g.insert(0, "month", AccrualMonth.from_key(key).label)
         parts.append(g)
     by_month = pd.concat(parts, ignore_index=True)
-    combined = by_month.groupby(["state", "fuel"], dropna=False).agg(
-        **{c: (c, "sum") for c in SUMS}, months=("month", "nunique")).reset_index()
+    combined = (
+        by_month.groupby(["state", "fuel"], dropna=False)
+        .agg(**{c: (c, "sum") for c in SUMS}, months=("month", "nunique"))
+        .reset_index()
+    )
     for frame in (by_month, combined):
         for c in ("net_amount", "net_amount_less_discount"):
             frame[c] = round_cents(frame[c])
         frame["volume"] = frame["volume"].round(3)
-    return by_month.sort_values(["month", "state", "fuel"]).reset_index(drop=True), \
-        combined.sort_values(["state", "fuel"]).reset_index(drop=True)
+    return by_month.sort_values(["month", "state", "fuel"]).reset_index(drop=True), combined.sort_values(
+        ["state", "fuel"]
+    ).reset_index(drop=True)

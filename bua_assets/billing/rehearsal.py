@@ -73,15 +73,21 @@ def parse_created(text: str | None) -> datetime | None:
 
 def snapshot_manifest(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun) -> bytes:
     body = json.loads(manifest(files, month.label, str(month.run_date)))
-    body.update({"snapshot": run.snapshot, "snapshot_created": run.created.isoformat() if run.created else None,
-                 "rehearsal": run.rehearsal})
+    body.update(
+        {
+            "snapshot": run.snapshot,
+            "snapshot_created": run.created.isoformat() if run.created else None,
+            "rehearsal": run.rehearsal,
+        }
+    )
     return json.dumps(body, indent=2).encode()
 
 
 def export_snapshot(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, export: Target) -> list[str]:
     """The run's CSVs and manifest under its snapshot's folder (replacing only an earlier run on the same snapshot)."""
-    return publish(export, snapshot_folder(month, run.snapshot), files, month.compact,
-                   snapshot_manifest(files, month, run))
+    return publish(
+        export, snapshot_folder(month, run.snapshot), files, month.compact, snapshot_manifest(files, month, run)
+    )
 
 
 def promoted_manifest(integration: Target, month: AccrualMonth) -> dict | None:
@@ -89,7 +95,9 @@ def promoted_manifest(integration: Target, month: AccrualMonth) -> dict | None:
     return json.loads(integration.get(name)) if name in integration.list(INTEGRATION_PREFIX) else None
 
 
-def should_promote(run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo, promoted: dict | None) -> tuple[bool, str]:
+def should_promote(
+    run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo, promoted: dict | None
+) -> tuple[bool, str]:
     """Whether this run's export becomes the official one, and why (for the asset's metadata)."""
     if choice not in PROMOTE_CHOICES:
         raise ValueError(f"promote must be one of {', '.join(PROMOTE_CHOICES)} (got {choice!r})")
@@ -105,10 +113,17 @@ def should_promote(run: SnapshotRun, choice: str, run_date: date, zone: ZoneInfo
         taken = run.created.astimezone(zone).isoformat() if run.created else "unknown"
         return False, f"kept apart: snapshot taken {taken}, not on the run date {run_date} (a rehearsal)"
     promoted_created = parse_created((promoted or {}).get("snapshot_created"))
-    if promoted and promoted.get("snapshot") != run.snapshot and promoted_created \
-            and run.created is not None and run.created < promoted_created:
-        return False, (f"kept apart: {promoted['snapshot']} (taken later, {promoted_created.isoformat()}) "
-                       "is already the official export")
+    if (
+        promoted
+        and promoted.get("snapshot") != run.snapshot
+        and promoted_created
+        and run.created is not None
+        and run.created < promoted_created
+    ):
+        return False, (
+            f"kept apart: {promoted['snapshot']} (taken later, {promoted_created.isoformat()}) "
+            "is already the official export"
+        )
     return True, "promoted: the latest month-end snapshot"
 
 
@@ -126,8 +141,10 @@ def exported_snapshots(export: Target, month: AccrualMonth) -> list[dict]:
 def _subfolders(target: Target, folder: str) -> list[str]:
     if target._s3:
         prefix = target._key(folder).rstrip("/") + "/"
-        pages = target._s3.get_paginator("list_objects_v2").paginate(Bucket=target._bucket, Prefix=prefix, Delimiter="/")
-        return sorted(p["Prefix"][len(prefix):].rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
+        pages = target._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=target._bucket, Prefix=prefix, Delimiter="/"
+        )
+        return sorted(p["Prefix"][len(prefix) :].rstrip("/") for page in pages for p in page.get("CommonPrefixes", []))
     from pathlib import Path
 
     d = Path(target.base) / folder
@@ -142,8 +159,10 @@ def promote(export: Target, integration: Target, month: AccrualMonth, snapshot: 
     name = manifest_name(folder, month)
     if name not in export.list(folder):
         known = [m["snapshot"] for m in exported_snapshots(export, month)]
-        raise LookupError(f"no export of {month} for snapshot {snapshot!r} under {export.uri(folder)} "
-                          f"(exported snapshots: {', '.join(known) or 'none'})")
+        raise LookupError(
+            f"no export of {month} for snapshot {snapshot!r} under {export.uri(folder)} "
+            f"(exported snapshots: {', '.join(known) or 'none'})"
+        )
     body = export.get(name)
     files = []
     for entry in json.loads(body)["files"]:

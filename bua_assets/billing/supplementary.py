@@ -55,6 +55,7 @@ class Transaction:
     """One line of an invoice. Usage lines also carry the day their (part) period starts, since
     two parts of a billed period can have the same length, and their discount, since a plan
     replaced by one with the same rates but another discount is a different charge."""
+
     billing_account: int | str
     supply_point: int | str
     charge_item: str
@@ -69,17 +70,30 @@ class Transaction:
 
     def match_key(self) -> tuple:
         """What makes two lines the same charge: item, time class, start, days, quantity, rate, discount."""
-        return (self.charge_item, self.time_class, self.period_start, self.billable_days,
-                *match_values(self.quantity, self.rate, self.discount_net))
+        return (
+            self.charge_item,
+            self.time_class,
+            self.period_start,
+            self.billable_days,
+            *match_values(self.quantity, self.rate, self.discount_net),
+        )
 
 
 def match_values(quantity, rate, discount) -> tuple:
     """Quantity to 0.001, rate to 0.000001 and discount to the cent, as integers (exact keys)."""
-    return (np.rint(np.abs(np.asarray(quantity, dtype=float)) * 1e3).astype(np.int64),
+    return (
+        (
+            np.rint(np.abs(np.asarray(quantity, dtype=float)) * 1e3).astype(np.int64),
             np.rint(np.asarray(rate, dtype=float) * 1e6).astype(np.int64),
-            np.rint(np.abs(np.asarray(discount, dtype=float)) * 1e2).astype(np.int64)) \
-        if np.ndim(quantity) else (int(round(abs(float(quantity)) * 1e3)), int(round(float(rate) * 1e6)),
-                                   int(round(abs(float(discount)) * 1e2)))
+            np.rint(np.abs(np.asarray(discount, dtype=float)) * 1e2).astype(np.int64),
+        )
+        if np.ndim(quantity)
+        else (
+            int(round(abs(float(quantity)) * 1e3)),
+            int(round(float(rate) * 1e6)),
+            int(round(abs(float(discount)) * 1e2)),
+        )
+    )
 
 
 def calculate(version: ChargeVersion, period_start: date, period_end: date) -> Transaction | None:
@@ -89,8 +103,17 @@ def calculate(version: ChargeVersion, period_start: date, period_end: date) -> T
     days = (last - first).days + 1
     if days <= 0:
         return None
-    return Transaction(version.billing_account, version.supply_point, version.charge_item, version.time_class,
-                       days, float(days), version.rate, round_cents(days * version.rate), False)
+    return Transaction(
+        version.billing_account,
+        version.supply_point,
+        version.charge_item,
+        version.time_class,
+        days,
+        float(days),
+        version.rate,
+        round_cents(days * version.rate),
+        False,
+    )
 
 
 def _pair_keys(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +149,9 @@ def cleanse(previous: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return _without(previous[~credit], previous[credit], cols)
 
 
-def compare_and_cancel(calculated: pd.DataFrame, previous: pd.DataFrame, group: list[str],
-                       key: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_and_cancel(
+    calculated: pd.DataFrame, previous: pd.DataFrame, group: list[str], key: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(calculated lines left to bill, previous debits to reverse) — DESIGN §5.6 steps 3-5.
 
     Previous transactions are cleansed (each credit cancels one debit with the same ``group`` +
@@ -143,32 +167,43 @@ MATCH = ["charge_item", "time_class", "period_start", "billable_days", "q_key", 
 
 
 def _frame(transactions: list[Transaction]) -> pd.DataFrame:
-    f = pd.DataFrame({"billing_account": [t.billing_account for t in transactions],
-                      "supply_point": [t.supply_point for t in transactions],
-                      "charge_item": [t.charge_item for t in transactions],
-                      "time_class": [t.time_class for t in transactions],
-                      "period_start": [t.period_start for t in transactions],
-                      "billable_days": [t.billable_days for t in transactions],
-                      "is_credit": [t.is_credit for t in transactions], "_i": np.arange(len(transactions))},
-                     dtype=object)
-    q, r, d = match_values(np.array([t.quantity for t in transactions], dtype=float),
-                           np.array([t.rate for t in transactions], dtype=float),
-                           np.array([t.discount_net for t in transactions], dtype=float))
+    f = pd.DataFrame(
+        {
+            "billing_account": [t.billing_account for t in transactions],
+            "supply_point": [t.supply_point for t in transactions],
+            "charge_item": [t.charge_item for t in transactions],
+            "time_class": [t.time_class for t in transactions],
+            "period_start": [t.period_start for t in transactions],
+            "billable_days": [t.billable_days for t in transactions],
+            "is_credit": [t.is_credit for t in transactions],
+            "_i": np.arange(len(transactions)),
+        },
+        dtype=object,
+    )
+    q, r, d = match_values(
+        np.array([t.quantity for t in transactions], dtype=float),
+        np.array([t.rate for t in transactions], dtype=float),
+        np.array([t.discount_net for t in transactions], dtype=float),
+    )
     return f.assign(q_key=q, rate_key=r, discount_key=d)
 
 
-def run_supplementary(versions: Iterable[ChargeVersion], previous: Iterable[Transaction],
-                      period_start: date, period_end: date) -> list[Transaction]:
+def run_supplementary(
+    versions: Iterable[ChargeVersion], previous: Iterable[Transaction], period_start: date, period_end: date
+) -> list[Transaction]:
     """Supplementary transactions for the period: new debits and reversing credits, per group
     (groups in billing account x supply point order; in a group, new debits then reversals)."""
     live = sorted((v for v in versions if v.status != "DRAFT"), key=lambda v: (v.start, v.id))
     groups = sorted({(v.billing_account, v.supply_point) for v in live})
     rank = {g: i for i, g in enumerate(groups)}
-    calculated = [t for v in live if v.status == "APPROVED" for t in [calculate(v, period_start, period_end)]
-                  if t is not None]
+    calculated = [
+        t for v in live if v.status == "APPROVED" for t in [calculate(v, period_start, period_end)] if t is not None
+    ]
     history = [t for t in previous if (t.billing_account, t.supply_point) in rank]
     new, reversed_ = compare_and_cancel(_frame(calculated), _frame(history), ["billing_account", "supply_point"], MATCH)
     out = [(rank[(calculated[i].billing_account, calculated[i].supply_point)], 0, calculated[i]) for i in new["_i"]]
-    out += [(rank[(history[i].billing_account, history[i].supply_point)], 1, replace(history[i], is_credit=True))
-            for i in reversed_["_i"]]
+    out += [
+        (rank[(history[i].billing_account, history[i].supply_point)], 1, replace(history[i], is_credit=True))
+        for i in reversed_["_i"]
+    ]
     return [t for _, _, t in sorted(out, key=lambda x: (x[0], x[1]))]

@@ -26,8 +26,18 @@ import pandas as pd
 from bua_assets.billing.charges import CREDIT_CHARGES, PERCENT_OF_BILL_CHARGES, SUPPLY_CHARGE, USAGE_DISCOUNT_CHARGES
 from bua_assets.billing.money import gst, round_cents
 
-LINE_COLUMNS = ["line_id", "account_id", "plan_id", "period_start", "period_end", "charge_type", "time_class",
-                "quantity", "uom", "pay_on_time_propensity"]
+LINE_COLUMNS = [
+    "line_id",
+    "account_id",
+    "plan_id",
+    "period_start",
+    "period_end",
+    "charge_type",
+    "time_class",
+    "quantity",
+    "uom",
+    "pay_on_time_propensity",
+]
 
 
 @dataclass
@@ -57,21 +67,50 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     has_rate = parts["effective_from"].notna() & (parts["part_start"] <= parts["part_end"])
     priced_ids = set(parts.loc[has_rate, "line_id"])
     missing = lines[~lines["line_id"].isin(priced_ids)]
-    exceptions = pd.DataFrame({
-        "line_id": missing["line_id"], "account_id": missing["account_id"], "code": "missing_tariff",
-        "reason": ("plan " + missing["plan_id"].astype(str) + " has no " + missing["charge_type"] + "/" +
-                   missing["time_class"] + " rate for " + missing["period_start"].dt.date.astype(str) + " to " +
-                   missing["period_end"].dt.date.astype(str))})
+    exceptions = pd.DataFrame(
+        {
+            "line_id": missing["line_id"],
+            "account_id": missing["account_id"],
+            "code": "missing_tariff",
+            "reason": (
+                "plan "
+                + missing["plan_id"].astype(str)
+                + " has no "
+                + missing["charge_type"]
+                + "/"
+                + missing["time_class"]
+                + " rate for "
+                + missing["period_start"].dt.date.astype(str)
+                + " to "
+                + missing["period_end"].dt.date.astype(str)
+            ),
+        }
+    )
     parts = parts[has_rate].copy()
     parts["days"] = (parts["part_end"] - parts["part_start"]).dt.days + 1
     # A line whose period is only partly covered by rates is priced for the covered days only.
-    coverage = parts.groupby("line_id").agg(days=("days", "sum"), total=("total_days", "first"),
-                                            account_id=("account_id", "first"))
+    coverage = parts.groupby("line_id").agg(
+        days=("days", "sum"), total=("total_days", "first"), account_id=("account_id", "first")
+    )
     short = coverage[coverage["days"] < coverage["total"]].reset_index()
-    exceptions = pd.concat([exceptions, pd.DataFrame({
-        "line_id": short["line_id"], "account_id": short["account_id"], "code": "partial_tariff",
-        "reason": "rates cover " + short["days"].astype(str) + " of the period's " + short["total"].astype(str)
-                  + " days: the rest is not priced"})], ignore_index=True)
+    exceptions = pd.concat(
+        [
+            exceptions,
+            pd.DataFrame(
+                {
+                    "line_id": short["line_id"],
+                    "account_id": short["account_id"],
+                    "code": "partial_tariff",
+                    "reason": "rates cover "
+                    + short["days"].astype(str)
+                    + " of the period's "
+                    + short["total"].astype(str)
+                    + " days: the rest is not priced",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     daily = parts["charge_type"] == SUPPLY_CHARGE
     parts["part_quantity"] = np.where(daily, parts["days"], parts["quantity"] * parts["days"] / parts["total_days"])
 
@@ -98,10 +137,14 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     d["effective_to"] = pd.to_datetime(d["effective_to"]).fillna(pd.Timestamp.max.normalize())
     out = b.assign(net_amount=net, _row=np.arange(len(b)))
     m = out[["_row", "plan_id", "part_start", "charge_type"]].merge(
-        d[["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]], on="plan_id")
+        d[["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]], on="plan_id"
+    )
     m = m[(m["effective_from"] <= m["part_start"]) & (m["part_start"] <= m["effective_to"])]
-    applies = np.where(m["method"] == "percentOfBill", m["charge_type"].isin(PERCENT_OF_BILL_CHARGES),
-                       m["charge_type"].isin(USAGE_DISCOUNT_CHARGES))
+    applies = np.where(
+        m["method"] == "percentOfBill",
+        m["charge_type"].isin(PERCENT_OF_BILL_CHARGES),
+        m["charge_type"].isin(USAGE_DISCOUNT_CHARGES),
+    )
     m = m[applies]
     discount = np.zeros(len(out))
     propensity_share = np.zeros(len(out))
@@ -117,8 +160,24 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     out["discount_state"] = np.where(discount == 0, "NONE", np.where(conditional, "CONDITIONAL", "GUARANTEED"))
     out["gst"] = gst(out["net_amount"].to_numpy())
     out = out.rename(columns={"unit_price": "rate", "block_quantity": "priced_quantity"})
-    cols = ["line_id", "account_id", "plan_id", "charge_type", "time_class", "part_start", "part_end", "days",
-            "block_order", "priced_quantity", "uom", "rate", "net_amount", "discount_net", "discount_net_propensity",
-            "discount_state", "gst"]
+    cols = [
+        "line_id",
+        "account_id",
+        "plan_id",
+        "charge_type",
+        "time_class",
+        "part_start",
+        "part_end",
+        "days",
+        "block_order",
+        "priced_quantity",
+        "uom",
+        "rate",
+        "net_amount",
+        "discount_net",
+        "discount_net_propensity",
+        "discount_state",
+        "gst",
+    ]
     out = out[cols].rename(columns={"priced_quantity": "quantity"}).reset_index(drop=True)
     return Priced(out, exceptions.reset_index(drop=True))

@@ -25,7 +25,9 @@ class CoreValueError(ValueError):
 
 # Text a cast can read, per contract base type (MySQL zero dates and impossible dates fail strptime).
 _NUMBER_TEXT = {
-    "INT": r"^\s*[+-]?\d+\s*$", "BIGINT": r"^\s*[+-]?\d+\s*$", "TINYINT": r"^\s*[+-]?\d+\s*$",
+    "INT": r"^\s*[+-]?\d+\s*$",
+    "BIGINT": r"^\s*[+-]?\d+\s*$",
+    "TINYINT": r"^\s*[+-]?\d+\s*$",
     "DECIMAL": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$",
     "DOUBLE": r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)\s*$",
 }
@@ -87,8 +89,11 @@ def _raise_bad(table: str, col, text: pa.Array, ids: pa.Array | None, bad: pa.Ar
     if not total:
         return
     rows = pc.indices_nonzero(bad).slice(0, SHOWN_BAD_VALUES)
-    keys = [f"id {v}" for v in pc.take(ids, rows).to_pylist()] if ids is not None else \
-        [f"row {v}" for v in rows.to_pylist()]
+    keys = (
+        [f"id {v}" for v in pc.take(ids, rows).to_pylist()]
+        if ids is not None
+        else [f"row {v}" for v in rows.to_pylist()]
+    )
     raise CoreValueError(table, col.name, col.sql_type, keys, pc.take(text, rows).to_pylist(), total)
 
 

@@ -86,8 +86,9 @@ def columns_needed() -> dict[str, list[str]]:
     return {t: sorted(c) for t, c in needed.items()}
 
 
-def consistency_findings(tables: dict[str, pd.DataFrame], run_date: date,
-                         config: ConsistencyConfig = ConsistencyConfig()) -> pd.DataFrame:
+def consistency_findings(
+    tables: dict[str, pd.DataFrame], run_date: date, config: ConsistencyConfig = ConsistencyConfig()
+) -> pd.DataFrame:
     """Every consistency finding over the month's CORE tables ({name: frame with columns_needed()}).
 
     Columns: severity (ERROR | WARN), problem, table, column, key (the row's id, or ``row N``
@@ -96,8 +97,12 @@ def consistency_findings(tables: dict[str, pd.DataFrame], run_date: date,
     parts += [_references(tables, t, c, r) for t, c, r in FOREIGN_KEYS if t in tables and r in tables]
     parts += [_inverted(tables[t], t, s, e) for t, s, e in PERIODS if t in tables]
     limit = run_date + timedelta(days=config.future_horizon_days)
-    parts += [_far_future(tables[t], t, c, limit, config.future_horizon_days)
-              for t, cols in BILLED_PERIODS.items() if t in tables for c in cols]
+    parts += [
+        _far_future(tables[t], t, c, limit, config.future_horizon_days)
+        for t, cols in BILLED_PERIODS.items()
+        if t in tables
+        for c in cols
+    ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in FINDING_COLUMNS})
@@ -111,8 +116,9 @@ def summary(findings: pd.DataFrame) -> str:
         return "CORE keys, references and periods are consistent"
     order = findings.assign(_rank=(findings["severity"] != "ERROR").astype(int))
     lines = []
-    for (_, sev, table, column, problem), g in order.groupby(["_rank", "severity", "table", "column", "problem"],
-                                                             sort=True):
+    for (_, sev, table, column, problem), g in order.groupby(
+        ["_rank", "severity", "table", "column", "problem"], sort=True
+    ):
         first = g.iloc[0]
         lines.append(f"{sev} {table}.{column} {problem}: {len(g)} row(s), e.g. {first['detail']}")
     return "; ".join(lines)
@@ -120,9 +126,17 @@ def summary(findings: pd.DataFrame) -> str:
 
 def _frame(severity, problem, table, column, keys, values, detail) -> pd.DataFrame:
     keys = pd.Series(keys).reset_index(drop=True)
-    return pd.DataFrame({"severity": severity, "problem": problem, "table": table, "column": column,
-                         "key": keys.astype(str), "value": pd.Series(values).reset_index(drop=True).astype(str),
-                         "detail": pd.Series(detail).reset_index(drop=True)})
+    return pd.DataFrame(
+        {
+            "severity": severity,
+            "problem": problem,
+            "table": table,
+            "column": column,
+            "key": keys.astype(str),
+            "value": pd.Series(values).reset_index(drop=True).astype(str),
+            "detail": pd.Series(detail).reset_index(drop=True),
+        }
+    )
 
 
 def _row_keys(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
@@ -134,21 +148,34 @@ def _row_keys(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 def _empty_tables(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     empty = [t for t in REQUIRED_TABLES if t in tables and tables[t].empty]
-    return _frame("ERROR", "empty_table", empty, "id", ["-"] * len(empty), ["0 rows"] * len(empty),
-                  [f"{t} has no rows: no account can be accrued without it" for t in empty])
+    return _frame(
+        "ERROR",
+        "empty_table",
+        empty,
+        "id",
+        ["-"] * len(empty),
+        ["0 rows"] * len(empty),
+        [f"{t} has no rows: no account can be accrued without it" for t in empty],
+    )
 
 
 def _keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     ids = frame["id"]
     keys = _row_keys(frame, ids.isna())
-    nulls = _frame("ERROR", "null_key", name, "id", keys, ["NULL"] * len(keys),
-                   [f"{name} {k} has no id" for k in keys])
+    nulls = _frame("ERROR", "null_key", name, "id", keys, ["NULL"] * len(keys), [f"{name} {k} has no id" for k in keys])
     # Sort-based (ids come ordered from the extract, so this is near linear): repeated neighbours.
     ordered = np.sort(ids.dropna().to_numpy(dtype="int64"))
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     dup_ids, extra = np.unique(repeated, return_counts=True)
-    dups = _frame("ERROR", "duplicate_key", name, "id", dup_ids, [f"{n + 1} rows" for n in extra],
-                  [f"{name} id {k} appears in {n + 1} rows" for k, n in zip(dup_ids, extra)])
+    dups = _frame(
+        "ERROR",
+        "duplicate_key",
+        name,
+        "id",
+        dup_ids,
+        [f"{n + 1} rows" for n in extra],
+        [f"{name} id {k} appears in {n + 1} rows" for k, n in zip(dup_ids, extra)],
+    )
     return pd.concat([nulls, dups], ignore_index=True)
 
 
@@ -178,11 +205,25 @@ def _references(tables: dict[str, pd.DataFrame], table: str, column: str, refere
     null = values.isna()
     missing = ~null & ~_resolved(values, known)
     null_keys, missing_keys = _row_keys(frame, null), _row_keys(frame, missing)
-    nulls = _frame("ERROR", "null_key", table, column, null_keys, ["NULL"] * len(null_keys),
-                   [f"{table} {k} has no {column}" for k in null_keys])
+    nulls = _frame(
+        "ERROR",
+        "null_key",
+        table,
+        column,
+        null_keys,
+        ["NULL"] * len(null_keys),
+        [f"{table} {k} has no {column}" for k in null_keys],
+    )
     lost = values[missing].astype("int64")
-    unresolved = _frame("ERROR", "unresolved_reference", table, column, missing_keys, lost,
-                        [f"{table} {k}: {column} {v} is not in {referenced}" for k, v in zip(missing_keys, lost)])
+    unresolved = _frame(
+        "ERROR",
+        "unresolved_reference",
+        table,
+        column,
+        missing_keys,
+        lost,
+        [f"{table} {k}: {column} {v} is not in {referenced}" for k, v in zip(missing_keys, lost)],
+    )
     return pd.concat([nulls, unresolved], ignore_index=True)
 
 
@@ -199,14 +240,30 @@ def _inverted(frame: pd.DataFrame, table: str, start: str, end: str) -> pd.DataF
     severity = "WARN" if table in EXCEPTED_PERIOD_TABLES else "ERROR"
     keys = _row_keys(frame, bad)
     starts, ends = frame.loc[bad, start].astype(str), frame.loc[bad, end].astype(str)
-    return _frame(severity, "inverted_period", table, end, keys, ends,
-                  [f"{table} {k}: {end} {b} is before {start} {a}" for k, a, b in zip(keys, starts, ends)])
+    return _frame(
+        severity,
+        "inverted_period",
+        table,
+        end,
+        keys,
+        ends,
+        [f"{table} {k}: {end} {b} is before {start} {a}" for k, a, b in zip(keys, starts, ends)],
+    )
 
 
 def _far_future(frame: pd.DataFrame, table: str, column: str, limit: date, horizon_days: int) -> pd.DataFrame:
     bad = _days(frame[column]) > np.datetime64(limit, "D")  # NaT compares False
     keys = _row_keys(frame, bad)
     shown = frame.loc[bad, column].astype(str)
-    return _frame("WARN", "far_future_period", table, column, keys, shown,
-                  [f"{table} {k}: {column} {v} is more than {horizon_days} days after the snapshot (after {limit})"
-                   for k, v in zip(keys, shown)])
+    return _frame(
+        "WARN",
+        "far_future_period",
+        table,
+        column,
+        keys,
+        shown,
+        [
+            f"{table} {k}: {column} {v} is more than {horizon_days} days after the snapshot (after {limit})"
+            for k, v in zip(keys, shown)
+        ],
+    )

@@ -23,8 +23,15 @@ from bua_assets.core.casting import SHOWN_BAD_VALUES, CoreValueError, typed_batc
 from bua_assets.core.engines import CoreReadError, engine_for
 from bua_assets.core.url import CoreUrl
 
-__all__ = ["SHOWN_BAD_VALUES", "CoreDatabase", "CoreReadError", "CoreUrl", "CoreValueError", "typed_batch",
-           "typed_column"]
+__all__ = [
+    "SHOWN_BAD_VALUES",
+    "CoreDatabase",
+    "CoreReadError",
+    "CoreUrl",
+    "CoreValueError",
+    "typed_batch",
+    "typed_column",
+]
 
 
 class CoreDatabase:
@@ -73,8 +80,9 @@ class CoreDatabase:
                 counts[t] = int(cur.fetchone()[0])
             return counts
 
-    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
-                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+    def stream_table(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 200_000
+    ) -> Iterator[pa.RecordBatch]:
         """Stream a whole CORE table as record batches typed to the contract, in id order.
 
         MySQL: connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql,
@@ -83,7 +91,8 @@ class CoreDatabase:
         """
         yield from self._engine.stream_table(table, columns=columns, chunk_rows=chunk_rows)
 
-    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
-                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    def stream_table_dbapi(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
         """The same stream through the DB-API driver (SSCursor on MySQL): the reference path."""
         yield from self._engine.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)

@@ -52,12 +52,14 @@ class SqliteEngine:
                 out[name] = {r[1]: r[2] for r in conn.execute(f'PRAGMA table_info("{check_identifier(name)}")')}
         return out
 
-    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
-                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+    def stream_table(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 200_000
+    ) -> Iterator[pa.RecordBatch]:
         return self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
 
-    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
-                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    def stream_table_dbapi(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
         """Every value as text (SQLite's CAST), typed in Arrow."""
         spec = subset(core_tables()[table], columns)
         select = ", ".join(f'CAST("{c}" AS TEXT)' for c in spec.column_names)
@@ -79,8 +81,15 @@ class MysqlEngine:
         ``raw`` returns every value as text (no per-value conversion in Python)."""
         import pymysql
 
-        kwargs = dict(host=self.url.host, port=self.url.port, user=self.url.user, password=self.url.password,
-                      connect_timeout=self.connect_timeout, charset="utf8mb4", autocommit=False)
+        kwargs = dict(
+            host=self.url.host,
+            port=self.url.port,
+            user=self.url.user,
+            password=self.url.password,
+            connect_timeout=self.connect_timeout,
+            charset="utf8mb4",
+            autocommit=False,
+        )
         if database:
             kwargs["database"] = self.url.database
         if raw:  # keep pymysql's encoders for parameters, drop its per-value decoders
@@ -112,8 +121,9 @@ class MysqlEngine:
                 out.setdefault(table, {})[column] = typ.decode() if isinstance(typ, bytes) else typ
         return out
 
-    def stream_table(self, table: str, *, columns: Sequence[str] | None = None,
-                     chunk_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+    def stream_table(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 200_000
+    ) -> Iterator[pa.RecordBatch]:
         """connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql, which
         decodes every value in Python)."""
         import connectorx as cx
@@ -121,8 +131,12 @@ class MysqlEngine:
         spec = subset(core_tables()[table], columns)
         # Dates come as text and are parsed (and checked) in Arrow: a MySQL zero date or an impossible
         # date ('2023-02-30' under ALLOW_INVALID_DATES) then names its row instead of failing in the driver.
-        select = ", ".join(f"CAST({self.quote(c.name)} AS CHAR) AS {self.quote(c.name)}"
-                           if c.base_type in ("DATE", "DATETIME") else self.quote(c.name) for c in spec.columns)
+        select = ", ".join(
+            f"CAST({self.quote(c.name)} AS CHAR) AS {self.quote(c.name)}"
+            if c.base_type in ("DATE", "DATETIME")
+            else self.quote(c.name)
+            for c in spec.columns
+        )
         sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY `id`"
         try:
             reader = cx.read_sql(self.url.connectorx(), sql, return_type="arrow_stream", batch_size=chunk_rows)
@@ -139,11 +153,13 @@ class MysqlEngine:
         except BaseException as exc:  # connectorx raises Rust panics as BaseException
             if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
                 raise
-            raise CoreReadError(f"{table}: MySQL read failed ({type(exc).__name__}: "
-                                f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+            raise CoreReadError(
+                f"{table}: MySQL read failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from None
 
-    def stream_table_dbapi(self, table: str, *, columns: Sequence[str] | None = None,
-                           chunk_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    def stream_table_dbapi(
+        self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
         """The reference path: pymysql's server-side cursor, raw text, typed in Arrow."""
         import pymysql.cursors
 

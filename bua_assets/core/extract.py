@@ -43,15 +43,28 @@ class ExtractResult:
     value_errors: list[CoreValueError | CoreReadError] = field(default_factory=list)
 
 
-def extract_core(db: CoreDatabase, writer: PartitionWriter, run_date: date, *, chunk_rows: int = 200_000,
-                 progress: Callable[[int, int, str], None] = lambda *_: None) -> ExtractResult:
+def extract_core(
+    db: CoreDatabase,
+    writer: PartitionWriter,
+    run_date: date,
+    *,
+    chunk_rows: int = 200_000,
+    progress: Callable[[int, int, str], None] = lambda *_: None,
+) -> ExtractResult:
     result = ExtractResult()
     observed = db.observed_schema()
     result.drift = schema_drift(observed, sqlite=db.engine == "sqlite")
-    writer.write("_observed_schema", pa.table(
-        [pa.array([t for t, cols in observed.items() for _ in cols]),
-         pa.array([c for cols in observed.values() for c in cols]),
-         pa.array([str(v) for cols in observed.values() for v in cols.values()])], schema=OBSERVED_SCHEMA))
+    writer.write(
+        "_observed_schema",
+        pa.table(
+            [
+                pa.array([t for t, cols in observed.items() for _ in cols]),
+                pa.array([c for cols in observed.values() for c in cols]),
+                pa.array([str(v) for cols in observed.values() for v in cols.values()]),
+            ],
+            schema=OBSERVED_SCHEMA,
+        ),
+    )
     issued_invoices: list[pa.Array] = []
     tables = core_tables()
     for done, (name, spec) in enumerate(tables.items(), start=1):
@@ -103,21 +116,29 @@ def approved_as_at(plans: pa.Table) -> pa.Table:
     p["end"] = pd.to_datetime(p["end_date"]).fillna(far)
     replaced = p[p["status"] == "REPLACED"]
     pairs = replaced.merge(p, on=["account_id", "utility_id"], suffixes=("", "_by"))
-    pairs = pairs[(pairs["id_by"] != pairs["id"]) & (pairs["created_at_by"] >= pairs["created_at"])
-                  & (pairs["start_by"] <= pairs["end"]) & (pairs["end_by"] >= pairs["start"])]
+    pairs = pairs[
+        (pairs["id_by"] != pairs["id"])
+        & (pairs["created_at_by"] >= pairs["created_at"])
+        & (pairs["start_by"] <= pairs["end"])
+        & (pairs["end_by"] >= pairs["start"])
+    ]
     restored = replaced.loc[~replaced["id"].isin(pairs["id"]), "id"]
     if restored.empty:
         return plans
-    status = pc.if_else(pc.is_in(plans["id"], value_set=pa.array(restored.to_numpy(), plans["id"].type)),
-                        pa.scalar("APPROVED", plans["status"].type), plans["status"])
+    status = pc.if_else(
+        pc.is_in(plans["id"], value_set=pa.array(restored.to_numpy(), plans["id"].type)),
+        pa.scalar("APPROVED", plans["status"].type),
+        plans["status"],
+    )
     return plans.set_column(plans.schema.get_field_index("status"), plans.schema.field("status"), status)
 
 
 def _complete(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Missing columns (schema drift) become typed nulls; the drift check blocks the month."""
     names = batch.schema.names
-    arrays = [batch.column(names.index(f.name)) if f.name in names else pa.nulls(batch.num_rows, f.type)
-              for f in schema]
+    arrays = [
+        batch.column(names.index(f.name)) if f.name in names else pa.nulls(batch.num_rows, f.type) for f in schema
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([f.with_nullable(True) for f in schema]))
 
 
@@ -129,6 +150,9 @@ def _as_at_mask(name: str, batch: pa.RecordBatch, run_date: date, issued_invoice
     if column is None:
         return None
     values = batch.column(column)
-    bound = pa.scalar(datetime.combine(run_date, datetime.min.time()), pa.timestamp("s")) \
-        if pa.types.is_timestamp(values.type) else pa.scalar(run_date, pa.date32())
+    bound = (
+        pa.scalar(datetime.combine(run_date, datetime.min.time()), pa.timestamp("s"))
+        if pa.types.is_timestamp(values.type)
+        else pa.scalar(run_date, pa.date32())
+    )
     return pc.fill_null(pc.less(values, bound), False)

@@ -43,8 +43,9 @@ def drop_database(engine: CoreEngine) -> None:
         cur.execute(f"DROP DATABASE IF EXISTS `{engine.url.database}`")
 
 
-def insert_arrow(engine: CoreEngine, table: str, data: pa.Table, *, chunk_rows: int = 20_000,
-                 bulk: bool = False) -> None:
+def insert_arrow(
+    engine: CoreEngine, table: str, data: pa.Table, *, chunk_rows: int = 20_000, bulk: bool = False
+) -> None:
     """Bulk insert an Arrow table whose columns are named as in the contract.
 
     ``bulk`` (the generator filling a freshly created database): on SQLite, no rollback journal
@@ -90,9 +91,11 @@ def _load_data_mysql(engine: CoreEngine, table: str, data: pa.Table) -> None:
         pacsv.write_csv(data, path, pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
         variables = ", ".join(f"@v{i}" for i in range(len(cols)))
         sets = ", ".join(f"{engine.quote(c)} = NULLIF(@v{i}, '')" for i, c in enumerate(cols))
-        sql = (f"LOAD DATA LOCAL INFILE %s INTO TABLE {engine.quote(table)} CHARACTER SET utf8mb4 "
-               f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
-               f"({variables}) SET {sets}")
+        sql = (
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {engine.quote(table)} CHARACTER SET utf8mb4 "
+            f"FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
+            f"({variables}) SET {sets}"
+        )
         with engine.connect(local_infile=True) as conn, conn.cursor() as cur:
             cur.execute(sql, (path,))
             # LOCAL loads turn errors (truncation, bad values) into warnings: refuse them.

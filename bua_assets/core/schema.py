@@ -49,8 +49,9 @@ class Column:
 
     @property
     def sqlite_type(self) -> str:
-        return {"VARCHAR": "TEXT", "DATE": "TEXT", "DATETIME": "TEXT", "DECIMAL": "NUMERIC",
-                "DOUBLE": "REAL"}.get(self.base_type, "INTEGER")
+        return {"VARCHAR": "TEXT", "DATE": "TEXT", "DATETIME": "TEXT", "DECIMAL": "NUMERIC", "DOUBLE": "REAL"}.get(
+            self.base_type, "INTEGER"
+        )
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,25 @@ def check_identifier(name: str) -> str:
 
 # How the snapshot's own type names map onto the contract's, for the drift check.
 _OBSERVED_ALIASES = {
-    "INTEGER": "INT", "MEDIUMINT": "INT", "SMALLINT": "INT", "INT": "INT", "BIGINT": "BIGINT",
-    "TINYINT": "TINYINT", "BOOL": "TINYINT", "BOOLEAN": "TINYINT", "VARCHAR": "VARCHAR", "CHAR": "VARCHAR",
-    "TEXT": "VARCHAR", "DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "DATETIME",
-    "DECIMAL": "DECIMAL", "NUMERIC": "DECIMAL", "DOUBLE": "DOUBLE", "REAL": "DOUBLE", "FLOAT": "DOUBLE",
+    "INTEGER": "INT",
+    "MEDIUMINT": "INT",
+    "SMALLINT": "INT",
+    "INT": "INT",
+    "BIGINT": "BIGINT",
+    "TINYINT": "TINYINT",
+    "BOOL": "TINYINT",
+    "BOOLEAN": "TINYINT",
+    "VARCHAR": "VARCHAR",
+    "CHAR": "VARCHAR",
+    "TEXT": "VARCHAR",
+    "DATE": "DATE",
+    "DATETIME": "DATETIME",
+    "TIMESTAMP": "DATETIME",
+    "DECIMAL": "DECIMAL",
+    "NUMERIC": "DECIMAL",
+    "DOUBLE": "DOUBLE",
+    "REAL": "DOUBLE",
+    "FLOAT": "DOUBLE",
 }
 
 

@@ -30,7 +30,7 @@ class CoreUrl:
     def parse(cls, url: str) -> CoreUrl:
         u = urlparse(url)
         if u.scheme == "sqlite":
-            path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else u.path
+            path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else u.path
             if not path:
                 raise ValueError("sqlite URL needs a path: sqlite:///path/to/core.db")
             return cls("sqlite", path=path if url.startswith("sqlite:////") or path.startswith("/") else path)
@@ -38,9 +38,14 @@ class CoreUrl:
             database = u.path.lstrip("/")
             if not database:
                 raise ValueError("MySQL URL needs a database: mysql+pymysql://user:pw@host:3306/database")
-            return cls("mysql", host=u.hostname or "127.0.0.1", port=u.port or 3306,
-                       user=unquote(u.username or "root"), password=unquote(u.password or ""),
-                       database=check_identifier(database))
+            return cls(
+                "mysql",
+                host=u.hostname or "127.0.0.1",
+                port=u.port or 3306,
+                user=unquote(u.username or "root"),
+                password=unquote(u.password or ""),
+                database=check_identifier(database),
+            )
         raise ValueError(f"unsupported CORE database URL scheme {u.scheme!r} (use sqlite:/// or mysql+pymysql://)")
 
     def redacted(self) -> str:

@@ -16,5 +16,7 @@ def baseline_reads(reads: pd.DataFrame, month_end: dt.date) -> pd.DataFrame:
     float."""
     reads = reads.copy()
     reads["reading"] = reads["reading"].astype(float)
-    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(month_end)) & reads["read_type"].isin(BASELINE_READ_TYPES)
+    keep = (pd.to_datetime(reads["read_date"]) <= pd.Timestamp(month_end)) & reads["read_type"].isin(
+        BASELINE_READ_TYPES
+    )
     return reads[keep]

@@ -33,11 +33,16 @@ def consumption_between_reads(reads: pd.DataFrame, dial_digits: pd.Series) -> Re
     r = reads.assign(actual=(reads["read_type"] == "ACTUAL").astype(int))
     r = r.sort_values(["meter_register_id", "read_date", "actual", "id"])
     dup = r.duplicated(["meter_register_id", "read_date"], keep="last")
-    exceptions = [pd.DataFrame({
-        "meter_register_id": r.loc[dup, "meter_register_id"], "read_date": r.loc[dup, "read_date"],
-        "code": "duplicate_read",
-        "reason": "another read on the same date was kept (actual over estimate, then the latest)",
-    })]
+    exceptions = [
+        pd.DataFrame(
+            {
+                "meter_register_id": r.loc[dup, "meter_register_id"],
+                "read_date": r.loc[dup, "read_date"],
+                "code": "duplicate_read",
+                "reason": "another read on the same date was kept (actual over estimate, then the latest)",
+            }
+        )
+    ]
     r = r[~dup]
     prev_reading = r.groupby("meter_register_id")["reading"].shift()
     prev_date = r.groupby("meter_register_id")["read_date"].shift()
@@ -47,23 +52,39 @@ def consumption_between_reads(reads: pd.DataFrame, dial_digits: pd.Series) -> Re
     delta = r["reading"].to_numpy(dtype=float) - prev_reading.to_numpy(dtype=float)
     wrapped = delta + dial
     # Below an estimated read, a smaller actual reading corrects the over-estimate: negative use.
-    corrects = has_prev.to_numpy() & (delta < 0) & (prev_type == "ESTIMATE").to_numpy() & (-delta <= ROLLOVER_MAX_SHARE * dial)
+    corrects = (
+        has_prev.to_numpy() & (delta < 0) & (prev_type == "ESTIMATE").to_numpy() & (-delta <= ROLLOVER_MAX_SHARE * dial)
+    )
     rolled = has_prev.to_numpy() & (delta < 0) & ~corrects & (wrapped <= ROLLOVER_MAX_SHARE * dial)
     backwards = has_prev.to_numpy() & (delta < 0) & ~rolled & ~corrects
     consumption = np.where(rolled, wrapped, delta)
-    out = pd.DataFrame({
-        "meter_register_id": r["meter_register_id"].to_numpy(), "from_date": prev_date.to_numpy(),
-        "to_date": r["read_date"].to_numpy(), "consumption": np.round(consumption, 3), "rolled_over": rolled,
-        "to_read_type": r["read_type"].to_numpy(), "from_read_type": prev_type.to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "meter_register_id": r["meter_register_id"].to_numpy(),
+            "from_date": prev_date.to_numpy(),
+            "to_date": r["read_date"].to_numpy(),
+            "consumption": np.round(consumption, 3),
+            "rolled_over": rolled,
+            "to_read_type": r["read_type"].to_numpy(),
+            "from_read_type": prev_type.to_numpy(),
+        }
+    )
     keep = has_prev.to_numpy() & ~backwards
     back = r[backwards]
-    exceptions.append(pd.DataFrame({
-        "meter_register_id": back["meter_register_id"], "read_date": back["read_date"], "code": "reading_backwards",
-        "reason": [f"reading {c:g} is below the previous {p:g} by more than a plausible rollover of a {int(d)}-unit "
-                   f"dial: treated as a meter exchange, the new reading starts a new baseline"
-                   for c, p, d in zip(back["reading"], prev_reading[backwards], dial[backwards])],
-    }))
+    exceptions.append(
+        pd.DataFrame(
+            {
+                "meter_register_id": back["meter_register_id"],
+                "read_date": back["read_date"],
+                "code": "reading_backwards",
+                "reason": [
+                    f"reading {c:g} is below the previous {p:g} by more than a plausible rollover of a {int(d)}-unit "
+                    f"dial: treated as a meter exchange, the new reading starts a new baseline"
+                    for c, p, d in zip(back["reading"], prev_reading[backwards], dial[backwards])
+                ],
+            }
+        )
+    )
     intervals = out[keep].reset_index(drop=True)
     intervals.insert(3, "days", (pd.to_datetime(intervals["to_date"]) - pd.to_datetime(intervals["from_date"])).dt.days)
     return ReadConsumption(intervals, pd.concat(exceptions, ignore_index=True))
@@ -72,6 +93,7 @@ def consumption_between_reads(reads: pd.DataFrame, dial_digits: pd.Series) -> Re
 # --------------------------------------------------------------------------------------------
 # Daily consumption of accumulation registers and the estimated month-end read
 # --------------------------------------------------------------------------------------------
+
 
 def expand_days(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every day of each inclusive range [first, last]: (range index, date), without a Python loop."""
@@ -82,8 +104,9 @@ def expand_days(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.nda
     return owner, first[owner] + step
 
 
-def spread_reads(days: pd.DataFrame, intervals: pd.DataFrame, daily_estimate: np.ndarray,
-                 weight: np.ndarray, interval_weight) -> pd.DataFrame:
+def spread_reads(
+    days: pd.DataFrame, intervals: pd.DataFrame, daily_estimate: np.ndarray, weight: np.ndarray, interval_weight
+) -> pd.DataFrame:
     """Consumption per register-day for accumulation registers (DESIGN §5.4).
 
     ``days``: meter_register_id, date (one row per register-day wanted), with ``weight`` (the macro
@@ -98,19 +121,29 @@ def spread_reads(days: pd.DataFrame, intervals: pd.DataFrame, daily_estimate: np
     out["_date"] = pd.to_datetime(out["date"])
     iv = intervals.assign(_to=pd.to_datetime(intervals["to_date"]), _from=pd.to_datetime(intervals["from_date"]))
     iv = iv.sort_values("_to")
-    merged = pd.merge_asof(out.sort_values("_date"), iv[["meter_register_id", "_from", "_to", "consumption",
-                                                          "from_read_type", "to_read_type"]],
-                           left_on="_date", right_on="_to", by="meter_register_id", direction="forward")
+    merged = pd.merge_asof(
+        out.sort_values("_date"),
+        iv[["meter_register_id", "_from", "_to", "consumption", "from_read_type", "to_read_type"]],
+        left_on="_date",
+        right_on="_to",
+        by="meter_register_id",
+        direction="forward",
+    )
     merged = merged.sort_values("_row")
     inside = (merged["_from"] < merged["_date"]).to_numpy()
     quantity = daily_estimate.astype(float).copy()
     if inside.any():
-        total_w = interval_weight(merged.loc[inside, "meter_register_id"].to_numpy(),
-                                  merged.loc[inside, "_from"].to_numpy(), merged.loc[inside, "_to"].to_numpy())
+        total_w = interval_weight(
+            merged.loc[inside, "meter_register_id"].to_numpy(),
+            merged.loc[inside, "_from"].to_numpy(),
+            merged.loc[inside, "_to"].to_numpy(),
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(total_w > 0, weight[inside] / total_w, 0.0)
         quantity[inside] = merged.loc[inside, "consumption"].to_numpy(dtype=float) * share
-    actual = inside & (merged["from_read_type"] == "ACTUAL").to_numpy() & (merged["to_read_type"] == "ACTUAL").to_numpy()
+    actual = (
+        inside & (merged["from_read_type"] == "ACTUAL").to_numpy() & (merged["to_read_type"] == "ACTUAL").to_numpy()
+    )
     out = out.drop(columns=["_row", "_date"])
     out["quantity"] = quantity
     out["actual"] = actual
@@ -144,8 +177,9 @@ def heating_values(table: pd.DataFrame, network: np.ndarray, dates: np.ndarray) 
     return hv, substituted
 
 
-def month_end_reads(registers: pd.DataFrame, reads: pd.DataFrame, daily_estimate, month_end,
-                    heating: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def month_end_reads(
+    registers: pd.DataFrame, reads: pd.DataFrame, daily_estimate, month_end, heating: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The estimated month-end read of every accumulation register (the legacy bua_create_basic_read).
 
     ``registers``: register_id, dial_digits, fuel, network_id, pressure_correction_factor.
@@ -156,24 +190,40 @@ def month_end_reads(registers: pd.DataFrame, reads: pd.DataFrame, daily_estimate
     """
     r = reads.assign(_actual=(reads["read_type"] == "ACTUAL").astype(int))
     last = r.sort_values(["meter_register_id", "read_date", "_actual", "id"]).groupby("meter_register_id").tail(1)
-    last = last.rename(columns={"meter_register_id": "register_id", "read_date": "last_read_date",
-                                "reading": "last_reading", "read_type": "last_read_type"})
-    out = registers.merge(last[["register_id", "last_read_date", "last_reading", "last_read_type"]],
-                          on="register_id", how="left")
+    last = last.rename(
+        columns={
+            "meter_register_id": "register_id",
+            "read_date": "last_read_date",
+            "reading": "last_reading",
+            "read_type": "last_read_type",
+        }
+    )
+    out = registers.merge(
+        last[["register_id", "last_read_date", "last_reading", "last_read_type"]], on="register_id", how="left"
+    )
     no_read = out["last_read_date"].isna()
-    exceptions = pd.DataFrame({"register_id": out.loc[no_read, "register_id"], "code": "no_reads",
-                               "reason": "accumulation register without any read: no baseline for a month-end read"})
+    exceptions = pd.DataFrame(
+        {
+            "register_id": out.loc[no_read, "register_id"],
+            "code": "no_reads",
+            "reason": "accumulation register without any read: no baseline for a month-end read",
+        }
+    )
     out = out[~no_read].reset_index(drop=True)
     end = np.datetime64(month_end, "D")
-    owner, dates = expand_days(pd.to_datetime(out["last_read_date"]).to_numpy().astype("datetime64[D]") + 1,
-                               np.full(len(out), end))
+    owner, dates = expand_days(
+        pd.to_datetime(out["last_read_date"]).to_numpy().astype("datetime64[D]") + 1, np.full(len(out), end)
+    )
     per_day = daily_estimate(out["register_id"].to_numpy()[owner], dates)
     out["estimated_days"] = np.bincount(owner, minlength=len(out))
     estimate = np.bincount(owner, weights=per_day, minlength=len(out))
     gas = (out["fuel"] == "GAS").to_numpy()
     hv, substituted = heating_values(heating, out["network_id"].to_numpy()[owner], dates)
-    mj = np.bincount(owner, weights=np.nan_to_num(per_day * hv) * out["pressure_correction_factor"].to_numpy(
-        dtype=float)[owner], minlength=len(out))
+    mj = np.bincount(
+        owner,
+        weights=np.nan_to_num(per_day * hv) * out["pressure_correction_factor"].to_numpy(dtype=float)[owner],
+        minlength=len(out),
+    )
     no_hv = np.bincount(owner, weights=np.isnan(hv), minlength=len(out)) > 0
     sub = np.bincount(owner, weights=substituted, minlength=len(out)) > 0
     dial = 10.0 ** out["dial_digits"].to_numpy(dtype=float)
@@ -186,12 +236,35 @@ def month_end_reads(registers: pd.DataFrame, reads: pd.DataFrame, daily_estimate
     out["uom"] = np.where(gas, "M3", "KWH")
     out["estimate_mj"] = np.where(gas & ~no_hv, np.round(mj, 3), np.nan)
     out["heating_value_substituted"] = gas & sub
-    for code, hit, reason in (("heating_value_substituted", gas & sub & ~no_hv,
-                               "no heating value for the network in a month of the estimate: nearest month used"),
-                              ("no_heating_value", gas & no_hv & (out["estimated_days"] > 0).to_numpy(),
-                               "the network has no heating value: the MJ estimate is left empty")):
-        exceptions = pd.concat([exceptions, pd.DataFrame({"register_id": out.loc[hit, "register_id"], "code": code,
-                                                          "reason": reason})], ignore_index=True)
-    cols = ["register_id", "last_read_date", "last_reading", "last_read_type", "estimated_days", "estimate", "uom",
-            "read_date", "reading", "read_type", "rolled_over", "estimate_mj", "heating_value_substituted"]
+    for code, hit, reason in (
+        (
+            "heating_value_substituted",
+            gas & sub & ~no_hv,
+            "no heating value for the network in a month of the estimate: nearest month used",
+        ),
+        (
+            "no_heating_value",
+            gas & no_hv & (out["estimated_days"] > 0).to_numpy(),
+            "the network has no heating value: the MJ estimate is left empty",
+        ),
+    ):
+        exceptions = pd.concat(
+            [exceptions, pd.DataFrame({"register_id": out.loc[hit, "register_id"], "code": code, "reason": reason})],
+            ignore_index=True,
+        )
+    cols = [
+        "register_id",
+        "last_read_date",
+        "last_reading",
+        "last_read_type",
+        "estimated_days",
+        "estimate",
+        "uom",
+        "read_date",
+        "reading",
+        "read_type",
+        "rolled_over",
+        "estimate_mj",
+        "heating_value_substituted",
+    ]
     return out[cols], exceptions

@@ -18,9 +18,14 @@ from bua_assets.estimation.scalars import register_weights
 REGISTER_COLUMNS = ["register_id", "dial_digits", "fuel", "network_id", "pressure_correction_factor"]
 
 
-def estimated_month_end_reads(registers: pd.DataFrame, scalar_table: pd.DataFrame, macro: MacroProfiles,
-                              reads: pd.DataFrame, month_end: dt.date,
-                              heating_values: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def estimated_month_end_reads(
+    registers: pd.DataFrame,
+    scalar_table: pd.DataFrame,
+    macro: MacroProfiles,
+    reads: pd.DataFrame,
+    month_end: dt.date,
+    heating_values: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(month-end reads, exceptions) for the BASIC registers of ``registers`` (utility_profiles
     registers); ``scalar_table``: micro scalars by register_id (scalar, base_share); ``reads``:
     BasicRead rows (baseline_reads chooses)."""
@@ -30,8 +35,12 @@ def estimated_month_end_reads(registers: pd.DataFrame, scalar_table: pd.DataFram
 
     def daily_estimate(register_ids, dates):
         return scalar.reindex(register_ids).to_numpy(dtype=float) * register_weights(
-            macro, key_index.reindex(register_ids).to_numpy(dtype=np.int64),
-            share.reindex(register_ids).fillna(0.0).to_numpy(dtype=float), dates)
+            macro,
+            key_index.reindex(register_ids).to_numpy(dtype=np.int64),
+            share.reindex(register_ids).fillna(0.0).to_numpy(dtype=float),
+            dates,
+        )
 
-    return month_end_reads(basic[REGISTER_COLUMNS], baseline_reads(reads, month_end), daily_estimate, month_end,
-                           heating_values)
+    return month_end_reads(
+        basic[REGISTER_COLUMNS], baseline_reads(reads, month_end), daily_estimate, month_end, heating_values
+    )

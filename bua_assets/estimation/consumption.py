@@ -21,22 +21,53 @@ from bua_assets.estimation.profiles import MacroProfiles
 from bua_assets.estimation.scalars import register_range_weight, register_weights
 
 TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
-_EMPTY_DATA = pa.table({"interval_length": pa.array([], pa.int16()), "values": pa.array([], pa.list_(pa.float64())),
-                        "interval_quality": pa.array([], pa.list_(pa.string())), "quality_method": pa.array([], pa.string())})
+_EMPTY_DATA = pa.table(
+    {
+        "interval_length": pa.array([], pa.int16()),
+        "values": pa.array([], pa.list_(pa.float64())),
+        "interval_quality": pa.array([], pa.list_(pa.string())),
+        "quality_method": pa.array([], pa.string()),
+    }
+)
 STREAM_TIME_CLASS = {"CONTROL": "CONTROLLED_LOAD", "SOLAR": "SOLAR"}
 
-RESULT_COLUMNS = ["account_id", "utility_id", "register_id", "suffix", "year_mnth", "plan_id", "time_class", "quantity",
-                  "uom", "actual_quantity", "estimated_quantity", "estimated_share", "days", "first_day", "last_day",
-                  "read_kind", "stream_type", "fuel", "quantity_m3"]
+RESULT_COLUMNS = [
+    "account_id",
+    "utility_id",
+    "register_id",
+    "suffix",
+    "year_mnth",
+    "plan_id",
+    "time_class",
+    "quantity",
+    "uom",
+    "actual_quantity",
+    "estimated_quantity",
+    "estimated_share",
+    "days",
+    "first_day",
+    "last_day",
+    "read_kind",
+    "stream_type",
+    "fuel",
+    "quantity_m3",
+]
 
 
 def window_days(unbilled_months: pd.DataFrame) -> pd.DataFrame:
     """Every unbilled day: account_id, utility_id, year_mnth, date (one row per day)."""
-    owner, dates = expand_days(unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
-                               unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"))
-    days = pd.DataFrame({"account_id": unbilled_months["account_id"].to_numpy()[owner],
-                         "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
-                         "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner], "date": dates})
+    owner, dates = expand_days(
+        unbilled_months["first_day"].to_numpy(dtype="datetime64[D]"),
+        unbilled_months["last_day"].to_numpy(dtype="datetime64[D]"),
+    )
+    days = pd.DataFrame(
+        {
+            "account_id": unbilled_months["account_id"].to_numpy()[owner],
+            "utility_id": unbilled_months["utility_id"].to_numpy()[owner],
+            "year_mnth": unbilled_months["year_mnth"].to_numpy()[owner],
+            "date": dates,
+        }
+    )
     return days
 
 
@@ -51,8 +82,10 @@ def covering_versions(days: pd.DataFrame, account_plans: pd.DataFrame) -> pd.Dat
     row's position in ``days``."""
     ap = account_plans[account_plans["status"] == "APPROVED"]
     d = days[["account_id", "utility_id", "date"]].assign(_row=np.arange(len(days)))
-    m = d.merge(ap[["id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "created_at"]],
-                on=["account_id", "utility_id"])
+    m = d.merge(
+        ap[["id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "created_at"]],
+        on=["account_id", "utility_id"],
+    )
     day = m["date"].to_numpy(dtype="datetime64[D]")
     start = pd.to_datetime(m["start_date"]).to_numpy().astype("datetime64[D]")
     end = pd.to_datetime(m["end_date"]).to_numpy().astype("datetime64[D]")
@@ -82,18 +115,25 @@ class TimeOfUse:
         by_plan = {p: g for p, g in windows.groupby("plan_id")}
         for p in tou_plans:
             g = by_plan.get(p)
-            m = None if g is None else tou_masks(
-                list(zip(g["time_class"], g["days"], g["start_time"], g["end_time"])), TOU_CLASSES)
+            m = (
+                None
+                if g is None
+                else tou_masks(list(zip(g["time_class"], g["days"], g["start_time"], g["end_time"])), TOU_CLASSES)
+            )
             if m is None:
-                invalid[int(p)] = ("no time-of-use windows" if g is None else
-                                   "time-of-use windows do not cover each half hour exactly once")
+                invalid[int(p)] = (
+                    "no time-of-use windows"
+                    if g is None
+                    else "time-of-use windows do not cover each half hour exactly once"
+                )
             else:
                 masks[int(p)] = m
         return cls(masks, invalid)
 
 
-def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse,
-                        keep_position: bool = False) -> pd.DataFrame:
+def interval_quantities(
+    days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse, keep_position: bool = False
+) -> pd.DataFrame:
     """Split each interval register-day into time classes. ``data`` rows align with ``days`` (the
     day's interval data, actual or estimated); PRIMARY registers on a TOU plan split by the plan's
     windows, CONTROL is CONTROLLED_LOAD, SOLAR is SOLAR (export), the rest ANYTIME."""
@@ -130,8 +170,9 @@ def interval_quantities(days: pd.DataFrame, data: pa.Table, plan: np.ndarray, to
     return out if keep_position else out.drop(columns="_position")
 
 
-def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: TimeOfUse,
-                                 batches: Iterable[pa.RecordBatch | pa.Table]) -> tuple[pd.DataFrame, np.ndarray]:
+def streamed_interval_quantities(
+    days: pd.DataFrame, plan: np.ndarray, tou: TimeOfUse, batches: Iterable[pa.RecordBatch | pa.Table]
+) -> tuple[pd.DataFrame, np.ndarray]:
     """interval_quantities for every register-day of ``days`` (one calendar month: nmi, suffix,
     date, stream_type, ...) from interval data streamed in ``batches`` (actual data first, then our
     estimates: the first row found for a register-day is used). One pass over the month's data,
@@ -148,8 +189,9 @@ def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: Time
     found = np.zeros(len(days), dtype=bool)
     parts = []
     for batch in batches:
-        code = pc.fill_null(pc.index_in(pc.binary_join_element_wise(batch["nmi"], batch["suffix"], "/"),
-                                        value_set=value_set), -1).to_numpy(zero_copy_only=False)
+        code = pc.fill_null(
+            pc.index_in(pc.binary_join_element_wise(batch["nmi"], batch["suffix"], "/"), value_set=value_set), -1
+        ).to_numpy(zero_copy_only=False)
         day = (batch["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]") - first).astype(np.int64)
         ok = (code >= 0) & (day >= 0) & (day < span)
         at = np.full(len(code), -1, dtype=np.int64)
@@ -162,8 +204,13 @@ def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: Time
         at = at[take]
         found[at] = True
         data = batch.take(pa.array(take))
-        part = interval_quantities(days.iloc[at], data if isinstance(data, pa.Table) else pa.Table.from_batches([data]),
-                                   plan[at], tou, keep_position=True)
+        part = interval_quantities(
+            days.iloc[at],
+            data if isinstance(data, pa.Table) else pa.Table.from_batches([data]),
+            plan[at],
+            tou,
+            keep_position=True,
+        )
         parts.append(part.assign(_row=at[part.pop("_position").to_numpy()]))
     if not parts:
         return interval_quantities(days.iloc[:0], _EMPTY_DATA, plan[:0], tou), found
@@ -171,8 +218,14 @@ def streamed_interval_quantities(days: pd.DataFrame, plan: np.ndarray, tou: Time
     return out.drop(columns="_row").reset_index(drop=True), found
 
 
-def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Series, macro: MacroProfiles,
-                     key_index: pd.Series, base_share: pd.Series | None = None) -> pd.DataFrame:
+def basic_quantities(
+    days: pd.DataFrame,
+    intervals: pd.DataFrame,
+    scalars: pd.Series,
+    macro: MacroProfiles,
+    key_index: pd.Series,
+    base_share: pd.Series | None = None,
+) -> pd.DataFrame:
     """Accumulation register-days: read intervals spread by each register's weights (its macro
     profile with its own base share, scalars.weather_response), estimates after."""
     base_share = base_share if base_share is not None else pd.Series(dtype=float)
@@ -184,9 +237,13 @@ def basic_quantities(days: pd.DataFrame, intervals: pd.DataFrame, scalars: pd.Se
     key_of = key_index
 
     def interval_weight(reg, after, through):
-        return register_range_weight(macro, key_of.reindex(reg).to_numpy(dtype=np.int64),
-                                     base_share.reindex(reg).fillna(0.0).to_numpy(dtype=float),
-                                     after.astype("datetime64[D]"), through.astype("datetime64[D]"))
+        return register_range_weight(
+            macro,
+            key_of.reindex(reg).to_numpy(dtype=np.int64),
+            base_share.reindex(reg).fillna(0.0).to_numpy(dtype=float),
+            after.astype("datetime64[D]"),
+            through.astype("datetime64[D]"),
+        )
 
     spread = spread_reads(frame[["meter_register_id", "date"]], intervals, estimate, w, interval_weight)
     out = days[["account_id", "utility_id", "register_id", "year_mnth", "date", "stream_type"]].copy()
@@ -215,10 +272,14 @@ def gas_energy(rows: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFram
     keys = ["account_id", "utility_id", "register_id", "year_mnth"]
     flagged = g.assign(_sub=substituted, _none=np.isnan(hv), _net=network)
     exc = []
-    for code, col, text in (("heating_value_substituted", "_sub",
-                             "no heating value for network {net} in the month: the nearest month's value was used"),
-                            ("no_heating_value", "_none",
-                             "network {net} has no heating value at all: MJ cannot be computed, not accrued")):
+    for code, col, text in (
+        (
+            "heating_value_substituted",
+            "_sub",
+            "no heating value for network {net} in the month: the nearest month's value was used",
+        ),
+        ("no_heating_value", "_none", "network {net} has no heating value at all: MJ cannot be computed, not accrued"),
+    ):
         hit = flagged[flagged[col] & (~flagged["_none"] if col == "_sub" else True)]
         if len(hit):
             e = hit.groupby(keys)["_net"].first().reset_index()
@@ -233,10 +294,19 @@ SUMMARY_KEYS = ["account_id", "utility_id", "register_id", "year_mnth", "plan_id
 EXCEPTION_COLUMNS = ["account_id", "utility_id", "register_id", "year_mnth", "code", "reason"]
 
 
-def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch | pa.Table],
-                   account_plans: pd.DataFrame, tou: TimeOfUse, read_intervals: pd.DataFrame, scalars: pd.Series,
-                   macro: MacroProfiles, key_index: pd.Series, registers: pd.DataFrame,
-                   heating: pd.DataFrame, base_share: pd.Series | None = None) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+def quantify_month(
+    days: pd.DataFrame,
+    interval_batches: Iterable[pa.RecordBatch | pa.Table],
+    account_plans: pd.DataFrame,
+    tou: TimeOfUse,
+    read_intervals: pd.DataFrame,
+    scalars: pd.Series,
+    macro: MacroProfiles,
+    key_index: pd.Series,
+    registers: pd.DataFrame,
+    heating: pd.DataFrame,
+    base_share: pd.Series | None = None,
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """One calendar month of unbilled register-days (register_days of the month: account_id,
     utility_id, year_mnth, date, register_id, nmi, suffix, read_kind, stream_type) to the output
     grain (summarise), with the exceptions of whatever could not be quantified. Interval
@@ -246,10 +316,18 @@ def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch
     inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
     quantities, found = streamed_interval_quantities(inter, plan_of_day(inter, account_plans), tou, interval_batches)
     lost = inter[~found]
-    exceptions.append(pd.DataFrame({"account_id": lost["account_id"], "utility_id": lost["utility_id"],
-                                    "register_id": lost["register_id"], "year_mnth": lost["year_mnth"],
-                                    "code": "no_interval_data",
-                                    "reason": "no meter data and no estimate for " + lost["date"].astype(str)}))
+    exceptions.append(
+        pd.DataFrame(
+            {
+                "account_id": lost["account_id"],
+                "utility_id": lost["utility_id"],
+                "register_id": lost["register_id"],
+                "year_mnth": lost["year_mnth"],
+                "code": "no_interval_data",
+                "reason": "no meter data and no estimate for " + lost["date"].astype(str),
+            }
+        )
+    )
     rows.append(quantities)
     basic = days[days["read_kind"] == "BASIC"].reset_index(drop=True)
     if len(basic):
@@ -257,8 +335,11 @@ def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch
     result = pd.concat(rows, ignore_index=True)
     unknown = result["quantity"].isna()
     lost = result[unknown].groupby(["account_id", "utility_id", "register_id", "year_mnth"]).size().reset_index()
-    exceptions.append(lost.drop(columns=0).assign(code="no_scalar",
-                                                  reason="no read or micro scalar to estimate the days after the last read"))
+    exceptions.append(
+        lost.drop(columns=0).assign(
+            code="no_scalar", reason="no read or micro scalar to estimate the days after the last read"
+        )
+    )
     result, gas_exceptions = gas_energy(result[~unknown], registers, heating)
     exceptions.append(gas_exceptions)
     result["date"] = pd.to_datetime(result["date"])
@@ -269,9 +350,18 @@ def quantify_month(days: pd.DataFrame, interval_batches: Iterable[pa.RecordBatch
 def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
     """Register-day-class rows (with the day's plan, -1 for none) to the output grain: per plan
     too, so pricing never has to guess which plan a month's usage belongs to."""
-    agg = rows.groupby(SUMMARY_KEYS, sort=True).agg(quantity=("quantity", "sum"), actual_quantity=("actual_quantity", "sum"),
-                                            days=("date", "nunique"), first_day=("date", "min"),
-                                            last_day=("date", "max"), quantity_m3=("quantity_m3", "sum")).reset_index()
+    agg = (
+        rows.groupby(SUMMARY_KEYS, sort=True)
+        .agg(
+            quantity=("quantity", "sum"),
+            actual_quantity=("actual_quantity", "sum"),
+            days=("date", "nunique"),
+            first_day=("date", "min"),
+            last_day=("date", "max"),
+            quantity_m3=("quantity_m3", "sum"),
+        )
+        .reset_index()
+    )
     agg["first_day"] = agg["first_day"].dt.date
     agg["last_day"] = agg["last_day"].dt.date
     reg = registers.set_index("register_id")
@@ -286,6 +376,7 @@ def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
     agg["actual_quantity"] = np.round(agg["actual_quantity"], 4)
     agg["estimated_quantity"] = np.round(agg["quantity"] - agg["actual_quantity"], 4)
     with np.errstate(invalid="ignore", divide="ignore"):
-        agg["estimated_share"] = np.round(np.where(agg["quantity"] != 0,
-                                                   agg["estimated_quantity"] / agg["quantity"], 0.0), 4)
+        agg["estimated_share"] = np.round(
+            np.where(agg["quantity"] != 0, agg["estimated_quantity"] / agg["quantity"], 0.0), 4
+        )
     return agg[RESULT_COLUMNS]

@@ -34,8 +34,9 @@ def register_chunks(register_ids: np.ndarray, per_file: int = REGISTERS_PER_FILE
     """Row positions of each file: ``per_file`` registers a file (a register never split), by
     register id."""
     uniq = np.unique(register_ids)
-    return [np.flatnonzero(np.isin(register_ids, uniq[first:first + per_file]))
-            for first in range(0, len(uniq), per_file)]
+    return [
+        np.flatnonzero(np.isin(register_ids, uniq[first : first + per_file])) for first in range(0, len(uniq), per_file)
+    ]
 
 
 @dataclass
@@ -46,8 +47,14 @@ class EstimateFile:
     issues: list = field(default_factory=list)  # the reader's issues: ours must have none
 
 
-def estimate_files(days: pd.DataFrame, half_hours: np.ndarray, month: AccrualMonth, participant: str, folder: Path,
-                   per_file: int = REGISTERS_PER_FILE) -> list[EstimateFile]:
+def estimate_files(
+    days: pd.DataFrame,
+    half_hours: np.ndarray,
+    month: AccrualMonth,
+    participant: str,
+    folder: Path,
+    per_file: int = REGISTERS_PER_FILE,
+) -> list[EstimateFile]:
     """Writes ``days`` (sorted by register and date: nmi, nmi_configuration, register_code, suffix,
     meter_serial, interval_length, date, register_id) with their ``half_hours`` kWh into ``folder``
     and reads each file back."""
@@ -55,7 +62,9 @@ def estimate_files(days: pd.DataFrame, half_hours: np.ndarray, month: AccrualMon
     for n, rows in enumerate(register_chunks(days["register_id"].to_numpy(), per_file)):
         name = estimate_file_name(month, n, participant)
         path = Path(folder) / name
-        write_estimate_file(path, days.iloc[rows], half_hours[rows], created=file_created(month), to_participant=participant)
+        write_estimate_file(
+            path, days.iloc[rows], half_hours[rows], created=file_created(month), to_participant=participant
+        )
         (parsed,) = read_nem12(path, source=name)
         files.append(EstimateFile(name, path, parsed.days.select(READ_COLUMNS), list(parsed.issues)))
     return files

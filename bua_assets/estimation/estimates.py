@@ -31,8 +31,9 @@ AWAY_RATIO = 0.5  # a day under half the register's typical (index-adjusted) use
 PERSIST_DAYS = 2  # the register's last days before the gap all absences: the absence goes on
 
 
-def estimate_half_hours(key_index: np.ndarray, scalar: np.ndarray, dates: np.ndarray,
-                        macro: MacroProfiles, daily: np.ndarray | None = None) -> np.ndarray:
+def estimate_half_hours(
+    key_index: np.ndarray, scalar: np.ndarray, dates: np.ndarray, macro: MacroProfiles, daily: np.ndarray | None = None
+) -> np.ndarray:
     """(rows, 48) kWh for register-days with no data: ``daily`` kWh (daily_estimates), else
     scalar x the macro daily weight, spread by the segment's intraday shape of the day."""
     d = macro.window.seasonal_index(dates)
@@ -59,16 +60,22 @@ def recent_index(days: pd.DataFrame, key_of: pd.Series, level_days: int = INDEX_
     level = level[level > 0]
     d = days[days["register_id"].isin(level.index)]
     ratio = d["kwh"].to_numpy(dtype=float) / level.reindex(d["register_id"].to_numpy()).to_numpy()
-    f = pd.DataFrame({"key_index": key_of.reindex(d["register_id"].to_numpy()).to_numpy(dtype=np.int64),
-                      "date": d["read_date"].to_numpy().astype("datetime64[D]"), "ratio": ratio})
+    f = pd.DataFrame(
+        {
+            "key_index": key_of.reindex(d["register_id"].to_numpy()).to_numpy(dtype=np.int64),
+            "date": d["read_date"].to_numpy().astype("datetime64[D]"),
+            "ratio": ratio,
+        }
+    )
     g = f.groupby(["key_index", "date"])["ratio"].agg(["mean", "size"]).reset_index()
     return g.rename(columns={"mean": "index", "size": "registers"})
 
 
 def _lookup(index: pd.DataFrame, keys: np.ndarray, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index, registers) of each (key, date) in a recent_index table; NaN and 0 where absent."""
-    at = pd.MultiIndex.from_arrays([index["key_index"].to_numpy(dtype=np.int64),
-                                    index["date"].to_numpy().astype("datetime64[D]")])
+    at = pd.MultiIndex.from_arrays(
+        [index["key_index"].to_numpy(dtype=np.int64), index["date"].to_numpy().astype("datetime64[D]")]
+    )
     pos = at.get_indexer(pd.MultiIndex.from_arrays([np.asarray(keys, dtype=np.int64), dates]))
     found = pos >= 0
     value = np.where(found, index["index"].to_numpy(dtype=float)[np.maximum(pos, 0)] if len(index) else np.nan, np.nan)
@@ -76,8 +83,14 @@ def _lookup(index: pd.DataFrame, keys: np.ndarray, dates: np.ndarray) -> tuple[n
     return value, n
 
 
-def day_index(index: pd.DataFrame, macro: MacroProfiles, key_index: np.ndarray, dates: np.ndarray,
-              wider: tuple[pd.DataFrame, np.ndarray] | None = None, prior: float = DEFAULT_MIN_REGISTERS) -> np.ndarray:
+def day_index(
+    index: pd.DataFrame,
+    macro: MacroProfiles,
+    key_index: np.ndarray,
+    dates: np.ndarray,
+    wider: tuple[pd.DataFrame, np.ndarray] | None = None,
+    prior: float = DEFAULT_MIN_REGISTERS,
+) -> np.ndarray:
     """The recent index of each (key, date), credibility-weighted toward a wider one: (n x own +
     ``prior`` x wider) / (n + ``prior``), n the registers behind the key's own value. ``wider`` is
     (a recent_index of wider groups, each key's group code: e.g. the same class and stream in
@@ -87,10 +100,18 @@ def day_index(index: pd.DataFrame, macro: MacroProfiles, key_index: np.ndarray, 
     dates = np.asarray(dates, dtype="datetime64[D]")
     key_index = np.asarray(key_index, dtype=np.int64)
     own, n = _lookup(index, key_index, dates)
-    w = macro.weights(index["key_index"].to_numpy(dtype=np.int64), index["date"].to_numpy().astype("datetime64[D]")) \
-        if len(index) else np.zeros(0)
-    frame = pd.DataFrame({"k": index["key_index"].to_numpy(), "i": index["index"].to_numpy() * index["registers"].to_numpy(),
-                          "w": w * index["registers"].to_numpy()})
+    w = (
+        macro.weights(index["key_index"].to_numpy(dtype=np.int64), index["date"].to_numpy().astype("datetime64[D]"))
+        if len(index)
+        else np.zeros(0)
+    )
+    frame = pd.DataFrame(
+        {
+            "k": index["key_index"].to_numpy(),
+            "i": index["index"].to_numpy() * index["registers"].to_numpy(),
+            "w": w * index["registers"].to_numpy(),
+        }
+    )
     sums = frame.groupby("k").sum()
     scale = (sums["i"] / sums["w"]).reindex(key_index).to_numpy()
     base = scale * macro.weights(np.maximum(key_index, 0), dates)
@@ -103,9 +124,17 @@ def day_index(index: pd.DataFrame, macro: MacroProfiles, key_index: np.ndarray, 
     return np.where(np.isfinite(base), blended, np.where(n > 0, own, np.nan))
 
 
-def register_levels(days: pd.DataFrame, index: pd.DataFrame, key_of: pd.Series, macro: MacroProfiles,
-                    wider: tuple[pd.DataFrame, np.ndarray] | None = None, reference_days: int = REFERENCE_DAYS, min_days: int = MIN_REFERENCE_DAYS,
-                    away_ratio: float = AWAY_RATIO, persist_days: int = PERSIST_DAYS) -> pd.DataFrame:
+def register_levels(
+    days: pd.DataFrame,
+    index: pd.DataFrame,
+    key_of: pd.Series,
+    macro: MacroProfiles,
+    wider: tuple[pd.DataFrame, np.ndarray] | None = None,
+    reference_days: int = REFERENCE_DAYS,
+    min_days: int = MIN_REFERENCE_DAYS,
+    away_ratio: float = AWAY_RATIO,
+    persist_days: int = PERSIST_DAYS,
+) -> pd.DataFrame:
     """Each register's level on the recent index from its last ``reference_days`` fully actual
     days (register_id, read_date, kwh): sum kWh / sum index over them, leaving out absences (days
     under ``away_ratio`` x the register's median kWh / index: a trip or a vacancy would otherwise
@@ -125,16 +154,25 @@ def register_levels(days: pd.DataFrame, index: pd.DataFrame, key_of: pd.Series, 
     g = kept.groupby("register_id")[["kwh", "_i"]].sum()
     out = pd.DataFrame({"level": g["kwh"] / g["_i"], "reference_days": d.groupby("register_id").size()}).dropna()
     last = d.assign(_away=away).groupby("register_id").head(persist_days)  # newest first
-    run = last.groupby("register_id").agg(n=("_away", "size"), away=("_away", "all"), kwh=("kwh", "sum"), i=("_i", "sum"))
+    run = last.groupby("register_id").agg(
+        n=("_away", "size"), away=("_away", "all"), kwh=("kwh", "sum"), i=("_i", "sum")
+    )
     run = run[(run["n"] == persist_days) & run["away"]]
     out["away_level"] = (run["kwh"] / run["i"]).reindex(out.index)
     out = out[out["reference_days"] >= min_days]
     return out.rename_axis("register_id").reset_index()[["register_id", "level", "away_level", "reference_days"]]
 
 
-def daily_estimates(register_id: np.ndarray, key_index: np.ndarray, dates: np.ndarray, levels: pd.DataFrame,
-                    index: pd.DataFrame, macro: MacroProfiles, scalar: np.ndarray,
-                    wider: tuple[pd.DataFrame, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def daily_estimates(
+    register_id: np.ndarray,
+    key_index: np.ndarray,
+    dates: np.ndarray,
+    levels: pd.DataFrame,
+    index: pd.DataFrame,
+    macro: MacroProfiles,
+    scalar: np.ndarray,
+    wider: tuple[pd.DataFrame, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Daily kWh for register-days without data: the register's level (its away level while an
     absence goes on) x the day's index (day_index, with ``wider``); a register without a level, or a key
     without an index, takes scalar x the macro daily weight. Returns (kWh, own: which rows used
@@ -143,11 +181,15 @@ def daily_estimates(register_id: np.ndarray, key_index: np.ndarray, dates: np.nd
     level = lv["away_level"].fillna(lv["level"]).reindex(register_id).to_numpy(dtype=float)
     idx = day_index(index, macro, key_index, dates, wider)
     own = np.isfinite(level) & np.isfinite(idx)
-    fallback = np.asarray(scalar, dtype=float) * macro.weights(np.maximum(np.asarray(key_index, dtype=np.int64), 0), dates)
+    fallback = np.asarray(scalar, dtype=float) * macro.weights(
+        np.maximum(np.asarray(key_index, dtype=np.int64), 0), dates
+    )
     return np.where(own, level * np.nan_to_num(idx), fallback), own
 
 
-def write_estimate_file(path: Path, days: pd.DataFrame, half_hours: np.ndarray, *, created: str, to_participant: str) -> int:
+def write_estimate_file(
+    path: Path, days: pd.DataFrame, half_hours: np.ndarray, *, created: str, to_participant: str
+) -> int:
     """One NEM12 file of estimated days. ``days`` (sorted by register, date): nmi,
     nmi_configuration, register_code, suffix, meter_serial, interval_length, date. Values are
     split evenly into the register's interval length."""
@@ -163,8 +205,27 @@ def write_estimate_file(path: Path, days: pd.DataFrame, half_hours: np.ndarray, 
         row_index[rows] = np.arange(len(rows))
     first = days.iloc[starts]
     for s, e, r in zip(starts, ends, first.itertuples()):
-        blocks.append(RegisterBlock(r.nmi, r.nmi_configuration, str(r.register_code), r.suffix, r.meter_serial, "kWh",
-                                    int(r.interval_length), int(s), int(e - s)))
-    return write_nem12(path, created=created, from_participant=ESTIMATOR, to_participant=to_participant,
-                       blocks=blocks, dates=days["date"].to_numpy(dtype="datetime64[D]"), values=store,
-                       row_index=row_index, quality=np.full(len(days), ESTIMATE_QUALITY))
+        blocks.append(
+            RegisterBlock(
+                r.nmi,
+                r.nmi_configuration,
+                str(r.register_code),
+                r.suffix,
+                r.meter_serial,
+                "kWh",
+                int(r.interval_length),
+                int(s),
+                int(e - s),
+            )
+        )
+    return write_nem12(
+        path,
+        created=created,
+        from_participant=ESTIMATOR,
+        to_participant=to_participant,
+        blocks=blocks,
+        dates=days["date"].to_numpy(dtype="datetime64[D]"),
+        values=store,
+        row_index=row_index,
+        quality=np.full(len(days), ESTIMATE_QUALITY),
+    )

@@ -49,9 +49,16 @@ class MicroScalars:
     exceptions: pd.DataFrame  # register_id, date, code, reason
 
 
-def micro_scalars(registers: pd.DataFrame, macro: MacroProfiles, tenancies: pd.DataFrame, reads: pd.DataFrame,
-                  register_days: Iterable[pa.Table], month_end: dt.date, interval_reference_days: int,
-                  basic_reference_days: int) -> MicroScalars:
+def micro_scalars(
+    registers: pd.DataFrame,
+    macro: MacroProfiles,
+    tenancies: pd.DataFrame,
+    reads: pd.DataFrame,
+    register_days: Iterable[pa.Table],
+    month_end: dt.date,
+    interval_reference_days: int,
+    basic_reference_days: int,
+) -> MicroScalars:
     """``registers``: utility_profiles registers; ``tenancies``: AccountUtility (utility_id,
     start_date); ``reads``: BasicRead rows (baseline_reads chooses); ``register_days``: interval
     statistics' register-day totals (register_id, read_date, kwh, actual_half_hours), newest month
@@ -62,16 +69,35 @@ def micro_scalars(registers: pd.DataFrame, macro: MacroProfiles, tenancies: pd.D
     interval = registers[registers["read_kind"] == "INTERVAL"]
     basic = registers[registers["read_kind"] == "BASIC"]
     between = consumption_between_reads(baseline_reads(reads, month_end), basic.set_index("register_id")["dial_digits"])
-    own = pd.concat([
-        interval_scalars(interval, register_days, macro, interval_reference_days),
-        with_response(basic_scalars(basic, between.intervals, macro, basic_reference_days),
-                      weather_response(basic, between.intervals, macro), basic, macro)], ignore_index=True)
+    own = pd.concat(
+        [
+            interval_scalars(interval, register_days, macro, interval_reference_days),
+            with_response(
+                basic_scalars(basic, between.intervals, macro, basic_reference_days),
+                weather_response(basic, between.intervals, macro),
+                basic,
+                macro,
+            ),
+        ],
+        ignore_index=True,
+    )
     scalars = with_segment_averages(own, registers[SEGMENT_COLUMNS])
     # A register's own weather response goes with its own scalar; a segment average is in the segment's shape.
     scalars["base_share"] = np.where(scalars["method"] == "own_history", scalars["base_share"].fillna(0.0), 0.0)
     exceptions = between.exceptions.rename(columns={"meter_register_id": "register_id", "read_date": "date"})
     no_scalar = scalars[scalars["method"] == "none"]
-    exceptions = pd.concat([exceptions, pd.DataFrame({
-        "register_id": no_scalar["register_id"], "date": pd.NaT, "code": "no_scalar", "reason": NO_SCALAR_REASON})],
-        ignore_index=True)
+    exceptions = pd.concat(
+        [
+            exceptions,
+            pd.DataFrame(
+                {
+                    "register_id": no_scalar["register_id"],
+                    "date": pd.NaT,
+                    "code": "no_scalar",
+                    "reason": NO_SCALAR_REASON,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return MicroScalars(scalars, between.intervals, exceptions)

@@ -25,11 +25,19 @@ def missing_register_days(unbilled_months: pd.DataFrame, interval: pd.DataFrame,
     """The unbilled days of each interval register (``interval``: utility_profiles registers with
     register_id and utility_id) that ``metered`` (register_id, read_date) does not have, once per
     register and date, with the register's attributes; ``date`` is datetime64[s]."""
-    days = register_days(unbilled_months, interval[["register_id", "utility_id"]]).drop_duplicates(["register_id", "date"])
-    have = pd.DataFrame({"register_id": metered["register_id"].astype("int64"), "_have": True,
-                         "date": metered["read_date"].to_numpy().astype("datetime64[s]")})
-    days = days.assign(register_id=days["register_id"].astype("int64"),
-                       date=days["date"].to_numpy().astype("datetime64[s]"))
+    days = register_days(unbilled_months, interval[["register_id", "utility_id"]]).drop_duplicates(
+        ["register_id", "date"]
+    )
+    have = pd.DataFrame(
+        {
+            "register_id": metered["register_id"].astype("int64"),
+            "_have": True,
+            "date": metered["read_date"].to_numpy().astype("datetime64[s]"),
+        }
+    )
+    days = days.assign(
+        register_id=days["register_id"].astype("int64"), date=days["date"].to_numpy().astype("datetime64[s]")
+    )
     missing = days[days.merge(have, on=["register_id", "date"], how="left")["_have"].isna().to_numpy()]
     return missing.merge(interval, on=["register_id", "utility_id"])
 
@@ -48,31 +56,52 @@ class MissingDayEstimates:
     not_estimated: pd.DataFrame  # register_id, date, code, reason
 
 
-def estimate_missing_days(missing: pd.DataFrame, interval: pd.DataFrame, scalars: pd.Series, recent: pd.DataFrame,
-                          macro: MacroProfiles) -> MissingDayEstimates:
+def estimate_missing_days(
+    missing: pd.DataFrame, interval: pd.DataFrame, scalars: pd.Series, recent: pd.DataFrame, macro: MacroProfiles
+) -> MissingDayEstimates:
     """``missing``: missing_register_days; ``interval``: the interval registers (register_id,
     profile_key, profile_register); ``scalars``: micro scalar by register_id; ``recent``: fully
     actual register-days (register_id, read_date, kwh) of the last months."""
-    missing = missing.assign(scalar=lambda f: scalars.reindex(f["register_id"]).to_numpy(),
-                             key_index=lambda f: macro.key_index(f["profile_key"]))
+    missing = missing.assign(
+        scalar=lambda f: scalars.reindex(f["register_id"]).to_numpy(),
+        key_index=lambda f: macro.key_index(f["profile_key"]),
+    )
     key_of = pd.Series(macro.key_index(interval["profile_key"]), index=interval["register_id"].to_numpy())
     key_of = key_of[key_of >= 0]
-    profiled = key_of[interval.set_index("register_id")["profile_register"].reindex(key_of.index)
-                      .fillna(False).to_numpy(dtype=bool)]
+    profiled = key_of[
+        interval.set_index("register_id")["profile_register"].reindex(key_of.index).fillna(False).to_numpy(dtype=bool)
+    ]
     index = recent_index(recent, profiled)
     group_of_key = wider_groups(macro.keys)
     wider = (recent_index(recent, pd.Series(group_of_key[profiled.to_numpy()], index=profiled.index)), group_of_key)
     levels = register_levels(recent, index, key_of, macro, wider)
     missing = missing.sort_values(["nmi", "suffix", "date"]).reset_index(drop=True)
-    daily, own = daily_estimates(missing["register_id"].to_numpy(), missing["key_index"].to_numpy(),
-                                 missing["date"].to_numpy(dtype="datetime64[D]"), levels, index, macro,
-                                 missing["scalar"].to_numpy(dtype=float), wider)
+    daily, own = daily_estimates(
+        missing["register_id"].to_numpy(),
+        missing["key_index"].to_numpy(),
+        missing["date"].to_numpy(dtype="datetime64[D]"),
+        levels,
+        index,
+        macro,
+        missing["scalar"].to_numpy(dtype=float),
+        wider,
+    )
     ok = np.isfinite(daily) & (missing["key_index"] >= 0).to_numpy()
     no_scalar = missing[~ok]
     missing, daily, own = missing[ok].reset_index(drop=True), daily[ok], own[ok]
-    half_hours = estimate_half_hours(missing["key_index"].to_numpy(), missing["scalar"].to_numpy(),
-                                     missing["date"].to_numpy(dtype="datetime64[D]"), macro, daily)
-    not_estimated = pd.DataFrame({
-        "register_id": no_scalar["register_id"].astype("int64"), "date": no_scalar["date"].astype("datetime64[s]"),
-        "code": "not_estimated", "reason": NOT_ESTIMATED_REASON})
+    half_hours = estimate_half_hours(
+        missing["key_index"].to_numpy(),
+        missing["scalar"].to_numpy(),
+        missing["date"].to_numpy(dtype="datetime64[D]"),
+        macro,
+        daily,
+    )
+    not_estimated = pd.DataFrame(
+        {
+            "register_id": no_scalar["register_id"].astype("int64"),
+            "date": no_scalar["date"].astype("datetime64[s]"),
+            "code": "not_estimated",
+            "reason": NOT_ESTIMATED_REASON,
+        }
+    )
     return MissingDayEstimates(missing, half_hours, own, not_estimated)

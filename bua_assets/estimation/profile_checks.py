@@ -30,12 +30,21 @@ class ProfileFindings:
 
     def coverage_summary(self) -> dict:
         c = self.coverage
-        return {"registers": int(len(c)), "median": float(c.median()) if len(c) else None,
-                "p10": float(c.quantile(0.1)) if len(c) else None, "below_50pct": int((c < 0.5).sum())}
+        return {
+            "registers": int(len(c)),
+            "median": float(c.median()) if len(c) else None,
+            "p10": float(c.quantile(0.1)) if len(c) else None,
+            "below_50pct": int((c < 0.5).sum()),
+        }
 
 
-def profile_findings(result: SegmentProfiles, summary: pd.DataFrame, max_interval_kwh: float = MAX_INTERVAL_KWH,
-                     max_fill_share: float = MAX_FILL_SHARE, missing_history=()) -> ProfileFindings:
+def profile_findings(
+    result: SegmentProfiles,
+    summary: pd.DataFrame,
+    max_interval_kwh: float = MAX_INTERVAL_KWH,
+    max_fill_share: float = MAX_FILL_SHARE,
+    missing_history=(),
+) -> ProfileFindings:
     """``result``: segment_profiles; ``summary``: utility_profile_summary (register_id, nmi,
     suffix, coverage, days_with_data); ``missing_history``: months of the window without
     interval statistics (their segment-days are filled or missing for want of data)."""
@@ -43,8 +52,15 @@ def profile_findings(result: SegmentProfiles, summary: pd.DataFrame, max_interva
     negative = (result.values < 0).any(axis=2).sum(axis=1)
     absurd = (result.values > max_interval_kwh).any(axis=2).sum(axis=1)
     fill_share = (result.status == "FILLED").mean(axis=1)
-    table = pd.DataFrame({"segment": result.names, "missing_days": missing, "negative_days": negative,
-                          "absurd_days": absurd, "fill_share": np.round(fill_share, 3)})
+    table = pd.DataFrame(
+        {
+            "segment": result.names,
+            "missing_days": missing,
+            "negative_days": negative,
+            "absurd_days": absurd,
+            "fill_share": np.round(fill_share, 3),
+        }
+    )
     errors = table[(table["missing_days"] > 0) | (table["negative_days"] > 0) | (table["absurd_days"] > 0)]
     over = table[table["fill_share"] > max_fill_share]
     coverage = summary["coverage"] if len(summary) else pd.Series(dtype=float)

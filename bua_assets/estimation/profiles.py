@@ -57,11 +57,14 @@ def segment_name(customer_class: str, jurisdiction: str, stream_type: str) -> st
 # One pass over the interval history
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class History:
     """What the pass keeps: per-register-day totals and dense sums for segments and registers."""
 
-    register_days: pa.Table | None  # register_id, read_date, kwh, actual_kwh, actual_half_hours, quality_method (one pass; None when combined from months)
+    register_days: (
+        pa.Table | None
+    )  # register_id, read_date, kwh, actual_kwh, actual_half_hours, quality_method (one pass; None when combined from months)
     register_totals: pa.Table  # per register: days_with_data, kwh, actual_kwh, first_date, last_date
     segment_sum: np.ndarray  # (segments, days, 48) kWh over fully actual profile-register days
     segment_registers: np.ndarray  # (segments, days) how many registers contributed
@@ -100,9 +103,11 @@ class HistoryPass:
         di = self.window.index(dates)
         unknown = ri < 0
         if unknown.any():
-            self._unmatched.append(pa.Table.from_batches([month.filter(pa.array(unknown)).select(["nmi", "suffix"])])
-                                   if isinstance(month, pa.RecordBatch) else
-                                   month.filter(pa.array(unknown)).select(["nmi", "suffix"]))
+            self._unmatched.append(
+                pa.Table.from_batches([month.filter(pa.array(unknown)).select(["nmi", "suffix"])])
+                if isinstance(month, pa.RecordBatch)
+                else month.filter(pa.array(unknown)).select(["nmi", "suffix"])
+            )
         rows = np.flatnonzero(~unknown & (di >= 0))
         if not len(rows):
             return
@@ -110,11 +115,18 @@ class HistoryPass:
         ri, di, dates = ri[rows], di[rows], dates[rows]
         values, actual = half_hourly(sub)
         actual_values = np.where(actual, values, 0.0)
-        self._days.append(pa.table({
-            "register_id": pa.array(self._ids[ri], pa.int32()), "read_date": pa.array(dates),
-            "kwh": values.sum(axis=1), "actual_kwh": actual_values.sum(axis=1),
-            "actual_half_hours": pa.array(actual.sum(axis=1), pa.int16()), "quality_method": sub["quality_method"],
-        }))
+        self._days.append(
+            pa.table(
+                {
+                    "register_id": pa.array(self._ids[ri], pa.int32()),
+                    "read_date": pa.array(dates),
+                    "kwh": values.sum(axis=1),
+                    "actual_kwh": actual_values.sum(axis=1),
+                    "actual_half_hours": pa.array(actual.sum(axis=1), pa.int16()),
+                    "quality_method": sub["quality_method"],
+                }
+            )
+        )
         whole = actual.all(axis=1) & self._profiled[ri]
         seg_key = self._segment[ri[whole]] * self.window.days + di[whole]
         groups = self.segments * self.window.days
@@ -122,34 +134,61 @@ class HistoryPass:
         self.segment_registers += np.bincount(seg_key, minlength=groups)
         reg_key = ri * 2 + day_type(dates)
         self.register_sum += group_sum(reg_key, actual_values, len(self._ids) * 2)
-        self.register_sumsq += group_sum(reg_key, actual_values ** 2, len(self._ids) * 2)
+        self.register_sumsq += group_sum(reg_key, actual_values**2, len(self._ids) * 2)
         self.register_count += group_sum(reg_key, actual.astype(np.float64), len(self._ids) * 2)
 
     def finish(self) -> History:
-        days_schema = pa.schema([("register_id", pa.int32()), ("read_date", pa.date32()), ("kwh", pa.float64()),
-                                 ("actual_kwh", pa.float64()), ("actual_half_hours", pa.int16()),
-                                 ("quality_method", pa.string())])
+        days_schema = pa.schema(
+            [
+                ("register_id", pa.int32()),
+                ("read_date", pa.date32()),
+                ("kwh", pa.float64()),
+                ("actual_kwh", pa.float64()),
+                ("actual_half_hours", pa.int16()),
+                ("quality_method", pa.string()),
+            ]
+        )
         days = pa.concat_tables([t.cast(days_schema) for t in self._days]) if self._days else days_schema.empty_table()
-        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"], use_threads=False).aggregate([("nmi", "count")])
-                     .rename_columns(["nmi", "suffix", "register_days"])
-                     .sort_by([("nmi", "ascending"), ("suffix", "ascending")]) if self._unmatched else _no_unmatched())
+        unmatched = (
+            pa.concat_tables(self._unmatched)
+            .group_by(["nmi", "suffix"], use_threads=False)
+            .aggregate([("nmi", "count")])
+            .rename_columns(["nmi", "suffix", "register_days"])
+            .sort_by([("nmi", "ascending"), ("suffix", "ascending")])
+            if self._unmatched
+            else _no_unmatched()
+        )
         w, r = self.window.days, len(self._ids)
         days = days.sort_by([("register_id", "ascending"), ("read_date", "ascending")])
-        return History(days, register_totals(days),
-                       self.segment_sum.reshape(self.segments, w, HALF_HOURS),
-                       self.segment_registers.reshape(self.segments, w),
-                       self.register_sum.reshape(r, 2, HALF_HOURS), self.register_sumsq.reshape(r, 2, HALF_HOURS),
-                       self.register_count.reshape(r, 2, HALF_HOURS), unmatched)
+        return History(
+            days,
+            register_totals(days),
+            self.segment_sum.reshape(self.segments, w, HALF_HOURS),
+            self.segment_registers.reshape(self.segments, w),
+            self.register_sum.reshape(r, 2, HALF_HOURS),
+            self.register_sumsq.reshape(r, 2, HALF_HOURS),
+            self.register_count.reshape(r, 2, HALF_HOURS),
+            unmatched,
+        )
 
 
-TOTALS_SCHEMA = pa.schema([("register_id", pa.int32()), ("days_with_data", pa.int64()), ("kwh", pa.float64()),
-                           ("actual_kwh", pa.float64()), ("first_date", pa.date32()), ("last_date", pa.date32())])
+TOTALS_SCHEMA = pa.schema(
+    [
+        ("register_id", pa.int32()),
+        ("days_with_data", pa.int64()),
+        ("kwh", pa.float64()),
+        ("actual_kwh", pa.float64()),
+        ("first_date", pa.date32()),
+        ("last_date", pa.date32()),
+    ]
+)
 
 
 def register_totals(days: pa.Table) -> pa.Table:
     """Per register: days with data, kWh, actual kWh, first and last date (additive over months)."""
-    t = days.group_by("register_id", use_threads=False).aggregate([
-        ("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max")])
+    t = days.group_by("register_id", use_threads=False).aggregate(
+        [("read_date", "count"), ("kwh", "sum"), ("actual_kwh", "sum"), ("read_date", "min"), ("read_date", "max")]
+    )
     return t.rename_columns(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA)
 
 
@@ -157,7 +196,10 @@ def register_totals(days: pa.Table) -> pa.Table:
 # Monthly sufficient statistics: the 12-month profiles are sums of twelve of these
 # --------------------------------------------------------------------------------------------
 
-def month_statistics(registers: pd.DataFrame, segments: list[str], history: History, window: Window) -> dict[str, pa.Table]:
+
+def month_statistics(
+    registers: pd.DataFrame, segments: list[str], history: History, window: Window
+) -> dict[str, pa.Table]:
     """One month's additive statistics as tables (``history`` from a HistoryPass over the month,
     ``window`` the month): register_days, register_totals, register_stats (register x day type:
     sum, sum of squares and count of actual kWh per half hour; registers with data only),
@@ -171,13 +213,22 @@ def month_statistics(registers: pd.DataFrame, segments: list[str], history: Hist
         flat = matrix.reshape(-1, HALF_HOURS)[rows].reshape(-1)
         return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float64()), HALF_HOURS)
 
-    stats = pa.table({"register_id": pa.array(ids[rows // 2], pa.int32()), "day_type": pa.array(rows % 2, pa.int8()),
-                      "sum": lists(history.register_sum), "sumsq": lists(history.register_sumsq),
-                      "count": lists(history.register_count)})
-    return {"register_days": history.register_days, "register_totals": history.register_totals,
-            "register_stats": stats,
-            "segment_sums": dense_to_table(segments, window, history.segment_sum, history.segment_registers),
-            "unmatched": history.unmatched}
+    stats = pa.table(
+        {
+            "register_id": pa.array(ids[rows // 2], pa.int32()),
+            "day_type": pa.array(rows % 2, pa.int8()),
+            "sum": lists(history.register_sum),
+            "sumsq": lists(history.register_sumsq),
+            "count": lists(history.register_count),
+        }
+    )
+    return {
+        "register_days": history.register_days,
+        "register_totals": history.register_totals,
+        "register_stats": stats,
+        "segment_sums": dense_to_table(segments, window, history.segment_sum, history.segment_registers),
+        "unmatched": history.unmatched,
+    }
 
 
 @dataclass
@@ -203,12 +254,17 @@ class MonthlyCombination:
         self.register_sumsq = np.zeros((r * 2, HALF_HOURS))
         self.register_count = np.zeros((r * 2, HALF_HOURS))
 
-    def add(self, register_stats: pa.Table, segment_sums: pa.Table, register_totals: pa.Table,
-            unmatched: pa.Table) -> None:
+    def add(
+        self, register_stats: pa.Table, segment_sums: pa.Table, register_totals: pa.Table, unmatched: pa.Table
+    ) -> None:
         at = self._position.get_indexer(register_stats["register_id"].to_numpy())
         ok = at >= 0
         rows = at[ok] * 2 + register_stats["day_type"].to_numpy()[ok]  # unique within a month
-        for name, target in (("sum", self.register_sum), ("sumsq", self.register_sumsq), ("count", self.register_count)):
+        for name, target in (
+            ("sum", self.register_sum),
+            ("sumsq", self.register_sumsq),
+            ("count", self.register_count),
+        ):
             values = register_stats[name].combine_chunks().flatten().to_numpy().reshape(-1, HALF_HOURS)
             target[rows] += values[ok]
         names, sums, counts = table_to_dense(segment_sums)
@@ -225,27 +281,58 @@ class MonthlyCombination:
 
     def finish(self) -> History:
         totals = pa.concat_tables(self._totals) if self._totals else TOTALS_SCHEMA.empty_table()
-        totals = totals.group_by("register_id", use_threads=False).aggregate([
-            ("days_with_data", "sum"), ("kwh", "sum"), ("actual_kwh", "sum"), ("first_date", "min"), ("last_date", "max"),
-        ]).rename_columns(["register_id"] + TOTALS_SCHEMA.names[1:]) if totals.num_rows else totals
+        totals = (
+            totals.group_by("register_id", use_threads=False)
+            .aggregate(
+                [
+                    ("days_with_data", "sum"),
+                    ("kwh", "sum"),
+                    ("actual_kwh", "sum"),
+                    ("first_date", "min"),
+                    ("last_date", "max"),
+                ]
+            )
+            .rename_columns(["register_id"] + TOTALS_SCHEMA.names[1:])
+            if totals.num_rows
+            else totals
+        )
         totals = totals.select(TOTALS_SCHEMA.names).cast(TOTALS_SCHEMA).sort_by("register_id")
-        unmatched = (pa.concat_tables(self._unmatched).group_by(["nmi", "suffix"], use_threads=False).aggregate([("register_days", "sum")])
-                     .rename_columns(["nmi", "suffix", "register_days"]).sort_by([("nmi", "ascending"), ("suffix", "ascending")])
-                     if self._unmatched and sum(t.num_rows for t in self._unmatched) else _no_unmatched())
+        unmatched = (
+            pa.concat_tables(self._unmatched)
+            .group_by(["nmi", "suffix"], use_threads=False)
+            .aggregate([("register_days", "sum")])
+            .rename_columns(["nmi", "suffix", "register_days"])
+            .sort_by([("nmi", "ascending"), ("suffix", "ascending")])
+            if self._unmatched and sum(t.num_rows for t in self._unmatched)
+            else _no_unmatched()
+        )
         r = len(self.registers)
-        return History(None, totals, self.segment_sum, self.segment_registers,
-                       self.register_sum.reshape(r, 2, HALF_HOURS), self.register_sumsq.reshape(r, 2, HALF_HOURS),
-                       self.register_count.reshape(r, 2, HALF_HOURS), unmatched)
+        return History(
+            None,
+            totals,
+            self.segment_sum,
+            self.segment_registers,
+            self.register_sum.reshape(r, 2, HALF_HOURS),
+            self.register_sumsq.reshape(r, 2, HALF_HOURS),
+            self.register_count.reshape(r, 2, HALF_HOURS),
+            unmatched,
+        )
 
 
 def _no_unmatched() -> pa.Table:
-    return pa.table({"nmi": pa.array([], pa.string()), "suffix": pa.array([], pa.string()),
-                     "register_days": pa.array([], pa.int64())})
+    return pa.table(
+        {
+            "nmi": pa.array([], pa.string()),
+            "suffix": pa.array([], pa.string()),
+            "register_days": pa.array([], pa.int64()),
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Utility profiles: per register statistics, variance from the segment, summary
 # --------------------------------------------------------------------------------------------
+
 
 def utility_profile(registers: pd.DataFrame, history: History) -> pd.DataFrame:
     """Per register x day type x half hour: mean, standard deviation and days of actual data."""
@@ -253,14 +340,17 @@ def utility_profile(registers: pd.DataFrame, history: History) -> pd.DataFrame:
     n = history.register_count
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, history.register_sum / n, np.nan)
-        var = np.where(n > 1, (history.register_sumsq - n * mean ** 2) / np.maximum(n - 1, 1), np.nan)
-    return pd.DataFrame({
-        "register_id": np.repeat(registers["register_id"].to_numpy(), 2 * HALF_HOURS),
-        "day_type": np.tile(np.repeat(np.array(["WEEKDAY", "WEEKEND"]), HALF_HOURS), r),
-        "interval": np.tile(np.arange(1, HALF_HOURS + 1), 2 * r).astype(np.int16),
-        "mean_kwh": np.round(mean.reshape(-1), 6), "std_kwh": np.round(np.sqrt(np.clip(var, 0, None)).reshape(-1), 6),
-        "actual_days": n.reshape(-1).astype(np.int32),
-    })
+        var = np.where(n > 1, (history.register_sumsq - n * mean**2) / np.maximum(n - 1, 1), np.nan)
+    return pd.DataFrame(
+        {
+            "register_id": np.repeat(registers["register_id"].to_numpy(), 2 * HALF_HOURS),
+            "day_type": np.tile(np.repeat(np.array(["WEEKDAY", "WEEKEND"]), HALF_HOURS), r),
+            "interval": np.tile(np.arange(1, HALF_HOURS + 1), 2 * r).astype(np.int16),
+            "mean_kwh": np.round(mean.reshape(-1), 6),
+            "std_kwh": np.round(np.sqrt(np.clip(var, 0, None)).reshape(-1), 6),
+            "actual_days": n.reshape(-1).astype(np.int32),
+        }
+    )
 
 
 def utility_profile_variance(registers: pd.DataFrame, history: History) -> pd.DataFrame:
@@ -279,15 +369,22 @@ def utility_profile_variance(registers: pd.DataFrame, history: History) -> pd.Da
         deviation = np.nansum(np.abs(shape_reg - shape_seg), axis=1)
         scale = np.nansum(reg_mean, axis=1) / np.nansum(seg_mean[seg], axis=1)
     has = history.register_count[:, 0].min(axis=1) > 0
-    return pd.DataFrame({"register_id": registers["register_id"].to_numpy(), "segment": registers["segment"].to_numpy(),
-                         "shape_deviation": np.where(has, np.round(deviation, 4), np.nan),
-                         "scale_ratio": np.where(has, np.round(scale, 4), np.nan)})
+    return pd.DataFrame(
+        {
+            "register_id": registers["register_id"].to_numpy(),
+            "segment": registers["segment"].to_numpy(),
+            "shape_deviation": np.where(has, np.round(deviation, 4), np.nan),
+            "scale_ratio": np.where(has, np.round(scale, 4), np.nan),
+        }
+    )
 
 
 def utility_profile_summary(registers: pd.DataFrame, history: History, window: Window) -> pd.DataFrame:
     """Per register: days with data, coverage of the window, share estimated, average daily usage."""
     d = history.register_totals.to_pandas()
-    out = registers[["register_id", "nmi", "suffix", "segment", "profile_register"]].merge(d, on="register_id", how="left")
+    out = registers[["register_id", "nmi", "suffix", "segment", "profile_register"]].merge(
+        d, on="register_id", how="left"
+    )
     out["days_with_data"] = out["days_with_data"].fillna(0).astype(int)
     out["window_days"] = window.days
     out["coverage"] = np.round(out["days_with_data"] / window.days, 4)
@@ -301,6 +398,7 @@ def utility_profile_summary(registers: pd.DataFrame, history: History, window: W
 # Segment profiles with fills
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class SegmentProfiles:
     names: list[str]
@@ -310,8 +408,9 @@ class SegmentProfiles:
     fills: pd.DataFrame  # segment, date, reason, method, source_segment, source_date
 
 
-def segment_profiles(names: list[str], sums: np.ndarray, counts: np.ndarray, window: Window,
-                     min_registers: int = DEFAULT_MIN_REGISTERS) -> SegmentProfiles:
+def segment_profiles(
+    names: list[str], sums: np.ndarray, counts: np.ndarray, window: Window, min_registers: int = DEFAULT_MIN_REGISTERS
+) -> SegmentProfiles:
     """Average per segment x date x half hour; entries from too few registers (or none) are filled:
     1. same segment, nearest date of the same day type (within FILL_SEARCH_DAYS);
     2. same customer class and stream across jurisdictions (same date, then nearest day type);
@@ -356,9 +455,11 @@ def segment_profiles(names: list[str], sums: np.ndarray, counts: np.ndarray, win
     # every jurisdiction, then the stream type in any class, then (last resort, flagged) the
     # stream type from however few registers there are.
     parts = [n.split("|") for n in names]
-    levels = [([f"{p[0]}|*|{p[2]}" for p in parts], min_registers, "same_class_all_jurisdictions"),
-              ([f"*|*|{p[2]}" for p in parts], min_registers, "same_stream_all_segments"),
-              ([f"*|*|{p[2]}" for p in parts], 1, "same_stream_below_minimum_registers")]
+    levels = [
+        ([f"{p[0]}|*|{p[2]}" for p in parts], min_registers, "same_class_all_jurisdictions"),
+        ([f"*|*|{p[2]}" for p in parts], min_registers, "same_stream_all_segments"),
+        ([f"*|*|{p[2]}" for p in parts], 1, "same_stream_below_minimum_registers"),
+    ]
     for labels, minimum, label in levels:
         group_names, group_of = np.unique(labels, return_inverse=True)
         ok = counts >= minimum
@@ -376,19 +477,26 @@ def segment_profiles(names: list[str], sums: np.ndarray, counts: np.ndarray, win
     status = np.where(valid, "VALID", np.where(filled, "FILLED", "MISSING"))
     fs, fd = np.nonzero(~valid)
     dates = window.dates.astype(object)
-    fills = pd.DataFrame({
-        "segment": own_labels[fs], "date": dates[fd],
-        "reason": [("no actual data from any register" if c == 0 else f"{int(c)} registers < minimum {min_registers}")
-                   for c in counts[fs, fd]],
-        "method": method[fs, fd], "source_segment": src_label[fs, fd],
-        "source_date": [dates[x] if x >= 0 else None for x in src_day[fs, fd]],
-    })
+    fills = pd.DataFrame(
+        {
+            "segment": own_labels[fs],
+            "date": dates[fd],
+            "reason": [
+                ("no actual data from any register" if c == 0 else f"{int(c)} registers < minimum {min_registers}")
+                for c in counts[fs, fd]
+            ],
+            "method": method[fs, fd],
+            "source_segment": src_label[fs, fd],
+            "source_date": [dates[x] if x >= 0 else None for x in src_day[fs, fd]],
+        }
+    )
     return SegmentProfiles(list(names), values, counts.astype(np.int32), status, fills)
 
 
 # --------------------------------------------------------------------------------------------
 # Macro profiles: daily weights and intraday shapes
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class MacroProfiles:
@@ -439,16 +547,25 @@ def macro_profiles(profiles: SegmentProfiles, gas_volumes: pd.DataFrame, window:
 # To and from the lake (dense arrays as Arrow tables, in a fixed order)
 # --------------------------------------------------------------------------------------------
 
-def dense_to_table(names: list[str], window: Window, matrix: np.ndarray, counts: np.ndarray,
-                   status: np.ndarray | None = None, name: str = "segment") -> pa.Table:
+
+def dense_to_table(
+    names: list[str],
+    window: Window,
+    matrix: np.ndarray,
+    counts: np.ndarray,
+    status: np.ndarray | None = None,
+    name: str = "segment",
+) -> pa.Table:
     """(keys, days, 48) plus (keys, days) counts -> one row per key x date with a 48-value list."""
     S, D = counts.shape
     flat = matrix.reshape(-1, HALF_HOURS).reshape(-1)
     offsets = pa.array(np.arange(0, S * D * HALF_HOURS + 1, HALF_HOURS, dtype=np.int32))
-    cols = {name: pa.array(np.repeat(np.array(names, dtype=object), D), pa.string()),
-            "date": pa.array(np.tile(window.dates, S)),
-            "registers": pa.array(counts.reshape(-1).astype(np.int32)),
-            "values": pa.ListArray.from_arrays(offsets, pa.array(np.round(flat, 6)))}
+    cols = {
+        name: pa.array(np.repeat(np.array(names, dtype=object), D), pa.string()),
+        "date": pa.array(np.tile(window.dates, S)),
+        "registers": pa.array(counts.reshape(-1).astype(np.int32)),
+        "values": pa.ListArray.from_arrays(offsets, pa.array(np.round(flat, 6))),
+    }
     if status is not None:
         cols["status"] = pa.array(status.reshape(-1), pa.string())
     return pa.table(cols)
@@ -465,12 +582,17 @@ def table_to_dense(table: pa.Table, name: str = "segment") -> tuple[list[str], n
 
 def macro_to_tables(macro: MacroProfiles) -> dict[str, pa.Table]:
     K, D = macro.daily.shape
-    daily = pa.table({"profile_key": pa.array(np.repeat(np.array(macro.keys, dtype=object), D), pa.string()),
-                      "date": pa.array(np.tile(macro.window.dates, K)),
-                      "weight": pa.array(np.round(macro.daily.reshape(-1), 8))})
+    daily = pa.table(
+        {
+            "profile_key": pa.array(np.repeat(np.array(macro.keys, dtype=object), D), pa.string()),
+            "date": pa.array(np.tile(macro.window.dates, K)),
+            "weight": pa.array(np.round(macro.daily.reshape(-1), 8)),
+        }
+    )
     segments = macro.keys[: macro.intraday.shape[0]]
-    intraday = dense_to_table(segments, macro.window, macro.intraday,
-                              np.zeros(macro.intraday.shape[:2], dtype=np.int32)).drop_columns(["registers"])
+    intraday = dense_to_table(
+        segments, macro.window, macro.intraday, np.zeros(macro.intraday.shape[:2], dtype=np.int32)
+    ).drop_columns(["registers"])
     return {"daily_shape": daily, "intraday_shape": intraday.rename_columns(["profile_key", "date", "shares"])}
 
 

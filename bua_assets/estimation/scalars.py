@@ -31,20 +31,32 @@ def range_weight(macro: MacroProfiles, key_index: np.ndarray, after: np.ndarray,
     return np.bincount(owner, weights=w, minlength=len(first))
 
 
-def interval_scalars(registers: pd.DataFrame, register_days: pa.Table | Iterable[pa.Table], macro: MacroProfiles,
-                     reference_days: int = INTERVAL_REFERENCE_DAYS, min_days: int = INTERVAL_MIN_DAYS) -> pd.DataFrame:
+def interval_scalars(
+    registers: pd.DataFrame,
+    register_days: pa.Table | Iterable[pa.Table],
+    macro: MacroProfiles,
+    reference_days: int = INTERVAL_REFERENCE_DAYS,
+    min_days: int = INTERVAL_MIN_DAYS,
+) -> pd.DataFrame:
     """``registers``: register_id, key_index. From each register's last ``reference_days`` fully
     actual days; fewer than ``min_days`` leaves the scalar empty (no history). ``register_days``
     is one table, or tables of months newest first: reading stops once every register has its
     reference days, and only the days that can still count are kept."""
-    d = latest_actual_days([register_days] if isinstance(register_days, pa.Table) else register_days,
-                           reference_days, registers["register_id"].to_numpy())
+    d = latest_actual_days(
+        [register_days] if isinstance(register_days, pa.Table) else register_days,
+        reference_days,
+        registers["register_id"].to_numpy(),
+    )
     key = pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy())
     k = key.reindex(d["register_id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
     d = d[k >= 0].assign(weight=macro.weights(k[k >= 0], d.loc[k >= 0, "read_date"].to_numpy().astype("datetime64[D]")))
-    g = d.groupby("register_id").agg(reference_start=("read_date", "min"), reference_end=("read_date", "max"),
-                                     reference_days=("read_date", "count"), reference_quantity=("kwh", "sum"),
-                                     reference_weight=("weight", "sum"))
+    g = d.groupby("register_id").agg(
+        reference_start=("read_date", "min"),
+        reference_end=("read_date", "max"),
+        reference_days=("read_date", "count"),
+        reference_quantity=("kwh", "sum"),
+        reference_weight=("weight", "sum"),
+    )
     g = g[g["reference_days"] >= min_days]
     out = registers[["register_id"]].merge(g.reset_index(), on="register_id", how="left")
     out["scalar"] = out["reference_quantity"] / out["reference_weight"]
@@ -69,8 +81,13 @@ def latest_actual_days(months: Iterable[pa.Table], reference_days: int, register
     return kept.reset_index(drop=True)
 
 
-def basic_scalars(registers: pd.DataFrame, intervals: pd.DataFrame, macro: MacroProfiles,
-                  reference_days: int = BASIC_REFERENCE_DAYS, min_days: int = BASIC_MIN_DAYS) -> pd.DataFrame:
+def basic_scalars(
+    registers: pd.DataFrame,
+    intervals: pd.DataFrame,
+    macro: MacroProfiles,
+    reference_days: int = BASIC_REFERENCE_DAYS,
+    min_days: int = BASIC_MIN_DAYS,
+) -> pd.DataFrame:
     """``intervals`` from consumption_between_reads; ``registers``: register_id, key_index,
     tenancy_start (the current tenant's move-in). The reference runs between two actual reads in
     one unbroken chain (no meter exchange between) within the current tenancy (an earlier tenant,
@@ -84,7 +101,11 @@ def basic_scalars(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Macro
     new_register = np.r_[True, reg[1:] != reg[:-1]]
     broken = np.r_[True, iv["from_date"].to_numpy()[1:] != iv["to_date"].to_numpy()[:-1]]
     iv["chain"] = np.cumsum(new_register | broken)
-    ends = iv[iv["to_read_type"] == "ACTUAL"].groupby("meter_register_id").tail(1)[["meter_register_id", "to_date", "chain"]]
+    ends = (
+        iv[iv["to_read_type"] == "ACTUAL"]
+        .groupby("meter_register_id")
+        .tail(1)[["meter_register_id", "to_date", "chain"]]
+    )
     ends = ends.rename(columns={"to_date": "end"})
     c = iv.merge(ends, on=["meter_register_id", "chain"])
     c = c[(c["to_date"] <= c["end"])]
@@ -95,15 +116,26 @@ def basic_scalars(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Macro
     start = long_enough.reindex(earliest.index).fillna(earliest).rename("start")
     c = c.merge(start.reset_index(), on="meter_register_id")
     c = c[c["from_date"] >= c["start"]]
-    g = c.groupby("meter_register_id").agg(reference_start=("start", "first"), reference_end=("end", "first"),
-                                           reference_quantity=("consumption", "sum")).reset_index()
+    g = (
+        c.groupby("meter_register_id")
+        .agg(
+            reference_start=("start", "first"),
+            reference_end=("end", "first"),
+            reference_quantity=("consumption", "sum"),
+        )
+        .reset_index()
+    )
     g["reference_days"] = (pd.to_datetime(g["reference_end"]) - pd.to_datetime(g["reference_start"])).dt.days
     g = g[g["reference_days"] >= min_days].rename(columns={"meter_register_id": "register_id"})
     key = pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy())
     k = key.reindex(g["register_id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
     g = g[k >= 0]
-    g["reference_weight"] = range_weight(macro, k[k >= 0], g["reference_start"].to_numpy(dtype="datetime64[D]"),
-                                         g["reference_end"].to_numpy(dtype="datetime64[D]"))
+    g["reference_weight"] = range_weight(
+        macro,
+        k[k >= 0],
+        g["reference_start"].to_numpy(dtype="datetime64[D]"),
+        g["reference_end"].to_numpy(dtype="datetime64[D]"),
+    )
     out = registers[["register_id"]].merge(g, on="register_id", how="left")
     out["scalar"] = out["reference_quantity"] / out["reference_weight"]
     return out
@@ -127,9 +159,13 @@ RESPONSE_HALFLIFE_DAYS = 365.0
 RECENT_CREDIBILITY = 0.5
 
 
-def weather_response(registers: pd.DataFrame, intervals: pd.DataFrame, macro: MacroProfiles,
-                     prior_strength: float = RESPONSE_PRIOR_STRENGTH,
-                     halflife_days: float | None = RESPONSE_HALFLIFE_DAYS) -> pd.DataFrame:
+def weather_response(
+    registers: pd.DataFrame,
+    intervals: pd.DataFrame,
+    macro: MacroProfiles,
+    prior_strength: float = RESPONSE_PRIOR_STRENGTH,
+    halflife_days: float | None = RESPONSE_HALFLIFE_DAYS,
+) -> pd.DataFrame:
     """Each accumulation register's own response to the macro profile (weather and season), from
     its read history in the current tenancy, shrunk toward the segment's (DESIGN §5.4).
 
@@ -150,18 +186,34 @@ def weather_response(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Ma
     response_evidence, response_intervals.
     """
     moved_in = registers.set_index("register_id")["tenancy_start"]
-    iv = intervals[(intervals["from_read_type"] == "ACTUAL") & (intervals["to_read_type"] == "ACTUAL")
-                   & (intervals["days"] > 0) & (intervals["consumption"] >= 0)]
-    iv = iv[~(pd.to_datetime(iv["from_date"]) < pd.to_datetime(iv["meter_register_id"].map(moved_in))
-              - pd.Timedelta(days=1))]
+    iv = intervals[
+        (intervals["from_read_type"] == "ACTUAL")
+        & (intervals["to_read_type"] == "ACTUAL")
+        & (intervals["days"] > 0)
+        & (intervals["consumption"] >= 0)
+    ]
+    iv = iv[
+        ~(
+            pd.to_datetime(iv["from_date"])
+            < pd.to_datetime(iv["meter_register_id"].map(moved_in)) - pd.Timedelta(days=1)
+        )
+    ]
     key = pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy())
     k = key.reindex(iv["meter_register_id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
     iv = iv[k >= 0]
     k = k[k >= 0]
     n = iv["days"].to_numpy(dtype=float)
-    w = range_weight(macro, k, iv["from_date"].to_numpy(dtype="datetime64[D]"), iv["to_date"].to_numpy(dtype="datetime64[D]"))
-    f = pd.DataFrame({"register_id": iv["meter_register_id"].to_numpy(), "n": n, "x": w / n,
-                      "y": iv["consumption"].to_numpy(dtype=float) / n})
+    w = range_weight(
+        macro, k, iv["from_date"].to_numpy(dtype="datetime64[D]"), iv["to_date"].to_numpy(dtype="datetime64[D]")
+    )
+    f = pd.DataFrame(
+        {
+            "register_id": iv["meter_register_id"].to_numpy(),
+            "n": n,
+            "x": w / n,
+            "y": iv["consumption"].to_numpy(dtype=float) / n,
+        }
+    )
     if halflife_days:
         to = pd.to_datetime(iv["to_date"]).to_numpy()
         last = f.assign(_to=to).groupby("register_id")["_to"].transform("max").to_numpy()
@@ -170,8 +222,9 @@ def weather_response(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Ma
     else:
         f["wt"] = n
     f["wx"], f["wy"] = f["wt"] * f["x"], f["wt"] * f["y"]
-    g = f.groupby("register_id").agg(n=("n", "sum"), wt=("wt", "sum"), wx=("wx", "sum"), wy=("wy", "sum"),
-                                     intervals=("n", "size"))
+    g = f.groupby("register_id").agg(
+        n=("n", "sum"), wt=("wt", "sum"), wx=("wx", "sum"), wy=("wy", "sum"), intervals=("n", "size")
+    )
     f = f.join(g[["wt", "wx", "wy"]].rename(columns=lambda c: "t_" + c), on="register_id")
     f["dx"] = f["x"] - f["t_wx"] / f["t_wt"]
     f["dy"] = f["y"] - f["t_wy"] / f["t_wt"]
@@ -186,11 +239,21 @@ def weather_response(registers: pd.DataFrame, intervals: pd.DataFrame, macro: Ma
         share = np.where(base + slope > 0, base / (base + slope), 0.0)
     floor = lowest_base_share(macro, key.reindex(g.index.to_numpy()).fillna(-1).to_numpy(dtype=np.int64))
     share = np.maximum(np.clip(np.nan_to_num(share), *BASE_SHARE_RANGE), floor)
-    out = pd.DataFrame({"register_id": g.index.to_numpy(), "base_share": share,
-                        "response_base": base.to_numpy(), "response_slope": slope.to_numpy(),
-                        "response_evidence": np.round(g["sxx"].to_numpy(), 4), "response_intervals": g["intervals"].to_numpy()})
-    return registers[["register_id"]].merge(out, on="register_id", how="left").fillna(
-        {"base_share": 0.0, "response_evidence": 0.0, "response_intervals": 0})
+    out = pd.DataFrame(
+        {
+            "register_id": g.index.to_numpy(),
+            "base_share": share,
+            "response_base": base.to_numpy(),
+            "response_slope": slope.to_numpy(),
+            "response_evidence": np.round(g["sxx"].to_numpy(), 4),
+            "response_intervals": g["intervals"].to_numpy(),
+        }
+    )
+    return (
+        registers[["register_id"]]
+        .merge(out, on="register_id", how="left")
+        .fillna({"base_share": 0.0, "response_evidence": 0.0, "response_intervals": 0})
+    )
 
 
 def lowest_base_share(macro: MacroProfiles, key_index: np.ndarray) -> np.ndarray:
@@ -205,20 +268,28 @@ def lowest_base_share(macro: MacroProfiles, key_index: np.ndarray) -> np.ndarray
     return np.where(key_index >= 0, np.maximum(bound, BASE_SHARE_RANGE[0]), BASE_SHARE_RANGE[0])
 
 
-def register_weights(macro: MacroProfiles, key_index: np.ndarray, base_share: np.ndarray, dates: np.ndarray) -> np.ndarray:
+def register_weights(
+    macro: MacroProfiles, key_index: np.ndarray, base_share: np.ndarray, dates: np.ndarray
+) -> np.ndarray:
     """A register's daily weight: its macro profile's, flattened or steepened by its base share."""
     return (1 - base_share) * macro.weights(key_index, dates) + base_share
 
 
-def register_range_weight(macro: MacroProfiles, key_index: np.ndarray, base_share: np.ndarray, after: np.ndarray,
-                          through: np.ndarray) -> np.ndarray:
+def register_range_weight(
+    macro: MacroProfiles, key_index: np.ndarray, base_share: np.ndarray, after: np.ndarray, through: np.ndarray
+) -> np.ndarray:
     """Sum of register_weights over (after, through] for each row."""
     days = (np.asarray(through, dtype="datetime64[D]") - np.asarray(after, dtype="datetime64[D]")).astype(np.int64)
     return (1 - base_share) * range_weight(macro, key_index, after, through) + base_share * np.maximum(days, 0)
 
 
-def with_response(scalars: pd.DataFrame, response: pd.DataFrame, registers: pd.DataFrame, macro: MacroProfiles,
-                  credibility: float = RECENT_CREDIBILITY) -> pd.DataFrame:
+def with_response(
+    scalars: pd.DataFrame,
+    response: pd.DataFrame,
+    registers: pd.DataFrame,
+    macro: MacroProfiles,
+    credibility: float = RECENT_CREDIBILITY,
+) -> pd.DataFrame:
     """basic_scalars re-expressed in the register's own line (weather_response): over the
     reference period the register is expected at its line plus ``credibility`` x the period's
     departure from it (reference_expected; 1 keeps the reference quantity: the recent level in the
@@ -230,8 +301,11 @@ def with_response(scalars: pd.DataFrame, response: pd.DataFrame, registers: pd.D
     s["reference_expected"] = s["reference_quantity"]
     has = s["reference_start"].notna().to_numpy()
     if has.any():
-        k = pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy()) \
-            .reindex(s.loc[has, "register_id"].to_numpy()).to_numpy(dtype=np.int64)
+        k = (
+            pd.Series(registers["key_index"].to_numpy(), index=registers["register_id"].to_numpy())
+            .reindex(s.loc[has, "register_id"].to_numpy())
+            .to_numpy(dtype=np.int64)
+        )
         start = s.loc[has, "reference_start"].to_numpy(dtype="datetime64[D]")
         end = s.loc[has, "reference_end"].to_numpy(dtype="datetime64[D]")
         share = s.loc[has, "base_share"].to_numpy(dtype=float)
@@ -271,10 +345,13 @@ def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.
     own = s["scalar"].notna() & np.isfinite(s["scalar"])
     s["method"] = np.where(own, "own_history", None)  # type: ignore[call-overload]  # None: an object column
     s["fallback"] = None
-    for level, cols in (("segment_class_read_kind", ["profile_key", "customer_class", "read_kind"]),
-                        ("segment_read_kind", ["profile_key", "read_kind"]), ("segment", ["profile_key"]),
-                        ("class_all_jurisdictions", ["fuel", "customer_class", "stream_type"]),
-                        ("fuel_stream", ["fuel", "stream_type"])):
+    for level, cols in (
+        ("segment_class_read_kind", ["profile_key", "customer_class", "read_kind"]),
+        ("segment_read_kind", ["profile_key", "read_kind"]),
+        ("segment", ["profile_key"]),
+        ("class_all_jurisdictions", ["fuel", "customer_class", "stream_type"]),
+        ("fuel_stream", ["fuel", "stream_type"]),
+    ):
         mean = s[own].groupby(cols)["scalar"].mean().rename("_avg")
         s = s.merge(mean.reset_index(), on=cols, how="left")
         take = s["scalar"].isna() & s["_avg"].notna()

@@ -32,22 +32,38 @@ def no_register_exceptions(unbilled_months: pd.DataFrame, registers: pd.DataFram
     """An exception for every unbilled month of a supply point with no meter register."""
     no_registers = unbilled_months[~unbilled_months["utility_id"].isin(registers["utility_id"])]
     return no_registers[["account_id", "utility_id", "year_mnth"]].assign(
-        register_id=None, code="no_meter_registers", reason=NO_REGISTERS_REASON)
+        register_id=None, code="no_meter_registers", reason=NO_REGISTERS_REASON
+    )
 
 
 def one_per_code(exceptions: list[pd.DataFrame]) -> pd.DataFrame:
     """The exceptions once per account, supply point, register, month and code (the first reason)."""
-    exc = pd.concat([e for e in exceptions if len(e)], ignore_index=True) if any(len(e) for e in exceptions) else \
-        pd.DataFrame(columns=EXCEPTION_COLUMNS)
-    return exc.groupby(["account_id", "utility_id", "register_id", "year_mnth", "code"], dropna=False)["reason"] \
-        .first().reset_index()
+    exc = (
+        pd.concat([e for e in exceptions if len(e)], ignore_index=True)
+        if any(len(e) for e in exceptions)
+        else pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    )
+    return (
+        exc.groupby(["account_id", "utility_id", "register_id", "year_mnth", "code"], dropna=False)["reason"]
+        .first()
+        .reset_index()
+    )
 
 
-def unbilled_consumption(unbilled_months: pd.DataFrame, registers: pd.DataFrame, account_plans: pd.DataFrame,
-                         plans: pd.DataFrame, plan_time_of_use: pd.DataFrame, heating_values: pd.DataFrame,
-                         macro: MacroProfiles, scalar_table: pd.DataFrame, read_intervals: pd.DataFrame,
-                         estimated: pa.Table, actual_batches: Callable[[str], Iterable[pa.RecordBatch]],
-                         report: Callable[[int, int, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def unbilled_consumption(
+    unbilled_months: pd.DataFrame,
+    registers: pd.DataFrame,
+    account_plans: pd.DataFrame,
+    plans: pd.DataFrame,
+    plan_time_of_use: pd.DataFrame,
+    heating_values: pd.DataFrame,
+    macro: MacroProfiles,
+    scalar_table: pd.DataFrame,
+    read_intervals: pd.DataFrame,
+    estimated: pa.Table,
+    actual_batches: Callable[[str], Iterable[pa.RecordBatch]],
+    report: Callable[[int, int, str], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(consumption by SUMMARY_KEYS, exceptions). ``scalar_table``: micro scalars by register_id
     (scalar, base_share); ``estimated``: our estimated interval days (estimated_reads);
     ``actual_batches(month_key)``: the actual interval data of a month ("YYYY-MM-01"), READ_COLUMNS;
@@ -62,14 +78,31 @@ def unbilled_consumption(unbilled_months: pd.DataFrame, registers: pd.DataFrame,
         days = register_days(month, attrs)
         actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
         summary, month_exceptions = quantify_month(
-            days, itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()), account_plans, tou,
-            read_intervals, scalars, macro, key_index, registers, heating_values, shares)
+            days,
+            itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()),
+            account_plans,
+            tou,
+            read_intervals,
+            scalars,
+            macro,
+            key_index,
+            registers,
+            heating_values,
+            shares,
+        )
         parts.append(summary)
         exceptions += month_exceptions
         if report is not None:
             report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
-    out = pd.concat(parts, ignore_index=True).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True) \
-        if parts else summarise(pd.DataFrame(columns=SUMMARY_KEYS + ["quantity", "actual_quantity", "quantity_m3"])
-                                .assign(date=pd.Series(dtype="datetime64[ns]")), registers)
+    out = (
+        pd.concat(parts, ignore_index=True).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True)
+        if parts
+        else summarise(
+            pd.DataFrame(columns=SUMMARY_KEYS + ["quantity", "actual_quantity", "quantity_m3"]).assign(
+                date=pd.Series(dtype="datetime64[ns]")
+            ),
+            registers,
+        )
+    )
     exceptions.append(no_register_exceptions(unbilled_months, registers))
     return out, one_per_code(exceptions)

@@ -31,15 +31,25 @@ def truth_window(billing: pd.DataFrame, registers: pd.DataFrame, last_day) -> pd
     generator from the invoices it issued), not from the pipeline's unbilled_window: a day the
     pipeline leaves out is then an error, not a day nobody looks at. Columns: KEYS + date."""
     b = billing
-    last = np.minimum(np.where(b["close_date"].isna(), np.datetime64(last_day, "D"),
-                               pd.to_datetime(b["close_date"]).to_numpy().astype("datetime64[D]")),
-                      np.datetime64(last_day, "D"))
+    last = np.minimum(
+        np.where(
+            b["close_date"].isna(),
+            np.datetime64(last_day, "D"),
+            pd.to_datetime(b["close_date"]).to_numpy().astype("datetime64[D]"),
+        ),
+        np.datetime64(last_day, "D"),
+    )
     billed = pd.to_datetime(b["billed_through"]).to_numpy().astype("datetime64[D]")
     opened = pd.to_datetime(b["open_date"]).to_numpy().astype("datetime64[D]")
     first = np.where(np.isnat(billed), opened, np.maximum(billed + 1, opened))
     owner, dates = expand_days(first, last)
-    days = pd.DataFrame({"account_id": b["account_id"].to_numpy()[owner], "utility_id": b["utility_id"].to_numpy()[owner],
-                         "date": dates})
+    days = pd.DataFrame(
+        {
+            "account_id": b["account_id"].to_numpy()[owner],
+            "utility_id": b["utility_id"].to_numpy()[owner],
+            "date": dates,
+        }
+    )
     days["year_mnth"] = dates.astype("datetime64[M]").astype("datetime64[ns]")
     days = days.merge(registers[["register_id", "utility_id"]], on="utility_id")
     return days[KEYS + ["date"]]
@@ -58,25 +68,41 @@ def truth_days(truth_dir: Path, days: pd.DataFrame, registers: pd.DataFrame, hea
     for month, part in days.groupby(days["date"].to_numpy().astype("datetime64[M]")):
         path = Path(truth_dir) / f"{pd.Timestamp(month):%Y-%m}.parquet"
         if not path.exists():
-            raise ValueError(f"the truth has no file for {pd.Timestamp(month):%Y-%m}: {len(part)} register-days unchecked")
-        t = pq.read_table(path, columns=["meter_register_id", "read_date", "values"],
-                          filters=[("meter_register_id", "in", part["register_id"].unique().tolist())])
+            raise ValueError(
+                f"the truth has no file for {pd.Timestamp(month):%Y-%m}: {len(part)} register-days unchecked"
+            )
+        t = pq.read_table(
+            path,
+            columns=["meter_register_id", "read_date", "values"],
+            filters=[("meter_register_id", "in", part["register_id"].unique().tolist())],
+        )
         values = pc.list_flatten(t["values"]).to_numpy().reshape(t.num_rows, 48).astype(np.float64)
         dates = t["read_date"].to_numpy().astype("datetime64[D]")
         classes = np.einsum("ri,rci->rc", values, masks[day_type(dates)])
-        daily = pd.DataFrame({"register_id": t["meter_register_id"].to_numpy(), "date": dates, "truth": values.sum(axis=1),
-                              **{c: classes[:, k] for k, c in enumerate(TOU_CLASSES)}})
+        daily = pd.DataFrame(
+            {
+                "register_id": t["meter_register_id"].to_numpy(),
+                "date": dates,
+                "truth": values.sum(axis=1),
+                **{c: classes[:, k] for k, c in enumerate(TOU_CLASSES)},
+            }
+        )
         out.append(part.merge(daily, on=["register_id", "date"], how="left"))
     d = pd.concat(out, ignore_index=True)
     missing = d["truth"].isna()
     if missing.any():
-        raise ValueError(f"{int(missing.sum())} unbilled register-days have no truth row "
-                         f"(e.g. register {d.loc[missing, 'register_id'].iloc[0]} on {d.loc[missing, 'date'].iloc[0]})")
+        raise ValueError(
+            f"{int(missing.sum())} unbilled register-days have no truth row "
+            f"(e.g. register {d.loc[missing, 'register_id'].iloc[0]} on {d.loc[missing, 'date'].iloc[0]})"
+        )
     reg = registers.set_index("register_id")
     gas = (d["register_id"].map(reg["fuel"]) == "GAS").to_numpy()
     if gas.any():
-        hv, _ = heating_values(heating, d.loc[gas, "register_id"].map(reg["network_id"]).to_numpy(),
-                               d.loc[gas, "date"].to_numpy(dtype="datetime64[D]"))
+        hv, _ = heating_values(
+            heating,
+            d.loc[gas, "register_id"].map(reg["network_id"]).to_numpy(),
+            d.loc[gas, "date"].to_numpy(dtype="datetime64[D]"),
+        )
         factor = hv * d.loc[gas, "register_id"].map(reg["pressure_correction_factor"]).to_numpy(dtype=float)
         for c in ["truth"] + TOU_CLASSES:
             d.loc[gas, c] *= factor
@@ -92,19 +118,31 @@ def billed_daily_rates(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFr
     """Usage per supply point x charge type x day as billed: every issued, unreversed debit line
     spread evenly over its period. Columns: utility_id, charge, date, per_day, invoice_id, period_end."""
     credits = invoices[(invoices["is_credit"] == 1) & (invoices["status"] == ISSUED)]
-    good = invoices[(invoices["status"] == ISSUED) & (invoices["is_credit"] == 0)
-                    & ~invoices["id"].isin(credits["reverses_invoice_id"])]
+    good = invoices[
+        (invoices["status"] == ISSUED)
+        & (invoices["is_credit"] == 0)
+        & ~invoices["id"].isin(credits["reverses_invoice_id"])
+    ]
     li = lines[lines["invoice_id"].isin(good["id"]) & lines["plan_item_type_name"].isin(set(CHARGE_OF_STREAM.values()))]
-    li = li.groupby(["invoice_id", "utility_id", "plan_item_type_name", "period_start", "period_end"])["quantity"] \
-        .sum().reset_index()
+    li = (
+        li.groupby(["invoice_id", "utility_id", "plan_item_type_name", "period_start", "period_end"])["quantity"]
+        .sum()
+        .reset_index()
+    )
     li["quantity"] = li["quantity"].astype(float)
     start = pd.to_datetime(li["period_start"]).to_numpy().astype("datetime64[D]")
     end = pd.to_datetime(li["period_end"]).to_numpy().astype("datetime64[D]")
     owner, dates = expand_days(start, end)
     n = (end - start).astype(np.int64) + 1
-    return pd.DataFrame({"utility_id": li["utility_id"].to_numpy()[owner],
-                         "charge": li["plan_item_type_name"].to_numpy()[owner], "date": dates,
-                         "per_day": (li["quantity"].to_numpy() / n)[owner], "invoice_id": li["invoice_id"].to_numpy()[owner]})
+    return pd.DataFrame(
+        {
+            "utility_id": li["utility_id"].to_numpy()[owner],
+            "charge": li["plan_item_type_name"].to_numpy()[owner],
+            "date": dates,
+            "per_day": (li["quantity"].to_numpy() / n)[owner],
+            "invoice_id": li["invoice_id"].to_numpy()[owner],
+        }
+    )
 
 
 def baselines(days: pd.DataFrame, registers: pd.DataFrame, invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
@@ -119,12 +157,22 @@ def baselines(days: pd.DataFrame, registers: pd.DataFrame, invoices: pd.DataFram
     r = rates.assign(account_id=rates["invoice_id"].map(inv_account))
     last_inv = r.groupby(["account_id", "utility_id", "charge"])["invoice_id"].max().rename("last").reset_index()
     last = r.merge(last_inv, on=["account_id", "utility_id", "charge"])
-    adu = last[last["invoice_id"] == last["last"]].groupby(["account_id", "utility_id", "charge"])["per_day"].mean() \
-        .rename("adu").reset_index()
+    adu = (
+        last[last["invoice_id"] == last["last"]]
+        .groupby(["account_id", "utility_id", "charge"])["per_day"]
+        .mean()
+        .rename("adu")
+        .reset_index()
+    )
     days = days.merge(adu, on=["account_id", "utility_id", "charge"], how="left")
     # No bill yet: the average ADU of the same state, fuel and stream (what a billing system defaults to).
-    days["group"] = (days["register_id"].map(reg["jurisdiction"]) + "|" + days["register_id"].map(reg["fuel"]) + "|"
-                     + days["register_id"].map(reg["stream_type"]))
+    days["group"] = (
+        days["register_id"].map(reg["jurisdiction"])
+        + "|"
+        + days["register_id"].map(reg["fuel"])
+        + "|"
+        + days["register_id"].map(reg["stream_type"])
+    )
     default = days.dropna(subset=["adu"]).drop_duplicates(["account_id", "register_id"]).groupby("group")["adu"].mean()
     days["adu"] = days["adu"].fillna(days["group"].map(default)).fillna(0.0)
     # (b) the same day last year as billed then (any tenant of the supply point), else ADU.
@@ -143,8 +191,13 @@ def estimated_interval_days(estimated_reads: pd.DataFrame, registers: pd.DataFra
     reg = registers[["register_id", "nmi", "suffix"]]
     e = estimated_reads.merge(reg, on=["nmi", "suffix"], how="left")
     ours = np.array([float(np.nansum(np.asarray(v, dtype=float))) for v in e["values"]]) if len(e) else np.zeros(0)
-    e = pd.DataFrame({"register_id": e["register_id"], "date": pd.to_datetime(e["read_date"]).to_numpy().astype("datetime64[D]"),
-                      "ours": ours})
+    e = pd.DataFrame(
+        {
+            "register_id": e["register_id"],
+            "date": pd.to_datetime(e["read_date"]).to_numpy().astype("datetime64[D]"),
+            "ours": ours,
+        }
+    )
     t = days[["register_id", "date", "truth"]].assign(date=days["date"].to_numpy(dtype="datetime64[D]"))
     return e.merge(t, on=["register_id", "date"], how="left")
 
@@ -157,21 +210,32 @@ def _median_abs(errors: pd.Series) -> float | None:
     return round(float(errors.abs().median()), 3) if len(errors) else None
 
 
-def compare(ours: pd.DataFrame, truth: pd.DataFrame, base: pd.DataFrame, registers: pd.DataFrame,
-            summary: pd.DataFrame, estimated: pd.DataFrame | None = None) -> dict:
+def compare(
+    ours: pd.DataFrame,
+    truth: pd.DataFrame,
+    base: pd.DataFrame,
+    registers: pd.DataFrame,
+    summary: pd.DataFrame,
+    estimated: pd.DataFrame | None = None,
+) -> dict:
     """The accuracy table: signed error % per portfolio, state x fuel and meter type; the median
     absolute per-register error for interval registers with >= 28 days of history and for basic
     registers; and, apart, the error on the interval days we estimated (``estimated`` from
     estimated_interval_days) against the interval days that had meter data."""
     q = _keys(ours).groupby(KEYS)["quantity"].sum().rename("ours").reset_index()
-    d = _keys(truth[KEYS + ["truth"]]).merge(_keys(base), on=KEYS, how="outer").merge(q, on=KEYS, how="outer").fillna(
-        {"ours": 0.0, "truth": 0.0, "adu": 0.0, "last_year": 0.0})
+    d = (
+        _keys(truth[KEYS + ["truth"]])
+        .merge(_keys(base), on=KEYS, how="outer")
+        .merge(q, on=KEYS, how="outer")
+        .fillna({"ours": 0.0, "truth": 0.0, "adu": 0.0, "last_year": 0.0})
+    )
     reg = registers.set_index("register_id")
     d["state"] = d["register_id"].map(reg["jurisdiction"])
     d["fuel"] = d["register_id"].map(reg["fuel"])
     d["stream"] = d["register_id"].map(reg["stream_type"])
-    d["meter_type"] = np.where(d["stream"] == "SOLAR", "SOLAR EXPORT",
-                               d["register_id"].map(reg["meter_installation_type"]) + " " + d["fuel"])
+    d["meter_type"] = np.where(
+        d["stream"] == "SOLAR", "SOLAR EXPORT", d["register_id"].map(reg["meter_installation_type"]) + " " + d["fuel"]
+    )
     kwh = np.where(d["fuel"] == "GAS", 1 / 3.6, 1.0)
     methods = ["ours", "adu", "last_year"]
     for m in methods + ["truth"]:
@@ -182,10 +246,14 @@ def compare(ours: pd.DataFrame, truth: pd.DataFrame, base: pd.DataFrame, registe
         return {m: (round(float((frame[m + "_kwh"].sum() - t) / t * 100), 3) if t else None) for m in methods}
 
     imports = d[d["stream"] != "SOLAR"]
-    cells = [{"state": s, "fuel": f, **err(g), "truth_kwh": round(float(g["truth_kwh"].sum()), 1)}
-             for (s, f), g in imports.groupby(["state", "fuel"])]
-    meter_types = [{"meter_type": k, **err(g), "truth_kwh": round(float(g["truth_kwh"].sum()), 1)}
-                   for k, g in d.groupby("meter_type")]
+    cells = [
+        {"state": s, "fuel": f, **err(g), "truth_kwh": round(float(g["truth_kwh"].sum()), 1)}
+        for (s, f), g in imports.groupby(["state", "fuel"])
+    ]
+    meter_types = [
+        {"meter_type": k, **err(g), "truth_kwh": round(float(g["truth_kwh"].sum()), 1)}
+        for k, g in d.groupby("meter_type")
+    ]
     per_reg = d.groupby("register_id")[["ours", "truth"]].sum()
     per_reg = per_reg[per_reg["truth"] > 0]
     hist = summary.set_index("register_id")["days_with_data"] if len(summary) else pd.Series(dtype=float)
@@ -199,15 +267,19 @@ def compare(ours: pd.DataFrame, truth: pd.DataFrame, base: pd.DataFrame, registe
     basic_errors = all_errors[per_reg.index.isin(basic_import)]
     gas_basic = all_errors[per_reg.index.isin(basic_import[basic_import.map(reg["fuel"]) == "GAS"])]
     elec_basic = all_errors[per_reg.index.isin(basic_import[basic_import.map(reg["fuel"]) == "ELECTRICITY"])]
-    out = {"portfolio_error_pct": err(imports), "cells": cells, "meter_types": meter_types,
-           "median_register_error_pct": _median_abs(register_errors),
-           "median_register_signed_error_pct": round(float(register_errors.median()), 3) if len(register_errors) else None,
-           "registers_compared": int(eligible.sum()),
-           "median_basic_register_error_pct": _median_abs(basic_errors),
-           "median_basic_gas_register_error_pct": _median_abs(gas_basic),
-           "median_basic_electricity_register_error_pct": _median_abs(elec_basic),
-           "basic_registers_compared": int(len(basic_errors)),
-           "portfolio_truth_kwh": round(float(imports["truth_kwh"].sum()), 1)}
+    out = {
+        "portfolio_error_pct": err(imports),
+        "cells": cells,
+        "meter_types": meter_types,
+        "median_register_error_pct": _median_abs(register_errors),
+        "median_register_signed_error_pct": round(float(register_errors.median()), 3) if len(register_errors) else None,
+        "registers_compared": int(eligible.sum()),
+        "median_basic_register_error_pct": _median_abs(basic_errors),
+        "median_basic_gas_register_error_pct": _median_abs(gas_basic),
+        "median_basic_electricity_register_error_pct": _median_abs(elec_basic),
+        "basic_registers_compared": int(len(basic_errors)),
+        "portfolio_truth_kwh": round(float(imports["truth_kwh"].sum()), 1),
+    }
     if estimated is not None:
         out.update(_estimated_days(estimated, d, interval_regs, reg))
     return out
@@ -230,17 +302,27 @@ def _estimated_days(estimated: pd.DataFrame, d: pd.DataFrame, interval_regs: pd.
     def pct(a, t):
         return round(float((a - t) / t * 100), 3) if t else None
 
-    return {"median_estimated_interval_day_error_pct": _median_abs(reg_err),
-            "median_estimated_interval_single_day_error_pct": _median_abs(day_err),
-            "estimated_interval_error_pct": pct(est_total["ours"], est_total["truth"]) if len(per_reg) else None,
-            "estimated_interval_days": int(len(e)), "estimated_interval_registers": int(len(per_reg)),
-            "estimated_days_outside_truth_window": outside,
-            "metered_interval_error_pct": pct(metered_ours, metered_truth)}
+    return {
+        "median_estimated_interval_day_error_pct": _median_abs(reg_err),
+        "median_estimated_interval_single_day_error_pct": _median_abs(day_err),
+        "estimated_interval_error_pct": pct(est_total["ours"], est_total["truth"]) if len(per_reg) else None,
+        "estimated_interval_days": int(len(e)),
+        "estimated_interval_registers": int(len(per_reg)),
+        "estimated_days_outside_truth_window": outside,
+        "metered_interval_error_pct": pct(metered_ours, metered_truth),
+    }
 
 
-def dollar_accuracy(consumption: pd.DataFrame, truth: pd.DataFrame, supply: pd.DataFrame, propensity: pd.Series,
-                    rates: pd.DataFrame, discounts: pd.DataFrame, attributes: pd.DataFrame,
-                    corrected_accounts=()) -> dict:
+def dollar_accuracy(
+    consumption: pd.DataFrame,
+    truth: pd.DataFrame,
+    supply: pd.DataFrame,
+    propensity: pd.Series,
+    rates: pd.DataFrame,
+    discounts: pd.DataFrame,
+    attributes: pd.DataFrame,
+    corrected_accounts=(),
+) -> dict:
     """The accrual priced from our estimates vs the ground truth priced by the same engine.
 
     ``truth`` is truth_by_row: per KEYS the true quantity and its PEAK / SHOULDER / OFF_PEAK
@@ -263,8 +345,9 @@ def dollar_accuracy(consumption: pd.DataFrame, truth: pd.DataFrame, supply: pd.D
     klass = np.where(tou, c["time_class"], "ANYTIME")
     c = c.assign(_class=klass)
     merged = c.merge(t, on=KEYS, how="left")
-    class_truth = np.select([merged["_class"] == k for k in TOU_CLASSES], [merged[k] for k in TOU_CLASSES],
-                            merged["truth"]).astype(float)
+    class_truth = np.select(
+        [merged["_class"] == k for k in TOU_CLASSES], [merged[k] for k in TOU_CLASSES], merged["truth"]
+    ).astype(float)
     class_truth = np.nan_to_num(class_truth)
     # Several plans in one register-month: the truth of the class shared by our days on each plan.
     days = c["days"].to_numpy(dtype=float) if "days" in c.columns else np.ones(len(c))
@@ -286,9 +369,18 @@ def dollar_accuracy(consumption: pd.DataFrame, truth: pd.DataFrame, supply: pd.D
         return round(float((frame["ours"].sum() - frame["truth"].sum()) / frame["truth"].sum() * 100), 3)
 
     corrected = d[d.index.isin(list(corrected_accounts))]
-    return {"portfolio_dollar_error_pct": err(d), "truth_dollars": round(float(d["truth"].sum()), 2),
-            "corrected_accounts": {"accounts": len(corrected), "truth_dollars": round(float(corrected["truth"].sum()), 2),
-                                   "dollar_error_pct": err(corrected) if corrected["truth"].sum() else None},
-            "truth_unpriced_rows": int(len(unpriced)), "truth_unpriced_quantity": round(float(unpriced["truth"].sum()), 3),
-            "cells": [{"state": s, "fuel": f, "dollar_error_pct": err(g), "truth_dollars": round(float(g["truth"].sum()), 2)}
-                      for (s, f), g in d.groupby(["state", "fuel"])]}
+    return {
+        "portfolio_dollar_error_pct": err(d),
+        "truth_dollars": round(float(d["truth"].sum()), 2),
+        "corrected_accounts": {
+            "accounts": len(corrected),
+            "truth_dollars": round(float(corrected["truth"].sum()), 2),
+            "dollar_error_pct": err(corrected) if corrected["truth"].sum() else None,
+        },
+        "truth_unpriced_rows": int(len(unpriced)),
+        "truth_unpriced_quantity": round(float(unpriced["truth"].sum()), 3),
+        "cells": [
+            {"state": s, "fuel": f, "dollar_error_pct": err(g), "truth_dollars": round(float(g["truth"].sum()), 2)}
+            for (s, f), g in d.groupby(["state", "fuel"])
+        ],
+    }

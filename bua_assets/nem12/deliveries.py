@@ -26,16 +26,18 @@ def delivery_shortfalls(this_month: pa.Table, previous_month: pa.Table, min_shar
     ``this_month``/``previous_month`` are the ingest file logs (``FILES_SCHEMA``)."""
     now, before = _per_provider(this_month), _per_provider(previous_month)
     table = now.join(before.add_prefix("previous_"), how="outer").fillna(0).astype("int64")
-    table["share"] = (table["register_days"] / table["previous_register_days"].where(
-        table["previous_register_days"] > 0)).round(3)
+    table["share"] = (
+        table["register_days"] / table["previous_register_days"].where(table["previous_register_days"] > 0)
+    ).round(3)
     table["share"] = table["share"].astype(object).where(table["share"].notna(), None)  # None: nothing to compare
     table["status"] = "ok"
     table.loc[table["previous_register_days"] == 0, "status"] = "new"
-    table.loc[(table["previous_register_days"] > 0) & (table["register_days"] < min_share * table[
-        "previous_register_days"]), "status"] = "below"
+    table.loc[
+        (table["previous_register_days"] > 0) & (table["register_days"] < min_share * table["previous_register_days"]),
+        "status",
+    ] = "below"
     table.loc[(table["previous_register_days"] > 0) & (table["register_days"] == 0), "status"] = "missing"
-    return table.reset_index().rename(columns={"index": "provider"})[COLUMNS].sort_values("provider",
-                                                                                           ignore_index=True)
+    return table.reset_index().rename(columns={"index": "provider"})[COLUMNS].sort_values("provider", ignore_index=True)
 
 
 def describe_shortfalls(table: pd.DataFrame, min_share: float) -> str:
@@ -43,8 +45,12 @@ def describe_shortfalls(table: pd.DataFrame, min_share: float) -> str:
     short = table[table["status"].isin(["missing", "below"])]
     if short.empty:
         return f"every provider delivered at least {min_share:.0%} of last month's register-days"
-    parts = [f"{r.provider}: no usable deliveries this month ({r.previous_register_days} register-days "
-             f"in {r.previous_files} files last month)" if r.status == "missing" else
-             f"{r.provider}: {r.register_days} register-days, {r.share:.0%} of last month's "
-             f"{r.previous_register_days} (below {min_share:.0%})" for r in short.itertuples()]
+    parts = [
+        f"{r.provider}: no usable deliveries this month ({r.previous_register_days} register-days "
+        f"in {r.previous_files} files last month)"
+        if r.status == "missing"
+        else f"{r.provider}: {r.register_days} register-days, {r.share:.0%} of last month's "
+        f"{r.previous_register_days} (below {min_share:.0%})"
+        for r in short.itertuples()
+    ]
     return "meter data deliveries short: " + "; ".join(parts)

@@ -21,26 +21,53 @@ import pyarrow.parquet as pq
 from bua_assets.nem12.reader import DAY_SCHEMA, DEFAULT_MAX_DEMAND_KW, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
 from bua_assets.sql import engine_config, register, run_sql, sql_text
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("source_file", pa.string()), ("line", pa.int32()), ("severity", pa.string()), ("code", pa.string()),
-    ("reason", pa.string()), ("nmi", pa.string()), ("suffix", pa.string()), ("read_date", pa.string()),
-    # The 1-based interval of the day a bad value is in (value checks only), as text: a nullable
-    # integer would reach BUA_Errors' detail as a float ("17.0") through pandas.
-    ("interval", pa.string()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("line", pa.int32()),
+        ("severity", pa.string()),
+        ("code", pa.string()),
+        ("reason", pa.string()),
+        ("nmi", pa.string()),
+        ("suffix", pa.string()),
+        ("read_date", pa.string()),
+        # The 1-based interval of the day a bad value is in (value checks only), as text: a nullable
+        # integer would reach BUA_Errors' detail as a float ("17.0") through pandas.
+        ("interval", pa.string()),
+    ]
+)
 REJECTION_COLUMNS = ["rejection", "rejection_reason"]
 CHUNK_DAYS = 20_000  # register-days per reader chunk (and staged file): what a worker holds at once
 # What sql/transform/interval_reads.sql returns for a loaded register-day (one schema for every file).
-INTERVAL_READS_SCHEMA = pa.schema([
-    ("nmi", pa.string()), ("suffix", pa.string()), ("register_id", pa.string()), ("meter_serial", pa.string()),
-    ("uom", pa.string()), ("source_uom", pa.string()), ("interval_length", pa.int16()), ("read_date", pa.date32()),
-    ("values", pa.list_(pa.float64())), ("quality_method", pa.string()), ("interval_quality", pa.list_(pa.string())),
-    ("reason_code", pa.string()), ("source_file", pa.string()), ("line", pa.int32()), ("file_created", pa.string()),
-])  # set by the SQL on rows not loaded
-FILES_SCHEMA = pa.schema([
-    ("source_file", pa.string()), ("created", pa.string()), ("from_participant", pa.string()),
-    ("register_days", pa.int64()), ("issues", pa.int64()), ("rejected", pa.bool_()),
-])
+INTERVAL_READS_SCHEMA = pa.schema(
+    [
+        ("nmi", pa.string()),
+        ("suffix", pa.string()),
+        ("register_id", pa.string()),
+        ("meter_serial", pa.string()),
+        ("uom", pa.string()),
+        ("source_uom", pa.string()),
+        ("interval_length", pa.int16()),
+        ("read_date", pa.date32()),
+        ("values", pa.list_(pa.float64())),
+        ("quality_method", pa.string()),
+        ("interval_quality", pa.list_(pa.string())),
+        ("reason_code", pa.string()),
+        ("source_file", pa.string()),
+        ("line", pa.int32()),
+        ("file_created", pa.string()),
+    ]
+)  # set by the SQL on rows not loaded
+FILES_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("created", pa.string()),
+        ("from_participant", pa.string()),
+        ("register_days", pa.int64()),
+        ("issues", pa.int64()),
+        ("rejected", pa.bool_()),
+    ]
+)
 
 
 @dataclass
@@ -52,10 +79,12 @@ class IngestSummary:
 
 
 def _units() -> pa.Table:
-    rows = [(k.upper(), "kWh", v) for k, v in ENERGY_UNITS.items()] + \
-           [(k.upper(), "kVArh", v) for k, v in REACTIVE_UNITS.items()]
-    return pa.table({"uom": [r[0] for r in rows], "canonical_uom": [r[1] for r in rows],
-                     "factor": [r[2] for r in rows]})
+    rows = [(k.upper(), "kWh", v) for k, v in ENERGY_UNITS.items()] + [
+        (k.upper(), "kVArh", v) for k, v in REACTIVE_UNITS.items()
+    ]
+    return pa.table(
+        {"uom": [r[0] for r in rows], "canonical_uom": [r[1] for r in rows], "factor": [r[2] for r in rows]}
+    )
 
 
 def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> tuple[list[tuple], list[tuple]]:
@@ -78,10 +107,23 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
                 p.unlink()
             register_days = 0
         created = f.header.created if f.header else ""
-        issues += [(i.file, i.line, i.severity, i.code, i.reason, i.nmi, i.suffix, i.read_date,
-                    None if i.interval is None else str(i.interval)) for i in f.issues]
-        files.append((f.name, created, f.header.from_participant if f.header else None, register_days,
-                      len(f.issues), f.rejected))
+        issues += [
+            (
+                i.file,
+                i.line,
+                i.severity,
+                i.code,
+                i.reason,
+                i.nmi,
+                i.suffix,
+                i.read_date,
+                None if i.interval is None else str(i.interval),
+            )
+            for i in f.issues
+        ]
+        files.append(
+            (f.name, created, f.header.from_participant if f.header else None, register_days, len(f.issues), f.rejected)
+        )
     return issues, files
 
 
@@ -103,11 +145,19 @@ class _InProcess:
         return map(fn, items)
 
 
-def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, next_month: date,
-                 write: Callable[[str, pa.Table], None], workdir: Path, *, memory_limit: str | None = None,
-                 workers: int | None = None, chunk_days: int = CHUNK_DAYS,
-                 max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW,
-                 progress: Callable[[int, int, int | str], None] = lambda *_: None) -> IngestSummary:
+def ingest_month(
+    files_in: list[Path | tuple[Path, str]],
+    month_start: date,
+    next_month: date,
+    write: Callable[[str, pa.Table], None],
+    workdir: Path,
+    *,
+    memory_limit: str | None = None,
+    workers: int | None = None,
+    chunk_days: int = CHUNK_DAYS,
+    max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW,
+    progress: Callable[[int, int, int | str], None] = lambda *_: None,
+) -> IngestSummary:
     """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
     Parquet in ``workdir`` (``workers`` processes side by side, default: the CPUs DuckDB may
     use), a narrow SQL ranking finds the register-days a later delivery supersedes, and each
@@ -124,8 +174,10 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
     staged = Path(workdir) / "raw_days"
     staged.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers or engine_config()["threads"])
-    jobs = [(n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days, max_demand_kw)
-            for n, item in enumerate(files_in)]
+    jobs = [
+        (n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days, max_demand_kw)
+        for n, item in enumerate(files_in)
+    ]
     issues, files = [], []
     with _pool(workers if len(jobs) > 1 else 1) as pool:
         for done, (file_issues, file_rows) in enumerate(pool.map(_stage_file, jobs), start=1):  # in file order
@@ -151,8 +203,9 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
             register(local.con, "units", _units())
             connections.append(local.con)
         register(local.con, "raw_days", [path])
-        return local.con.sql(sql_text("transform/interval_reads"),
-                             params={"month_start": month_start, "next_month": next_month}).to_arrow_table()
+        return local.con.sql(
+            sql_text("transform/interval_reads"), params={"month_start": month_start, "next_month": next_month}
+        ).to_arrow_table()
 
     connections: list = []
     try:
@@ -165,19 +218,38 @@ def ingest_month(files_in: list[Path | tuple[Path, str]], month_start: date, nex
                 if accepted.num_rows:
                     write("interval_reads", accepted.cast(INTERVAL_READS_SCHEMA))
                     loaded += accepted.num_rows
-                    registers.update(pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/")
-                                     .unique().to_pylist())
-                rejected_rows += table.filter(rejected).select(
-                    ["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"]).to_pylist()
+                    registers.update(
+                        pc.binary_join_element_wise(accepted["nmi"], accepted["suffix"], "/").unique().to_pylist()
+                    )
+                rejected_rows += (
+                    table.filter(rejected)
+                    .select(["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"])
+                    .to_pylist()
+                )
                 progress(n + 1, len(staged_files), loaded)
     finally:
         for con in connections:
             con.close()
     quarantine_rows = issues + [
-        (r["source_file"], r["line"], "record_quarantined", r["rejection"], r["rejection_reason"], r["nmi"],
-         r["suffix"], r["read_date"].strftime("%Y%m%d"), None) for r in rejected_rows
+        (
+            r["source_file"],
+            r["line"],
+            "record_quarantined",
+            r["rejection"],
+            r["rejection_reason"],
+            r["nmi"],
+            r["suffix"],
+            r["read_date"].strftime("%Y%m%d"),
+            None,
+        )
+        for r in rejected_rows
     ]
     quarantine = pa.Table.from_pylist(
-        [dict(zip(QUARANTINE_SCHEMA.names, r)) for r in quarantine_rows], schema=QUARANTINE_SCHEMA)
-    return IngestSummary(loaded, len(registers), quarantine, pa.Table.from_pylist(
-        [dict(zip(FILES_SCHEMA.names, r)) for r in files], schema=FILES_SCHEMA))
+        [dict(zip(QUARANTINE_SCHEMA.names, r)) for r in quarantine_rows], schema=QUARANTINE_SCHEMA
+    )
+    return IngestSummary(
+        loaded,
+        len(registers),
+        quarantine,
+        pa.Table.from_pylist([dict(zip(FILES_SCHEMA.names, r)) for r in files], schema=FILES_SCHEMA),
+    )

@@ -19,8 +19,9 @@ from bua_assets.sql import engine_config
 _KEYS = ["nmi", "suffix", "uom", "interval_length", "first_date", "last_date", "days", "total_kwh", "quality_counts"]
 
 
-def inspect_file(path: Path, *, chunk_days: int = 20_000,
-                 max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW) -> tuple[list[dict], list[Nem12Issue]]:
+def inspect_file(
+    path: Path, *, chunk_days: int = 20_000, max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW
+) -> tuple[list[dict], list[Nem12Issue]]:
     """Per register: unit, interval length, date range, days, kWh and quality counts; and the
     file's issues. A register-day repeated in one file (or zip member) is counted once, the later
     record in file order (as the pipeline loads it), and each earlier copy is a
@@ -30,8 +31,9 @@ def inspect_file(path: Path, *, chunk_days: int = 20_000,
         return _inspect(con, path, chunk_days, max_demand_kw)
 
 
-def _inspect(con: duckdb.DuckDBPyConnection, path: Path, chunk_days: int,
-             max_demand_kw: float | None) -> tuple[list[dict], list[Nem12Issue]]:
+def _inspect(
+    con: duckdb.DuckDBPyConnection, path: Path, chunk_days: int, max_demand_kw: float | None
+) -> tuple[list[dict], list[Nem12Issue]]:
     issues: list[Nem12Issue] = []
     days, quality, names = [], [], []
     for member, stream in enumerate(open_nem12(path, chunk_days=chunk_days, max_demand_kw=max_demand_kw)):
@@ -57,9 +59,19 @@ def _inspect(con: duckdb.DuckDBPyConnection, path: Path, chunk_days: int,
     for member, line, nmi, suffix, read_date, later in con.sql("""
             SELECT member, line, nmi, suffix, strftime(read_date, '%Y%m%d'), later_line FROM ranked
             WHERE later_line IS NOT NULL ORDER BY member, line""").fetchall():
-        issues.append(Nem12Issue(names[member], line, "warning", "duplicate_record",
-                                 f"register-day {nmi} {suffix} {read_date} repeated at line {later}: the later "
-                                 "record is counted, this one is not", nmi=nmi, suffix=suffix, read_date=read_date))
+        issues.append(
+            Nem12Issue(
+                names[member],
+                line,
+                "warning",
+                "duplicate_record",
+                f"register-day {nmi} {suffix} {read_date} repeated at line {later}: the later "
+                "record is counted, this one is not",
+                nmi=nmi,
+                suffix=suffix,
+                read_date=read_date,
+            )
+        )
     rows = con.sql("""
         WITH kept AS (SELECT * FROM ranked WHERE later_line IS NULL),
         q AS (SELECT nmi, suffix, flag, sum(n) AS n FROM quality JOIN kept USING (member, line) GROUP BY ALL)
@@ -85,8 +97,9 @@ def _partials(con: duckdb.DuckDBPyConnection, chunk: pa.Table, member: int) -> t
     """One chunk's narrow register-day rows (kWh and the line, to find repeats) and its quality
     counts per register-day."""
     uoms = sorted(set(chunk["uom"].to_pylist()))
-    factors = pa.table({"uom": uoms, "kwh_factor": [unit_factor(u)[1] if unit_factor(u)[0] == "kWh" else None
-                                                     for u in uoms]})
+    factors = pa.table(
+        {"uom": uoms, "kwh_factor": [unit_factor(u)[1] if unit_factor(u)[0] == "kWh" else None for u in uoms]}
+    )
     con.register("days", chunk)
     con.register("factors", factors)
     try:

@@ -149,8 +149,14 @@ def unit_factor(uom: str) -> tuple[str | None, float | None]:
     return None, None
 
 
-def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = None,
-               chunk_days: int = 20_000, max_demand_kw: float | None = None) -> Iterator[Nem12Stream]:
+def open_nem12(
+    path: str | Path,
+    *,
+    strict: bool = False,
+    source: str | None = None,
+    chunk_days: int = 20_000,
+    max_demand_kw: float | None = None,
+) -> Iterator[Nem12Stream]:
     """Stream a NEM12 file, plain or zipped: one :class:`Nem12Stream` per file or zip member.
 
     A stream reads nothing until its :meth:`Nem12Stream.chunks` is iterated, and then holds one
@@ -172,23 +178,23 @@ def open_nem12(path: str | Path, *, strict: bool = False, source: str | None = N
     if magic == b"PK\x03\x04" or path.suffix.lower() == ".zip":
         yield from _open_zip(path, name, strict, chunk_days, max_demand_kw)
     else:
-        yield Nem12Stream(name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days,
-                          max_demand_kw=max_demand_kw)
+        yield Nem12Stream(
+            name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days, max_demand_kw=max_demand_kw
+        )
 
 
-def read_nem12(path: str | Path, *, strict: bool = False, source: str | None = None,
-               max_demand_kw: float | None = None) -> list[Nem12File]:
+def read_nem12(
+    path: str | Path, *, strict: bool = False, source: str | None = None, max_demand_kw: float | None = None
+) -> list[Nem12File]:
     """Read a NEM12 file, plain or zipped (every member of a zip is read as its own file), whole.
 
     Built on :func:`open_nem12`: rows are grouped by interval length within each chunk, in file
     order within a group (a file of up to 20,000 register-days is one chunk).
     """
-    return [_collect(stream) for stream in open_nem12(path, strict=strict, source=source,
-                                                      max_demand_kw=max_demand_kw)]
+    return [_collect(stream) for stream in open_nem12(path, strict=strict, source=source, max_demand_kw=max_demand_kw)]
 
 
-def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False,
-                     max_demand_kw: float | None = None) -> Nem12File:
+def read_nem12_bytes(data: bytes, name: str, *, strict: bool = False, max_demand_kw: float | None = None) -> Nem12File:
     """Parse the bytes of one NEM12 file. ``name`` is used in every issue."""
     return _collect(Nem12Stream(name, lambda: io.BytesIO(data), strict=strict, max_demand_kw=max_demand_kw))
 
@@ -199,8 +205,9 @@ def _collect(stream: Nem12Stream) -> Nem12File:
     return Nem12File(stream.name, stream.header, days, stream.issues, stream.b2b_records)
 
 
-def _open_zip(path: Path, name: str, strict: bool, chunk_days: int,
-              max_demand_kw: float | None) -> Iterator[Nem12Stream]:
+def _open_zip(
+    path: Path, name: str, strict: bool, chunk_days: int, max_demand_kw: float | None
+) -> Iterator[Nem12Stream]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir()]
@@ -217,8 +224,13 @@ def _open_zip(path: Path, name: str, strict: bool, chunk_days: int,
         yield _rejected_stream(name, "empty_zip", "zip archive has no files", strict)
         return
     for m in members:
-        yield Nem12Stream(f"{name}!{m.filename}", partial(_open_member, path, m), strict=strict,
-                          chunk_days=chunk_days, max_demand_kw=max_demand_kw)
+        yield Nem12Stream(
+            f"{name}!{m.filename}",
+            partial(_open_member, path, m),
+            strict=strict,
+            chunk_days=chunk_days,
+            max_demand_kw=max_demand_kw,
+        )
 
 
 @contextmanager
@@ -262,9 +274,15 @@ class Nem12Stream:
     first issue raised is the first found in that order.
     """
 
-    def __init__(self, name: str, opener: Callable[[], AbstractContextManager[BinaryIO]] | None, *,
-                 strict: bool = False, chunk_days: int = 20_000,
-                 max_demand_kw: float | None = None):
+    def __init__(
+        self,
+        name: str,
+        opener: Callable[[], AbstractContextManager[BinaryIO]] | None,
+        *,
+        strict: bool = False,
+        chunk_days: int = 20_000,
+        max_demand_kw: float | None = None,
+    ):
         self.name = name
         self.max_demand_kw = max_demand_kw
         self.header: Nem12Header | None = None
@@ -323,14 +341,15 @@ class Nem12Stream:
             if first:
                 first = False
                 if data.startswith(codecs.BOM_UTF8):
-                    data = data[len(codecs.BOM_UTF8):]
+                    data = data[len(codecs.BOM_UTF8) :]
             buf = rest + data if rest else data
             if data:
                 cut = buf.rfind(b"\n") + 1
                 if not cut:
                     if len(buf) > _MAX_LINE:
-                        self._reject(done + 1, "line_too_long",
-                                     f"a line longer than {_MAX_LINE >> 20} MiB: not a NEM12 file")
+                        self._reject(
+                            done + 1, "line_too_long", f"a line longer than {_MAX_LINE >> 20} MiB: not a NEM12 file"
+                        )
                         return
                     rest = buf
                     continue
@@ -340,8 +359,7 @@ class Nem12Stream:
             try:
                 text = piece.decode("utf-8")
             except UnicodeDecodeError as exc:
-                self._reject(None, "not_text",
-                             f"not a UTF-8 text file ({exc.reason} at byte {offset + exc.start})")
+                self._reject(None, "not_text", f"not a UTF-8 text file ({exc.reason} at byte {offset + exc.start})")
                 return
             offset += len(piece)
             lines = text.replace("\r", "").split("\n")
@@ -366,8 +384,9 @@ class Nem12Stream:
         number = base + first + 1
         head = lines[first].split(",")
         if head[0].strip() != "100":
-            return self._reject(number, "missing_header",
-                                f"expected a 100 header record first, found record '{head[0][:10]}'")
+            return self._reject(
+                number, "missing_header", f"expected a 100 header record first, found record '{head[0][:10]}'"
+            )
         version = head[1].strip().upper() if len(head) > 1 else ""
         if version != "NEM12":
             what = "a NEM13 (accumulation meter) file" if version == "NEM13" else f"version '{version}'"
@@ -401,8 +420,9 @@ class Nem12Stream:
                         add(base + j + 1, "record_quarantined", "orphan_300", "300 record before any 200 record")
                         continue
                     if len(day_text) >= chunk_days:  # split inside a block: carry its 200 record
-                        yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
-                                                 self.max_demand_kw))
+                        yield _parse_days(
+                            _Chunk(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
+                        )
                         blocks, day_text, day_no, day_block, events = blocks[-1:], [], [], [], {}
                     day_text.append(line)
                     day_no.append(base + j + 1)
@@ -411,20 +431,27 @@ class Nem12Stream:
                 elif end_line is not None:
                     if line.strip():
                         return self._reject(
-                            base + j + 1, "data_after_900",
-                            f"record after the 900 end-of-data record at line {end_line} (concatenated files?)")
+                            base + j + 1,
+                            "data_after_900",
+                            f"record after the 900 end-of-data record at line {end_line} (concatenated files?)",
+                        )
                 elif not line.strip():
                     continue
                 elif code == "400" and line[3:4] == ",":
                     if previous not in ("300", "400") or not day_text:
-                        add(base + j + 1, "record_quarantined", "orphan_400",
-                            "400 record without a preceding 300 record")
+                        add(
+                            base + j + 1,
+                            "record_quarantined",
+                            "orphan_400",
+                            "400 record without a preceding 300 record",
+                        )
                     else:
                         events.setdefault(len(day_text) - 1, []).append((base + j + 1, line.split(",")))
                 elif code == "200" and line[3:4] == ",":
                     if len(day_text) >= chunk_days:
-                        yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
-                                                 self.max_demand_kw))
+                        yield _parse_days(
+                            _Chunk(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw)
+                        )
                         blocks, day_text, day_no, day_block, events = [], [], [], [], {}
                     blocks.append(_parse_200(line, base + j + 1, add))
                     n_blocks += 1
@@ -433,8 +460,12 @@ class Nem12Stream:
                 elif code == "900" and line[3:].strip(", ") == "":
                     end_line = base + j + 1
                 else:
-                    add(base + j + 1, "warning", "unknown_record",
-                        f"record indicator '{line[:10]}' is not a NEM12 record; skipped")
+                    add(
+                        base + j + 1,
+                        "warning",
+                        "unknown_record",
+                        f"record indicator '{line[:10]}' is not a NEM12 record; skipped",
+                    )
                 previous = code
             for j in range(len(lines) - 1, start - 1, -1):
                 if lines[j].strip():
@@ -445,8 +476,7 @@ class Nem12Stream:
         if end_line is None:
             return self._reject(last, "missing_900", "no 900 end-of-data record: the file may be truncated")
         if day_text:
-            yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add,
-                                     self.max_demand_kw))
+            yield _parse_days(_Chunk(self.name, blocks, day_text, day_no, day_block, events, add, self.max_demand_kw))
         if not n_blocks:
             add(None, "warning", "no_data", "file has no 200/300 data records")
         self.b2b_records = b2b
@@ -462,8 +492,13 @@ def _parse_200(line: str, number: int, add) -> _Block:
     valid = True
     length = 0
     if len(p) < 9:
-        add(number, "record_quarantined", "bad_200",
-            f"200 record has {len(p)} fields, at least 9 expected; its data is not loaded", nmi=nmi or None)
+        add(
+            number,
+            "record_quarantined",
+            "bad_200",
+            f"200 record has {len(p)} fields, at least 9 expected; its data is not loaded",
+            nmi=nmi or None,
+        )
         valid = False
     else:
         try:
@@ -471,17 +506,28 @@ def _parse_200(line: str, number: int, add) -> _Block:
         except ValueError:
             length = -1
         if length not in VALID_INTERVAL_LENGTHS:
-            add(number, "record_quarantined", "bad_interval_length",
+            add(
+                number,
+                "record_quarantined",
+                "bad_interval_length",
                 f"200 record interval length '{p[8]}' is not one of {VALID_INTERVAL_LENGTHS}; its data is not loaded",
-                nmi=nmi, suffix=suffix)
+                nmi=nmi,
+                suffix=suffix,
+            )
             valid = False
         if not nmi or not suffix:
             add(number, "record_quarantined", "bad_200", "200 record has no NMI or NMI suffix; its data is not loaded")
             valid = False
     uom = _field(p, 7)
     if valid and unit_factor(uom)[0] is None:
-        add(number, "warning", "unknown_uom", f"unknown unit of measure '{uom}' for {nmi} {suffix}",
-            nmi=nmi, suffix=suffix)
+        add(
+            number,
+            "warning",
+            "unknown_uom",
+            f"unknown unit of measure '{uom}' for {nmi} {suffix}",
+            nmi=nmi,
+            suffix=suffix,
+        )
     return _Block(number, nmi, _field(p, 2), _field(p, 3), suffix, _field(p, 5), _field(p, 6), uom, length, valid)
 
 
@@ -511,9 +557,14 @@ def _parse_days(chunk: _Chunk) -> pa.Table:
     day_len = lengths[block_of_day]
     for k in np.flatnonzero(day_len == 0):
         b = blocks[block_of_day[k]]
-        chunk.add(chunk.day_no[k], "record_quarantined", "bad_block",
-                  f"300 record belongs to the invalid 200 record at line {b.line}",
-                  nmi=b.nmi or None, suffix=b.suffix or None)
+        chunk.add(
+            chunk.day_no[k],
+            "record_quarantined",
+            "bad_block",
+            f"300 record belongs to the invalid 200 record at line {b.line}",
+            nmi=b.nmi or None,
+            suffix=b.suffix or None,
+        )
     pieces = []
     for length in np.unique(day_len[day_len > 0]):
         positions = np.flatnonzero(day_len == length)
@@ -545,12 +596,16 @@ def _parse_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, positions
 
 def _value_names(n: int) -> list[str]:
     """Column names of a 300 record with ``n`` interval values."""
-    return ["indicator", "date"] + [f"v{j}" for j in range(n)] + [
-        "quality", "reason_code", "reason_description", "update_datetime", "msats_load_datetime"]
+    return (
+        ["indicator", "date"]
+        + [f"v{j}" for j in range(n)]
+        + ["quality", "reason_code", "reason_description", "update_datetime", "msats_load_datetime"]
+    )
 
 
-def _complete_records(chunk: _Chunk, length: int, block_of_day: np.ndarray,
-                      positions: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _complete_records(
+    chunk: _Chunk, length: int, block_of_day: np.ndarray, positions: np.ndarray
+) -> tuple[list[str], np.ndarray]:
     """The 300 records (texts, positions in the chunk) with the field count their 200 record's
     interval length asks for; the others are quarantined. A record without its optional last
     field (MSATS load time) gets an empty one."""
@@ -566,10 +621,16 @@ def _complete_records(chunk: _Chunk, length: int, block_of_day: np.ndarray,
         elif fields != width:
             b = chunk.blocks[block_of_day[pos]]
             got = fields - _NON_VALUE_FIELDS
-            chunk.add(chunk.day_no[pos], "record_quarantined", "wrong_value_count",
-                      f"300 record has {fields} fields ({got} interval values?); the 200 record at line {b.line} "
-                      f"declares {length}-minute intervals, i.e. {n} values and {width} fields",
-                      nmi=b.nmi, suffix=b.suffix, read_date=_field(text.split(",", 2), 1))
+            chunk.add(
+                chunk.day_no[pos],
+                "record_quarantined",
+                "wrong_value_count",
+                f"300 record has {fields} fields ({got} interval values?); the 200 record at line {b.line} "
+                f"declares {length}-minute intervals, i.e. {n} values and {width} fields",
+                nmi=b.nmi,
+                suffix=b.suffix,
+                read_date=_field(text.split(",", 2), 1),
+            )
             continue
         texts.append(text)
         keep.append(pos)
@@ -606,18 +667,32 @@ class _Group:
     def block_of(self, k: int) -> _Block:
         return self.chunk.blocks[self.block[k]]
 
-    def quarantine(self, mask: np.ndarray | np.bool_, code: str, reason_of: Callable[[int], str],
-                   interval_of: Callable[[int], int | None] = lambda k: None) -> None:
+    def quarantine(
+        self,
+        mask: np.ndarray | np.bool_,
+        code: str,
+        reason_of: Callable[[int], str],
+        interval_of: Callable[[int], int | None] = lambda k: None,
+    ) -> None:
         """Quarantine the good rows in ``mask``: one issue each, naming the register-day."""
         for k in np.flatnonzero(mask & self.good).tolist():
             b = self.block_of(k)
-            self.chunk.add(int(self.line_no[k]), "record_quarantined", code, reason_of(k), nmi=b.nmi,
-                           suffix=b.suffix, read_date=self.dates_text[k], interval=interval_of(k))
+            self.chunk.add(
+                int(self.line_no[k]),
+                "record_quarantined",
+                code,
+                reason_of(k),
+                nmi=b.nmi,
+                suffix=b.suffix,
+                read_date=self.dates_text[k],
+                interval=interval_of(k),
+            )
         self.good[mask] = False
 
 
-def _read_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, texts: list[str],
-                keep: np.ndarray) -> _Group | None:
+def _read_group(
+    chunk: _Chunk, length: int, block_of_day: np.ndarray, texts: list[str], keep: np.ndarray
+) -> _Group | None:
     """Parse the records' fields in one Arrow CSV call (values as float64). If some value is not
     a number, parse again as text and quarantine those records; None if none is left."""
     n = MINUTES_PER_DAY // length
@@ -634,15 +709,18 @@ def _read_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, texts: lis
     return _Group(chunk, length, keep, block_of_day[keep], raw, values, blank)
 
 
-def _read_numbers(blob: bytes, names: list[str], n: int,
-                  read: pacsv.ReadOptions) -> tuple[pa.Table, np.ndarray, np.ndarray | None]:
+def _read_numbers(
+    blob: bytes, names: list[str], n: int, read: pacsv.ReadOptions
+) -> tuple[pa.Table, np.ndarray, np.ndarray | None]:
     """The fast path: every value parses as a float. Raises ArrowInvalid if one does not."""
     string_cols = {c: pa.string() for c in names if not c.startswith("v")}
     # Only an empty field is a blank (null): "nan", "inf" and "-inf" parse as floats and are
     # quarantined later as non-finite, not mistaken for blanks.
     convert = pacsv.ConvertOptions(
         column_types={**string_cols, **{f"v{j}": pa.float64() for j in range(n)}},
-        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[""],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        null_values=[""],
     )
     raw = pacsv.read_csv(io.BytesIO(blob), read_options=read, convert_options=convert)
     # Stack whole columns (contiguous copies), then view as rows: far faster than column_stack.
@@ -656,8 +734,15 @@ def _read_numbers(blob: bytes, names: list[str], n: int,
     return raw, values, blank
 
 
-def _read_as_text(chunk: _Chunk, block_of_day: np.ndarray, blob: bytes, names: list[str], n: int,
-                  read: pacsv.ReadOptions, keep: np.ndarray):
+def _read_as_text(
+    chunk: _Chunk,
+    block_of_day: np.ndarray,
+    blob: bytes,
+    names: list[str],
+    n: int,
+    read: pacsv.ReadOptions,
+    keep: np.ndarray,
+):
     """The slow path (some value is not a number): parse as text, quarantine the records with a
     value that is not a number, and return (raw, values, blank, keep) of the others, or None."""
     convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=False)
@@ -677,9 +762,15 @@ def _read_as_text(chunk: _Chunk, block_of_day: np.ndarray, blob: bytes, names: l
     blank = np.column_stack(blanks)
     for k in np.flatnonzero(bad):
         b = chunk.blocks[block_of_day[keep[k]]]
-        chunk.add(chunk.day_no[keep[k]], "record_quarantined", "not_a_number",
-                  "300 record has an interval value that is not a number", nmi=b.nmi, suffix=b.suffix,
-                  read_date=raw["date"][k].as_py())
+        chunk.add(
+            chunk.day_no[keep[k]],
+            "record_quarantined",
+            "not_a_number",
+            "300 record has an interval value that is not a number",
+            nmi=b.nmi,
+            suffix=b.suffix,
+            read_date=raw["date"][k].as_py(),
+        )
     ok = ~bad
     raw, values, blank, keep = raw.filter(pa.array(ok)), values[ok], blank[ok], keep[ok]
     if not len(keep):
@@ -692,12 +783,18 @@ def _check_date_and_quality(group: _Group) -> tuple[pa.Array, np.ndarray]:
     NEM12 flag; return the parsed dates and each day's quality flag (first letter)."""
     raw, dates_text = group.raw, group.dates_text
     read_date = pc.strptime(raw["date"], format="%Y%m%d", unit="s", error_is_null=True)
-    group.quarantine(pc.is_null(read_date).to_numpy(zero_copy_only=False), "bad_date",
-                     lambda k: f"300 record interval date '{dates_text[k]}' is not a valid YYYYMMDD date")
+    group.quarantine(
+        pc.is_null(read_date).to_numpy(zero_copy_only=False),
+        "bad_date",
+        lambda k: f"300 record interval date '{dates_text[k]}' is not a valid YYYYMMDD date",
+    )
     quality = group.quality
     flag = pc.utf8_slice_codeunits(raw["quality"], 0, 1).to_numpy(zero_copy_only=False).astype(str)
-    group.quarantine(~np.isin(flag, list(QUALITY_FLAGS)), "bad_quality",
-                     lambda k: f"300 record quality method '{quality[k]}' is not one of A, E, F, N, S, V")
+    group.quarantine(
+        ~np.isin(flag, list(QUALITY_FLAGS)),
+        "bad_quality",
+        lambda k: f"300 record quality method '{quality[k]}' is not one of A, E, F, N, S, V",
+    )
     return read_date, flag
 
 
@@ -721,13 +818,24 @@ def _check_values(group: _Group) -> np.ndarray:
         not_finite[suspect] = ~np.isfinite(values[suspect])
         if blank is not None:
             not_finite[suspect] &= ~blank[suspect]
-    group.quarantine(not_finite.any(axis=1), "non_finite_value",
-                     lambda k: f"interval value '{values[k, np.argmax(not_finite[k])]}' at interval "
-                               f"{_first_of(not_finite)(k)} is not a finite number", _first_of(not_finite))
+    group.quarantine(
+        not_finite.any(axis=1),
+        "non_finite_value",
+        lambda k: (
+            f"interval value '{values[k, np.argmax(not_finite[k])]}' at interval "
+            f"{_first_of(not_finite)(k)} is not a finite number"
+        ),
+        _first_of(not_finite),
+    )
     neg = np.fmin.reduce(values, axis=1) < 0  # fmin skips NaN (empty intervals)
-    group.quarantine(neg, "negative_value",
-                     lambda k: f"negative interval value {values[k][values[k] < 0][0]} at interval "
-                               f"{int(np.argmax(values[k] < 0)) + 1}", lambda k: int(np.argmax(values[k] < 0)) + 1)
+    group.quarantine(
+        neg,
+        "negative_value",
+        lambda k: (
+            f"negative interval value {values[k][values[k] < 0][0]} at interval {int(np.argmax(values[k] < 0)) + 1}"
+        ),
+        lambda k: int(np.argmax(values[k] < 0)) + 1,
+    )
     max_demand_kw = group.chunk.max_demand_kw
     if max_demand_kw is not None:
         # The register's physical maximum for one interval, in each block's own unit (Wh, kWh, MWh).
@@ -735,12 +843,17 @@ def _check_values(group: _Group) -> np.ndarray:
         per_unit = np.array([unit_factor(b.uom)[1] or np.nan for b in blocks], dtype=np.float64)
         limit = max_demand_kw * length / 60 / per_unit[group.block]  # NaN (unknown unit) never compares above
         over = np.fmax.reduce(values, axis=1) > limit  # fmax skips NaN
-        group.quarantine(over, "above_maximum",
-                         lambda k: f"interval value {values[k][values[k] > limit[k]][0]:g} {group.block_of(k).uom} "
-                                   f"at interval {int(np.argmax(values[k] > limit[k])) + 1} is beyond the register's "
-                                   f"physical maximum of {limit[k]:g} {group.block_of(k).uom} per {length}-minute "
-                                   f"interval ({max_demand_kw:g} kW)",
-                         lambda k: int(np.argmax(values[k] > limit[k])) + 1)
+        group.quarantine(
+            over,
+            "above_maximum",
+            lambda k: (
+                f"interval value {values[k][values[k] > limit[k]][0]:g} {group.block_of(k).uom} "
+                f"at interval {int(np.argmax(values[k] > limit[k])) + 1} is beyond the register's "
+                f"physical maximum of {limit[k]:g} {group.block_of(k).uom} per {length}-minute "
+                f"interval ({max_demand_kw:g} kW)"
+            ),
+            lambda k: int(np.argmax(values[k] > limit[k])) + 1,
+        )
     return suspect
 
 
@@ -762,26 +875,51 @@ def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.nd
         problem = _apply_400(records, n, group.length, flag[k], methods, interval_quality[k])
         if problem is not None:
             b = group.block_of(k)
-            chunk.add(problem[0], "record_quarantined", "bad_400", problem[1], nmi=b.nmi, suffix=b.suffix,
-                      read_date=group.dates_text[k])
+            chunk.add(
+                problem[0],
+                "record_quarantined",
+                "bad_400",
+                problem[1],
+                nmi=b.nmi,
+                suffix=b.suffix,
+                read_date=group.dates_text[k],
+            )
             group.good[k] = False
         elif flag[k] != "V":
             b = group.block_of(k)
-            chunk.add(records[0][0], "warning", "400_without_v",
-                      f"400 records follow a 300 record of quality '{quality[k]}' (expected V); applied",
-                      nmi=b.nmi, suffix=b.suffix, read_date=group.dates_text[k])
+            chunk.add(
+                records[0][0],
+                "warning",
+                "400_without_v",
+                f"400 records follow a 300 record of quality '{quality[k]}' (expected V); applied",
+                nmi=b.nmi,
+                suffix=b.suffix,
+                read_date=group.dates_text[k],
+            )
     for k in np.flatnonzero((flag == "V") & group.good).tolist():
         if group.keep[k] not in chunk.events:
             b = group.block_of(k)
-            chunk.add(int(group.line_no[k]), "record_quarantined", "v_without_400",
-                      "300 record of quality V has no 400 records", nmi=b.nmi, suffix=b.suffix,
-                      read_date=group.dates_text[k])
+            chunk.add(
+                int(group.line_no[k]),
+                "record_quarantined",
+                "v_without_400",
+                "300 record of quality V has no 400 records",
+                nmi=b.nmi,
+                suffix=b.suffix,
+                read_date=group.dates_text[k],
+            )
             group.good[k] = False
     return methods, interval_quality
 
 
-def _apply_400(records: list[tuple[int, list[str]]], n: int, length: int, day_flag: str, methods: list[str],
-               day_quality: np.ndarray) -> tuple[int, str] | None:
+def _apply_400(
+    records: list[tuple[int, list[str]]],
+    n: int,
+    length: int,
+    day_flag: str,
+    methods: list[str],
+    day_quality: np.ndarray,
+) -> tuple[int, str] | None:
     """Apply one day's 400 records to its interval qualities (``day_quality``, codes into
     ``methods``, both updated in place). Returns (line, reason) of the first problem, or None."""
     covered = np.zeros(n, dtype=bool)
@@ -797,12 +935,13 @@ def _apply_400(records: list[tuple[int, list[str]]], n: int, length: int, day_fl
             return number, f"400 record quality method '{method}' is not a valid interval quality"
         if method not in methods:
             methods.append(method)
-        day_quality[start - 1:end] = methods.index(method)
-        covered[start - 1:end] = True
+        day_quality[start - 1 : end] = methods.index(method)
+        covered[start - 1 : end] = True
     if day_flag == "V" and not covered.all():
         missing = np.flatnonzero(~covered) + 1
-        return records[-1][0], (f"400 records of a V-quality day cover {covered.sum()} of {n} intervals "
-                                f"(first uncovered: {missing[0]})")
+        return records[-1][0], (
+            f"400 records of a V-quality day cover {covered.sum()} of {n} intervals (first uncovered: {missing[0]})"
+        )
     return None
 
 
@@ -814,9 +953,12 @@ def _check_blank_actual(group: _Group, suspect: np.ndarray, methods: list[str], 
     actual = np.array([m[:1] == "A" for m in methods])
     blank_actual = np.zeros(group.values.shape, dtype=bool)
     blank_actual[suspect] = blank[suspect] & actual[interval_quality[suspect]]
-    group.quarantine(blank_actual.any(axis=1), "blank_actual_value",
-                     lambda k: f"interval {_first_of(blank_actual)(k)} is blank in an interval of actual (A) quality",
-                     _first_of(blank_actual))
+    group.quarantine(
+        blank_actual.any(axis=1),
+        "blank_actual_value",
+        lambda k: f"interval {_first_of(blank_actual)(k)} is blank in an interval of actual (A) quality",
+        _first_of(blank_actual),
+    )
 
 
 def _day_table(group: _Group, read_date: pa.Array, methods: list[str], interval_quality: np.ndarray) -> pa.Table:

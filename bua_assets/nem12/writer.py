@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-TABLE_SIZE = 10 ** 6  # scaled values rendered once and looked up (999.999 kWh at 3 decimals): 8 bytes each
-_MAX_FAST = 10 ** 15  # beyond this the digit rendering hands over to Arrow
+TABLE_SIZE = 10**6  # scaled values rendered once and looked up (999.999 kWh at 3 decimals): 8 bytes each
+_MAX_FAST = 10**15  # beyond this the digit rendering hands over to Arrow
 
 
 @dataclass
@@ -55,26 +55,52 @@ def write_nem12(
     update_datetime: str | None = None,
 ) -> int:
     """Write one NEM12 file; returns the number of 300 records written."""
-    data = nem12_bytes(created=created, from_participant=from_participant, to_participant=to_participant,
-                       blocks=blocks, dates=dates, values=values, row_index=row_index, quality=quality,
-                       events=events, decimals=decimals, update_datetime=update_datetime)
+    data = nem12_bytes(
+        created=created,
+        from_participant=from_participant,
+        to_participant=to_participant,
+        blocks=blocks,
+        dates=dates,
+        values=values,
+        row_index=row_index,
+        quality=quality,
+        events=events,
+        decimals=decimals,
+        update_datetime=update_datetime,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return len(dates)
 
 
-def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blocks: list[RegisterBlock],
-                dates: np.ndarray, values: dict[int, np.ndarray], row_index: np.ndarray, quality: np.ndarray,
-                events: dict[int, list[tuple[int, int, str, str]]] | None = None, decimals: int = 3,
-                update_datetime: str | None = None, fast: bool = True) -> bytes:
+def nem12_bytes(
+    *,
+    created: str,
+    from_participant: str,
+    to_participant: str,
+    blocks: list[RegisterBlock],
+    dates: np.ndarray,
+    values: dict[int, np.ndarray],
+    row_index: np.ndarray,
+    quality: np.ndarray,
+    events: dict[int, list[tuple[int, int, str, str]]] | None = None,
+    decimals: int = 3,
+    update_datetime: str | None = None,
+    fast: bool = True,
+) -> bytes:
     """The bytes of one NEM12 file (see :func:`write_nem12`); ``fast=False`` renders with Arrow."""
     events = events or {}
     n_days = len(dates)
     ymd = np.asarray(dates).astype("datetime64[D]")
     years = ymd.astype("datetime64[Y]")
     months = ymd.astype("datetime64[M]")
-    date8 = ((years.astype(np.int64) + 1970) * 10000 + (months - years).astype(np.int64) * 100 + 100
-             + (ymd - months).astype(np.int64) + 1)  # YYYYMMDD as an integer
+    date8 = (
+        (years.astype(np.int64) + 1970) * 10000
+        + (months - years).astype(np.int64) * 100
+        + 100
+        + (ymd - months).astype(np.int64)
+        + 1
+    )  # YYYYMMDD as an integer
     update = update_datetime or (created + "00")
     quality = np.asarray(quality).astype(str)
     row_index = np.asarray(row_index)
@@ -104,9 +130,11 @@ def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blo
     for b in sorted(blocks, key=lambda b: b.first_row):  # stable: blocks at the same row keep their order
         headers.setdefault(b.first_row, []).append(
             f"200,{b.nmi},{b.nmi_configuration},{b.register_id},{b.suffix},N{b.suffix[-1]},{b.meter_serial},"
-            f"{b.uom},{b.interval_length},\n".encode())
-    event_lines = {r: [f"400,{s},{e},{method},{code},\n".encode() for s, e, method, code in evs]
-                   for r, evs in events.items()}
+            f"{b.uom},{b.interval_length},\n".encode()
+        )
+    event_lines = {
+        r: [f"400,{s},{e},{method},{code},\n".encode() for s, e, method, code in evs] for r, evs in events.items()
+    }
     cuts = {0, n_days} | {r for r in headers if r < n_days} | {r + 1 for r in event_lines if r < n_days}
     if n_days:
         cuts |= set((np.flatnonzero(group_of_row[1:] != group_of_row[:-1]) + 1).tolist())
@@ -116,7 +144,7 @@ def nem12_bytes(*, created: str, from_participant: str, to_participant: str, blo
         out.extend(headers.get(s, ()))
         g = group_of_row[s]
         off = offsets[g]
-        out.append(buffers[g][off[pos_in_group[s]]:off[pos_in_group[e - 1] + 1]])
+        out.append(buffers[g][off[pos_in_group[s]] : off[pos_in_group[e - 1] + 1]])
         out.extend(event_lines.get(e - 1, ()))
     for r in sorted(r for r in headers if r >= n_days):
         out.extend(headers[r])
@@ -137,7 +165,7 @@ def _table(items: list[bytes], width: int = 0) -> np.ndarray:
     width = max(width, -(-max(len(b) for b in items) // 8) * 8)
     out = np.zeros((len(items), width), dtype=np.uint8)
     for i, b in enumerate(items):
-        out[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+        out[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
     return out
 
 
@@ -151,7 +179,7 @@ def _value_table(decimals: int) -> np.ndarray:
         if text.shape[1] > 8:
             raise ValueError(f"values with {decimals} decimals do not fit the 8-byte table")
         padded = np.zeros((TABLE_SIZE, 8), dtype=np.uint8)
-        padded[:, :text.shape[1]] = text
+        padded[:, : text.shape[1]] = text
         _TABLES[decimals] = padded.view(np.uint64).reshape(-1)
     return _TABLES[decimals]
 
@@ -159,7 +187,7 @@ def _value_table(decimals: int) -> np.ndarray:
 def _render_digits(keys: np.ndarray, decimals: int) -> np.ndarray:
     """keys (N,) non-negative integers = value x 10^decimals -> (N, W) uint8: ",<value>" with NUL
     bytes wherever a digit is not printed (leading zeros, trailing decimal zeros, a bare '.')."""
-    scale = 10 ** decimals
+    scale = 10**decimals
     ip, fp = np.divmod(keys, scale)
     n_int = max(1, len(str(int(ip.max())))) if len(keys) else 1
     out = np.zeros((len(keys), 1 + n_int + (1 + decimals if decimals else 0)), dtype=np.uint8)
@@ -188,7 +216,7 @@ def _render_fast(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.nd
     rows, n = m.shape
     if rows == 0:
         return b"", np.zeros(1, dtype=np.int64)
-    keys = m * 10.0 ** decimals
+    keys = m * 10.0**decimals
     np.rint(keys, out=keys)
     with np.errstate(invalid="ignore"):
         lo, hi = keys.min(), keys.max()
@@ -205,8 +233,8 @@ def _render_fast(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.nd
         width = 16 + 8 * n + tails.shape[1]
         line = np.empty((rows, width), dtype=np.uint8)
         line[:, :16] = heads[inv.reshape(-1)]
-        np.take(_value_table(decimals), keys, out=line.view(np.uint64)[:, 2:2 + n], mode="clip")  # type: ignore[call-overload]
-        line[:, 16 + 8 * n:] = tails[tail_idx]
+        np.take(_value_table(decimals), keys, out=line.view(np.uint64)[:, 2 : 2 + n], mode="clip")  # type: ignore[call-overload]
+        line[:, 16 + 8 * n :] = tails[tail_idx]
     else:
         rendered = _render_digits(keys.reshape(-1), decimals).reshape(rows, -1)
         line = np.concatenate([heads[inv.reshape(-1)], rendered, tails[tail_idx]], axis=1)
@@ -241,5 +269,5 @@ def _render_arrow(m: np.ndarray, decimals: int, date8: np.ndarray, quality: np.n
 def _lengths_of(blocks: list[RegisterBlock], rows: int) -> np.ndarray:
     lengths = np.zeros(rows, dtype=np.int32)
     for b in blocks:
-        lengths[b.first_row:b.first_row + b.n_rows] = b.interval_length
+        lengths[b.first_row : b.first_row + b.n_rows] = b.interval_length
     return lengths

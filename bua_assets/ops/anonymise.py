@@ -14,8 +14,11 @@ import pyarrow.compute as pc
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"  # NMI-safe: no I or O
 
 # column -> kind, per CORE table; NEM12-derived tables use the same kinds
-CORE_COLUMNS = {"Account": {"account_number": "account", "customer_name": "name"},
-                "Utility": {"identifier": "nmi"}, "Meter": {"serial": "serial"}}
+CORE_COLUMNS = {
+    "Account": {"account_number": "account", "customer_name": "name"},
+    "Utility": {"identifier": "nmi"},
+    "Meter": {"serial": "serial"},
+}
 NEM12_COLUMNS = {"nmi": "nmi", "meter_serial": "serial"}
 
 

@@ -30,11 +30,20 @@ def hive_type(t: pa.DataType) -> str:
     """The Hive/Athena type of an Arrow type (unsigned integers widened; null typed string)."""
     if pa.types.is_boolean(t):
         return "boolean"
-    for check, name in ((pa.types.is_int8, "tinyint"), (pa.types.is_int16, "smallint"), (pa.types.is_int32, "int"),
-                        (pa.types.is_int64, "bigint"), (pa.types.is_uint8, "smallint"), (pa.types.is_uint16, "int"),
-                        (pa.types.is_uint32, "bigint"), (pa.types.is_uint64, "decimal(20,0)"),
-                        (pa.types.is_float32, "float"), (pa.types.is_float64, "double"),
-                        (pa.types.is_date, "date"), (pa.types.is_timestamp, "timestamp")):
+    for check, name in (
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_uint8, "smallint"),
+        (pa.types.is_uint16, "int"),
+        (pa.types.is_uint32, "bigint"),
+        (pa.types.is_uint64, "decimal(20,0)"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float64, "double"),
+        (pa.types.is_date, "date"),
+        (pa.types.is_timestamp, "timestamp"),
+    ):
         if check(t):
             return name
     if pa.types.is_decimal(t):
@@ -81,11 +90,13 @@ def register_month(lake: Lake, glue, database: str, month: str) -> list[Register
             out.write(f"s3://{path}\n".encode())
         name = table_name(d.asset, d.dataset)
         table_input = {
-            "Name": name, "TableType": "EXTERNAL_TABLE",
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
             "Description": f"BUA lake dataset {d.view} (one partition per accrual month)",
             "Parameters": {"classification": "parquet", "bua_asset": d.asset, "bua_dataset": d.dataset},
             "PartitionKeys": [{"Name": "partition", "Type": "string"}],
-            "StorageDescriptor": _descriptor(columns, f"{base}/{manifest_dir}/")}
+            "StorageDescriptor": _descriptor(columns, f"{base}/{manifest_dir}/"),
+        }
         try:
             glue.create_table(DatabaseName=database, TableInput=table_input)
         except glue.exceptions.AlreadyExistsException:
@@ -95,11 +106,13 @@ def register_month(lake: Lake, glue, database: str, month: str) -> list[Register
         try:
             glue.create_partition(DatabaseName=database, TableName=name, PartitionInput=partition_input)
         except glue.exceptions.AlreadyExistsException:
-            glue.update_partition(DatabaseName=database, TableName=name, PartitionValueList=[partition],
-                                  PartitionInput=partition_input)
+            glue.update_partition(
+                DatabaseName=database, TableName=name, PartitionValueList=[partition], PartitionInput=partition_input
+            )
         done.append(Registered(name, partition, location, len(columns)))
-    _withdraw_gone(glue, database, partition, {r.table for r in done},
-                   {d.asset for d in lake_datasets(lake, partition)})
+    _withdraw_gone(
+        glue, database, partition, {r.table for r in done}, {d.asset for d in lake_datasets(lake, partition)}
+    )
     return done
 
 
@@ -110,22 +123,26 @@ def _withdraw_gone(glue, database: str, partition: str, registered: set[str], as
         for table in page["TableList"]:
             if table.get("Parameters", {}).get("bua_asset") in assets and table["Name"] not in registered:
                 try:
-                    glue.delete_partition(DatabaseName=database, TableName=table["Name"],
-                                          PartitionValues=[partition])
+                    glue.delete_partition(DatabaseName=database, TableName=table["Name"], PartitionValues=[partition])
                 except glue.exceptions.EntityNotFoundException:
                     pass
 
 
 def _descriptor(columns: list[dict], location: str) -> dict:
-    return {"Columns": columns, "Location": location, "InputFormat": SYMLINK_INPUT,
-            "OutputFormat": IGNORE_KEY_OUTPUT,
-            "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}}}
+    return {
+        "Columns": columns,
+        "Location": location,
+        "InputFormat": SYMLINK_INPUT,
+        "OutputFormat": IGNORE_KEY_OUTPUT,
+        "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+    }
 
 
 def _ensure_database(glue, database: str) -> None:
     try:
-        glue.create_database(DatabaseInput={"Name": database,
-                                            "Description": "BUA lake datasets (registered by bua_export)"})
+        glue.create_database(
+            DatabaseInput={"Name": database, "Description": "BUA lake datasets (registered by bua_export)"}
+        )
     except glue.exceptions.AlreadyExistsException:
         pass
 

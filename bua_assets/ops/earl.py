@@ -26,8 +26,7 @@ TIME_ZONE_SETTING = "BUA_TIME_ZONE"
 # RDS event notifications (SNS messages from an RDS event subscription) carry "Event Source",
 # "Event ID" (a documentation URL ending in #RDS-EVENT-nnnn), "Event Message", "Source ID" and
 # "Event Time" (UTC, no offset). Only these mean the snapshot exists and can be restored.
-FINISHED_SNAPSHOT_EVENTS = {"RDS-EVENT-0042": "manual snapshot created",
-                            "RDS-EVENT-0091": "automated snapshot created"}
+FINISHED_SNAPSHOT_EVENTS = {"RDS-EVENT-0042": "manual snapshot created", "RDS-EVENT-0091": "automated snapshot created"}
 _RDS_EVENT_ID = re.compile(r"RDS-EVENT-\d+")
 
 
@@ -58,8 +57,9 @@ def time_zone_named(name: str | ZoneInfo) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise TimeZoneSettingError(f"{TIME_ZONE_SETTING}={name!r} is not a known IANA time zone "
-                                   f"(e.g. {DEFAULT_TIME_ZONE}, Australia/Perth)") from None
+        raise TimeZoneSettingError(
+            f"{TIME_ZONE_SETTING}={name!r} is not a known IANA time zone (e.g. {DEFAULT_TIME_ZONE}, Australia/Perth)"
+        ) from None
 
 
 def _first(d: dict, keys) -> str | None:
@@ -85,13 +85,16 @@ def _rds_event(inner: dict) -> None:
     code, source = codes[-1], inner.get("Event Source")
     if code in FINISHED_SNAPSHOT_EVENTS and source in (None, "db-snapshot"):
         return
-    raise NotAFinishedSnapshot(f"RDS event {code} ({inner.get('Event Message') or 'no message'}) from "
-                               f"{source or 'an unnamed source'} {inner.get('Source ID') or ''}".rstrip()
-                               + " is not a finished snapshot")
+    raise NotAFinishedSnapshot(
+        f"RDS event {code} ({inner.get('Event Message') or 'no message'}) from "
+        f"{source or 'an unnamed source'} {inner.get('Source ID') or ''}".rstrip()
+        + " is not a finished snapshot"
+    )
 
 
-def parse_snapshot_message(body: str, *, first_partition: str, last_partition: str,
-                           time_zone: str | ZoneInfo = DEFAULT_TIME_ZONE) -> SnapshotEvent:
+def parse_snapshot_message(
+    body: str, *, first_partition: str, last_partition: str, time_zone: str | ZoneInfo = DEFAULT_TIME_ZONE
+) -> SnapshotEvent:
     """``body``: an SQS message body (SNS envelope, or the raw JSON when raw delivery is on).
 
     ``time_zone``: the retailer's; month-end snapshots are taken at local midnight (13:00 or 14:00
@@ -115,7 +118,9 @@ def parse_snapshot_message(body: str, *, first_partition: str, last_partition: s
     arn = _first(inner, ARN_KEYS) or ""
     identifier = _first(inner, IDENTIFIER_KEYS) or (arn.rsplit(":", 1)[-1] if arn.startswith("arn:") else None)
     if not identifier:
-        raise SnapshotMessageError(f"no snapshot identifier or ARN (expected one of {', '.join(IDENTIFIER_KEYS + ARN_KEYS)})")
+        raise SnapshotMessageError(
+            f"no snapshot identifier or ARN (expected one of {', '.join(IDENTIFIER_KEYS + ARN_KEYS)})"
+        )
     created_text = _first(inner, CREATED_KEYS)
     if not created_text:
         raise SnapshotMessageError(f"snapshot {identifier}: no creation time")
@@ -128,8 +133,10 @@ def parse_snapshot_message(body: str, *, first_partition: str, last_partition: s
     local = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(zone)
     partition = first_of_month_before(local.date(), 1).isoformat()
     if not (first_partition <= partition <= last_partition):
-        raise SnapshotMessageError(f"snapshot {identifier} of {local.date()} ({zone.key}) maps to accrual month "
-                                   f"{partition}, outside the partitions {first_partition} to {last_partition}")
+        raise SnapshotMessageError(
+            f"snapshot {identifier} of {local.date()} ({zone.key}) maps to accrual month "
+            f"{partition}, outside the partitions {first_partition} to {last_partition}"
+        )
     return SnapshotEvent(identifier, arn, created, account, partition)
 
 

@@ -73,15 +73,30 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
             copy = _validate(f"{ident}-copy", "snapshot")
             found = rds.describe_db_snapshots(Filters=[{"Name": "db-snapshot-id", "Values": [copy]}])["DBSnapshots"]
             if not found:
-                rds.copy_db_snapshot(SourceDBSnapshotIdentifier=snapshot, TargetDBSnapshotIdentifier=copy,
-                                     KmsKeyId=settings.kms_key_id, CopyTags=True)
+                rds.copy_db_snapshot(
+                    SourceDBSnapshotIdentifier=snapshot,
+                    TargetDBSnapshotIdentifier=copy,
+                    KmsKeyId=settings.kms_key_id,
+                    CopyTags=True,
+                )
                 steps.append(f"copied {snapshot} to {copy} under {settings.kms_key_id}")
-            _wait(lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=copy)["DBSnapshots"][0],
-                  lambda s: s["Status"] == "available", settings, f"snapshot {copy}")
+            _wait(
+                lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=copy)["DBSnapshots"][0],
+                lambda s: s["Status"] == "available",
+                settings,
+                f"snapshot {copy}",
+            )
             source = copy
-        kwargs = {"DBInstanceIdentifier": ident, "DBSnapshotIdentifier": source,
-                  "DBInstanceClass": settings.instance_class, "PubliclyAccessible": False,
-                  "Tags": [{"Key": "bua:month", "Value": AccrualMonth.from_key(partition).label}, {"Key": "bua:snapshot", "Value": snapshot}]}
+        kwargs = {
+            "DBInstanceIdentifier": ident,
+            "DBSnapshotIdentifier": source,
+            "DBInstanceClass": settings.instance_class,
+            "PubliclyAccessible": False,
+            "Tags": [
+                {"Key": "bua:month", "Value": AccrualMonth.from_key(partition).label},
+                {"Key": "bua:snapshot", "Value": snapshot},
+            ],
+        }
         if settings.subnet_group:
             kwargs["DBSubnetGroupName"] = settings.subnet_group
         if settings.parameter_group:
@@ -90,8 +105,12 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
             kwargs["VpcSecurityGroupIds"] = list(settings.security_group_ids)
         rds.restore_db_instance_from_db_snapshot(**kwargs)
         steps.append(f"restored {source} as {ident} ({settings.instance_class})")
-    instance = _wait(lambda: rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0],
-                     lambda i: i["DBInstanceStatus"] == "available", settings, f"instance {ident}")
+    instance = _wait(
+        lambda: rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0],
+        lambda i: i["DBInstanceStatus"] == "available",
+        settings,
+        f"instance {ident}",
+    )
     if settings.master_secret_id and not reused:
         password = json.loads(secrets.get_secret_value(SecretId=settings.master_secret_id)["SecretString"])["password"]
         rds.modify_db_instance(DBInstanceIdentifier=ident, MasterUserPassword=password, ApplyImmediately=True)
@@ -100,8 +119,7 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
     return Restored(ident, endpoint["Address"], int(endpoint["Port"]), reused, steps)
 
 
-def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelta,
-             now: datetime | None = None) -> str:
+def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelta, now: datetime | None = None) -> str:
     """Delete the month's instance once its export succeeded and the retention has passed.
     Returns what was done (or why not), for the run's log and metadata."""
     ident = instance_identifier(partition)

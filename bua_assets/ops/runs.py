@@ -59,6 +59,7 @@ class RunFacts:
 def totals_against_previous(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """Net amount by state x fuel for the month (accrual_summary rows) beside last month's, and the change.
     A cell only in one month shows 0 in the other."""
+
     def by_cell(frame: pd.DataFrame | None) -> pd.Series:
         if frame is None or frame.empty:
             return pd.Series(dtype=float)
@@ -96,21 +97,29 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
     one naming the failed step and the check that stopped it."""
     month = AccrualMonth.from_key(facts.month).label
     link = run_link(ui_base_url, facts.run_id)
-    lines = [f"Month: {month}", f"Snapshot: {facts.snapshot}", f"Run: {facts.run_id} ({link})",
-             f"Duration: {_duration(facts.duration_seconds)}"]
+    lines = [
+        f"Month: {month}",
+        f"Snapshot: {facts.snapshot}",
+        f"Run: {facts.run_id} ({link})",
+        f"Duration: {_duration(facts.duration_seconds)}",
+    ]
     if facts.note:
         lines.append(f"Note: {facts.note}")
     if facts.status == "SUCCESS":
         subject = f"BUA {month}: done"
         total = float(facts.totals["net_amount"].sum()) if facts.totals is not None else 0.0
         previous = float(facts.totals["previous_net_amount"].sum()) if facts.totals is not None else 0.0
-        lines += ["", f"Accrued net: {_money(total)} (last month {_money(previous)}, change "
-                      f"{_money(total - previous)})"]
+        lines += [
+            "",
+            f"Accrued net: {_money(total)} (last month {_money(previous)}, change {_money(total - previous)})",
+        ]
         if facts.totals is not None and not facts.totals.empty:
             lines.append("state fuel         net          last month   change")
             for row in facts.totals.itertuples():
-                lines.append(f"{row.state!s:<5} {row.fuel!s:<12} {_money(row.net_amount):>12} "
-                             f"{_money(row.previous_net_amount):>12} {_money(row.change):>12}")
+                lines.append(
+                    f"{row.state!s:<5} {row.fuel!s:<12} {_money(row.net_amount):>12} "
+                    f"{_money(row.previous_net_amount):>12} {_money(row.change):>12}"
+                )
         lines += ["", f"Export: {facts.export_location or '(none)'}"]
     else:
         failed = blocking_failure(facts)
@@ -123,43 +132,73 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
             lines.append(f"Error in {name}: {error}")
         lines.append("Re-run: open the run, Re-execute > From failure")
     lines += ["", "Checks:"]
-    lines += [f"  {c.name}: {'passed' if c.passed else 'FAILED (' + c.severity + ')'}"
-              + ("" if c.passed or not c.description else f" - {c.description}") for c in facts.checks] \
-        or ["  (none evaluated)"]
+    lines += [
+        f"  {c.name}: {'passed' if c.passed else 'FAILED (' + c.severity + ')'}"
+        + ("" if c.passed or not c.description else f" - {c.description}")
+        for c in facts.checks
+    ] or ["  (none evaluated)"]
     return subject[:SNS_SUBJECT_MAX], "\n".join(lines) + "\n"
 
 
-RUN_LOG_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("month", pa.string()), ("status", pa.string()), ("job", pa.string()),
-    ("snapshot", pa.string()), ("code_version", pa.string()),
-    ("started", pa.timestamp("us", tz="UTC")), ("ended", pa.timestamp("us", tz="UTC")),
-    ("duration_seconds", pa.float64()), ("step_seconds", pa.string()),  # JSON: step -> seconds
-    ("failed_steps", pa.string()), ("net_amount", pa.float64()), ("previous_net_amount", pa.float64()),
-    ("totals", pa.string()),  # JSON: [{state, fuel, net_amount, previous_net_amount, change}]
-    ("checks_passed", pa.int32()), ("checks_failed", pa.int32()), ("checks", pa.string()),  # JSON
-    ("export_location", pa.string()), ("note", pa.string()),
-])
+RUN_LOG_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("month", pa.string()),
+        ("status", pa.string()),
+        ("job", pa.string()),
+        ("snapshot", pa.string()),
+        ("code_version", pa.string()),
+        ("started", pa.timestamp("us", tz="UTC")),
+        ("ended", pa.timestamp("us", tz="UTC")),
+        ("duration_seconds", pa.float64()),
+        ("step_seconds", pa.string()),  # JSON: step -> seconds
+        ("failed_steps", pa.string()),
+        ("net_amount", pa.float64()),
+        ("previous_net_amount", pa.float64()),
+        ("totals", pa.string()),  # JSON: [{state, fuel, net_amount, previous_net_amount, change}]
+        ("checks_passed", pa.int32()),
+        ("checks_failed", pa.int32()),
+        ("checks", pa.string()),  # JSON
+        ("export_location", pa.string()),
+        ("note", pa.string()),
+    ]
+)
 
 
 def run_record(facts: RunFacts) -> dict:
     """One row of the run log."""
-    totals = facts.totals if facts.totals is not None else pd.DataFrame(
-        columns=["state", "fuel", "net_amount", "previous_net_amount", "change"])
+    totals = (
+        facts.totals
+        if facts.totals is not None
+        else pd.DataFrame(columns=["state", "fuel", "net_amount", "previous_net_amount", "change"])
+    )
     return {
-        "run_id": facts.run_id, "month": facts.month, "status": facts.status, "job": facts.job,
-        "snapshot": facts.snapshot, "code_version": facts.code_version,
-        "started": facts.started, "ended": facts.ended, "duration_seconds": facts.duration_seconds,
+        "run_id": facts.run_id,
+        "month": facts.month,
+        "status": facts.status,
+        "job": facts.job,
+        "snapshot": facts.snapshot,
+        "code_version": facts.code_version,
+        "started": facts.started,
+        "ended": facts.ended,
+        "duration_seconds": facts.duration_seconds,
         "step_seconds": json.dumps({k: round(v, 3) for k, v in facts.step_seconds.items()}),
         "failed_steps": ",".join(facts.failed_steps),
         "net_amount": round_cents(float(totals["net_amount"].sum())) if facts.status == "SUCCESS" else None,
-        "previous_net_amount": (round_cents(float(totals["previous_net_amount"].sum()))
-                                if facts.status == "SUCCESS" else None),
+        "previous_net_amount": (
+            round_cents(float(totals["previous_net_amount"].sum())) if facts.status == "SUCCESS" else None
+        ),
         "totals": json.dumps(totals.astype({"state": str, "fuel": str}).to_dict("records")),
         "checks_passed": sum(c.passed for c in facts.checks),
         "checks_failed": sum(not c.passed for c in facts.checks),
-        "checks": json.dumps([{"check": c.name, "passed": c.passed, "severity": c.severity,
-                               "description": c.description} for c in facts.checks]),
-        "export_location": facts.export_location, "note": facts.note,
+        "checks": json.dumps(
+            [
+                {"check": c.name, "passed": c.passed, "severity": c.severity, "description": c.description}
+                for c in facts.checks
+            ]
+        ),
+        "export_location": facts.export_location,
+        "note": facts.note,
     }
 
 

@@ -7,8 +7,18 @@ from bua_assets.resources.meter_data import MeterDataResource
 from bua_assets.resources.operations import AnalystCatalogResource, NotifyResource
 from bua_assets.resources.rds import RdsCoreResource
 
-__all__ = ["AnalystCatalogResource", "NotifyResource", "AnonymiseResource", "CoreDatabaseResource", "EksNodegroupResource", "ExportResource", "LakeResource", "MeterDataResource", "RdsCoreResource",
-           "local_resources"]
+__all__ = [
+    "AnalystCatalogResource",
+    "NotifyResource",
+    "AnonymiseResource",
+    "CoreDatabaseResource",
+    "EksNodegroupResource",
+    "ExportResource",
+    "LakeResource",
+    "MeterDataResource",
+    "RdsCoreResource",
+    "local_resources",
+]
 
 
 def local_resources(core_url: str, meter_data: str, home) -> dict:
@@ -17,8 +27,13 @@ def local_resources(core_url: str, meter_data: str, home) -> dict:
     from pathlib import Path
 
     home = Path(home)
-    return {"core_db": CoreDatabaseResource(url=core_url), "lake": LakeResource(base=str(home / "lake")),
-            "meter_data": MeterDataResource(location=meter_data),
-            "export": ExportResource(export_base=str(home / "exports"), integration_base=str(home / "integration")),
-            "eks": EksNodegroupResource(), "rds": RdsCoreResource(), "anonymise": AnonymiseResource(),
-            "catalog": AnalystCatalogResource()}
+    return {
+        "core_db": CoreDatabaseResource(url=core_url),
+        "lake": LakeResource(base=str(home / "lake")),
+        "meter_data": MeterDataResource(location=meter_data),
+        "export": ExportResource(export_base=str(home / "exports"), integration_base=str(home / "integration")),
+        "eks": EksNodegroupResource(),
+        "rds": RdsCoreResource(),
+        "anonymise": AnonymiseResource(),
+        "catalog": AnalystCatalogResource(),
+    }

@@ -20,20 +20,28 @@ class AwsResource(ResourceWithBoto3Configuration):
     """Base for the project's AWS resources (see the module docstring)."""
 
     def _connection(self) -> dict[str, Any]:
-        return {"region_name": self.region_name, "endpoint_url": self.endpoint_url, "use_ssl": self.use_ssl,
-                "verify": self.verify, "aws_access_key_id": self.aws_access_key_id,
-                "aws_secret_access_key": self.aws_secret_access_key, "aws_session_token": self.aws_session_token}
+        return {
+            "region_name": self.region_name,
+            "endpoint_url": self.endpoint_url,
+            "use_ssl": self.use_ssl,
+            "verify": self.verify,
+            "aws_access_key_id": self.aws_access_key_id,
+            "aws_secret_access_key": self.aws_secret_access_key,
+            "aws_session_token": self.aws_session_token,
+        }
 
     def boto3_client(self, service: str):
         """A boto3 client for ``service`` with this resource's connection and dagster-aws's retries."""
         import boto3
 
         return boto3.session.Session(profile_name=self.profile_name).client(
-            service, config=construct_boto_client_retry_config(self.max_attempts), **self._connection())
+            service, config=construct_boto_client_retry_config(self.max_attempts), **self._connection()
+        )
 
     def s3_client(self):
         return construct_s3_client(max_attempts=self.max_attempts, profile_name=self.profile_name, **self._connection())
 
     def secretsmanager_client(self):
-        return construct_secretsmanager_client(max_attempts=self.max_attempts, profile_name=self.profile_name,
-                                               **self._connection())
+        return construct_secretsmanager_client(
+            max_attempts=self.max_attempts, profile_name=self.profile_name, **self._connection()
+        )

@@ -1,4 +1,3 @@
-
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources.aws import AwsResource
 

@@ -13,8 +13,11 @@ class EksNodegroupResource(AwsResource):
     nodes: int = 2  # desired size while a heavy step runs
 
     def _set(self, eks, desired: int) -> None:
-        eks.update_nodegroup_config(clusterName=self.cluster_name, nodegroupName=self.nodegroup_name,
-                                    scalingConfig={"minSize": 0, "maxSize": max(self.nodes, 1), "desiredSize": desired})
+        eks.update_nodegroup_config(
+            clusterName=self.cluster_name,
+            nodegroupName=self.nodegroup_name,
+            scalingConfig={"minSize": 0, "maxSize": max(self.nodes, 1), "desiredSize": desired},
+        )
 
     @contextmanager
     def scaled_up(self, log=None) -> Iterator[None]:

@@ -1,4 +1,3 @@
-
 from bua_assets.lake import Lake
 from bua_assets.resources.aws import AwsResource
 

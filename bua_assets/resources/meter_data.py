@@ -32,8 +32,9 @@ class MeterDataResource(AwsResource):
         folder = Path(self.location) / month
         if not folder.is_dir():
             return []
-        return sorted((p, str(p)) for p in folder.iterdir()
-                      if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt"))
+        return sorted(
+            (p, str(p)) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt")
+        )
 
     def _s3_month_files(self, month: str) -> list[tuple[Path, str]]:
         bucket, _, prefix = self.location[5:].partition("/")

@@ -1,6 +1,5 @@
 """Resources for operating the month: the analysts' Glue catalog and the run notifications."""
 
-
 from bua_assets.resources.aws import AwsResource
 
 

@@ -32,16 +32,23 @@ class RdsCoreResource(AwsResource):
         return self.boto3_client("rds"), self.secretsmanager_client()
 
     def settings(self, **overrides) -> rds_ops.RestoreSettings:
-        return rds_ops.RestoreSettings(self.instance_class, self.subnet_group, self.parameter_group,
-                                       tuple(self.security_group_ids), self.kms_key_id, self.master_secret_id,
-                                       **overrides)
+        return rds_ops.RestoreSettings(
+            self.instance_class,
+            self.subnet_group,
+            self.parameter_group,
+            tuple(self.security_group_ids),
+            self.kms_key_id,
+            self.master_secret_id,
+            **overrides,
+        )
 
     def restore(self, snapshot: str, partition: str) -> rds_ops.Restored:
         rds, secrets = self._clients()
         restored = rds_ops.restore(rds, secrets, snapshot, partition, self.settings())
         if not restored.reused and self.service_secret_ids:
-            restored.steps += rds_ops.set_service_passwords(lambda: self._connect_as_master(restored, secrets),
-                                                            secrets, self.service_secret_ids)
+            restored.steps += rds_ops.set_service_passwords(
+                lambda: self._connect_as_master(restored, secrets), secrets, self.service_secret_ids
+            )
         return restored
 
     def _host_port(self, host: str, port: int) -> tuple[str, int]:
@@ -57,8 +64,9 @@ class RdsCoreResource(AwsResource):
 
         creds = json.loads(secrets.get_secret_value(SecretId=self.master_secret_id)["SecretString"])
         host, port = self._host_port(restored.host, restored.port)
-        return pymysql.connect(host=host, port=port, user=creds["username"], password=creds.get("password") or "",
-                               connect_timeout=10)
+        return pymysql.connect(
+            host=host, port=port, user=creds["username"], password=creds.get("password") or "", connect_timeout=10
+        )
 
     def core_url(self, partition: str) -> str:
         """The CORE URL for the month's instance, with the reader's credentials from Secrets Manager."""
@@ -69,13 +77,20 @@ class RdsCoreResource(AwsResource):
         endpoint = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["Endpoint"]
         host, port = self._host_port(endpoint["Address"], int(endpoint["Port"]))
         creds = json.loads(secrets.get_secret_value(SecretId=self.reader_secret_id)["SecretString"])
-        url = URL.create("mysql+pymysql", username=creds["username"], password=creds.get("password") or None,
-                         host=host, port=port, database=self.database)
+        url = URL.create(
+            "mysql+pymysql",
+            username=creds["username"],
+            password=creds.get("password") or None,
+            host=host,
+            port=port,
+            database=self.database,
+        )
         return url.render_as_string(hide_password=False)  # handed to the connection only, never logged
 
     def teardown(self, partition: str, *, export_succeeded: bool, retention_days: float) -> str:
         from datetime import timedelta
 
         rds, _ = self._clients()
-        return rds_ops.teardown(rds, partition, export_succeeded=export_succeeded,
-                                retention=timedelta(days=retention_days))
+        return rds_ops.teardown(
+            rds, partition, export_succeeded=export_succeeded, retention=timedelta(days=retention_days)
+        )

@@ -53,8 +53,30 @@ from bua_assets.synth.world import (
 REGISTER_CHUNK = 4000  # registers generated together: bounds memory whatever the account count
 NMI_PREFIX = {"NSW": "41", "VIC": "61", "QLD": "31", "SA": "20", "ACT": "70", "TAS": "80"}
 MIRN_PREFIX = {"NSW": "52", "VIC": "53", "QLD": "54", "SA": "55", "ACT": "52"}
-SURNAMES = ["Nguyen", "Smith", "Williams", "Brown", "Jones", "Wilson", "Taylor", "Martin", "Anderson", "Thompson",
-            "White", "Walker", "Harris", "Lee", "Ryan", "Kelly", "King", "Chen", "Singh", "Patel", "Murphy", "Roberts"]
+SURNAMES = [
+    "Nguyen",
+    "Smith",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Wilson",
+    "Taylor",
+    "Martin",
+    "Anderson",
+    "Thompson",
+    "White",
+    "Walker",
+    "Harris",
+    "Lee",
+    "Ryan",
+    "Kelly",
+    "King",
+    "Chen",
+    "Singh",
+    "Patel",
+    "Murphy",
+    "Roberts",
+]
 
 
 @dataclass(frozen=True)
@@ -81,9 +103,15 @@ def month_starts(start: date, end: date) -> list[date]:
     return out
 
 
-def generate(config: GeneratorConfig, out: Path, core_url: str, *,
-             progress: Callable[[str], None] = lambda _: None, workers: int | None = None,
-             load_model: LoadModel | None = None) -> dict:
+def generate(
+    config: GeneratorConfig,
+    out: Path,
+    core_url: str,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    workers: int | None = None,
+    load_model: LoadModel | None = None,
+) -> dict:
     """``workers``: processes generating months in parallel (default: BUA_GENERATOR_WORKERS, else
     up to 2 by CPU count). Every month and chunk of registers has its own seed, so the output does
     not depend on the number of workers. ``load_model``: the consumption process (default the rich
@@ -93,8 +121,10 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     out = Path(out)
     rng = np.random.default_rng(config.seed)
     world = build_world(rng, config)
-    progress(f"world: {len(world['accounts'])} accounts, {len(world['registers'])} registers "
-             f"({time.perf_counter() - t0:.0f} s)")
+    progress(
+        f"world: {len(world['accounts'])} accounts, {len(world['registers'])} registers "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
 
     days = np.arange(np.datetime64(config.start), np.datetime64(config.as_at), dtype="datetime64[D]")
     regs = world["registers"]
@@ -103,10 +133,30 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
     model_state = model.prepare(config.seed, regs, days)
     global _MONTH_CONTEXT
     _MONTH_CONTEXT = {
-        "config": config, "out": out, "days": days, "occupied": world["occupied"],
-        "model": model, "model_state": model_state, "chunks": register_chunks(regs["utility_index"].to_numpy()),
-        "regs": {c: regs[c].to_numpy() for c in ("id", "kind", "scale", "winter_w", "summer_w", "interval_length",
-                                                "mdp", "nmi", "nmi_config", "register_id", "suffix", "serial")},
+        "config": config,
+        "out": out,
+        "days": days,
+        "occupied": world["occupied"],
+        "model": model,
+        "model_state": model_state,
+        "chunks": register_chunks(regs["utility_index"].to_numpy()),
+        "regs": {
+            c: regs[c].to_numpy()
+            for c in (
+                "id",
+                "kind",
+                "scale",
+                "winter_w",
+                "summer_w",
+                "interval_length",
+                "mdp",
+                "nmi",
+                "nmi_config",
+                "register_id",
+                "suffix",
+                "serial",
+            )
+        },
     }
     months = month_starts(config.start, config.end)
     if workers is None:
@@ -136,8 +186,10 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
             true_daily[:, d0:d1] = res["true"]
             counts["nem12_files"] += res["files"]
             counts["nem12_days"] += res["ndays"]
-            progress(f"{m_start:%Y-%m}: {res['ndays']} register-days in {res['files']} NEM12 files "
-                     f"({time.perf_counter() - t0:.0f} s)")
+            progress(
+                f"{m_start:%Y-%m}: {res['ndays']} register-days in {res['files']} NEM12 files "
+                f"({time.perf_counter() - t0:.0f} s)"
+            )
             del res
         failed = False
     finally:
@@ -151,9 +203,18 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
 
     daily = [billed_daily, true_daily]
     del billed_daily, true_daily  # build_core_tables holds the only references and frees them early
-    tables = build_core_tables(world, config, days, daily.pop(0), daily.pop(0), rng, workers,
-                               gas_network_daily=lambda state, network, customers: model.gas_network_daily(
-                                   model_state, config.seed, state, network, customers))
+    tables = build_core_tables(
+        world,
+        config,
+        days,
+        daily.pop(0),
+        daily.pop(0),
+        rng,
+        workers,
+        gas_network_daily=lambda state, network, customers: model.gas_network_daily(
+            model_state, config.seed, state, network, customers
+        ),
+    )
     progress(f"CORE tables built ({time.perf_counter() - t0:.0f} s)")
     _write_billing_truth(out / "truth" / "billing.parquet", tables["Invoice"], tables["AccountUtility"])
     db = CoreDatabase(core_url)
@@ -165,8 +226,12 @@ def generate(config: GeneratorConfig, out: Path, core_url: str, *,
         rows += len(frame)
         db.insert_arrow(name, _arrow(name, frame), bulk=True)
         del frame
-    manifest = {"config": {**asdict(config), "as_at": config.as_at.isoformat()}, "core_url": db.url.redacted(),
-                "counts": counts, "seconds": round(time.perf_counter() - t0, 1)}
+    manifest = {
+        "config": {**asdict(config), "as_at": config.as_at.isoformat()},
+        "core_url": db.url.redacted(),
+        "counts": counts,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     progress(f"CORE written: {rows} rows in {len(core_tables())} tables ({manifest['seconds']:.0f} s)")
     return manifest
@@ -177,13 +242,19 @@ def _write_billing_truth(path: Path, invoices: pd.DataFrame, tenancies: pd.DataF
     the last day covered by an issued, unreversed invoice (None: never billed). An accuracy
     backtest takes the unbilled days from here, not from the pipeline it is checking."""
     reversed_ids = invoices.loc[(invoices["is_credit"] == 1) & (invoices["status"] == "ISSUED"), "reverses_invoice_id"]
-    good = invoices[(invoices["status"] == "ISSUED") & (invoices["is_credit"] == 0) & ~invoices["id"].isin(reversed_ids)]
+    good = invoices[
+        (invoices["status"] == "ISSUED") & (invoices["is_credit"] == 0) & ~invoices["id"].isin(reversed_ids)
+    ]
     billed = pd.to_datetime(good["period_end"]).groupby(good["account_id"]).max()
-    frame = pd.DataFrame({"account_id": tenancies["account_id"].to_numpy(), "utility_id": tenancies["utility_id"].to_numpy(),
-                          "open_date": pd.to_datetime(tenancies["start_date"]).to_numpy().astype("datetime64[D]"),
-                          "close_date": pd.to_datetime(tenancies["end_date"]).to_numpy().astype("datetime64[D]"),
-                          "billed_through": billed.reindex(tenancies["account_id"].to_numpy()).to_numpy()
-                          .astype("datetime64[D]")})
+    frame = pd.DataFrame(
+        {
+            "account_id": tenancies["account_id"].to_numpy(),
+            "utility_id": tenancies["utility_id"].to_numpy(),
+            "open_date": pd.to_datetime(tenancies["start_date"]).to_numpy().astype("datetime64[D]"),
+            "close_date": pd.to_datetime(tenancies["end_date"]).to_numpy().astype("datetime64[D]"),
+            "billed_through": billed.reindex(tenancies["account_id"].to_numpy()).to_numpy().astype("datetime64[D]"),
+        }
+    )
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), _mkdir(path.parent) / path.name)
 
 
@@ -230,14 +301,19 @@ def _generate_month(m_start: date) -> dict:
         billed[tgt, :, 1:] = np.einsum("rdi,dci->rdc", delivered, masks[weekend])[int_rows]
         truth = _truth_table(chunk, mdays, v30)
         if truth_writer is None:
-            truth_writer = pq.ParquetWriter(_mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet", truth.schema,
-                                            compression="zstd", compression_level=1,
-                                            write_statistics=["meter_register_id", "read_date"])
+            truth_writer = pq.ParquetWriter(
+                _mkdir(out / "truth") / f"{m_start:%Y-%m}.parquet",
+                truth.schema,
+                compression="zstd",
+                compression_level=1,
+                write_statistics=["meter_register_id", "read_date"],
+            )
         truth_writer.write_table(truth)
         del truth
         # Each chunk of registers is delivered in its own files, so a month never sits in memory whole.
-        f, nd = _write_nem12_batch(out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, batch,
-                                   chunk, sub30, mdays, config.seed)
+        f, nd = _write_nem12_batch(
+            out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, batch, chunk, sub30, mdays, config.seed
+        )
         files, ndays = files + f, ndays + nd
     truth_writer.close()
     return {"days": (d0, d1), "billed": billed, "true": true, "files": files, "ndays": ndays}
@@ -250,8 +326,9 @@ def register_chunks(utility_index: np.ndarray, size: int = REGISTER_CHUNK) -> li
     starts = np.flatnonzero(np.r_[True, utility_index[1:] != utility_index[:-1]]) if n else np.array([0])
     bounds = [0]
     while bounds[-1] + size < n:
-        bounds.append(int(starts[np.searchsorted(starts, bounds[-1] + size)]) if (starts > bounds[-1] + size - 1).any()
-                      else n)
+        bounds.append(
+            int(starts[np.searchsorted(starts, bounds[-1] + size)]) if (starts > bounds[-1] + size - 1).any() else n
+        )
     bounds = sorted(set(bounds) | {n})
     return list(zip(bounds[:-1], bounds[1:]))
 
@@ -289,18 +366,20 @@ def _decimal_array(s: pd.Series, t: pa.Decimal128Type) -> pa.Array:
     value's unscaled integer rint(v * 10^scale)), built from the 128-bit integers directly."""
     v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
     null = np.isnan(v)
-    k = np.rint(np.round(np.where(null, 0.0, v), t.scale) * 10.0 ** t.scale).astype(np.int64)
+    k = np.rint(np.round(np.where(null, 0.0, v), t.scale) * 10.0**t.scale).astype(np.int64)
     words = np.empty((len(k), 2), dtype=np.int64)
     words[:, 0] = k
     words[:, 1] = k >> 63  # sign extension to 128 bits (little endian)
     validity = pa.array(~null).buffers()[1] if null.any() else None
-    return pa.Array.from_buffers(pa.decimal128(t.precision, t.scale), len(k), [validity, pa.py_buffer(words)],
-                                 null_count=int(null.sum()))
+    return pa.Array.from_buffers(
+        pa.decimal128(t.precision, t.scale), len(k), [validity, pa.py_buffer(words)], null_count=int(null.sum())
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The population
 # --------------------------------------------------------------------------------------------
+
 
 def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     n = config.accounts
@@ -348,21 +427,39 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     close_offset = rng.integers(earliest_close, max(history_days - 5, earliest_close + 1), n)
     close_offset = np.maximum(close_offset, np.where(new_customer, open_offset + 30, 0))
     close_offset = np.minimum(close_offset, history_days - 2)
-    close_date = np.array([start + timedelta(days=int(c)) if (mv or cl) else None
-                           for c, mv, cl in zip(close_offset, move, closes)], dtype=object)
+    close_date = np.array(
+        [start + timedelta(days=int(c)) if (mv or cl) else None for c, mv, cl in zip(close_offset, move, closes)],
+        dtype=object,
+    )
 
-    freq = np.where(gas, rng.choice(["BIMONTHLY", "QUARTERLY"], n),
-                    np.where(interval_meter, rng.choice(["MONTHLY", "BIMONTHLY", "QUARTERLY"], n, p=[0.45, 0.15, 0.40]),
-                             "QUARTERLY"))
-    scale = np.where(segment == 0, rng.lognormal(np.log(14), 0.45, n),
-                     np.where(segment == 1, rng.lognormal(np.log(70), 0.6, n), rng.lognormal(np.log(900), 0.5, n)))
+    freq = np.where(
+        gas,
+        rng.choice(["BIMONTHLY", "QUARTERLY"], n),
+        np.where(
+            interval_meter, rng.choice(["MONTHLY", "BIMONTHLY", "QUARTERLY"], n, p=[0.45, 0.15, 0.40]), "QUARTERLY"
+        ),
+    )
+    scale = np.where(
+        segment == 0,
+        rng.lognormal(np.log(14), 0.45, n),
+        np.where(segment == 1, rng.lognormal(np.log(70), 0.6, n), rng.lognormal(np.log(900), 0.5, n)),
+    )
     gas_scale = np.where(business, rng.lognormal(np.log(9), 0.6, n), rng.lognormal(np.log(1.9), 0.45, n))  # m3/day
 
-    accounts = pd.DataFrame({
-        "utility_index": np.arange(n), "state": state, "gas": gas, "segment": segment, "open_date": open_date,
-        "close_date": close_date, "bill_frequency": freq, "bill_cycle_day": rng.integers(1, 29, n),
-        "pay_on_time_propensity": np.round(rng.beta(6, 2, n), 4), "late": rng.random(n) < 0.06,
-    })
+    accounts = pd.DataFrame(
+        {
+            "utility_index": np.arange(n),
+            "state": state,
+            "gas": gas,
+            "segment": segment,
+            "open_date": open_date,
+            "close_date": close_date,
+            "bill_frequency": freq,
+            "bill_cycle_day": rng.integers(1, 29, n),
+            "pay_on_time_propensity": np.round(rng.beta(6, 2, n), 4),
+            "late": rng.random(n) < 0.06,
+        }
+    )
     # Successors of moved-out tenancies: a new account on the same supply point the day after.
     succ = accounts[move].copy()
     succ["open_date"] = [c + timedelta(days=1) for c in succ["close_date"]]
@@ -374,14 +471,24 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     accounts["account_number"] = [f"{3000000000 + 7919 * i:010d}" for i in accounts["id"]]
     accounts["customer_name"] = [f"{SURNAMES[i % len(SURNAMES)]} {chr(65 + (i * 7) % 26)}." for i in accounts["id"]]
 
-    utilities = pd.DataFrame({
-        "id": np.arange(1, n + 1), "state": state, "gas": gas, "segment": segment, "network_id": net_ids, "mdp": mdp,
-        "meter_type": meter_type, "interval_length": interval_length,
-        "identifier": [(MIRN_PREFIX.get(s, "52") if g else NMI_PREFIX[s]) + f"{(i * 104729) % 10**8:08d}"
-                       for i, (s, g) in enumerate(zip(state, gas), start=1)],
-        "serial": [f"{'G' if g else 'M'}{(i * 7907) % 10**7:07d}" for i, g in enumerate(gas, start=1)],
-        "pcf": np.where(gas, np.round(rng.uniform(1.0, 1.03, n), 5), np.nan),
-    })
+    utilities = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "state": state,
+            "gas": gas,
+            "segment": segment,
+            "network_id": net_ids,
+            "mdp": mdp,
+            "meter_type": meter_type,
+            "interval_length": interval_length,
+            "identifier": [
+                (MIRN_PREFIX.get(s, "52") if g else NMI_PREFIX[s]) + f"{(i * 104729) % 10**8:08d}"
+                for i, (s, g) in enumerate(zip(state, gas), start=1)
+            ],
+            "serial": [f"{'G' if g else 'M'}{(i * 7907) % 10**7:07d}" for i, g in enumerate(gas, start=1)],
+            "pcf": np.where(gas, np.round(rng.uniform(1.0, 1.03, n), 5), np.nan),
+        }
+    )
 
     # Registers (one row each): kind drives the load model.
     rows = []
@@ -389,28 +496,75 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
     winter = np.array([load.SEASON[s][0] for s in state]) * rng.uniform(0.6, 1.4, n)
     summer = np.array([load.SEASON[s][1] for s in state]) * rng.uniform(0.6, 1.4, n)
     for i in range(n):
-        base = dict(utility_index=i, state=state[i], interval_length=int(interval_length[i]),
-                    winter_w=winter[i], summer_w=summer[i], digits=5 if rng.random() < 0.7 else 6)
+        base = dict(
+            utility_index=i,
+            state=state[i],
+            interval_length=int(interval_length[i]),
+            winter_w=winter[i],
+            summer_w=summer[i],
+            digits=5 if rng.random() < 0.7 else 6,
+        )
         if gas[i]:
-            rows.append({**base, "suffix": "G1", "register_id": "1", "kind": load.GAS, "scale": gas_scale[i],
-                         "uom": "M3", "time_class": "ANYTIME", "direction": "I", "controlled": 0})
+            rows.append(
+                {
+                    **base,
+                    "suffix": "G1",
+                    "register_id": "1",
+                    "kind": load.GAS,
+                    "scale": gas_scale[i],
+                    "uom": "M3",
+                    "time_class": "ANYTIME",
+                    "direction": "I",
+                    "controlled": 0,
+                }
+            )
             continue
         basic = not interval_meter[i]
-        rows.append({**base, "suffix": "11" if basic else "E1", "register_id": "1",
-                     "kind": load.BUS if business[i] else load.RES, "scale": scale[i], "uom": "KWH",
-                     "time_class": "ANYTIME", "direction": "I", "controlled": 0})
+        rows.append(
+            {
+                **base,
+                "suffix": "11" if basic else "E1",
+                "register_id": "1",
+                "kind": load.BUS if business[i] else load.RES,
+                "scale": scale[i],
+                "uom": "KWH",
+                "time_class": "ANYTIME",
+                "direction": "I",
+                "controlled": 0,
+            }
+        )
         if controlled[i]:
             # Some interval meters' E2 channel is not flagged controlled load in the market data: the
             # legacy profile rules put it in PRIMARY although its suffix says controlled load.
-            rows.append({**base, "suffix": "41" if basic else "E2", "register_id": "2", "kind": load.CONTROLLED,
-                         "scale": rng.lognormal(np.log(5.5), 0.35), "uom": "KWH", "time_class": "CONTROLLED_LOAD",
-                         "direction": "I", "controlled": 1,
-                         "market_controlled": 0 if not basic and interval_controlled % 3 == 0 else 1})
+            rows.append(
+                {
+                    **base,
+                    "suffix": "41" if basic else "E2",
+                    "register_id": "2",
+                    "kind": load.CONTROLLED,
+                    "scale": rng.lognormal(np.log(5.5), 0.35),
+                    "uom": "KWH",
+                    "time_class": "CONTROLLED_LOAD",
+                    "direction": "I",
+                    "controlled": 1,
+                    "market_controlled": 0 if not basic and interval_controlled % 3 == 0 else 1,
+                }
+            )
             interval_controlled += not basic
         if solar[i]:
-            rows.append({**base, "suffix": "B1", "register_id": "3", "kind": load.SOLAR,
-                         "scale": rng.lognormal(np.log(9 if not business[i] else 40), 0.35), "uom": "KWH",
-                         "time_class": "SOLAR", "direction": "E", "controlled": 0})
+            rows.append(
+                {
+                    **base,
+                    "suffix": "B1",
+                    "register_id": "3",
+                    "kind": load.SOLAR,
+                    "scale": rng.lognormal(np.log(9 if not business[i] else 40), 0.35),
+                    "uom": "KWH",
+                    "time_class": "SOLAR",
+                    "direction": "E",
+                    "controlled": 0,
+                }
+            )
     registers = pd.DataFrame(rows)
     registers["id"] = np.arange(1, len(registers) + 1)
     ui = registers["utility_index"].to_numpy()
@@ -432,8 +586,13 @@ def build_world(rng: np.random.Generator, config: GeneratorConfig) -> dict:
         if hi > lo:
             occupied[a.utility_index, lo:hi] = True
     reg_occupied = occupied[registers["utility_index"].to_numpy()]
-    return {"accounts": accounts, "utilities": utilities, "registers": registers, "occupied": reg_occupied,
-            "tariffs": build_tariffs(rng, start - timedelta(days=400), config.as_at)}
+    return {
+        "accounts": accounts,
+        "utilities": utilities,
+        "registers": registers,
+        "occupied": reg_occupied,
+        "tariffs": build_tariffs(rng, start - timedelta(days=400), config.as_at),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,8 +603,14 @@ QUALITY_FLAGS = np.array(["S14", "F14", "E52", "V", "A"])  # delivered quality b
 S14, F14, E52, V_DAY, ACTUAL = range(5)
 
 
-def _deliver(r: np.random.Generator, v30: np.ndarray, interval: np.ndarray, mdays: np.ndarray,
-             m_start: date, config: GeneratorConfig) -> dict:
+def _deliver(
+    r: np.random.Generator,
+    v30: np.ndarray,
+    interval: np.ndarray,
+    mdays: np.ndarray,
+    m_start: date,
+    config: GeneratorConfig,
+) -> dict:
     """What the meter data provider delivers: substitutions, estimates, V days, gaps and lag.
     ``quality`` holds codes into QUALITY_FLAGS; only the changed register-days are touched."""
     R, D, _ = v30.shape
@@ -478,17 +643,20 @@ def _deliver(r: np.random.Generator, v30: np.ndarray, interval: np.ndarray, mday
 def _truth_table(chunk: dict, mdays: np.ndarray, v30: np.ndarray) -> pa.Table:
     R, D, _ = v30.shape
     offsets = np.arange(0, R * D * 48 + 1, 48, dtype=np.int32)
-    return pa.table({
-        "meter_register_id": pa.array(np.repeat(chunk["id"], D), pa.int32()),
-        "suffix": pa.array(np.repeat(chunk["suffix"], D)),
-        "read_date": pa.array(np.tile(mdays, R)),
-        "interval_length": pa.array(np.full(R * D, 30, dtype=np.int16)),
-        "values": pa.ListArray.from_arrays(pa.array(offsets), pa.array(v30.astype(np.float32).reshape(-1))),
-    })
+    return pa.table(
+        {
+            "meter_register_id": pa.array(np.repeat(chunk["id"], D), pa.int32()),
+            "suffix": pa.array(np.repeat(chunk["suffix"], D)),
+            "read_date": pa.array(np.tile(mdays, R)),
+            "interval_length": pa.array(np.full(R * D, 30, dtype=np.int16)),
+            "values": pa.ListArray.from_arrays(pa.array(offsets), pa.array(v30.astype(np.float32).reshape(-1))),
+        }
+    )
 
 
-def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chunk: dict, sub: dict,
-                       mdays: np.ndarray, seed: int) -> tuple[int, int]:
+def _write_nem12_batch(
+    folder: Path, m_start: date, m_end: date, batch: int, chunk: dict, sub: dict, mdays: np.ndarray, seed: int
+) -> tuple[int, int]:
     """A batch of registers as delivered: one file per meter data provider, plus a revision file
     re-delivering some estimated days as actuals. Vectorised over the register-days of a file."""
     lengths = chunk["interval_length"]
@@ -515,15 +683,27 @@ def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chu
             q = np.full(len(reg), ACTUAL, dtype=np.int8) if revision else sub["quality"][reg, dd]
             source = sub["truth30"] if revision else sub["delivered"]
             firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            blocks = [RegisterBlock(chunk["nmi"][i], chunk["nmi_config"][i], str(chunk["register_id"][i]),
-                                    chunk["suffix"][i], chunk["serial"][i], "Wh" if wh else "kWh", int(lengths[i]),
-                                    int(f), int(c)) for i, f, c in zip(items_k, firsts, counts)]
+            blocks = [
+                RegisterBlock(
+                    chunk["nmi"][i],
+                    chunk["nmi_config"][i],
+                    str(chunk["register_id"][i]),
+                    chunk["suffix"][i],
+                    chunk["serial"][i],
+                    "Wh" if wh else "kWh",
+                    int(lengths[i]),
+                    int(f),
+                    int(c),
+                )
+                for i, f, c in zip(items_k, firsts, counts)
+            ]
             values, row_index = {}, np.zeros(len(reg), dtype=np.int64)
             for length in np.unique(row_len):
                 rows = np.flatnonzero(row_len == length)
                 parts = 30 // int(length)
-                r = np.random.default_rng([seed, m_start.year, m_start.month, batch, int(revision), int(length),
-                                           sum(map(ord, mdp_name))])
+                r = np.random.default_rng(
+                    [seed, m_start.year, m_start.month, batch, int(revision), int(length), sum(map(ord, mdp_name))]
+                )
                 native = load.split_intervals(r, source[reg[rows], dd[rows]], parts)
                 values[int(length)] = np.round(native * 1000) if wh else native
                 row_index[rows] = np.arange(len(rows))
@@ -535,9 +715,19 @@ def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chu
             tag = "R" if revision else ""
             name = f"NEM12#{m_start:%Y%m}{batch:03d}{mdp_name[:6]}{tag}#{mdp_name}#{RETAILER}.csv"
             stamp = created if not revision else created[:8] + "2300"
-            write_nem12(folder / name, created=stamp, from_participant=mdp_name, to_participant=RETAILER,
-                        blocks=blocks, dates=mdays[dd], values=values, row_index=row_index,
-                        quality=QUALITY_FLAGS[q], events=events, decimals=0 if wh else 3)
+            write_nem12(
+                folder / name,
+                created=stamp,
+                from_participant=mdp_name,
+                to_participant=RETAILER,
+                blocks=blocks,
+                dates=mdays[dd],
+                values=values,
+                row_index=row_index,
+                quality=QUALITY_FLAGS[q],
+                events=events,
+                decimals=0 if wh else 3,
+            )
             files += 1
             days_written += len(reg)
     return files, days_written
@@ -546,6 +736,7 @@ def _write_nem12_batch(folder: Path, m_start: date, m_end: date, batch: int, chu
 # --------------------------------------------------------------------------------------------
 # CORE tables and the billing history
 # --------------------------------------------------------------------------------------------
+
 
 def _add_months(d: date, k: int, day: int) -> date:
     y, m = d.year, d.month + k
@@ -582,19 +773,52 @@ def _bill_part_entry(part: int):
     return _BILL_PART(part)
 
 
-INVOICE_COLUMNS = ["id", "invoice_number", "account_id", "issue_date", "due_date", "period_start", "period_end",
-                   "status", "is_credit", "reverses_invoice_id", "total_net", "total_gst"]
-LINE_COLUMNS = ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end", "plan_item_type_name",
-                "time_class_name", "quantity", "uom", "rate", "net_amount", "discount_net", "is_credit"]
+INVOICE_COLUMNS = [
+    "id",
+    "invoice_number",
+    "account_id",
+    "issue_date",
+    "due_date",
+    "period_start",
+    "period_end",
+    "status",
+    "is_credit",
+    "reverses_invoice_id",
+    "total_net",
+    "total_gst",
+]
+LINE_COLUMNS = [
+    "id",
+    "invoice_id",
+    "account_id",
+    "utility_id",
+    "period_start",
+    "period_end",
+    "plan_item_type_name",
+    "time_class_name",
+    "quantity",
+    "uom",
+    "rate",
+    "net_amount",
+    "discount_net",
+    "is_credit",
+]
 
 
 def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Row lists -> column frames (dates as datetime64[D]: compact to pass between processes)."""
+
     def frame(rows: list, columns: list[str], dates: set[str]) -> pd.DataFrame:
         cols = list(zip(*rows)) if rows else [[] for _ in columns]
-        return pd.DataFrame({c: np.array(v, dtype="datetime64[D]") if c in dates else
-                             (np.array(v, dtype=np.float64) if c == "reverses_invoice_id" else list(v))
-                             for c, v in zip(columns, cols)})
+        return pd.DataFrame(
+            {
+                c: np.array(v, dtype="datetime64[D]")
+                if c in dates
+                else (np.array(v, dtype=np.float64) if c == "reverses_invoice_id" else list(v))
+                for c, v in zip(columns, cols)
+            }
+        )
+
     inv = frame(invoices, INVOICE_COLUMNS, {"issue_date", "due_date", "period_start", "period_end"})
     inv["reverses_invoice_id"] = inv["reverses_invoice_id"].astype(np.float64)
     ln = frame(lines, LINE_COLUMNS, {"period_start", "period_end"})
@@ -602,41 +826,92 @@ def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame
     return inv, ln, rd
 
 
-def build_core_tables(world: dict, config: GeneratorConfig, days: np.ndarray, billed_daily: np.ndarray,
-                      true_daily: np.ndarray, rng: np.random.Generator, workers: int = 1, *,
-                      gas_network_daily: Callable[[str, int, int], np.ndarray]) -> dict[str, pd.DataFrame]:
+def build_core_tables(
+    world: dict,
+    config: GeneratorConfig,
+    days: np.ndarray,
+    billed_daily: np.ndarray,
+    true_daily: np.ndarray,
+    rng: np.random.Generator,
+    workers: int = 1,
+    *,
+    gas_network_daily: Callable[[str, int, int], np.ndarray],
+) -> dict[str, pd.DataFrame]:
     """Every CORE table of the world. ``rng`` draws, in this order: plan choices, the basic
     registers' first readings, billed plans found wrong; billing has its own seed per part.
     ``billed_daily`` and ``true_daily`` are released once billing has read them."""
-    accounts, utilities, registers, tariffs = world["accounts"], world["utilities"], world["registers"], world["tariffs"]
+    accounts, utilities, registers, tariffs = (
+        world["accounts"],
+        world["utilities"],
+        world["registers"],
+        world["tariffs"],
+    )
     t = reference_tables()
     t.update(_supply_point_tables(accounts, utilities, registers))
-    t["AccountUtility"] = pd.DataFrame({"id": accounts["id"], "account_id": accounts["id"],
-                                        "utility_id": accounts["utility_index"] + 1,
-                                        "start_date": accounts["open_date"], "end_date": accounts["close_date"]})
+    t["AccountUtility"] = pd.DataFrame(
+        {
+            "id": accounts["id"],
+            "account_id": accounts["id"],
+            "utility_id": accounts["utility_index"] + 1,
+            "start_date": accounts["open_date"],
+            "end_date": accounts["close_date"],
+        }
+    )
     catalogue = _PlanCatalogue.of(tariffs.plans)
     charge_versions = _assign_plans(accounts, utilities, registers, catalogue, config, rng)
     t["Plan"], t["PlanRate"], t["PlanTimeOfUse"], t["PlanDiscount"] = (
-        tariffs.plans, tariffs.rates, tariffs.time_of_use, tariffs.discounts)
+        tariffs.plans,
+        tariffs.rates,
+        tariffs.time_of_use,
+        tariffs.discounts,
+    )
     heating_values = _heating_values(config)
-    billing = _Billing(config, accounts, utilities, registers, charge_versions.plan_of_account, _Pricer.of(tariffs),
-                       heating_values, _first_readings(registers, rng), billed_daily, true_daily)
+    billing = _Billing(
+        config,
+        accounts,
+        utilities,
+        registers,
+        charge_versions.plan_of_account,
+        _Pricer.of(tariffs),
+        heating_values,
+        _first_readings(registers, rng),
+        billed_daily,
+        true_daily,
+    )
     del billed_daily, true_daily  # billing holds the only references and frees them when done
     invoices, lines, reads = billing.run(workers)
     del billing
     _replace_wrong_plans(charge_versions, catalogue, config, rng)
-    t["AccountPlan"] = pd.DataFrame(charge_versions.rows, columns=[
-        "id", "account_id", "utility_id", "plan_id", "start_date", "end_date", "status", "created_at",
-        "include_in_supplementary"])
+    t["AccountPlan"] = pd.DataFrame(
+        charge_versions.rows,
+        columns=[
+            "id",
+            "account_id",
+            "utility_id",
+            "plan_id",
+            "start_date",
+            "end_date",
+            "status",
+            "created_at",
+            "include_in_supplementary",
+        ],
+    )
     t["Invoice"] = invoices
     t["InvoiceLineItem"] = lines
-    t["BasicRead"] = pd.DataFrame({
-        "id": np.arange(1, len(reads) + 1), "meter_register_id": registers["id"].to_numpy()[reads["register_index"].to_numpy(dtype=np.int64)],
-        "read_date": reads["read_date"], "reading": reads["reading"], "read_type": reads["read_type"],
-        "quality": np.where(reads["read_type"] == "ACTUAL", "A", "E")})
+    t["BasicRead"] = pd.DataFrame(
+        {
+            "id": np.arange(1, len(reads) + 1),
+            "meter_register_id": registers["id"].to_numpy()[reads["register_index"].to_numpy(dtype=np.int64)],
+            "read_date": reads["read_date"],
+            "reading": reads["reading"],
+            "read_type": reads["read_type"],
+            "quality": np.where(reads["read_type"] == "ACTUAL", "A", "E"),
+        }
+    )
     t["Account"] = _account_table(accounts, invoices, config.start)
-    t["GasHeatingValue"], t["GasNetworkDailyVolume"] = _gas_tables(utilities, registers, days, heating_values,
-                                                                   gas_network_daily)
+    t["GasHeatingValue"], t["GasNetworkDailyVolume"] = _gas_tables(
+        utilities, registers, days, heating_values, gas_network_daily
+    )
     return t
 
 
@@ -645,31 +920,60 @@ _INSTALLED = date(2015, 1, 1)  # every meter, register and supply point dates fr
 BILL_STEP = {"MONTHLY": 1, "BIMONTHLY": 2, "QUARTERLY": 3}  # months per billing period
 
 
-def _supply_point_tables(accounts: pd.DataFrame, utilities: pd.DataFrame,
-                         registers: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _supply_point_tables(
+    accounts: pd.DataFrame, utilities: pd.DataFrame, registers: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """Utility, UtilityDetail, Meter, MeterRegister and MeterRegisterDetail."""
     t = {}
-    t["Utility"] = pd.DataFrame({
-        "id": utilities["id"], "identifier": utilities["identifier"], "service_type_id": np.where(utilities["gas"], 2, 1),
-        "cust_class_code": np.where(utilities["segment"] > 0, "BUSINESS", "RESIDENTIAL"),
-        "utility_network_id": utilities["network_id"], "jurisdiction_id": utilities["state"].map(_J_ID),
-        "meter_data_provider": utilities["mdp"].replace("", None)})
+    t["Utility"] = pd.DataFrame(
+        {
+            "id": utilities["id"],
+            "identifier": utilities["identifier"],
+            "service_type_id": np.where(utilities["gas"], 2, 1),
+            "cust_class_code": np.where(utilities["segment"] > 0, "BUSINESS", "RESIDENTIAL"),
+            "utility_network_id": utilities["network_id"],
+            "jurisdiction_id": utilities["state"].map(_J_ID),
+            "meter_data_provider": utilities["mdp"].replace("", None),
+        }
+    )
     t["UtilityDetail"] = _utility_detail(accounts, utilities)
-    t["Meter"] = pd.DataFrame({"id": utilities["id"], "utility_id": utilities["id"], "serial": utilities["serial"],
-                               "meter_installation_type": utilities["meter_type"],
-                               "pressure_correction_factor": utilities["pcf"],
-                               "start_date": _INSTALLED, "end_date": None})
-    t["MeterRegister"] = pd.DataFrame({
-        "id": registers["id"], "meter_id": registers["utility_index"] + 1, "register_id": registers["register_id"],
-        "suffix_id": registers["suffix"], "direction_indicator": registers["direction"],
-        # a world without a controlled-load register has no market flag column at all
-        "controlled_load": registers.get("market_controlled", pd.Series(np.nan, index=registers.index))
-        .fillna(registers["controlled"]).astype(int),
-        "time_class": registers["time_class"], "uom": registers["uom"],
-        "dial_digits": registers["digits"],
-        "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None)})
-    t["MeterRegisterDetail"] = pd.DataFrame({"id": registers["id"], "meter_register_id": registers["id"], "status": "C",
-                                             "start_date": _INSTALLED, "end_date": None})
+    t["Meter"] = pd.DataFrame(
+        {
+            "id": utilities["id"],
+            "utility_id": utilities["id"],
+            "serial": utilities["serial"],
+            "meter_installation_type": utilities["meter_type"],
+            "pressure_correction_factor": utilities["pcf"],
+            "start_date": _INSTALLED,
+            "end_date": None,
+        }
+    )
+    t["MeterRegister"] = pd.DataFrame(
+        {
+            "id": registers["id"],
+            "meter_id": registers["utility_index"] + 1,
+            "register_id": registers["register_id"],
+            "suffix_id": registers["suffix"],
+            "direction_indicator": registers["direction"],
+            # a world without a controlled-load register has no market flag column at all
+            "controlled_load": registers.get("market_controlled", pd.Series(np.nan, index=registers.index))
+            .fillna(registers["controlled"])
+            .astype(int),
+            "time_class": registers["time_class"],
+            "uom": registers["uom"],
+            "dial_digits": registers["digits"],
+            "interval_length": registers["interval_length"].where(registers["interval_length"] > 0, None),
+        }
+    )
+    t["MeterRegisterDetail"] = pd.DataFrame(
+        {
+            "id": registers["id"],
+            "meter_register_id": registers["id"],
+            "status": "C",
+            "start_date": _INSTALLED,
+            "end_date": None,
+        }
+    )
     return t
 
 
@@ -683,12 +987,14 @@ def _utility_detail(accounts: pd.DataFrame, utilities: pd.DataFrame) -> pd.DataF
     for u in utilities.itertuples():
         cds = closes.get(u.Index, [None])
         lc = None if any(c is None for c in cds) else max(cds)  # no open tenancy left: de-energised
-        detail_rows.append((len(detail_rows) + 1, u.id, "A", 1 + u.Index % len(TNIS), _INSTALLED,
-                            lc if lc is not None else None))
+        detail_rows.append(
+            (len(detail_rows) + 1, u.id, "A", 1 + u.Index % len(TNIS), _INSTALLED, lc if lc is not None else None)
+        )
         if lc is not None:
             detail_rows.append((len(detail_rows) + 1, u.id, "D", 1 + u.Index % len(TNIS), lc + timedelta(days=1), None))
-    return pd.DataFrame(detail_rows, columns=["id", "utility_id", "utility_status", "utility_tni_id",
-                                              "start_date", "end_date"])
+    return pd.DataFrame(
+        detail_rows, columns=["id", "utility_id", "utility_status", "utility_tni_id", "start_date", "end_date"]
+    )
 
 
 @dataclass(frozen=True)
@@ -703,7 +1009,9 @@ class _PlanCatalogue:
 
     @classmethod
     def of(cls, plans: pd.DataFrame) -> _PlanCatalogue:
-        key = {p.id: (p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model) for p in plans.itertuples()}
+        key = {
+            p.id: (p.service_type_id, p.jurisdiction_id, p.customer_type, p.pricing_model) for p in plans.itertuples()
+        }
         variant = {p.id: p.plan_code.rsplit("-", 1)[-1] for p in plans.itertuples()}
         index = {(*key[pid], variant[pid]): pid for pid in key}
         sibling = {pid: index[(*k, "FLEX" if variant[pid] == "SAVER" else "SAVER")] for pid, k in key.items()}
@@ -713,8 +1021,11 @@ class _PlanCatalogue:
         """The plan for supply point ``u`` (a utilities row)."""
         fuel = 2 if u.gas else 1
         ctype = "BUSINESS" if u.segment > 0 else "RESIDENTIAL"
-        model = "SINGLE_RATE" if u.gas else ("TIME_OF_USE" if tou else "SINGLE_RATE") + (
-            "_CONT_LOAD" if controlled_load else "")
+        model = (
+            "SINGLE_RATE"
+            if u.gas
+            else ("TIME_OF_USE" if tou else "SINGLE_RATE") + ("_CONT_LOAD" if controlled_load else "")
+        )
         return int(self.index[(fuel, _J_ID[u.state], ctype, model, variant)])
 
 
@@ -728,8 +1039,14 @@ class _ChargeVersions:
     supplementary_accounts: set[int]
 
 
-def _assign_plans(accounts: pd.DataFrame, utilities: pd.DataFrame, registers: pd.DataFrame,
-                  catalogue: _PlanCatalogue, config: GeneratorConfig, rng: np.random.Generator) -> _ChargeVersions:
+def _assign_plans(
+    accounts: pd.DataFrame,
+    utilities: pd.DataFrame,
+    registers: pd.DataFrame,
+    catalogue: _PlanCatalogue,
+    config: GeneratorConfig,
+    rng: np.random.Generator,
+) -> _ChargeVersions:
     """Each account's charge versions: a plan (40% of electricity interval meters on time of use,
     half SAVER), 5% switching variant in the history, 1% with a DRAFT version besides, 2% to be
     found wrong after billing (see :func:`_replace_wrong_plans`)."""
@@ -754,19 +1071,42 @@ def _assign_plans(accounts: pd.DataFrame, utilities: pd.DataFrame, registers: pd
                 p2 = catalogue.pick(u, has_cl[a.utility_index], tou, "FLEX" if variant == "SAVER" else "SAVER")
                 versions = [(s0, sw - timedelta(days=1), p1), (sw, None, p2)]
         for vs, ve, pid in versions:
-            ap_rows.append([len(ap_rows) + 1, a.id, a.utility_index + 1, pid, vs, ve, "APPROVED",
-                            max(created, datetime.combine(min(vs, as_at - timedelta(days=1)), datetime.min.time())), 0])
+            ap_rows.append(
+                [
+                    len(ap_rows) + 1,
+                    a.id,
+                    a.utility_index + 1,
+                    pid,
+                    vs,
+                    ve,
+                    "APPROVED",
+                    max(created, datetime.combine(min(vs, as_at - timedelta(days=1)), datetime.min.time())),
+                    0,
+                ]
+            )
         plan_of_account[a.id] = versions
         if rng.random() < 0.01:
-            ap_rows.append([len(ap_rows) + 1, a.id, a.utility_index + 1, p1, s0, a.close_date, "DRAFT",
-                            datetime.combine(as_at - timedelta(days=3), datetime.min.time()), 0])
+            ap_rows.append(
+                [
+                    len(ap_rows) + 1,
+                    a.id,
+                    a.utility_index + 1,
+                    p1,
+                    s0,
+                    a.close_date,
+                    "DRAFT",
+                    datetime.combine(as_at - timedelta(days=3), datetime.min.time()),
+                    0,
+                ]
+            )
         if rng.random() < 0.02 and len(versions) == 1:
             supplementary_accounts.add(a.id)
     return _ChargeVersions(ap_rows, plan_of_account, supplementary_accounts)
 
 
-def _replace_wrong_plans(versions: _ChargeVersions, catalogue: _PlanCatalogue, config: GeneratorConfig,
-                         rng: np.random.Generator) -> None:
+def _replace_wrong_plans(
+    versions: _ChargeVersions, catalogue: _PlanCatalogue, config: GeneratorConfig, rng: np.random.Generator
+) -> None:
     """Charge versions replaced after billing: the billed plan was wrong; a new APPROVED version
     (the sibling plan) is flagged for supplementary processing, the billed one becomes REPLACED.
     Half of them are a backdated product change instead: the billed plan stays up to a day inside
@@ -781,13 +1121,26 @@ def _replace_wrong_plans(versions: _ChargeVersions, catalogue: _PlanCatalogue, c
             lo, hi = max(row[4], start) + timedelta(days=30), min(row[5] or as_at, as_at) - timedelta(days=45)
             switch = lo + timedelta(days=int(rng.integers(0, max(1, (hi - lo).days)))) if hi > lo else None
             if switch is not None and rng.random() < 0.5:
-                ap_rows.append([len(ap_rows) + 1, row[1], row[2], row[3], row[4], switch - timedelta(days=1),
-                                "APPROVED", created, 0])
-                ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], switch, row[5], "APPROVED",
-                                created, 1])
+                ap_rows.append(
+                    [
+                        len(ap_rows) + 1,
+                        row[1],
+                        row[2],
+                        row[3],
+                        row[4],
+                        switch - timedelta(days=1),
+                        "APPROVED",
+                        created,
+                        0,
+                    ]
+                )
+                ap_rows.append(
+                    [len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], switch, row[5], "APPROVED", created, 1]
+                )
             else:
-                ap_rows.append([len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED",
-                                created, 1])
+                ap_rows.append(
+                    [len(ap_rows) + 1, row[1], row[2], sibling_plan[row[3]], row[4], row[5], "APPROVED", created, 1]
+                )
 
 
 @dataclass(frozen=True)
@@ -809,8 +1162,12 @@ class _Pricer:
         rate_map: dict[tuple, list] = {}
         for r in rates.itertuples():
             rate_map.setdefault((int(r.plan_id), int(r.fy), r.charge_type, r.time_class), []).append(
-                (int(r.block_order), None if pd.isna(r.block_daily_volume) else float(r.block_daily_volume),
-                 float(r.unit_price)))
+                (
+                    int(r.block_order),
+                    None if pd.isna(r.block_daily_volume) else float(r.block_daily_volume),
+                    float(r.unit_price),
+                )
+            )
         rate_map = {k: sorted(v) for k, v in rate_map.items()}
         first_fy: dict[int, int] = {}
         for plan_id, fy, _, _ in rate_map:
@@ -821,7 +1178,8 @@ class _Pricer:
     def price(self, plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int) -> list[tuple]:
         """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
         tiers = self.rate_map.get((plan, fy, charge, cls)) or self.rate_map.get(
-            (plan, self.first_fy[plan], charge, cls), [])
+            (plan, self.first_fy[plan], charge, cls), []
+        )
         out, left = [], float(qty)
         for order, volume, unit in tiers:
             q = left if volume is None else min(left, volume * ndays)
@@ -836,16 +1194,22 @@ class _Pricer:
         """The plan's conditional discount on one priced amount (never on feed-in): a percentage
         of the bill, or of usage (and controlled load) only."""
         d = self.discount.get(plan)
-        if d is not None and charge != "FEED_IN" and (
-                d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD")):
+        if (
+            d is not None
+            and charge != "FEED_IN"
+            and (d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD"))
+        ):
             return round_cents(amount * d.rate)
         return 0.0
 
 
 def _heating_values(config: GeneratorConfig) -> dict[tuple[int, date], float]:
     """Gas heating value (MJ/m3) per network and month of the history."""
-    return {(nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
-            for nw in range(1, len(NETWORKS) + 1) for m in month_starts(config.start, config.end)}
+    return {
+        (nw, m): round(38.2 + 0.6 * np.sin(2 * np.pi * (m.month - 1) / 12) + 0.1 * (nw % 3), 4)
+        for nw in range(1, len(NETWORKS) + 1)
+        for m in month_starts(config.start, config.end)
+    }
 
 
 def _first_readings(registers: pd.DataFrame, rng: np.random.Generator) -> dict[int, float]:
@@ -861,10 +1225,19 @@ class _Billing:
     by index, each billed with its own seed (in parallel when there are workers), so the result
     does not depend on the worker count."""
 
-    def __init__(self, config: GeneratorConfig, accounts: pd.DataFrame, utilities: pd.DataFrame,
-                 registers: pd.DataFrame, plan_of_account: dict, pricer: _Pricer,
-                 heating_values: dict[tuple[int, date], float], reading0: dict[int, float],
-                 billed_daily: np.ndarray, true_daily: np.ndarray):
+    def __init__(
+        self,
+        config: GeneratorConfig,
+        accounts: pd.DataFrame,
+        utilities: pd.DataFrame,
+        registers: pd.DataFrame,
+        plan_of_account: dict,
+        pricer: _Pricer,
+        heating_values: dict[tuple[int, date], float],
+        reading0: dict[int, float],
+        billed_daily: np.ndarray,
+        true_daily: np.ndarray,
+    ):
         self.config, self.accounts, self.pricer, self.hv = config, accounts, pricer, heating_values
         self.plan_of_account, self.reading0 = plan_of_account, reading0
         self.util_rows = list(utilities.itertuples())
@@ -933,8 +1306,13 @@ class _Billing:
                     ledger.take_read(reg, move_in, False)
         # Cut-over: a migration invoice for everything before the history starts.
         if a.open_date < start:
-            ledger.invoice(a, a.open_date, start - timedelta(days=1), start - timedelta(days=1),
-                           self.migration_lines(a, versions[0][2]))
+            ledger.invoice(
+                a,
+                a.open_date,
+                start - timedelta(days=1),
+                start - timedelta(days=1),
+                self.migration_lines(a, versions[0][2]),
+            )
             ledger.invoices[-1][1] = "MIG"
         periods = _bill_periods(a, start, self.config.end)
         for pi, (s, e) in enumerate(periods):
@@ -963,25 +1341,44 @@ class _Billing:
         any bill: that year's prices, the plan's discount on the bill."""
         start = self.config.start
         d = self.pricer.discount.get(plan)
-        cuts = [a.open_date, *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1)
-                               if a.open_date < date(y, 7, 1) < start), start]
+        cuts = [
+            a.open_date,
+            *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1) if a.open_date < date(y, 7, 1) < start),
+            start,
+        ]
         mig = []
         for ss, ee1 in zip(cuts[:-1], cuts[1:]):
             nd = (ee1 - ss).days
             fy = ss.year if ss.month >= 7 else ss.year - 1
             for q, r, amt in self.pricer.price(plan, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
                 dn = round_cents(amt * d.rate) if d is not None and d.method == "percentOfBill" else 0.0
-                mig.append([a.id, a.utility_index + 1, ss, ee1 - timedelta(days=1), "DAILY_RETAIL", "ANYTIME",
-                            q, "DAY", r, amt, dn])
+                mig.append(
+                    [
+                        a.id,
+                        a.utility_index + 1,
+                        ss,
+                        ee1 - timedelta(days=1),
+                        "DAILY_RETAIL",
+                        "ANYTIME",
+                        q,
+                        "DAY",
+                        r,
+                        amt,
+                        dn,
+                    ]
+                )
         return mig
 
-    def period_lines(self, a, s: date, e: date, regs: np.ndarray, versions: list, basic_q: dict,
-                     cs_of: dict[int, np.ndarray]) -> list[list]:
+    def period_lines(
+        self, a, s: date, e: date, regs: np.ndarray, versions: list, basic_q: dict, cs_of: dict[int, np.ndarray]
+    ) -> list[list]:
         """The line items of one billing period, split at 1 July and at plan version boundaries;
         a basic register's usage is spread over the pieces by days."""
-        cuts = sorted({s, e + timedelta(days=1)} | {date(y, 7, 1) for y in range(s.year, e.year + 1)
-                                                     if s < date(y, 7, 1) <= e}
-                      | {vs for vs, _, _ in versions if s < vs <= e})
+        cuts = sorted(
+            {s, e + timedelta(days=1)}
+            | {date(y, 7, 1) for y in range(s.year, e.year + 1) if s < date(y, 7, 1) <= e}
+            | {vs for vs, _, _ in versions if s < vs <= e}
+        )
         total_days = (e - s).days + 1
         sub_lines = []
         for ss, ee1 in zip(cuts[:-1], cuts[1:]):
@@ -997,8 +1394,18 @@ class _Billing:
                     sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
         return sub_lines
 
-    def charges(self, a, ss: date, ee: date, nd: int, total_days: int, regs: np.ndarray, plan: int,
-                basic_q: dict, cs_of: dict[int, np.ndarray]) -> list[tuple[str, str, float, str]]:
+    def charges(
+        self,
+        a,
+        ss: date,
+        ee: date,
+        nd: int,
+        total_days: int,
+        regs: np.ndarray,
+        plan: int,
+        basic_q: dict,
+        cs_of: dict[int, np.ndarray],
+    ) -> list[tuple[str, str, float, str]]:
         """(charge type, time class, quantity, unit) of one piece of a period: the daily supply
         charge, then each register's usage by its suffix (gas in MJ, controlled load, feed-in,
         time-of-use classes on a time-of-use plan, else anytime)."""
@@ -1085,8 +1492,22 @@ class _PartLedger:
         """An ISSUED invoice (a credit note of ``credit_of`` if given) with its lines; its id."""
         inv_id = len(self.invoices) + 1
         net = round_cents(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1))
-        self.invoices.append([inv_id, "INV", a.id, issue, issue + timedelta(days=14), s, e,
-                              "ISSUED", 1 if credit_of else 0, credit_of, net, gst(net)])
+        self.invoices.append(
+            [
+                inv_id,
+                "INV",
+                a.id,
+                issue,
+                issue + timedelta(days=14),
+                s,
+                e,
+                "ISSUED",
+                1 if credit_of else 0,
+                credit_of,
+                net,
+                gst(net),
+            ]
+        )
         for line in sub_lines:
             self.lines.append([len(self.lines) + 1, inv_id, *line, 1 if credit_of else 0])
         return inv_id
@@ -1128,26 +1549,45 @@ def _account_table(accounts: pd.DataFrame, invoices: pd.DataFrame, start: date) 
             nxt.append(None)
         else:
             base = le if le is not None else max(a.open_date, start)
-            nxt.append(_add_months(base, k, a.bill_cycle_day) if le is not None else _add_months(base, 1, a.bill_cycle_day))
-    return pd.DataFrame({
-        "id": accounts["id"], "account_number": accounts["account_number"], "customer_name": accounts["customer_name"],
-        "service_type_id": np.where(accounts["gas"], 2, 1), "journal_segment_id": segment_names[accounts["segment"]],
-        "open_date": accounts["open_date"], "close_date": accounts["close_date"],
-        "bill_frequency": accounts["bill_frequency"], "bill_cycle_day": accounts["bill_cycle_day"],
-        "next_bill_date": nxt, "pay_on_time_propensity": accounts["pay_on_time_propensity"]})
+            nxt.append(
+                _add_months(base, k, a.bill_cycle_day) if le is not None else _add_months(base, 1, a.bill_cycle_day)
+            )
+    return pd.DataFrame(
+        {
+            "id": accounts["id"],
+            "account_number": accounts["account_number"],
+            "customer_name": accounts["customer_name"],
+            "service_type_id": np.where(accounts["gas"], 2, 1),
+            "journal_segment_id": segment_names[accounts["segment"]],
+            "open_date": accounts["open_date"],
+            "close_date": accounts["close_date"],
+            "bill_frequency": accounts["bill_frequency"],
+            "bill_cycle_day": accounts["bill_cycle_day"],
+            "next_bill_date": nxt,
+            "pay_on_time_propensity": accounts["pay_on_time_propensity"],
+        }
+    )
 
 
-def _gas_tables(utilities: pd.DataFrame, registers: pd.DataFrame, days: np.ndarray,
-                heating_values: dict[tuple[int, date], float],
-                gas_network_daily: Callable[[str, int, int], np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _gas_tables(
+    utilities: pd.DataFrame,
+    registers: pd.DataFrame,
+    days: np.ndarray,
+    heating_values: dict[tuple[int, date], float],
+    gas_network_daily: Callable[[str, int, int], np.ndarray],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GasHeatingValue per gas network and month; GasNetworkDailyVolume, the networks' daily
     volumes (the gas shape). Each network's volume comes from its own simulated population (the
     load model's): none of our customers' true consumption is in it."""
     gas_nets = [i + 1 for i, nw in enumerate(NETWORKS) if nw[2] == "GAS"]
     hv_months = sorted({m for _, m in heating_values})
-    heating = pd.DataFrame([(k + 1, nw, m, heating_values[(nw, m)]) for k, (nw, m) in
-                            enumerate((nw, m) for nw in gas_nets for m in hv_months)],
-                           columns=["id", "utility_network_id", "month", "heating_value"])
+    heating = pd.DataFrame(
+        [
+            (k + 1, nw, m, heating_values[(nw, m)])
+            for k, (nw, m) in enumerate((nw, m) for nw in gas_nets for m in hv_months)
+        ],
+        columns=["id", "utility_network_id", "month", "heating_value"],
+    )
     gas_regs = registers.index[registers["suffix"] == "G1"].to_numpy()
     net_of_reg = utilities["network_id"].to_numpy()[registers["utility_index"].to_numpy()]
     vol_rows = []
@@ -1155,6 +1595,7 @@ def _gas_tables(utilities: pd.DataFrame, registers: pd.DataFrame, days: np.ndarr
         ours = int((net_of_reg[gas_regs] == nw).sum())
         vol = np.round(gas_network_daily(NETWORKS[nw - 1][1], nw, 2500 * (1 + ours)), 1)
         vol_rows += [(nw, d, v) for d, v in zip(days.astype(object), vol)]
-    volumes = pd.DataFrame([(i + 1, *r) for i, r in enumerate(vol_rows)],
-                           columns=["id", "utility_network_id", "gas_date", "volume"])
+    volumes = pd.DataFrame(
+        [(i + 1, *r) for i, r in enumerate(vol_rows)], columns=["id", "utility_network_id", "gas_date", "volume"]
+    )
     return heating, volumes

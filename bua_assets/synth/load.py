@@ -14,8 +14,15 @@ HALF_HOURS = np.arange(48) + 0.5  # interval centres in hours*2
 # Register kinds
 RES, BUS, CONTROLLED, SOLAR, GAS = 0, 1, 2, 3, 4
 # Seasonal weights (winter heating, summer cooling) per state for residential electricity.
-SEASON = {"NSW": (0.18, 0.20), "VIC": (0.32, 0.10), "QLD": (0.05, 0.32), "SA": (0.18, 0.25),
-          "ACT": (0.35, 0.10), "TAS": (0.38, 0.02), "WA": (0.1, 0.25)}
+SEASON = {
+    "NSW": (0.18, 0.20),
+    "VIC": (0.32, 0.10),
+    "QLD": (0.05, 0.32),
+    "SA": (0.18, 0.25),
+    "ACT": (0.35, 0.10),
+    "TAS": (0.38, 0.02),
+    "WA": (0.1, 0.25),
+}
 
 
 def _bump(centre_hour: float, width_hours: float) -> np.ndarray:
@@ -42,7 +49,7 @@ WEEKEND_LEVEL = np.array([1.08, 0.38, 1.05, 1.0, 1.06])
 def seasonal(kind: np.ndarray, state_winter: np.ndarray, state_summer: np.ndarray, doy: np.ndarray) -> np.ndarray:
     """(registers, days) multiplier on daily consumption."""
     winter = np.cos(2 * np.pi * (doy[None, :] - 196) / 365.25)  # +1 mid-July
-    summer = np.cos(2 * np.pi * (doy[None, :] - 20) / 365.25)   # +1 mid-January
+    summer = np.cos(2 * np.pi * (doy[None, :] - 20) / 365.25)  # +1 mid-January
     k = kind[:, None]
     w = np.clip(winter, -0.4, None)
     s = np.clip(summer, -0.4, None)
@@ -80,7 +87,7 @@ def half_hourly(
     weekend = ((d.astype(np.int64) + 3) % 7 >= 5).astype(np.int64)  # 1970-01-01 was a Thursday
     daily = scale[:, None] * seasonal(kind, winter_w, summer_w, doy)
     daily *= np.where(weekend[None, :] == 1, WEEKEND_LEVEL[kind][:, None], 1.0)
-    w = np.where(kind[:, None] == SOLAR, 1 / weather_of_register ** 2.5, weather_of_register)
+    w = np.where(kind[:, None] == SOLAR, 1 / weather_of_register**2.5, weather_of_register)
     daily *= w * rng.lognormal(-0.02, 0.2, size=daily.shape)
     # Intervals whose shape is (numerically) zero draw exactly nothing: zero them in the shape.
     shape = np.where(SHAPES < 1e-6, 0.0, SHAPES)[kind[:, None], weekend[None, :]]  # (R, D, 48)
@@ -122,8 +129,9 @@ class LoadModel(Protocol):
         """Everything drawn once per seed (weather, households) for ``registers`` (the world's:
         kind, scale, state, utility_index, winter_w, summer_w) over ``days``."""
 
-    def half_hourly(self, state: Any, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray,
-                    d0: int, d1: int) -> np.ndarray:
+    def half_hourly(
+        self, state: Any, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray, d0: int, d1: int
+    ) -> np.ndarray:
         """True consumption (len(rows), d1 - d0, 48) in the register's unit, rounded to 0.001."""
 
     def gas_network_daily(self, state: Any, seed: int, network_state: str, network: int, customers: int) -> np.ndarray:
@@ -138,21 +146,36 @@ class SimpleLoad:
 
     def prepare(self, seed: int, registers: pd.DataFrame, days: np.ndarray) -> dict:
         states = sorted(set(registers["state"]))
-        return {"days": days, "weather": weather(seed, states, days), "states": states,
-                "state_index": np.array([states.index(s) for s in registers["state"]]),
-                "scale": registers["scale"].to_numpy(dtype=float), "winter_w": registers["winter_w"].to_numpy(dtype=float),
-                "summer_w": registers["summer_w"].to_numpy(dtype=float)}
+        return {
+            "days": days,
+            "weather": weather(seed, states, days),
+            "states": states,
+            "state_index": np.array([states.index(s) for s in registers["state"]]),
+            "scale": registers["scale"].to_numpy(dtype=float),
+            "winter_w": registers["winter_w"].to_numpy(dtype=float),
+            "summer_w": registers["summer_w"].to_numpy(dtype=float),
+        }
 
-    def half_hourly(self, st: dict, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray,
-                    d0: int, d1: int) -> np.ndarray:
-        return half_hourly(rng, kind, st["scale"][rows], st["winter_w"][rows], st["summer_w"][rows],
-                           st["weather"][st["state_index"][rows]][:, d0:d1], st["days"][d0:d1])
+    def half_hourly(
+        self, st: dict, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray, d0: int, d1: int
+    ) -> np.ndarray:
+        return half_hourly(
+            rng,
+            kind,
+            st["scale"][rows],
+            st["winter_w"][rows],
+            st["summer_w"][rows],
+            st["weather"][st["state_index"][rows]][:, d0:d1],
+            st["days"][d0:d1],
+        )
 
     def gas_network_daily(self, st: dict, seed: int, network_state: str, network: int, customers: int) -> np.ndarray:
         days = st["days"]
-        base = seasonal(np.array([GAS]), np.array([0.0]), np.array([0.0]),
-                        (days - days.astype("datetime64[Y]")).astype(int) + 1)[0]
+        base = seasonal(
+            np.array([GAS]), np.array([0.0]), np.array([0.0]), (days - days.astype("datetime64[Y]")).astype(int) + 1
+        )[0]
         noise = np.random.default_rng([seed, network]).lognormal(0, 0.05, len(days))
-        state_weather = (st["weather"][st["states"].index(network_state)] if network_state in st["states"]
-                         else np.ones(len(days)))
+        state_weather = (
+            st["weather"][st["states"].index(network_state)] if network_state in st["states"] else np.ones(len(days))
+        )
         return customers * base * state_weather * noise

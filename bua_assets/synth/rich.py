@@ -27,8 +27,15 @@ from bua_assets.synth.load import BUS, CONTROLLED, GAS, RES, SOLAR
 
 HOURS = (np.arange(48) + 0.5) / 2
 # Climate per state: annual mean daily temperature (deg C), half the summer-winter swing.
-CLIMATE = {"NSW": (18.3, 5.0), "VIC": (15.2, 5.0), "QLD": (21.2, 4.3), "SA": (17.3, 5.8), "ACT": (13.2, 7.3),
-           "TAS": (12.0, 4.2), "WA": (18.6, 5.6)}
+CLIMATE = {
+    "NSW": (18.3, 5.0),
+    "VIC": (15.2, 5.0),
+    "QLD": (21.2, 4.3),
+    "SA": (17.3, 5.8),
+    "ACT": (13.2, 7.3),
+    "TAS": (12.0, 4.2),
+    "WA": (18.6, 5.6),
+}
 HEATING_BASE, COOLING_BASE = 18.0, 22.0  # degree-day bases (daily mean temperature)
 # Residential electricity levels (x the world's scale) and heating/cooling sensitivity by state.
 ELEC_LEVEL = {"NSW": 1.05, "VIC": 0.85, "QLD": 1.1, "SA": 0.95, "ACT": 1.05, "TAS": 1.3, "WA": 1.0}
@@ -67,7 +74,7 @@ def simulate_weather(seed: int, states: list[str], dates: np.ndarray) -> Weather
     mean = np.array([CLIMATE.get(s, (17.0, 5.0))[0] for s in states])[:, None]
     swing = np.array([CLIMATE.get(s, (17.0, 5.0))[1] for s in states])[:, None]
     clim = mean + swing * np.cos(2 * np.pi * (doy[None, :] - 20) / 365.25)
-    shocks = rng.normal(0, 2.6 * np.sqrt(1 - 0.75 ** 2), (S, D))
+    shocks = rng.normal(0, 2.6 * np.sqrt(1 - 0.75**2), (S, D))
     anomaly = np.zeros((S, D))
     a = rng.normal(0, 2.6, S)
     for d in range(D):  # a loop over days, vectorised over states: persistence needs yesterday
@@ -81,13 +88,18 @@ def simulate_weather(seed: int, states: list[str], dates: np.ndarray) -> Weather
     for k in range(7):  # a heatwave covers its start day and up to 6 days after
         on = starts & (k < length)
         shifted = np.zeros((S, D))
-        shifted[:, k:] = np.where(on, boost, 0.0)[:, :D - k]
+        shifted[:, k:] = np.where(on, boost, 0.0)[:, : D - k]
         heat = np.maximum(heat, shifted)
     temperature = clim + anomaly + heat
     cloud = np.clip(0.35 - 0.05 * anomaly + rng.normal(0, 0.18, (S, D)), 0.0, 0.9)
-    return WeatherYear(list(states), np.asarray(dates, dtype="datetime64[D]"), temperature,
-                       np.clip(HEATING_BASE - temperature, 0, None), np.clip(temperature - COOLING_BASE, 0, None),
-                       1 - cloud)
+    return WeatherYear(
+        list(states),
+        np.asarray(dates, dtype="datetime64[D]"),
+        temperature,
+        np.clip(HEATING_BASE - temperature, 0, None),
+        np.clip(temperature - COOLING_BASE, 0, None),
+        1 - cloud,
+    )
 
 
 def school_holidays(dates: np.ndarray) -> np.ndarray:
@@ -154,10 +166,18 @@ class RichLoad:
         wake = rng.normal(7.0, 0.8, R)
         evening = rng.normal(18.8, 1.0, R)
         ev_w, mid_w, base_w = rng.uniform(1.2, 3.0, R), rng.uniform(0.0, 0.9, R), rng.uniform(0.25, 0.7, R)
-        weekday = base_w[:, None] + 1.0 * _bumps(wake, 1.1) + mid_w[:, None] * _bumps(np.full(R, 13.0), 2.5) \
+        weekday = (
+            base_w[:, None]
+            + 1.0 * _bumps(wake, 1.1)
+            + mid_w[:, None] * _bumps(np.full(R, 13.0), 2.5)
             + ev_w[:, None] * _bumps(evening, 2.0)
-        weekend = base_w[:, None] + 1.0 * _bumps(wake + 1.7, 1.6) + (mid_w + 0.5)[:, None] * _bumps(np.full(R, 13.0), 2.8) \
+        )
+        weekend = (
+            base_w[:, None]
+            + 1.0 * _bumps(wake + 1.7, 1.6)
+            + (mid_w + 0.5)[:, None] * _bumps(np.full(R, 13.0), 2.8)
             + ev_w[:, None] * _bumps(evening - 0.3, 2.2)
+        )
         opens, closes = rng.uniform(6.5, 9.0, R), rng.uniform(16.5, 19.5, R)
         open_hours = ((HOURS[None, :] > opens[:, None]) & (HOURS[None, :] < closes[:, None])).astype(float)
         bus_wd = rng.uniform(0.2, 0.5, R)[:, None] + 2.5 * open_hours + 0.4 * _bumps(np.full(R, 12.5), 3.0)
@@ -177,15 +197,17 @@ class RichLoad:
         heat_share = np.where(rng.random(R) < 0.2, 0.0, heat_share)  # base-load gas: no gas heating
         mean_hdd = weather.hdd.mean(axis=1)[[states.index(s) for s in state]]
         level = np.where(kind == GAS, scale * sget(GAS_LEVEL), scale * np.where(business, 1.0, sget(ELEC_LEVEL)))
-        heat = np.where(kind == GAS, level * heat_share / np.maximum(mean_hdd, 0.5),
-                        sget(ELEC_HEAT) * rng.lognormal(0, 0.6, R))
+        heat = np.where(
+            kind == GAS, level * heat_share / np.maximum(mean_hdd, 0.5), sget(ELEC_HEAT) * rng.lognormal(0, 0.6, R)
+        )
         heat = np.where(kind == CONTROLLED, 0.02, heat)
         cool = np.where(np.isin(kind, [RES, BUS]), sget(ELEC_COOL) * rng.lognormal(0, 0.6, R), 0.0)
         level = np.where(kind == GAS, level * (1 - heat_share), level)  # the rest is heating, added per HDD
         D = len(days)
         household_change = rng.random(R) < 0.12
-        trips = np.stack([rng.integers(0, D, (R, 3)), np.where(rng.random((R, 3)) < 0.5, rng.integers(3, 17, (R, 3)), 0)],
-                         axis=2)
+        trips = np.stack(
+            [rng.integers(0, D, (R, 3)), np.where(rng.random((R, 3)) < 0.5, rng.integers(3, 17, (R, 3)), 0)], axis=2
+        )
         trips[business] = 0
         has_ev = (kind == RES) & (rng.random(R) < 0.07)
         pool = np.where((kind == RES) & (rng.random(R) < 0.09), rng.uniform(4, 9, R), 0.0)
@@ -193,21 +215,37 @@ class RichLoad:
         importer = np.flatnonzero(np.isin(kind, [RES, BUS]))
         pos = np.searchsorted(utility[importer], utility)
         pos = np.clip(pos, 0, max(len(importer) - 1, 0))
-        partner = np.where((kind == SOLAR) & (len(importer) > 0) & (utility[importer[pos]] == utility),
-                           importer[pos] if len(importer) else -1, -1)
+        partner = np.where(
+            (kind == SOLAR) & (len(importer) > 0) & (utility[importer[pos]] == utility),
+            importer[pos] if len(importer) else -1,
+            -1,
+        )
         return RichState(
-            weather=weather, state_index=np.array([states.index(s) for s in state]),
-            day_code=code.astype(np.int8), school=school_holidays(days), dst=dst, shapes=shapes.astype(np.float32),
-            level=level, heat=heat, cool=cool, noise=np.where(kind == SOLAR, 0.0, rng.uniform(0.1, 0.28, R)),
-            trend=rng.normal(-0.02, 0.03, R), change_day=np.where(household_change, rng.integers(30, D + 30, R), 10**6),
-            change_factor=rng.lognormal(0, 0.3, R), trips=trips,
+            weather=weather,
+            state_index=np.array([states.index(s) for s in state]),
+            day_code=code.astype(np.int8),
+            school=school_holidays(days),
+            dst=dst,
+            shapes=shapes.astype(np.float32),
+            level=level,
+            heat=heat,
+            cool=cool,
+            noise=np.where(kind == SOLAR, 0.0, rng.uniform(0.1, 0.28, R)),
+            trend=rng.normal(-0.02, 0.03, R),
+            change_day=np.where(household_change, rng.integers(30, D + 30, R), 10**6),
+            change_factor=rng.lognormal(0, 0.3, R),
+            trips=trips,
             ev_from=np.where(has_ev, np.where(rng.random(R) < 0.5, 0, rng.integers(0, D, R)), 10**6),
-            ev_kwh=rng.uniform(7, 16, R), ev_hour=np.where(rng.random(R) < 0.6, rng.uniform(21.5, 24, R),
-                                                          rng.uniform(17.5, 19.5, R)),
-            pool=pool, partner=partner, business=business)
+            ev_kwh=rng.uniform(7, 16, R),
+            ev_hour=np.where(rng.random(R) < 0.6, rng.uniform(21.5, 24, R), rng.uniform(17.5, 19.5, R)),
+            pool=pool,
+            partner=partner,
+            business=business,
+        )
 
-    def half_hourly(self, st: RichState, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray,
-                    d0: int, d1: int) -> np.ndarray:
+    def half_hourly(
+        self, st: RichState, rng: np.random.Generator, rows: np.ndarray, kind: np.ndarray, d0: int, d1: int
+    ) -> np.ndarray:
         """True consumption (R, D, 48) of registers ``rows`` over days [d0, d1), rounded to Wh.
         ``rows`` must hold each solar register's import register (chunks end at supply points)."""
         R, D = len(rows), d1 - d0
@@ -262,8 +300,13 @@ class RichLoad:
             daylen = 12.2 - 2.2 * np.cos(2 * np.pi * (doy - 20) / 365.25 + np.pi)  # hours
             gen_shape = np.clip(np.cos((HOURS[None, :] - 12.25) / (daylen[:, None] / 2) * np.pi / 2), 0, None) ** 1.5
             gen_shape = _norm(gen_shape + 1e-12)
-            gen_daily = (1.6 * st.level[rows[solar]][:, None] * (0.75 + 0.35 * season)[None, :] * sun[solar]
-                         * rng.lognormal(0, 0.05, (len(solar), D)))
+            gen_daily = (
+                1.6
+                * st.level[rows[solar]][:, None]
+                * (0.75 + 0.35 * season)[None, :]
+                * sun[solar]
+                * rng.lognormal(0, 0.05, (len(solar), D))
+            )
             gen = gen_daily[..., None] * gen_shape[None, :, :] * rng.lognormal(0, 0.08, (len(solar), D, 48))
             gen = gen.astype(np.float32)
             has = position >= 0
@@ -288,7 +331,8 @@ class RichLoad:
         share = np.clip(rng.beta(2, 2, n) * 2 * GAS_HEATING_SHARE.get(state, 0.4), 0, 0.95)
         share = np.where(rng.random(n) < 0.2, 0.0, share)
         level = rng.lognormal(np.log(1.9), 0.45, n) * GAS_LEVEL.get(state, 1.0)
-        daily = (level * (1 - share))[:, None] * (1 + 0.012 * hdd)[None, :] \
-            + (level * share / max(hdd.mean(), 0.5))[:, None] * hdd[None, :]
+        daily = (level * (1 - share))[:, None] * (1 + 0.012 * hdd)[None, :] + (level * share / max(hdd.mean(), 0.5))[
+            :, None
+        ] * hdd[None, :]
         total = (daily * rng.lognormal(0, 0.2, daily.shape)).sum(axis=0)
         return total * customers / n

@@ -57,7 +57,7 @@ def tou_masks() -> np.ndarray:
         s = int(start[:2]) * 2 + int(start[3:]) // 30
         e = int(end[:2]) * 2 + int(end[3:]) // 30
         span = list(range(s, e)) if s < e else list(range(s, 48)) + list(range(0, e))
-        for d in ([0] if days == "WEEKDAY" else [1] if days == "WEEKEND" else [0, 1]):
+        for d in [0] if days == "WEEKDAY" else [1] if days == "WEEKEND" else [0, 1]:
             masks[d, c, span] = 1
     assert (masks.sum(axis=1) == 1).all(), "TOU windows must cover every half-hour exactly once"
     return masks
@@ -92,15 +92,27 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
         for fuel in ("ELECTRICITY", "GAS"):
             if fuel == "GAS" and state == "TAS":
                 continue
-            models = (["SINGLE_RATE", "TIME_OF_USE", "SINGLE_RATE_CONT_LOAD", "TIME_OF_USE_CONT_LOAD"]
-                      if fuel == "ELECTRICITY" else ["SINGLE_RATE"])
+            models = (
+                ["SINGLE_RATE", "TIME_OF_USE", "SINGLE_RATE_CONT_LOAD", "TIME_OF_USE_CONT_LOAD"]
+                if fuel == "ELECTRICITY"
+                else ["SINGLE_RATE"]
+            )
             for customer in ("RESIDENTIAL", "BUSINESS"):
                 for model in models:
                     for variant in ("SAVER", "FLEX"):
                         plan_id += 1
                         code = f"{state}-{fuel[:4]}-{customer[:3]}-{model.replace('_', '')[:8]}-{variant}"
-                        plans.append((plan_id, code, f"{variant.title()} {model.replace('_', ' ').title()}",
-                                      1 if fuel == "ELECTRICITY" else 2, j, customer, model))
+                        plans.append(
+                            (
+                                plan_id,
+                                code,
+                                f"{variant.title()} {model.replace('_', ' ').title()}",
+                                1 if fuel == "ELECTRICITY" else 2,
+                                j,
+                                customer,
+                                model,
+                            )
+                        )
                         stepped = fuel == "GAS" or (customer == "BUSINESS" and model == "SINGLE_RATE")
                         for k, fy in enumerate(fys):
                             growth = (1.0 + rng.normal(0.045, 0.02)) ** k * state_level
@@ -108,12 +120,22 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                                 growth *= 1.04
                             eff_from, eff_to = date(fy, 7, 1), date(fy + 1, 6, 30)
 
-                            def rate(charge, cls, price, uom, block=1, volume=None):
+                            def rate(
+                                charge,
+                                cls,
+                                price,
+                                uom,
+                                block=1,
+                                volume=None,
+                                plan=plan_id,
+                                fy_from=eff_from,
+                                fy_to=eff_to,
+                                fy_growth=growth,
+                            ):
                                 nonlocal rate_id
                                 rate_id += 1
-                                # Called at once in this iteration: the loop variables are the current ones.
-                                rates.append((rate_id, plan_id, eff_from, eff_to, charge, cls, block, volume,  # noqa: B023
-                                              round(price * growth, 6), uom))  # noqa: B023
+                                row = (rate_id, plan, fy_from, fy_to, charge, cls, block, volume)
+                                rates.append((*row, round(price * fy_growth, 6), uom))
 
                             if fuel == "GAS":
                                 rate("DAILY_RETAIL", "ANYTIME", 0.72 + 0.3 * (customer == "BUSINESS"), "DAY")
@@ -137,27 +159,67 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                             for cls, days, s, e in TOU_WINDOWS:
                                 tous.append((len(tous) + 1, plan_id, cls, days, s, e))
                         if variant == "SAVER":
-                            discounts.append((len(discounts) + 1, plan_id, "CONDITIONAL", "PAY_ON_TIME",
-                                              "percentOfUse", round(float(rng.choice([0.05, 0.07, 0.1])), 4),
-                                              date(fys[0], 7, 1), None))
+                            discounts.append(
+                                (
+                                    len(discounts) + 1,
+                                    plan_id,
+                                    "CONDITIONAL",
+                                    "PAY_ON_TIME",
+                                    "percentOfUse",
+                                    round(float(rng.choice([0.05, 0.07, 0.1])), 4),
+                                    date(fys[0], 7, 1),
+                                    None,
+                                )
+                            )
                         elif customer == "BUSINESS":
-                            discounts.append((len(discounts) + 1, plan_id, "GUARANTEED", "GUARANTEED",
-                                              "percentOfBill", 0.03, date(fys[0], 7, 1), None))
+                            discounts.append(
+                                (
+                                    len(discounts) + 1,
+                                    plan_id,
+                                    "GUARANTEED",
+                                    "GUARANTEED",
+                                    "percentOfBill",
+                                    0.03,
+                                    date(fys[0], 7, 1),
+                                    None,
+                                )
+                            )
     return Tariffs(
-        pd.DataFrame(plans, columns=["id", "plan_code", "name", "service_type_id", "jurisdiction_id",
-                                     "customer_type", "pricing_model"]),
-        pd.DataFrame(rates, columns=["id", "plan_id", "effective_from", "effective_to", "charge_type",
-                                     "time_class", "block_order", "block_daily_volume", "unit_price", "uom"]),
+        pd.DataFrame(
+            plans,
+            columns=["id", "plan_code", "name", "service_type_id", "jurisdiction_id", "customer_type", "pricing_model"],
+        ),
+        pd.DataFrame(
+            rates,
+            columns=[
+                "id",
+                "plan_id",
+                "effective_from",
+                "effective_to",
+                "charge_type",
+                "time_class",
+                "block_order",
+                "block_daily_volume",
+                "unit_price",
+                "uom",
+            ],
+        ),
         pd.DataFrame(tous, columns=["id", "plan_id", "time_class", "days", "start_time", "end_time"]),
-        pd.DataFrame(discounts, columns=["id", "plan_id", "discount_type", "category", "method", "rate",
-                                         "effective_from", "effective_to"]),
+        pd.DataFrame(
+            discounts,
+            columns=["id", "plan_id", "discount_type", "category", "method", "rate", "effective_from", "effective_to"],
+        ),
     )
 
 
 def reference_tables() -> dict[str, pd.DataFrame]:
     nets = pd.DataFrame(
-        [(i + 1, n[0], JURISDICTIONS.index(n[1]) + 1, 1 if n[2] == "ELECTRICITY" else 2) for i, n in enumerate(NETWORKS)],
-        columns=["id", "name", "jurisdiction_id", "service_type_id"])
+        [
+            (i + 1, n[0], JURISDICTIONS.index(n[1]) + 1, 1 if n[2] == "ELECTRICITY" else 2)
+            for i, n in enumerate(NETWORKS)
+        ],
+        columns=["id", "name", "jurisdiction_id", "service_type_id"],
+    )
     return {
         "Jurisdiction": pd.DataFrame({"id": range(1, len(JURISDICTIONS) + 1), "name": JURISDICTIONS}),
         "ServiceType": pd.DataFrame({"id": [1, 2], "name": ["ELECTRICITY", "GAS"]}),
@@ -165,8 +227,12 @@ def reference_tables() -> dict[str, pd.DataFrame]:
         "UtilityTni": pd.DataFrame({"id": range(1, len(TNIS) + 1), "name": TNIS}),
         "JournalAccountSegment": pd.DataFrame({"id": [1, 2, 3], "name": SEGMENTS}),
         # ControlledLoad also maps the registers' own controlled-load values (0/1), as the legacy reads them.
-        "MarketPayloadMapping": pd.DataFrame({"id": [1, 2, 3, 4, 5, 6],
-                                              "market_tag": ["ControlledLoad"] * 2 + ["Solar"] * 2 + ["ControlledLoad"] * 2,
-                                              "market_value": ["E2", "41", "B1", "B2", "1", "0"],
-                                              "value": ["YES", "YES", "YES", "YES", "YES", "NO"]}),
+        "MarketPayloadMapping": pd.DataFrame(
+            {
+                "id": [1, 2, 3, 4, 5, 6],
+                "market_tag": ["ControlledLoad"] * 2 + ["Solar"] * 2 + ["ControlledLoad"] * 2,
+                "market_value": ["E2", "41", "B1", "B2", "1", "0"],
+                "value": ["YES", "YES", "YES", "YES", "YES", "NO"],
+            }
+        ),
     }
