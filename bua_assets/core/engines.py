@@ -79,7 +79,7 @@ class MysqlEngine:
     def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False):
         """A pymysql connection. ``database``: use the URL's database (False: none, to create it).
         ``raw`` returns every value as text (no per-value conversion in Python)."""
-        import pymysql
+        import pymysql  # type: ignore[import-untyped]  # pymysql ships no types
 
         kwargs = dict(
             host=self.url.host,
@@ -93,7 +93,7 @@ class MysqlEngine:
         if database:
             kwargs["database"] = self.url.database
         if raw:  # keep pymysql's encoders for parameters, drop its per-value decoders
-            from pymysql.converters import conversions
+            from pymysql.converters import conversions  # type: ignore[import-untyped]
 
             kwargs["conv"] = {k: v for k, v in conversions.items() if not isinstance(k, int)}
         if local_infile:
@@ -161,7 +161,7 @@ class MysqlEngine:
         self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
         """The reference path: pymysql's server-side cursor, raw text, typed in Arrow."""
-        import pymysql.cursors
+        import pymysql.cursors  # type: ignore[import-untyped]
 
         spec = subset(core_tables()[table], columns)
         select = ", ".join(f"`{c}`" for c in spec.column_names)
