@@ -20,10 +20,11 @@ import multiprocessing as mp
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,7 @@ def generate(
         # forever. The output does not depend on the worker count, so work alone instead.
         workers = 1
     pool = None
+    results: Iterator[dict]
     if workers > 1 and "fork" in mp.get_all_start_methods():
         pool = mp.get_context("fork").Pool(workers)  # the workers share the world copy-on-write
         results = pool.imap(_generate_month, months)
@@ -264,6 +266,7 @@ _MONTH_CONTEXT: dict | None = None  # set by generate for the month workers (inh
 def _generate_month(m_start: date) -> dict:
     """One month of meter data: truth Parquet, NEM12 files, and the daily aggregates billing needs."""
     ctx = _MONTH_CONTEXT
+    assert ctx is not None, "generate() sets the month context before the workers start"
     config, out, days, rg = ctx["config"], ctx["out"], ctx["days"], ctx["regs"]
     m_end = min(date(m_start.year + (m_start.month == 12), m_start.month % 12 + 1, 1), config.as_at)
     d0 = int((np.datetime64(m_start) - days[0]).astype(int))
@@ -277,7 +280,7 @@ def _generate_month(m_start: date) -> dict:
     masks = tou_masks()
     weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
     files = ndays = 0
-    truth_writer = None
+    truth_writer: pq.ParquetWriter | None = None
     for batch, (c0, c1) in enumerate(ctx["chunks"]):
         sl = slice(c0, c1)
         chunk = {k: v[sl] for k, v in rg.items()}
@@ -315,7 +318,8 @@ def _generate_month(m_start: date) -> dict:
             out / "nem12" / f"{m_start:%Y-%m}", m_start, m_end, batch, chunk, sub30, mdays, config.seed
         )
         files, ndays = files + f, ndays + nd
-    truth_writer.close()
+    if truth_writer is not None:
+        truth_writer.close()
     return {"days": (d0, d1), "billed": billed, "true": true, "files": files, "ndays": ndays}
 
 
@@ -627,7 +631,7 @@ def _deliver(
     values[vr, vd] = np.where(later, np.round(v30[vr, vd].mean(axis=1, keepdims=True), 3), v30[vr, vd])
     present = np.ones((R, D), dtype=bool)
     # A few comms faults: 2-8 consecutive days never delivered.
-    fault = r.random(R) < 0.01
+    fault = r.random(size=(R,)) < 0.01
     fstart = r.integers(0, max(D - 8, 1), R)
     flen = r.integers(2, 9, R)
     dayidx = np.arange(D)[None, :]
@@ -770,6 +774,7 @@ _BILL_PART: Callable | None = None  # set by _Billing.run for the billing worker
 
 
 def _bill_part_entry(part: int):
+    assert _BILL_PART is not None, "_Billing.run sets the part function before the workers start"
     return _BILL_PART(part)
 
 
@@ -809,7 +814,7 @@ def _bill_frames(invoices: list, lines: list, reads: list) -> tuple[pd.DataFrame
     """Row lists -> column frames (dates as datetime64[D]: compact to pass between processes)."""
 
     def frame(rows: list, columns: list[str], dates: set[str]) -> pd.DataFrame:
-        cols = list(zip(*rows)) if rows else [[] for _ in columns]
+        cols: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in columns]
         return pd.DataFrame(
             {
                 c: np.array(v, dtype="datetime64[D]")
@@ -983,7 +988,7 @@ def _utility_detail(accounts: pd.DataFrame, utilities: pd.DataFrame) -> pd.DataF
     closes: dict[int, list] = {}
     for ui, cd in zip(accounts["utility_index"], accounts["close_date"]):
         closes.setdefault(ui, []).append(cd)
-    detail_rows = []
+    detail_rows: list[tuple] = []
     for u in utilities.itertuples():
         cds = closes.get(u.Index, [None])
         lc = None if any(c is None for c in cds) else max(cds)  # no open tenancy left: de-energised
@@ -1152,7 +1157,7 @@ class _Pricer:
 
     rate_map: dict[tuple, list]  # (plan, fy, charge, class) -> sorted [(block_order, daily volume, price)]
     first_fy: dict[int, int]
-    discount: dict[int, tuple]  # plan -> PlanDiscount row
+    discount: dict[int, Any]  # plan -> PlanDiscount row (a named tuple: method, rate, ...)
     model: dict[int, str]  # plan -> pricing model
 
     @classmethod
@@ -1180,7 +1185,8 @@ class _Pricer:
         tiers = self.rate_map.get((plan, fy, charge, cls)) or self.rate_map.get(
             (plan, self.first_fy[plan], charge, cls), []
         )
-        out, left = [], float(qty)
+        out: list[tuple] = []
+        left = float(qty)
         for order, volume, unit in tiers:
             q = left if volume is None else min(left, volume * ndays)
             if q > 0 or (not out and order == 1):
@@ -1268,7 +1274,7 @@ class _Billing:
                 parts = [self.bill_part(k) for k in range(BILLING_PARTS)]
         finally:
             _BILL_PART = None
-        self.billed_daily = self.true_daily = None  # free them
+        self.billed_daily = self.true_daily = np.empty((0, 0))  # free them
         return _join_parts(parts)
 
     def true_to(self, reg: int, k: int) -> float:
@@ -1285,7 +1291,7 @@ class _Billing:
         """Bill the accounts of one part, in account order."""
         ledger = _PartLedger(self, np.random.default_rng([self.config.seed, 7919, part]))
         for reg in np.flatnonzero(self.reg_basic & (self.reg_util % BILLING_PARTS == part)):
-            ledger.first_read(reg)
+            ledger.first_read(int(reg))
         for a in self.accounts[self.part_of_account == part].itertuples():
             self.bill_account(ledger, a)
         return _bill_frames(ledger.invoices, ledger.lines, ledger.reads)
@@ -1542,7 +1548,7 @@ def _account_table(accounts: pd.DataFrame, invoices: pd.DataFrame, start: date) 
     last_end = invoices[invoices.is_credit == 0].groupby("account_id")["period_end"].max()
     last_end = pd.Series([d.date() for d in last_end], index=last_end.index, dtype=object)
     step = accounts["bill_frequency"].map(BILL_STEP)
-    nxt = []
+    nxt: list[date | None] = []
     for a, k in zip(accounts.itertuples(), step):
         le = last_end.get(a.id)
         if a.close_date is not None and le is not None and le >= a.close_date:
