@@ -32,7 +32,7 @@ from bua_assets.billing.charges import CHARGE_TYPES, SUPPLY_CHARGE
 from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
-from bua_assets.billing.tariff import price
+from bua_assets.billing.tariff import PRICED_COLUMNS, price
 
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
@@ -219,28 +219,7 @@ def supplementary_lines(
         calculated = priced.lines.join(c[PERIOD], on="line_id")
         bad = priced.exceptions.join(c[PERIOD], on="line_id")
     else:
-        calculated = pd.DataFrame(
-            columns=[
-                *PERIOD,
-                "line_id",
-                "account_id",
-                "plan_id",
-                "charge_type",
-                "time_class",
-                "part_start",
-                "part_end",
-                "days",
-                "block_order",
-                "quantity",
-                "uom",
-                "rate",
-                "net_amount",
-                "discount_net",
-                "discount_net_propensity",
-                "discount_state",
-                "gst",
-            ]
-        )
+        calculated = pd.DataFrame(columns=[*PERIOD, *PRICED_COLUMNS])
         bad = pd.DataFrame(columns=["account_id", "code", "reason", *PERIOD])
     # A billed period the engine cannot re-price is left as it is, whole: no partial re-billing.
     exceptions.append(

@@ -39,6 +39,26 @@ LINE_COLUMNS = [
     "pay_on_time_propensity",
 ]
 
+PRICED_COLUMNS = [  # price()'s lines: one row per line part x block
+    "line_id",
+    "account_id",
+    "plan_id",
+    "charge_type",
+    "time_class",
+    "part_start",
+    "part_end",
+    "days",
+    "block_order",
+    "quantity",
+    "uom",
+    "rate",
+    "net_amount",
+    "discount_net",
+    "discount_net_propensity",
+    "discount_state",
+    "gst",
+]
+
 
 @dataclass
 class Priced:
@@ -159,25 +179,7 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     out["discount_net_propensity"] = round_cents(propensity_share)
     out["discount_state"] = np.where(discount == 0, "NONE", np.where(conditional, "CONDITIONAL", "GUARANTEED"))
     out["gst"] = gst(out["net_amount"].to_numpy())
-    out = out.rename(columns={"unit_price": "rate", "block_quantity": "priced_quantity"})
-    cols = [
-        "line_id",
-        "account_id",
-        "plan_id",
-        "charge_type",
-        "time_class",
-        "part_start",
-        "part_end",
-        "days",
-        "block_order",
-        "priced_quantity",
-        "uom",
-        "rate",
-        "net_amount",
-        "discount_net",
-        "discount_net_propensity",
-        "discount_state",
-        "gst",
-    ]
-    out = out[cols].rename(columns={"priced_quantity": "quantity"}).reset_index(drop=True)
+    # the line's own quantity gives way to the priced block's
+    out = out.drop(columns="quantity").rename(columns={"unit_price": "rate", "block_quantity": "quantity"})
+    out = out[PRICED_COLUMNS].reset_index(drop=True)
     return Priced(out, exceptions.reset_index(drop=True))
