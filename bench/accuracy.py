@@ -32,14 +32,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.billing.accrual import supply_days  # noqa: E402
-from bua_assets.billing.outputs import account_attributes  # noqa: E402
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
 from bua_assets.evaluation.backtest import (  # noqa: E402
     baselines,
     compare,
-    dollar_accuracy,
     estimated_interval_days,
+    month_dollar_accuracy,
     truth_by_row,
     truth_days,
     truth_window,
@@ -116,34 +114,7 @@ def main() -> int:
     consumption = read("unbilled_consumption", "unbilled_consumption")
     estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
     out = compare(consumption, truth, base, registers, read("utility_profiles", "utility_profile_summary"), estimated)
-    c = {
-        t: read("core_tables", t)
-        for t in (
-            "AccountPlan",
-            "PlanRate",
-            "PlanDiscount",
-            "Account",
-            "JournalAccountSegment",
-            "ServiceType",
-            "AccountUtility",
-            "Utility",
-            "Jurisdiction",
-        )
-    }
-    attributes = account_attributes(
-        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
-    )
-    months = read("unbilled_window", "unbilled_months")
-    dollars = dollar_accuracy(
-        consumption,
-        truth,
-        supply_days(months, c["AccountPlan"]),
-        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
-        c["PlanRate"],
-        c["PlanDiscount"],
-        attributes,
-        c["AccountPlan"].loc[c["AccountPlan"]["include_in_supplementary"] == 1, "account_id"],
-    )
+    dollars = month_dollar_accuracy(read, truth)
     out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out, "dollars": dollars}
     print_table(out)
     if args.json:

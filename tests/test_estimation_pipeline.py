@@ -186,8 +186,8 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
     from bua_assets.evaluation.backtest import (
         baselines,
         compare,
-        dollar_accuracy,
         estimated_interval_days,
+        month_dollar_accuracy,
         truth_by_row,
         truth_days,
         truth_window,
@@ -228,35 +228,7 @@ def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(reta
             registers,
             read("core_tables", "GasHeatingValue"),
         )
-    from bua_assets.billing.accrual import supply_days
-    from bua_assets.billing.outputs import account_attributes
-
-    c = {
-        t: read("core_tables", t)
-        for t in (
-            "AccountPlan",
-            "PlanRate",
-            "PlanDiscount",
-            "Account",
-            "JournalAccountSegment",
-            "ServiceType",
-            "AccountUtility",
-            "Utility",
-            "Jurisdiction",
-        )
-    }
-    attributes = account_attributes(
-        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
-    )
-    dollars = dollar_accuracy(
-        read("unbilled_consumption", "unbilled_consumption"),
-        truth,
-        supply_days(read("unbilled_window", "unbilled_months"), c["AccountPlan"]),
-        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
-        c["PlanRate"],
-        c["PlanDiscount"],
-        attributes,
-    )
+    dollars = month_dollar_accuracy(read, truth)
     assert dollars["truth_dollars"] > 0 and abs(dollars["portfolio_dollar_error_pct"]) < 5
 
 

@@ -9,6 +9,7 @@ register's unit (kWh; gas in MJ); portfolio and state x fuel figures combine fue
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -384,3 +385,30 @@ def dollar_accuracy(
             for (s, f), g in d.groupby(["state", "fuel"])
         ],
     }
+
+
+def month_dollar_accuracy(read: Callable[[str, str], pd.DataFrame], truth: pd.DataFrame) -> dict:
+    """dollar_accuracy for a month already in the lake: ``read(asset, dataset)`` gives the month's
+    frames (unbilled consumption and window, the CORE plans, rates, discounts and account
+    attributes); ``truth`` is truth_by_row. Accounts flagged for supplementary billing are the
+    corrected ones."""
+    from bua_assets.billing.accrual import supply_days
+    from bua_assets.billing.outputs import account_attributes
+
+    tables = ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment", "ServiceType",
+              "AccountUtility", "Utility", "Jurisdiction")  # fmt: skip
+    c = {t: read("core_tables", t) for t in tables}
+    attributes = account_attributes(
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
+    )
+    plans = c["AccountPlan"]
+    return dollar_accuracy(
+        read("unbilled_consumption", "unbilled_consumption"),
+        truth,
+        supply_days(read("unbilled_window", "unbilled_months"), plans),
+        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+        c["PlanRate"],
+        c["PlanDiscount"],
+        attributes,
+        plans.loc[plans["include_in_supplementary"] == 1, "account_id"],
+    )
