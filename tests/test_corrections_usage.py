@@ -132,7 +132,8 @@ class History:
                 for r in part.itertuples()
             ]
 
-    def run(self, account_plans):
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(Invoice, InvoiceLineItem) as frames."""
         invoices = pd.DataFrame(self.invoices, columns=["id", "account_id", "status", "is_credit"])
         lines = pd.DataFrame(
             self.lines,
@@ -151,6 +152,10 @@ class History:
                 "discount_net",
             ],
         )
+        return invoices, lines
+
+    def run(self, account_plans):
+        invoices, lines = self.tables()
         out, exceptions = supplementary_lines(account_plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
         assert exceptions.empty, exceptions.to_dict("records")
         return out
@@ -429,24 +434,7 @@ def test_a_period_the_new_plan_cannot_price_is_not_reopened_and_says_why():
     plans = versions((A, 5, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
     with pytest.raises(AssertionError, match="missing_tariff"):
         h.run(plans)
-    invoices = pd.DataFrame(h.invoices, columns=["id", "account_id", "status", "is_credit"])
-    lines = pd.DataFrame(
-        h.lines,
-        columns=[
-            "invoice_id",
-            "account_id",
-            "utility_id",
-            "period_start",
-            "period_end",
-            "plan_item_type_name",
-            "time_class_name",
-            "quantity",
-            "uom",
-            "rate",
-            "net_amount",
-            "discount_net",
-        ],
-    )
+    invoices, lines = h.tables()
     out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
     assert out.empty  # not even the supply line: the period is left whole
     (exc,) = exceptions.to_dict("records")
@@ -491,24 +479,7 @@ def test_overlapping_approved_versions_leave_the_period_as_billed_and_say_so():
     h.bill(A, AUG1, OCT31, QUARTER_ON_PLAN_1)
     # Plan 2 from 16 Sep overlaps plan 1, still open: those days would be billed twice.
     plans = versions((A, 1, date(2026, 1, 1), None, "APPROVED", 0), (A, 2, SEP16, None, "APPROVED", 1))
-    invoices = pd.DataFrame(h.invoices, columns=["id", "account_id", "status", "is_credit"])
-    lines = pd.DataFrame(
-        h.lines,
-        columns=[
-            "invoice_id",
-            "account_id",
-            "utility_id",
-            "period_start",
-            "period_end",
-            "plan_item_type_name",
-            "time_class_name",
-            "quantity",
-            "uom",
-            "rate",
-            "net_amount",
-            "discount_net",
-        ],
-    )
+    invoices, lines = h.tables()
     out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
     assert out.empty
     assert exceptions[["code", "period_start"]].values.tolist() == [["overlapping_charge_versions", AUG1]]
