@@ -270,7 +270,8 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
     attributes = _attributes(store, key)
     summary = finance_summary(lines, attributes)
-    previous_key = AccrualMonth.from_key(key).previous.key
+    month = AccrualMonth.from_key(key)
+    previous_key = month.previous.key
     previous = (
         store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
         if store.exists("accrual_summary", previous_key, "accrual_summary")
@@ -285,7 +286,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
         metadata={
             # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
             "chart": dg.MetadataValue.md(
-                f"## Accrual {AccrualMonth.from_key(key)} by state x fuel x unbilled month\n\n"
+                f"## Accrual {month} by state x fuel x unbilled month\n\n"
                 f"![accrual by state x fuel x month](data:image/png;base64,"
                 f"{base64.b64encode(png).decode()})"
             ),

@@ -61,13 +61,14 @@ def unbilled_window(
             f"graph declares), got {config.horizon_months}"
         )
     read = lambda table, cols: store.read("core_tables", key, table, columns=cols)  # noqa: E731
+    month = AccrualMonth.from_key(key)
     window = compute_unbilled_window(
         read("AccountUtility", ["id", "account_id", "utility_id", "start_date", "end_date"]),
         read("Account", ["id", "open_date", "close_date", "next_bill_date"]),
         read("Invoice", ["id", "status", "is_credit", "issue_date", "reverses_invoice_id"]),
         read("InvoiceLineItem", ["id", "invoice_id", "account_id", "utility_id", "period_start", "period_end"]),
-        month_end=AccrualMonth.from_key(key).end,
-        run_date=AccrualMonth.from_key(key).run_date,
+        month_end=month.end,
+        run_date=month.run_date,
         horizon_months=config.horizon_months,
         future_horizon_days=config.future_horizon_days,
     )
