@@ -91,6 +91,10 @@ def test_combined_totals_add_the_months():
             "volume": 160.0,
             "days": 91.0,
             "months": 2,
+            "closing_net_amount": 2.25,
+            "closing_net_amount_less_discount": 2.0,
+            "closing_volume": 10.0,
+            "closing_accounts": 1,
         },
         {
             "state": "VIC",
@@ -100,6 +104,11 @@ def test_combined_totals_add_the_months():
             "volume": 7.0,
             "days": 31.0,
             "months": 1,
+            # no VIC gas accrual at 30 June: the period closes on none
+            "closing_net_amount": 0.0,
+            "closing_net_amount_less_discount": 0.0,
+            "closing_volume": 0.0,
+            "closing_accounts": 0,
         },
     ]
     with pytest.raises(LookupError, match="2024-07-01"):

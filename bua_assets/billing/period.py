@@ -30,9 +30,16 @@ def period_partitions(start: date, end: date) -> list[str]:
     return keys
 
 
+# The balance the period closes on: the last month's accrual. An accrual is a month-end balance
+# (unbilled revenue at that date, largely billed the month after), so the balance sheet at the
+# period's end carries the last month's figure, while the sums add the months' balances.
+CLOSING = ("net_amount", "net_amount_less_discount", "volume", "accounts")
+
+
 def combine_period(months: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """From each month's (accrual_summary, bua_account_summary): (by month: month x state x fuel with
-    the sums and the month's accounts; combined: state x fuel summed over the period, months counted)."""
+    the sums and the month's accounts; combined: state x fuel summed over the period, months counted,
+    and the closing balance: closing_* the period's last month, 0 where it has no accrual)."""
     missing = [k for k, frames in months.items() if frames is None]
     if missing:
         raise LookupError(f"no accrual for {', '.join(missing)}: materialise those months first")
@@ -49,10 +56,15 @@ def combine_period(months: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> tupl
         .agg(**{c: (c, "sum") for c in SUMS}, months=("month", "nunique"))
         .reset_index()
     )
+    last = by_month[by_month["month"] == by_month["month"].max()]
+    closing = last[["state", "fuel", *CLOSING]].rename(columns={c: f"closing_{c}" for c in CLOSING})
+    combined = combined.merge(closing, on=["state", "fuel"], how="left")
+    combined = combined.fillna({f"closing_{c}": 0 for c in CLOSING}).astype({"closing_accounts": "int64"})
     for frame in (by_month, combined):
-        for c in ("net_amount", "net_amount_less_discount"):
+        for c in frame.columns[frame.columns.str.endswith(("net_amount", "net_amount_less_discount"))]:
             frame[c] = round_cents(frame[c])
-        frame["volume"] = frame["volume"].round(3)
+        for c in frame.columns[frame.columns.str.endswith("volume")]:
+            frame[c] = frame[c].round(3)
     return by_month.sort_values(["month", "state", "fuel"]).reset_index(drop=True), combined.sort_values(
         ["state", "fuel"]
     ).reset_index(drop=True)
