@@ -310,7 +310,7 @@ def micro_scalars(
     result = compute_micro_scalars(
         registers_of(store, key),
         macro_of(store, key),
-        store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas(),
+        store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date", "end_date"]).to_pandas(),
         basic_reads_of(store, key),
         recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),
         AccrualMonth.from_key(key).end,
