@@ -553,11 +553,12 @@ def typical_daily_weights(
     own = np.where(registers >= min_registers, index, np.nan)
     wide = np.where(wide_registers >= min_registers, wide_index, np.nan)[np.asarray(wide_of)]
     value = np.where(np.isfinite(own), own, wide)
-    known = np.isfinite(value) & (profile_daily > 0)
+    known: np.ndarray = np.isfinite(value) & (np.asarray(profile_daily) > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.nansum(np.where(known, value, 0.0), axis=1) / np.nansum(np.where(known, profile_daily, 0.0), axis=1)
     value = np.where(np.isfinite(value), value, profile_daily * np.nan_to_num(scale)[:, None])
-    value = np.where(known.any(axis=1)[:, None], value, profile_daily)
+    any_known = np.asarray(known.any(axis=1))
+    value = np.where(any_known[:, None], value, profile_daily)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = value.mean(axis=1, keepdims=True)
         return np.where(mean > 0, value / mean, 1.0)
