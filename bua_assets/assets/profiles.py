@@ -241,22 +241,40 @@ def validate_profiles(
     )
 
 
+class MacroProfilesConfig(dg.Config):
+    min_registers: int = prof.DEFAULT_MIN_REGISTERS  # fewer registers behind a segment-day's typical day: wider group
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[segment_profiles, core_tables],
+    deps=[segment_profiles, utility_profiles, core_tables, statistics_history],
     kinds={"parquet", "numpy"},
     **team("profiles"),
-    description="Normalised shapes per segment: the daily weight (mean 1 over the window) and each day's "
-    "intraday shares; gas daily shapes per network from GasNetworkDailyVolume.",
+    description="Normalised shapes per segment: the daily weight (mean 1 over the window: the typical "
+    "register's day, the median of each profile register's day over its own average day) and each "
+    "day's intraday shares; gas daily shapes per network from GasNetworkDailyVolume.",
 )
-def macro_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def macro_profiles(
+    context: dg.AssetExecutionContext, config: MacroProfilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
     table = store.read("segment_profiles", key, "segment_profile")
     names, values, counts = prof.table_to_dense(table)
     status = np.array(table["status"].to_pylist()).reshape(counts.shape)
     gas = store.read("core_tables", key, "GasNetworkDailyVolume").to_pandas()
-    macro = prof.macro_profiles(prof.SegmentProfiles(names, values, counts, status, pd.DataFrame()), gas, window)
+    profiles = prof.SegmentProfiles(names, values, counts, status, pd.DataFrame())
+    summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
+    typical = prof.typical_segment_weights(
+        names,
+        prof.macro_profiles(profiles, gas.iloc[:0], window).daily,
+        registers_of(store, key),
+        summary.set_index("register_id")["average_daily_kwh"],
+        recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),
+        window,
+        config.min_registers,
+    )
+    macro = prof.macro_profiles(profiles, gas, window, typical)
     tables = prof.macro_to_tables(macro)
     with store.partition_writer("macro_profiles", key) as writer:
         for name, t in tables.items():
@@ -292,7 +310,7 @@ def micro_scalars(
     result = compute_micro_scalars(
         registers_of(store, key),
         macro_of(store, key),
-        store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date"]).to_pandas(),
+        store.read("core_tables", key, "AccountUtility", columns=["utility_id", "start_date", "end_date"]).to_pandas(),
         basic_reads_of(store, key),
         recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),
         AccrualMonth.from_key(key).end,

@@ -20,12 +20,16 @@ from bua_assets.estimation.profiles import MacroProfiles
 from bua_assets.estimation.scalars import (
     basic_scalars,
     interval_scalars,
+    previous_occupant_levels,
     weather_response,
+    with_premise_prior,
     with_response,
     with_segment_averages,
 )
 
 NO_SCALAR_REASON = "no own history and no register with history in its segment, class or fuel: not estimated"
+# A move-in's previous-occupant prior is credited by the book's own past move-ins within fuel and class.
+PREMISE_GROUPS = ["fuel", "customer_class"]
 SEGMENT_COLUMNS = ["register_id", "profile_key", "fuel", "customer_class", "stream_type", "read_kind"]
 
 
@@ -58,9 +62,10 @@ def micro_scalars(
     month_end: dt.date,
     interval_reference_days: int,
     basic_reference_days: int,
+    premise_groups: list[str] | None = PREMISE_GROUPS,
 ) -> MicroScalars:
     """``registers``: utility_profiles registers; ``tenancies``: AccountUtility (utility_id,
-    start_date); ``reads``: BasicRead rows (baseline_reads chooses); ``register_days``: interval
+    start_date, end_date); ``reads``: BasicRead rows (baseline_reads chooses); ``register_days``: interval
     statistics' register-day totals (register_id, read_date, kwh, actual_half_hours), newest month
     first."""
     registers = registers.copy()
@@ -82,6 +87,10 @@ def micro_scalars(
         ignore_index=True,
     )
     scalars = with_segment_averages(own, registers[SEGMENT_COLUMNS])
+    # No reads of its own but a previous occupant's: the premise prior (None: the class average alone).
+    if premise_groups is not None:
+        previous = previous_occupant_levels(basic, between.intervals, macro, tenancies)
+        scalars = with_premise_prior(scalars, previous, premise_groups)
     # A register's own weather response goes with its own scalar; a segment average is in the segment's shape.
     scalars["base_share"] = np.where(scalars["method"] == "own_history", scalars["base_share"].fillna(0.0), 0.0)
     exceptions = between.exceptions.rename(columns={"meter_register_id": "register_id", "read_date": "date"})

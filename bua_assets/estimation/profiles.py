@@ -6,6 +6,7 @@ Pure numpy over dense arrays: segments x dates x 48 half hours is small (42 x 36
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -498,6 +499,100 @@ def segment_profiles(
 # --------------------------------------------------------------------------------------------
 
 
+def typical_day_index(
+    months: Iterable[pa.Table], level: pd.Series, groupings: Sequence[tuple[pd.Series, int]], window: Window
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The typical register's day, per group (segment) and date: the median over the group's
+    registers with a fully actual day of that day's kWh over the register's own level
+    (``level``: register_id -> its average day, > 0). For each grouping (register_id -> group
+    code in [0, groups), groups) of ``groupings``, in one pass over ``months``: ((groups, days)
+    index, NaN where no register; (groups, days) registers behind it).
+
+    Why the median of each register's day over its level, not the average kWh per register: the
+    average is the shape of the few largest sites (one 1,700 kWh/day business outweighs twenty
+    small ones), and it moves with which registers delivered that day (the month's last days,
+    before slow meter data arrives, hold mostly the fast ones). A mean of the ratios would be
+    free of both, but a year-long level makes it drift with every register whose use changed
+    within the year (a new household, an EV, a business that grew); the median is not moved by
+    them. ``months``: register_days tables (register_id, read_date, kwh, actual_half_hours) whose
+    dates never overlap (one per month), so each day's median is taken within one table."""
+    out = [(np.full((n, window.days), np.nan), np.zeros((n, window.days), dtype=np.int64)) for _, n in groupings]
+    level = level[level > 0]
+    for table in months:
+        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas()
+        t = t[(t["actual_half_hours"] == HALF_HOURS) & t["register_id"].isin(level.index)]
+        day = window.index(t["read_date"].to_numpy().astype("datetime64[D]"))
+        t = t.assign(
+            _day=day, _ratio=t["kwh"].to_numpy(dtype=float) / t["register_id"].map(level).to_numpy(dtype=float)
+        )
+        t = t[day >= 0]
+        for (group_of, _), (index, registers) in zip(groupings, out):
+            g = t.assign(_group=t["register_id"].map(group_of)).dropna(subset=["_group"])
+            g = g.groupby([g["_group"].astype(np.int64), "_day"])["_ratio"].agg(["median", "size"])
+            gi, di = g.index.get_level_values(0).to_numpy(), g.index.get_level_values(1).to_numpy()
+            index[gi, di] = g["median"].to_numpy()
+            registers[gi, di] = g["size"].to_numpy()
+    return out
+
+
+def typical_daily_weights(
+    profile_daily: np.ndarray,
+    index: np.ndarray,
+    registers: np.ndarray,
+    wide_index: np.ndarray,
+    wide_registers: np.ndarray,
+    wide_of: np.ndarray,
+    min_registers: int = DEFAULT_MIN_REGISTERS,
+) -> np.ndarray:
+    """Daily weights (mean 1 over the window) per segment from typical_day_index: the segment's own
+    index where at least ``min_registers`` registers are behind it, else that of its wider group
+    (``wide_of``: each segment's row in ``wide_index``, e.g. the same class and stream in every
+    jurisdiction, as segment fills use) where that has them; a day neither has takes the profile's
+    own weight (``profile_daily``: (segments, days), the average kWh's daily weights) rescaled to
+    the index; a segment with no index at all keeps the profile's weights."""
+    own = np.where(registers >= min_registers, index, np.nan)
+    wide = np.where(wide_registers >= min_registers, wide_index, np.nan)[np.asarray(wide_of)]
+    value = np.where(np.isfinite(own), own, wide)
+    known: np.ndarray = np.isfinite(value) & (np.asarray(profile_daily) > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.nansum(np.where(known, value, 0.0), axis=1) / np.nansum(np.where(known, profile_daily, 0.0), axis=1)
+    value = np.where(np.isfinite(value), value, profile_daily * np.nan_to_num(scale)[:, None])
+    any_known = np.asarray(known.any(axis=1))
+    value = np.where(any_known[:, None], value, profile_daily)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = value.mean(axis=1, keepdims=True)
+        return np.where(mean > 0, value / mean, 1.0)
+
+
+def typical_segment_weights(
+    names: list[str],
+    profile_daily: np.ndarray,
+    registers: pd.DataFrame,
+    levels: pd.Series,
+    months: Iterable[pa.Table],
+    window: Window,
+    min_registers: int = DEFAULT_MIN_REGISTERS,
+) -> np.ndarray:
+    """typical_daily_weights for the segments ``names`` from the profile registers of
+    ``registers`` (register_id, segment, profile_register) at their own ``levels`` (register_id
+    -> average day), the wider group being the same class and stream in every jurisdiction."""
+    profiled = registers[registers["profile_register"].astype(bool) & registers["segment"].isin(names)]
+    position = {n: i for i, n in enumerate(names)}
+    parts = [n.split("|") for n in names]
+    wide_names, wide_of = np.unique([f"{p[0]}|*|{p[2]}" for p in parts], return_inverse=True)
+    segment_of = pd.Series(profiled["segment"].map(position).to_numpy(), index=profiled["register_id"].to_numpy())
+    (own, own_n), (wide, wide_n) = typical_day_index(
+        months,
+        levels,
+        [
+            (segment_of, len(names)),
+            (pd.Series(wide_of[segment_of.to_numpy()], index=segment_of.index), len(wide_names)),
+        ],
+        window,
+    )
+    return typical_daily_weights(profile_daily, own, own_n, wide, wide_n, wide_of, min_registers)
+
+
 @dataclass
 class MacroProfiles:
     keys: list[str]  # segment names, then GAS|<network_id>
@@ -514,14 +609,18 @@ class MacroProfiles:
         return np.array([pos.get(n, -1) for n in names], dtype=np.int64)
 
 
-def macro_profiles(profiles: SegmentProfiles, gas_volumes: pd.DataFrame, window: Window) -> MacroProfiles:
+def macro_profiles(
+    profiles: SegmentProfiles, gas_volumes: pd.DataFrame, window: Window, typical_daily: np.ndarray | None = None
+) -> MacroProfiles:
     """Segment shapes from the segment profiles; gas daily shapes per network from its daily volumes
     (``gas_volumes``: utility_network_id, gas_date, volume). A network's missing days take the
-    same weekday's volume a week either side, else the network's average."""
+    same weekday's volume a week either side, else the network's average. ``typical_daily``
+    (typical_daily_weights, (segments, days)) replaces the segments' daily weights when given;
+    the intraday shares are the profiles' either way."""
     total = profiles.values.sum(axis=2)  # (S, D)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total.mean(axis=1, keepdims=True)
-        daily = np.where(mean > 0, total / mean, 1.0)
+        daily = np.where(mean > 0, total / mean, 1.0) if typical_daily is None else np.asarray(typical_daily)
         intraday = np.where(total[..., None] > 0, profiles.values / total[..., None], 1.0 / HALF_HOURS)
     keys = list(profiles.names)
     gas_rows = []

@@ -361,3 +361,103 @@ def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.
         s = s.drop(columns="_avg")
     s.loc[s["scalar"].isna(), "method"] = "none"
     return s
+
+
+# How much evidence the book needs before a previous occupant says anything about the next: a
+# prior worth one past move-in whose previous occupant sat 100% away from the class average and
+# whose next occupant did too (x = y = 1 in premise_credibility). With no past move-ins Z = 0.
+PREMISE_PRIOR_STRENGTH = 1.0
+
+
+def previous_occupant_levels(
+    registers: pd.DataFrame,
+    intervals: pd.DataFrame,
+    macro: MacroProfiles,
+    tenancies: pd.DataFrame,
+    min_days: int = BASIC_MIN_DAYS,
+) -> pd.Series:
+    """Each accumulation register's level (units per average day, as a scalar) over its supply
+    point's previous tenancy: the actual-to-actual read intervals inside the latest tenancy that
+    started before the current one (``tenancies``: AccountUtility utility_id, start_date, end_date),
+    their consumption over their macro weight. A vacancy or a new connection (no earlier tenancy)
+    says nothing about who moves in and gives no level; nor do fewer than ``min_days`` of reads.
+    ``registers``: register_id, key_index, utility_id, tenancy_start. By register_id."""
+    t = tenancies.assign(
+        start_date=pd.to_datetime(tenancies["start_date"]), end_date=pd.to_datetime(tenancies["end_date"])
+    )
+    r = registers[["register_id", "key_index", "utility_id", "tenancy_start"]].assign(
+        tenancy_start=pd.to_datetime(registers["tenancy_start"])
+    )
+    before = r.merge(t, on="utility_id")
+    before = before[before["start_date"] < before["tenancy_start"]]
+    before = before.sort_values("start_date").groupby("register_id").tail(1)
+    before["end_date"] = before["end_date"].fillna(before["tenancy_start"] - pd.Timedelta(days=1))
+    iv = intervals[
+        (intervals["from_read_type"] == "ACTUAL") & (intervals["to_read_type"] == "ACTUAL") & (intervals["days"] > 0)
+    ].merge(
+        before[["register_id", "key_index", "start_date", "end_date"]],
+        left_on="meter_register_id",
+        right_on="register_id",
+    )
+    # A read interval (from, to] belongs to the tenancy when its days do: from the day before the
+    # move-in read to the move-out.
+    inside = (pd.to_datetime(iv["from_date"]) >= iv["start_date"] - pd.Timedelta(days=1)) & (
+        pd.to_datetime(iv["to_date"]) <= iv["end_date"] + pd.Timedelta(days=1)
+    )
+    iv = iv[inside & (iv["key_index"] >= 0)]
+    weight = range_weight(
+        macro,
+        iv["key_index"].to_numpy(dtype=np.int64),
+        iv["from_date"].to_numpy(dtype="datetime64[D]"),
+        iv["to_date"].to_numpy(dtype="datetime64[D]"),
+    )
+    g = iv.assign(_w=weight).groupby("register_id").agg(q=("consumption", "sum"), w=("_w", "sum"), days=("days", "sum"))
+    g = g[(g["days"] >= min_days) & (g["w"] > 0)]
+    return (g["q"] / g["w"]).rename("previous_level")
+
+
+def premise_credibility(
+    previous: np.ndarray, following: np.ndarray, class_level: np.ndarray, prior: float = PREMISE_PRIOR_STRENGTH
+) -> float:
+    """How far the book's own past move-ins say a previous occupant's level predicts the next
+    occupant's at the same premise, as a credibility Z in [0, 1]: the slope through the origin of
+    the next occupant's departure from the class level on the previous occupant's (both relative,
+    y = next / class - 1, x = previous / class - 1), Z = sum xy / (sum x^2 + ``prior``). No past
+    move-ins: Z = 0 (the class level); many with the same level on both sides: Z near 1."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.asarray(previous, dtype=float) / np.asarray(class_level, dtype=float) - 1
+        y = np.asarray(following, dtype=float) / np.asarray(class_level, dtype=float) - 1
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(np.clip((x[ok] * y[ok]).sum() / ((x[ok] ** 2).sum() + prior), 0.0, 1.0))
+
+
+def with_premise_prior(
+    scalars: pd.DataFrame, previous: pd.Series, groups: list[str], prior: float = PREMISE_PRIOR_STRENGTH
+) -> pd.DataFrame:
+    """Registers on a segment average (with_segment_averages) whose supply point had a previous
+    occupant (``previous``: previous_occupant_levels) move from the average toward that occupant's
+    level by the credibility the book's own move-ins give (premise_credibility) within ``groups``
+    (e.g. fuel and customer class): scalar = average + Z x (previous - average), method
+    premise_prior. The evidence is every register with its own scalar and a previous occupant,
+    measured against the average its group would have given it."""
+    s = scalars.assign(previous_level=scalars["register_id"].map(previous))
+    own = s["method"] == "own_history"
+    average = s[own].groupby(["profile_key", "customer_class", "read_kind"])["scalar"].transform("mean")
+    s["_class_level"] = np.nan
+    s.loc[own, "_class_level"] = average
+    s["premise_credibility"] = np.nan
+    for _, g in s.groupby(groups):
+        evidence = g[(g["method"] == "own_history") & g["previous_level"].notna()]
+        z = premise_credibility(
+            evidence["previous_level"].to_numpy(),
+            evidence["scalar"].to_numpy(),
+            evidence["_class_level"].to_numpy(),
+            prior,
+        )
+        take = (g["method"] == "segment_average") & g["previous_level"].notna()
+        s.loc[g.index[take], "premise_credibility"] = z
+    z = s["premise_credibility"].fillna(0.0).to_numpy()
+    moved = z > 0
+    s.loc[moved, "scalar"] += z[moved] * (s.loc[moved, "previous_level"] - s.loc[moved, "scalar"])
+    s.loc[moved, "method"] = "premise_prior"
+    return s.drop(columns="_class_level")
