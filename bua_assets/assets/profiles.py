@@ -331,6 +331,7 @@ def micro_scalars(
             "path": store.uri("micro_scalars", key, "micro_scalars"),
             "own_history": int(methods.get("own_history", 0)),
             "segment_average": int(methods.get("segment_average", 0)),
+            "premise_prior": int(methods.get("premise_prior", 0)),
             "no_scalar": int(methods.get("none", 0)),
             "exceptions": len(exceptions),
         }
