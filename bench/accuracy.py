@@ -148,7 +148,9 @@ def main() -> int:
 
 def print_table(out: dict) -> None:
     w = sys.stderr.write
-    w(f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['load_model']} world, {out['partition']}\n")
+    w(
+        f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['load_model']} world, {out['partition']}\n"
+    )
     w(f"signed error %            {'ours':>9} {'ADU':>9} {'last yr':>9} {'truth kWh':>14}\n")
     p = out["portfolio_error_pct"]
     w(

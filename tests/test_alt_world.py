@@ -31,7 +31,9 @@ def world():
     days = np.arange(np.datetime64(MODEL_CONFIG.start), np.datetime64(MODEL_CONFIG.as_at), dtype="datetime64[D]")
     model = AltLoad()
     state = model.prepare(SEED, regs, days)
-    values = model.half_hourly(state, np.random.default_rng(0), np.arange(len(regs)), regs["kind"].to_numpy(), 0, len(days))
+    values = model.half_hourly(
+        state, np.random.default_rng(0), np.arange(len(regs)), regs["kind"].to_numpy(), 0, len(days)
+    )
     return regs, days, state, values
 
 
@@ -58,7 +60,10 @@ def test_values_do_not_depend_on_how_rows_and_days_are_split(world):
     kind = regs["kind"].to_numpy()
     rows = np.arange(37, 121)
     part = np.concatenate(
-        [model.half_hourly(state, np.random.default_rng(d0), rows, kind[rows], d0, d1) for d0, d1 in ((40, 47), (47, 80))],
+        [
+            model.half_hourly(state, np.random.default_rng(d0), rows, kind[rows], d0, d1)
+            for d0, d1 in ((40, 47), (47, 80))
+        ],
         axis=1,
     )
     np.testing.assert_array_equal(part, values[rows, 40:80])
@@ -68,7 +73,9 @@ def test_solar_is_netted_against_its_own_home(world):
     regs, days, _, values = world
     kind, utility = regs["kind"].to_numpy(), regs["utility_index"].to_numpy()
     export_rows = np.flatnonzero(kind == load.SOLAR)
-    import_rows = np.array([np.flatnonzero((utility == utility[r]) & np.isin(kind, (load.RES, load.BUS)))[0] for r in export_rows])
+    import_rows = np.array(
+        [np.flatnonzero((utility == utility[r]) & np.isin(kind, (load.RES, load.BUS)))[0] for r in export_rows]
+    )
     assert len(export_rows) > 10
     exp, imp = values[export_rows], values[import_rows]
     assert ((exp > 0) & (imp > 0)).sum() == 0  # a home imports or exports in a half-hour, not both
@@ -175,7 +182,8 @@ def test_the_world_does_not_depend_on_the_worker_count(tmp_path):
     con_a, con_b = sqlite3.connect(a / "core.db"), sqlite3.connect(b / "core.db")
     for table in ("Invoice", "GasNetworkDailyVolume"):
         pd.testing.assert_frame_equal(
-            pd.read_sql(f"select * from {table} order by id", con_a), pd.read_sql(f"select * from {table} order by id", con_b)
+            pd.read_sql(f"select * from {table} order by id", con_a),
+            pd.read_sql(f"select * from {table} order by id", con_b),
         )
 
 

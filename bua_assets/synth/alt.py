@@ -144,8 +144,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def hashed_normals(seed: int, stream: int, keys: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
     """(len(keys), len(ordinals), 48) standard normals (float32) that depend only on their indices."""
     with np.errstate(over="ignore"):
-        k = _mix(np.uint64(seed) * _GOLD + np.uint64(stream) + np.uint64(_KEY) * _M1)
-        k = _mix(k + np.asarray(keys, dtype=np.uint64)[:, None, None] * _GOLD)
+        k = _mix(np.array([seed], dtype=np.uint64) * _GOLD + np.uint64(stream) + np.uint64(_KEY) * _M1)
+        k = _mix(k[:, None, None] + np.asarray(keys, dtype=np.uint64)[:, None, None] * _GOLD)
         k = _mix(k + np.asarray(ordinals, dtype=np.int64).astype(np.uint64)[None, :, None] * _M2)
         x = _mix(k + np.arange(48, dtype=np.uint64)[None, None, :] * _GOLD)
     u1 = ((x >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
@@ -338,7 +338,9 @@ def residential(rng: np.random.Generator, state_idx: np.ndarray, days: np.ndarra
     n, D = len(state_idx), len(days)
     states = np.array(STATES)[state_idx]
     arch = rng.choice(5, n, p=RES_ARCHETYPES[:, 0])
-    wake, leave, ret, bed = (RES_ARCHETYPES[arch, k] + rng.normal(0, s, n) for k, s in ((1, 0.4), (2, 0.3), (3, 0.5), (4, 0.5)))
+    wake, leave, ret, bed = (
+        RES_ARCHETYPES[arch, k] + rng.normal(0, s, n) for k, s in ((1, 0.4), (2, 0.3), (3, 0.5), (4, 0.5))
+    )
     occupants = rng.choice([1, 2, 3, 4, 5], n, p=[0.25, 0.34, 0.16, 0.17, 0.08]) + (arch == FAMILY) * 1
     standby = rng.lognormal(np.log(0.22), 0.35, n) * 0.5  # kWh per half-hour (fridge, standby)
     activity = rng.lognormal(np.log(5.5), 0.35, n) * (0.6 + 0.2 * occupants)  # kWh on a day out
@@ -351,7 +353,9 @@ def residential(rng: np.random.Generator, state_idx: np.ndarray, days: np.ndarra
     home_day = _box(wake + 1.0, bed + 0.3)
     profiles = np.zeros((n, 4, 48))
     profiles[:, OUT] = 0.6 * present_out + 1.2 * morning + 1.8 * evening
-    profiles[:, HOME] = 0.7 * home_day + 0.8 * _bump(wake + 1.5, 1.0) + 0.7 * _bump(np.full(n, 13.0), 1.2) + 1.7 * evening
+    profiles[:, HOME] = (
+        0.7 * home_day + 0.8 * _bump(wake + 1.5, 1.0) + 0.7 * _bump(np.full(n, 13.0), 1.2) + 1.7 * evening
+    )
     profiles[:, HOME_WEEKDAY] = 0.75 * home_day + 1.1 * morning + 0.4 * _bump(np.full(n, 12.5), 1.0) + 1.8 * evening
     # A night shift: home from 07:30, asleep until 15:00, out again at 21:30.
     night_awake = _box(np.full(n, 15.0), np.full(n, 21.5)) + _box(np.full(n, 6.8), np.full(n, 8.5))
@@ -464,16 +468,22 @@ def business(rng: np.random.Generator, state_idx: np.ndarray, days: np.ndarray, 
         (days - days.astype("datetime64[M]")).astype(int) == 24
     )
     on_holiday = np.select(
-        [np.isin(arch, (OFFICE, FACTORY, SCHOOL)), arch == RETAIL, arch == HOSPITALITY], [B_CLOSED, B_REDUCED, B_SAT], -1
+        [np.isin(arch, (OFFICE, FACTORY, SCHOOL)), arch == RETAIL, arch == HOSPITALITY],
+        [B_CLOSED, B_REDUCED, B_SAT],
+        -1,
     )
     day = np.where(holiday & (on_holiday[:, None] >= 0), on_holiday[:, None], day)
     day = np.where((arch == RETAIL)[:, None] & christmas[None, :], B_CLOSED, day)
-    shutdown_p = np.select([arch == OFFICE, arch == FACTORY, arch == HOSPITALITY, arch == RETAIL], [0.5, 0.75, 0.2, 0.05], 0)
+    shutdown_p = np.select(
+        [arch == OFFICE, arch == FACTORY, arch == HOSPITALITY, arch == RETAIL], [0.5, 0.75, 0.2, 0.05], 0
+    )
     shuts = rng.random(n) < shutdown_p
     brk = _christmas_break(days, rng.integers(20, 25, n), rng.integers(2, 14, n)) & shuts[:, None]
     brk |= (arch == SCHOOL)[:, None] & school_holidays(days)[None, :]
     day = np.where(brk & (arch != ALWAYS_ON)[:, None], B_CLOSED, day)
-    day = np.where((arch == HOSPITALITY)[:, None] & (weekday_no == 0)[None, :] & (rng.random(n) < 0.4)[:, None], B_CLOSED, day)
+    day = np.where(
+        (arch == HOSPITALITY)[:, None] & (weekday_no == 0)[None, :] & (rng.random(n) < 0.4)[:, None], B_CLOSED, day
+    )
     return {
         "kind": "bus",
         "arch": arch,
@@ -530,8 +540,14 @@ def gas_users(rng: np.random.Generator, state_idx: np.ndarray, days: np.ndarray,
         _bump(np.full(n, 7.0), 2.0) + _bump(np.full(n, 19.0), 3.0) + 0.2,
     )  # fmt: skip
     weekday_no = (days.astype(np.int64) + 3) % 7
-    closed = np.broadcast_to(np.isin(barch, (HEATED_BUILDING, PROCESS))[:, None] & (weekday_no >= 5)[None, :], (n, D)).copy()
-    closed |= _christmas_break(days, rng.integers(21, 25, n), rng.integers(3, 15, n)) & np.isin(barch, (PROCESS, RESTAURANT))[:, None] & (rng.random(n) < 0.6)[:, None]
+    closed = np.broadcast_to(
+        np.isin(barch, (HEATED_BUILDING, PROCESS))[:, None] & (weekday_no >= 5)[None, :], (n, D)
+    ).copy()
+    closed |= (
+        _christmas_break(days, rng.integers(21, 25, n), rng.integers(3, 15, n))
+        & np.isin(barch, (PROCESS, RESTAURANT))[:, None]
+        & (rng.random(n) < 0.6)[:, None]
+    )
     for i, s in enumerate(STATES):
         m = (state_idx == i) & np.isin(barch, (HEATED_BUILDING, PROCESS))
         if m.any():
