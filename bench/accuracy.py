@@ -1,6 +1,6 @@
 """Accuracy backtest: unbilled consumption vs the generator's ground truth, and two baselines.
 
-    python bench/accuracy.py --accounts N --seed S [--json] [--home DIR [--reuse]]
+    python bench/accuracy.py --accounts N --seed S [--load-model rich|simple|alt] [--json] [--home DIR [--reuse]]
 
 Generates a retailer with 16 months of history (so "the same period last year" is billed data),
 materialises the interval history and every asset for its last month, then compares per account x
@@ -57,12 +57,25 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--home", help="keep outputs here (default: a temporary folder, removed after)")
     p.add_argument("--reuse", action="store_true", help="reuse the retailer and lake already under --home")
+    p.add_argument(
+        "--load-model",
+        choices=("rich", "simple", "alt"),
+        default="rich",
+        help="the synthetic world's consumption process (alt: the held-out world, not to tune on)",
+    )
     args = p.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="bua-accuracy-"))
     retailer, as_at = home / "retailer", date.fromisoformat(args.as_at)
     manifest = retailer / "manifest.json"
-    config = json.loads(manifest.read_text())["config"] if manifest.exists() else {}
-    if not (args.reuse and config.get("accounts") == args.accounts and config.get("seed") == args.seed):
+    recorded = json.loads(manifest.read_text()) if manifest.exists() else {}
+    config = recorded.get("config", {})
+    same_world = (
+        config.get("accounts") == args.accounts
+        and config.get("seed") == args.seed
+        # A manifest from before the model was recorded was the rich world.
+        and recorded.get("load_model", "rich") == args.load_model
+    )
+    if not (args.reuse and same_world):
         t = time.perf_counter()
         subprocess.run(
             [
@@ -82,6 +95,8 @@ def main() -> int:
                 str(retailer),
                 "--core-url",
                 f"sqlite:///{retailer / 'core.db'}",
+                "--load-model",
+                args.load_model,
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -115,7 +130,14 @@ def main() -> int:
     estimated = estimated_interval_days(read("nem12_estimates", "estimated_reads"), registers, days)
     out = compare(consumption, truth, base, registers, read("utility_profiles", "utility_profile_summary"), estimated)
     dollars = month_dollar_accuracy(read, truth)
-    out = {"accounts": args.accounts, "seed": args.seed, "partition": partition, **out, "dollars": dollars}
+    out = {
+        "accounts": args.accounts,
+        "seed": args.seed,
+        "load_model": args.load_model,
+        "partition": partition,
+        **out,
+        "dollars": dollars,
+    }
     print_table(out)
     if args.json:
         print(json.dumps(out))
@@ -126,7 +148,9 @@ def main() -> int:
 
 def print_table(out: dict) -> None:
     w = sys.stderr.write
-    w(f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['partition']}\n")
+    w(
+        f"\nunbilled consumption vs ground truth: {out['accounts']} accounts, seed {out['seed']}, {out['load_model']} world, {out['partition']}\n"
+    )
     w(f"signed error %            {'ours':>9} {'ADU':>9} {'last yr':>9} {'truth kWh':>14}\n")
     p = out["portfolio_error_pct"]
     w(

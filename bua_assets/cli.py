@@ -2,6 +2,7 @@
 
 bua-assets demo [--accounts N] [--month YYYY-MM] [--home DIR] [--json]
 bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K [--core-url URL] [--out DIR]
+    [--load-model rich|simple|alt]
 bua-assets nem12 inspect FILE [--json]
 bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
 bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
@@ -58,6 +59,19 @@ def _log(msg: str) -> None:
     print(f"[bua] {msg}", file=sys.stderr, flush=True)
 
 
+LOAD_MODELS = ("rich", "simple", "alt")
+
+
+def load_model(name: str):
+    """The synthetic world's load model by name (generate --load-model)."""
+    from bua_assets.synth.alt import AltLoad
+    from bua_assets.synth.load import SimpleLoad
+    from bua_assets.synth.rich import RichLoad
+
+    models = {"rich": RichLoad, "simple": SimpleLoad, "alt": AltLoad}
+    return models[name]()
+
+
 def cmd_generate(args) -> int:
     from bua_assets.settings import defaults
     from bua_assets.synth.generator import GeneratorConfig, generate
@@ -65,7 +79,7 @@ def cmd_generate(args) -> int:
     out = Path(args.out or defaults().home / "retailer")
     core_url = args.core_url or f"sqlite:///{(out / 'core.db').resolve()}"
     config = GeneratorConfig(args.accounts, args.seed, date.fromisoformat(args.as_at), args.history_months)
-    manifest = generate(config, out, core_url, progress=_log)
+    manifest = generate(config, out, core_url, progress=_log, load_model=load_model(args.load_model))
     print(json.dumps(manifest["counts"] | {"seconds": manifest["seconds"], "out": str(out)}))
     return 0
 
@@ -387,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--history-months", type=int, default=13)
     gen.add_argument("--core-url", help="sqlite:///path or mysql+pymysql://user:pw@host:3306/db")
     gen.add_argument("--out", help="folder for NEM12 files, truth and manifest")
+    gen.add_argument(
+        "--load-model",
+        choices=LOAD_MODELS,
+        default="rich",
+        help="the consumption process: rich (default), simple (the original), alt (the held-out world)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     nem12 = sub.add_parser("nem12", help="NEM12 tools").add_subparsers(dest="nem12_command", required=True)

@@ -231,6 +231,7 @@ def generate(
     manifest = {
         "config": {**asdict(config), "as_at": config.as_at.isoformat()},
         "core_url": db.url.redacted(),
+        "load_model": model.name,
         "counts": counts,
         "seconds": round(time.perf_counter() - t0, 1),
     }
