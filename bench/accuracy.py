@@ -32,6 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bua_assets.cli import load_model  # noqa: E402
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
 from bua_assets.evaluation.backtest import (  # noqa: E402
     baselines,
@@ -59,9 +60,9 @@ def main() -> int:
     p.add_argument("--reuse", action="store_true", help="reuse the retailer and lake already under --home")
     p.add_argument(
         "--load-model",
-        choices=("rich", "simple", "alt"),
         default="rich",
-        help="the synthetic world's consumption process (alt: the held-out world, not to tune on)",
+        help="the synthetic world's consumption process: rich, simple, alt (the held-out world, not to tune "
+        "on) or another world as package.module:Name (bua-assets generate --load-model)",
     )
     args = p.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="bua-accuracy-"))
@@ -73,7 +74,7 @@ def main() -> int:
         config.get("accounts") == args.accounts
         and config.get("seed") == args.seed
         # A manifest from before the model was recorded was the rich world.
-        and recorded.get("load_model", "rich") == args.load_model
+        and recorded.get("load_model", "rich") == load_model(args.load_model).name
     )
     if not (args.reuse and same_world):
         t = time.perf_counter()

@@ -2,7 +2,7 @@
 
 bua-assets demo [--accounts N] [--month YYYY-MM] [--home DIR] [--json]
 bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K [--core-url URL] [--out DIR]
-    [--load-model rich|simple|alt]
+    [--load-model rich|simple|alt|package.module:Name]
 bua-assets nem12 inspect FILE [--json]
 bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
 bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
@@ -62,14 +62,38 @@ def _log(msg: str) -> None:
 LOAD_MODELS = ("rich", "simple", "alt")
 
 
-def load_model(name: str):
-    """The synthetic world's load model by name (generate --load-model)."""
-    from bua_assets.synth.alt import AltLoad
-    from bua_assets.synth.load import SimpleLoad
-    from bua_assets.synth.rich import RichLoad
+def load_model(spec: str):
+    """The synthetic world's load model (generate --load-model): one of LOAD_MODELS, or any other
+    world as ``package.module:Name`` (a class, or a factory, returning an object with the
+    synth.load.LoadModel methods), so a world written elsewhere plugs in without changing us."""
+    if spec in LOAD_MODELS:
+        from bua_assets.synth.alt import AltLoad
+        from bua_assets.synth.load import SimpleLoad
+        from bua_assets.synth.rich import RichLoad
 
-    models = {"rich": RichLoad, "simple": SimpleLoad, "alt": AltLoad}
-    return models[name]()
+        return {"rich": RichLoad, "simple": SimpleLoad, "alt": AltLoad}[spec]()
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"{spec!r}: expected one of {', '.join(LOAD_MODELS)} or package.module:Name")
+    import importlib
+
+    try:
+        model = getattr(importlib.import_module(module_name), attr)()
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{spec!r}: cannot load it ({exc})") from exc
+    missing = [m for m in ("prepare", "half_hourly", "gas_network_daily") if not callable(getattr(model, m, None))]
+    if missing or not isinstance(getattr(model, "name", None), str):
+        raise ValueError(f"{spec!r} is not a load model: it needs a name and {', '.join(missing) or 'the methods'}")
+    return model
+
+
+def _load_model_arg(spec: str) -> str:
+    """argparse type: the spec if it loads (a clear usage error otherwise)."""
+    try:
+        load_model(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return spec
 
 
 def cmd_generate(args) -> int:
@@ -403,9 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", help="folder for NEM12 files, truth and manifest")
     gen.add_argument(
         "--load-model",
-        choices=LOAD_MODELS,
+        type=_load_model_arg,
         default="rich",
-        help="the consumption process: rich (default), simple (the original), alt (the held-out world)",
+        help="the consumption process: rich (default), simple (the original), alt (the held-out world), "
+        "or another world as package.module:Name (a synth.load.LoadModel)",
     )
     gen.set_defaults(func=cmd_generate)
 
