@@ -519,7 +519,8 @@ def typical_day_index(
     out = [(np.full((n, window.days), np.nan), np.zeros((n, window.days), dtype=np.int64)) for _, n in groupings]
     level = level[level > 0]
     for table in months:
-        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas()
+        # Dates as datetime64, not Python date objects (casting those per row was 80% of the time).
+        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas(date_as_object=False)
         t = t[(t["actual_half_hours"] == HALF_HOURS) & t["register_id"].isin(level.index)]
         day = window.index(t["read_date"].to_numpy().astype("datetime64[D]"))
         t = t.assign(
