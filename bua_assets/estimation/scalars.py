@@ -58,6 +58,8 @@ def interval_scalars(
         reference_weight=("weight", "sum"),
     )
     g = g[g["reference_days"] >= min_days]
+    # Dates as the calendar days the basic registers' reference periods are in (date objects).
+    g["reference_start"], g["reference_end"] = g["reference_start"].dt.date, g["reference_end"].dt.date
     out = registers[["register_id"]].merge(g.reset_index(), on="register_id", how="left")
     out["scalar"] = out["reference_quantity"] / out["reference_weight"]
     return out
@@ -69,7 +71,8 @@ def latest_actual_days(months: Iterable[pa.Table], reference_days: int, register
     kept = pd.DataFrame(columns=["register_id", "read_date", "kwh"])
     wanted = pd.Index(np.unique(register_ids))
     for table in months:
-        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas()
+        # datetime64 dates: sorting and grouping Python date objects runs per row
+        t = table.select(["register_id", "read_date", "kwh", "actual_half_hours"]).to_pandas(date_as_object=False)
         t = t[(t["actual_half_hours"] == 48) & t["register_id"].isin(wanted)].drop(columns="actual_half_hours")
         kept = pd.concat([kept, t], ignore_index=True) if len(kept) else t
         kept = kept.sort_values(["register_id", "read_date"], ascending=[True, False])
