@@ -79,3 +79,32 @@ def test_a_tiny_retailer_generates_too(tmp_path):
             ).fetchone()[0]
             ids = con.execute("SELECT typeof(id), count(*) FROM Invoice GROUP BY 1").fetchall()
         assert orphans == 0 and all(kind == "integer" for kind, _ in ids)
+
+
+def _sigterm_disposition(_) -> int:
+    import signal
+
+    return int(signal.getsignal(signal.SIGTERM))
+
+
+def test_pool_workers_can_be_terminated_when_the_launcher_ignores_sigterm():
+    """Pool.terminate() stops idle workers with SIGTERM. Started from a process that ignores it
+    (nohup-style launchers, some CI runners), a worker waiting on the task queue's lock used to
+    ignore it too, and the generator waited on it forever; its workers restore the default."""
+    import multiprocessing as mp
+    import signal
+
+    from bua_assets.synth.generator import _terminable_worker
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        plain = mp.get_context("fork").Pool(1)
+        try:
+            assert plain.map(_sigterm_disposition, [0]) == [int(signal.SIG_IGN)]  # what a worker inherits
+        finally:
+            plain.close()  # not terminate(): this worker would ignore it
+            plain.join()
+        with mp.get_context("fork").Pool(1, initializer=_terminable_worker) as pool:
+            assert pool.map(_sigterm_disposition, [0]) == [int(signal.SIG_DFL)]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -171,7 +172,8 @@ def generate(
     pool = None
     results: Iterator[dict]
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        pool = mp.get_context("fork").Pool(workers)  # the workers share the world copy-on-write
+        # the workers share the world copy-on-write
+        pool = mp.get_context("fork").Pool(workers, initializer=_terminable_worker)
         results = pool.imap(_generate_month, months)
     else:
         results = map(_generate_month, months)
@@ -774,6 +776,14 @@ BILLING_PARTS = 8  # small parts: a worker holds one part's rows as Python objec
 _BILL_PART: Callable | None = None  # set by _Billing.run for the billing workers (inherited by fork)
 
 
+def _terminable_worker() -> None:
+    """Pool initializer: the default SIGTERM action in the worker. Pool.terminate() stops idle
+    workers with SIGTERM; a process started with SIGTERM ignored (nohup-style launchers, some CI
+    runners) passes that on through fork, and a worker waiting on the task queue's lock then
+    never exits: the parent waited on it forever (seen as the generator's intermittent hang)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _bill_part_entry(part: int):
     assert _BILL_PART is not None, "_Billing.run sets the part function before the workers start"
     return _BILL_PART(part)
@@ -1269,8 +1279,15 @@ class _Billing:
         _BILL_PART = self.bill_part
         try:
             if workers > 1 and "fork" in mp.get_all_start_methods():
-                with mp.get_context("fork").Pool(min(workers, BILLING_PARTS)) as pool:
+                pool = mp.get_context("fork").Pool(min(workers, BILLING_PARTS), initializer=_terminable_worker)
+                try:
                     parts = pool.map(_bill_part_entry, range(BILLING_PARTS), chunksize=1)
+                    pool.close()  # the workers finish on the pool's sentinels, no signal needed
+                except BaseException:
+                    pool.terminate()  # SIGTERM, at its default action in the workers (_terminable_worker)
+                    raise
+                finally:
+                    pool.join()
             else:
                 parts = [self.bill_part(k) for k in range(BILLING_PARTS)]
         finally:
