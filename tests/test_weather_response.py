@@ -188,3 +188,35 @@ def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
         MACRO,
     )
     assert (scalars["base_share"] >= floor - 1e-12).all()
+
+
+def test_reads_before_the_window_are_measured_against_the_networks_weather_of_their_own_days():
+    # A register exactly like its network (base share 0). Its reads before the window fell in a
+    # year whose network volumes (earlier) differ from the same days a year on: measured against
+    # the year-on proxy its line looks flatter or steeper than it is; against its own days, exact.
+    before = 365
+    first = np.datetime64(WINDOW.start) - before
+    days = np.arange(first, np.datetime64(WINDOW.start), dtype="datetime64[D]")
+    proxy = MACRO.weights(np.zeros(before, dtype=np.int64), days)
+    earlier = (proxy * (1 + 0.5 * (proxy - 1)))[None, :]  # a colder winter, a warmer summer
+    macro = MacroProfiles(MACRO.keys, MACRO.daily, MACRO.intraday, WINDOW, earlier)
+    assert np.allclose(macro.weights(np.zeros(before, dtype=np.int64), days), earlier[0])
+    assert np.isclose(macro.lowest()[0], min(earlier.min(), MACRO.daily.min()))  # the floor sees every known day
+    cuts = np.arange(0, before + 1, 91)
+    daily = 2.0 * earlier[0]
+    intervals = pd.DataFrame(
+        {
+            "meter_register_id": 1,
+            "from_date": days[0] + cuts[:-1] - 1,
+            "to_date": days[0] + cuts[1:] - 1,
+            "days": np.diff(cuts),
+            "consumption": [daily[a:b].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "from_read_type": "ACTUAL",
+            "to_read_type": "ACTUAL",
+        }
+    )
+    one = REGISTERS.iloc[:1]
+    own_days = weather_response(one, intervals, macro).set_index("register_id").loc[1]
+    year_on = weather_response(one, intervals, MACRO).set_index("register_id").loc[1]
+    assert abs(own_days["base_share"]) < 1e-6 and np.isclose(own_days["response_slope"], 2.0)
+    assert year_on["base_share"] < -0.2  # the year-on proxy has too mild a winter: looks heating-dominated

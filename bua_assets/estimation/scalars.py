@@ -262,7 +262,7 @@ def lowest_base_share(macro: MacroProfiles, key_index: np.ndarray) -> np.ndarray
     never below BASE_SHARE_RANGE's floor. A heating-dominated line fitted through winter and
     summer reads could otherwise dip below zero on a mild day."""
     key_index = np.asarray(key_index, dtype=np.int64)
-    lowest = macro.daily.min(axis=1)[np.maximum(key_index, 0)] if len(macro.daily) else np.ones(len(key_index))
+    lowest = macro.lowest()[np.maximum(key_index, 0)] if len(macro.daily) else np.ones(len(key_index))
     with np.errstate(invalid="ignore", divide="ignore"):
         bound = np.where(lowest < 1, -lowest / (1 - lowest), BASE_SHARE_RANGE[0])
     return np.where(key_index >= 0, np.maximum(bound, BASE_SHARE_RANGE[0]), BASE_SHARE_RANGE[0])
