@@ -220,3 +220,28 @@ def test_reads_before_the_window_are_measured_against_the_networks_weather_of_th
     year_on = weather_response(one, intervals, MACRO).set_index("register_id").loc[1]
     assert abs(own_days["base_share"]) < 1e-6 and np.isclose(own_days["response_slope"], 2.0)
     assert year_on["base_share"] < -0.2  # the year-on proxy has too mild a winter: looks heating-dominated
+
+
+def test_a_winter_periods_departure_carries_over_as_a_share_not_as_units():
+    # A heating-dominated register (3 x network - 1) read monthly through winter, its last two
+    # (winter) months 20% above its line's: half of the departure is kept as a share of every later
+    # day. As a level shift of the base (the method before) the winter's extra units would land
+    # whole on each mild spring day, a far larger share of those days than of the winter's.
+    iv = reads(1, 30)
+    iv = iv[iv["to_date"] <= DATES[270]].copy()
+    iv.loc[iv.index[-2:], "consumption"] *= 1.2
+    response = weather_response(REGISTERS, iv, MACRO)
+    s = with_response(basic_scalars(REGISTERS, iv, MACRO, reference_days=60), response, REGISTERS, MACRO)
+    s = s.set_index("register_id").loc[1]
+    r = response.set_index("register_id").loc[1]
+    assert s["base_share"] == pytest.approx(r["base_share"]) and r["base_share"] < -0.3  # the line's own shape
+    ahead = DATES[271:]
+    estimate = s["scalar"] * register_weights(
+        MACRO, np.zeros(len(ahead), dtype=int), np.full(len(ahead), s["base_share"]), ahead
+    )
+    line = r["response_base"] + r["response_slope"] * W[271:]
+    reference = (DATES > np.datetime64(s["reference_start"])) & (DATES <= np.datetime64(s["reference_end"]))
+    line_ref = r["response_base"] * reference.sum() + r["response_slope"] * W[reference].sum()
+    kept = s["reference_expected"] / line_ref
+    assert kept == pytest.approx(1 + 0.5 * (s["reference_quantity"] / line_ref - 1)) and kept > 1.02
+    np.testing.assert_allclose(estimate / line, kept, rtol=1e-9)  # the same share on a cold and a mild day

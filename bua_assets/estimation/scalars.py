@@ -293,10 +293,13 @@ def with_response(
     """basic_scalars re-expressed in the register's own line (weather_response): over the
     reference period the register is expected at its line plus ``credibility`` x the period's
     departure from it (reference_expected; 1 keeps the reference quantity: the recent level in the
-    register's shape), and the base takes that departure as a level shift, so base_share and the
-    scalar (reference_expected over the reference period's register_weights) carry both the
-    register's shape and its credible recent level. A register without a line keeps the
-    reference quantity in the segment's shape. ``registers``: register_id, key_index."""
+    register's shape), and the whole line takes that departure as a scale: base_share stays the
+    line's, and the scalar (reference_expected over the reference period's register_weights)
+    carries the credible recent level. So a departure carries over as the same share of every
+    day, whatever the seasons of the reference period and of the days estimated; taken as a level
+    shift of the base (the method before), a winter reference period's departure, large in
+    units, weighed on the mild days after it far more than its share. A register without a line
+    keeps the reference quantity in the segment's shape. ``registers``: register_id, key_index."""
     s = scalars.merge(response, on="register_id", how="left").fillna({"base_share": 0.0})
     s["reference_expected"] = s["reference_quantity"]
     has = s["reference_start"].notna().to_numpy()
@@ -317,13 +320,7 @@ def with_response(
             line = base * days + slope * range_weight(macro, k, start, end)
             departure = quantity - line
             lined = np.isfinite(line) & (days > 0)
-            expected = np.where(lined, np.maximum(line + credibility * departure, 0.0), quantity)
-            shifted = base + credibility * departure / np.where(days > 0, days, 1.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                own = np.where(shifted + slope > 0, shifted / (shifted + slope), 0.0)
-            share = np.where(lined, np.clip(np.nan_to_num(own), *BASE_SHARE_RANGE), share)
-            share = np.maximum(share, lowest_base_share(macro, k))
-            quantity = expected
+            quantity = np.where(lined, np.maximum(line + credibility * departure, 0.0), quantity)
         weight = register_range_weight(macro, k, share, start, end)
         s.loc[has, "base_share"] = share
         s.loc[has, "reference_expected"] = quantity
