@@ -88,6 +88,38 @@ def test_macro_weights_average_one_and_dates_outside_take_the_same_weekday_a_yea
     assert macro.weights(np.array([0]), later)[0] == macro.daily[0, WINDOW.index(later - 364)[0]]
 
 
+def test_gas_days_before_the_window_take_the_networks_own_volume_and_survive_the_lake():
+    D = WINDOW.days
+    values = np.ones((1, D, 48)) / 48
+    segments = prof.SegmentProfiles(
+        ["RES|NSW|PRIMARY"], values, np.ones((1, D)), np.full((1, D), "VALID"), pd.DataFrame()
+    )
+    # The network: 100 a day in the window, 300 in August (a colder year than the window's next August
+    # would say), no volume on 2026-08-10.
+    dates = pd.date_range("2026-08-01", "2026-10-31")
+    volumes = pd.DataFrame(
+        {"utility_network_id": 4, "gas_date": dates.date, "volume": np.where(dates < "2026-09-01", 300.0, 100.0)}
+    )
+    volumes = volumes[volumes["gas_date"] != date(2026, 8, 10)]
+    macro = prof.macro_profiles(segments, volumes, WINDOW)
+    assert macro.keys == ["RES|NSW|PRIMARY", "GAS|4"] and macro.earlier_start == np.datetime64("2026-08-01")
+    days = np.array(["2026-07-31", "2026-08-01", "2026-08-10", "2026-08-31", "2026-09-01"], dtype="datetime64[D]")
+    # On the window's scale (its mean 100 is 1): August is 3; a day without a volume, and a day
+    # before any, take the same weekday a year on, as before; a segment has no days of its own.
+    proxy = macro.daily[1, WINDOW.seasonal_index(days)]
+    assert np.allclose(macro.weights(np.full(5, 1), days), [proxy[0], 3.0, proxy[2], 3.0, 1.0])
+    assert np.allclose(macro.weights(np.zeros(5, dtype=np.int64), days), macro.daily[0, WINDOW.seasonal_index(days)])
+    assert np.allclose(macro.lowest(), [1.0, 1.0])
+    tables = prof.macro_to_tables(macro)
+    assert tables["daily_before_window"].num_rows == 30
+    back = prof.macro_from_tables(
+        tables["daily_shape"], tables["intraday_shape"], WINDOW, tables["daily_before_window"]
+    )
+    assert np.allclose(back.weights(np.full(5, 1), days), macro.weights(np.full(5, 1), days))
+    without = prof.macro_from_tables(tables["daily_shape"], tables["intraday_shape"], WINDOW)
+    assert np.allclose(without.weights(np.full(5, 1), days), proxy[[0, 1, 2, 3, 4]])
+
+
 def reads(*rows):
     return pd.DataFrame(rows, columns=["id", "meter_register_id", "read_date", "reading", "read_type"])
 

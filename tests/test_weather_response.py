@@ -188,3 +188,60 @@ def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
         MACRO,
     )
     assert (scalars["base_share"] >= floor - 1e-12).all()
+
+
+def test_reads_before_the_window_are_measured_against_the_networks_weather_of_their_own_days():
+    # A register exactly like its network (base share 0). Its reads before the window fell in a
+    # year whose network volumes (earlier) differ from the same days a year on: measured against
+    # the year-on proxy its line looks flatter or steeper than it is; against its own days, exact.
+    before = 365
+    first = np.datetime64(WINDOW.start) - before
+    days = np.arange(first, np.datetime64(WINDOW.start), dtype="datetime64[D]")
+    proxy = MACRO.weights(np.zeros(before, dtype=np.int64), days)
+    earlier = (proxy * (1 + 0.5 * (proxy - 1)))[None, :]  # a colder winter, a warmer summer
+    macro = MacroProfiles(MACRO.keys, MACRO.daily, MACRO.intraday, WINDOW, earlier)
+    assert np.allclose(macro.weights(np.zeros(before, dtype=np.int64), days), earlier[0])
+    assert np.isclose(macro.lowest()[0], min(earlier.min(), MACRO.daily.min()))  # the floor sees every known day
+    cuts = np.arange(0, before + 1, 91)
+    daily = 2.0 * earlier[0]
+    intervals = pd.DataFrame(
+        {
+            "meter_register_id": 1,
+            "from_date": days[0] + cuts[:-1] - 1,
+            "to_date": days[0] + cuts[1:] - 1,
+            "days": np.diff(cuts),
+            "consumption": [daily[a:b].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "from_read_type": "ACTUAL",
+            "to_read_type": "ACTUAL",
+        }
+    )
+    one = REGISTERS.iloc[:1]
+    own_days = weather_response(one, intervals, macro).set_index("register_id").loc[1]
+    year_on = weather_response(one, intervals, MACRO).set_index("register_id").loc[1]
+    assert abs(own_days["base_share"]) < 1e-6 and np.isclose(own_days["response_slope"], 2.0)
+    assert year_on["base_share"] < -0.2  # the year-on proxy has too mild a winter: looks heating-dominated
+
+
+def test_a_winter_periods_departure_carries_over_as_a_share_not_as_units():
+    # A heating-dominated register (3 x network - 1) read monthly through winter, its last two
+    # (winter) months 20% above its line's: half of the departure is kept as a share of every later
+    # day. As a level shift of the base (the method before) the winter's extra units would land
+    # whole on each mild spring day, a far larger share of those days than of the winter's.
+    iv = reads(1, 30)
+    iv = iv[iv["to_date"] <= DATES[270]].copy()
+    iv.loc[iv.index[-2:], "consumption"] *= 1.2
+    response = weather_response(REGISTERS, iv, MACRO)
+    s = with_response(basic_scalars(REGISTERS, iv, MACRO, reference_days=60), response, REGISTERS, MACRO)
+    s = s.set_index("register_id").loc[1]
+    r = response.set_index("register_id").loc[1]
+    assert s["base_share"] == pytest.approx(r["base_share"]) and r["base_share"] < -0.3  # the line's own shape
+    ahead = DATES[271:]
+    estimate = s["scalar"] * register_weights(
+        MACRO, np.zeros(len(ahead), dtype=int), np.full(len(ahead), s["base_share"]), ahead
+    )
+    line = r["response_base"] + r["response_slope"] * W[271:]
+    reference = (DATES > np.datetime64(s["reference_start"])) & (DATES <= np.datetime64(s["reference_end"]))
+    line_ref = r["response_base"] * reference.sum() + r["response_slope"] * W[reference].sum()
+    kept = s["reference_expected"] / line_ref
+    assert kept == pytest.approx(1 + 0.5 * (s["reference_quantity"] / line_ref - 1)) and kept > 1.02
+    np.testing.assert_allclose(estimate / line, kept, rtol=1e-9)  # the same share on a cold and a mild day

@@ -44,10 +44,12 @@ def registers_of(store: Lake, key: str) -> pd.DataFrame:
 
 
 def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
+    before = "daily_before_window"
     return prof.macro_from_tables(
         store.read("macro_profiles", key, "daily_shape"),
         store.read("macro_profiles", key, "intraday_shape"),
         profile_window(key),
+        store.read("macro_profiles", key, before) if store.exists("macro_profiles", key, before) else None,
     )
 
 

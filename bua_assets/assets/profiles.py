@@ -252,7 +252,8 @@ class MacroProfilesConfig(dg.Config):
     **team("profiles"),
     description="Normalised shapes per segment: the daily weight (mean 1 over the window: the typical "
     "register's day, the median of each profile register's day over its own average day) and each "
-    "day's intraday shares; gas daily shapes per network from GasNetworkDailyVolume.",
+    "day's intraday shares; gas daily shapes per network from GasNetworkDailyVolume, with the "
+    "network's own days before the window (daily_before_window) for read intervals that old.",
 )
 def macro_profiles(
     context: dg.AssetExecutionContext, config: MacroProfilesConfig, lake: LakeResource
@@ -285,6 +286,7 @@ def macro_profiles(
             "path": store.uri("macro_profiles", key),
             "segments": len(names),
             "gas_networks": len(macro.keys) - len(names),
+            "gas_days_before_window": tables["daily_before_window"].num_rows,
         }
     )
 

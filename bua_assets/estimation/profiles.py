@@ -600,10 +600,41 @@ class MacroProfiles:
     daily: np.ndarray  # (keys, days): the day's weight, averaging 1 over the window
     intraday: np.ndarray  # (segments, days, 48): each day's shape, summing to 1
     window: Window
+    # (keys, days up to the day before the window): a key's own weight on a day before the window,
+    # on the window's scale (gas: the network's volume that day over its mean in the window); NaN
+    # where unknown (every segment: interval data is profiled over the window only).
+    earlier: np.ndarray | None = None
+
+    @property
+    def earlier_start(self) -> np.datetime64:
+        """The first date ``earlier`` covers."""
+        days = 0 if self.earlier is None else self.earlier.shape[1]
+        return np.datetime64(self.window.start) - days
 
     def weights(self, key_index: np.ndarray, dates: np.ndarray) -> np.ndarray:
-        """Daily weight for each (key, date); dates outside the window use the same weekday a year on/back."""
-        return self.daily[key_index, self.window.seasonal_index(dates)]
+        """Daily weight for each (key, date). A date before the window takes the key's own weight of
+        that day when known (``earlier``), else, like a date after it, the same weekday a year on/back:
+        that day's season but another year's weather, which a read interval long ago would otherwise
+        be measured against (for gas the network's own volumes are the day's weather)."""
+        dates = np.asarray(dates, dtype="datetime64[D]")
+        key_index = np.asarray(key_index, dtype=np.int64)
+        w = self.daily[key_index, self.window.seasonal_index(dates)]
+        if self.earlier is None or not self.earlier.shape[1]:
+            return w
+        pos = (dates - self.earlier_start).astype(np.int64)
+        before = (pos >= 0) & (dates < np.datetime64(self.window.start))
+        own = np.full(len(w), np.nan)
+        own[before] = self.earlier[key_index[before], pos[before]]
+        return np.where(np.isfinite(own), own, w)
+
+    def lowest(self) -> np.ndarray:
+        """Each key's mildest day's weight, over the window and the known days before it."""
+        low = self.daily.min(axis=1) if self.daily.shape[1] else np.ones(len(self.keys))
+        if self.earlier is not None and self.earlier.shape[1]:
+            with np.errstate(invalid="ignore"):
+                known = np.where(np.isfinite(self.earlier), self.earlier, np.inf).min(axis=1)
+            low = np.minimum(low, known)
+        return low
 
     def key_index(self, names) -> np.ndarray:
         pos = {k: i for i, k in enumerate(self.keys)}
@@ -624,12 +655,17 @@ def macro_profiles(
         daily = np.where(mean > 0, total / mean, 1.0) if typical_daily is None else np.asarray(typical_daily)
         intraday = np.where(total[..., None] > 0, profiles.values / total[..., None], 1.0 / HALF_HOURS)
     keys = list(profiles.names)
-    gas_rows = []
+    gas_dates = pd.to_datetime(gas_volumes["gas_date"]).to_numpy().astype("datetime64[D]")
+    first = gas_dates.min() if len(gas_dates) else np.datetime64(window.start)
+    before_days = max(int((np.datetime64(window.start) - first).astype(np.int64)), 0)
+    gas_rows, gas_earlier = [], []
     for network, g in gas_volumes.groupby("utility_network_id", sort=True):
+        dates = pd.to_datetime(g["gas_date"]).to_numpy().astype("datetime64[D]")
+        volume = g["volume"].to_numpy(dtype=float)
         vol = np.full(window.days, np.nan)
-        di = window.index(pd.to_datetime(g["gas_date"]).to_numpy().astype("datetime64[D]"))
+        di = window.index(dates)
         ok = di >= 0
-        vol[di[ok]] = g["volume"].to_numpy(dtype=float)[ok]
+        vol[di[ok]] = volume[ok]
         for k in (7, -7, 14, -14):
             gap = np.isnan(vol)
             if not gap.any():
@@ -637,10 +673,19 @@ def macro_profiles(
             vol[gap] = np.roll(vol, k)[gap]
         vol = np.where(np.isnan(vol), np.nanmean(vol) if (~np.isnan(vol)).any() else 1.0, vol)
         gas_rows.append(vol / vol.mean())
+        # The network's days before the window, on the window's scale (a day without a volume: unknown).
+        early = np.full(before_days, np.nan)
+        pos = (dates - (np.datetime64(window.start) - before_days)).astype(np.int64)
+        was = (pos >= 0) & (pos < before_days)
+        early[pos[was]] = volume[was] / vol.mean()
+        gas_earlier.append(early)
         keys.append(f"GAS|{int(network)}")
     if gas_rows:
         daily = np.vstack([daily, np.array(gas_rows)])
-    return MacroProfiles(keys, daily, intraday, window)
+    earlier = np.full((len(keys), before_days), np.nan)
+    if gas_earlier:
+        earlier[len(keys) - len(gas_earlier) :] = np.array(gas_earlier)
+    return MacroProfiles(keys, daily, intraday, window, earlier if before_days else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -693,12 +738,37 @@ def macro_to_tables(macro: MacroProfiles) -> dict[str, pa.Table]:
     intraday = dense_to_table(
         segments, macro.window, macro.intraday, np.zeros(macro.intraday.shape[:2], dtype=np.int32)
     ).drop_columns(["registers"])
-    return {"daily_shape": daily, "intraday_shape": intraday.rename_columns(["profile_key", "date", "shares"])}
+    tables = {"daily_shape": daily, "intraday_shape": intraday.rename_columns(["profile_key", "date", "shares"])}
+    tables["daily_before_window"] = earlier_to_table(macro)
+    return tables
 
 
-def macro_from_tables(daily: pa.Table, intraday: pa.Table, window: Window) -> MacroProfiles:
+def earlier_to_table(macro: MacroProfiles) -> pa.Table:
+    """The known weights before the window (MacroProfiles.earlier), one row per key and date."""
+    e = macro.earlier if macro.earlier is not None else np.zeros((len(macro.keys), 0))
+    k, d = np.nonzero(np.isfinite(e))
+    return pa.table(
+        {
+            "profile_key": pa.array(np.array(macro.keys, dtype=object)[k], pa.string()),
+            "date": pa.array(macro.earlier_start + d.astype("timedelta64[D]"), pa.date32()),
+            "weight": pa.array(np.round(e[k, d], 8), pa.float64()),
+        }
+    )
+
+
+def macro_from_tables(
+    daily: pa.Table, intraday: pa.Table, window: Window, before_window: pa.Table | None = None
+) -> MacroProfiles:
     keys = list(dict.fromkeys(daily["profile_key"].to_pylist()))
     weights = daily["weight"].to_numpy().reshape(len(keys), -1)
     segments = len(dict.fromkeys(intraday["profile_key"].to_pylist()))
     shares = pc.list_flatten(intraday["shares"]).to_numpy(zero_copy_only=False).reshape(segments, -1, HALF_HOURS)
-    return MacroProfiles(keys, weights, shares, window)
+    earlier = None
+    if before_window is not None and before_window.num_rows:
+        dates = before_window["date"].to_numpy().astype("datetime64[D]")
+        days = int((np.datetime64(window.start) - dates.min()).astype(np.int64))
+        earlier = np.full((len(keys), days), np.nan)
+        k = pd.Index(keys).get_indexer(before_window["profile_key"].to_pylist())
+        pos = (dates - (np.datetime64(window.start) - days)).astype(np.int64)
+        earlier[k, pos] = before_window["weight"].to_numpy()
+    return MacroProfiles(keys, weights, shares, window, earlier)

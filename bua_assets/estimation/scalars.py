@@ -265,7 +265,7 @@ def lowest_base_share(macro: MacroProfiles, key_index: np.ndarray) -> np.ndarray
     never below BASE_SHARE_RANGE's floor. A heating-dominated line fitted through winter and
     summer reads could otherwise dip below zero on a mild day."""
     key_index = np.asarray(key_index, dtype=np.int64)
-    lowest = macro.daily.min(axis=1)[np.maximum(key_index, 0)] if len(macro.daily) else np.ones(len(key_index))
+    lowest = macro.lowest()[np.maximum(key_index, 0)] if len(macro.daily) else np.ones(len(key_index))
     with np.errstate(invalid="ignore", divide="ignore"):
         bound = np.where(lowest < 1, -lowest / (1 - lowest), BASE_SHARE_RANGE[0])
     return np.where(key_index >= 0, np.maximum(bound, BASE_SHARE_RANGE[0]), BASE_SHARE_RANGE[0])
@@ -296,10 +296,13 @@ def with_response(
     """basic_scalars re-expressed in the register's own line (weather_response): over the
     reference period the register is expected at its line plus ``credibility`` x the period's
     departure from it (reference_expected; 1 keeps the reference quantity: the recent level in the
-    register's shape), and the base takes that departure as a level shift, so base_share and the
-    scalar (reference_expected over the reference period's register_weights) carry both the
-    register's shape and its credible recent level. A register without a line keeps the
-    reference quantity in the segment's shape. ``registers``: register_id, key_index."""
+    register's shape), and the whole line takes that departure as a scale: base_share stays the
+    line's, and the scalar (reference_expected over the reference period's register_weights)
+    carries the credible recent level. So a departure carries over as the same share of every
+    day, whatever the seasons of the reference period and of the days estimated; taken as a level
+    shift of the base (the method before), a winter reference period's departure, large in
+    units, weighed on the mild days after it far more than its share. A register without a line
+    keeps the reference quantity in the segment's shape. ``registers``: register_id, key_index."""
     s = scalars.merge(response, on="register_id", how="left").fillna({"base_share": 0.0})
     s["reference_expected"] = s["reference_quantity"]
     has = s["reference_start"].notna().to_numpy()
@@ -320,13 +323,7 @@ def with_response(
             line = base * days + slope * range_weight(macro, k, start, end)
             departure = quantity - line
             lined = np.isfinite(line) & (days > 0)
-            expected = np.where(lined, np.maximum(line + credibility * departure, 0.0), quantity)
-            shifted = base + credibility * departure / np.where(days > 0, days, 1.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                own = np.where(shifted + slope > 0, shifted / (shifted + slope), 0.0)
-            share = np.where(lined, np.clip(np.nan_to_num(own), *BASE_SHARE_RANGE), share)
-            share = np.maximum(share, lowest_base_share(macro, k))
-            quantity = expected
+            quantity = np.where(lined, np.maximum(line + credibility * departure, 0.0), quantity)
         weight = register_range_weight(macro, k, share, start, end)
         s.loc[has, "base_share"] = share
         s.loc[has, "reference_expected"] = quantity
