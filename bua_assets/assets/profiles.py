@@ -268,7 +268,7 @@ def macro_profiles(
     summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
     typical = prof.typical_segment_weights(
         names,
-        prof.macro_profiles(profiles, gas.iloc[:0], window).daily,
+        prof.profile_daily_weights(profiles),
         registers_of(store, key),
         summary.set_index("register_id")["average_daily_kwh"],
         recent_register_days(store, key, ["register_id", "read_date", "kwh", "actual_half_hours"]),

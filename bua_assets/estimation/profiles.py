@@ -641,6 +641,15 @@ class MacroProfiles:
         return np.array([pos.get(n, -1) for n in names], dtype=np.int64)
 
 
+def profile_daily_weights(profiles: SegmentProfiles) -> np.ndarray:
+    """Each segment's daily weight from its profile: the day's average kWh over the window's mean
+    day ((segments, days); 1 where a segment has none). typical_daily_weights falls back to it."""
+    total = profiles.values.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total.mean(axis=1, keepdims=True)
+        return np.where(mean > 0, total / mean, 1.0)
+
+
 def macro_profiles(
     profiles: SegmentProfiles, gas_volumes: pd.DataFrame, window: Window, typical_daily: np.ndarray | None = None
 ) -> MacroProfiles:
@@ -650,9 +659,8 @@ def macro_profiles(
     (typical_daily_weights, (segments, days)) replaces the segments' daily weights when given;
     the intraday shares are the profiles' either way."""
     total = profiles.values.sum(axis=2)  # (S, D)
+    daily = profile_daily_weights(profiles) if typical_daily is None else np.asarray(typical_daily)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total.mean(axis=1, keepdims=True)
-        daily = np.where(mean > 0, total / mean, 1.0) if typical_daily is None else np.asarray(typical_daily)
         intraday = np.where(total[..., None] > 0, profiles.values / total[..., None], 1.0 / HALF_HOURS)
     keys = list(profiles.names)
     gas_dates = pd.to_datetime(gas_volumes["gas_date"]).to_numpy().astype("datetime64[D]")

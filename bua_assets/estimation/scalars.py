@@ -325,11 +325,15 @@ def with_response(
             lined = np.isfinite(line) & (days > 0)
             quantity = np.where(lined, np.maximum(line + credibility * departure, 0.0), quantity)
         weight = register_range_weight(macro, k, share, start, end)
-        s.loc[has, "base_share"] = share
         s.loc[has, "reference_expected"] = quantity
         s.loc[has, "reference_weight"] = weight
         s.loc[has, "scalar"] = quantity / weight
     return s
+
+
+# The closest group a register without history is averaged over (with_segment_averages' first
+# level), and the level a move-in's previous occupant is compared with (with_premise_prior).
+CLASS_LEVEL = ["profile_key", "customer_class", "read_kind"]
 
 
 def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +350,7 @@ def with_segment_averages(scalars: pd.DataFrame, registers: pd.DataFrame) -> pd.
     s["method"] = np.where(own, "own_history", None)  # type: ignore[call-overload]  # None: an object column
     s["fallback"] = None
     for level, cols in (
-        ("segment_class_read_kind", ["profile_key", "customer_class", "read_kind"]),
+        ("segment_class_read_kind", CLASS_LEVEL),
         ("segment_read_kind", ["profile_key", "read_kind"]),
         ("segment", ["profile_key"]),
         ("class_all_jurisdictions", ["fuel", "customer_class", "stream_type"]),
@@ -442,7 +446,7 @@ def with_premise_prior(
     measured against the average its group would have given it."""
     s = scalars.assign(previous_level=scalars["register_id"].map(previous))
     own = s["method"] == "own_history"
-    average = s[own].groupby(["profile_key", "customer_class", "read_kind"])["scalar"].transform("mean")
+    average = s[own].groupby(CLASS_LEVEL)["scalar"].transform("mean")
     s["_class_level"] = np.nan
     s.loc[own, "_class_level"] = average
     s["premise_credibility"] = np.nan
