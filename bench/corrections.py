@@ -113,7 +113,10 @@ def build(n: int, flagged_share: float, seed: int) -> dict:
     )
     versions = pd.concat(v, ignore_index=True)
     versions.insert(0, "id", np.arange(1, len(versions) + 1))
-    versions["created_at"] = pd.Timestamp("2026-10-20")
+    # The billed versions were created before the bills were issued, their replacements after.
+    versions["created_at"] = np.where(
+        versions["status"] == "REPLACED", pd.Timestamp("2024-01-01"), pd.Timestamp("2026-10-20")
+    )
 
     # Bills: monthly from the 15th, split at 1 July; one line per charge x time class.
     starts = FIRST + pd.DateOffset(months=1) * np.arange(PERIODS)
@@ -175,7 +178,13 @@ def build(n: int, flagged_share: float, seed: int) -> dict:
         ]
     ].rename(columns={"charge_type": "plan_item_type_name", "time_class": "time_class_name"})
     invoices = pd.DataFrame(
-        {"id": np.arange(1, n * PERIODS + 1), "account_id": np.repeat(sp, PERIODS), "status": "ISSUED", "is_credit": 0}
+        {
+            "id": np.arange(1, n * PERIODS + 1),
+            "account_id": np.repeat(sp, PERIODS),
+            "status": "ISSUED",
+            "is_credit": 0,
+            "issue_date": pd.Timestamp("2026-10-05"),
+        }
     )
     # 2% of the flagged supply points' bills credited and issued again.
     redo = invoices[flagged[invoices["account_id"] - 1] & (rng.random(len(invoices)) < 0.02)]["id"].to_numpy()
@@ -190,6 +199,7 @@ def build(n: int, flagged_share: float, seed: int) -> dict:
                         "account_id": invoices.set_index("id").loc[redo, "account_id"].to_numpy(),
                         "status": "ISSUED",
                         "is_credit": is_credit,
+                        "issue_date": pd.Timestamp("2026-10-10"),
                     }
                 ),
                 items[items["invoice_id"].isin(redo)].assign(invoice_id=lambda f, m=ids: f["invoice_id"].map(m)),

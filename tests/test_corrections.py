@@ -46,8 +46,12 @@ def plans(*rows):
 
 
 INVOICES = pd.DataFrame(
-    [(1, 5, "ISSUED", 0), (2, 5, "ISSUED", 0), (3, 5, "CANCELLED", 0)],
-    columns=["id", "account_id", "status", "is_credit"],
+    [
+        (1, 5, "ISSUED", 0, date(2026, 9, 3)),
+        (2, 5, "ISSUED", 0, date(2026, 10, 3)),
+        (3, 5, "CANCELLED", 0, date(2026, 10, 2)),
+    ],
+    columns=["id", "account_id", "status", "is_credit", "issue_date"],
 )
 LINES = pd.DataFrame(
     [
@@ -94,7 +98,7 @@ def test_nothing_flagged_or_nothing_changed_gives_no_lines():
 
 
 def test_a_credit_note_that_matches_no_debit_is_ignored_and_a_reversal_of_nothing_changes_nothing():
-    invoices = pd.concat([INVOICES, pd.DataFrame([(4, 5, "ISSUED", 1)], columns=INVOICES.columns)])
+    invoices = pd.concat([INVOICES, pd.DataFrame([(4, 5, "ISSUED", 1, date(2026, 10, 9))], columns=INVOICES.columns)])
     stray = pd.concat(
         [
             LINES,

@@ -7,7 +7,7 @@ empty."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -78,9 +78,13 @@ DISCOUNTS = pd.DataFrame(
 
 
 def versions(*rows):
-    """(account, plan, start, end, status, flagged) -> AccountPlan; created in row order."""
+    """(account, plan, start, end, status, flagged[, created]) -> AccountPlan; created in row order
+    on 1 November 2026 unless the row says when (a version replaced later is created later)."""
     return pd.DataFrame(
-        [(i + 1, a, SP, p, s, e, st, datetime(2026, 11, 1, i), f) for i, (a, p, s, e, st, f) in enumerate(rows)],
+        [
+            (i + 1, a, SP, p, s, e, st, (*rest, datetime(2026, 11, 1, i))[0], f)
+            for i, (a, p, s, e, st, f, *rest) in enumerate(rows)
+        ],
         columns=[
             "id",
             "account_id",
@@ -96,21 +100,24 @@ def versions(*rows):
 
 
 class History:
-    """Invoice and InvoiceLineItem as CORE holds them."""
+    """Invoice and InvoiceLineItem as CORE holds them. Bills are issued on 1 November 2026 unless
+    said; each run's output is issued a day after the previous one."""
 
     def __init__(self):
         self.invoices, self.lines = [], []
+        self.today = date(2026, 11, 1)
 
-    def bill(self, account, start, end, items, is_credit=False):
+    def bill(self, account, start, end, items, is_credit=False, issued=None):
         """items: (charge, time class, quantity, uom, rate, net, discount) as printed on the invoice."""
         inv = len(self.invoices) + 1
-        self.invoices.append((inv, account, "ISSUED", int(is_credit)))
+        self.invoices.append((inv, account, "ISSUED", int(is_credit), issued or self.today))
         self.lines += [(inv, account, SP, start, end, *item) for item in items]
         return inv
 
     def issue(self, supplementary: pd.DataFrame):
         """A run's output billed: per account, its debits on an invoice and its credits on a credit
         note that repeats the lines reversed, as printed (the way the billing system issues them)."""
+        self.today += timedelta(days=1)
         for (account, credit), part in supplementary.groupby(["account_id", "is_credit"]):
             sign = -1 if credit else 1
             inv = self.bill(account, part["period_start"].min(), part["period_end"].max(), [], credit)
@@ -134,7 +141,7 @@ class History:
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(Invoice, InvoiceLineItem) as frames."""
-        invoices = pd.DataFrame(self.invoices, columns=["id", "account_id", "status", "is_credit"])
+        invoices = pd.DataFrame(self.invoices, columns=["id", "account_id", "status", "is_credit", "issue_date"])
         lines = pd.DataFrame(
             self.lines,
             columns=[
@@ -229,7 +236,7 @@ def test_plan_replaced_mid_quarter_with_tou_and_a_conditional_discount_then_repl
         (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
         (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
         (A, 2, SEP16, None, "REPLACED", 0),
-        (A, 3, SEP16, None, "APPROVED", 1),
+        (A, 3, SEP16, None, "APPROVED", 1, datetime(2026, 11, 20)),
     )
     run2 = h.run(plans)
     # 50.60 x 3% = 1.518 -> 1.52; 115.00 x 3% = 3.45; guaranteed: counted in full. The plan 2 lines
@@ -306,7 +313,8 @@ def test_versions_moved_between_billing_accounts_over_successive_runs_with_usage
     assert h.run(plans).empty
 
     # Run 5: back to A for the month: B's and C's halves reversed, A billed again. The billed
-    # periods are now the two halves (what is billed is what gets re-priced), so A gets each half.
+    # period is still the bill's own month (the halves are parts a correction made), so A gets the
+    # month whole, as first billed: the halves do not stay split.
     plans = versions(
         *[
             (a, p, s, e, "REPLACED", 0)
@@ -321,10 +329,7 @@ def test_versions_moved_between_billing_accounts_over_successive_runs_with_usage
     )
     run5 = h.run(plans)
     assert rows(run5) == (
-        lines(A, sep1, sep15, half, False)
-        | lines(A, sep16, sep30, half, False)
-        | lines(B, sep1, sep15, half, True)
-        | lines(C, sep16, sep30, half, True)
+        lines(A, sep1, sep30, whole, False) | lines(B, sep1, sep15, half, True) | lines(C, sep16, sep30, half, True)
     )
     h.issue(run5)
     assert h.run(plans).empty
@@ -483,3 +488,92 @@ def test_overlapping_approved_versions_leave_the_period_as_billed_and_say_so():
     out, exceptions = supplementary_lines(plans, RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY)
     assert out.empty
     assert exceptions[["code", "period_start"]].values.tolist() == [["overlapping_charge_versions", AUG1]]
+
+
+def test_a_plan_replaced_twice_before_one_run_is_reversed_at_the_version_that_billed_it():
+    h = History()
+    # The quarter billed on 1 November on plan 2 (10% CONDITIONAL on usage): 92 x 1.10 = 101.20;
+    # peak 460 x 0.50 = 230.00, discount 23.00; off-peak 920 x 0.25 = 230.00, discount 23.00.
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.10, 101.20, 0.0),
+            ("USAGE_RETAIL", "PEAK", 460.0, "KWH", 0.50, 230.00, 23.00),
+            ("USAGE_RETAIL", "OFF_PEAK", 920.0, "KWH", 0.25, 230.00, 23.00),
+        ],
+    )
+    # After the bill: replaced by plan 3 on 10 November (never billed), then by plan 1 on the 12th.
+    plans = versions(
+        (A, 2, date(2026, 1, 1), None, "REPLACED", 0, datetime(2026, 1, 1)),
+        (A, 3, date(2026, 1, 1), None, "REPLACED", 0, datetime(2026, 11, 10)),
+        (A, 1, date(2026, 1, 1), None, "APPROVED", 1, datetime(2026, 11, 12)),
+    )
+    run = h.run(plans)
+    # Reversed at plan 2, the plan in force on the issue date: its CONDITIONAL discount comes back
+    # at the propensity (23.00 x 0.8 = 18.40), not plan 3's GUARANTEED 3%. Billed again at plan 1.
+    assert rows(run) == {
+        (A, AUG1, OCT31, "DAILY_RETAIL", "ANYTIME", 92.0, 1.10, -101.20, 0.0, 0.0, True),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 460.0, 0.50, -230.00, -23.00, -18.40, True),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "OFF_PEAK", 920.0, 0.25, -230.00, -23.00, -18.40, True),
+        *{(A, AUG1, OCT31, c, t, q, r, n, 0.0, 0.0, False) for c, t, q, _, r, n, _ in QUARTER_ON_PLAN_1},
+    }
+    assert set(run.loc[run["is_credit"], "plan_id"]) == {2}
+    assert set(run.loc[run["is_credit"] & (run["discount_net"] != 0), "discount_state"]) == {"CONDITIONAL"}
+    h.issue(run)
+    assert h.run(plans).empty
+
+
+def test_a_backdated_change_replaced_back_mirrors_the_first_correction_and_restores_the_bill():
+    h = History()
+    h.bill(A, AUG1, OCT31, QUARTER_ON_PLAN_1)
+    first = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), SEP15, "APPROVED", 0),
+        (A, 2, SEP16, None, "APPROVED", 1),
+    )
+    run1 = h.run(first)
+    assert round(run1["net_amount"].sum(), 2) == 50.60  # as in the first test: 460.00 -> 510.60
+    h.issue(run1)
+    # The change was a mistake: plan 1 for the whole quarter again.
+    back = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), SEP15, "REPLACED", 0),
+        (A, 2, SEP16, None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), None, "APPROVED", 1, datetime(2026, 11, 20)),
+    )
+    run2 = h.run(back)
+    # The mirror of run 1: both parts reversed (the plan 2 part with its conditional discount at the
+    # propensity) and the quarter billed whole again, exactly as first billed: -50.60 to the cent.
+    second_half = {
+        (A, SEP16, OCT31, "DAILY_RETAIL", "ANYTIME", 46.0, 1.10, -50.60, 0.0, 0.0, True),
+        (A, SEP16, OCT31, "USAGE_RETAIL", "PEAK", 230.0, 0.50, -115.00, -11.50, -9.20, True),
+        (A, SEP16, OCT31, "USAGE_RETAIL", "OFF_PEAK", 460.0, 0.25, -115.00, -11.50, -9.20, True),
+    }
+    first_half_reversed = {(*r[:7], -r[7], *r[8:10], True) for r in FIRST_HALF}
+    quarter = {(A, AUG1, OCT31, c, t, q, r, n, 0.0, 0.0, False) for c, t, q, _, r, n, _ in QUARTER_ON_PLAN_1}
+    assert rows(run2) == second_half | first_half_reversed | quarter
+    assert round(run2["net_amount"].sum(), 2) == -round(run1["net_amount"].sum(), 2) == -50.60
+    assert round(run2["discount_net"].sum(), 2) == -round(run1["discount_net"].sum(), 2) == -23.00
+    h.issue(run2)
+    assert h.run(back).empty
+
+
+def test_a_zero_line_re_rated_emits_nothing():
+    h = History()
+    aug31 = date(2026, 8, 31)
+    # August on plan 1 with no export at all: the feed-in line shows 0 kWh.
+    h.bill(
+        A,
+        AUG1,
+        aug31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 31.0, "DAY", 1.00, 31.00, 0.0),
+            ("FEED_IN", "SOLAR", 0.0, "KWH", 0.05, -0.0, 0.0),
+        ],
+    )
+    # Plan 7 pays more for exports (0.08) at the same supply rate: 0 kWh is worth 0 at either rate,
+    # and the supply line prices exactly as billed. Nothing to correct, so no lines at all.
+    plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 7, date(2026, 1, 1), None, "APPROVED", 1))
+    assert h.run(plans).empty

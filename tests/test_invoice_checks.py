@@ -26,6 +26,7 @@ def line(**kw) -> dict:
         "plan_item_type_name": "USAGE_RETAIL",
         "time_class_name": "ANYTIME",
         "period_start": OCT,
+        "period_end": date(2026, 10, 31),
         "block_order": 1,
         "quantity": 100.0,
         "rate": 0.3,
@@ -60,6 +61,9 @@ def test_errors_and_warnings_name_their_rows():
             line(line_id=5, plan_item_type_name="FEED_IN", rate=0.0, net_amount=0.0),  # a zero feed-in rate is allowed
             line(line_id=6, time_class_name="PEAK", net_amount=7.0),
             line(line_id=7, time_class_name="PEAK", net_amount=7.0),
+            # Same start, plan and amount but another end: two billed periods, not a repeat.
+            line(line_id=8, ili_state="SUPPLEMENTARY", plan_item_type_name="FEED_IN", period_end=date(2026, 10, 20)),
+            line(line_id=9, ili_state="SUPPLEMENTARY", plan_item_type_name="FEED_IN", period_end=date(2026, 11, 24)),
         ]
     )
     exceptions = pd.DataFrame(

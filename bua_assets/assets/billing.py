@@ -76,7 +76,7 @@ class IliExceptionsConfig(dg.Config):
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account")
-    invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"])
+    invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit", "issue_date"])
     line_items = store.read(
         "core_tables",
         key,

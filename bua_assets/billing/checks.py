@@ -19,10 +19,11 @@ LINE_KEY = [
     "plan_item_type_name",
     "time_class_name",
     "period_start",
+    "period_end",
     "block_order",
     "rate",
     "net_amount",
-]  # an exact repeat of a line
+]  # an exact repeat of a line: the same charge over the same whole period
 MISSING_TARIFF_CODES = ["missing_tariff", "partial_tariff", "no_charge_version"]
 IMPLAUSIBLE_FACTOR = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
 

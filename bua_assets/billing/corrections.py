@@ -93,11 +93,12 @@ def _exceptions(frame: pd.DataFrame, code: str, reason: pd.Series) -> pd.DataFra
 
 
 def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
-    """Issued line items as transactions: is_credit from the invoice, dates as datetimes,
-    absolute quantity, billable days and the match key columns."""
-    issued = invoices[invoices["status"] == ISSUED].set_index("id")["is_credit"].astype(bool)
+    """Issued line items as transactions: is_credit and issue_date from the invoice, dates as
+    datetimes, absolute quantity, billable days and the match key columns."""
+    issued = invoices[invoices["status"] == ISSUED].set_index("id")
     b = line_items[line_items["invoice_id"].isin(issued.index)].copy()
-    b["is_credit"] = b["invoice_id"].map(issued).to_numpy(dtype=bool)
+    b["is_credit"] = b["invoice_id"].map(issued["is_credit"].astype(bool)).to_numpy(dtype=bool)
+    b["issue_date"] = pd.to_datetime(b["invoice_id"].map(issued["issue_date"]))
     if "uom" not in b:
         b["uom"] = np.where(b["plan_item_type_name"] == SUPPLY_CHARGE, "DAY", "KWH")
     if "discount_net" not in b:
@@ -110,6 +111,42 @@ def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> p
         b[col] = b[col].astype(float)
     b["quantity"] = b["quantity"].abs()
     return _keys(b.reset_index(drop=True))
+
+
+def billed_periods(billed: pd.DataFrame, remaining: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the remaining debits with their billed period, billed_start/billed_end; the quantities as
+    billed per billed period, charge item and time class).
+
+    A billed period is a period an issued debit line covered that no other debit line of the
+    supply point strictly contains: the bill's own period, never the parts a correction split it
+    into. So a correction replaced back re-prices the whole period again and mirrors the first
+    correction (the parts reversed, the period billed whole), instead of leaving it split. Its
+    quantities are those of the latest invoice that billed the whole period (credited or not: a
+    correction moves money, never quantities), summed over step blocks; a remaining debit belongs
+    to the billed period that contains it."""
+    debits = billed.loc[~billed["is_credit"].to_numpy(dtype=bool)]
+    spans = debits[["utility_id", "period_start", "period_end"]].drop_duplicates()
+    pairs = spans.merge(spans, on="utility_id", suffixes=("", "_outer"))
+    inside = (
+        (pairs["period_start_outer"] <= pairs["period_start"])
+        & (pairs["period_end"] <= pairs["period_end_outer"])
+        & ((pairs["period_start_outer"] != pairs["period_start"]) | (pairs["period_end_outer"] != pairs["period_end"]))
+    )
+    contained = pairs.loc[inside, ["utility_id", "period_start", "period_end"]].drop_duplicates()
+    outer = spans.merge(contained.assign(_inner=True), how="left", on=["utility_id", "period_start", "period_end"])
+    outer = outer.loc[outer["_inner"].isna(), ["utility_id", "period_start", "period_end"]]
+    outer = outer.rename(columns={"period_start": "billed_start", "period_end": "billed_end"})
+    r = remaining.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
+    home = r[["_row", "utility_id", "period_start", "period_end"]].merge(outer, on="utility_id")
+    home = home[(home["billed_start"] <= home["period_start"]) & (home["period_end"] <= home["billed_end"])]
+    home = home.sort_values(["_row", "billed_start"], kind="stable").drop_duplicates("_row")
+    r = r.merge(home[["_row", "billed_start", "billed_end"]], on="_row").drop(columns="_row")
+    whole = debits.rename(columns={"period_start": "billed_start", "period_end": "billed_end"}).merge(
+        r[PERIOD].drop_duplicates(), on=PERIOD
+    )
+    q = whole.groupby([*PERIOD, "charge_type", "time_class", "uom", "invoice_id"], as_index=False)["quantity"].sum()
+    q = q.sort_values("invoice_id", kind="stable").drop_duplicates([*PERIOD, "charge_type", "time_class"], keep="last")
+    return r, q.drop(columns="invoice_id")
 
 
 def supplementary_lines(
@@ -160,15 +197,7 @@ def supplementary_lines(
     # Only the groups of non-DRAFT versions are in play (DESIGN §5.6 step 3).
     billed = billed[~old & ~unknown].merge(versions[GROUP].drop_duplicates(), on=GROUP)
     remaining = cleanse(billed, [*GROUP, *KEY])
-
-    # The billed periods and their quantities as billed: the latest invoice's, over its blocks.
-    q = remaining.groupby(
-        ["utility_id", "period_start", "period_end", "charge_type", "time_class", "uom", "invoice_id"], as_index=False
-    )["quantity"].sum()
-    q = q.sort_values("invoice_id", kind="stable").drop_duplicates(
-        ["utility_id", "period_start", "period_end", "charge_type", "time_class"], keep="last"
-    )
-    q = q.rename(columns={"period_start": "billed_start", "period_end": "billed_end"})
+    remaining, q = billed_periods(billed, remaining)
     approved = versions.loc[
         versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date", "end_date"]
     ]
@@ -205,13 +234,7 @@ def supplementary_lines(
     )
     c = c.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
     c = c[c["_doubled"].isna()].drop(columns="_doubled")
-    remaining = remaining.merge(
-        doubled[PERIOD]
-        .rename(columns={"billed_start": "period_start", "billed_end": "period_end"})
-        .assign(_doubled=True),
-        on=["utility_id", "period_start", "period_end"],
-        how="left",
-    )
+    remaining = remaining.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
     remaining = remaining[remaining["_doubled"].isna()].drop(columns="_doubled")
 
     if len(c):
@@ -233,11 +256,7 @@ def supplementary_lines(
         skip = bad[PERIOD].drop_duplicates().assign(_skip=True)
         calculated = calculated.merge(skip, on=PERIOD, how="left")
         calculated = calculated[calculated["_skip"].isna()].drop(columns="_skip")
-        remaining = remaining.merge(
-            skip.rename(columns={"billed_start": "period_start", "billed_end": "period_end"}),
-            on=["utility_id", "period_start", "period_end"],
-            how="left",
-        )
+        remaining = remaining.merge(skip, on=PERIOD, how="left")
         remaining = remaining[remaining["_skip"].isna()].drop(columns="_skip")
     calculated = calculated.rename(columns={"part_start": "period_start", "part_end": "period_end"})
 
@@ -248,6 +267,9 @@ def supplementary_lines(
         [new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, propensity)],
         ignore_index=True,
     )
+    # A line that moves nothing (no quantity, no money: a zero feed-in re-rated) is not a correction.
+    moves = (lines["quantity"] != 0) | (lines["net_amount"] != 0) | (lines["discount_net"] != 0)
+    lines = lines[moves.to_numpy(dtype=bool)]
     lines = lines.sort_values(["account_id", "utility_id", "period_start", "is_credit"], kind="stable")
     lines["period_start"] = pd.to_datetime(lines["period_start"]).dt.date
     lines["period_end"] = pd.to_datetime(lines["period_end"]).dt.date
@@ -258,16 +280,25 @@ def supplementary_lines(
 def _reversals(
     debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame, propensity: pd.Series
 ) -> pd.DataFrame:
-    """Credits for previous debits nothing matched: the money negated. The discount reversed
-    counts with the pay-on-time propensity when the plan billed (the group's version covering the
-    period, a REPLACED one first) had a CONDITIONAL discount then."""
+    """Credits for previous debits nothing matched: the money negated, at the plan that billed
+    them (the group's version covering the period that was in force when the invoice was issued).
+    The discount reversed counts with the pay-on-time propensity when that plan had a CONDITIONAL
+    discount then."""
     d = debits.reset_index(drop=True).assign(_row=lambda f: np.arange(len(f)))
-    cover = d[["_row", *GROUP, "period_start"]].merge(
-        versions[[*GROUP, "plan_id", "status", "start_date", "end_date", "created_at"]], on=GROUP
+    cover = d[["_row", *GROUP, "period_start", "issue_date"]].merge(
+        versions[[*GROUP, "plan_id", "start_date", "end_date", "created_at"]], on=GROUP
     )
     cover = cover[(cover["start_date"] <= cover["period_start"]) & (cover["period_start"] <= cover["end_date"])]
-    cover = cover.assign(_approved=cover["status"] == "APPROVED").sort_values(
-        ["_row", "_approved", "created_at"], ascending=[True, True, False], kind="stable"
+    created = pd.to_datetime(cover["created_at"])
+    # The version in force when the invoice was issued: created before the issue date, the latest
+    # such. A history with no version that old (records re-created since) takes the oldest one.
+    late = (created.dt.normalize() >= cover["issue_date"]).to_numpy()
+    cover = cover.assign(_created=created)
+    cover = pd.concat(
+        [
+            cover[~late].sort_values(["_row", "_created"], ascending=[True, False], kind="stable"),
+            cover[late].sort_values(["_row", "_created"], kind="stable"),
+        ]
     )
     plan = cover.drop_duplicates("_row").set_index("_row")["plan_id"]
     d["plan_id"] = d["_row"].map(plan).fillna(-1).astype(int)

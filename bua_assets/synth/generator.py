@@ -1133,7 +1133,10 @@ def _replace_wrong_plans(
     for row in list(ap_rows):
         if row[1] in versions.supplementary_accounts and row[6] == "APPROVED":
             row[6] = "REPLACED"
-            created = datetime.combine(as_at - timedelta(days=int(rng.integers(2, 20))), datetime.min.time())
+            # Found after the last bill (issued the day before the run at the latest): the billed
+            # version was in force at every issue date. The draw keeps each seed's world as it was.
+            rng.integers(2, 20)
+            created = datetime.combine(as_at - timedelta(days=1), datetime.min.time())
             lo, hi = max(row[4], start) + timedelta(days=30), min(row[5] or as_at, as_at) - timedelta(days=45)
             switch = lo + timedelta(days=int(rng.integers(0, max(1, (hi - lo).days)))) if hi > lo else None
             if switch is not None and rng.random() < 0.5:
