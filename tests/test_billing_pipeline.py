@@ -57,7 +57,13 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     )
     days = window.set_index(["account_id", "utility_id", "year_mnth"])["unbilled_days"]
     assert supply.reindex(days.index).fillna(0).astype(int).equals(days.astype(int))
-    assert np.allclose(lines["gst"], lines["net_amount"] * 0.1, atol=0.0051)  # 10%, to the cent
+    # GST 10% to the cent; a feed-in credit carries none for a customer not registered for GST.
+    con = sqlite3.connect(folder / "core.db")
+    registered = pd.read_sql("select id, gst_registered from Account", con).set_index("id")["gst_registered"]
+    con.close()
+    free = (lines["plan_item_type_name"] == "FEED_IN") & (lines["account_id"].map(registered) == 0)
+    assert free.any() and (lines.loc[free, "gst"] == 0).all()
+    assert np.allclose(lines.loc[~free, "gst"], lines.loc[~free, "net_amount"] * 0.1, atol=0.0051)
     accrued = lines["ili_state"] != "SUPPLEMENTARY"  # a supplementary credit reverses a line: signs flip
     assert (lines.loc[accrued & (lines["plan_item_type_name"] == "FEED_IN"), "net_amount"] <= 0).all()
     assert (lines["discount_net_propensity"].abs() <= lines["discount_net"].abs() + 1e-9).all()

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import pytest
 
+from bua_assets.billing.accrual import customer_terms
 from bua_assets.billing.corrections import supplementary_lines
 
 FY26, FY27 = (date(2025, 7, 1), date(2026, 6, 30)), (date(2026, 7, 1), date(2027, 6, 30))
@@ -454,10 +455,20 @@ def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exa
     con = sqlite3.connect(retailer[0] / "core.db")
     tables = {
         t: pd.read_sql(f"select * from {t}", con)
-        for t in ("AccountPlan", "PlanRate", "PlanDiscount", "Invoice", "InvoiceLineItem", "Account")
+        for t in (
+            "AccountPlan",
+            "PlanRate",
+            "PlanDiscount",
+            "Invoice",
+            "InvoiceLineItem",
+            "Account",
+            "JournalAccountSegment",
+        )
     }
     con.close()
-    propensity = tables["Account"].set_index("id")["pay_on_time_propensity"]
+    # The account's terms: pay-on-time propensity, bill length (a fixed discount per bill accrues
+    # by day) and GST registration.
+    terms = customer_terms(tables["Account"], tables["JournalAccountSegment"])
     plans = tables["AccountPlan"]
     replaced = plans.loc[plans["status"] == "REPLACED", "account_id"]
     unchanged = plans[~plans["account_id"].isin(replaced)].assign(include_in_supplementary=1)
@@ -467,7 +478,7 @@ def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exa
         tables["InvoiceLineItem"],
         date(2024, 11, 1),
         tables["PlanDiscount"],
-        propensity,
+        terms,
     )
     out, exceptions = supplementary_lines(unchanged, *args)
     assert out.empty and set(exceptions["code"]) <= {"beyond_horizon"}
@@ -476,6 +487,10 @@ def test_every_generated_bill_re_priced_at_the_plan_it_was_billed_on_cancels_exa
     corrections, exceptions = supplementary_lines(plans, *args)
     assert set(exceptions["code"]) <= {"beyond_horizon"}
     assert {"DAILY_RETAIL", "USAGE_RETAIL"} <= set(corrections["charge_type"])
+    # The retailer's plans carry metering, fees and green power: generated bills price them as
+    # the engine does (the unchanged accounts above cancel exactly with them).
+    billed_items = set(tables["InvoiceLineItem"]["plan_item_type_name"])
+    assert {"METERING", "FEE", "GREEN_POWER"} <= billed_items
     assert set(corrections["account_id"]) == set(replaced)
 
 

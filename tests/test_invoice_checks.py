@@ -42,6 +42,7 @@ def test_a_clean_month_has_no_findings():
     assert not found.has_error and not any(found.counts.values()) and found.failing_rows() == {}
     assert list(found.counts) == [
         "missing_tariff",
+        "unpriced_charge",
         "negative_usage",
         "duplicate_lines",
         "beyond_horizon",

@@ -12,10 +12,15 @@ from bua_assets.billing.tariff import price
 FY25, FY26 = (date(2025, 7, 1), date(2026, 6, 30)), (date(2026, 7, 1), date(2027, 6, 30))
 
 
+def _uom(charge: str) -> str:
+    """Supply is priced per day, everything else here per unit used."""
+    return "DAY" if charge == "DAILY_RETAIL" else "KWH"
+
+
 def rates(*rows):
     """(plan, fy, charge, class, block, daily volume, price)"""
     return pd.DataFrame(
-        [(i + 1, p, fy[0], fy[1], c, tc, b, v, u, "X") for i, (p, fy, c, tc, b, v, u) in enumerate(rows)],
+        [(i + 1, p, fy[0], fy[1], c, tc, b, v, u, _uom(c)) for i, (p, fy, c, tc, b, v, u) in enumerate(rows)],
         columns=[
             "id",
             "plan_id",
@@ -39,7 +44,7 @@ NO_DISCOUNTS = pd.DataFrame(
 def lines(*rows, propensity=0.8):
     """(line, plan, start, end, charge, class, quantity)"""
     return pd.DataFrame(
-        [(i, 1, p, s, e, c, tc, q, "KWH", propensity) for i, p, s, e, c, tc, q in rows],
+        [(i, 1, p, s, e, c, tc, q, _uom(c), propensity) for i, p, s, e, c, tc, q in rows],
         columns=[
             "line_id",
             "account_id",

@@ -65,7 +65,8 @@ class IliExceptionsConfig(dg.Config):
             "ili_exceptions",
             asset="invoice_line_items",
             blocking=True,
-            description="ERROR: missing tariff or charge version, negative usage, "
+            description="ERROR: missing tariff or charge version, a plan item the engine cannot price "
+            "(unpriced_charge), negative usage, "
             "duplicate lines, windows beyond the horizon; WARN: amounts "
             "implausible against the account's own bills, zero rates",
         )
@@ -75,7 +76,7 @@ class IliExceptionsConfig(dg.Config):
 )
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account")
+    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment")
     invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit", "issue_date"])
     line_items = store.read(
         "core_tables",
@@ -107,6 +108,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         invoices.to_pandas(),
         line_items,
         horizon_start,
+        core["JournalAccountSegment"],
     )
     out, exceptions = invoice.lines, invoice.exceptions
     with store.partition_writer("invoice_line_items", key) as writer:

@@ -25,6 +25,7 @@ LINE_KEY = [
     "net_amount",
 ]  # an exact repeat of a line: the same charge over the same whole period
 MISSING_TARIFF_CODES = ["missing_tariff", "partial_tariff", "no_charge_version"]
+UNPRICED_CODE = "unpriced_charge"  # a plan item the engine cannot price (accrual.unpriced_charges)
 IMPLAUSIBLE_FACTOR = 5.0  # WARN when a month's net exceeds this x the account's largest past bill
 
 
@@ -64,13 +65,14 @@ def ili_findings(
     """``lines``: the invoice line items; ``exceptions``: the invoice's exceptions (code);
     ``largest_bill``: each account's largest past bill (history.largest_bill).
 
-    Errors: a missing tariff or charge version, negative usage (not a SUPPLEMENTARY credit, which
+    Errors: a missing tariff or charge version, a plan item the engine cannot price, negative usage (not a SUPPLEMENTARY credit, which
     reverses billed usage), an exact repeat of a line, a line starting before the horizon.
     Warnings: overlapping charge versions, a zero rate on a volume or supply charge (never free),
     a month's net over ``implausible_factor`` x the account's largest past bill."""
     usage = lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)
     errors = {
         "missing_tariff": exceptions[exceptions["code"].isin(MISSING_TARIFF_CODES)],
+        UNPRICED_CODE: exceptions[exceptions["code"] == UNPRICED_CODE],
         "negative_usage": lines[usage & (lines["quantity"] < 0) & (lines["ili_state"] != "SUPPLEMENTARY")],
         "duplicate_lines": lines[lines.duplicated(LINE_KEY, keep=False)],
         "beyond_horizon": lines[pd.to_datetime(lines["period_start"]) < pd.Timestamp(horizon_start)],

@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.billing.charges import CHARGE_TYPES, SUPPLY_CHARGE
+from bua_assets.billing.charges import CHARGE_TYPES, CREDIT_CHARGES, SUPPLY_CHARGE
 from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
-from bua_assets.billing.tariff import PRICED_COLUMNS, price
+from bua_assets.billing.tariff import LINE_TERMS, PRICED_COLUMNS, price
 
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
@@ -156,16 +156,23 @@ def supplementary_lines(
     line_items: pd.DataFrame,
     horizon_start,
     discounts: pd.DataFrame | None = None,
-    propensity: pd.Series | None = None,
+    propensity: pd.Series | pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(SUPPLEMENTARY lines: OUT_COLUMNS, credits with negative money and positive quantity;
     exceptions: account_id, utility_id, period_start, code, reason for what was not reopened).
 
     ``line_items``: InvoiceLineItem rows (at least those of flagged supply points); ``discounts``:
     PlanDiscount (none when omitted); ``propensity``: pay-on-time propensity by account id (0 when
-    omitted). Billed periods starting before ``horizon_start`` are not reopened."""
+    omitted), or accrual.customer_terms() (with bill length and GST registration). Billed periods starting before ``horizon_start`` are not reopened."""
     discounts = pd.DataFrame(columns=DISCOUNT_COLUMNS) if discounts is None else discounts
-    propensity = pd.Series(dtype=float) if propensity is None else propensity
+    terms = (
+        pd.DataFrame({"pay_on_time_propensity": pd.Series(dtype=float)})
+        if propensity is None
+        else propensity.rename("pay_on_time_propensity").to_frame()
+        if isinstance(propensity, pd.Series)
+        else propensity
+    )
+    propensity = terms["pay_on_time_propensity"]
     flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
     versions = account_plans[account_plans["utility_id"].isin(flagged) & (account_plans["status"] != "DRAFT")].copy()
     versions["start_date"] = pd.to_datetime(versions["start_date"])
@@ -206,8 +213,14 @@ def supplementary_lines(
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
     c = c[c["period_start"] <= c["period_end"]].reset_index(drop=True)
     share = ((c["period_end"] - c["period_start"]).dt.days + 1) / ((c["billed_end"] - c["billed_start"]).dt.days + 1)
-    c["quantity"] = np.where(c["charge_type"] == SUPPLY_CHARGE, c["quantity"], c["quantity"] * share)
+    # A per-day item is billed in days: the overlap's days. Usage is pro-rated by them.
+    per_day = c["uom"].astype(str).str.upper() == "DAY"
+    c["quantity"] = np.where(per_day, (c["period_end"] - c["period_start"]).dt.days + 1, c["quantity"] * share)
     c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
+    for col in LINE_TERMS:
+        if col in terms:
+            c[col] = c["account_id"].map(terms[col]).astype(float).fillna(LINE_TERMS[col])
+    c["bill_key"] = c.groupby(PERIOD, sort=False).ngroup()  # a billed period is one bill
     c["line_id"] = np.arange(len(c))
     # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.
     a = approved.sort_values(["utility_id", "start_date"], kind="stable")
@@ -264,7 +277,7 @@ def supplementary_lines(
     new, reverse = compare_and_cancel(calculated, remaining.assign(is_credit=False), GROUP, KEY)
     new = new.assign(is_credit=False)
     lines = pd.concat(
-        [new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, propensity)],
+        [new[[c for c in OUT_COLUMNS if c in new]], _reversals(reverse, versions, discounts, terms)],
         ignore_index=True,
     )
     # A line that moves nothing (no quantity, no money: a zero feed-in re-rated) is not a correction.
@@ -278,7 +291,7 @@ def supplementary_lines(
 
 
 def _reversals(
-    debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame, propensity: pd.Series
+    debits: pd.DataFrame, versions: pd.DataFrame, discounts: pd.DataFrame, terms: pd.DataFrame
 ) -> pd.DataFrame:
     """Credits for previous debits nothing matched: the money negated, at the plan that billed
     them (the group's version covering the period that was in force when the invoice was issued).
@@ -311,7 +324,14 @@ def _reversals(
         & (cond["period_start"] <= pd.to_datetime(cond["effective_to"]).fillna(FAR))
     ]
     conditional = d["_row"].isin(cond["_row"]).to_numpy()
+    propensity = terms["pay_on_time_propensity"]
     share = np.where(conditional, d["account_id"].map(propensity).astype(float).fillna(0.0).to_numpy(), 1.0)
+    registered = (
+        d["account_id"].map(terms["gst_registered"]).astype(float).fillna(1.0).to_numpy()
+        if "gst_registered" in terms
+        else np.ones(len(d))
+    )
+    gst_free = d["charge_type"].isin(CREDIT_CHARGES).to_numpy() & (registered == 0)
     has_discount = d["discount_net"].to_numpy() != 0
     return pd.DataFrame(
         {
@@ -336,7 +356,7 @@ def _reversals(
             "discount_net": -d["discount_net"],
             "discount_net_propensity": -round_cents(d["discount_net"].to_numpy() * share),
             "discount_state": np.where(has_discount, np.where(conditional, "CONDITIONAL", "GUARANTEED"), "NONE"),
-            "gst": -gst(d["net_amount"].to_numpy()),
+            "gst": np.where(gst_free, 0.0, -gst(d["net_amount"].to_numpy())),
             "is_credit": True,
         }
     )

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bua_assets.billing.accrual import accrual_lines, overlapping_versions, supply_days
+from bua_assets.billing.accrual import (
+    accrual_lines,
+    customer_terms,
+    overlapping_versions,
+    supply_days,
+    unpriced_charges,
+)
 from bua_assets.billing.charges import FEATURE_OF_CHARGE
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
 from bua_assets.billing.tariff import price
@@ -109,21 +115,31 @@ def accrual_invoice(
     invoices: pd.DataFrame,
     billed: pa.Table,
     horizon_start: dt.date,
+    segments: pd.DataFrame | None = None,
 ) -> AccrualInvoice:
     """``window``: unbilled_months; ``consumption``: unbilled_consumption; ``accounts``: Account
-    (id, pay_on_time_propensity); ``invoices``: Invoice (id, status, is_credit); ``billed``:
-    InvoiceLineItem rows (the supplementary run re-rates those of flagged supply points back to
-    ``horizon_start``)."""
-    propensity = accounts.set_index("id")["pay_on_time_propensity"].astype(float)
-    lines, exceptions = accrual_lines(consumption, supply_days(window, account_plans), propensity)
-    priced = price(lines[lines["plan_id"] >= 0], rates, discounts)
+    (id, pay_on_time_propensity, bill_frequency, gst_registered, journal_segment_id); ``invoices``:
+    Invoice (id, status, is_credit, issue_date); ``billed``: InvoiceLineItem rows (the
+    supplementary run re-rates those of flagged supply points back to ``horizon_start``);
+    ``segments``: JournalAccountSegment (residential accounts default to no GST registration)."""
+    terms = customer_terms(accounts, segments)
+    lines, exceptions = accrual_lines(consumption, supply_days(window, account_plans), terms, rates)
+    planned = lines[lines["plan_id"] >= 0]
+    priced = price(planned, rates, discounts)
     out = priced_line_items(priced.lines, lines)
     supplementary, supplementary_exceptions = supplementary_lines(
-        account_plans, rates, invoices, flagged_line_items(billed, account_plans), horizon_start, discounts, propensity
+        account_plans, rates, invoices, flagged_line_items(billed, account_plans), horizon_start, discounts, terms
     )
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
     overlaps = overlapping_versions(window, account_plans)[EXCEPTION_COLUMNS]
     exceptions = pd.concat(
-        [exceptions, priced.exceptions, overlaps, supplementary_exceptions[EXCEPTION_COLUMNS]], ignore_index=True
+        [
+            exceptions,
+            priced.exceptions,
+            unpriced_charges(planned, rates, discounts),
+            overlaps,
+            supplementary_exceptions[EXCEPTION_COLUMNS],
+        ],
+        ignore_index=True,
     )
     return AccrualInvoice(out, exceptions)

@@ -1,19 +1,29 @@
 """The tariff engine (DESIGN §5.5), vectorised over every line of every account at once.
 
-A line is a quantity of one charge (DAILY_RETAIL days, USAGE_RETAIL kWh/MJ per time class,
-CONTROLLED_LOAD, FEED_IN) for an account on a plan over a period. Pricing:
-1. split the period at the plan's tariff changes (effective dates, e.g. 1 July), pro-rating the
-   quantity by days;
-2. join the rates (PlanRate: plan, charge type, time class, effective period, block order,
-   block_daily_volume, unit_price); a line without a rate is an exception, not a zero;
+A line is a quantity of one charge (``charges.CHARGE_TYPES``: supply and metering days, a fee,
+usage kWh/MJ per time class, controlled load, feed-in, green power) for an account on a plan
+over a period. Pricing:
+1. split the period at the plan's tariff changes (effective dates: 1 July, seasonal tariff
+   periods), pro-rating the quantity by days; a periodic charge (per week, month, quarter,
+   year) is priced per day at its daily equivalent (``charges.daily_rates``);
+2. join the rates (PlanRate: plan, charge type, time class, basis, effective period, block
+   order, block_daily_volume, unit_price); a line of a required charge without a rate is an
+   exception, not a zero; an optional one (metering, fees, green power) is priced over the days
+   its rates are in force;
 3. step blocks: block k takes what is left above the earlier blocks, up to its daily volume x
    the days of the part (thresholds pro-rated by days);
 4. amount = quantity x rate, to the cent, ex-GST; FEED_IN is a credit (negative);
-5. discounts (PlanDiscount): percentOfBill applies to every charge but FEED_IN, percentOfUse to
-   USAGE_RETAIL and CONTROLLED_LOAD; discount_net is the full value; discount_net_propensity is
-   discount_net x the account's pay-on-time propensity for CONDITIONAL discounts and the full
-   value for GUARANTEED ones;
-6. GST = 10% of the net amount, alongside.
+5. discounts (PlanDiscount) effective at the part's start: percentOfBill on every charge that
+   takes it, percentOfUse on usage and controlled load, percentOverThreshold on the usage dollars
+   above the threshold (per bill, pro-rated by the bill's days: ``bill_key`` groups a bill's
+   lines), fixedAmount as dollars per bill accrued by day on the supply line. discount_net is the
+   full value; discount_net_propensity is discount_net x the account's pay-on-time propensity
+   for CONDITIONAL discounts and the full value for GUARANTEED ones;
+6. GST = 10% of the net amount, alongside; a feed-in credit carries GST only for a customer
+   registered for GST (``gst_registered``).
+
+Rates and discounts the engine cannot apply are left out here; the accrual reports each as a
+blocking ``unpriced_charge`` (``accrual.unpriced_charges``), so nothing is dropped unseen.
 """
 
 from __future__ import annotations
@@ -23,7 +33,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bua_assets.billing.charges import CREDIT_CHARGES, PERCENT_OF_BILL_CHARGES, SUPPLY_CHARGE, USAGE_DISCOUNT_CHARGES
+from bua_assets.billing.charges import (
+    BILL_DAYS,
+    CREDIT_CHARGES,
+    DAILY,
+    OPTIONAL_CHARGES,
+    PERCENT_OF_BILL_CHARGES,
+    SUPPLY_CHARGE,
+    UNIT,
+    USAGE_DISCOUNT_CHARGES,
+    daily_rates,
+    unpriced_discounts,
+    unpriced_rates,
+)
 from bua_assets.billing.money import gst, round_cents
 
 LINE_COLUMNS = [
@@ -38,6 +60,10 @@ LINE_COLUMNS = [
     "uom",
     "pay_on_time_propensity",
 ]
+# Optional per-line terms and their defaults when a caller has none: the account's average bill
+# length in days (fixedAmount, percentOverThreshold), its GST registration (feed-in GST) and the
+# bill a line belongs to (percentOverThreshold's usage; each line its own bill when absent).
+LINE_TERMS = {"bill_days": BILL_DAYS["MONTHLY"], "gst_registered": 1}
 
 PRICED_COLUMNS = [  # price()'s lines: one row per line part x block
     "line_id",
@@ -67,26 +93,34 @@ class Priced:
 
 
 def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> Priced:
-    """Price ``lines`` (LINE_COLUMNS; period dates inclusive) with PlanRate and PlanDiscount rows."""
-    lines = lines[LINE_COLUMNS].copy()
+    """Price ``lines`` (LINE_COLUMNS, optionally LINE_TERMS and bill_key; period dates inclusive)
+    with PlanRate and PlanDiscount rows."""
+    extra = [c for c in (*LINE_TERMS, "bill_key") if c in lines.columns]
+    lines = lines[LINE_COLUMNS + extra].copy()
+    for col, default in LINE_TERMS.items():
+        lines[col] = lines[col].astype(float) if col in lines else default
+    if "bill_key" not in lines:
+        lines["bill_key"] = lines["line_id"]
     lines["period_start"] = pd.to_datetime(lines["period_start"])
     lines["period_end"] = pd.to_datetime(lines["period_end"])
     lines["total_days"] = (lines["period_end"] - lines["period_start"]).dt.days + 1
-    r = rates.copy()
+    lines["basis"] = np.where(lines["uom"].astype(str).str.upper() == "DAY", DAILY, UNIT)
+    r = daily_rates(unpriced_rates(rates)[0])
     r["effective_from"] = pd.to_datetime(r["effective_from"])
     r["effective_to"] = pd.to_datetime(r["effective_to"]).fillna(pd.Timestamp.max.normalize())
-    r["unit_price"] = r["unit_price"].astype(float)
     r["block_daily_volume"] = pd.to_numeric(r["block_daily_volume"], errors="coerce")
     r = r.drop(columns=[c for c in ("uom", "id") if c in r.columns])
+    rate_key = ["plan_id", "charge_type", "time_class", "basis"]
 
     # 1. Tariff periods of each line's plan and charge, overlapping the line: the parts.
-    periods = r[["plan_id", "charge_type", "time_class", "effective_from", "effective_to"]].drop_duplicates()
-    parts = lines.merge(periods, on=["plan_id", "charge_type", "time_class"], how="left")
+    periods = r[[*rate_key, "effective_from", "effective_to"]].drop_duplicates()
+    parts = lines.merge(periods, on=rate_key, how="left")
     parts["part_start"] = parts[["period_start", "effective_from"]].max(axis=1)
     parts["part_end"] = parts[["period_end", "effective_to"]].min(axis=1)
     has_rate = parts["effective_from"].notna() & (parts["part_start"] <= parts["part_end"])
     priced_ids = set(parts.loc[has_rate, "line_id"])
-    missing = lines[~lines["line_id"].isin(priced_ids)]
+    required = ~lines["charge_type"].isin(OPTIONAL_CHARGES)
+    missing = lines[~lines["line_id"].isin(priced_ids) & required]
     exceptions = pd.DataFrame(
         {
             "line_id": missing["line_id"],
@@ -108,9 +142,11 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     )
     parts = parts[has_rate].copy()
     parts["days"] = (parts["part_end"] - parts["part_start"]).dt.days + 1
-    # A line whose period is only partly covered by rates is priced for the covered days only.
-    coverage = parts.groupby("line_id").agg(
-        days=("days", "sum"), total=("total_days", "first"), account_id=("account_id", "first")
+    # A line of a required charge only partly covered by rates is priced for the covered days only.
+    coverage = (
+        parts[~parts["charge_type"].isin(OPTIONAL_CHARGES)]
+        .groupby("line_id")
+        .agg(days=("days", "sum"), total=("total_days", "first"), account_id=("account_id", "first"))
     )
     short = coverage[coverage["days"] < coverage["total"]].reset_index()
     exceptions = pd.concat(
@@ -131,11 +167,11 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
         ],
         ignore_index=True,
     )
-    daily = parts["charge_type"] == SUPPLY_CHARGE
+    daily = parts["basis"] == DAILY
     parts["part_quantity"] = np.where(daily, parts["days"], parts["quantity"] * parts["days"] / parts["total_days"])
 
     # 2-3. Rates and step blocks.
-    b = parts.merge(r, on=["plan_id", "charge_type", "time_class", "effective_from", "effective_to"])
+    b = parts.merge(r, on=[*rate_key, "effective_from", "effective_to"])
     b = b.sort_values(["line_id", "part_start", "block_order"], kind="stable")
     cap = (b["block_daily_volume"] * b["days"]).to_numpy(dtype=float)  # NaN: no ceiling (the last block)
     finite = np.nan_to_num(cap, nan=0.0)
@@ -148,38 +184,71 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     b = b.assign(block_quantity=np.round(block_q, 3))[keep]
 
     # 4. Amounts.
-    sign = np.where(b["charge_type"].isin(CREDIT_CHARGES), -1.0, 1.0)
-    net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * sign)
+    credit = b["charge_type"].isin(CREDIT_CHARGES).to_numpy()
+    net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * np.where(credit, -1.0, 1.0))
+    out = b.assign(net_amount=net, _row=np.arange(len(b))).reset_index(drop=True)
 
     # 5. Discounts effective at the part's start.
-    d = discounts.copy()
-    d["effective_from"] = pd.to_datetime(d["effective_from"])
-    d["effective_to"] = pd.to_datetime(d["effective_to"]).fillna(pd.Timestamp.max.normalize())
-    out = b.assign(net_amount=net, _row=np.arange(len(b)))
-    m = out[["_row", "plan_id", "part_start", "charge_type"]].merge(
-        d[["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]], on="plan_id"
-    )
-    m = m[(m["effective_from"] <= m["part_start"]) & (m["part_start"] <= m["effective_to"])]
-    applies = np.where(
-        m["method"] == "percentOfBill",
-        m["charge_type"].isin(PERCENT_OF_BILL_CHARGES),
-        m["charge_type"].isin(USAGE_DISCOUNT_CHARGES),
-    )
-    m = m[applies]
-    discount = np.zeros(len(out))
-    propensity_share = np.zeros(len(out))
-    conditional = np.zeros(len(out), dtype=bool)
-    value = round_cents(net[m["_row"].to_numpy()] * m["rate"].astype(float).to_numpy())
-    np.add.at(discount, m["_row"].to_numpy(), value)
-    cond = (m["discount_type"] == "CONDITIONAL").to_numpy()
-    prop = out["pay_on_time_propensity"].astype(float).to_numpy()[m["_row"].to_numpy()]
-    np.add.at(propensity_share, m["_row"].to_numpy(), np.where(cond, value * prop, value))
-    np.logical_or.at(conditional, m["_row"].to_numpy(), cond)
+    discount, propensity_share, conditional = _discounts(out, unpriced_discounts(discounts)[0])
     out["discount_net"] = discount
     out["discount_net_propensity"] = round_cents(propensity_share)
     out["discount_state"] = np.where(discount == 0, "NONE", np.where(conditional, "CONDITIONAL", "GUARANTEED"))
-    out["gst"] = gst(out["net_amount"].to_numpy())
+    # 6. GST beside; none on a feed-in credit to a customer not registered for GST.
+    gst_free = credit & (out["gst_registered"].to_numpy() == 0)
+    out["gst"] = np.where(gst_free, 0.0, gst(out["net_amount"].to_numpy()))
     # the line's own quantity gives way to the priced block's
     out = out.drop(columns="quantity").rename(columns={"unit_price": "rate", "block_quantity": "quantity"})
     out = out[PRICED_COLUMNS].reset_index(drop=True)
     return Priced(out, exceptions.reset_index(drop=True))
+
+
+def _discounts(out: pd.DataFrame, discounts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(discount_net, its propensity-weighted value, whether a CONDITIONAL discount applies) per
+    priced row of ``out`` (net_amount, days, total_days, bill_days, bill_key, pay_on_time_propensity)."""
+    n = len(out)
+    discount, propensity_share, conditional = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    d = discounts.copy()
+    d["amount"] = pd.to_numeric(d["amount"], errors="coerce") if "amount" in d else np.nan
+    d["effective_from"] = pd.to_datetime(d["effective_from"])
+    d["effective_to"] = pd.to_datetime(d["effective_to"]).fillna(pd.Timestamp.max.normalize())
+    m = out[["_row", "plan_id", "part_start", "charge_type"]].merge(
+        d[["plan_id", "discount_type", "method", "rate", "amount", "effective_from", "effective_to"]], on="plan_id"
+    )
+    m = m[(m["effective_from"] <= m["part_start"]) & (m["part_start"] <= m["effective_to"])]
+    method = m["method"].to_numpy()
+    charge = m["charge_type"]
+    applies = np.select(
+        [method == "percentOfBill", method == "fixedAmount"],
+        [charge.isin(PERCENT_OF_BILL_CHARGES), charge == SUPPLY_CHARGE],
+        charge.isin(USAGE_DISCOUNT_CHARGES),
+    )
+    m = m[applies]
+    if m.empty:
+        return discount, propensity_share, conditional
+    rows = m["_row"].to_numpy()
+    method = m["method"].to_numpy()
+    net = out["net_amount"].to_numpy()
+    rate = m["rate"].astype(float).to_numpy()
+    amount = m["amount"].to_numpy(dtype=float)
+    bill_days = out["bill_days"].to_numpy(dtype=float)
+    # percentOverThreshold: the bill's usage dollars above its threshold (pro-rated by the bill's
+    # days), shared over its usage rows by their net.
+    usage = out["charge_type"].isin(USAGE_DISCOUNT_CHARGES).to_numpy()
+    bill = [out["bill_key"].to_numpy(), out["plan_id"].to_numpy()]
+    bill_usage = pd.Series(np.where(usage, net, 0.0)).groupby(bill).transform("sum").to_numpy()
+    bill_span = out["total_days"].groupby(bill).transform("max").to_numpy(dtype=float)
+    threshold = amount * bill_span[rows] / bill_days[rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = np.where(bill_usage[rows] > 0, np.maximum(bill_usage[rows] - threshold, 0.0) / bill_usage[rows], 0.0)
+    base = np.select(
+        [method == "fixedAmount", method == "percentOverThreshold"],
+        [amount * out["days"].to_numpy(dtype=float)[rows] / bill_days[rows], net[rows] * rate * above],
+        net[rows] * rate,
+    )
+    value = round_cents(base)
+    np.add.at(discount, rows, value)
+    cond = (m["discount_type"] == "CONDITIONAL").to_numpy()
+    prop = out["pay_on_time_propensity"].astype(float).to_numpy()[rows]
+    np.add.at(propensity_share, rows, np.where(cond, value * prop, value))
+    np.logical_or.at(conditional, rows, cond)
+    return discount, propensity_share, conditional

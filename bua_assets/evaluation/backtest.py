@@ -318,7 +318,7 @@ def dollar_accuracy(
     consumption: pd.DataFrame,
     truth: pd.DataFrame,
     supply: pd.DataFrame,
-    propensity: pd.Series,
+    propensity: pd.Series | pd.DataFrame,
     rates: pd.DataFrame,
     discounts: pd.DataFrame,
     attributes: pd.DataFrame,
@@ -359,7 +359,7 @@ def dollar_accuracy(
     unpriced = unpriced[unpriced["_merge"] == "left_only"]
 
     def accrual(frame):
-        lines, _ = accrual_lines(frame, supply, propensity)
+        lines, _ = accrual_lines(frame, supply, propensity, rates)
         priced = price(lines[lines["plan_id"] >= 0], rates, discounts).lines
         return priced.groupby("account_id")["net_amount"].sum()
 
@@ -392,7 +392,7 @@ def month_dollar_accuracy(read: Callable[[str, str], pd.DataFrame], truth: pd.Da
     frames (unbilled consumption and window, the CORE plans, rates, discounts and account
     attributes); ``truth`` is truth_by_row. Accounts flagged for supplementary billing are the
     corrected ones."""
-    from bua_assets.billing.accrual import supply_days
+    from bua_assets.billing.accrual import customer_terms, supply_days
     from bua_assets.billing.outputs import account_attributes
 
     tables = ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment", "ServiceType",
@@ -406,7 +406,7 @@ def month_dollar_accuracy(read: Callable[[str, str], pd.DataFrame], truth: pd.Da
         read("unbilled_consumption", "unbilled_consumption"),
         truth,
         supply_days(read("unbilled_window", "unbilled_months"), plans),
-        c["Account"].set_index("id")["pay_on_time_propensity"].astype(float),
+        customer_terms(c["Account"], c["JournalAccountSegment"]),
         c["PlanRate"],
         c["PlanDiscount"],
         attributes,

@@ -32,6 +32,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bua_assets.billing.charges import (
+    BILL_DAYS,
+    CREDIT_CHARGES,
+    OPTIONAL_CHARGES,
+    PERCENT_OF_BILL_CHARGES,
+    USAGE_DISCOUNT_CHARGES,
+    daily_rates,
+)
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.schema import core_tables
@@ -1171,12 +1179,13 @@ class _Pricer:
 
     rate_map: dict[tuple, list]  # (plan, fy, charge, class) -> sorted [(block_order, daily volume, price)]
     first_fy: dict[int, int]
-    discount: dict[int, Any]  # plan -> PlanDiscount row (a named tuple: method, rate, ...)
+    discount: dict[int, Any]  # plan -> PlanDiscount row (a named tuple: method, rate, amount, ...)
     model: dict[int, str]  # plan -> pricing model
+    optional: dict[int, list[tuple[str, str, str]]]  # plan -> its optional items (charge, class, basis)
 
     @classmethod
     def of(cls, tariffs) -> _Pricer:
-        rates = tariffs.rates.copy()
+        rates = daily_rates(tariffs.rates)  # a monthly fee at its daily equivalent, as the engine prices it
         rates["fy"] = pd.to_datetime(rates["effective_from"]).dt.year
         rate_map: dict[tuple, list] = {}
         for r in rates.itertuples():
@@ -1192,7 +1201,13 @@ class _Pricer:
         for plan_id, fy, _, _ in rate_map:
             first_fy[plan_id] = min(fy, first_fy.get(plan_id, fy))
         disc = {d.plan_id: d for d in tariffs.discounts.itertuples()}
-        return cls(rate_map, first_fy, disc, dict(zip(tariffs.plans["id"], tariffs.plans["pricing_model"])))
+        optional: dict[int, list[tuple[str, str, str]]] = {}
+        extra = rates[rates["charge_type"].isin(OPTIONAL_CHARGES)]
+        for plan_id, charge, cls_, basis in (
+            extra[["plan_id", "charge_type", "time_class", "basis"]].drop_duplicates().itertuples(index=False)
+        ):
+            optional.setdefault(int(plan_id), []).append((charge, cls_, basis))
+        return cls(rate_map, first_fy, disc, dict(zip(tariffs.plans["id"], tariffs.plans["pricing_model"])), optional)
 
     def price(self, plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int) -> list[tuple]:
         """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
@@ -1210,17 +1225,17 @@ class _Pricer:
                 break
         return out
 
-    def discount_of(self, plan: int, charge: str, amount: float) -> float:
-        """The plan's conditional discount on one priced amount (never on feed-in): a percentage
-        of the bill, or of usage (and controlled load) only."""
+    def discount_of(self, plan: int, charge: str, amount: float, ndays: int, bill_days: float) -> float:
+        """The plan's discount on one priced amount, by the engine's rules (charges.py): a
+        percentage of the bill or of usage on the charges each applies to; a fixed amount per
+        bill accrued by day on the supply line."""
         d = self.discount.get(plan)
-        if (
-            d is not None
-            and charge != "FEED_IN"
-            and (d.method == "percentOfBill" or charge in ("USAGE_RETAIL", "CONTROLLED_LOAD"))
-        ):
-            return round_cents(amount * d.rate)
-        return 0.0
+        if d is None:
+            return 0.0
+        if d.method == "fixedAmount":
+            return round_cents(float(d.amount) * ndays / bill_days) if charge == "DAILY_RETAIL" else 0.0
+        applies = PERCENT_OF_BILL_CHARGES if d.method == "percentOfBill" else USAGE_DISCOUNT_CHARGES
+        return round_cents(amount * d.rate) if charge in applies else 0.0
 
 
 def _heating_values(config: GeneratorConfig) -> dict[tuple[int, date], float]:
@@ -1367,7 +1382,6 @@ class _Billing:
         """Supply only (usage before the history is not known), split at 1 July and priced like
         any bill: that year's prices, the plan's discount on the bill."""
         start = self.config.start
-        d = self.pricer.discount.get(plan)
         cuts = [
             a.open_date,
             *(date(y, 7, 1) for y in range(a.open_date.year, start.year + 1) if a.open_date < date(y, 7, 1) < start),
@@ -1378,7 +1392,7 @@ class _Billing:
             nd = (ee1 - ss).days
             fy = ss.year if ss.month >= 7 else ss.year - 1
             for q, r, amt in self.pricer.price(plan, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
-                dn = round_cents(amt * d.rate) if d is not None and d.method == "percentOfBill" else 0.0
+                dn = self.pricer.discount_of(plan, "DAILY_RETAIL", amt, nd, BILL_DAYS[a.bill_frequency])
                 mig.append(
                     [
                         a.id,
@@ -1417,7 +1431,7 @@ class _Billing:
                 for q, rate, amt in self.pricer.price(plan, fy, charge, cls, qty, nd):
                     if charge == "FEED_IN":
                         amt = -amt
-                    dn = self.pricer.discount_of(plan, charge, amt)
+                    dn = self.pricer.discount_of(plan, charge, amt, nd, BILL_DAYS[a.bill_frequency])
                     sub_lines.append([a.id, a.utility_index + 1, ss, ee, charge, cls, q, uom, rate, amt, dn])
         return sub_lines
 
@@ -1441,6 +1455,7 @@ class _Billing:
         i0 = int((np.datetime64(ss) - self.day0).astype(int))
         i1 = int((np.datetime64(ee) - self.day0).astype(int)) + 1
         charges = [("DAILY_RETAIL", "ANYTIME", float(nd), "DAY")]
+        bought = 0.0
         for reg in regs:
             suffix = self.reg_suffix[reg]
             if self.reg_basic[reg]:
@@ -1462,6 +1477,11 @@ class _Billing:
                 charges += [("USAGE_RETAIL", c, qs[c], "KWH") for c in TIME_CLASSES]
             else:
                 charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
+            if suffix not in ("G1", "B1"):
+                bought += qs["ANYTIME"]
+        # The plan's optional items: per day of supply, or per kWh bought (general and controlled load).
+        for charge, cls, basis in self.pricer.optional.get(plan, []):
+            charges.append((charge, cls, float(nd), "DAY") if basis == "DAY" else (charge, cls, bought, "KWH"))
         return charges
 
 
@@ -1518,7 +1538,12 @@ class _PartLedger:
     def invoice(self, a, s: date, e: date, issue: date, sub_lines: list, credit_of: int | None = None) -> int:
         """An ISSUED invoice (a credit note of ``credit_of`` if given) with its lines; its id."""
         inv_id = len(self.invoices) + 1
-        net = round_cents(sum(line[9] for line in sub_lines) * (-1 if credit_of else 1))
+        sign = -1 if credit_of else 1
+        net = round_cents(sum(line[9] for line in sub_lines) * sign)
+        # No GST on a feed-in credit to a household (not registered for GST).
+        gst_free = (
+            0.0 if a.segment else round_cents(sum(line[9] for line in sub_lines if line[4] in CREDIT_CHARGES) * sign)
+        )
         self.invoices.append(
             [
                 inv_id,
@@ -1532,7 +1557,7 @@ class _PartLedger:
                 1 if credit_of else 0,
                 credit_of,
                 net,
-                gst(net),
+                gst(net - gst_free),
             ]
         )
         for line in sub_lines:
@@ -1592,6 +1617,8 @@ def _account_table(accounts: pd.DataFrame, invoices: pd.DataFrame, start: date) 
             "bill_cycle_day": accounts["bill_cycle_day"],
             "next_bill_date": nxt,
             "pay_on_time_propensity": accounts["pay_on_time_propensity"],
+            # Businesses are registered for GST (their feed-in credits carry it); households are not.
+            "gst_registered": (segment_names[accounts["segment"]] != 1).astype(int),
         }
     )
 

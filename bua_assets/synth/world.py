@@ -155,6 +155,16 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                             if model.endswith("CONT_LOAD"):
                                 rate("CONTROLLED_LOAD", "CONTROLLED_LOAD", 0.176, "KWH")
                             rate("FEED_IN", "SOLAR", 0.05 if fy >= 2024 else 0.065, "KWH")
+                            # Items beyond supply and usage, as real plans carry them: a metering
+                            # charge per day on business plans, a monthly account fee on
+                            # residential FLEX plans, GreenPower per kWh on residential time-of-use
+                            # SAVER plans.
+                            if customer == "BUSINESS":
+                                rate("METERING", "ANYTIME", 0.32, "DAY")
+                            elif variant == "FLEX":
+                                rate("FEE", "ANYTIME", 3.50, "MONTH")
+                            elif model == "TIME_OF_USE":
+                                rate("GREEN_POWER", "ANYTIME", 0.0475, "KWH")
                         if model.startswith("TIME_OF_USE"):
                             for cls, days, s, e in TOU_WINDOWS:
                                 tous.append((len(tous) + 1, plan_id, cls, days, s, e))
@@ -167,6 +177,7 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                                     "PAY_ON_TIME",
                                     "percentOfUse",
                                     round(float(rng.choice([0.05, 0.07, 0.1])), 4),
+                                    None,
                                     date(fys[0], 7, 1),
                                     None,
                                 )
@@ -180,6 +191,21 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                                     "GUARANTEED",
                                     "percentOfBill",
                                     0.03,
+                                    None,
+                                    date(fys[0], 7, 1),
+                                    None,
+                                )
+                            )
+                        elif fuel == "GAS":  # $12 off every bill, accrued by day
+                            discounts.append(
+                                (
+                                    len(discounts) + 1,
+                                    plan_id,
+                                    "GUARANTEED",
+                                    "GUARANTEED",
+                                    "fixedAmount",
+                                    0.0,
+                                    12.0,
                                     date(fys[0], 7, 1),
                                     None,
                                 )
@@ -207,7 +233,17 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
         pd.DataFrame(tous, columns=["id", "plan_id", "time_class", "days", "start_time", "end_time"]),
         pd.DataFrame(
             discounts,
-            columns=["id", "plan_id", "discount_type", "category", "method", "rate", "effective_from", "effective_to"],
+            columns=[
+                "id",
+                "plan_id",
+                "discount_type",
+                "category",
+                "method",
+                "rate",
+                "amount",
+                "effective_from",
+                "effective_to",
+            ],
         ),
     )
 

@@ -111,6 +111,7 @@ CREATE TABLE Account (
   bill_cycle_day INT NOT NULL,
   next_bill_date DATE NULL,
   pay_on_time_propensity DECIMAL(5,4) NOT NULL,
+  gst_registered TINYINT NULL,
   PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -165,6 +166,7 @@ CREATE TABLE PlanDiscount (
   category VARCHAR(16) NOT NULL,
   method VARCHAR(16) NOT NULL,
   rate DECIMAL(6,4) NOT NULL,
+  amount DECIMAL(12,2) NULL,
   effective_from DATE NOT NULL,
   effective_to DATE NULL,
   PRIMARY KEY (id)
