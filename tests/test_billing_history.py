@@ -63,3 +63,44 @@ def test_state_fuel_totals_count_each_account_once_and_round_money_to_the_cent()
         {"state": "NSW", "fuel": "ELECTRICITY", "net_amount": 42.34, "net_amount_less_discount": 40.84, "accounts": 2},
         {"state": "VIC", "fuel": "GAS", "net_amount": 1.0, "net_amount_less_discount": 1.0, "accounts": 1},
     ]
+
+
+def test_a_multi_site_accounts_lines_fall_in_each_sites_own_state_and_fuel():
+    import pandas as pd
+
+    from bua_assets.billing.outputs import accrual_summary, site_attributes, state_fuel_totals
+
+    # Account 1 has a NSW electricity site (utility 10) and a VIC gas site (utility 11); its
+    # account-level state (latest supply point) is VIC, but each line belongs to its own site.
+    lines = pd.DataFrame(
+        {
+            "account_id": [1, 1],
+            "utility_id": [10, 11],
+            "year_mnth": ["2026-10-01"] * 2,
+            "ili_state": ["ACTUAL"] * 2,
+            "discount_state": ["NONE"] * 2,
+            "feature_type_name": ["SUPPLY"] * 2,
+            "plan_item_type_name": ["DAILY_RETAIL"] * 2,
+            "time_class_name": ["ANYTIME"] * 2,
+            "quantity": [31.0, 31.0],
+            "net_amount": [31.0, 22.32],
+            "discount_net": [0.0, 0.0],
+            "discount_net_propensity": [0.0, 0.0],
+        }
+    )
+    attributes = pd.DataFrame({"account_id": [1], "state": ["VIC"], "fuel": ["GAS"], "segment": ["SME"]})
+    sites = site_attributes(
+        pd.DataFrame({"id": [10, 11], "jurisdiction_id": [1, 2], "service_type_id": [1, 2]}),
+        pd.DataFrame({"id": [1, 2], "name": ["NSW", "VIC"]}),
+        pd.DataFrame({"id": [1, 2], "name": ["ELECTRICITY", "GAS"]}),
+    )
+    totals = state_fuel_totals(lines, attributes, sites)
+    assert totals[["state", "fuel", "net_amount"]].values.tolist() == [
+        ["NSW", "ELECTRICITY", 31.0],
+        ["VIC", "GAS", 22.32],
+    ]
+    summary = accrual_summary(lines, attributes, sites)
+    assert summary[["state", "fuel", "segment", "days"]].values.tolist() == [
+        ["NSW", "ELECTRICITY", "SME", 31.0],
+        ["VIC", "GAS", "SME", 31.0],
+    ]

@@ -133,3 +133,39 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     exceptions = Lake(str(tmp_path / "broken")).read("invoice_line_items", PARTITION, "exceptions").to_pandas()
     hit = exceptions[exceptions["account_id"] == account]
     assert len(hit) and set(hit["code"]) == {"no_charge_version"} and hit["reason"].str.contains("not priced").all()
+
+
+def test_a_metering_charge_added_to_every_plan_raises_the_accrual_by_exactly_its_days(retailer, tmp_path):
+    """$2.50 a day of METERING on every plan (CORE PlanRate, ANYTIME, per DAY): the month's accrual
+    lines rise by exactly 2.50 x their supply days, priced as METERING, and the billing checks pass."""
+    folder = tmp_path / "retailer"
+    shutil.copytree(retailer[0] / "nem12", folder / "nem12")
+    shutil.copy(retailer[0] / "core.db", folder / "core.db")
+    before = run(folder, tmp_path / "before")
+    con = sqlite3.connect(folder / "core.db")
+    plans = pd.read_sql("select id from Plan", con)["id"]
+    first = int(pd.read_sql("select max(id) m from PlanRate", con)["m"].iloc[0]) + 1
+    con.executemany(
+        "insert into PlanRate values (?, ?, '2020-07-01', NULL, 'METERING', 'ANYTIME', 1, NULL, 2.5, 'DAY')",
+        [(first + i, int(p)) for i, p in enumerate(plans)],
+    )
+    con.commit()
+    con.close()
+    after = run(folder, tmp_path / "after")
+    assert before.success and after.success
+    billing_checks = {
+        c.check_name: c
+        for c in after.get_asset_check_evaluations()
+        if c.check_name in ("ili_exceptions", "reconciliation")
+    }
+    assert len(billing_checks) == 2 and all(c.passed for c in billing_checks.values()), billing_checks
+
+    def accrued(lake):
+        lines = Lake(str(lake)).read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas()
+        return lines[lines["ili_state"] != "SUPPLEMENTARY"]  # corrections re-rate what was billed
+
+    old, new = accrued(tmp_path / "before"), accrued(tmp_path / "after")
+    days = old.loc[old["plan_item_type_name"] == "DAILY_RETAIL", "quantity"].sum()
+    added = new[(new["plan_item_type_name"] == "METERING") & (new["rate"] == 2.5)]
+    assert added["quantity"].sum() == days > 0
+    assert round(new["net_amount"].sum() - old["net_amount"].sum(), 2) == round(2.5 * days, 2)

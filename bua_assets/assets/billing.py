@@ -27,6 +27,7 @@ from bua_assets.billing.outputs import (
     line_item_monthly,
     month_account_summary,
     open_during,
+    site_attributes,
     state_fuel_totals,
 )
 from bua_assets.billing.outputs import accrual_summary as finance_summary
@@ -167,6 +168,11 @@ def _attributes(store, key) -> pd.DataFrame:
     )
 
 
+def _sites(store, key) -> pd.DataFrame:
+    c = read_core_frames(store, key, "Utility", "Jurisdiction", "ServiceType")
+    return site_attributes(c["Utility"], c["Jurisdiction"], c["ServiceType"])
+
+
 @dg.asset(
     partitions_def=monthly_partitions,
     deps=[invoice_line_items],
@@ -270,8 +276,8 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
-    attributes = _attributes(store, key)
-    summary = finance_summary(lines, attributes)
+    attributes, sites = _attributes(store, key), _sites(store, key)
+    summary = finance_summary(lines, attributes, sites)
     month = AccrualMonth.from_key(key)
     previous_key = month.previous.key
     previous = (
@@ -283,7 +289,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     with store.partition_writer("accrual_summary", key) as writer:
         writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
         writer.write_file("accrual_summary.png", png)
-    by_cell = state_fuel_totals(lines, attributes)
+    by_cell = state_fuel_totals(lines, attributes, sites)
     yield dg.MaterializeResult(
         metadata={
             # First, so it heads the asset's metadata in the UI: what finance opens the asset for.

@@ -165,10 +165,34 @@ def month_account_summary(
     )
 
 
-def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
-    """The finance summary: DESIGN §5.7's grouping with volume (USAGE_RETAIL quantity), days
-    (DAILY_RETAIL quantity), distinct accounts and net_amount_less_discount."""
+def with_attributes(lines: pd.DataFrame, attributes: pd.DataFrame, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``lines`` with fuel, state and segment: the account's segment, and the state and fuel of
+    the line's own supply point (``sites``: site_attributes), so a multi-site account's lines fall
+    in each site's state; the account's where the site is unknown."""
     d = lines.merge(attributes, on="account_id", how="left")
+    if sites is not None:
+        s = d[["utility_id"]].merge(sites, on="utility_id", how="left")
+        d["state"] = s["site_state"].fillna(d["state"]).to_numpy()
+        d["fuel"] = s["site_fuel"].fillna(d["fuel"]).to_numpy()
+    return d
+
+
+def site_attributes(utilities: pd.DataFrame, jurisdictions: pd.DataFrame, service_types: pd.DataFrame) -> pd.DataFrame:
+    """utility_id, site_state, site_fuel: each supply point's own state and fuel."""
+    return pd.DataFrame(
+        {
+            "utility_id": utilities["id"].to_numpy(),
+            "site_state": utilities["jurisdiction_id"].map(jurisdictions.set_index("id")["name"]).to_numpy(),
+            "site_fuel": utilities["service_type_id"].map(service_types.set_index("id")["name"]).to_numpy(),
+        }
+    )
+
+
+def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The finance summary: DESIGN §5.7's grouping with volume (USAGE_RETAIL quantity), days
+    (DAILY_RETAIL quantity), distinct accounts and net_amount_less_discount; state and fuel per
+    supply point (with_attributes)."""
+    d = with_attributes(lines, attributes, sites)
     d["volume"] = np.where(d["plan_item_type_name"].isin(VOLUME_CHARGES), d["quantity"], 0.0)
     d["supply_days"] = np.where(d["plan_item_type_name"] == SUPPLY_CHARGE, d["quantity"], 0.0)
     s = (
@@ -190,10 +214,10 @@ def accrual_summary(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFra
     return s
 
 
-def state_fuel_totals(lines: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
-    """Per state x fuel: net amount and net less discount to the cent, and distinct accounts
-    (an account accrued over several months or charges counts once)."""
-    d = lines.merge(attributes, on="account_id", how="left")
+def state_fuel_totals(lines: pd.DataFrame, attributes: pd.DataFrame, sites: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per state x fuel (of each line's supply point): net amount and net less discount to the
+    cent, and distinct accounts (an account accrued over several months or charges counts once)."""
+    d = with_attributes(lines, attributes, sites)
     d["net_amount_less_discount"] = d["net_amount"] - d["discount_net_propensity"]
     t = (
         d.groupby(["state", "fuel"], dropna=False)
