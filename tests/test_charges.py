@@ -3,16 +3,21 @@ its finance grouping and which discounts apply (tests/test_tariff.py prices bill
 
 from __future__ import annotations
 
+import pandas as pd
+
 from bua_assets.billing.charges import (
     CHARGE_OF_STREAM,
     CHARGE_TYPES,
     CONSUMPTION_CHARGES,
     CREDIT_CHARGES,
     FEATURE_OF_CHARGE,
+    OPTIONAL_CHARGES,
     PERCENT_OF_BILL_CHARGES,
     SUPPLY_CHARGE,
     USAGE_DISCOUNT_CHARGES,
     VOLUME_CHARGES,
+    daily_rates,
+    unpriced_rates,
 )
 
 
@@ -29,6 +34,9 @@ def test_every_metered_stream_is_priced_by_exactly_one_charge_and_supply_by_days
         "USAGE_RETAIL": "CONSUMPTION",
         "CONTROLLED_LOAD": "CONTROLLED_LOAD",
         "FEED_IN": "SOLAR_FEED_IN",
+        "METERING": "METERING",
+        "FEE": "FEES",
+        "GREEN_POWER": "GREEN_POWER",
     }
 
 
@@ -36,3 +44,30 @@ def test_groupings_follow_from_the_table():
     assert CONSUMPTION_CHARGES == ("USAGE_RETAIL", "CONTROLLED_LOAD") == USAGE_DISCOUNT_CHARGES
     assert VOLUME_CHARGES == ("USAGE_RETAIL",) and CREDIT_CHARGES == ("FEED_IN",)
     assert "FEED_IN" not in PERCENT_OF_BILL_CHARGES and SUPPLY_CHARGE in PERCENT_OF_BILL_CHARGES
+
+
+def test_optional_items_are_per_day_or_per_unit_and_discounts_apply_as_the_table_says():
+    assert OPTIONAL_CHARGES == ("METERING", "FEE", "GREEN_POWER")
+    assert CHARGE_TYPES["GREEN_POWER"].bases == ("DAY", "UNIT") and CHARGE_TYPES["METERING"].bases == ("DAY",)
+    assert "METERING" in PERCENT_OF_BILL_CHARGES and "FEE" not in PERCENT_OF_BILL_CHARGES
+    assert "GREEN_POWER" not in USAGE_DISCOUNT_CHARGES
+
+
+def test_periodic_rates_become_daily_and_unknown_ones_are_set_apart_with_a_reason():
+    rates = pd.DataFrame(
+        {
+            "plan_id": [1, 1, 1, 1],
+            "charge_type": ["FEE", "USAGE_RETAIL", "DEMAND", "USAGE_RETAIL"],
+            "time_class": ["ANYTIME"] * 4,
+            "unit_price": [36.5, 0.3, 0.2, 1.0],
+            "uom": ["YEAR", "KWH", "KW", "DAY"],
+        }
+    )
+    ok, bad = unpriced_rates(rates)
+    assert ok["charge_type"].tolist() == ["FEE", "USAGE_RETAIL"]
+    assert bad["why"].tolist() == [
+        "a demand charge (per KW): maximum demand is not measured",
+        "USAGE_RETAIL is not priced per DAY",
+    ]
+    daily = daily_rates(ok)
+    assert daily["unit_price"].tolist() == [0.1, 0.3] and daily["uom"].tolist() == ["DAY", "KWH"]
