@@ -92,3 +92,29 @@ def bill_through_month_end(core_db: Path, month_end: str = "2026-10-31", run_dat
     finally:
         con.close()
     return int(account)
+
+
+def month_resources(folder: Path, lake: Path) -> dict:
+    """The local resources of a generated retailer in ``folder`` (core.db and nem12/), the lake under ``lake``."""
+    from bua_assets.resources import LakeResource, local_resources
+
+    return local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
+        "lake": LakeResource(base=str(lake))
+    }
+
+
+def run_month(folder: Path, lake: Path, partition: str, instance=None):
+    """Materialise every asset of ``partition``, after the interval history it needs."""
+    from contextlib import nullcontext
+
+    import dagster as dg
+
+    from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.runner import backfill_interval_history
+
+    resources = month_resources(folder, lake)
+    with dg.instance_for_test() if instance is None else nullcontext(instance) as instance:
+        backfill_interval_history(partition, instance, resources)
+        return dg.materialize(
+            ALL_ASSETS, partition_key=partition, resources=resources, instance=instance, raise_on_error=False
+        )

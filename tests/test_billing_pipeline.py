@@ -5,37 +5,21 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
-from support import PARTITION
+from support import PARTITION, month_resources, run_month
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
-from bua_assets.resources import LakeResource, local_resources
-from bua_assets.runner import backfill_interval_history
 
 
-def resources_for(folder, lake):
-    return local_resources(f"sqlite:///{folder / 'core.db'}", str(folder / "nem12"), lake.parent) | {
-        "lake": LakeResource(base=str(lake))
-    }
-
-
-def run(folder, lake, instance=None):
-    with dg.instance_for_test() if instance is None else nullcontext(instance) as instance:
-        backfill_interval_history(PARTITION, instance, resources_for(folder, lake))
-        return dg.materialize(
-            ALL_ASSETS,
-            partition_key=PARTITION,
-            resources=resources_for(folder, lake),
-            instance=instance,
-            raise_on_error=False,
-        )
+def run(folder, lake, instance=None, partition=PARTITION):
+    """The month (and the interval history it needs) on a generated retailer in ``folder``."""
+    return run_month(folder, lake, partition, instance)
 
 
 def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missing_charge_version(retailer, tmp_path):
@@ -123,7 +107,7 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
             ALL_ASSETS,
             partition_key=PARTITION,
             selection=["errors"],
-            resources=resources_for(folder, tmp_path / "broken"),
+            resources=month_resources(folder, tmp_path / "broken"),
             instance=instance,
         )
         assert dump_run.success
