@@ -12,24 +12,14 @@ import pandas as pd
 from bua_assets.billing.accrual import accrual_lines, customer_terms, unpriced_charges
 from bua_assets.billing.checks import ili_findings
 from bua_assets.billing.line_items import priced_line_items
-from bua_assets.billing.tariff import price
+from bua_assets.billing.tariff import LINE_COLUMNS, price
+from bua_assets.core.schema import core_tables
 
 OCT1, OCT31 = date(2026, 10, 1), date(2026, 10, 31)
 FY27 = (date(2026, 7, 1), date(2027, 6, 30))
-RATE_COLUMNS = [
-    "id",
-    "plan_id",
-    "effective_from",
-    "effective_to",
-    "charge_type",
-    "time_class",
-    "block_order",
-    "block_daily_volume",
-    "unit_price",
-    "uom",
-]
-DISCOUNT_COLUMNS = ["id", "plan_id", "discount_type", "category", "method", "rate", "amount"]
-NO_DISCOUNTS = pd.DataFrame(columns=[*DISCOUNT_COLUMNS, "effective_from", "effective_to"])
+RATE_COLUMNS = core_tables()["PlanRate"].column_names  # the CORE contract's columns, in its order
+DISCOUNT_COLUMNS = core_tables()["PlanDiscount"].column_names
+NO_DISCOUNTS = pd.DataFrame(columns=DISCOUNT_COLUMNS)
 
 
 def rates(*rows, period=FY27):
@@ -44,7 +34,7 @@ def discounts(*rows):
     """(plan, type, method, rate, amount)"""
     return pd.DataFrame(
         [(i + 1, p, t, "PAY_ON_TIME", m, r, a, FY27[0], None) for i, (p, t, m, r, a) in enumerate(rows)],
-        columns=[*DISCOUNT_COLUMNS, "effective_from", "effective_to"],
+        columns=DISCOUNT_COLUMNS,
     )
 
 
@@ -52,18 +42,7 @@ def lines(*rows, propensity=0.8, **terms):
     """(line, plan, charge, class, quantity, uom) over October; ``terms``: bill_days, gst_registered."""
     frame = pd.DataFrame(
         [(i, 1, p, OCT1, OCT31, c, tc, q, uom, propensity) for i, p, c, tc, q, uom in rows],
-        columns=[
-            "line_id",
-            "account_id",
-            "plan_id",
-            "period_start",
-            "period_end",
-            "charge_type",
-            "time_class",
-            "quantity",
-            "uom",
-            "pay_on_time_propensity",
-        ],
+        columns=LINE_COLUMNS,
     )
     return frame.assign(**terms)
 
