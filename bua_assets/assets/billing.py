@@ -159,18 +159,15 @@ def ili_exceptions(
     )
 
 
-def _attributes(store, key) -> pd.DataFrame:
+def _attributes(store, key) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per account: fuel, state, segment; per supply point: its own state and fuel), read once."""
     c = read_core_frames(
         store, key, "Account", "JournalAccountSegment", "ServiceType", "AccountUtility", "Utility", "Jurisdiction"
     )
+    sites = site_attributes(c["Utility"], c["Jurisdiction"], c["ServiceType"])
     return account_attributes(
-        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
-    )
-
-
-def _sites(store, key) -> pd.DataFrame:
-    c = read_core_frames(store, key, "Utility", "Jurisdiction", "ServiceType")
-    return site_attributes(c["Utility"], c["Jurisdiction"], c["ServiceType"])
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], sites
+    ), sites
 
 
 @dg.asset(
@@ -220,7 +217,7 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
         store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
         store.read("unbilled_window", key, "unbilled_months").to_pandas(),
         accounts,
-        _attributes(store, key),
+        _attributes(store, key)[0],
         store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
         account_exceptions(store, key),
         store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
@@ -276,7 +273,7 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
-    attributes, sites = _attributes(store, key), _sites(store, key)
+    attributes, sites = _attributes(store, key)
     summary = finance_summary(lines, attributes, sites)
     month = AccrualMonth.from_key(key)
     previous_key = month.previous.key

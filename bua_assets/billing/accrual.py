@@ -16,6 +16,7 @@ from bua_assets.billing.charges import (
     BILL_DAYS,
     CHARGE_OF_STREAM,
     CHARGE_TYPES,
+    CONSUMPTION_CHARGES,
     DAILY,
     OPTIONAL_CHARGES,
     PERIOD_DAYS,
@@ -26,7 +27,7 @@ from bua_assets.billing.charges import (
     unpriced_discounts,
     unpriced_rates,
 )
-from bua_assets.billing.tariff import LINE_TERMS
+from bua_assets.billing.tariff import with_terms
 from bua_assets.estimation.consumption import covering_versions, plan_of_day, window_days
 
 GROUP = ["account_id", "utility_id", "year_mnth", "plan_id"]
@@ -72,19 +73,7 @@ def accrual_lines(
     ``consumption``: unbilled_consumption rows; ``supply``: supply_days(); ``terms``:
     customer_terms() (or only the pay-on-time propensity), indexed by account id; ``rates``:
     PlanRate, for the optional items each plan carries (none when omitted)."""
-    if isinstance(terms, pd.Series):
-        terms = terms.rename("pay_on_time_propensity").to_frame()
-    c = consumption.assign(charge_type=consumption["stream_type"].map(CHARGE_OF_STREAM))
-    usage = (
-        c.groupby(GROUP + ["charge_type", "time_class", "uom"])
-        .agg(
-            quantity=("quantity", "sum"),
-            estimated_quantity=("estimated_quantity", "sum"),
-            period_start=("first_day", "min"),
-            period_end=("last_day", "max"),
-        )
-        .reset_index()
-    )
+    usage = _per_line(consumption.assign(charge_type=consumption["stream_type"].map(CHARGE_OF_STREAM)))
     daily = supply.rename(columns={"first_day": "period_start", "last_day": "period_end", "days": "quantity"}).assign(
         charge_type=SUPPLY_CHARGE, time_class="ANYTIME", uom="DAY", estimated_quantity=0.0
     )
@@ -94,9 +83,7 @@ def accrual_lines(
     lines = pd.concat(parts, ignore_index=True)
     lines["ili_state"] = np.where(lines["estimated_quantity"].abs() > 1e-9, "ESTIMATED", "ACTUAL")
     lines["quantity"] = lines["quantity"].astype(float)
-    for col, default in {"pay_on_time_propensity": 0.0, **LINE_TERMS}.items():
-        known = terms[col] if col in terms else pd.Series(dtype=float)
-        lines[col] = lines["account_id"].map(known).astype(float).fillna(default)
+    lines = with_terms(lines, terms)
     lines = lines.sort_values(GROUP + ["charge_type", "time_class"], kind="stable").reset_index(drop=True)
     lines.insert(0, "line_id", np.arange(len(lines)))
     lines["bill_key"] = lines.groupby(GROUP, sort=False).ngroup()  # one accrual bill per month x plan
@@ -139,17 +126,23 @@ def optional_lines(
     used = consumption.drop(columns=["time_class", "charge_type"], errors="ignore").merge(
         per_unit.merge(streams, on="charge_type"), on=["plan_id", "stream_type"]
     )
-    out.append(
-        used.groupby(GROUP + ["charge_type", "time_class", "uom"])
+    out.append(_per_line(used)[columns])
+    return out
+
+
+def _per_line(consumption: pd.DataFrame) -> pd.DataFrame:
+    """Consumption rows (with their charge_type) summed to one line per GROUP x charge x time
+    class x unit, over the days they cover."""
+    return (
+        consumption.groupby(GROUP + ["charge_type", "time_class", "uom"])
         .agg(
             quantity=("quantity", "sum"),
             estimated_quantity=("estimated_quantity", "sum"),
             period_start=("first_day", "min"),
             period_end=("last_day", "max"),
         )
-        .reset_index()[columns]
+        .reset_index()
     )
-    return out
 
 
 def unpriced_charges(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> pd.DataFrame:
@@ -206,7 +199,7 @@ def unpriced_charges(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.Dat
     end = np.minimum(pd.to_datetime(hit["period_end"]), hit["effective_to"])
     hit = hit.assign(days=(end - start).dt.days + 1)
     hit = hit[hit["days"] > 0]
-    used = lines[lines["charge_type"].isin(["USAGE_RETAIL", "CONTROLLED_LOAD"])].groupby(GROUP)["quantity"].sum()
+    used = lines[lines["charge_type"].isin(CONSUMPTION_CHARGES)].groupby(GROUP)["quantity"].sum()
     share = hit["days"] / hit["quantity"].clip(lower=1)
     usage = hit.set_index(GROUP).index.map(used).to_numpy(dtype=float)
     period_days = hit["uom"].map(PERIOD_DAYS).to_numpy(dtype=float)

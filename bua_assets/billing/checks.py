@@ -65,8 +65,9 @@ def ili_findings(
     """``lines``: the invoice line items; ``exceptions``: the invoice's exceptions (code);
     ``largest_bill``: each account's largest past bill (history.largest_bill).
 
-    Errors: a missing tariff or charge version, a plan item the engine cannot price, negative usage (not a SUPPLEMENTARY credit, which
-    reverses billed usage), an exact repeat of a line, a line starting before the horizon.
+    Errors: a missing tariff or charge version, a plan item the engine cannot price, negative
+    usage (not a SUPPLEMENTARY credit, which reverses billed usage), an exact repeat of a line, a
+    line starting before the horizon.
     Warnings: overlapping charge versions, a zero rate on a volume or supply charge (never free),
     a month's net over ``implausible_factor`` x the account's largest past bill."""
     usage = lines["plan_item_type_name"].isin(CONSUMPTION_CHARGES)

@@ -32,7 +32,7 @@ from bua_assets.billing.charges import CHARGE_TYPES, CREDIT_CHARGES, SUPPLY_CHAR
 from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
-from bua_assets.billing.tariff import LINE_TERMS, PRICED_COLUMNS, price
+from bua_assets.billing.tariff import PRICED_COLUMNS, price, with_terms
 
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
@@ -163,16 +163,12 @@ def supplementary_lines(
 
     ``line_items``: InvoiceLineItem rows (at least those of flagged supply points); ``discounts``:
     PlanDiscount (none when omitted); ``propensity``: pay-on-time propensity by account id (0 when
-    omitted), or accrual.customer_terms() (with bill length and GST registration). Billed periods starting before ``horizon_start`` are not reopened."""
+    omitted), or accrual.customer_terms() (with bill length and GST registration). Billed periods
+    starting before ``horizon_start`` are not reopened."""
     discounts = pd.DataFrame(columns=DISCOUNT_COLUMNS) if discounts is None else discounts
-    terms = (
-        pd.DataFrame({"pay_on_time_propensity": pd.Series(dtype=float)})
-        if propensity is None
-        else propensity.rename("pay_on_time_propensity").to_frame()
-        if isinstance(propensity, pd.Series)
-        else propensity
+    terms = with_terms(pd.DataFrame({"account_id": account_plans["account_id"].unique()}), propensity).set_index(
+        "account_id"
     )
-    propensity = terms["pay_on_time_propensity"]
     flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
     versions = account_plans[account_plans["utility_id"].isin(flagged) & (account_plans["status"] != "DRAFT")].copy()
     versions["start_date"] = pd.to_datetime(versions["start_date"])
@@ -213,13 +209,9 @@ def supplementary_lines(
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
     c = c[c["period_start"] <= c["period_end"]].reset_index(drop=True)
     share = ((c["period_end"] - c["period_start"]).dt.days + 1) / ((c["billed_end"] - c["billed_start"]).dt.days + 1)
-    # A per-day item is billed in days: the overlap's days. Usage is pro-rated by them.
-    per_day = c["uom"].astype(str).str.upper() == "DAY"
-    c["quantity"] = np.where(per_day, (c["period_end"] - c["period_start"]).dt.days + 1, c["quantity"] * share)
-    c["pay_on_time_propensity"] = c["account_id"].map(propensity).astype(float).fillna(0.0)
-    for col in LINE_TERMS:
-        if col in terms:
-            c[col] = c["account_id"].map(terms[col]).astype(float).fillna(LINE_TERMS[col])
+    # Usage pro-rated by the overlap's days (the engine counts a per-day item's days itself).
+    c["quantity"] = c["quantity"] * share
+    c = with_terms(c, terms)
     c["bill_key"] = c.groupby(PERIOD, sort=False).ngroup()  # a billed period is one bill
     c["line_id"] = np.arange(len(c))
     # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.

@@ -238,14 +238,13 @@ def account_attributes(
     segments: pd.DataFrame,
     service_types: pd.DataFrame,
     account_utility: pd.DataFrame,
-    utilities: pd.DataFrame,
-    jurisdictions: pd.DataFrame,
+    sites: pd.DataFrame,
 ) -> pd.DataFrame:
-    """account_id, fuel, state (of its latest supply point), segment (finance journal segment)."""
+    """account_id, fuel, state (of its latest supply point: ``sites`` is site_attributes), segment
+    (finance journal segment)."""
     a = accounts[["id", "service_type_id", "journal_segment_id"]].rename(columns={"id": "account_id"})
     a["fuel"] = a["service_type_id"].map(service_types.set_index("id")["name"])
     a["segment"] = a["journal_segment_id"].map(segments.set_index("id")["name"])
     latest = account_utility.sort_values("start_date").groupby("account_id")["utility_id"].last()
-    j = utilities.set_index("id")["jurisdiction_id"].map(jurisdictions.set_index("id")["name"])
-    a["state"] = a["account_id"].map(latest).map(j)
+    a["state"] = a["account_id"].map(latest).map(sites.set_index("utility_id")["site_state"])
     return a[["account_id", "fuel", "state", "segment"]]

@@ -65,6 +65,22 @@ LINE_COLUMNS = [
 # bill a line belongs to (percentOverThreshold's usage; each line its own bill when absent).
 LINE_TERMS = {"bill_days": BILL_DAYS["MONTHLY"], "gst_registered": 1}
 
+
+def with_terms(lines: pd.DataFrame, terms: pd.DataFrame | pd.Series | None) -> pd.DataFrame:
+    """``lines`` with each account's pay_on_time_propensity (0 when unknown) and LINE_TERMS (their
+    defaults when unknown) from ``terms`` (accrual.customer_terms, or the propensity alone),
+    indexed by account id."""
+    if terms is None:
+        terms = pd.DataFrame(index=pd.Index([], dtype="int64"))
+    elif isinstance(terms, pd.Series):
+        terms = terms.rename("pay_on_time_propensity").to_frame()
+    out = lines.copy()
+    for col, default in {"pay_on_time_propensity": 0.0, **LINE_TERMS}.items():
+        known = terms[col] if col in terms else pd.Series(dtype=float)
+        out[col] = out["account_id"].map(known).astype(float).fillna(default)
+    return out
+
+
 PRICED_COLUMNS = [  # price()'s lines: one row per line part x block
     "line_id",
     "account_id",

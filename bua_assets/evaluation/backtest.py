@@ -393,13 +393,14 @@ def month_dollar_accuracy(read: Callable[[str, str], pd.DataFrame], truth: pd.Da
     attributes); ``truth`` is truth_by_row. Accounts flagged for supplementary billing are the
     corrected ones."""
     from bua_assets.billing.accrual import customer_terms, supply_days
-    from bua_assets.billing.outputs import account_attributes
+    from bua_assets.billing.outputs import account_attributes, site_attributes
 
     tables = ("AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment", "ServiceType",
               "AccountUtility", "Utility", "Jurisdiction")  # fmt: skip
     c = {t: read("core_tables", t) for t in tables}
+    sites = site_attributes(c["Utility"], c["Jurisdiction"], c["ServiceType"])
     attributes = account_attributes(
-        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], c["Utility"], c["Jurisdiction"]
+        c["Account"], c["JournalAccountSegment"], c["ServiceType"], c["AccountUtility"], sites
     )
     plans = c["AccountPlan"]
     return dollar_accuracy(
