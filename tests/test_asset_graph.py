@@ -19,10 +19,13 @@ from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
 
-# Declared deps that are not lake reads, and why.
+# Declared deps that are not lake reads (or not in every month), and why.
 ORDERING_DEPS = {
     ("core_tables", "core_snapshot"): "core_snapshot restores (or opens) the month's CORE that core_tables extracts",
     ("errors", "accrual_summary"): "errors lists failed checks from the instance; reconciliation is the last of them",
+    # Read only when a correction splits a flat billed figure onto time of use (billing.rerating),
+    # which the small retailer's month may not have: tests/test_corrections_usage.py reads it.
+    ("invoice_line_items", "interval_reads"): "the billed days' interval data, for re-rating onto time of use",
 }
 
 

@@ -114,6 +114,24 @@ def test_duplicate_account_key_blocks_the_month_at_core_tables(retailer, tmp_pat
     assert materialised(result) == {"core_snapshot", "core_tables"}  # blocked before anything accrues
 
 
+def test_a_core_release_without_the_optional_columns_is_read_with_nulls_and_goes_on(retailer, tmp_path):
+    """Account.gst_registered and PlanDiscount.amount came with issue 22: a CORE from before them
+    extracts, says so, and the defaults apply (households not registered for GST)."""
+    folder = copy_retailer(retailer, tmp_path / "r")
+    db = folder / "core.db"
+    sql(db, "ALTER TABLE Account DROP COLUMN gst_registered", "ALTER TABLE PlanDiscount DROP COLUMN amount")
+    result = run(f"sqlite:///{db}", folder / "nem12", tmp_path / "lake", CORE_STEPS)
+    drift = check(result, "schema_drift")
+    assert drift.passed, drift.description
+    assert drift.description == (
+        "CORE schema matches the contract; Account.gst_registered absent (optional: read as NULL); "
+        "PlanDiscount.amount absent (optional: read as NULL)"
+    )
+    accounts = Lake(str(tmp_path / "lake")).read("core_tables", PARTITION, "Account")
+    assert accounts.num_rows and accounts["gst_registered"].null_count == accounts.num_rows
+    assert "unbilled_window" in materialised(result)
+
+
 def test_empty_account_plan_blocks_the_month_naming_the_table(retailer, tmp_path):
     folder = copy_retailer(retailer, tmp_path / "r")
     sql(folder / "core.db", "DELETE FROM AccountPlan")

@@ -53,6 +53,7 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert (lines["discount_net_propensity"].abs() <= lines["discount_net"].abs() + 1e-9).all()
     assert (np.sign(lines["discount_net_propensity"]) * np.sign(lines["discount_net"]) >= 0).all()
     assert {"ACTUAL", "ESTIMATED"} <= set(lines["ili_state"])
+    assert_demand_is_the_peak_half_hour_of_the_interval_data(lake, lines)
     # The outputs agree to the cent and every account with unbilled days has a summary row.
     reconciliation = next(c for c in clean.get_asset_check_evaluations() if c.check_name == "reconciliation")
     assert reconciliation.passed, reconciliation.description
@@ -153,3 +154,30 @@ def test_a_metering_charge_added_to_every_plan_raises_the_accrual_by_exactly_its
     added = new[(new["plan_item_type_name"] == "METERING") & (new["rate"] == 2.5)]
     assert added["quantity"].sum() == days > 0
     assert round(new["net_amount"].sum() - old["net_amount"].sum(), 2) == round(2.5 * days, 2)
+
+
+def assert_demand_is_the_peak_half_hour_of_the_interval_data(lake: Lake, lines: pd.DataFrame) -> None:
+    """Each measured DEMAND line of the month, worked out again from the NEM12 data in the lake: the
+    largest weekday 15:00-21:00 half hour of the site's import registers summed, x 2 (kW), over
+    the line's days; priced at kW x rate x days."""
+    demand = lines[(lines["plan_item_type_name"] == "DEMAND") & (lines["ili_state"] == "ACTUAL")]
+    demand = demand[pd.to_datetime(demand["year_mnth"]) == pd.Timestamp(PARTITION)]
+    assert len(demand), "the generated retailer's business time-of-use plans carry a peak demand charge"
+    registers = lake.read("utility_profiles", PARTITION, "registers").to_pandas()
+    reads = lake.read("interval_reads", PARTITION, "interval_reads").to_pandas()
+    for line in demand.head(5).itertuples():
+        site = registers[
+            (registers["utility_id"] == line.utility_id) & registers["stream_type"].isin(["PRIMARY", "CONTROL"])
+        ]
+        days = reads[
+            reads["nmi"].isin(site["nmi"])
+            & reads["suffix"].isin(site["suffix"])
+            & (reads["read_date"] >= line.period_start)
+            & (reads["read_date"] <= line.period_end)
+        ]
+        weekday = days[pd.to_datetime(days["read_date"]).dt.day_of_week < 5]
+        half_hours = weekday["values"].map(lambda v: np.nan_to_num(np.asarray(v, float)).reshape(48, -1).sum(axis=1))
+        per_day = half_hours.groupby(weekday["read_date"]).apply(lambda v: np.sum(np.stack(v.to_numpy()), axis=0))
+        peak_kw = max(float(np.max(day[30:42])) for day in per_day) * 2  # half hours 30-41: 15:00-21:00
+        assert line.quantity == round(peak_kw, 3), (line.account_id, line.quantity, peak_kw)
+        assert line.net_amount == round(line.quantity * line.rate * line.days + 1e-9, 2)

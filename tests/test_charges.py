@@ -10,6 +10,8 @@ from bua_assets.billing.charges import (
     CHARGE_TYPES,
     CONSUMPTION_CHARGES,
     CREDIT_CHARGES,
+    DEMAND_CHARGES,
+    DEMAND_STREAMS,
     FEATURE_OF_CHARGE,
     OPTIONAL_CHARGES,
     PERCENT_OF_BILL_CHARGES,
@@ -37,6 +39,7 @@ def test_every_metered_stream_is_priced_by_exactly_one_charge_and_supply_by_days
         "METERING": "METERING",
         "FEE": "FEES",
         "GREEN_POWER": "GREEN_POWER",
+        "DEMAND": "DEMAND",
     }
 
 
@@ -47,7 +50,9 @@ def test_groupings_follow_from_the_table():
 
 
 def test_optional_items_are_per_day_or_per_unit_and_discounts_apply_as_the_table_says():
-    assert OPTIONAL_CHARGES == ("METERING", "FEE", "GREEN_POWER")
+    assert OPTIONAL_CHARGES == ("DEMAND", "METERING", "FEE", "GREEN_POWER")
+    assert DEMAND_CHARGES == ("DEMAND",) and CHARGE_TYPES["DEMAND"].bases == ("DEMAND",)
+    assert DEMAND_STREAMS == ("CONTROL", "PRIMARY")  # the site's import: general and controlled load
     assert CHARGE_TYPES["GREEN_POWER"].bases == ("DAY", "UNIT") and CHARGE_TYPES["METERING"].bases == ("DAY",)
     assert "METERING" in PERCENT_OF_BILL_CHARGES and "FEE" not in PERCENT_OF_BILL_CHARGES
     assert "GREEN_POWER" not in USAGE_DISCOUNT_CHARGES
@@ -56,18 +61,19 @@ def test_optional_items_are_per_day_or_per_unit_and_discounts_apply_as_the_table
 def test_periodic_rates_become_daily_and_unknown_ones_are_set_apart_with_a_reason():
     rates = pd.DataFrame(
         {
-            "plan_id": [1, 1, 1, 1],
-            "charge_type": ["FEE", "USAGE_RETAIL", "DEMAND", "USAGE_RETAIL"],
-            "time_class": ["ANYTIME"] * 4,
-            "unit_price": [36.5, 0.3, 0.2, 1.0],
-            "uom": ["YEAR", "KWH", "KW", "DAY"],
+            "plan_id": [1, 1, 1, 1, 1],
+            "charge_type": ["FEE", "USAGE_RETAIL", "DEMAND", "DEMAND", "USAGE_RETAIL"],
+            "time_class": ["ANYTIME"] * 5,
+            "unit_price": [36.5, 0.3, 0.2, 0.25, 1.0],
+            "uom": ["YEAR", "KWH", "KW", "KVA", "DAY"],
         }
     )
     ok, bad = unpriced_rates(rates)
-    assert ok["charge_type"].tolist() == ["FEE", "USAGE_RETAIL"]
+    assert ok["charge_type"].tolist() == ["FEE", "USAGE_RETAIL", "DEMAND"]
     assert bad["why"].tolist() == [
-        "a demand charge (per KW): maximum demand is not measured",
+        "a demand charge per KVA: apparent power needs reactive energy (Q/K channels), which is not loaded",
         "USAGE_RETAIL is not priced per DAY",
     ]
     daily = daily_rates(ok)
-    assert daily["unit_price"].tolist() == [0.1, 0.3] and daily["uom"].tolist() == ["DAY", "KWH"]
+    assert daily["unit_price"].tolist() == [0.1, 0.3, 0.2] and daily["uom"].tolist() == ["DAY", "KWH", "KW"]
+    assert daily["basis"].tolist() == ["DAY", "UNIT", "DEMAND"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bua_assets.billing.accrual import customer_terms
 from bua_assets.billing.corrections import supplementary_lines
+from bua_assets.estimation.consumption import TimeOfUse
 
 FY26, FY27 = (date(2025, 7, 1), date(2026, 6, 30)), (date(2026, 7, 1), date(2027, 6, 30))
 HORIZON = date(2025, 11, 1)
@@ -592,3 +594,173 @@ def test_a_zero_line_re_rated_emits_nothing():
     # and the supply line prices exactly as billed. Nothing to correct, so no lines at all.
     plans = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 7, date(2026, 1, 1), None, "APPROVED", 1))
     assert h.run(plans).empty
+
+
+# Plan 8: single rate (1.00 a day, 0.30 a kWh, feed-in 0.05); plan 1's windows: PEAK 15:00-21:00
+# every day, OFF_PEAK the rest.
+FLAT_RATES = pd.concat(
+    [
+        RATES,
+        pd.DataFrame(
+            [
+                (900 + i, 8, *fy, c, tc, 1, None, p, u)
+                for i, (fy, (c, tc, p, u)) in enumerate(
+                    (fy, item)
+                    for fy in (FY26, FY27)
+                    for item in (
+                        ("DAILY_RETAIL", "ANYTIME", 1.00, "DAY"),
+                        ("USAGE_RETAIL", "ANYTIME", 0.30, "KWH"),
+                        ("FEED_IN", "SOLAR", 0.05, "KWH"),
+                    )
+                )
+            ],
+            columns=RATES.columns,
+        ),
+    ],
+    ignore_index=True,
+)
+PLAN_1_WINDOWS = TimeOfUse.from_tables(
+    pd.DataFrame({"id": [1, 8], "pricing_model": ["TIME_OF_USE", "SINGLE_RATE"]}),
+    pd.DataFrame(
+        [(1, "PEAK", "ALL", "15:00", "21:00"), (1, "OFF_PEAK", "ALL", "21:00", "15:00")],
+        columns=["plan_id", "time_class", "days", "start_time", "end_time"],
+    ),
+)
+
+
+def interval_days(estimated: bool = False):
+    """Every day 0.5 kWh a half hour on the general (and solar) registers, no controlled load: PEAK
+    (12 half hours) is a quarter of the day, OFF_PEAK three quarters; ``estimated``: the days'
+    shapes come from the profile."""
+
+    def half_hours(utility_ids, first, last, stream):
+        dates = pd.date_range(first, last) if stream != "CONTROL" else pd.DatetimeIndex([])  # no controlled load
+        days = pd.DataFrame({"utility_id": SP, "date": dates})
+        return days, np.full((len(days), 48), 0.5), np.full(len(days), estimated)
+
+    return half_hours
+
+
+def rerating_run(h: History, plans, half_hours=None):
+    invoices, lines = h.tables()
+    return supplementary_lines(
+        plans, FLAT_RATES, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, PLAN_1_WINDOWS, half_hours
+    )
+
+
+def test_time_of_use_billed_then_a_flat_plan_backdated_and_replaced_back_re_rates_both_ways():
+    h = History()
+    h.bill(A, AUG1, OCT31, QUARTER_ON_PLAN_1)
+    # A flat plan backdated over the quarter: the billed PEAK 460 + OFF_PEAK 920 are summed onto
+    # ANYTIME, 1,380 kWh x 0.30 = 414.00; the time-of-use lines are reversed. The supply line (92
+    # days at 1.00 on both plans) is unchanged.
+    flat = versions((A, 1, date(2026, 1, 1), None, "REPLACED", 0), (A, 8, date(2026, 1, 1), None, "APPROVED", 1))
+    out, exceptions = rerating_run(h, flat, interval_days())
+    assert exceptions.empty, exceptions.to_dict("records")
+    assert rows(out) == {
+        (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 460.0, 0.40, -184.00, 0.0, 0.0, True),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "OFF_PEAK", 920.0, 0.20, -184.00, 0.0, 0.0, True),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "ANYTIME", 1380.0, 0.30, 414.00, 0.0, 0.0, False),
+    }
+    h.issue(out)
+    assert rerating_run(h, flat, interval_days())[0].empty  # issued: nothing left to correct
+    # Replaced back to plan 1: the ANYTIME figure is split by the interval data of those days, a
+    # quarter PEAK (345 kWh x 0.40 = 138.00) and three quarters OFF_PEAK (1,035 x 0.20 = 207.00);
+    # the ANYTIME line is reversed. (The days' data says 25% peak; the first bill said 33%: the
+    # bill's own split is not known once it was billed flat.)
+    back = versions(
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 8, date(2026, 1, 1), None, "REPLACED", 0, datetime(2026, 11, 1, 1)),
+        (A, 1, date(2026, 1, 1), None, "APPROVED", 1, datetime(2026, 11, 5)),
+    )
+    out, exceptions = rerating_run(h, back, interval_days())
+    assert exceptions.empty, exceptions.to_dict("records")
+    assert rows(out) == {
+        (A, AUG1, OCT31, "USAGE_RETAIL", "ANYTIME", 1380.0, 0.30, -414.00, 0.0, 0.0, True),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 345.0, 0.40, 138.00, 0.0, 0.0, False),
+        (A, AUG1, OCT31, "USAGE_RETAIL", "OFF_PEAK", 1035.0, 0.20, 207.00, 0.0, 0.0, False),
+    }
+    h.issue(out)
+    assert rerating_run(h, back, interval_days())[0].empty
+
+
+def test_a_flat_figure_split_by_the_profile_is_flagged_estimated_and_without_data_left_as_billed():
+    h = History()
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+        ],
+    )
+    to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
+    out, exceptions = rerating_run(h, to_tou, interval_days(estimated=True))
+    assert {(r.time_class, r.quantity, r.net_amount) for r in out.itertuples() if not r.is_credit} == {
+        ("PEAK", 345.0, 138.0),
+        ("OFF_PEAK", 1035.0, 207.0),
+    }
+    (flag,) = exceptions.to_dict("records")
+    assert flag["code"] == "rerated_estimate" and "92 day(s) shaped by the load profile" in flag["reason"]
+    # No half hours for those days at all: the period is left as billed, and says why.
+    nothing = lambda ids, first, last, stream: (  # noqa: E731
+        pd.DataFrame({"utility_id": [], "date": []}),
+        np.zeros((0, 48)),
+        np.zeros(0, dtype=bool),
+    )
+    out, exceptions = rerating_run(h, to_tou, nothing)
+    assert out.empty and exceptions["code"].tolist() == ["missing_tariff"]
+
+
+def test_a_demand_charge_of_the_new_plan_is_measured_from_the_billed_days_half_hours():
+    # Plan 9 is plan 8 with a demand charge of 0.50 a kW a day, any time of day. Billed on plan 8
+    # (no demand), plan 9 backdated: every half hour is 0.5 kWh, so the maximum demand is 1.0 kW,
+    # and 1.0 x 0.50 x 92 days = 46.00 is billed; nothing else changes.
+    demand_plan = FLAT_RATES[FLAT_RATES["plan_id"] == 8].assign(plan_id=9, id=lambda r: r["id"] + 100)
+    extra = demand_plan.head(2).assign(
+        id=[990, 991],
+        charge_type="DEMAND",
+        time_class="ANYTIME",
+        unit_price=0.50,
+        uom="KW",
+        effective_from=[FY26[0], FY27[0]],
+        effective_to=[FY26[1], FY27[1]],
+    )
+    rates = pd.concat([FLAT_RATES, demand_plan, extra], ignore_index=True)
+    plans = pd.DataFrame({"id": [8, 9], "pricing_model": ["SINGLE_RATE", "SINGLE_RATE"]})
+    no_windows = pd.DataFrame(columns=["plan_id", "time_class", "days", "start_time", "end_time"])
+    tou = TimeOfUse.from_tables(plans, no_windows, rates)
+    h = History()
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+        ],
+    )
+    change = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 9, date(2026, 1, 1), None, "APPROVED", 1))
+    invoices, lines = h.tables()
+    out, exceptions = supplementary_lines(
+        change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, interval_days()
+    )
+    assert exceptions.empty, exceptions.to_dict("records")
+    assert rows(out) == {(A, AUG1, OCT31, "DEMAND", "ANYTIME", 1.0, 0.50, 46.00, 0.0, 0.0, False)}
+    h.issue(out)
+    invoices, lines = h.tables()
+    again, _ = supplementary_lines(change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, interval_days())
+    assert again.empty  # the billed demand is now the bill's and re-prices to itself
+    # Nothing to measure it by: the period is left as billed, blocking (missing_tariff), named.
+    nothing = lambda ids, first, last, stream: (  # noqa: E731
+        pd.DataFrame({"utility_id": [], "date": []}),
+        np.zeros((0, 48)),
+        np.zeros(0, dtype=bool),
+    )
+    h = History()
+    h.bill(A, AUG1, OCT31, [("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0)])
+    invoices, lines = h.tables()
+    out, exceptions = supplementary_lines(change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, nothing)
+    assert out.empty and exceptions["code"].tolist() == ["missing_tariff"]
+    assert "DEMAND/ANYTIME" in exceptions["reason"].iloc[0] and "maximum demand" in exceptions["reason"].iloc[0]

@@ -198,7 +198,7 @@ def test_a_plan_item_the_engine_cannot_price_is_a_blocking_exception_with_its_ex
         (1, "USAGE_RETAIL", "ANYTIME", 0.30, "KWH"),
         (1, "SOLAR_BONUS", "ANYTIME", 0.50, "DAY"),  # a charge type nobody taught the engine
         (1, "METERING", "ANYTIME", 0.01, "KWH"),  # a known type in a unit it is not priced in
-        (1, "DEMAND", "PEAK", 0.25, "KW"),  # a demand charge: maximum demand is not measured
+        (1, "DEMAND", "PEAK", 0.25, "KVA"),  # demand in kVA: needs reactive energy, not loaded
     )
     odd = discounts((1, "CONDITIONAL", "percentOfSomething", 0.05, None))
     consumption = pd.DataFrame(
@@ -234,12 +234,12 @@ def test_a_plan_item_the_engine_cannot_price_is_a_blocking_exception_with_its_ex
     # Exposure: 0.50 a day x 31 days = 15.50; 0.01 a kWh x 400 kWh = 4.00; demand and the odd
     # discount cannot be estimated. Each names the plan and the item.
     assert reasons == [
-        "plan 1 DEMAND/PEAK at 0.25 per KW: a demand charge (per KW): maximum demand is not measured; "
-        "31 unbilled days, exposure cannot be estimated (not in the accrual)",
+        "plan 1 DEMAND/PEAK at 0.25 per KVA: a demand charge per KVA: apparent power needs reactive energy "
+        "(Q/K channels), which is not loaded; 31 unbilled days, exposure cannot be estimated (not in the accrual)",
         "plan 1 METERING/ANYTIME at 0.01 per KWH: METERING is not priced per KWH; "
         "31 unbilled days, exposure about $4.00 (not in the accrual)",
         "plan 1 SOLAR_BONUS/ANYTIME at 0.5 per DAY: not a charge type the tariff engine prices (known: "
-        "DAILY_RETAIL, USAGE_RETAIL, CONTROLLED_LOAD, FEED_IN, METERING, FEE, GREEN_POWER); "
+        "DAILY_RETAIL, USAGE_RETAIL, CONTROLLED_LOAD, FEED_IN, DEMAND, METERING, FEE, GREEN_POWER); "
         "31 unbilled days, exposure about $15.50 (not in the accrual)",
         "plan 1 discount CONDITIONAL percentOfSomething: discount method percentOfSomething is not one the "
         "engine applies (percentOfBill, percentOfUse, fixedAmount, percentOverThreshold); "

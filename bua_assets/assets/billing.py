@@ -10,10 +10,11 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.assets.core import core_tables
-from bua_assets.assets.estimation import unbilled_consumption, unbilled_window
+from bua_assets.assets.estimation import horizon_interval_reads, unbilled_consumption, unbilled_window
 from bua_assets.assets.heavy import HEAVY
-from bua_assets.assets.lake_reads import read_core_frames
+from bua_assets.assets.lake_reads import billed_half_hours, read_core_frames
 from bua_assets.assets.metadata import table_metadata
+from bua_assets.assets.profiles import macro_profiles, utility_profiles
 from bua_assets.assets.teams import team
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
@@ -42,6 +43,7 @@ from bua_assets.billing.rehearsal import (
     should_promote,
     snapshot_folder,
 )
+from bua_assets.estimation.consumption import TimeOfUse
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.ops.earl import time_zone_named
@@ -57,7 +59,8 @@ class IliExceptionsConfig(dg.Config):
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[core_tables, unbilled_window, unbilled_consumption],
+    # the billed days' interval data and load profiles re-rate corrections onto time of use
+    deps=[core_tables, unbilled_window, unbilled_consumption, horizon_interval_reads, utility_profiles, macro_profiles],
     kinds={"parquet", "pandas"},
     **team("billing"),
     op_tags=HEAVY,
@@ -77,7 +80,17 @@ class IliExceptionsConfig(dg.Config):
 )
 def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    core = read_core_frames(store, key, "AccountPlan", "PlanRate", "PlanDiscount", "Account", "JournalAccountSegment")
+    core = read_core_frames(
+        store,
+        key,
+        "AccountPlan",
+        "Plan",
+        "PlanTimeOfUse",
+        "PlanRate",
+        "PlanDiscount",
+        "Account",
+        "JournalAccountSegment",
+    )
     invoices = store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit", "issue_date"])
     line_items = store.read(
         "core_tables",
@@ -110,6 +123,9 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         line_items,
         horizon_start,
         core["JournalAccountSegment"],
+        store.read("unbilled_consumption", key, "max_demand").to_pandas(),
+        TimeOfUse.from_tables(core["Plan"], core["PlanTimeOfUse"], core["PlanRate"]),
+        billed_half_hours(store, key, DEFAULT_HORIZON_MONTHS),
     )
     out, exceptions = invoice.lines, invoice.exceptions
     with store.partition_writer("invoice_line_items", key) as writer:

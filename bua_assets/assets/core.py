@@ -167,7 +167,13 @@ def drift_check(drift: list[schema.DriftFinding]) -> dg.AssetCheckResult:
         check_name="schema_drift",
         passed=not blocking,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(str(f) for f in blocking) or "CORE schema matches the contract",
+        description="; ".join(str(f) for f in blocking)
+        or "CORE schema matches the contract"
+        + "".join(
+            f"; {f.table}.{f.column} absent (optional: read as NULL)"
+            for f in drift
+            if f.problem == "missing_column" and not f.blocking
+        ),
         metadata={"findings": dg.MetadataValue.json([f.__dict__ for f in drift]), "blocking_findings": len(blocking)},
     )
 

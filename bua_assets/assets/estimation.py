@@ -199,8 +199,9 @@ def nem12_estimates(
     **team("estimation"),
     op_tags=HEAVY,
     description="Unbilled quantity per account x supply point x register x calendar month x time class "
-    "(plan TOU windows for interval data; E2 controlled load; B1 export; gas in MJ), with the "
-    "actual and estimated shares; what cannot be quantified is in exceptions with the reason.",
+    "(plan TOU windows for interval data; E2 controlled load; B1 export, by TOU class where the plan's "
+    "feed-in is; gas in MJ), with the actual and estimated shares; the maximum demand (kW) of plans "
+    "with a demand charge (max_demand); what cannot be quantified is in exceptions with the reason.",
 )
 def unbilled_consumption(
     context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
@@ -212,7 +213,7 @@ def unbilled_consumption(
 def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
-    core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "GasHeatingValue")
+    core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "PlanRate", "GasHeatingValue")
 
     def actual_batches(month_key: str):
         return (
@@ -221,12 +222,13 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
             else iter(())
         )
 
-    out, exc = compute_unbilled_consumption(
+    out, exc, max_demand = compute_unbilled_consumption(
         months,
         registers_of(store, key),
         core["AccountPlan"],
         core["Plan"],
         core["PlanTimeOfUse"],
+        core["PlanRate"],
         core["GasHeatingValue"],
         macro_of(store, key),
         micro_scalars_of(store, key),
@@ -238,6 +240,7 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
     with store.partition_writer("unbilled_consumption", key) as writer:
         writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exc.astype({"register_id": "Int64"}), preserve_index=False))
+        writer.write("max_demand", pa.Table.from_pandas(max_demand, preserve_index=False))
     by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
     return dg.MaterializeResult(
         metadata={
@@ -249,5 +252,6 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
                 (out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)
             ),
             "exceptions": len(exc),
+            "max_demand_rows": len(max_demand),
         }
     )

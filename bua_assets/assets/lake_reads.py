@@ -10,7 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.rerating import HalfHours, supply_point_half_hours
 from bua_assets.estimation import profiles as prof
+from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.registers import CORE_INPUTS, profiled_registers
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
@@ -113,3 +115,30 @@ def recent_actual_days(store: Lake, key: str) -> pd.DataFrame:
     t = pa.concat_tables(tables)
     t = t.filter(pc.equal(t["actual_half_hours"], 48)).select(["register_id", "read_date", "kwh"])
     return t.to_pandas(date_as_object=False).astype({"register_id": "int64"})
+
+
+def billed_half_hours(store: Lake, key: str, horizon_months: int) -> HalfHours:
+    """The ``HalfHours`` of billed days for re-rating (billing.rerating): the interval data of the
+    months asked for (within the ``horizon_months`` to ``key``), read for the supply points asked
+    for only, with the month's registers and load profiles."""
+    registers, macro = registers_of(store, key), macro_of(store, key)
+    month = pd.Timestamp(key)
+    earliest = month - pd.DateOffset(months=horizon_months - 1)
+    latest = month + pd.offsets.MonthEnd(0)
+
+    def half_hours(utility_ids, first, last, stream):
+        mine = registers["utility_id"].isin(utility_ids) & (registers["stream_type"] == stream)
+        nmis = pa.array(registers.loc[mine, "nmi"].astype(str).unique(), pa.string())
+        # the months the asset declares (the horizon to its own month): none beyond them exist yet
+        months = pd.period_range(max(first, earliest), min(last, latest), freq="M")
+        tables = [
+            store.read_matching(
+                "interval_reads", f"{m.start_time:%Y-%m-%d}", "interval_reads", "nmi", nmis, READ_COLUMNS
+            )
+            for m in months
+        ]
+        tables = [t for t in tables if t.num_rows]
+        data = pa.concat_tables(tables) if tables else pa.table({c: pa.array([], pa.null()) for c in READ_COLUMNS})
+        return supply_point_half_hours(registers, data, macro, utility_ids, first, last, stream)
+
+    return half_hours

@@ -3,8 +3,9 @@
 Pure pandas: one usage line per account x supply point x month x plan x charge x time class,
 one supply (DAILY_RETAIL) line per account x supply point x month x plan, and one line per
 optional item the plan rates (metering and fees per day; green power per day or per kWh of its
-streams). Whatever the plan holds that the engine cannot price is an ``unpriced_charge`` per
-account, with its exposure where it can be estimated.
+streams), and one demand line per demand rate window with the month's maximum kW measured from
+interval data. Whatever the plan holds that the engine cannot price (or measure) is an
+``unpriced_charge`` per account, with its exposure where it can be estimated.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bua_assets.billing.charges import (
     CHARGE_TYPES,
     CONSUMPTION_CHARGES,
     DAILY,
+    DEMAND_CHARGES,
     OPTIONAL_CHARGES,
     PERIOD_DAYS,
     SUPPLY_CHARGE,
@@ -67,12 +69,14 @@ def accrual_lines(
     supply: pd.DataFrame,
     terms: pd.DataFrame | pd.Series,
     rates: pd.DataFrame | None = None,
+    demand: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(lines for tariff.price with line attributes, exceptions for days without a charge version).
 
     ``consumption``: unbilled_consumption rows; ``supply``: supply_days(); ``terms``:
     customer_terms() (or only the pay-on-time propensity), indexed by account id; ``rates``:
-    PlanRate, for the optional items each plan carries (none when omitted)."""
+    PlanRate, for the optional items each plan carries (none when omitted); ``demand``: the
+    maximum demand per GROUP x window (unbilled_consumption's max_demand) its demand rates price."""
     usage = _per_line(consumption.assign(charge_type=consumption["stream_type"].map(CHARGE_OF_STREAM)))
     daily = supply.rename(columns={"first_day": "period_start", "last_day": "period_end", "days": "quantity"}).assign(
         charge_type=SUPPLY_CHARGE, time_class="ANYTIME", uom="DAY", estimated_quantity=0.0
@@ -80,6 +84,8 @@ def accrual_lines(
     parts = [daily[usage.columns], usage]
     if rates is not None and len(rates):
         parts += optional_lines(consumption, daily, rates, usage.columns)
+        if demand is not None and len(demand):
+            parts.append(demand_lines(demand, daily, rates)[usage.columns])
     lines = pd.concat(parts, ignore_index=True)
     lines["ili_state"] = np.where(lines["estimated_quantity"].abs() > 1e-9, "ESTIMATED", "ACTUAL")
     lines["quantity"] = lines["quantity"].astype(float)
@@ -128,6 +134,80 @@ def optional_lines(
     )
     out.append(_per_line(used)[columns])
     return out
+
+
+def demand_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """The (plan_id, time_class) of every demand rate the engine prices."""
+    ok = unpriced_rates(rates)[0]
+    return ok.loc[ok["charge_type"].isin(DEMAND_CHARGES), ["plan_id", "charge_type", "time_class"]].drop_duplicates()
+
+
+def demand_lines(demand: pd.DataFrame, daily: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """One line per GROUP x demand rate window measured: the month's maximum kW over the supply
+    line's days (the engine prices kW x rate x days); ESTIMATED when the maximum is."""
+    d = demand.merge(demand_rates(rates), on=["plan_id", "time_class"])
+    periods = daily[[*GROUP, "period_start", "period_end"]]
+    d = d.merge(periods, on=GROUP)
+    return d.assign(
+        uom="KW",
+        quantity=d["quantity"].astype(float),
+        estimated_quantity=np.where(d["estimated"].astype(bool), d["quantity"].astype(float), 0.0),
+    )
+
+
+def unmeasured_demand(lines: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+    """The blocking ``unpriced_charge`` exceptions of demand rates in force on unbilled days with
+    no demand line: nothing measured the maximum demand (a basic meter has no half hours; a window
+    the plan's time-of-use table cannot place)."""
+    columns = ["line_id", "account_id", "code", "reason"]
+    items = unpriced_rates(rates)[0]
+    items = items[items["charge_type"].isin(DEMAND_CHARGES)]
+    if items.empty:
+        return pd.DataFrame(columns=columns)
+    supply = lines.loc[lines["charge_type"] == SUPPLY_CHARGE, [*GROUP, "period_start", "period_end"]]
+    hit = supply.merge(items[["plan_id", "charge_type", "time_class", "unit_price", "uom"]], on="plan_id")
+    hit = hit.merge(
+        items.groupby(["plan_id", "charge_type", "time_class"])
+        .agg(effective_from=("effective_from", "min"), effective_to=("effective_to", lambda x: x.max()))
+        .reset_index(),
+        on=["plan_id", "charge_type", "time_class"],
+    )
+    to = pd.to_datetime(hit["effective_to"]).fillna(pd.Timestamp.max.normalize())
+    in_force = (pd.to_datetime(hit["effective_from"]) <= pd.to_datetime(hit["period_end"])) & (
+        pd.to_datetime(hit["period_start"]) <= to
+    )
+    hit = hit[in_force.to_numpy()]
+    measured = lines.loc[lines["charge_type"].isin(DEMAND_CHARGES), [*GROUP, "charge_type", "time_class"]]
+    hit = hit.merge(measured.assign(_measured=True), on=[*GROUP, "charge_type", "time_class"], how="left")
+    hit = hit[hit["_measured"].isna()].drop_duplicates([*GROUP, "charge_type", "time_class"])
+    per = hit.groupby(["account_id", "plan_id", "charge_type", "time_class"], sort=True).agg(
+        months=("year_mnth", "nunique"), price=("unit_price", "last"), uom=("uom", "last")
+    )
+    per = per.reset_index()
+    return pd.DataFrame(
+        {
+            "line_id": pd.array([pd.NA] * len(per), dtype="Int64"),
+            "account_id": per["account_id"].to_numpy(),
+            "code": "unpriced_charge",
+            "reason": (
+                "plan "
+                + per["plan_id"].astype(str)
+                + " "
+                + per["charge_type"]
+                + "/"
+                + per["time_class"]
+                + " at "
+                + per["price"].astype(str)
+                + " per "
+                + per["uom"].astype(str)
+                + " per day: no maximum demand measured on "
+                + per["months"].astype(str)
+                + " unbilled month(s) (no interval data in the window: a basic meter, or time-of-use "
+                "windows missing); exposure cannot be estimated (not in the accrual)"
+            ).to_numpy(),
+        },
+        columns=columns,
+    )
 
 
 def _per_line(consumption: pd.DataFrame) -> pd.DataFrame:

@@ -4,16 +4,20 @@ corrections and the finance outputs.
 
 The kinds follow the Consumer Data Standards energy plan (``EnergyPlanContract``): daily supply
 charges, usage rates (single rate, time of use, step blocks, seasonal tariff periods), controlled
-load, solar feed-in (flat or time of use), metering charges, fees and green power. Each type says
+load, solar feed-in (flat or time of use), demand charges, metering charges, fees and green power.
+Each type says
 which metering streams it prices, the feature finance groups it under, its sign (feed-in is a
 credit), the bases it can be priced on, whether every plan must price it (a missing rate is an
 error) and which discounts apply.
 
 A rate's basis follows from its unit (``PlanRate.uom``): a period (DAY, WEEK, MONTH, QUARTER,
 YEAR) is a fixed charge accrued by day of supply at its daily equivalent; an energy unit (KWH,
-MJ) is priced per unit of the type's streams. A rate whose type or unit is not one of these (a
-demand charge in kW or kVA, an item CORE names that this table does not know) is never dropped:
-``unpriced_rates`` sets it apart and the accrual reports it as a blocking ``unpriced_charge``.
+MJ) is priced per unit of the type's streams; KW is a demand charge, the Australian way (the CDR
+plan's demandCharges with measureUnit KW, measurementPeriod MONTH, chargePeriod DAY): dollars per
+kW of the month's maximum demand in the rate's time window, per day of supply. A rate whose type
+or unit is not one of these (a demand charge in kVA, which needs reactive energy we do not load;
+an item CORE names that this table does not know) is never dropped: ``unpriced_rates`` sets it
+apart and the accrual reports it as a blocking ``unpriced_charge``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-DAILY, UNIT = "DAY", "UNIT"  # the two bases a rate is priced on
+DAILY, UNIT, DEMAND = "DAY", "UNIT", "DEMAND"  # the bases a rate is priced on
 # A periodic charge accrues by day: its daily equivalent is the period's price / the period's days.
 PERIOD_DAYS = {"DAY": 1.0, "WEEK": 7.0, "MONTH": 365.0 / 12, "QUARTER": 365.0 / 4, "YEAR": 365.0}
 UNIT_UOMS = ("KWH", "MJ")
+DEMAND_UOMS = ("KW",)  # per kW of maximum demand per day (kVA would need reactive energy: not loaded)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class ChargeType:
     feature: str  # feature_type_name: the finance grouping
     streams: tuple[str, ...]  # the profile stream types whose consumption it prices per unit
     sign: float  # +1 a charge, -1 a credit to the customer
-    bases: tuple[str, ...]  # DAILY (per day of supply) and/or UNIT (per kWh/MJ of its streams)
+    bases: tuple[str, ...]  # DAILY (per day of supply), UNIT (per kWh/MJ of its streams), DEMAND (per kW per day)
     required: bool  # every plan must rate it when it applies (a missing rate is an error)
     usage_discount: bool  # usage-based discounts (percentOfUse, percentOverThreshold) apply
     percent_of_bill_discount: bool  # percentOfBill discounts apply
@@ -54,6 +59,8 @@ CHARGE_TYPES: dict[str, ChargeType] = {
         ChargeType("USAGE_RETAIL", "CONSUMPTION", ("PRIMARY", "GAS"), +1.0, (UNIT,), True, True, True, True),
         ChargeType("CONTROLLED_LOAD", "CONTROLLED_LOAD", ("CONTROL",), +1.0, (UNIT,), True, True, True),
         ChargeType("FEED_IN", "SOLAR_FEED_IN", ("SOLAR",), -1.0, (UNIT,), True, False, False),
+        # The site's maximum half-hourly demand (its import streams summed) in the rate's window.
+        ChargeType("DEMAND", "DEMAND", ("PRIMARY", "CONTROL"), +1.0, (DEMAND,), False, False, True),
         # Optional items: priced over the days their rates are in force, nothing where they are not.
         ChargeType("METERING", "METERING", (), +1.0, (DAILY,), False, False, True),
         ChargeType("FEE", "FEES", (), +1.0, (DAILY,), False, False, False),
@@ -70,6 +77,8 @@ CREDIT_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.sign < 0)
 USAGE_DISCOUNT_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.usage_discount)
 PERCENT_OF_BILL_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if c.percent_of_bill_discount)
 OPTIONAL_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if not c.required)
+DEMAND_CHARGES = tuple(c.name for c in CHARGE_TYPES.values() if DEMAND in c.bases)
+DEMAND_STREAMS = tuple(sorted({s for c in DEMAND_CHARGES for s in CHARGE_TYPES[c].streams}))
 # Discounts (PlanDiscount): type and method as the CDR plan names them. ``amount`` carries
 # fixedAmount's dollars per bill and percentOverThreshold's usage dollars per bill.
 DISCOUNT_TYPES = ("CONDITIONAL", "GUARANTEED")
@@ -78,11 +87,12 @@ BILL_DAYS = {"MONTHLY": 365.0 / 12, "BIMONTHLY": 365.0 / 6, "QUARTERLY": 365.0 /
 
 
 def basis_of(uom: pd.Series) -> np.ndarray:
-    """DAILY for a period unit, UNIT for an energy unit, None for anything else."""
+    """DAILY for a period unit, UNIT for an energy unit, DEMAND for kW, None for anything else."""
     u = uom.astype(str).str.upper()
     out = np.full(len(u), None, dtype=object)
     out[u.isin(list(PERIOD_DAYS)).to_numpy()] = DAILY
     out[u.isin(UNIT_UOMS).to_numpy()] = UNIT
+    out[u.isin(DEMAND_UOMS).to_numpy()] = DEMAND
     return out
 
 
@@ -119,9 +129,13 @@ def unpriced_rates(rates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         "not a charge type the tariff engine prices (known: " + ", ".join(CHARGE_TYPES) + ")",
         rates["charge_type"].astype(str) + " is not priced per " + rates["uom"].astype(str),
     )
-    demand = rates["uom"].astype(str).str.upper().isin(["KW", "KVA"])
+    kva = rates["uom"].astype(str).str.upper().isin(["KVA", "KVAR"])
     why = np.where(
-        demand, "a demand charge (per " + rates["uom"].astype(str) + "): maximum demand is not measured", why
+        kva,
+        "a demand charge per "
+        + rates["uom"].astype(str)
+        + ": apparent power needs reactive energy (Q/K channels), which is not loaded",
+        why,
     )
     return rates[fits], rates[~fits].assign(why=why[~fits.to_numpy()])
 

@@ -16,9 +16,11 @@ class, controlled load, solar feed-in; discounts ride on their lines). Then:
    charge item, time class, start, days, quantity, rate and discount; what is left is billed,
    unmatched debits are reversed.
 
-A billed period the engine cannot re-price (no rate on the new plan, e.g. ANYTIME usage under a
-time-of-use plan) is not reopened at all, and an exception says why; so is one starting before
-the lookback horizon. Nothing is matched row by row in Python: joins, sorts and group numbering.
+A billed quantity the new plan rates by other time classes is re-rated first (``rerating``: time
+of use summed onto a flat plan; a flat figure split onto time of use by the interval data of
+those days, or the load profile, flagged estimated). A billed period the engine still cannot
+re-price (no rate on the new plan) is not reopened at all, and an exception says why; so is one
+starting before the lookback horizon. Nothing is matched row by row in Python: joins, sorts and group numbering.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import pyarrow.compute as pc
 from bua_assets.billing.charges import CHARGE_TYPES, CREDIT_CHARGES, SUPPLY_CHARGE
 from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
+from bua_assets.billing.rerating import HalfHours, measured_demand, rerate
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
 from bua_assets.billing.tariff import PRICED_COLUMNS, price, with_terms
+from bua_assets.estimation.consumption import TimeOfUse
 
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
@@ -122,8 +126,9 @@ def billed_periods(billed: pd.DataFrame, remaining: pd.DataFrame) -> tuple[pd.Da
     into. So a correction replaced back re-prices the whole period again and mirrors the first
     correction (the parts reversed, the period billed whole), instead of leaving it split. Its
     quantities are those of the latest invoice that billed the whole period (credited or not: a
-    correction moves money, never quantities), summed over step blocks; a remaining debit belongs
-    to the billed period that contains it."""
+    correction moves money, never quantities), summed over step blocks, in the time classes the
+    remaining debits hold (a charge re-rated onto other classes is not counted twice); a remaining
+    debit belongs to the billed period that contains it."""
     debits = billed.loc[~billed["is_credit"].to_numpy(dtype=bool)]
     spans = debits[["utility_id", "period_start", "period_end"]].drop_duplicates()
     pairs = spans.merge(spans, on="utility_id", suffixes=("", "_outer"))
@@ -146,6 +151,12 @@ def billed_periods(billed: pd.DataFrame, remaining: pd.DataFrame) -> tuple[pd.Da
     )
     q = whole.groupby([*PERIOD, "charge_type", "time_class", "uom", "invoice_id"], as_index=False)["quantity"].sum()
     q = q.sort_values("invoice_id", kind="stable").drop_duplicates([*PERIOD, "charge_type", "time_class"], keep="last")
+    # A charge re-rated onto other time classes (a correction billed ANYTIME for PEAK and OFF_PEAK)
+    # is in force in the classes its remaining debits hold; a charge with none left keeps them all.
+    in_force = r[[*PERIOD, "charge_type", "time_class"]].drop_duplicates().assign(_in_force=True)
+    q = q.merge(in_force, on=[*PERIOD, "charge_type", "time_class"], how="left")
+    held = q.groupby([*PERIOD, "charge_type"])["_in_force"].transform("any").astype(bool)
+    q = q[q["_in_force"].notna().to_numpy() | ~held.to_numpy()].drop(columns="_in_force")
     return r, q.drop(columns="invoice_id")
 
 
@@ -157,14 +168,19 @@ def supplementary_lines(
     horizon_start,
     discounts: pd.DataFrame | None = None,
     propensity: pd.Series | pd.DataFrame | None = None,
+    tou: TimeOfUse | None = None,
+    half_hours: HalfHours | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(SUPPLEMENTARY lines: OUT_COLUMNS, credits with negative money and positive quantity;
     exceptions: account_id, utility_id, period_start, code, reason for what was not reopened).
 
     ``line_items``: InvoiceLineItem rows (at least those of flagged supply points); ``discounts``:
     PlanDiscount (none when omitted); ``propensity``: pay-on-time propensity by account id (0 when
-    omitted), or accrual.customer_terms() (with bill length and GST registration). Billed periods
-    starting before ``horizon_start`` are not reopened."""
+    omitted), or accrual.customer_terms() (with bill length and GST registration); ``tou`` (the
+    plans' time-of-use windows) and ``half_hours`` (the interval data or load profile of billed
+    days) re-rate a flat billed figure onto a time-of-use plan (``rerating.rerate``; without them
+    such a period is left as billed, with an exception). Billed periods starting before
+    ``horizon_start`` are not reopened."""
     discounts = pd.DataFrame(columns=DISCOUNT_COLUMNS) if discounts is None else discounts
     terms = with_terms(pd.DataFrame({"account_id": account_plans["account_id"].unique()}), propensity).set_index(
         "account_id"
@@ -209,8 +225,17 @@ def supplementary_lines(
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
     c = c[c["period_start"] <= c["period_end"]].reset_index(drop=True)
     share = ((c["period_end"] - c["period_start"]).dt.days + 1) / ((c["billed_end"] - c["billed_start"]).dt.days + 1)
-    # Usage pro-rated by the overlap's days (the engine counts a per-day item's days itself).
-    c["quantity"] = c["quantity"] * share
+    # Usage pro-rated by the overlap's days (the engine counts a per-day item's days itself; a
+    # demand, the period's maximum kW, holds on every part of it).
+    c["quantity"] = c["quantity"] * np.where(c["uom"].astype(str).str.upper() == "KW", 1.0, share)
+    # Billed by time of use under a flat plan, or flat under a time-of-use one: onto the plan's classes.
+    c, rerated = rerate(c, rates, tou, half_hours)
+    # A demand charge of the new plan that the bill has no quantity for: measured from those days.
+    replaced = versions[versions["status"] == "REPLACED"]
+    demand, demand_exceptions = measured_demand(c, rates, replaced, tou, half_hours)
+    c = pd.concat([c, demand], ignore_index=True)
+    exceptions += [rerated, demand_exceptions]
+    unmeasured = demand_exceptions.loc[demand_exceptions["code"] == "missing_tariff", ["utility_id", "period_start"]]
     c = with_terms(c, terms)
     c["bill_key"] = c.groupby(PERIOD, sort=False).ngroup()  # a billed period is one bill
     c["line_id"] = np.arange(len(c))
@@ -257,8 +282,10 @@ def supplementary_lines(
             bad["reason"].astype(str) + ": billed period not recalculated",
         )
     )
-    if len(bad):
-        skip = bad[PERIOD].drop_duplicates().assign(_skip=True)
+    unmeasured = unmeasured.assign(billed_start=pd.to_datetime(unmeasured["period_start"]))
+    unmeasured = c[PERIOD].drop_duplicates().merge(unmeasured[["utility_id", "billed_start"]], on=PERIOD[:2])
+    if len(bad) or len(unmeasured):
+        skip = pd.concat([bad[PERIOD], unmeasured[PERIOD]]).drop_duplicates().assign(_skip=True)
         calculated = calculated.merge(skip, on=PERIOD, how="left")
         calculated = calculated[calculated["_skip"].isna()].drop(columns="_skip")
         remaining = remaining.merge(skip, on=PERIOD, how="left")

@@ -16,11 +16,14 @@ from bua_assets.billing.accrual import (
     customer_terms,
     overlapping_versions,
     supply_days,
+    unmeasured_demand,
     unpriced_charges,
 )
 from bua_assets.billing.charges import FEATURE_OF_CHARGE
 from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
+from bua_assets.billing.rerating import HalfHours
 from bua_assets.billing.tariff import price
+from bua_assets.estimation.consumption import TimeOfUse
 
 LINE_ITEM_COLUMNS = [
     "line_id",
@@ -116,19 +119,33 @@ def accrual_invoice(
     billed: pa.Table,
     horizon_start: dt.date,
     segments: pd.DataFrame | None = None,
+    demand: pd.DataFrame | None = None,
+    tou: TimeOfUse | None = None,
+    half_hours: HalfHours | None = None,
 ) -> AccrualInvoice:
     """``window``: unbilled_months; ``consumption``: unbilled_consumption; ``accounts``: Account
     (id, pay_on_time_propensity, bill_frequency, gst_registered, journal_segment_id); ``invoices``:
     Invoice (id, status, is_credit, issue_date); ``billed``: InvoiceLineItem rows (the
     supplementary run re-rates those of flagged supply points back to ``horizon_start``);
-    ``segments``: JournalAccountSegment (residential accounts default to no GST registration)."""
+    ``segments``: JournalAccountSegment (residential accounts default to no GST registration);
+    ``demand``: unbilled_consumption's max_demand (demand charges priced on it); ``tou`` and
+    ``half_hours``: the plans' windows and the billed days' half hours, to re-rate billed figures
+    onto another plan's time classes (corrections.supplementary_lines)."""
     terms = customer_terms(accounts, segments)
-    lines, exceptions = accrual_lines(consumption, supply_days(window, account_plans), terms, rates)
+    lines, exceptions = accrual_lines(consumption, supply_days(window, account_plans), terms, rates, demand)
     planned = lines[lines["plan_id"] >= 0]
     priced = price(planned, rates, discounts)
     out = priced_line_items(priced.lines, lines)
     supplementary, supplementary_exceptions = supplementary_lines(
-        account_plans, rates, invoices, flagged_line_items(billed, account_plans), horizon_start, discounts, terms
+        account_plans,
+        rates,
+        invoices,
+        flagged_line_items(billed, account_plans),
+        horizon_start,
+        discounts,
+        terms,
+        tou,
+        half_hours,
     )
     out = pd.concat([out, as_line_items(supplementary, start=len(lines))], ignore_index=True)
     overlaps = overlapping_versions(window, account_plans)[EXCEPTION_COLUMNS]
@@ -137,6 +154,7 @@ def accrual_invoice(
             exceptions,
             priced.exceptions,
             unpriced_charges(planned, rates, discounts),
+            unmeasured_demand(planned, rates),
             overlaps,
             supplementary_exceptions[EXCEPTION_COLUMNS],
         ],

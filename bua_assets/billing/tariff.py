@@ -12,7 +12,8 @@ over a period. Pricing:
    its rates are in force;
 3. step blocks: block k takes what is left above the earlier blocks, up to its daily volume x
    the days of the part (thresholds pro-rated by days);
-4. amount = quantity x rate, to the cent, ex-GST; FEED_IN is a credit (negative);
+4. amount = quantity x rate, to the cent, ex-GST; FEED_IN is a credit (negative); a demand charge
+   (kW, the period's maximum demand: not pro-rated, blocks in kW) is kW x rate x the part's days;
 5. discounts (PlanDiscount) effective at the part's start: percentOfBill on every charge that
    takes it, percentOfUse on usage and controlled load, percentOverThreshold on the usage dollars
    above the threshold (per bill, pro-rated by the bill's days: ``bill_key`` groups a bill's
@@ -37,11 +38,13 @@ from bua_assets.billing.charges import (
     BILL_DAYS,
     CREDIT_CHARGES,
     DAILY,
+    DEMAND,
     OPTIONAL_CHARGES,
     PERCENT_OF_BILL_CHARGES,
     SUPPLY_CHARGE,
     UNIT,
     USAGE_DISCOUNT_CHARGES,
+    basis_of,
     daily_rates,
     unpriced_discounts,
     unpriced_rates,
@@ -120,7 +123,7 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     lines["period_start"] = pd.to_datetime(lines["period_start"])
     lines["period_end"] = pd.to_datetime(lines["period_end"])
     lines["total_days"] = (lines["period_end"] - lines["period_start"]).dt.days + 1
-    lines["basis"] = np.where(lines["uom"].astype(str).str.upper() == "DAY", DAILY, UNIT)
+    lines["basis"] = pd.Series(basis_of(lines["uom"]), index=lines.index).fillna(UNIT)
     r = daily_rates(unpriced_rates(rates)[0])
     r["effective_from"] = pd.to_datetime(r["effective_from"])
     r["effective_to"] = pd.to_datetime(r["effective_to"]).fillna(pd.Timestamp.max.normalize())
@@ -183,13 +186,21 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
         ],
         ignore_index=True,
     )
-    daily = parts["basis"] == DAILY
-    parts["part_quantity"] = np.where(daily, parts["days"], parts["quantity"] * parts["days"] / parts["total_days"])
+    # A day charge counts the part's days; a demand (kW, the period's maximum) holds on every part;
+    # energy is pro-rated by days.
+    daily, demand = parts["basis"] == DAILY, parts["basis"] == DEMAND
+    parts["part_quantity"] = np.where(
+        daily,
+        parts["days"],
+        np.where(demand, parts["quantity"], parts["quantity"] * parts["days"] / parts["total_days"]),
+    )
 
     # 2-3. Rates and step blocks.
     b = parts.merge(r, on=[*rate_key, "effective_from", "effective_to"])
     b = b.sort_values(["line_id", "part_start", "block_order"], kind="stable")
-    cap = (b["block_daily_volume"] * b["days"]).to_numpy(dtype=float)  # NaN: no ceiling (the last block)
+    per_kw = (b["basis"] == DEMAND).to_numpy()
+    # NaN: no ceiling (the last block); a demand block's volume is kW, not kW x days
+    cap = (b["block_daily_volume"] * np.where(per_kw, 1, b["days"])).to_numpy(dtype=float)
     finite = np.nan_to_num(cap, nan=0.0)
     part_key = [b["line_id"].to_numpy(), b["part_start"].to_numpy()]
     below = pd.Series(finite, index=b.index).groupby(part_key).cumsum().to_numpy() - finite  # earlier blocks
@@ -201,7 +212,10 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
 
     # 4. Amounts.
     credit = b["charge_type"].isin(CREDIT_CHARGES).to_numpy()
-    net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * np.where(credit, -1.0, 1.0))
+    # a demand rate is per kW per day of the part
+    per_kw = (b["basis"] == DEMAND).to_numpy()
+    times = np.where(credit, -1.0, 1.0) * np.where(per_kw, b["days"].to_numpy(dtype=float), 1.0)
+    net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * times)
     out = b.assign(net_amount=net, _row=np.arange(len(b))).reset_index(drop=True)
 
     # 5. Discounts effective at the part's start.

@@ -17,7 +17,8 @@ from bua_assets.sql import SQL_DIR  # the repo's sql/ or the wheel's copy
 SCHEMA_FILE = SQL_DIR / "core" / "schema.sql"
 
 _TABLE = re.compile(r"CREATE TABLE (\w+) \((.*?)\n\)[^;]*;", re.S)
-_COLUMN = re.compile(r"^\s*(\w+) ([A-Z]+(?:\(\d+(?:,\d+)?\))?)( NOT NULL| NULL)?,?$")
+# A column line; "-- optional: why" after it marks a column a snapshot may lack (read as NULL).
+_COLUMN = re.compile(r"^\s*(\w+) ([A-Z]+(?:\(\d+(?:,\d+)?\))?)( NOT NULL| NULL)?,?(\s*--\s*(optional)\b.*)?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -26,6 +27,7 @@ class Column:
     name: str
     sql_type: str  # as in schema.sql, e.g. DECIMAL(14,2)
     nullable: bool
+    optional: bool = False  # a snapshot without it is read with NULLs (an older CORE release)
 
     @property
     def base_type(self) -> str:
@@ -84,7 +86,8 @@ def core_tables() -> dict[str, Table]:
             m = _COLUMN.match(line)
             if not m:
                 raise ValueError(f"{SCHEMA_FILE.name}: cannot parse column line in {name}: {line!r}")
-            columns.append(Column(m.group(1), m.group(2), (m.group(3) or " NULL").strip() != "NOT NULL"))
+            nullable = (m.group(3) or " NULL").strip() != "NOT NULL"
+            columns.append(Column(m.group(1), m.group(2), nullable, optional=bool(m.group(5)) and nullable))
         tables[name] = Table(name, tuple(columns))
     if not tables:
         raise ValueError(f"no CREATE TABLE statements found in {SCHEMA_FILE}")
@@ -151,8 +154,9 @@ class DriftFinding:
 def schema_drift(observed: dict[str, dict[str, str]], *, sqlite: bool = False) -> list[DriftFinding]:
     """Compare the snapshot's tables {table: {column: type}} with the contract.
 
-    Missing tables/columns and changed types block; new columns are reported but harmless
-    (extraction selects the contract's columns by name). SQLite types are affinities only, so
+    Missing tables/columns and changed types block, except a column the contract marks optional
+    (read as NULL, reported); new columns are reported but harmless (extraction selects the
+    contract's columns by name). SQLite types are affinities only, so
     for the embedded database only names and affinities are compared.
     """
     findings: list[DriftFinding] = []
@@ -165,7 +169,8 @@ def schema_drift(observed: dict[str, dict[str, str]], *, sqlite: bool = False) -
         for c in table.columns:
             found = lower.get(c.name.lower())
             if found is None:
-                findings.append(DriftFinding(table.name, c.name, "missing_column", c.sql_type, None, True))
+                # an optional column (added to the contract later) is read as NULL: reported, not blocking
+                findings.append(DriftFinding(table.name, c.name, "missing_column", c.sql_type, None, not c.optional))
                 continue
             if sqlite:
                 ok = found.upper() == c.sqlite_type

@@ -8,14 +8,16 @@ and our estimates), scalars and the macro profiles; everything is vectorised per
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, unpriced_rates
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
+from bua_assets.estimation.demand import ALL_DAY, DemandMeter
 from bua_assets.estimation.intervals import day_type, half_hourly, tou_masks
 from bua_assets.estimation.profiles import MacroProfiles
 from bua_assets.estimation.scalars import register_range_weight, register_weights
@@ -103,17 +105,36 @@ def plan_of_day(days: pd.DataFrame, account_plans: pd.DataFrame) -> np.ndarray:
 
 @dataclass
 class TimeOfUse:
-    """Per plan: its time-of-use masks, or None for a plan without (or with unusable) windows."""
+    """Per plan: the time-of-use windows its rates need, as masks, and which streams split by them.
+
+    ``masks``: plan -> (2 day types, TOU_CLASSES, 48) for every plan whose windows are needed and
+    usable; ``invalid``: plan -> why its windows cannot be used; ``usage``: the plans whose general
+    usage splits (a time-of-use pricing model); ``feed_in``: the plans whose feed-in splits (a
+    FEED_IN rate by time-of-use class); ``demand``: plan -> [(time class, (2, 48) mask)], the
+    windows of its demand rates (ANYTIME: every half hour)."""
 
     masks: dict[int, np.ndarray]
     invalid: dict[int, str]
+    usage: frozenset[int] = frozenset()
+    feed_in: frozenset[int] = frozenset()
+    demand: dict[int, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
 
     @classmethod
-    def from_tables(cls, plans: pd.DataFrame, windows: pd.DataFrame) -> TimeOfUse:
+    def from_tables(cls, plans: pd.DataFrame, windows: pd.DataFrame, rates: pd.DataFrame | None = None) -> TimeOfUse:
+        usage = set(plans.loc[plans["pricing_model"].astype(str).str.startswith("TIME_OF_USE"), "id"].astype(int))
+        feed_in: set[int] = set()
+        demand_classes: dict[int, list[str]] = {}
+        if rates is not None and len(rates):
+            by_tou = rates["time_class"].isin(TOU_CLASSES)
+            feed_in = set(rates.loc[(rates["charge_type"] == "FEED_IN") & by_tou, "plan_id"].astype(int))
+            priced = unpriced_rates(rates)[0]
+            d = priced.loc[priced["charge_type"].isin(DEMAND_CHARGES), ["plan_id", "time_class"]].drop_duplicates()
+            for p, cls_ in d.sort_values(["plan_id", "time_class"]).itertuples(index=False):
+                demand_classes.setdefault(int(p), []).append(str(cls_))
+        need = usage | feed_in | {p for p, c in demand_classes.items() if set(c) & set(TOU_CLASSES)}
         masks, invalid = {}, {}
-        tou_plans = plans.loc[plans["pricing_model"].str.startswith("TIME_OF_USE"), "id"]
-        by_plan = {p: g for p, g in windows.groupby("plan_id")}
-        for p in tou_plans:
+        by_plan = {int(p): g for p, g in windows.groupby("plan_id")}
+        for p in sorted(need):
             g = by_plan.get(p)
             m = (
                 None
@@ -121,23 +142,42 @@ class TimeOfUse:
                 else tou_masks(list(zip(g["time_class"], g["days"], g["start_time"], g["end_time"])), TOU_CLASSES)
             )
             if m is None:
-                invalid[int(p)] = (
+                invalid[p] = (
                     "no time-of-use windows"
                     if g is None
                     else "time-of-use windows do not cover each half hour exactly once"
                 )
             else:
-                masks[int(p)] = m
-        return cls(masks, invalid)
+                masks[p] = m
+        demand: dict[int, list[tuple[str, np.ndarray]]] = {}
+        for p, classes in demand_classes.items():
+            for c in classes:
+                if c == "ANYTIME":
+                    demand.setdefault(p, []).append((c, ALL_DAY))
+                elif c in TOU_CLASSES and p in masks:
+                    demand.setdefault(p, []).append((c, masks[p][:, TOU_CLASSES.index(c)].astype(bool)))
+        return cls(masks, invalid, frozenset(usage), frozenset(feed_in), demand)
 
 
 def interval_quantities(
     days: pd.DataFrame, data: pa.Table, plan: np.ndarray, tou: TimeOfUse, keep_position: bool = False
 ) -> pd.DataFrame:
     """Split each interval register-day into time classes. ``data`` rows align with ``days`` (the
-    day's interval data, actual or estimated); PRIMARY registers on a TOU plan split by the plan's
-    windows, CONTROL is CONTROLLED_LOAD, SOLAR is SOLAR (export), the rest ANYTIME."""
+    day's interval data, actual or estimated); PRIMARY registers on a time-of-use plan split by the
+    plan's windows, and SOLAR registers on a plan with time-of-use feed-in; otherwise CONTROL is
+    CONTROLLED_LOAD, SOLAR is SOLAR (export), the rest ANYTIME."""
     values, actual = half_hourly(data)
+    return _split(days, values, actual, plan, tou, keep_position)
+
+
+def _split(
+    days: pd.DataFrame,
+    values: np.ndarray,
+    actual: np.ndarray,
+    plan: np.ndarray,
+    tou: TimeOfUse,
+    keep_position: bool = False,
+) -> pd.DataFrame:
     dt = day_type(days["date"].to_numpy(dtype="datetime64[D]"))
     stream = days["stream_type"].to_numpy()
     out = []
@@ -154,7 +194,8 @@ def interval_quantities(
     total, total_actual = values.sum(axis=1), np.where(actual, values, 0).sum(axis=1)
     split = np.zeros(len(base), dtype=bool)
     for p, masks in tou.masks.items():
-        rows = np.flatnonzero((plan == p) & (stream == "PRIMARY"))
+        streams = [s for s, plans in (("PRIMARY", tou.usage), ("SOLAR", tou.feed_in)) if p in plans]
+        rows = np.flatnonzero((plan == p) & np.isin(stream, streams))
         if not len(rows):
             continue
         split[rows] = True
@@ -171,13 +212,18 @@ def interval_quantities(
 
 
 def streamed_interval_quantities(
-    days: pd.DataFrame, plan: np.ndarray, tou: TimeOfUse, batches: Iterable[pa.RecordBatch | pa.Table]
+    days: pd.DataFrame,
+    plan: np.ndarray,
+    tou: TimeOfUse,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    demand: DemandMeter | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """interval_quantities for every register-day of ``days`` (one calendar month: nmi, suffix,
     date, stream_type, ...) from interval data streamed in ``batches`` (actual data first, then our
     estimates: the first row found for a register-day is used). One pass over the month's data,
-    whatever the number of registers; memory holds a batch and the quantities. Returns the rows
-    (in ``days`` order) and which register-days had data."""
+    whatever the number of registers; memory holds a batch and the quantities. The half hours of
+    the register-days ``demand`` measures go to it as they pass. Returns the rows (in ``days``
+    order) and which register-days had data."""
     keys, uniques = pd.factorize(days["nmi"].astype(str) + "/" + days["suffix"].astype(str))
     dates = days["date"].to_numpy(dtype="datetime64[D]")
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
@@ -204,13 +250,10 @@ def streamed_interval_quantities(
         at = at[take]
         found[at] = True
         data = batch.take(pa.array(take))
-        part = interval_quantities(
-            days.iloc[at],
-            data if isinstance(data, pa.Table) else pa.Table.from_batches([data]),
-            plan[at],
-            tou,
-            keep_position=True,
-        )
+        values, actual = half_hourly(data)
+        if demand is not None:
+            demand.add(at, values, actual)
+        part = _split(days.iloc[at], values, actual, plan[at], tou, keep_position=True)
         parts.append(part.assign(_row=at[part.pop("_position").to_numpy()]))
     if not parts:
         return interval_quantities(days.iloc[:0], _EMPTY_DATA, plan[:0], tou), found
@@ -306,15 +349,18 @@ def quantify_month(
     registers: pd.DataFrame,
     heating: pd.DataFrame,
     base_share: pd.Series | None = None,
-) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
     """One calendar month of unbilled register-days (register_days of the month: account_id,
     utility_id, year_mnth, date, register_id, nmi, suffix, read_kind, stream_type) to the output
-    grain (summarise), with the exceptions of whatever could not be quantified. Interval
-    register-days take their data from ``interval_batches`` (the month's meter data, then our
-    estimates) in one pass; basic ones are spread or estimated from reads. Memory holds one month."""
+    grain (summarise), with the exceptions of whatever could not be quantified and the maximum
+    demand of the plans that price it (demand.DemandMeter). Interval register-days take their data
+    from ``interval_batches`` (the month's meter data, then our estimates) in one pass; basic ones
+    are spread or estimated from reads. Memory holds one month."""
     rows, exceptions = [], []
     inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
-    quantities, found = streamed_interval_quantities(inter, plan_of_day(inter, account_plans), tou, interval_batches)
+    plan = plan_of_day(inter, account_plans)
+    meter = DemandMeter(inter, plan, tou.demand, DEMAND_STREAMS)
+    quantities, found = streamed_interval_quantities(inter, plan, tou, interval_batches, meter)
     lost = inter[~found]
     exceptions.append(
         pd.DataFrame(
@@ -344,7 +390,7 @@ def quantify_month(
     exceptions.append(gas_exceptions)
     result["date"] = pd.to_datetime(result["date"])
     result["plan_id"] = plan_of_day(result, account_plans)
-    return summarise(result[result["quantity"].notna()], registers), exceptions
+    return summarise(result[result["quantity"].notna()], registers), exceptions, meter.maxima()
 
 
 def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:

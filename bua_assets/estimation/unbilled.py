@@ -20,6 +20,7 @@ from bua_assets.estimation.consumption import (
     register_days,
     summarise,
 )
+from bua_assets.estimation.demand import empty_demand
 from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.profiles import MacroProfiles
@@ -56,6 +57,7 @@ def unbilled_consumption(
     account_plans: pd.DataFrame,
     plans: pd.DataFrame,
     plan_time_of_use: pd.DataFrame,
+    plan_rates: pd.DataFrame,
     heating_values: pd.DataFrame,
     macro: MacroProfiles,
     scalar_table: pd.DataFrame,
@@ -63,21 +65,23 @@ def unbilled_consumption(
     estimated: pa.Table,
     actual_batches: Callable[[str], Iterable[pa.RecordBatch]],
     report: Callable[[int, int, str], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(consumption by SUMMARY_KEYS, exceptions). ``scalar_table``: micro scalars by register_id
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(consumption by SUMMARY_KEYS, exceptions, maximum demand: demand.DEMAND_COLUMNS per plan
+    with a demand rate). ``plan_rates``: PlanRate (which plans split feed-in by time of use and
+    which price demand in which windows); ``scalar_table``: micro scalars by register_id
     (scalar, base_share); ``estimated``: our estimated interval days (estimated_reads);
     ``actual_batches(month_key)``: the actual interval data of a month ("YYYY-MM-01"), READ_COLUMNS;
     ``report(done, months, note)`` after each month."""
     scalars, shares = scalar_table["scalar"], base_share(scalar_table)
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
-    tou = TimeOfUse.from_tables(plans, plan_time_of_use)
+    tou = TimeOfUse.from_tables(plans, plan_time_of_use, plan_rates)
     attrs = registers[REGISTER_ATTRIBUTES]
-    parts, exceptions = [], []
+    parts, exceptions, demand = [], [], []
     by_month = unbilled_months.groupby("year_mnth", sort=True)
     for done, (year_mnth, month) in enumerate(by_month, start=1):
         days = register_days(month, attrs)
         actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
-        summary, month_exceptions = quantify_month(
+        summary, month_exceptions, month_demand = quantify_month(
             days,
             itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()),
             account_plans,
@@ -91,6 +95,7 @@ def unbilled_consumption(
             shares,
         )
         parts.append(summary)
+        demand.append(month_demand)
         exceptions += month_exceptions
         if report is not None:
             report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
@@ -105,4 +110,5 @@ def unbilled_consumption(
         )
     )
     exceptions.append(no_register_exceptions(unbilled_months, registers))
-    return out, one_per_code(exceptions)
+    max_demand = pd.concat(demand, ignore_index=True) if demand else empty_demand()
+    return out, one_per_code(exceptions), max_demand

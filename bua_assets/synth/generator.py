@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from bua_assets.billing.charges import (
     BILL_DAYS,
     CREDIT_CHARGES,
+    DEMAND_CHARGES,
     OPTIONAL_CHARGES,
     PERCENT_OF_BILL_CHARGES,
     USAGE_DISCOUNT_CHARGES,
@@ -60,6 +61,7 @@ from bua_assets.synth.world import (
     tou_masks,
 )
 
+BILLED_COLUMNS = 5  # per interval register-day: total, PEAK, SHOULDER, OFF_PEAK, largest PEAK half hour
 REGISTER_CHUNK = 4000  # registers generated together: bounds memory whatever the account count
 NMI_PREFIX = {"NSW": "41", "VIC": "61", "QLD": "31", "SA": "20", "ACT": "70", "TAS": "80"}
 MIRN_PREFIX = {"NSW": "52", "VIC": "53", "QLD": "54", "SA": "55", "ACT": "52"}
@@ -185,9 +187,9 @@ def generate(
         results = pool.imap(_generate_month, months)
     else:
         results = map(_generate_month, months)
-    # Daily aggregates of what billing saw (interval registers: total, PEAK, SHOULDER, OFF_PEAK)
-    # and the truth (basic registers: reads are taken from it).
-    billed_daily = np.zeros((int(interval.sum()), len(days), 4), dtype=np.float32)
+    # Daily aggregates of what billing saw (interval registers: total, PEAK, SHOULDER, OFF_PEAK,
+    # the largest PEAK half hour) and the truth (basic registers: reads are taken from it).
+    billed_daily = np.zeros((int(interval.sum()), len(days), BILLED_COLUMNS), dtype=np.float32)
     true_daily = np.zeros((int((~interval).sum()), len(days)), dtype=np.float32)
     counts = {"nem12_files": 0, "nem12_days": 0}
     failed = True
@@ -286,7 +288,7 @@ def _generate_month(m_start: date) -> dict:
     interval_all = rg["interval_length"] > 0
     int_pos = np.cumsum(interval_all) - 1  # register -> row among interval registers
     basic_pos = np.cumsum(~interval_all) - 1
-    billed = np.zeros((int(interval_all.sum()), len(mdays), 4), dtype=np.float32)
+    billed = np.zeros((int(interval_all.sum()), len(mdays), BILLED_COLUMNS), dtype=np.float32)
     true = np.zeros((int((~interval_all).sum()), len(mdays)), dtype=np.float32)
     masks = tou_masks()
     weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
@@ -312,7 +314,8 @@ def _generate_month(m_start: date) -> dict:
         int_rows = np.flatnonzero(interval)
         tgt = int_pos[c0 + int_rows]
         billed[tgt, :, 0] = delivered.sum(axis=2)[int_rows]
-        billed[tgt, :, 1:] = np.einsum("rdi,dci->rdc", delivered, masks[weekend])[int_rows]
+        billed[tgt, :, 1:4] = np.einsum("rdi,dci->rdc", delivered, masks[weekend])[int_rows]
+        billed[tgt, :, 4] = (delivered * masks[weekend][None, :, 0])[int_rows].max(axis=2)  # demand
         truth = _truth_table(chunk, mdays, v30)
         if truth_writer is None:
             truth_writer = pq.ParquetWriter(
@@ -1182,6 +1185,7 @@ class _Pricer:
     discount: dict[int, Any]  # plan -> PlanDiscount row (a named tuple: method, rate, amount, ...)
     model: dict[int, str]  # plan -> pricing model
     optional: dict[int, list[tuple[str, str, str]]]  # plan -> its optional items (charge, class, basis)
+    tou_feed_in: set[int]  # plans whose feed-in is rated by time-of-use class
 
     @classmethod
     def of(cls, tariffs) -> _Pricer:
@@ -1207,7 +1211,15 @@ class _Pricer:
             extra[["plan_id", "charge_type", "time_class", "basis"]].drop_duplicates().itertuples(index=False)
         ):
             optional.setdefault(int(plan_id), []).append((charge, cls_, basis))
-        return cls(rate_map, first_fy, disc, dict(zip(tariffs.plans["id"], tariffs.plans["pricing_model"])), optional)
+        tou_feed_in = {int(p) for p, _, c, tc in rate_map if c == "FEED_IN" and tc in TIME_CLASSES}
+        return cls(
+            rate_map,
+            first_fy,
+            disc,
+            dict(zip(tariffs.plans["id"], tariffs.plans["pricing_model"])),
+            optional,
+            tou_feed_in,
+        )
 
     def price(self, plan: int, fy: int, charge: str, cls: str, qty: float, ndays: int) -> list[tuple]:
         """[(quantity, rate, amount)] for one charge, with step blocks pro-rated by days."""
@@ -1216,10 +1228,11 @@ class _Pricer:
         )
         out: list[tuple] = []
         left = float(qty)
+        per_kw = charge in DEMAND_CHARGES  # kW x rate x days; blocks in kW
         for order, volume, unit in tiers:
-            q = left if volume is None else min(left, volume * ndays)
+            q = left if volume is None else min(left, volume * (1 if per_kw else ndays))
             if q > 0 or (not out and order == 1):
-                out.append((round(q, 3), unit, round_cents(round(q, 3) * unit)))
+                out.append((round(q, 3), unit, round_cents(round(q, 3) * unit * (ndays if per_kw else 1))))
             left -= q
             if left <= 1e-9:
                 break
@@ -1320,8 +1333,17 @@ class _Billing:
     def cs_billed(self, reg: int) -> np.ndarray:
         """Cumulative billed sums of one interval register: (days + 1, 4), float64."""
         out = np.zeros((self.billed_daily.shape[1] + 1, 4))
-        np.cumsum(self.billed_daily[self.reg_pos[reg]], axis=0, dtype=np.float64, out=out[1:])
+        np.cumsum(self.billed_daily[self.reg_pos[reg], :, :4], axis=0, dtype=np.float64, out=out[1:])
         return out
+
+    def peak_demand(self, regs: np.ndarray, i0: int, i1: int) -> float | None:
+        """The largest PEAK half hour of days i0..i1-1 in kW, over the import registers ``regs``
+        (one import register per site in this world, so the largest is the coincident one); None
+        when one of them is basic (no half hours to measure)."""
+        if self.reg_basic[regs].any():
+            return None
+        pos = self.reg_pos[regs]
+        return float(self.billed_daily[pos, i0:i1, 4].max()) * 2.0 if len(pos) and i1 > i0 else 0.0
 
     def bill_part(self, part: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Bill the accounts of one part, in account order."""
@@ -1471,6 +1493,8 @@ class _Billing:
                 charges.append(("USAGE_RETAIL", "ANYTIME", mj, "MJ"))
             elif suffix in ("E2", "41"):
                 charges.append(("CONTROLLED_LOAD", "CONTROLLED_LOAD", qs["ANYTIME"], "KWH"))
+            elif suffix == "B1" and plan in self.pricer.tou_feed_in and not self.reg_basic[reg]:
+                charges += [("FEED_IN", c, qs[c], "KWH") for c in TIME_CLASSES]
             elif suffix == "B1":
                 charges.append(("FEED_IN", "SOLAR", qs["ANYTIME"], "KWH"))
             elif model.startswith("TIME_OF_USE") and not self.reg_basic[reg]:
@@ -1479,9 +1503,18 @@ class _Billing:
                 charges.append(("USAGE_RETAIL", "ANYTIME", qs["ANYTIME"], "KWH"))
             if suffix not in ("G1", "B1"):
                 bought += qs["ANYTIME"]
-        # The plan's optional items: per day of supply, or per kWh bought (general and controlled load).
+        # The plan's optional items: per day of supply, per kWh bought (general and controlled
+        # load), or per kW of the part's largest PEAK half hour (demand).
+        imports = np.array([r for r in regs if self.reg_suffix[r] not in ("G1", "B1")], dtype=np.int64)
         for charge, cls, basis in self.pricer.optional.get(plan, []):
-            charges.append((charge, cls, float(nd), "DAY") if basis == "DAY" else (charge, cls, bought, "KWH"))
+            if basis == "DAY":
+                charges.append((charge, cls, float(nd), "DAY"))
+            elif basis == "DEMAND":
+                kw = self.peak_demand(imports, i0, i1)
+                if kw is not None:
+                    charges.append((charge, cls, round(kw, 3), "KW"))
+            else:
+                charges.append((charge, cls, bought, "KWH"))
         return charges
 
 

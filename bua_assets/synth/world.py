@@ -154,13 +154,21 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
                                 rate("USAGE_RETAIL", "ANYTIME", 0.318, "KWH")
                             if model.endswith("CONT_LOAD"):
                                 rate("CONTROLLED_LOAD", "CONTROLLED_LOAD", 0.176, "KWH")
-                            rate("FEED_IN", "SOLAR", 0.05 if fy >= 2024 else 0.065, "KWH")
+                            if customer == "RESIDENTIAL" and model == "TIME_OF_USE" and variant == "FLEX":
+                                # time-of-use feed-in: exports in the evening peak earn most
+                                rate("FEED_IN", "PEAK", 0.10, "KWH")
+                                rate("FEED_IN", "SHOULDER", 0.04, "KWH")
+                                rate("FEED_IN", "OFF_PEAK", 0.02, "KWH")
+                            else:
+                                rate("FEED_IN", "SOLAR", 0.05 if fy >= 2024 else 0.065, "KWH")
                             # Items beyond supply and usage, as real plans carry them: a metering
-                            # charge per day on business plans, a monthly account fee on
+                            # charge per day on business plans (and peak demand on time of use), a monthly account fee on
                             # residential FLEX plans, GreenPower per kWh on residential time-of-use
                             # SAVER plans.
                             if customer == "BUSINESS":
                                 rate("METERING", "ANYTIME", 0.32, "DAY")
+                                if model == "TIME_OF_USE":  # a peak demand charge per kW per day
+                                    rate("DEMAND", "PEAK", 0.265, "KW")
                             elif variant == "FLEX":
                                 rate("FEE", "ANYTIME", 3.50, "MONTH")
                             elif model == "TIME_OF_USE":

@@ -111,7 +111,7 @@ CREATE TABLE Account (
   bill_cycle_day INT NOT NULL,
   next_bill_date DATE NULL,
   pay_on_time_propensity DECIMAL(5,4) NOT NULL,
-  gst_registered TINYINT NULL,
+  gst_registered TINYINT NULL, -- optional: absent before issue 22 (NULL: households not registered, businesses registered)
   PRIMARY KEY (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -166,7 +166,7 @@ CREATE TABLE PlanDiscount (
   category VARCHAR(16) NOT NULL,
   method VARCHAR(16) NOT NULL,
   rate DECIMAL(6,4) NOT NULL,
-  amount DECIMAL(12,2) NULL,
+  amount DECIMAL(12,2) NULL, -- optional: absent before issue 22 (fixedAmount and percentOverThreshold need it)
   effective_from DATE NOT NULL,
   effective_to DATE NULL,
   PRIMARY KEY (id)
