@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from bua_assets.billing.accrual import customer_terms
@@ -764,3 +765,137 @@ def test_a_demand_charge_of_the_new_plan_is_measured_from_the_billed_days_half_h
     out, exceptions = supplementary_lines(change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, nothing)
     assert out.empty and exceptions["code"].tolist() == ["missing_tariff"]
     assert "DEMAND/ANYTIME" in exceptions["reason"].iloc[0] and "maximum demand" in exceptions["reason"].iloc[0]
+
+
+def test_a_re_rated_period_split_again_by_a_later_change_is_not_counted_twice():
+    # Billed flat (1,380 kWh), moved onto time of use for the quarter and issued, then the flat plan
+    # put back to 15 September with time of use from the 16th and issued: a run with nothing
+    # changed since is empty (the time-of-use figures replaced the flat one; they are not summed).
+    h = History()
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+        ],
+    )
+    to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
+    out, _ = rerating_run(h, to_tou, interval_days())
+    h.issue(out)
+    split = versions(
+        (A, 8, date(2026, 1, 1), None, "REPLACED", 0),
+        (A, 1, date(2026, 1, 1), None, "REPLACED", 0, datetime(2026, 11, 3)),
+        (A, 8, date(2026, 1, 1), SEP15, "APPROVED", 1, datetime(2026, 11, 4)),
+        (A, 1, SEP16, None, "APPROVED", 1, datetime(2026, 11, 4, 1)),
+    )
+    out, exceptions = rerating_run(h, split, interval_days())
+    assert exceptions.empty, exceptions.to_dict("records")
+    # 1 Aug - 15 Sep back on the flat plan: half the quarter, 690 kWh x 0.30 = 207.00, in place of
+    # its time-of-use half (172.5 PEAK + 517.5 OFF_PEAK); 16 Sep on stays time of use.
+    usage = {
+        (r.period_start, r.time_class, r.quantity, r.net_amount)
+        for r in out.itertuples()
+        if r.charge_type == "USAGE_RETAIL" and not r.is_credit
+    }
+    assert (AUG1, "ANYTIME", 690.0, 207.0) in usage
+    h.issue(out)
+    assert rerating_run(h, split, interval_days())[0].empty
+
+
+def demand_plan_rates(from_fy=FY26):
+    """Plan 9: plan 8 with usage at 0.35 and a demand charge of 0.50 a kW a day from ``from_fy``."""
+    plan9 = FLAT_RATES[FLAT_RATES["plan_id"] == 8].assign(plan_id=9, id=lambda r: r["id"] + 100)
+    plan9.loc[plan9["charge_type"] == "USAGE_RETAIL", "unit_price"] = 0.35
+    demand = plan9.head(1).assign(
+        id=[990],
+        charge_type="DEMAND",
+        time_class="ANYTIME",
+        unit_price=0.50,
+        uom="KW",
+        effective_from=[from_fy[0]],
+        effective_to=[None],
+    )
+    rates = pd.concat([FLAT_RATES, plan9, demand], ignore_index=True)
+    plans = pd.DataFrame({"id": [8, 9], "pricing_model": ["SINGLE_RATE", "SINGLE_RATE"]})
+    no_windows = pd.DataFrame(columns=["plan_id", "time_class", "days", "start_time", "end_time"])
+    return rates, TimeOfUse.from_tables(plans, no_windows, rates)
+
+
+def test_demand_is_asked_for_only_where_its_rate_is_in_force_and_never_from_profiled_days():
+    feb1, apr30 = date(2026, 2, 1), date(2026, 4, 30)
+    h = History()
+    h.bill(
+        A,
+        feb1,
+        apr30,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 89.0, "DAY", 1.00, 89.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1000.0, "KWH", 0.30, 300.00, 0.0),
+        ],
+    )
+    change = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 9, date(2026, 1, 1), None, "APPROVED", 1))
+    invoices, lines = h.tables()
+
+    def profiled_only(ids, first, last, stream):  # a basic meter: every day is the profile's shape
+        dates = pd.date_range(first, last)
+        return (
+            pd.DataFrame({"utility_id": SP, "date": dates, "profiled": True}),
+            np.full((len(dates), 48), 0.5),
+            np.ones(len(dates), dtype=bool),
+        )
+
+    # The demand rate starts on 1 July 2026: the FY26 bill's usage correction (1,000 kWh at 0.35
+    # instead of 0.30: +50.00) goes through and no demand is asked for.
+    rates, tou = demand_plan_rates(from_fy=FY27)
+    out, exceptions = supplementary_lines(
+        change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, profiled_only
+    )
+    assert exceptions.empty, exceptions.to_dict("records")
+    assert sorted(out["net_amount"]) == [-300.0, 350.0]
+    # In force on those days, but only profiled days to go by: never a made-up maximum demand; the
+    # period is left as billed, blocking.
+    rates, tou = demand_plan_rates(from_fy=FY26)
+    out, exceptions = supplementary_lines(
+        change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, profiled_only
+    )
+    assert out.empty and exceptions["code"].tolist() == ["missing_tariff"]
+
+
+def test_a_meter_exchanged_under_the_same_nmi_and_suffix_is_one_channel_counted_once():
+    from bua_assets.billing.rerating import supply_point_half_hours
+    from bua_assets.estimation import profiles as prof
+
+    window = prof.Window(date(2026, 1, 1), date(2026, 12, 31))
+    macro = prof.MacroProfiles(
+        ["RES|NSW|PRIMARY"], np.ones((1, window.days)), np.full((1, window.days, 48), 1 / 48), window
+    )
+    registers = pd.DataFrame(
+        {
+            "register_id": [1, 2],  # the old meter's E1 and the new meter's E1
+            "utility_id": [SP, SP],
+            "nmi": ["4100000001", "4100000001"],
+            "suffix": ["E1", "E1"],
+            "stream_type": ["PRIMARY", "PRIMARY"],
+            "profile_key": ["RES|NSW|PRIMARY"] * 2,
+        }
+    )
+    data = pa.table(
+        {
+            "nmi": ["4100000001"],
+            "suffix": ["E1"],
+            "read_date": pa.array([date(2026, 10, 1)], pa.date32()),
+            "interval_length": pa.array([30], pa.int16()),
+            "values": [[0.5] * 48],
+            "interval_quality": [["A"] * 48],
+            "quality_method": ["A"],
+        }
+    )
+    days, values, estimated = supply_point_half_hours(
+        registers, data, macro, np.array([SP]), pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-02"), "PRIMARY"
+    )
+    # 1 October: its data, 24 kWh, once; 2 October: no data, the profile's shape at the site's
+    # mean measured day (24 kWh), flagged estimated and profiled.
+    assert values.sum(axis=1).tolist() == [24.0, 24.0]
+    assert estimated.tolist() == [False, True] and days["profiled"].tolist() == [False, True]

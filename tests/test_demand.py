@@ -124,6 +124,22 @@ def test_a_maximum_from_estimated_intervals_or_a_missing_register_is_flagged_est
     assert got[["quantity", "estimated", "peak_date"]].values.tolist() == [[4.0, True, WEEKDAY]]
 
 
+def test_days_with_no_half_hour_in_the_window_measure_zero_and_a_day_missing_data_flags_estimated():
+    # Only a Saturday and a Sunday are unbilled on a weekday-peak plan: measured, nothing in the
+    # window, so 0 kW (not "unmeasured", which would block the month); a missing register-day on
+    # the Sunday makes the month's figure ESTIMATED (the true maximum may be higher).
+    sunday = date(2026, 10, 18)
+    rows = [(1, "PRIMARY", SATURDAY, "E1"), (1, "PRIMARY", sunday, "E1"), (2, "CONTROL", sunday, "E2")]
+    days = register_days(*rows)
+    tou = TimeOfUse.from_tables(PLANS, WINDOWS, rates((1, "DEMAND", "PEAK", 0.40, "KW")))
+    plan = np.ones(len(days), dtype=np.int64)
+    meter = DemandMeter(days, plan, tou.demand, DEMAND_STREAMS)
+    streamed_interval_quantities(days, plan, tou, [batch(rows[:2], [half_hours(h18_00=4.0), half_hours()])], meter)
+    got = meter.maxima()
+    assert got[["time_class", "quantity", "estimated", "days"]].values.tolist() == [["PEAK", 0.0, True, 0]]
+    assert got["peak_date"].isna().all()
+
+
 def test_a_demand_charge_is_kw_times_rate_times_days_held_across_a_rate_change_and_blocks_in_kw():
     # 12.5 kW at 0.40 a kW a day over October's 31 days = 155.00.
     p = price(lines((1, 1, "DEMAND", "PEAK", 12.5, "KW")), rates((1, "DEMAND", "PEAK", 0.40, "KW")), NO_DISCOUNTS)
@@ -206,6 +222,13 @@ def test_the_accrual_prices_the_measured_demand_over_the_supply_days_and_names_w
     missing = unmeasured_demand(accrual, plan)
     assert missing["code"].tolist() == ["unpriced_charge"] and missing["account_id"].tolist() == [1]
     assert missing["reason"].iloc[0].startswith("plan 1 DEMAND/OFF_PEAK at 0.05 per KW per day: no maximum demand")
+    # A 1 July history, the old version closed and the new one open-ended: still in force, still named.
+    fy = rates(
+        (1, "DEMAND", "OFF_PEAK", 0.04, "KW", date(2025, 7, 1), date(2026, 6, 30)),
+        (1, "DEMAND", "OFF_PEAK", 0.05, "KW", date(2026, 7, 1), None),
+    )
+    (reason,) = unmeasured_demand(accrual, fy)["reason"]
+    assert reason.startswith("plan 1 DEMAND/OFF_PEAK at 0.05 per KW per day")  # the price in force
     # A rate in force only after the unbilled days asks for nothing.
     later = rates((1, "DEMAND", "OFF_PEAK", 0.05, "KW", date(2026, 11, 1), None))
     assert unmeasured_demand(accrual, later).empty

@@ -165,18 +165,14 @@ def unmeasured_demand(lines: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     if items.empty:
         return pd.DataFrame(columns=columns)
     supply = lines.loc[lines["charge_type"] == SUPPLY_CHARGE, [*GROUP, "period_start", "period_end"]]
-    hit = supply.merge(items[["plan_id", "charge_type", "time_class", "unit_price", "uom"]], on="plan_id")
-    hit = hit.merge(
-        items.groupby(["plan_id", "charge_type", "time_class"])
-        .agg(effective_from=("effective_from", "min"), effective_to=("effective_to", lambda x: x.max()))
-        .reset_index(),
-        on=["plan_id", "charge_type", "time_class"],
-    )
-    to = pd.to_datetime(hit["effective_to"]).fillna(pd.Timestamp.max.normalize())
+    rate_rows = items[["plan_id", "charge_type", "time_class", "unit_price", "uom", "effective_from", "effective_to"]]
+    hit = supply.merge(rate_rows, on="plan_id")
+    # each rate row in force on the unbilled days (a 1 July version closed, the next open-ended)
+    to = pd.to_datetime(hit["effective_to"]).astype("datetime64[ns]").fillna(pd.Timestamp.max.normalize())
     in_force = (pd.to_datetime(hit["effective_from"]) <= pd.to_datetime(hit["period_end"])) & (
         pd.to_datetime(hit["period_start"]) <= to
     )
-    hit = hit[in_force.to_numpy()]
+    hit = hit[in_force.to_numpy()].sort_values("effective_from", kind="stable")  # the latest price last
     measured = lines.loc[lines["charge_type"].isin(DEMAND_CHARGES), [*GROUP, "charge_type", "time_class"]]
     hit = hit.merge(measured.assign(_measured=True), on=[*GROUP, "charge_type", "time_class"], how="left")
     hit = hit[hit["_measured"].isna()].drop_duplicates([*GROUP, "charge_type", "time_class"])

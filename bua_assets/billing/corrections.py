@@ -36,7 +36,7 @@ from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.rerating import HalfHours, measured_demand, rerate
 from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
 from bua_assets.billing.tariff import PRICED_COLUMNS, price, with_terms
-from bua_assets.estimation.consumption import TimeOfUse
+from bua_assets.estimation.consumption import TOU_CLASSES, TimeOfUse
 
 GROUP = ["account_id", "utility_id"]
 KEY = ["charge_type", "time_class", "period_start", "days", "q_key", "rate_key", "discount_key"]
@@ -126,9 +126,10 @@ def billed_periods(billed: pd.DataFrame, remaining: pd.DataFrame) -> tuple[pd.Da
     into. So a correction replaced back re-prices the whole period again and mirrors the first
     correction (the parts reversed, the period billed whole), instead of leaving it split. Its
     quantities are those of the latest invoice that billed the whole period (credited or not: a
-    correction moves money, never quantities), summed over step blocks, in the time classes the
-    remaining debits hold (a charge re-rated onto other classes is not counted twice); a remaining
-    debit belongs to the billed period that contains it."""
+    correction moves money, never quantities), summed over step blocks, in the kind of time classes
+    (time of use or flat) of the latest invoice that billed the charge whole (a charge re-rated onto
+    other classes is not counted twice); a remaining debit belongs to the billed period that
+    contains it."""
     debits = billed.loc[~billed["is_credit"].to_numpy(dtype=bool)]
     spans = debits[["utility_id", "period_start", "period_end"]].drop_duplicates()
     pairs = spans.merge(spans, on="utility_id", suffixes=("", "_outer"))
@@ -151,12 +152,12 @@ def billed_periods(billed: pd.DataFrame, remaining: pd.DataFrame) -> tuple[pd.Da
     )
     q = whole.groupby([*PERIOD, "charge_type", "time_class", "uom", "invoice_id"], as_index=False)["quantity"].sum()
     q = q.sort_values("invoice_id", kind="stable").drop_duplicates([*PERIOD, "charge_type", "time_class"], keep="last")
-    # A charge re-rated onto other time classes (a correction billed ANYTIME for PEAK and OFF_PEAK)
-    # is in force in the classes its remaining debits hold; a charge with none left keeps them all.
-    in_force = r[[*PERIOD, "charge_type", "time_class"]].drop_duplicates().assign(_in_force=True)
-    q = q.merge(in_force, on=[*PERIOD, "charge_type", "time_class"], how="left")
-    held = q.groupby([*PERIOD, "charge_type"])["_in_force"].transform("any").astype(bool)
-    q = q[q["_in_force"].notna().to_numpy() | ~held.to_numpy()].drop(columns="_in_force")
+    # A charge re-rated onto other time classes (a correction billed PEAK and OFF_PEAK for ANYTIME)
+    # counts in the kind of classes (time of use or flat) of the latest invoice that billed it
+    # whole, each class at its latest figure: the figures it replaced are not counted again.
+    by_tou = q["time_class"].isin(TOU_CLASSES)
+    latest_kind = by_tou.groupby([q[c] for c in (*PERIOD, "charge_type")]).transform("last")
+    q = q[(by_tou == latest_kind).to_numpy()]
     return r, q.drop(columns="invoice_id")
 
 

@@ -34,9 +34,10 @@ from bua_assets.estimation.profiles import MacroProfiles
 RERATABLE = {"USAGE_RETAIL": "PRIMARY", "FEED_IN": "SOLAR"}
 FLAT_CLASS = {c: STREAM_TIME_CLASS.get(s, "ANYTIME") for c, s in RERATABLE.items()}
 
-# (supply point ids, first day, last day, stream) -> (days: utility_id, date; (n, 48) kWh summed over
-# the supply point's registers of the stream; (n,) whether a day's shape is estimated: a profile, or
-# not all actual data). Days with nothing to go by are absent.
+# (supply point ids, first day, last day, stream) -> (days: utility_id, date and optionally
+# profiled, a register of the day without data so shaped by the load profile; (n, 48) kWh summed
+# over the supply point's registers of the stream; (n,) whether a day's shape is estimated: a
+# profile, or not all actual data). Days with nothing to go by are absent.
 HalfHours = Callable[[np.ndarray, pd.Timestamp, pd.Timestamp, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]]
 EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
 
@@ -164,7 +165,8 @@ def supply_point_half_hours(
     with data (1 kWh when it has none), and the day is flagged estimated, as is one whose data is
     not all actual. ``registers``: register_id, utility_id, nmi, suffix, stream_type, profile_key."""
     regs = registers[registers["utility_id"].isin(utility_ids) & (registers["stream_type"] == stream)]
-    regs = regs.drop_duplicates("register_id").reset_index(drop=True)
+    # a meter exchanged keeps the NMI and suffix under a new register id: one channel, counted once
+    regs = regs.drop_duplicates(["utility_id", "nmi", "suffix"]).reset_index(drop=True)
     dates = np.arange(np.datetime64(first.date()), np.datetime64(last.date()) + 1)
     grid = pd.DataFrame(
         {
@@ -177,6 +179,7 @@ def supply_point_half_hours(
     estimated = np.ones(len(grid), dtype=bool)
     if data.num_rows and len(regs):
         reg_of = pd.Series(np.arange(len(regs)), index=regs["nmi"].astype(str) + "/" + regs["suffix"].astype(str))
+        reg_of = reg_of[~reg_of.index.duplicated()]
         key = pd.Series(
             pc.binary_join_element_wise(data["nmi"], data["suffix"], "/").to_numpy(zero_copy_only=False)
         ).map(reg_of)
@@ -208,7 +211,10 @@ def supply_point_half_hours(
     np.logical_or.at(flag, codes, estimated)
     seen = np.zeros(len(days), dtype=bool)
     np.logical_or.at(seen, codes, found | (values.sum(axis=1) > 0))
+    profiled = np.zeros(len(days), dtype=bool)  # a register of the day has no data: its shape is the profile's
+    np.logical_or.at(profiled, codes, ~found)
     keep = seen  # a day with neither data nor a profile shape has nothing to go by: absent
+    days = days.assign(profiled=profiled)
     return days[keep].reset_index(drop=True), summed[keep], flag[keep]
 
 
@@ -230,15 +236,21 @@ def measured_demand(
     template of its demand rows)."""
     columns = list(lines.columns)
     empty = (lines.iloc[:0], pd.DataFrame(columns=EXCEPTION_COLUMNS))
+    item = ["plan_id", "charge_type", "time_class"]
     demand_rates = unpriced_rates(rates)[0]
     demand_rates = demand_rates.loc[
-        demand_rates["charge_type"].isin(DEMAND_CHARGES), ["plan_id", "charge_type", "time_class"]
+        demand_rates["charge_type"].isin(DEMAND_CHARGES), [*item, "effective_from", "effective_to"]
     ].drop_duplicates()
     if demand_rates.empty or lines.empty:
         return empty
     span = ["utility_id", "billed_start", "billed_end", "plan_id", "period_start", "period_end"]
     supply = lines[lines["charge_type"] == SUPPLY_CHARGE]
-    wanted = supply.drop(columns=["charge_type", "time_class"]).merge(demand_rates, on="plan_id")
+    wanted = supply.drop(columns=["charge_type", "time_class"]).assign(_row=lambda f: np.arange(len(f)))
+    wanted = wanted.merge(demand_rates, on="plan_id")
+    wanted = wanted[_overlaps(wanted, "effective_from", "effective_to")]  # a rate in force on the days
+    wanted = wanted.drop_duplicates(["_row", "charge_type", "time_class"]).drop(
+        columns=["_row", "effective_from", "effective_to"]
+    )
     billed = lines.loc[lines["charge_type"].isin(DEMAND_CHARGES), [*span, "charge_type", "time_class"]]
     wanted = wanted.merge(billed.assign(_billed=True), on=[*span, "charge_type", "time_class"], how="left")
     wanted = wanted[wanted["_billed"].isna()].drop(columns="_billed").reset_index(drop=True)
@@ -249,12 +261,12 @@ def measured_demand(
     )
     pairs = wanted[["utility_id", "charge_type", "time_class", "period_start", "period_end"]]
     pairs = pairs.assign(_w=np.arange(len(wanted))).merge(old, on="utility_id")
-    covers = (pd.to_datetime(pairs["old_start"]) <= pd.to_datetime(pairs["period_end"])) & (
-        pd.to_datetime(pairs["old_end"]).fillna(pd.Timestamp.max) >= pd.to_datetime(pairs["period_start"])
-    )
-    rated = demand_rates.rename(columns={"plan_id": "old_plan"}).assign(_has=True)
-    pairs = pairs[covers.to_numpy()].merge(rated, on=["old_plan", "charge_type", "time_class"], how="left")
-    without = pairs.loc[pairs["_has"].isna(), "_w"].unique()
+    pairs = pairs[_overlaps(pairs, "old_start", "old_end")]
+    rated = demand_rates.rename(columns={"plan_id": "old_plan"})
+    pairs = pairs.merge(rated, on=["old_plan", "charge_type", "time_class"], how="left")
+    has = pairs["effective_from"].notna().to_numpy() & _overlaps(pairs, "effective_from", "effective_to")
+    covered_by_rated = pd.Series(has).groupby(pairs["_w"].to_numpy()).any()
+    without = covered_by_rated.index[~covered_by_rated.to_numpy()].to_numpy()
     wanted = wanted.iloc[np.sort(without)].reset_index(drop=True)
     if wanted.empty:
         return empty
@@ -262,25 +274,31 @@ def measured_demand(
     start, end = pd.to_datetime(wanted["period_start"]), pd.to_datetime(wanted["period_end"])
     peak = np.full(len(wanted), -np.inf)
     estimated = np.zeros(len(wanted), dtype=bool)
+    measured = np.zeros(len(wanted), dtype=bool)
     windows = {} if tou is None else tou.demand
     if half_hours is not None:
         site: pd.DataFrame | None = None
         for stream in DEMAND_STREAMS:
             days, values, est = half_hours(wanted["utility_id"].unique(), start.min(), end.max(), stream)
-            part = days.assign(date=pd.to_datetime(days["date"]), _est=est)
+            profiled = days["profiled"] if "profiled" in days else False
+            part = days.drop(columns="profiled", errors="ignore").assign(
+                date=pd.to_datetime(days["date"]), _est=est, _prof=profiled
+            )
             part = pd.concat([part, pd.DataFrame(values, columns=range(HALF_HOURS))], axis=1)
             site = part if site is None else pd.concat([site, part], ignore_index=True)
         assert site is not None
-        how: dict[object, str] = {i: "sum" for i in range(HALF_HOURS)} | {"_est": "any"}
+        how: dict[object, str] = {i: "sum" for i in range(HALF_HOURS)} | {"_est": "any", "_prof": "any"}
         site = site.groupby(["utility_id", "date"], as_index=False).agg(how)
         kwh = site[list(range(HALF_HOURS))].to_numpy(dtype=float)
         pairs = wanted[["_r", "utility_id", "plan_id", "time_class"]].merge(
-            site[["utility_id", "date", "_est"]].assign(_d=np.arange(len(site))), on="utility_id"
+            site[["utility_id", "date", "_est", "_prof"]].assign(_d=np.arange(len(site))), on="utility_id"
         )
         inside = (pairs["date"].to_numpy() >= start.to_numpy()[pairs["_r"]]) & (
             pairs["date"].to_numpy() <= end.to_numpy()[pairs["_r"]]
         )
-        pairs = pairs[inside]
+        # demand is measured, never profiled: a day some import register has no data for is left out
+        pairs = pairs[inside & ~pairs["_prof"].to_numpy(dtype=bool)]
+        measured[pairs["_r"].unique()] = True
         dt = day_type(pairs["date"].to_numpy(dtype="datetime64[D]"))
         for (p, cls_), at in pairs.groupby(["plan_id", "time_class"]).indices.items():
             mask = next((m for c, m in windows.get(int(p), []) if c == cls_), None)
@@ -291,6 +309,8 @@ def measured_demand(
             rows = pairs["_r"].to_numpy()[at]
             np.maximum.at(peak, rows, day_max)
             np.logical_or.at(estimated, rows, pairs["_est"].to_numpy(dtype=bool)[at] & np.isfinite(day_max))
+    # days measured, none in the window (a weekday peak over a weekend): no demand in it, 0 kW
+    peak = np.where(measured & ~np.isfinite(peak) & _placed(wanted, windows), 0.0, peak)
     ok = np.isfinite(peak)
     out = wanted[ok].assign(quantity=np.round(peak[ok], 3))[columns]
 
@@ -334,3 +354,20 @@ def measured_demand(
         ignore_index=True,
     )
     return out, exceptions
+
+
+def _overlaps(frame: pd.DataFrame, start: str, end: str) -> np.ndarray:
+    """Whether [start, end] (an open end: no end) overlaps each row's [period_start, period_end]."""
+    to = pd.to_datetime(frame[end]).astype("datetime64[ns]").fillna(pd.Timestamp.max.normalize())
+    return (
+        (pd.to_datetime(frame[start]) <= pd.to_datetime(frame["period_end"]))
+        & (to >= pd.to_datetime(frame["period_start"]))
+    ).to_numpy(dtype=bool)
+
+
+def _placed(wanted: pd.DataFrame, windows: dict[int, list[tuple[str, np.ndarray]]]) -> np.ndarray:
+    """Whether each row's demand window is one its plan's time-of-use table can place."""
+    return np.array(
+        [any(c == tc for c, _ in windows.get(int(p), [])) for p, tc in zip(wanted["plan_id"], wanted["time_class"])],
+        dtype=bool,
+    )

@@ -209,11 +209,11 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     block_q = np.where(q >= 0, np.clip(q - below, 0, cap), np.where(b["block_order"] == 1, q, 0.0))
     keep = (block_q != 0) | (b["block_order"].to_numpy() == 1)
     b = b.assign(block_quantity=np.round(block_q, 3))[keep]
+    per_kw = per_kw[keep]
 
     # 4. Amounts.
     credit = b["charge_type"].isin(CREDIT_CHARGES).to_numpy()
     # a demand rate is per kW per day of the part
-    per_kw = (b["basis"] == DEMAND).to_numpy()
     times = np.where(credit, -1.0, 1.0) * np.where(per_kw, b["days"].to_numpy(dtype=float), 1.0)
     net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * times)
     out = b.assign(net_amount=net, _row=np.arange(len(b))).reset_index(drop=True)

@@ -100,41 +100,53 @@ class DemandMeter:
         np.add.at(self.found, site, 1)
 
     def maxima(self) -> pd.DataFrame:
-        """Per account, supply point, month, plan and demand window: the maximum kW over the days
-        with data, whether it is estimated (an interval of it not actual, or a register of that day
-        missing), the day it fell on and the days measured."""
+        """Per account, supply point, month, plan and demand window with any day measured: the
+        maximum kW over the days with data (0 when none of them has a half hour in the window, a
+        weekday peak over weekend days), ESTIMATED when its half hour is not all actual or a day of
+        the plan-month lacks a register's data (the maximum may be understated), the day it fell on
+        and the days measured in the window."""
         measured = self.found > 0
-        complete = self.found >= self.registers
-        sites = self.sites.assign(_site=np.arange(len(self.sites)))[measured]
-        dates = sites["date"].to_numpy(dtype="datetime64[D]")
+        incomplete = self.found < self.registers
+        dates = self.sites["date"].to_numpy(dtype="datetime64[D]")
         dt = day_type(dates)
+        keys = ["account_id", "utility_id", "year_mnth", "plan_id", "time_class"]
         parts = []
         for p, windows in self.windows.items():
-            mine = (sites["plan_id"] == p).to_numpy()
-            if not mine.any():
+            s = np.flatnonzero((self.sites["plan_id"] == p).to_numpy())
+            if not len(s):
                 continue
-            s = sites["_site"].to_numpy()[mine]
             for time_class, mask in windows:
-                m = mask[dt[mine]]  # (n, 48)
-                in_window = m.any(axis=1)
-                if not in_window.any():
-                    continue
+                m = mask[dt[s]] & measured[s, None]  # (n, 48)
                 kw = np.where(m, self.kwh[s] * 2.0, -np.inf)
                 at = kw.argmax(axis=1)
-                peak = kw[np.arange(len(s)), at]
-                estimated = ~self.actual[s, at] | ~complete[s]
-                day = sites[mine][["account_id", "utility_id", "year_mnth", "plan_id", "date"]].assign(
-                    time_class=time_class, kw=peak, estimated=estimated
+                day = self.sites.iloc[s][["account_id", "utility_id", "year_mnth", "plan_id", "date"]].assign(
+                    time_class=time_class,
+                    kw=kw[np.arange(len(s)), at],
+                    peak_actual=self.actual[s, at],
+                    measured=measured[s],
+                    incomplete=incomplete[s],
+                    in_window=m.any(axis=1),
                 )
-                parts.append(day[in_window])
+                parts.append(day)
         if not parts:
             return empty_demand()
         days = pd.concat(parts, ignore_index=True)
-        keys = ["account_id", "utility_id", "year_mnth", "plan_id", "time_class"]
         top = days.sort_values([*keys, "kw", "date"], ascending=[True] * 5 + [False, True], kind="stable")
-        top = top.drop_duplicates(keys)
-        span = days.groupby(keys).agg(days=("date", "count"), first_day=("date", "min"), last_day=("date", "max"))
-        out = top.set_index(keys).join(span).reset_index()
+        top = top.drop_duplicates(keys).set_index(keys)
+        window_days = days[days["in_window"]]
+        span = days.groupby(keys).agg(any_measured=("measured", "any"), any_incomplete=("incomplete", "any"))
+        span = span.join(
+            window_days.groupby(keys).agg(days=("date", "count"), first_day=("date", "min"), last_day=("date", "max"))
+        )
+        out = top.join(span)
+        out = out[out["any_measured"].to_numpy(dtype=bool)].reset_index()
+        peak = out["kw"].to_numpy(dtype=float)
+        found = np.isfinite(peak)
+        estimated = (found & ~out["peak_actual"].to_numpy(dtype=bool)) | out["any_incomplete"].to_numpy(dtype=bool)
+
+        def as_dates(col: str) -> np.ndarray:
+            return pd.to_datetime(out[col]).dt.date.to_numpy()
+
         return pd.DataFrame(
             {
                 "account_id": out["account_id"].to_numpy(),
@@ -142,13 +154,13 @@ class DemandMeter:
                 "year_mnth": out["year_mnth"].to_numpy(),
                 "plan_id": out["plan_id"].to_numpy(dtype=np.int64),
                 "time_class": out["time_class"].to_numpy(),
-                "quantity": np.round(out["kw"].to_numpy(dtype=float), 3),
+                "quantity": np.round(np.where(found, peak, 0.0), 3),
                 "uom": "KW",
-                "estimated": out["estimated"].to_numpy(dtype=bool),
-                "peak_date": pd.to_datetime(out["date"]).dt.date.to_numpy(),
-                "days": out["days"].to_numpy(dtype=np.int64),
-                "first_day": pd.to_datetime(out["first_day"]).dt.date.to_numpy(),
-                "last_day": pd.to_datetime(out["last_day"]).dt.date.to_numpy(),
+                "estimated": estimated,
+                "peak_date": pd.Series(as_dates("date")).where(found, None).to_numpy(),
+                "days": out["days"].fillna(0).to_numpy(dtype=np.int64),
+                "first_day": as_dates("first_day"),
+                "last_day": as_dates("last_day"),
             },
             columns=DEMAND_COLUMNS,
         )
