@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -100,23 +101,24 @@ class Lake:
     def read_matching(
         self, asset: str, partition: str, dataset: str, column: str, values: pa.Array, columns: list[str] | None = None
     ) -> pa.Table:
-        """The rows whose ``column`` is in ``values``, reading only the row groups that hold any
-        (the key column of each row group first): a few supply points' days out of a month of
-        interval data without decoding the rest. Empty when the dataset is absent."""
+        """The rows whose ``column`` is in ``values``, decoding only the row groups that hold any
+        (the key column is read once first): a few supply points' days out of a month of interval
+        data without decoding the rest. Empty when the dataset is absent."""
         if not self.exists(asset, partition, dataset):
             return pa.table({})
-        parts = []
         with self._fs.open_input_file(self.dataset_path(asset, partition, dataset)) as f:
             pf = pq.ParquetFile(f)
-            for g in range(pf.num_row_groups):
-                keys = pf.read_row_group(g, columns=[column])[column]
-                hit = pc.is_in(keys, value_set=values.cast(keys.type))
-                if pc.any(hit).as_py():
-                    group = pf.read_row_group(g, columns=None if columns is None else sorted({*columns, column}))
-                    parts.append(group.filter(hit))
-        if not parts:
-            return pf.schema_arrow.empty_table().select(columns or pf.schema_arrow.names)
-        return pa.concat_tables(parts).select(columns or parts[0].column_names)
+            names = columns or pf.schema_arrow.names
+            keys = pf.read(columns=[column])[column]
+            hit = pc.is_in(keys, value_set=values.cast(keys.type)).to_numpy(zero_copy_only=False)
+            ends = np.cumsum([pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+            rows = np.flatnonzero(hit)
+            groups = sorted(set(np.searchsorted(ends, rows, side="right").tolist()))
+            if not groups:
+                return pf.schema_arrow.empty_table().select(names)
+            table = pf.read_row_groups(groups, columns=sorted({*names, column}))
+            keep = pc.is_in(table[column], value_set=values.cast(keys.type))
+            return table.filter(keep).select(names)
 
     def datasets(self, asset: str, partition: str) -> list[str]:
         self._observe(asset, partition, "*")

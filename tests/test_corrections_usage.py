@@ -634,7 +634,8 @@ def interval_days(estimated: bool = False):
     (12 half hours) is a quarter of the day, OFF_PEAK three quarters; ``estimated``: the days'
     shapes come from the profile."""
 
-    def half_hours(utility_ids, first, last, stream):
+    def half_hours(requests, stream):
+        first, last = requests["first"].min(), requests["last"].max()
         dates = pd.date_range(first, last) if stream != "CONTROL" else pd.DatetimeIndex([])  # no controlled load
         days = pd.DataFrame({"utility_id": SP, "date": dates})
         return days, np.full((len(days), 48), 0.5), np.full(len(days), estimated)
@@ -705,7 +706,7 @@ def test_a_flat_figure_split_by_the_profile_is_flagged_estimated_and_without_dat
     (flag,) = exceptions.to_dict("records")
     assert flag["code"] == "rerated_estimate" and "92 day(s) shaped by the load profile" in flag["reason"]
     # No half hours for those days at all: the period is left as billed, and says why.
-    nothing = lambda ids, first, last, stream: (  # noqa: E731
+    nothing = lambda requests, stream: (  # noqa: E731
         pd.DataFrame({"utility_id": [], "date": []}),
         np.zeros((0, 48)),
         np.zeros(0, dtype=bool),
@@ -754,7 +755,7 @@ def test_a_demand_charge_of_the_new_plan_is_measured_from_the_billed_days_half_h
     again, _ = supplementary_lines(change, rates, invoices, lines, HORIZON, DISCOUNTS, PROPENSITY, tou, interval_days())
     assert again.empty  # the billed demand is now the bill's and re-prices to itself
     # Nothing to measure it by: the period is left as billed, blocking (missing_tariff), named.
-    nothing = lambda ids, first, last, stream: (  # noqa: E731
+    nothing = lambda requests, stream: (  # noqa: E731
         pd.DataFrame({"utility_id": [], "date": []}),
         np.zeros((0, 48)),
         np.zeros(0, dtype=bool),
@@ -838,8 +839,8 @@ def test_demand_is_asked_for_only_where_its_rate_is_in_force_and_never_from_prof
     change = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 9, date(2026, 1, 1), None, "APPROVED", 1))
     invoices, lines = h.tables()
 
-    def profiled_only(ids, first, last, stream):  # a basic meter: every day is the profile's shape
-        dates = pd.date_range(first, last)
+    def profiled_only(requests, stream):  # a basic meter: every day is the profile's shape
+        dates = pd.date_range(requests["first"].min(), requests["last"].max())
         return (
             pd.DataFrame({"utility_id": SP, "date": dates, "profiled": True}),
             np.full((len(dates), 48), 0.5),
@@ -893,7 +894,11 @@ def test_a_meter_exchanged_under_the_same_nmi_and_suffix_is_one_channel_counted_
         }
     )
     days, values, estimated = supply_point_half_hours(
-        registers, data, macro, np.array([SP]), pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-02"), "PRIMARY"
+        registers,
+        data,
+        macro,
+        pd.DataFrame({"utility_id": [SP], "first": [pd.Timestamp("2026-10-01")], "last": [pd.Timestamp("2026-10-02")]}),
+        "PRIMARY",
     )
     # 1 October: its data, 24 kWh, once; 2 October: no data, the profile's shape at the site's
     # mean measured day (24 kWh), flagged estimated and profiled.

@@ -373,6 +373,7 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
 
 ERROR_SOURCES = (
     ("interval_reads", "quarantine"),
+    ("interval_statistics", "meter_data_exceptions"),
     ("unbilled_window", "exceptions"),
     ("micro_scalars", "exceptions"),
     ("basic_reads", "exceptions"),

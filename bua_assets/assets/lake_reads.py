@@ -126,19 +126,30 @@ def billed_half_hours(store: Lake, key: str, horizon_months: int) -> HalfHours:
     earliest = month - pd.DateOffset(months=horizon_months - 1)
     latest = month + pd.offsets.MonthEnd(0)
 
-    def half_hours(utility_ids, first, last, stream):
-        mine = registers["utility_id"].isin(utility_ids) & (registers["stream_type"] == stream)
-        nmis = pa.array(registers.loc[mine, "nmi"].astype(str).unique(), pa.string())
+    def half_hours(requests: pd.DataFrame, stream: str):
+        mine = registers[registers["utility_id"].isin(requests["utility_id"]) & (registers["stream_type"] == stream)]
+        nmis_of = mine.groupby("utility_id")["nmi"].agg(lambda n: sorted(set(map(str, n))))
+        first, last = pd.to_datetime(requests["first"]), pd.to_datetime(requests["last"])
         # the months the asset declares (the horizon to its own month): none beyond them exist yet
-        months = pd.period_range(max(first, earliest), min(last, latest), freq="M")
-        tables = [
-            store.read_matching(
-                "interval_reads", f"{m.start_time:%Y-%m-%d}", "interval_reads", "nmi", nmis, READ_COLUMNS
-            )
-            for m in months
-        ]
+        months = pd.period_range(max(first.min(), earliest), min(last.max(), latest), freq="M")
+        tables = []
+        for m in months:
+            # only the supply points whose days reach into this month
+            here = requests["utility_id"][((first <= m.end_time) & (last >= m.start_time)).to_numpy()]
+            nmis = sorted({n for u in here.unique() for n in nmis_of.get(u, [])})
+            if nmis:
+                tables.append(
+                    store.read_matching(
+                        "interval_reads",
+                        f"{m.start_time:%Y-%m-%d}",
+                        "interval_reads",
+                        "nmi",
+                        pa.array(nmis, pa.string()),
+                        READ_COLUMNS,
+                    )
+                )
         tables = [t for t in tables if t.num_rows]
         data = pa.concat_tables(tables) if tables else pa.table({c: pa.array([], pa.null()) for c in READ_COLUMNS})
-        return supply_point_half_hours(registers, data, macro, utility_ids, first, last, stream)
+        return supply_point_half_hours(registers, data, macro, requests, stream)
 
     return half_hours

@@ -61,7 +61,9 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
     window = prof.Window(*AccrualMonth.from_key(key).span)
     _, segments, interval = registers_for(store, key, window)
     month_pass = prof.HistoryPass(interval, len(segments), window)
-    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=READ_COLUMNS)
+    # file and line name a register-day in a unit that is not its register's
+    columns = [*READ_COLUMNS, "source_file", "line"]
+    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=columns)
     report = progress_logger(context.log, "interval_statistics")
     total = store.rows("interval_reads", key, "interval_reads")
     done = 0

@@ -209,8 +209,12 @@ def unmeasured_demand(lines: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
 def _per_line(consumption: pd.DataFrame) -> pd.DataFrame:
     """Consumption rows (with their charge_type) summed to one line per GROUP x charge x time
     class x unit, over the days they cover."""
-    return (
-        consumption.groupby(GROUP + ["charge_type", "time_class", "uom"])
+    # dates as datetime64 so min/max stay vectorised (date objects fall back to Python per group)
+    dated = consumption.assign(
+        first_day=pd.to_datetime(consumption["first_day"]), last_day=pd.to_datetime(consumption["last_day"])
+    )
+    out = (
+        dated.groupby(GROUP + ["charge_type", "time_class", "uom"])
         .agg(
             quantity=("quantity", "sum"),
             estimated_quantity=("estimated_quantity", "sum"),
@@ -219,6 +223,9 @@ def _per_line(consumption: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
+    out["period_start"] = out["period_start"].dt.date
+    out["period_end"] = out["period_end"].dt.date
+    return out
 
 
 def unpriced_charges(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> pd.DataFrame:
@@ -323,9 +330,11 @@ def overlapping_versions(unbilled_months: pd.DataFrame, account_plans: pd.DataFr
     code, reason)."""
     days = window_days(unbilled_months)
     cover = covering_versions(days, account_plans)
-    n = cover.groupby("_row")["id"].agg(["count", lambda ids: ",".join(map(str, sorted(ids)))])
-    n.columns = ["versions", "ids"]
-    hit = days.iloc[n.index[n["versions"] > 1]].assign(ids=n.loc[n["versions"] > 1, "ids"].to_numpy())
+    # the version ids are joined only for the (rare) days covered twice: not a Python call per day
+    versions = cover.groupby("_row")["id"].transform("size")
+    twice = cover[(versions > 1).to_numpy()].sort_values(["_row", "id"])
+    ids = twice.groupby("_row")["id"].agg(lambda v: ",".join(map(str, v)))
+    hit = days.iloc[ids.index].assign(ids=ids.to_numpy())
     out = hit.groupby(["account_id", "utility_id", "year_mnth", "ids"]).agg(days=("date", "count")).reset_index()
     out["code"] = "overlapping_charge_versions"
     out["reason"] = (

@@ -23,22 +23,22 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, SUPPLY_CHARGE, unpriced_rates
+from bua_assets.estimation.basic import expand_days
 from bua_assets.estimation.consumption import STREAM_TIME_CLASS, TOU_CLASSES, TimeOfUse
-from bua_assets.estimation.intervals import HALF_HOURS, day_type, group_sum, half_hourly
+from bua_assets.estimation.intervals import HALF_HOURS, channel_keys, day_type, group_sum, half_hourly
 from bua_assets.estimation.profiles import MacroProfiles
 
 # The charges whose quantity follows one stream and can be re-rated: charge -> (stream, flat class).
 RERATABLE = {"USAGE_RETAIL": "PRIMARY", "FEED_IN": "SOLAR"}
 FLAT_CLASS = {c: STREAM_TIME_CLASS.get(s, "ANYTIME") for c, s in RERATABLE.items()}
 
-# (supply point ids, first day, last day, stream) -> (days: utility_id, date and optionally
+# (requests: utility_id, first, last — the days wanted per supply point; stream) -> (days: utility_id, date and optionally
 # profiled, a register of the day without data so shaped by the load profile; (n, 48) kWh summed
 # over the supply point's registers of the stream; (n,) whether a day's shape is estimated: a
 # profile, or not all actual data). Days with nothing to go by are absent.
-HalfHours = Callable[[np.ndarray, pd.Timestamp, pd.Timestamp, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]]
+HalfHours = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]]
 EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
 
 
@@ -99,9 +99,8 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
         mine = rows["charge_type"].to_numpy() == charge
         if not mine.any():
             continue
-        days, values, estimated = half_hours(
-            rows.loc[mine, "utility_id"].unique(), start[mine].min(), end[mine].max(), stream
-        )
+        requests = pd.DataFrame({"utility_id": rows.loc[mine, "utility_id"], "first": start[mine], "last": end[mine]})
+        days, values, estimated = half_hours(requests, stream)
         days = days.assign(_d=np.arange(len(days)), date=pd.to_datetime(days["date"]))
         pairs = rows.loc[mine, ["_r", "utility_id", "plan_id"]].merge(days, on="utility_id")
         inside = (pairs["date"] >= start.to_numpy()[pairs["_r"]]) & (pairs["date"] <= end.to_numpy()[pairs["_r"]])
@@ -153,40 +152,46 @@ def supply_point_half_hours(
     registers: pd.DataFrame,
     data: pa.Table,
     macro: MacroProfiles,
-    utility_ids: np.ndarray,
-    first: pd.Timestamp,
-    last: pd.Timestamp,
+    requests: pd.DataFrame,
     stream: str,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """A ``HalfHours`` answer from the interval data of those days (``data``: interval_reads rows,
-    READ_COLUMNS, of at least the supply points' NMIs) and the load profile: per supply point and
-    day of ``first``..``last``, the half-hourly kWh of its ``stream`` registers summed. A register
-    day without data takes its profile's shape for the day, scaled to the supply point's mean day
-    with data (1 kWh when it has none), and the day is flagged estimated, as is one whose data is
-    not all actual. ``registers``: register_id, utility_id, nmi, suffix, stream_type, profile_key."""
-    regs = registers[registers["utility_id"].isin(utility_ids) & (registers["stream_type"] == stream)]
+    READ_COLUMNS, of at least the supply points' NMIs) and the load profile: per supply point of
+    ``requests`` (utility_id, first, last) and day of its range, the half-hourly kWh of its
+    ``stream`` registers summed. A register day without data takes its profile's shape for the
+    day, scaled to the supply point's mean day with data (1 kWh when it has none), and the day is
+    flagged estimated and profiled, as is one whose data is not all actual (estimated only).
+    ``registers``: register_id, utility_id, nmi, suffix, uom, stream_type, profile_key."""
+    span = requests.groupby("utility_id").agg(first=("first", "min"), last=("last", "max"))
+    regs = registers[registers["utility_id"].isin(span.index) & (registers["stream_type"] == stream)]
     # a meter exchanged keeps the NMI and suffix under a new register id: one channel, counted once
     regs = regs.drop_duplicates(["utility_id", "nmi", "suffix"]).reset_index(drop=True)
-    dates = np.arange(np.datetime64(first.date()), np.datetime64(last.date()) + 1)
-    grid = pd.DataFrame(
-        {
-            "_reg": np.repeat(np.arange(len(regs)), len(dates)),
-            "date": np.tile(dates, len(regs)),
-        }
-    )
+    reg_first = pd.to_datetime(regs["utility_id"].map(span["first"])).to_numpy().astype("datetime64[D]")
+    reg_last = pd.to_datetime(regs["utility_id"].map(span["last"])).to_numpy().astype("datetime64[D]")
+    owner, grid_dates = expand_days(reg_first, reg_last)
+    grid = pd.DataFrame({"_reg": owner, "date": grid_dates})
+    offset = np.r_[0, np.cumsum((reg_last - reg_first).astype(np.int64) + 1)][:-1] if len(regs) else np.zeros(0)
     values = np.zeros((len(grid), HALF_HOURS))
     found = np.zeros(len(grid), dtype=bool)
     estimated = np.ones(len(grid), dtype=bool)
     if data.num_rows and len(regs):
-        reg_of = pd.Series(np.arange(len(regs)), index=regs["nmi"].astype(str) + "/" + regs["suffix"].astype(str))
+        units = regs["uom"] if "uom" in regs else pd.Series("KWH", index=regs.index)
+        channels = channel_keys(regs["nmi"].astype(str), regs["suffix"].astype(str), units.astype(str))
+        reg_of = pd.Series(np.arange(len(regs)), index=channels.to_numpy(zero_copy_only=False))
         reg_of = reg_of[~reg_of.index.duplicated()]
-        key = pd.Series(
-            pc.binary_join_element_wise(data["nmi"], data["suffix"], "/").to_numpy(zero_copy_only=False)
-        ).map(reg_of)
-        day = (data["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]") - dates[0]).astype(np.int64)
-        ok = key.notna().to_numpy() & (day >= 0) & (day < len(dates))
+        data_units = data["uom"] if "uom" in data.column_names else pa.array(["kWh"] * data.num_rows)
+        key = pd.Series(channel_keys(data["nmi"], data["suffix"], data_units).to_numpy(zero_copy_only=False)).map(
+            reg_of
+        )
+        reg = key.fillna(-1).to_numpy().astype(np.int64)
+        known = reg >= 0
+        read = data["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        day = np.full(len(reg), -1, dtype=np.int64)
+        day[known] = (read[known] - reg_first[reg[known]]).astype(np.int64)
+        length = (reg_last - reg_first).astype(np.int64) + 1
+        ok = known & (day >= 0) & (day < np.where(known, length[np.maximum(reg, 0)], 0))
         rows = np.flatnonzero(ok)
-        at = key.to_numpy()[rows].astype(np.int64) * len(dates) + day[rows]
+        at = offset[reg[rows]].astype(np.int64) + day[rows]
         at, first_row = np.unique(at, return_index=True)  # a register-day once (actual data first)
         rows = rows[first_row]
         v, actual = half_hourly(data.take(pa.array(rows)))
@@ -279,7 +284,8 @@ def measured_demand(
     if half_hours is not None:
         site: pd.DataFrame | None = None
         for stream in DEMAND_STREAMS:
-            days, values, est = half_hours(wanted["utility_id"].unique(), start.min(), end.max(), stream)
+            requests = pd.DataFrame({"utility_id": wanted["utility_id"], "first": start, "last": end})
+            days, values, est = half_hours(requests, stream)
             profiled = days["profiled"] if "profiled" in days else False
             part = days.drop(columns="profiled", errors="ignore").assign(
                 date=pd.to_datetime(days["date"]), _est=est, _prof=profiled

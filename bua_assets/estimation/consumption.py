@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, unpriced_rates
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
 from bua_assets.estimation.demand import ALL_DAY, DemandMeter
-from bua_assets.estimation.intervals import day_type, half_hourly, tou_masks
+from bua_assets.estimation.intervals import channel_keys, day_type, half_hourly, tou_masks
 from bua_assets.estimation.profiles import MacroProfiles
 from bua_assets.estimation.scalars import register_range_weight, register_weights
 
@@ -179,35 +179,37 @@ def _split(
     keep_position: bool = False,
 ) -> pd.DataFrame:
     dt = day_type(days["date"].to_numpy(dtype="datetime64[D]"))
-    stream = days["stream_type"].to_numpy()
-    out = []
-    base = days.reset_index(drop=True)
-
-    def emit(rows, time_class, q, a):
-        part = base.iloc[rows][["account_id", "utility_id", "register_id", "year_mnth", "date"]].copy()
-        part["_position"] = rows
-        part["time_class"] = time_class
-        part["quantity"] = q
-        part["actual_quantity"] = a
-        out.append(part)
-
+    stream = np.asarray(days["stream_type"].to_numpy(dtype=object))
+    primary, solar = stream == "PRIMARY", stream == "SOLAR"
+    rows_out, classes_out, q_out, a_out = [], [], [], []
     total, total_actual = values.sum(axis=1), np.where(actual, values, 0).sum(axis=1)
-    split = np.zeros(len(base), dtype=bool)
-    for p, masks in tou.masks.items():
-        streams = [s for s, plans in (("PRIMARY", tou.usage), ("SOLAR", tou.feed_in)) if p in plans]
-        rows = np.flatnonzero((plan == p) & np.isin(stream, streams))
+    split = np.zeros(len(days), dtype=bool)
+    # only the plans of this batch that split a stream (one frame is built at the end, not per class)
+    for p in np.intersect1d(np.unique(plan), np.fromiter(tou.masks, dtype=np.int64, count=len(tou.masks))):
+        splits = (primary if p in tou.usage else False) | (solar if p in tou.feed_in else False)
+        rows = np.flatnonzero((plan == p) & splits)
         if not len(rows):
             continue
         split[rows] = True
-        m = masks[dt[rows]]  # (n, classes, 48)
+        m = tou.masks[int(p)][dt[rows]]  # (n, classes, 48)
         q = np.einsum("ni,nci->nc", values[rows], m)
         a = np.einsum("ni,nci->nc", np.where(actual[rows], values[rows], 0), m)
         for c, name in enumerate(TOU_CLASSES):
-            emit(rows, name, q[:, c], a[:, c])
+            rows_out.append(rows)
+            classes_out.append(np.full(len(rows), name, dtype=object))
+            q_out.append(q[:, c])
+            a_out.append(a[:, c])
     rest = np.flatnonzero(~split)
-    classes = pd.Series(stream[rest]).map(STREAM_TIME_CLASS).fillna("ANYTIME").to_numpy()
-    emit(rest, classes, total[rest], total_actual[rest])
-    out = pd.concat(out, ignore_index=True)
+    rows_out.append(rest)
+    classes_out.append(pd.Series(stream[rest]).map(STREAM_TIME_CLASS).fillna("ANYTIME").to_numpy(dtype=object))
+    q_out.append(total[rest])
+    a_out.append(total_actual[rest])
+    at = np.concatenate(rows_out)
+    out = days.iloc[at][["account_id", "utility_id", "register_id", "year_mnth", "date"]].reset_index(drop=True)
+    out["_position"] = at
+    out["time_class"] = np.concatenate(classes_out)
+    out["quantity"] = np.concatenate(q_out)
+    out["actual_quantity"] = np.concatenate(a_out)
     return out if keep_position else out.drop(columns="_position")
 
 
@@ -224,19 +226,23 @@ def streamed_interval_quantities(
     whatever the number of registers; memory holds a batch and the quantities. The half hours of
     the register-days ``demand`` measures go to it as they pass. Returns the rows (in ``days``
     order) and which register-days had data."""
-    keys, uniques = pd.factorize(days["nmi"].astype(str) + "/" + days["suffix"].astype(str))
+    # NMI, suffix and unit: meter data in another unit than the register's is not its energy
+    units = days["uom"] if "uom" in days else pd.Series("KWH", index=days.index)
+    channels = channel_keys(days["nmi"].astype(str), days["suffix"].astype(str), units.astype(str))
+    keys, uniques = pd.factorize(channels.to_numpy(zero_copy_only=False))
     dates = days["date"].to_numpy(dtype="datetime64[D]")
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
     span = int((dates.max() - first).astype(int)) + 1 if len(dates) else 1
     slot = np.full(max(len(uniques), 1) * span, -1, dtype=np.int64)
     rows = np.arange(len(days))
     slot[(keys * span + (dates - first).astype(np.int64))[::-1]] = rows[::-1]  # the first row of a key wins
-    value_set = pa.array(uniques.to_numpy(dtype=object), pa.string())
+    value_set = pa.array(np.asarray(uniques, dtype=object), pa.string())
     found = np.zeros(len(days), dtype=bool)
     parts = []
     for batch in batches:
+        batch_units = batch["uom"] if "uom" in batch.schema.names else pa.array(["kWh"] * batch.num_rows)
         code = pc.fill_null(
-            pc.index_in(pc.binary_join_element_wise(batch["nmi"], batch["suffix"], "/"), value_set=value_set), -1
+            pc.index_in(channel_keys(batch["nmi"], batch["suffix"], batch_units), value_set=value_set), -1
         ).to_numpy(zero_copy_only=False)
         day = (batch["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]") - first).astype(np.int64)
         ok = (code >= 0) & (day >= 0) & (day < span)

@@ -11,9 +11,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.nem12.reader import ENERGY_UNITS, REACTIVE_UNITS
+
 HALF_HOURS = 48
 # The interval_reads columns the estimation and the statistics read (one register-day a row).
-READ_COLUMNS = ["nmi", "suffix", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
+READ_COLUMNS = ["nmi", "suffix", "uom", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
+# A channel's unit in one spelling: energy (Wh, kWh, MWh) as kWh, reactive (varh, kvarh, Mvarh) as
+# kVArh; anything else (gas m3, MJ) upper-cased. CORE registers (KWH) and meter data (kWh after
+# ingestion, or as our estimate files write it) meet on it, so data in a unit that is not the
+# register's never counts as its energy.
+CANONICAL_UNITS = {
+    **{u: "kWh" for u in ENERGY_UNITS},
+    **{u: "kVArh" for u in REACTIVE_UNITS},
+}
 
 
 def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -102,3 +112,23 @@ def tou_masks(windows: list[tuple[str, str, str, str]], classes: list[str]) -> n
     if not (masks.sum(axis=1) == 1).all():
         return None
     return masks
+
+
+def canonical_units(uoms: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each unit in CANONICAL_UNITS' spelling (one dictionary look-up per distinct unit)."""
+    lower = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(uoms, "")))
+    distinct = pc.unique(lower).to_pylist()
+    spelled = pa.array([CANONICAL_UNITS.get(u, u.upper()) for u in distinct], pa.string())
+    return pc.take(spelled, pc.index_in(lower, value_set=pa.array(distinct, pa.string())))
+
+
+def channel_keys(nmi, suffix, uom) -> pa.Array:
+    """ "NMI/suffix/unit" keys matching meter data to registers (Arrow arrays or sequences)."""
+    return pc.binary_join_element_wise(_strings(nmi), _strings(suffix), canonical_units(_strings(uom)), "/")
+
+
+def _strings(x) -> pa.Array | pa.ChunkedArray:
+    """An Arrow string array from Arrow, pandas (Arrow-backed strings pass without a copy) or a list."""
+    if isinstance(x, pa.Array | pa.ChunkedArray):
+        return x if pa.types.is_string(x.type) else x.cast(pa.string())
+    return pa.array(x, pa.string(), from_pandas=True) if hasattr(x, "dtype") else pa.array(list(x), pa.string())

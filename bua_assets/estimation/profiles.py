@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.estimation.intervals import HALF_HOURS, day_type, group_sum, half_hourly
+from bua_assets.estimation.intervals import HALF_HOURS, channel_keys, day_type, group_sum, half_hourly
 
 DEFAULT_MIN_REGISTERS = 5  # a segment-day averaged over fewer registers is invalid and filled
 FILL_SEARCH_DAYS = 28  # how far a fill looks for the nearest equivalent day
@@ -73,6 +73,9 @@ class History:
     register_sumsq: np.ndarray
     register_count: np.ndarray  # actual half hours per (register, day type, interval)
     unmatched: pa.Table  # nmi, suffix, register_days: interval data with no register in CORE
+    # register-days of a register's NMI and suffix in a unit that is not the register's (nmi, suffix,
+    # uom, read_date, source_file, line): not its energy
+    unit_mismatch: pa.Table | None = None
 
 
 @dataclass
@@ -82,10 +85,13 @@ class HistoryPass:
     window: Window
     _days: list = field(default_factory=list)
     _unmatched: list = field(default_factory=list)
+    _mismatched: list = field(default_factory=list)
 
     def __post_init__(self):
         w, r = self.window.days, len(self.registers)
-        self._keys = pa.array((self.registers["nmi"] + "/" + self.registers["suffix"]).tolist(), pa.string())
+        units = self.registers["uom"] if "uom" in self.registers else ["KWH"] * len(self.registers)
+        self._keys = channel_keys(self.registers["nmi"].astype(str), self.registers["suffix"].astype(str), units)
+        self._channels = pa.array((self.registers["nmi"] + "/" + self.registers["suffix"]).tolist(), pa.string())
         self._segment = self.registers["segment_index"].to_numpy()
         self._profiled = self.registers["profile_register"].to_numpy(dtype=bool)
         self._ids = self.registers["register_id"].to_numpy()
@@ -98,17 +104,24 @@ class HistoryPass:
     def add(self, month: pa.Table | pa.RecordBatch) -> None:
         """Fold a batch of interval_reads (nmi, suffix, read_date, interval_length, values,
         interval_quality, quality_method); batches may come in any order."""
-        keys = pc.binary_join_element_wise(month["nmi"], month["suffix"], "/")
+        units = month["uom"] if "uom" in month.schema.names else pa.array(["kWh"] * month.num_rows)
+        keys = channel_keys(month["nmi"], month["suffix"], units)
         ri = pc.fill_null(pc.index_in(keys, value_set=self._keys), -1).to_numpy(zero_copy_only=False)
         dates = month["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
         di = self.window.index(dates)
         unknown = ri < 0
         if unknown.any():
-            self._unmatched.append(
-                pa.Table.from_batches([month.filter(pa.array(unknown)).select(["nmi", "suffix"])])
-                if isinstance(month, pa.RecordBatch)
-                else month.filter(pa.array(unknown)).select(["nmi", "suffix"])
-            )
+            table = month if isinstance(month, pa.Table) else pa.Table.from_batches([month])
+            lost = table.filter(pa.array(unknown))
+            # the register's NMI and suffix with data in another unit (MVArh for a kWh register)
+            channel = pc.is_in(pc.binary_join_element_wise(lost["nmi"], lost["suffix"], "/"), value_set=self._channels)
+            wrong_unit = lost.filter(channel)
+            if wrong_unit.num_rows:
+                cols = [
+                    c for c in ("nmi", "suffix", "uom", "read_date", "source_file", "line") if c in lost.schema.names
+                ]
+                self._mismatched.append(wrong_unit.select(cols))
+            self._unmatched.append(lost.filter(pc.invert(channel)).select(["nmi", "suffix"]))
         rows = np.flatnonzero(~unknown & (di >= 0))
         if not len(rows):
             return
@@ -159,6 +172,11 @@ class HistoryPass:
             if self._unmatched
             else _no_unmatched()
         )
+        mismatched = (
+            pa.concat_tables(self._mismatched, promote_options="default")
+            if self._mismatched
+            else pa.table({"nmi": pa.array([], pa.string()), "suffix": pa.array([], pa.string())})
+        )
         w, r = self.window.days, len(self._ids)
         days = days.sort_by([("register_id", "ascending"), ("read_date", "ascending")])
         return History(
@@ -170,6 +188,7 @@ class HistoryPass:
             self.register_sumsq.reshape(r, 2, HALF_HOURS),
             self.register_count.reshape(r, 2, HALF_HOURS),
             unmatched,
+            mismatched,
         )
 
 
@@ -229,7 +248,61 @@ def month_statistics(
         "register_stats": stats,
         "segment_sums": dense_to_table(segments, window, history.segment_sum, history.segment_registers),
         "unmatched": history.unmatched,
+        "meter_data_exceptions": meter_data_exceptions(registers, history),
     }
+
+
+MATCH_EXCEPTION_COLUMNS = ["code", "reason", "nmi", "suffix", "uom", "read_date", "source_file", "line"]
+
+
+def meter_data_exceptions(registers: pd.DataFrame, history: History) -> pa.Table:
+    """Meter data the month could not use as a register's energy, naming both sides: register-days
+    in a unit that is not their register's (``unit_mismatch``: file and line), and NMI/suffixes
+    matching no interval register in CORE (``unmatched_meter_data``, with the registers CORE has
+    for that NMI, which are then without this data)."""
+    rows: list[dict] = []
+    unit_of = dict(zip(registers["nmi"].astype(str) + "/" + registers["suffix"].astype(str), registers.get("uom", [])))
+    if history.unit_mismatch is not None and history.unit_mismatch.num_rows:
+        for r in history.unit_mismatch.to_pylist():
+            want = unit_of.get(f"{r['nmi']}/{r['suffix']}", "?")
+            rows.append(
+                {
+                    "code": "unit_mismatch",
+                    "reason": f"NMI {r['nmi']} suffix {r['suffix']} delivered in {r.get('uom')} but its CORE register "
+                    f"is in {want}: not its energy, the day is estimated instead",
+                    "nmi": r["nmi"],
+                    "suffix": r["suffix"],
+                    "uom": r.get("uom"),
+                    "read_date": str(r.get("read_date")),
+                    "source_file": r.get("source_file"),
+                    "line": r.get("line"),
+                }
+            )
+    by_nmi: dict[str, list[str]] = {}
+    for nmi, suffix in zip(registers["nmi"].astype(str), registers["suffix"].astype(str)):
+        by_nmi.setdefault(nmi, []).append(suffix)
+    for r in history.unmatched.to_pylist():
+        known = by_nmi.get(r["nmi"])
+        core = (
+            f"CORE's interval registers of NMI {r['nmi']}: {', '.join(sorted(known))}, without this data"
+            if known
+            else f"no interval register in CORE has NMI {r['nmi']} (an 11-character or changed NMI?)"
+        )
+        rows.append(
+            {
+                "code": "unmatched_meter_data",
+                "reason": f"{r['register_days']} register-days of NMI {r['nmi']} suffix {r['suffix']} match no "
+                f"interval register: {core}",
+                "nmi": r["nmi"],
+                "suffix": r["suffix"],
+                "uom": None,
+                "read_date": None,
+                "source_file": None,
+                "line": None,
+            }
+        )
+    schema = pa.schema([(c, pa.int32() if c == "line" else pa.string()) for c in MATCH_EXCEPTION_COLUMNS])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.profiles import MacroProfiles
 
-REGISTER_ATTRIBUTES = ["register_id", "utility_id", "nmi", "suffix", "read_kind", "stream_type"]
+REGISTER_ATTRIBUTES = ["register_id", "utility_id", "nmi", "suffix", "uom", "read_kind", "stream_type"]
 NO_REGISTERS_REASON = "the supply point has no meter register in CORE"
 
 
@@ -75,7 +75,7 @@ def unbilled_consumption(
     scalars, shares = scalar_table["scalar"], base_share(scalar_table)
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
     tou = TimeOfUse.from_tables(plans, plan_time_of_use, plan_rates)
-    attrs = registers[REGISTER_ATTRIBUTES]
+    attrs = registers[[c for c in REGISTER_ATTRIBUTES if c in registers]]
     parts, exceptions, demand = [], [], []
     by_month = unbilled_months.groupby("year_mnth", sort=True)
     for done, (year_mnth, month) in enumerate(by_month, start=1):
@@ -83,7 +83,9 @@ def unbilled_consumption(
         actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
         summary, month_exceptions, month_demand = quantify_month(
             days,
-            itertools.chain(actual, estimated.select(READ_COLUMNS).to_batches()),
+            itertools.chain(
+                actual, estimated.select([c for c in READ_COLUMNS if c in estimated.column_names]).to_batches()
+            ),
             account_plans,
             tou,
             read_intervals,

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bua_assets.nem12.nmi import normalise_column
 from bua_assets.nem12.reader import DAY_SCHEMA, DEFAULT_MAX_DEMAND_KW, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
 from bua_assets.sql import engine_config, register, run_sql, sql_text
 
@@ -99,6 +100,9 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
             if chunk.num_rows:
                 assert f.header is not None  # a chunk with rows comes after the 100 record
                 days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
+                # the 11-character NMI (with its checksum digit) keyed as CORE keys it, before ranking
+                at = days.schema.get_field_index("nmi")
+                days = days.set_column(at, days.schema.field(at), normalise_column(days["nmi"]))
                 written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
                 pq.write_table(days, written[-1], compression="lz4")  # read back once: speed over size
                 register_days += chunk.num_rows

@@ -2,7 +2,8 @@
 -- Inputs (registered by bua_assets.nem12.ingest): raw_days (reader output + file_created),
 -- superseded (sql/transform/interval_reads_superseded.sql: source_file, line, winner, duplicate_of), units
 -- (uom -> canonical unit, factor). Parameters: $month_start, $next_month.
--- Energy is converted to kWh (reactive to kVArh). Rows not loaded carry a rejection code and
+-- Energy is converted to kWh (reactive to kVArh). NMIs arrive normalised (bua_assets.nem12.nmi: an
+-- 11-character NMI with a valid checksum digit is stripped to 10): an 11-character one left failed it. Rows not loaded carry a rejection code and
 -- reason. It runs on one staged file at a time (the caller streams them in order); both joins
 -- build on small tables (superseded deliveries, units), so memory does not grow with the month.
 SELECT d.nmi,
@@ -22,12 +23,15 @@ SELECT d.nmi,
        d.line,
        d.file_created,
        CASE
+           WHEN length(d.nmi) = 11 THEN 'invalid_nmi'
            WHEN u.canonical_uom IS NULL THEN 'unknown_uom'
            WHEN d.read_date < $month_start OR d.read_date >= $next_month THEN 'outside_month'
            WHEN s.duplicate_of IS NOT NULL THEN 'duplicate_record'
            WHEN s.winner IS NOT NULL THEN 'superseded'
        END AS rejection,
        CASE
+           WHEN length(d.nmi) = 11 THEN 'NMI ' || d.nmi || ' has 11 characters and its last is not the AEMO '
+               || 'checksum digit of the first 10: register-day not loaded'
            WHEN u.canonical_uom IS NULL THEN 'unknown unit of measure ''' || d.uom || ''': register-day not loaded'
            WHEN d.read_date < $month_start OR d.read_date >= $next_month THEN 'read date outside the partition month'
            WHEN s.duplicate_of IS NOT NULL THEN 'register-day repeated later in the same file at line '
