@@ -276,6 +276,69 @@ def test_sqlite_bad_values_name_table_column_and_row(retailer, tmp_path):
     assert [p.name for p in (tmp_path / "lake" / "core_tables").iterdir()] == []  # ... not even a staging folder
 
 
+def test_sqlite_text_that_is_not_utf8_names_table_column_and_row_and_not_the_text(retailer, tmp_path):
+    """SQLite keeps any bytes as TEXT; the driver's own error named no row (and showed the text)."""
+    folder = copy_retailer(retailer, tmp_path / "r")
+    db = folder / "core.db"
+    (account, name) = query(db, "SELECT id, customer_name FROM Account ORDER BY id LIMIT 1 OFFSET 3")[0]
+    (plan,) = query(db, "SELECT id FROM Plan ORDER BY id LIMIT 1 OFFSET 1")[0]
+    (rate,) = query(db, "SELECT id FROM PlanRate ORDER BY id LIMIT 1 OFFSET 2")[0]
+    # 'J', then 0xc3 (a two-byte lead) before '(' (not a continuation byte), then 'nes': as TEXT ...
+    sql(db, "UPDATE Account SET customer_name = CAST(X'4AC3286E6573' AS TEXT) WHERE id = ?", params=(account,))
+    # ... and as a BLOB in a text column (a lone continuation byte) ...
+    sql(db, "UPDATE Plan SET name = X'53617665729F' WHERE id = ?", params=(plan,))
+    # ... and a bad value in a later table: every bad table is named in one run.
+    sql(db, "UPDATE PlanRate SET unit_price = 'twelve cents' WHERE id = ?", params=(rate,))
+    result = run(f"sqlite:///{db}", folder / "nem12", tmp_path / "lake", ["core_snapshot", "core_tables"])
+    assert not result.success
+    message = failure_message(result)
+    assert message == (
+        "CORE values that cannot be read: "
+        f"Account.customer_name: 1 value(s) are not valid UTF-8: id {account} "
+        "(byte 0xc3 at offset 1: invalid continuation byte); "
+        f"Plan.name: 1 value(s) are not valid UTF-8: id {plan} (byte 0x9f at offset 5: invalid start byte); "
+        f"PlanRate.unit_price: 1 value(s) are not a valid DECIMAL(12,6): id {rate} = 'twelve cents'"
+    )
+    assert "nes" not in message and name not in message  # no customer's name in a log
+    assert check(result, "schema_drift").passed
+    assert [p.name for p in (tmp_path / "lake" / "core_tables").iterdir()] == []
+
+
+def test_repeated_plan_rates_block_the_month_naming_the_rate_key(retailer, tmp_path):
+    """A rate copied 10 times used to pass and surface only as thousands of duplicate_lines."""
+    folder = copy_retailer(retailer, tmp_path / "r")
+    db = folder / "core.db"
+    (rate, plan, charge, time_class, block, uom, start) = query(
+        db,
+        "SELECT id, plan_id, charge_type, time_class, block_order, uom, effective_from FROM PlanRate "
+        "WHERE charge_type = 'USAGE_RETAIL' ORDER BY id LIMIT 1",
+    )[0]
+    (top,) = query(db, "SELECT max(id) FROM PlanRate")[0]
+    for copy in range(1, 10):
+        sql(
+            db,
+            f"INSERT INTO PlanRate SELECT id + {top + copy - rate}, plan_id, effective_from, effective_to, "
+            "charge_type, time_class, block_order, block_daily_volume, unit_price, uom FROM PlanRate WHERE id = ?",
+            params=(rate,),
+        )
+    result = run(f"sqlite:///{db}", folder / "nem12", tmp_path / "lake", CORE_STEPS)
+    consistency = check(result, "consistency")
+    assert not consistency.passed and consistency.severity == dg.AssetCheckSeverity.ERROR
+    copies = ", ".join(str(i) for i in [rate, top + 1, top + 2, top + 3, top + 4])
+    assert consistency.description == (
+        "ERROR PlanRate.plan_id+charge_type+time_class+block_order+uom+effective_from duplicate_key: 1 row(s), "
+        f"e.g. PlanRate ids {copies} and 5 more repeat plan_id {plan}, charge_type {charge}, time_class "
+        f"{time_class}, block_order {block}, uom {uom}, effective_from {start} (10 rows where one is expected)"
+    )
+    (finding,) = [r.data for r in consistency.metadata["findings"].records]
+    assert (finding["table"], finding["key"], finding["value"]) == (
+        "PlanRate",
+        f"{plan}/{charge}/{time_class}/{block}/{uom}/{start}",
+        "10 rows",
+    )
+    assert materialised(result) == {"core_snapshot", "core_tables"}  # blocked before anything accrues
+
+
 @pytest.fixture(scope="module")
 def mariadb_core(tmp_path_factory):
     url = mysql_url_or_skip()

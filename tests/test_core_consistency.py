@@ -41,9 +41,28 @@ def core(**overrides) -> dict[str, pd.DataFrame]:
             }
         ),
         "Plan": pd.DataFrame({"id": [5]}),
-        "PlanRate": pd.DataFrame({"id": [1], "plan_id": [5]}),
+        "PlanRate": pd.DataFrame(
+            {
+                "id": [1, 2],
+                "plan_id": [5, 5],
+                "charge_type": ["DAILY_RETAIL", "USAGE_RETAIL"],
+                "time_class": ["ANYTIME", "ANYTIME"],
+                "block_order": [1, 1],
+                "uom": ["DAY", "KWH"],
+                "effective_from": [d("2025-07-01")] * 2,
+            }
+        ),
         "PlanTimeOfUse": pd.DataFrame({"id": pd.Series([], dtype="int64"), "plan_id": pd.Series([], dtype="int64")}),
-        "PlanDiscount": pd.DataFrame({"id": pd.Series([], dtype="int64"), "plan_id": pd.Series([], dtype="int64")}),
+        "PlanDiscount": pd.DataFrame(
+            {
+                "id": [1, 2],
+                "plan_id": [5, 5],
+                "discount_type": ["CONDITIONAL", "CONDITIONAL"],
+                "category": ["PAY_ON_TIME", "DIRECT_DEBIT"],  # two of one method stack: not a repeat
+                "method": ["percentOfBill", "percentOfBill"],
+                "effective_from": [d("2025-07-01")] * 2,
+            }
+        ),
         "AccountPlan": pd.DataFrame(
             {
                 "id": [1, 2],
@@ -151,6 +170,35 @@ def test_periods_inverted_or_far_future_are_blocking_on_tenancy_and_excepted_on_
         "inverted_period",
         "far_future_period",
     ]
+
+
+def test_repeated_rates_and_discounts_are_errors_naming_the_key_and_the_ids():
+    t = core()
+    rates = pd.concat([t["PlanRate"]] + [t["PlanRate"].iloc[[1]]] * 2, ignore_index=True).assign(id=[1, 2, 7, 9])
+    discounts = pd.concat([t["PlanDiscount"], t["PlanDiscount"].iloc[[0]]], ignore_index=True).assign(id=[1, 2, 3])
+    findings = consistency_findings(core(PlanRate=rates, PlanDiscount=discounts), RUN_DATE)
+    rate_key = "plan_id+charge_type+time_class+block_order+uom+effective_from"
+    assert rows(findings) == [
+        ("ERROR", "duplicate_key", "PlanRate", rate_key, "5/USAGE_RETAIL/ANYTIME/1/KWH/2025-07-01", "3 rows"),
+        (
+            "ERROR",
+            "duplicate_key",
+            "PlanDiscount",
+            "plan_id+discount_type+category+method+effective_from",
+            "5/CONDITIONAL/PAY_ON_TIME/percentOfBill/2025-07-01",
+            "2 rows",
+        ),
+    ]
+    assert findings["detail"].tolist() == [
+        "PlanRate ids 2, 7, 9 repeat plan_id 5, charge_type USAGE_RETAIL, time_class ANYTIME, block_order 1, "
+        "uom KWH, effective_from 2025-07-01 (3 rows where one is expected)",
+        "PlanDiscount ids 1, 3 repeat plan_id 5, discount_type CONDITIONAL, category PAY_ON_TIME, "
+        "method percentOfBill, effective_from 2025-07-01 (2 rows where one is expected)",
+    ]
+    # Another block or another start is another price, not a repeat.
+    rates.loc[2, "block_order"], rates.loc[3, "effective_from"] = 2, pd.Timestamp("2026-07-01")
+    rates = rates.iloc[[0, 2, 3]]
+    assert consistency_findings(core(PlanRate=rates), RUN_DATE).empty
 
 
 def test_an_empty_account_plan_blocks_with_its_name():

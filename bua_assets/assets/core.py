@@ -103,7 +103,8 @@ SHOWN_FINDINGS = 200  # rows of the consistency table in the check's metadata (t
             "consistency",
             asset="core_tables",
             blocking=True,
-            description="ERROR: duplicate or null keys, references to missing "
+            description="ERROR: duplicate or null keys, rates or discounts repeated (PlanRate, "
+            "PlanDiscount), references to missing "
             "accounts, supply points, plans or invoices, empty required "
             "tables, inverted account/tenancy/charge version periods; WARN "
             "(excepted downstream): inverted or far-future billed periods",

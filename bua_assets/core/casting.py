@@ -23,6 +23,28 @@ class CoreValueError(ValueError):
         super().__init__(f"{table}.{column}: {total} value(s) are not a valid {expected}: {shown}{more}")
 
 
+class CoreTextError(CoreValueError):
+    """Text CORE holds that is not UTF-8 (SQLite stores any bytes as TEXT): names table, column and
+    rows, and where in each value the bad byte is. The text itself is not shown: it may be a
+    customer's name, which an anonymised environment must never print."""
+
+    def __init__(self, table: str, column: str, keys: list[str], problems: list[str], total: int):
+        super().__init__(table, column, "UTF-8 text", keys, problems, total)
+        shown = ", ".join(f"{k} ({p})" for k, p in zip(keys, problems))
+        more = f" (and {total - len(keys)} more)" if total > len(keys) else ""
+        self.args = (f"{table}.{column}: {total} value(s) are not valid UTF-8: {shown}{more}",)
+
+
+def undecodable(raw: bytes) -> str | None:
+    """Where ``raw`` stops being UTF-8 ("byte 0xc3 at offset 1: invalid continuation byte"), or None."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = " ".join(f"0x{b:02x}" for b in raw[exc.start : exc.end])
+        return f"byte{'s' if exc.end - exc.start > 1 else ''} {bad} at offset {exc.start}: {exc.reason}"
+    return None
+
+
 # Text a cast can read, per contract base type (MySQL zero dates and impossible dates fail strptime).
 _NUMBER_TEXT = {
     "INT": r"^\s*[+-]?\d+\s*$",

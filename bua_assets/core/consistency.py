@@ -5,9 +5,11 @@ Pure pandas, vectorised per rule. Every finding names the table, the column, the
 go straight to the row in CORE.
 
 Severity is chosen per rule by what happens downstream when the row is let through:
-- ERROR (blocks the month): a duplicated or null key, a reference to a row that does not exist,
-  a table the month cannot be priced without that is empty, an inverted period on an account,
-  tenancy or charge version. Each of these would crash a later asset or drop accounts silently.
+- ERROR (blocks the month): a duplicated or null key (an id, or a rate or discount repeated for
+  the same plan, charge or discount and start: ``NATURAL_KEYS``), a reference to a row that does
+  not exist, a table the month cannot be priced without that is empty, an inverted period on an
+  account, tenancy or charge version. Each of these would crash a later asset, drop accounts
+  silently or (a repeated rate or discount) count a charge once per copy.
 - WARN (the month goes on): inverted or far-future periods on invoices and invoice line items.
   ``unbilled_window`` leaves the affected account x supply point out of the accrual with an
   exception row saying which line item and why, so the rest of the month is accrued.
@@ -64,6 +66,15 @@ PERIODS = (
 BILLED_PERIODS = {"Invoice": ("period_start", "period_end"), "InvoiceLineItem": ("period_start", "period_end")}
 # Tables whose period problems are excepted downstream (WARN) rather than blocking (ERROR).
 EXCEPTED_PERIOD_TABLES = {"Invoice", "InvoiceLineItem"}
+# What a price or a discount is unique by (besides its id): a row repeated under the same values is
+# charged (or given) once per copy, so the accrual would double. The unit is part of a rate's key
+# (GREEN_POWER may be priced per day and per kWh at once); the category part of a discount's (a
+# plan may stack a pay-on-time and a direct-debit discount of the same method).
+NATURAL_KEYS = {
+    "PlanRate": ("plan_id", "charge_type", "time_class", "block_order", "uom", "effective_from"),
+    "PlanDiscount": ("plan_id", "discount_type", "category", "method", "effective_from"),
+}
+SHOWN_IDS = 5
 # Without rows in these, no account can be placed, priced or attributed: the month cannot run.
 REQUIRED_TABLES = ("Account", "AccountUtility", "AccountPlan", "Utility", "Plan", "PlanRate")
 
@@ -83,6 +94,8 @@ def columns_needed() -> dict[str, list[str]]:
         needed.setdefault(table, {"id"}).update((start, end))
     for table in REQUIRED_TABLES:
         needed.setdefault(table, {"id"})
+    for table, key in NATURAL_KEYS.items():
+        needed.setdefault(table, {"id"}).update(key)
     return {t: sorted(c) for t, c in needed.items()}
 
 
@@ -94,6 +107,7 @@ def consistency_findings(
     Columns: severity (ERROR | WARN), problem, table, column, key (the row's id, or ``row N``
     when the id is null), value (the offending value), detail (a sentence for the operator)."""
     parts = [_empty_tables(tables), *(_keys(name, frame) for name, frame in tables.items())]
+    parts += [_repeated(tables[t], t, key) for t, key in NATURAL_KEYS.items() if t in tables]
     parts += [_references(tables, t, c, r) for t, c, r in FOREIGN_KEYS if t in tables and r in tables]
     parts += [_inverted(tables[t], t, s, e) for t, s, e in PERIODS if t in tables]
     limit = run_date + timedelta(days=config.future_horizon_days)
@@ -177,6 +191,27 @@ def _keys(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         [f"{name} id {k} appears in {n + 1} rows" for k, n in zip(dup_ids, extra)],
     )
     return pd.concat([nulls, dups], ignore_index=True)
+
+
+def _repeated(frame: pd.DataFrame, name: str, key: tuple[str, ...]) -> pd.DataFrame:
+    """One ERROR per set of rows sharing every value of the table's natural key (ids apart); rows
+    with a null in the key (only a drifted column, which blocks anyway) are not compared."""
+    values = frame[list(key)].dropna()
+    repeated = values[values.duplicated(keep=False)]
+    if repeated.empty:
+        return _frame("ERROR", "duplicate_key", name, "+".join(key), [], [], [])
+    shown = repeated.astype(object).map(lambda v: v.date().isoformat() if isinstance(v, pd.Timestamp) else str(v))
+    ids = frame.loc[repeated.index, "id"]
+    keys, counts, details = [], [], []
+    for values_, group in shown.groupby(list(key), sort=True):
+        rows = ids.loc[group.index].sort_values()
+        listed = ", ".join(str(int(i)) if pd.notna(i) else "NULL" for i in rows.iloc[:SHOWN_IDS])
+        more = f" and {len(rows) - SHOWN_IDS} more" if len(rows) > SHOWN_IDS else ""
+        same = ", ".join(f"{c} {v}" for c, v in zip(key, values_))
+        keys.append("/".join(values_))
+        counts.append(f"{len(rows)} rows")
+        details.append(f"{name} ids {listed}{more} repeat {same} ({len(rows)} rows where one is expected)")
+    return _frame("ERROR", "duplicate_key", name, "+".join(key), keys, counts, details)
 
 
 def _resolved(values: pd.Series, known: pd.Series) -> pd.Series:

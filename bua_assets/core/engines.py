@@ -14,7 +14,15 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
-from bua_assets.core.casting import CoreValueError, cast_batch, subset, typed_batch
+from bua_assets.core.casting import (
+    SHOWN_BAD_VALUES,
+    CoreTextError,
+    CoreValueError,
+    cast_batch,
+    subset,
+    typed_batch,
+    undecodable,
+)
 from bua_assets.core.schema import check_identifier, core_tables
 from bua_assets.core.url import CoreUrl
 
@@ -60,11 +68,56 @@ class SqliteEngine:
     def stream_table_dbapi(
         self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
-        """Every value as text (SQLite's CAST), typed in Arrow."""
+        """Every value as text (SQLite's CAST), typed in Arrow. Text that is not UTF-8 (which SQLite
+        stores as readily as any other) raises CoreTextError naming the table, column and rows."""
         spec = subset(core_tables()[table], columns)
         select = ", ".join(f'CAST("{c}" AS TEXT)' for c in spec.column_names)
         with self.connect(raw=True) as conn:
-            yield from _fetch_typed(spec, conn.cursor(), select, self.quote(table), self.quote("id"), chunk_rows)
+            try:
+                yield from _fetch_typed(spec, conn.cursor(), select, self.quote(table), self.quote("id"), chunk_rows)
+            except sqlite3.OperationalError as exc:
+                if "decode to UTF-8" not in str(exc):  # the driver's message shows the text: not kept
+                    raise
+                raise self._undecodable_text(spec, select, chunk_rows) from None
+
+    def _undecodable_text(self, spec, select: str, chunk_rows: int) -> CoreTextError | CoreReadError:
+        """After the driver failed to decode a value (its message names no row): read the table
+        again as bytes and name the first column, in contract order, holding text that is not
+        UTF-8, with its rows' ids. Only on this failure; clean tables never pay for it."""
+        names = spec.column_names
+        found: dict[str, tuple[list[str], list[str], int]] = {}
+        position = 0
+        with self.connect() as conn:
+            conn.text_factory = bytes
+            cur = conn.execute(f"SELECT {select} FROM {self.quote(spec.name)} ORDER BY {self.quote('id')}")
+            while rows := cur.fetchmany(chunk_rows):
+                columns = list(zip(*rows))
+                ids = columns[names.index("id")] if "id" in names else None
+                for name, values in zip(names, columns):
+                    try:
+                        pa.array(values, pa.binary()).cast(pa.string())  # Arrow checks UTF-8 in one pass
+                        continue
+                    except pa.ArrowInvalid:
+                        pass
+                    keys, problems, total = found.get(name, ([], [], 0))
+                    for i, raw in enumerate(values):
+                        problem = undecodable(raw) if raw is not None else None
+                        if problem is not None:
+                            total += 1
+                            if len(keys) < SHOWN_BAD_VALUES:
+                                raw_id = ids[i] if ids is not None else None
+                                keys.append(
+                                    f"id {raw_id.decode()}"
+                                    if raw_id is not None and undecodable(raw_id) is None
+                                    else f"row {position + i}"
+                                )
+                                problems.append(problem)
+                    found[name] = (keys, problems, total)
+                position += len(rows)
+        for name in names:
+            if name in found:
+                return CoreTextError(spec.name, name, *found[name])
+        return CoreReadError(f"{spec.name}: SQLite could not decode a value as UTF-8 text")
 
 
 class MysqlEngine:
