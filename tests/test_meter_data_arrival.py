@@ -133,3 +133,23 @@ def test_meter_data_in_a_unit_that_is_not_the_registers_is_never_its_energy_and_
     tou = TimeOfUse({}, {})
     out, had_data = streamed_interval_quantities(days, np.full(2, -1), tou, [reads])
     assert had_data.tolist() == [False, True] and out["quantity"].tolist() == [24.0]
+
+
+def test_the_statistics_asset_finds_the_file_and_line_of_a_mismatched_day(tmp_path):
+    from bua_assets.assets.lake_reads import with_file_and_line
+
+    f = nem12(tmp_path, "units.csv", ("6100000001", "E1", "MVArh"), ("6100000002", "E1", "kWh"))
+    reads, _ = ingest(tmp_path, f)
+    history_pass = prof.HistoryPass(REGISTERS, 1, prof.Window(MONTH, date(2026, 10, 31)))
+    history_pass.add(
+        reads.select(
+            ["nmi", "suffix", "uom", "read_date", "interval_length", "values", "interval_quality", "quality_method"]
+        )
+    )
+    mismatch = history_pass.finish().unit_mismatch
+    assert "source_file" not in mismatch.column_names  # the month's pass streams the values only
+    located = with_file_and_line(Lake(str(tmp_path / "lake")), "2026-10-01", mismatch).to_pylist()
+    assert [(r["nmi"], str(r["read_date"]), r["line"], r["source_file"]) for r in located] == [
+        ("6100000001", "2026-10-01", 3, str(f)),
+        ("6100000001", "2026-10-02", 4, str(f)),
+    ]

@@ -153,3 +153,22 @@ def billed_half_hours(store: Lake, key: str, horizon_months: int) -> HalfHours:
         return supply_point_half_hours(registers, data, macro, requests, stream)
 
     return half_hours
+
+
+def with_file_and_line(store: Lake, key: str, days: pa.Table | None) -> pa.Table | None:
+    """``days`` (nmi, suffix, read_date, ...: a few register-days of the month's interval_reads)
+    with the file and line each came from, read for those NMIs only (the month's pass does not
+    carry them)."""
+    if days is None or not days.num_rows or "source_file" in days.column_names:
+        return days
+    located = store.read_matching(
+        "interval_reads",
+        key,
+        "interval_reads",
+        "nmi",
+        pc.unique(days["nmi"]),
+        ["nmi", "suffix", "read_date", "source_file", "line"],
+    )
+    return days.join(located, ["nmi", "suffix", "read_date"], join_type="left outer").sort_by(
+        [("nmi", "ascending"), ("suffix", "ascending"), ("read_date", "ascending")]
+    )

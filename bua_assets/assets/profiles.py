@@ -19,6 +19,7 @@ from bua_assets.assets.lake_reads import (
     recent_register_days,
     registers_for,
     registers_of,
+    with_file_and_line,
 )
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.meter_data import interval_reads
@@ -61,9 +62,7 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
     window = prof.Window(*AccrualMonth.from_key(key).span)
     _, segments, interval = registers_for(store, key, window)
     month_pass = prof.HistoryPass(interval, len(segments), window)
-    # file and line name a register-day in a unit that is not its register's
-    columns = [*READ_COLUMNS, "source_file", "line"]
-    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=columns)
+    batches = store.iter_batches("interval_reads", key, "interval_reads", columns=READ_COLUMNS)
     report = progress_logger(context.log, "interval_statistics")
     total = store.rows("interval_reads", key, "interval_reads")
     done = 0
@@ -71,7 +70,9 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
         month_pass.add(batch)
         done += batch.num_rows
         report(done, total, "register-days")
-    tables = prof.month_statistics(interval, segments, month_pass.finish(), window)
+    history = month_pass.finish()
+    history.unit_mismatch = with_file_and_line(store, key, history.unit_mismatch)
+    tables = prof.month_statistics(interval, segments, history, window)
     with store.partition_writer("interval_statistics", key) as writer:
         for name, table in tables.items():
             writer.write(name, table)
