@@ -26,6 +26,7 @@ from bua_assets.billing.charges import (
     UNIT,
     UNIT_UOMS,
     basis_of,
+    demand_rates,
     unpriced_discounts,
     unpriced_rates,
 )
@@ -136,16 +137,12 @@ def optional_lines(
     return out
 
 
-def demand_rates(rates: pd.DataFrame) -> pd.DataFrame:
-    """The (plan_id, time_class) of every demand rate the engine prices."""
-    ok = unpriced_rates(rates)[0]
-    return ok.loc[ok["charge_type"].isin(DEMAND_CHARGES), ["plan_id", "charge_type", "time_class"]].drop_duplicates()
-
-
 def demand_lines(demand: pd.DataFrame, daily: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     """One line per GROUP x demand rate window measured: the month's maximum kW over the supply
     line's days (the engine prices kW x rate x days); ESTIMATED when the maximum is."""
-    d = demand.merge(demand_rates(rates), on=["plan_id", "time_class"])
+    d = demand.merge(
+        demand_rates(rates)[["plan_id", "charge_type", "time_class"]].drop_duplicates(), on=["plan_id", "time_class"]
+    )
     periods = daily[[*GROUP, "period_start", "period_end"]]
     d = d.merge(periods, on=GROUP)
     return d.assign(
@@ -160,8 +157,7 @@ def unmeasured_demand(lines: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
     no demand line: nothing measured the maximum demand (a basic meter has no half hours; a window
     the plan's time-of-use table cannot place)."""
     columns = ["line_id", "account_id", "code", "reason"]
-    items = unpriced_rates(rates)[0]
-    items = items[items["charge_type"].isin(DEMAND_CHARGES)]
+    items = demand_rates(rates)
     if items.empty:
         return pd.DataFrame(columns=columns)
     supply = lines.loc[lines["charge_type"] == SUPPLY_CHARGE, [*GROUP, "period_start", "period_end"]]

@@ -140,6 +140,12 @@ def unpriced_rates(rates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return rates[fits], rates[~fits].assign(why=why[~fits.to_numpy()])
 
 
+def demand_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """The demand rates the engine prices (charge type with a DEMAND basis, in kW), every column."""
+    ok = unpriced_rates(rates)[0]
+    return ok[ok["charge_type"].isin(DEMAND_CHARGES)]
+
+
 def unpriced_discounts(discounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the discounts the engine applies, the rest with a ``why``): an unknown type or method, or a
     fixedAmount / percentOverThreshold without its amount."""

@@ -34,7 +34,13 @@ from bua_assets.billing.charges import CHARGE_TYPES, CREDIT_CHARGES, SUPPLY_CHAR
 from bua_assets.billing.history import ISSUED
 from bua_assets.billing.money import gst, round_cents
 from bua_assets.billing.rerating import HalfHours, measured_demand, rerate
-from bua_assets.billing.supplementary import cleanse, compare_and_cancel, match_values
+from bua_assets.billing.supplementary import (
+    EXCEPTION_COLUMNS,
+    cleanse,
+    compare_and_cancel,
+    match_values,
+    period_exceptions,
+)
 from bua_assets.billing.tariff import PRICED_COLUMNS, price, with_terms
 from bua_assets.estimation.consumption import TOU_CLASSES, TimeOfUse
 
@@ -61,7 +67,6 @@ OUT_COLUMNS = [
     "gst",
     "is_credit",
 ]
-EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
 DISCOUNT_COLUMNS = ["plan_id", "discount_type", "method", "rate", "effective_from", "effective_to"]
 FAR = pd.Timestamp("2262-04-01")
 
@@ -81,19 +86,6 @@ def _keys(frame: pd.DataFrame) -> pd.DataFrame:
         frame["discount_net"].to_numpy(dtype=float),
     )
     return frame.assign(q_key=q, rate_key=r, discount_key=d)
-
-
-def _exceptions(frame: pd.DataFrame, code: str, reason: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "account_id": frame["account_id"].to_numpy(),
-            "utility_id": frame["utility_id"].to_numpy(),
-            "period_start": pd.to_datetime(frame["period_start"]).dt.date.to_numpy(),
-            "code": code,
-            "reason": np.asarray(reason, dtype=object),
-        },
-        columns=EXCEPTION_COLUMNS,
-    )
 
 
 def previous_transactions(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.DataFrame:
@@ -195,7 +187,7 @@ def supplementary_lines(
     old = billed["period_start"] < pd.Timestamp(horizon_start)
     first_old = billed[old].drop_duplicates(["utility_id", "period_start"])
     exceptions = [
-        _exceptions(
+        period_exceptions(
             first_old,
             "beyond_horizon",
             "billed period from "
@@ -206,7 +198,7 @@ def supplementary_lines(
     unknown = ~billed["charge_type"].isin(list(CHARGE_TYPES)) & ~old
     other = billed[unknown].drop_duplicates(["utility_id", "period_start", "charge_type"])
     exceptions.append(
-        _exceptions(
+        period_exceptions(
             other,
             "unsupported_charge",
             "charge item "
@@ -255,7 +247,7 @@ def supplementary_lines(
     )
     doubled = o[overlap].drop_duplicates(PERIOD)
     exceptions.append(
-        _exceptions(
+        period_exceptions(
             doubled.assign(period_start=doubled["billed_start"]),
             "overlapping_charge_versions",
             "APPROVED versions overlap inside the billed period from "
@@ -277,7 +269,7 @@ def supplementary_lines(
         bad = pd.DataFrame(columns=["account_id", "code", "reason", *PERIOD])
     # A billed period the engine cannot re-price is left as it is, whole: no partial re-billing.
     exceptions.append(
-        _exceptions(
+        period_exceptions(
             bad.assign(period_start=bad["billed_start"]),
             "missing_tariff",
             bad["reason"].astype(str) + ": billed period not recalculated",

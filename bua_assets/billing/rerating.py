@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, SUPPLY_CHARGE, unpriced_rates
+from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, SUPPLY_CHARGE, demand_rates, unpriced_rates
+from bua_assets.billing.supplementary import EXCEPTION_COLUMNS, period_exceptions
 from bua_assets.estimation.basic import expand_days
 from bua_assets.estimation.consumption import STREAM_TIME_CLASS, TOU_CLASSES, TimeOfUse
 from bua_assets.estimation.intervals import HALF_HOURS, channel_keys, day_type, group_sum, half_hourly
@@ -39,7 +40,6 @@ FLAT_CLASS = {c: STREAM_TIME_CLASS.get(s, "ANYTIME") for c, s in RERATABLE.items
 # over the supply point's registers of the stream; (n,) whether a day's shape is estimated: a
 # profile, or not all actual data). Days with nothing to go by are absent.
 HalfHours = Callable[[pd.DataFrame, str], tuple[pd.DataFrame, np.ndarray, np.ndarray]]
-EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
 
 
 def rated_classes(rates: pd.DataFrame) -> dict[tuple[int, str], set[str]]:
@@ -121,29 +121,24 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
         parts.append(rows[ok].assign(time_class=name, quantity=rows.loc[ok, "quantity"].to_numpy() * share[ok, c]))
     out = pd.concat(parts, ignore_index=True).drop(columns="_r")
     flagged = rows[ok & (estimated_days > 0)]
-    exceptions = pd.DataFrame(
-        {
-            "account_id": flagged["account_id"].to_numpy(),
-            "utility_id": flagged["utility_id"].to_numpy(),
-            "period_start": pd.to_datetime(flagged["period_start"]).dt.date.to_numpy(),
-            "code": "rerated_estimate",
-            "reason": (
-                "billed "
-                + flagged["charge_type"].astype(str)
-                + "/"
-                + flagged["time_class"].astype(str)
-                + " "
-                + pd.to_datetime(flagged["period_start"]).dt.date.astype(str)
-                + " to "
-                + pd.to_datetime(flagged["period_end"]).dt.date.astype(str)
-                + " split onto plan "
-                + flagged["plan_id"].astype(str)
-                + "'s time of use with "
-                + pd.Series(estimated_days[ok & (estimated_days > 0)]).astype(str).to_numpy()
-                + " day(s) shaped by the load profile or estimated intervals: estimated"
-            ).to_numpy(),
-        },
-        columns=EXCEPTION_COLUMNS,
+    exceptions = period_exceptions(
+        flagged,
+        "rerated_estimate",
+        (
+            "billed "
+            + flagged["charge_type"].astype(str)
+            + "/"
+            + flagged["time_class"].astype(str)
+            + " "
+            + pd.to_datetime(flagged["period_start"]).dt.date.astype(str)
+            + " to "
+            + pd.to_datetime(flagged["period_end"]).dt.date.astype(str)
+            + " split onto plan "
+            + flagged["plan_id"].astype(str)
+            + "'s time of use with "
+            + pd.Series(estimated_days[ok & (estimated_days > 0)]).astype(str).to_numpy()
+            + " day(s) shaped by the load profile or estimated intervals: estimated"
+        ),
     )
     return out, exceptions
 
@@ -242,16 +237,13 @@ def measured_demand(
     columns = list(lines.columns)
     empty = (lines.iloc[:0], pd.DataFrame(columns=EXCEPTION_COLUMNS))
     item = ["plan_id", "charge_type", "time_class"]
-    demand_rates = unpriced_rates(rates)[0]
-    demand_rates = demand_rates.loc[
-        demand_rates["charge_type"].isin(DEMAND_CHARGES), [*item, "effective_from", "effective_to"]
-    ].drop_duplicates()
-    if demand_rates.empty or lines.empty:
+    priced = demand_rates(rates)[[*item, "effective_from", "effective_to"]].drop_duplicates()
+    if priced.empty or lines.empty:
         return empty
     span = ["utility_id", "billed_start", "billed_end", "plan_id", "period_start", "period_end"]
     supply = lines[lines["charge_type"] == SUPPLY_CHARGE]
     wanted = supply.drop(columns=["charge_type", "time_class"]).assign(_row=lambda f: np.arange(len(f)))
-    wanted = wanted.merge(demand_rates, on="plan_id")
+    wanted = wanted.merge(priced, on="plan_id")
     wanted = wanted[_overlaps(wanted, "effective_from", "effective_to")]  # a rate in force on the days
     wanted = wanted.drop_duplicates(["_row", "charge_type", "time_class"]).drop(
         columns=["_row", "effective_from", "effective_to"]
@@ -267,7 +259,7 @@ def measured_demand(
     pairs = wanted[["utility_id", "charge_type", "time_class", "period_start", "period_end"]]
     pairs = pairs.assign(_w=np.arange(len(wanted))).merge(old, on="utility_id")
     pairs = pairs[_overlaps(pairs, "old_start", "old_end")]
-    rated = demand_rates.rename(columns={"plan_id": "old_plan"})
+    rated = priced.rename(columns={"plan_id": "old_plan"})
     pairs = pairs.merge(rated, on=["old_plan", "charge_type", "time_class"], how="left")
     has = pairs["effective_from"].notna().to_numpy() & _overlaps(pairs, "effective_from", "effective_to")
     covered_by_rated = pd.Series(has).groupby(pairs["_w"].to_numpy()).any()
@@ -321,28 +313,19 @@ def measured_demand(
     out = wanted[ok].assign(quantity=np.round(peak[ok], 3))[columns]
 
     def reasons(frame: pd.DataFrame, code: str, text: str) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "account_id": frame["account_id"].to_numpy(),
-                "utility_id": frame["utility_id"].to_numpy(),
-                "period_start": pd.to_datetime(frame["billed_start"]).dt.date.to_numpy(),
-                "code": code,
-                "reason": (
-                    "plan "
-                    + frame["plan_id"].astype(str)
-                    + " "
-                    + frame["charge_type"].astype(str)
-                    + "/"
-                    + frame["time_class"].astype(str)
-                    + " from "
-                    + pd.to_datetime(frame["period_start"]).dt.date.astype(str)
-                    + " to "
-                    + pd.to_datetime(frame["period_end"]).dt.date.astype(str)
-                    + text
-                ).to_numpy(),
-            },
-            columns=EXCEPTION_COLUMNS,
+        item = (
+            "plan "
+            + frame["plan_id"].astype(str)
+            + " "
+            + frame["charge_type"].astype(str)
+            + "/"
+            + frame["time_class"].astype(str)
+            + " from "
+            + pd.to_datetime(frame["period_start"]).dt.date.astype(str)
+            + " to "
+            + pd.to_datetime(frame["period_end"]).dt.date.astype(str)
         )
+        return period_exceptions(frame, code, item + text, start="billed_start")
 
     exceptions = pd.concat(
         [

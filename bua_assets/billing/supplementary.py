@@ -28,6 +28,25 @@ import pandas as pd
 
 from bua_assets.billing.money import round_cents
 
+# What a correction did not do, per billed period: the corrections' and the re-rating's exceptions.
+EXCEPTION_COLUMNS = ["account_id", "utility_id", "period_start", "code", "reason"]
+
+
+def period_exceptions(frame: pd.DataFrame, code: str, reason, start: str = "period_start") -> pd.DataFrame:
+    """EXCEPTION_COLUMNS rows for ``frame``'s rows (account_id, utility_id and the period start in
+    column ``start``), with ``code`` and ``reason`` (one text, or one per row)."""
+    return pd.DataFrame(
+        {
+            "account_id": frame["account_id"].to_numpy(),
+            "utility_id": frame["utility_id"].to_numpy(),
+            "period_start": pd.to_datetime(frame[start]).dt.date.to_numpy(),
+            "code": code,
+            "reason": np.asarray(reason, dtype=object),
+        },
+        columns=EXCEPTION_COLUMNS,
+    )
+
+
 STATUSES = ("APPROVED", "REPLACED", "DRAFT")
 
 

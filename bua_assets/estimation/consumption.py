@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.billing.charges import DEMAND_CHARGES, DEMAND_STREAMS, unpriced_rates
+from bua_assets.billing.charges import DEMAND_STREAMS, demand_rates
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
 from bua_assets.estimation.demand import ALL_DAY, DemandMeter
 from bua_assets.estimation.intervals import channel_keys, day_type, half_hourly, tou_masks
@@ -127,8 +127,7 @@ class TimeOfUse:
         if rates is not None and len(rates):
             by_tou = rates["time_class"].isin(TOU_CLASSES)
             feed_in = set(rates.loc[(rates["charge_type"] == "FEED_IN") & by_tou, "plan_id"].astype(int))
-            priced = unpriced_rates(rates)[0]
-            d = priced.loc[priced["charge_type"].isin(DEMAND_CHARGES), ["plan_id", "time_class"]].drop_duplicates()
+            d = demand_rates(rates)[["plan_id", "time_class"]].drop_duplicates()
             for p, cls_ in d.sort_values(["plan_id", "time_class"]).itertuples(index=False):
                 demand_classes.setdefault(int(p), []).append(str(cls_))
         need = usage | feed_in | {p for p, c in demand_classes.items() if set(c) & set(TOU_CLASSES)}
