@@ -27,6 +27,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
+from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.resources import (
@@ -107,6 +108,8 @@ def build_resources() -> dict:
             location=_env_or("BUA_METER_DATA", d.meter_data),
             **_aws("BUA_S3_ENDPOINT_URL"),
             max_demand_kw=_env_float("BUA_MAX_DEMAND_KW", DEFAULT_MAX_DEMAND_KW),
+            peak_ratio=_env_float("BUA_PEAK_RATIO", DEFAULT_PEAK_RATIO),
+            peak_floor_kw=_env_float("BUA_PEAK_FLOOR_KW", DEFAULT_PEAK_FLOOR_KW),
             min_delivery_share=_env_float("BUA_MIN_DELIVERY_SHARE", 0.5),
             participant_id=_env_or("BUA_PARTICIPANT_ID", DEFAULT_PARTICIPANT_ID),
         ),

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from bua_assets.lake import Lake
@@ -61,56 +62,107 @@ def test_infinite_values_quarantine_their_register_day_only(tmp_path):
     assert summary.interval_reads == 4 and summary.registers == 2
 
 
-def test_a_value_beyond_the_physical_maximum_is_quarantined(tmp_path):
-    reads, rows, _ = ingest(tmp_path, "value_99999.csv")
-    assert quarantined(rows) == [(4, "above_maximum", "6100000001", "E1", "20261002", "30")]
+def test_a_peak_far_beyond_the_registers_other_days_is_implausible(tmp_path):
+    # 99999 kWh in half an hour (200 MW) is below the ceiling no register reaches (2 GW) but is
+    # 200,000 times what this register drew on its other days: a typo, not a reading.
+    reads, rows, summary = ingest(tmp_path, "value_99999.csv")
+    assert quarantined(rows) == [(4, "implausible_peak", "6100000001", "E1", "20261002", "30")]
     assert rows[0]["reason"] == (
-        "interval value 99999 kWh at interval 30 is beyond the register's physical "
-        "maximum of 2500 kWh per 30-minute interval (5000 kW)"
+        "interval 30 holds 99999 kWh (199998 kW), more than 20 times the register's peak on its "
+        "other days this month (1 kW) and last month (none), taken as at least 50 kW: "
+        "register-day not loaded (estimated instead)"
     )
     assert totals(reads) == {
         ("6100000001", "2026-10-01"): 24.0,
         ("6100000001", "2026-10-03"): 24.0,
         **CLEAN_SECOND_REGISTER,
     }
+    # Each register's peak over the days loaded, for next month to judge against.
+    assert summary.register_peaks.to_pylist() == [
+        {"nmi": "6100000001", "suffix": "E1", "peak_kw": 1.0, "days": 2},
+        {"nmi": "6100000002", "suffix": "E1", "peak_kw": 1.0, "days": 3},
+    ]
 
 
-def test_the_maximum_is_configurable_and_none_disables_it(tmp_path):
-    _, rows, _ = ingest(tmp_path / "a", "value_99999.csv", max_demand_kw=300_000)  # 150,000 kWh per half hour
-    assert rows == []
+def test_the_peak_rule_follows_the_files_unit_and_interval_length(tmp_path):
+    reads, rows, _ = ingest(tmp_path, "units_and_lengths.csv")
+    assert quarantined(rows) == [
+        (4, "implausible_peak", "6100000003", "E1", "20261002", "20"),
+        (7, "implausible_peak", "6100000004", "E1", "20261002", "100"),
+    ]
+    reasons = [r["reason"] for r in sorted(rows, key=lambda r: r["line"])]
+    assert reasons[0].startswith("interval 20 holds 3e+06 Wh (6000 kW), more than 20 times the register's peak")
+    assert "other days this month (200 kW) and last month (none):" in reasons[0]  # 99999 Wh in 30 min
+    assert reasons[1].startswith("interval 100 holds 500 kWh (6000 kW)")  # 500 kWh in 5 minutes
+    # 99999 Wh in half an hour is 100 kWh (200 kW): loaded, converted to kWh.
+    assert totals(reads) == {
+        ("6100000003", "2026-10-01"): round(47 * 0.5 + 99.999, 6),
+        ("6100000004", "2026-10-01"): 28.8,
+    }
+
+
+def test_large_sites_and_growth_are_not_implausible(tmp_path):
+    """A site that draws megawatts every day, or that grows within the month, keeps its reads;
+    a register with one day and no last month is not judged; last month's peak counts."""
+    (tmp_path / "in").mkdir()
+    big = [2600.0] * 48  # 5.2 MW every half hour (AEMO's examples hold 2.6 MWh half hours)
+    ramp = [[0.5] * 48, [0.5] * 48, [900.0] * 48, [950.0] * 48]  # a site energised mid-month
+    lines = ["100,NEM12,202611020930,TESTMDP,BUARETAIL", "200,6100000007,E1,1,E1,N1,M1,kWh,30,"]
+    lines += [f"300,202610{d:02d}," + ",".join(f"{v:g}" for v in big) + ",A,,,20261102000000," for d in (1, 2, 3)]
+    lines += ["200,6100000008,E1,1,E1,N1,M1,kWh,30,"]
+    lines += [
+        f"300,202610{d + 1:02d}," + ",".join(f"{v:g}" for v in r) + ",A,,,20261102000000," for d, r in enumerate(ramp)
+    ]
+    lines += ["200,6100000009,E1,1,E1,N1,M1,MWh,30,", "300,20261001," + ",".join(["3"] * 48) + ",A,,,20261102000000,"]
+    lines += ["900"]
+    (tmp_path / "in" / "big.csv").write_text("\n".join(lines) + "\n")
+
+    def run(work: str, **kwargs):
+        lake = Lake(str(tmp_path / work))
+        with lake.partition_writer("interval_reads", "2026-10-01") as writer:
+            return ingest_month(
+                [tmp_path / "in" / "big.csv"], MONTH, NEXT, writer.write, tmp_path / work, workers=1, **kwargs
+            )
+
+    summary = run("a")
+    assert summary.quarantine.num_rows == 0 and summary.interval_reads == 8
+    # The one-day register (6 MW) meets last month's 50 kW peak: implausible; at 1 MW it is not.
+    previous = pa.table({"nmi": ["6100000009"], "suffix": ["E1"], "peak_kw": [50.0], "days": [31]})
+    flagged = run("b", previous_peaks=previous).quarantine.to_pylist()
+    assert [(r["nmi"], r["code"]) for r in flagged] == [("6100000009", "implausible_peak")]
+    assert "last month (50 kW)" in flagged[0]["reason"]
+    previous = previous.set_column(2, "peak_kw", pa.array([1000.0]))
+    assert run("c", previous_peaks=previous).quarantine.num_rows == 0
+    # An anonymised lake keys last month's peaks by its own NMIs: they are met through lake_nmi.
+    keyed = pa.table({"nmi": ["9000000016"], "suffix": ["E1"], "peak_kw": [50.0], "days": [31]})
+    assert run("d", previous_peaks=keyed).quarantine.num_rows == 0  # not ours: not met
+    flagged = run("e", previous_peaks=keyed, lake_nmi=pc.utf8_reverse).quarantine.to_pylist()
+    assert [(r["nmi"], r["code"]) for r in flagged] == [("6100000009", "implausible_peak")]
+
+
+def test_the_ceiling_is_configurable_and_none_disables_it(tmp_path):
+    # The ceiling for the impossible, set low: the reader quarantines before any judgement.
+    reads, rows, _ = ingest(tmp_path / "a0", "value_99999.csv", max_demand_kw=5000)
+    assert quarantined(rows) == [(4, "above_maximum", "6100000001", "E1", "20261002", "30")]
+    assert rows[0]["reason"] == (
+        "interval value 99999 kWh at interval 30 is beyond the register's physical "
+        "maximum of 2500 kWh per 30-minute interval (5000 kW)"
+    )
     _, rows, _ = ingest(tmp_path / "a2", "units_and_lengths.csv", max_demand_kw=20)  # 10 kWh per half hour
     assert sorted((r["line"], r["code"]) for r in rows) == [
         (3, "above_maximum"),
         (4, "above_maximum"),
         (7, "above_maximum"),
     ]
-    _, rows, _ = ingest(tmp_path / "b", "value_99999.csv", max_demand_kw=None)
+    # The ceiling follows the unit and the interval length: 500 kWh in 5 minutes is 6 MW.
+    _, rows, _ = ingest(tmp_path / "a3", "units_and_lengths.csv", max_demand_kw=5000)
+    assert sorted((r["line"], r["code"]) for r in rows) == [(4, "above_maximum"), (7, "above_maximum")]
+    assert "416.667 kWh per 5-minute interval" in sorted(rows, key=lambda r: r["line"])[1]["reason"]
+    # No ceiling and a peak ratio no day passes: everything finite and not negative is loaded.
+    _, rows, _ = ingest(tmp_path / "b", "value_99999.csv", max_demand_kw=None, peak_ratio=1e12)
     assert rows == []
     _, rows, _ = ingest(tmp_path / "c", "inf_value.csv", max_demand_kw=None)
     assert [r["code"] for r in rows] == ["non_finite_value", "non_finite_value"]  # never optional
-
-
-def test_the_maximum_follows_the_files_unit_and_interval_length(tmp_path):
-    reads, rows, _ = ingest(tmp_path, "units_and_lengths.csv")
-    rows = sorted(rows, key=lambda r: r["line"])
-    assert quarantined(rows) == [
-        (4, "above_maximum", "6100000003", "E1", "20261002", "20"),
-        (7, "above_maximum", "6100000004", "E1", "20261002", "100"),
-    ]
-    assert rows[0]["reason"] == (
-        "interval value 3e+06 Wh at interval 20 is beyond the register's physical "
-        "maximum of 2.5e+06 Wh per 30-minute interval (5000 kW)"
-    )
-    assert rows[1]["reason"] == (
-        "interval value 500 kWh at interval 100 is beyond the register's physical "
-        "maximum of 416.667 kWh per 5-minute interval (5000 kW)"
-    )
-    # 99999 Wh in half an hour is 100 kWh (200 kW): loaded, converted to kWh. (500 kWh in half an
-    # hour would be under the limit: it follows the interval length.)
-    assert totals(reads) == {
-        ("6100000003", "2026-10-01"): round(47 * 0.5 + 99.999, 6),
-        ("6100000004", "2026-10-01"): 28.8,
-    }
 
 
 def test_blank_values_in_actual_intervals_are_quarantined_not_undercounted(tmp_path):

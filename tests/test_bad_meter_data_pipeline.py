@@ -107,7 +107,7 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     # Exactly the four bad register-days are quarantined for their values or repetition.
     quarantine = frame("interval_reads", "quarantine")
     ours = quarantine[
-        quarantine["code"].isin(["non_finite_value", "above_maximum", "blank_actual_value", "duplicate_record"])
+        quarantine["code"].isin(["non_finite_value", "implausible_peak", "blank_actual_value", "duplicate_record"])
     ]
     got = sorted(
         (r.source_file, r.line, r.code, r.nmi, r.suffix, r.read_date, None if pd.isna(r.interval) else r.interval)
@@ -116,13 +116,13 @@ def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retaile
     assert got == sorted(
         [
             (str(path), inf_line, "non_finite_value", *inf_reg, DAY, "17"),
-            (str(path), big_line, "above_maximum", *big_reg, DAY, "30"),
+            (str(path), big_line, "implausible_peak", *big_reg, DAY, "30"),
             (str(path), blank_line, "blank_actual_value", *blank_reg, DAY, "5"),
             (str(dup_path), dup_line, "duplicate_record", *dup_reg, DAY, None),
         ]
     )
     reasons = dict(zip(ours["code"], ours["reason"]))
-    assert reasons["above_maximum"].startswith("interval value 99999 kWh at interval 30 is beyond")
+    assert reasons["implausible_peak"].startswith("interval 30 holds 99999 kWh (199998 kW), more than 20 times")
     assert reasons["duplicate_record"] == (
         f"register-day repeated later in the same file at line {dup_line + 1}: "
         "the later record wins (not counted twice)"

@@ -37,8 +37,9 @@ previous_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_win
         )
     ],
     description="Register-days of interval data for the month (kWh per interval, quality per interval), "
-    "latest delivery wins; everything not loaded (bad values, duplicate records, superseded "
-    "deliveries, format errors) is in the quarantine dataset with a reason.",
+    "latest delivery wins; everything not loaded (bad values, peaks implausible for the register, "
+    "duplicate records, superseded deliveries, format errors) is in the quarantine dataset with a "
+    "reason. register_peaks: each register's peak kW, judged against by next month.",
 )
 def interval_reads(
     context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource, anonymise: AnonymiseResource
@@ -50,12 +51,23 @@ def interval_reads(
         context.log.warning(f"no NEM12 files for {month} at {meter_data.location}")
     store = lake.lake()
     anonymiser = anonymise.anonymiser()
+    # Last month's peak per register, when recorded: a register-day is judged against it too.
+    previous = month.previous
+    previous_peaks = (
+        store.read("interval_reads", previous.key, "register_peaks")
+        if store.exists("interval_reads", previous.key, "register_peaks")
+        else None
+    )
     with (
         store.partition_writer("interval_reads", key) as writer,
         tempfile.TemporaryDirectory(prefix="bua-nem12-") as work,
     ):
         write = (
-            AnonymisingWriter(writer, anonymiser, {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS})
+            AnonymisingWriter(
+                writer,
+                anonymiser,
+                {"interval_reads": NEM12_COLUMNS, "quarantine": NEM12_COLUMNS, "register_peaks": NEM12_COLUMNS},
+            )
             if anonymiser
             else writer
         )
@@ -66,10 +78,15 @@ def interval_reads(
             write.write,
             Path(work),
             max_demand_kw=meter_data.max_demand_kw,
+            previous_peaks=previous_peaks,
+            lake_nmi=(lambda nmis: anonymiser.column("nmi", nmis)) if anonymiser else None,
+            peak_ratio=meter_data.peak_ratio,
+            peak_floor_kw=meter_data.peak_floor_kw,
             progress=progress_logger(context.log, "interval_reads"),
         )
         write.write("quarantine", summary.quarantine)
         writer.write("files", summary.files)
+        write.write("register_peaks", summary.register_peaks)
     by_code = summary.quarantine.group_by("code").aggregate([("code", "count")]).to_pylist()
     yield dg.MaterializeResult(
         metadata={
@@ -82,9 +99,8 @@ def interval_reads(
             "quarantine_by_code": dg.MetadataValue.json({r["code"]: r["code_count"] for r in by_code}),
         }
     )
-    # Last month's file log of this same asset, when it was materialised. Not a dependency: a
-    # month must not wait for (or re-run with) the month before; without it there is no baseline.
-    previous = month.previous
+    # Last month's file log of this same asset, when it was materialised (a declared read that does
+    # not wait: a month never waits for the month before; without it there is no baseline).
     has_previous = store.exists("interval_reads", previous.key, "files")
     before = store.read("interval_reads", previous.key, "files") if has_previous else FILES_SCHEMA.empty_table()
     table = delivery_shortfalls(summary.files, before, meter_data.min_delivery_share)

@@ -37,7 +37,7 @@ QUARANTINE_SCHEMA = pa.schema(
         ("interval", pa.string()),
     ]
 )
-REJECTION_COLUMNS = ["rejection", "rejection_reason"]
+REJECTION_COLUMNS = ["rejection", "rejection_reason", "rejection_interval"]
 CHUNK_DAYS = 20_000  # register-days per reader chunk (and staged file): what a worker holds at once
 # What sql/transform/interval_reads.sql returns for a loaded register-day (one schema for every file).
 INTERVAL_READS_SCHEMA = pa.schema(
@@ -59,6 +59,12 @@ INTERVAL_READS_SCHEMA = pa.schema(
         ("file_created", pa.string()),
     ]
 )  # set by the SQL on rows not loaded
+# Each register's peak demand over the month's loaded days: next month judges its days against it.
+REGISTER_PEAKS_SCHEMA = pa.schema(
+    [("nmi", pa.string()), ("suffix", pa.string()), ("peak_kw", pa.float64()), ("days", pa.int64())]
+)
+DEFAULT_PEAK_RATIO = 20.0  # a register-day more than this many times the register's other peaks ...
+DEFAULT_PEAK_FLOOR_KW = 50.0  # ... taken as at least this: nothing under 1 MW is judged implausible
 FILES_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -77,6 +83,7 @@ class IngestSummary:
     registers: int
     quarantine: pa.Table
     files: pa.Table
+    register_peaks: pa.Table  # REGISTER_PEAKS_SCHEMA
 
 
 def _units() -> pa.Table:
@@ -160,6 +167,10 @@ def ingest_month(
     workers: int | None = None,
     chunk_days: int = CHUNK_DAYS,
     max_demand_kw: float | None = DEFAULT_MAX_DEMAND_KW,
+    previous_peaks: pa.Table | None = None,
+    lake_nmi: Callable[[pa.Array], pa.Array] | None = None,
+    peak_ratio: float = DEFAULT_PEAK_RATIO,
+    peak_floor_kw: float = DEFAULT_PEAK_FLOOR_KW,
     progress: Callable[[int, int, int | str], None] = lambda *_: None,
 ) -> IngestSummary:
     """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
@@ -170,10 +181,14 @@ def ingest_month(
     and returned. Memory is bounded by a reader chunk per worker, not by a file or the month.
 
     ``files_in``: local paths, or (local path, source name) pairs when fetched from elsewhere.
-    ``max_demand_kw``: the physical maximum average demand of a register; a register-day with an
+    ``max_demand_kw``: the ceiling no register can reach (the impossible); a register-day with an
     interval beyond it (for its interval length) is quarantined, as are non-finite values and
-    blanks in actual intervals (see :mod:`bua_assets.nem12.reader`). A register-day repeated
-    inside one file is a ``duplicate_record``: the later line wins.
+    blanks in actual intervals (see :mod:`bua_assets.nem12.reader`). Below it, a register-day is
+    judged against the register itself (sql/transform/interval_reads_peaks.sql): more than
+    ``peak_ratio`` times its peak on its other days and in ``previous_peaks`` (last month's
+    ``register_peaks``, whose NMIs are as the lake keys them: ``lake_nmi`` maps ours to those when
+    the lake is anonymised), and than ``peak_floor_kw``, it is ``implausible_peak``. A register-day
+    repeated inside one file is a ``duplicate_record``: the later line wins.
     """
     staged = Path(workdir) / "raw_days"
     staged.mkdir(parents=True, exist_ok=True)
@@ -194,6 +209,19 @@ def ingest_month(
     staged_files = sorted(staged.glob("*.parquet"))
     engine: dict[str, Any] = {"spill_dir": str(workdir), **({"memory_limit": memory_limit} if memory_limit else {})}
     superseded = run_sql("transform/interval_reads_superseded", {"raw_days": staged_files}, **engine)
+    peaks = run_sql(
+        "transform/interval_reads_peaks",
+        {
+            "raw_days": staged_files,
+            "superseded": superseded,
+            "units": _units(),
+            "previous_peaks": REGISTER_PEAKS_SCHEMA.empty_table() if previous_peaks is None else previous_peaks,
+            "nmi_keys": _nmi_keys(staged_files, lake_nmi, engine) if previous_peaks is not None else _NO_KEYS,
+        },
+        {"month_start": month_start, "next_month": next_month, "ratio": peak_ratio, "floor_kw": peak_floor_kw},
+        **engine,
+    )
+    implausible = _implausible_days(peaks)
     # The dataset exists with its schema even when nothing is accepted.
     write("interval_reads", pa.schema(INTERVAL_READS_SCHEMA).empty_table())
     local = threading.local()
@@ -204,6 +232,7 @@ def ingest_month(
         if not hasattr(local, "con"):
             local.con = duckdb.connect(config=engine_config(1, **engine))
             register(local.con, "superseded", superseded)
+            register(local.con, "implausible", implausible)
             register(local.con, "units", _units())
             connections.append(local.con)
         register(local.con, "raw_days", [path])
@@ -227,7 +256,18 @@ def ingest_month(
                     )
                 rejected_rows += (
                     table.filter(rejected)
-                    .select(["source_file", "line", "rejection", "rejection_reason", "nmi", "suffix", "read_date"])
+                    .select(
+                        [
+                            "source_file",
+                            "line",
+                            "rejection",
+                            "rejection_reason",
+                            "nmi",
+                            "suffix",
+                            "read_date",
+                            "rejection_interval",
+                        ]
+                    )
                     .to_pylist()
                 )
                 progress(n + 1, len(staged_files), loaded)
@@ -244,7 +284,7 @@ def ingest_month(
             r["nmi"],
             r["suffix"],
             r["read_date"].strftime("%Y%m%d"),
-            None,
+            r["rejection_interval"],
         )
         for r in rejected_rows
     ]
@@ -256,4 +296,30 @@ def ingest_month(
         len(registers),
         quarantine,
         pa.Table.from_pylist([dict(zip(FILES_SCHEMA.names, r)) for r in files], schema=FILES_SCHEMA),
+        peaks.filter(pc.greater(peaks["days"], 0)).select(REGISTER_PEAKS_SCHEMA.names).cast(REGISTER_PEAKS_SCHEMA),
     )
+
+
+_NO_KEYS = pa.table({"nmi": pa.array([], pa.string()), "lake_nmi": pa.array([], pa.string())})
+
+
+def _nmi_keys(staged_files: list[Path], lake_nmi: Callable[[pa.Array], pa.Array] | None, engine: dict) -> pa.Table:
+    """The month's NMIs as the lake keys them (anonymised), to meet last month's peaks; none needed
+    when the lake keeps them as they are."""
+    if lake_nmi is None:
+        return _NO_KEYS
+    with duckdb.connect(config=engine_config(**engine)) as con:
+        register(con, "raw_days", staged_files)
+        nmis = con.sql("SELECT DISTINCT nmi FROM raw_days WHERE nmi IS NOT NULL").to_arrow_table()["nmi"]
+    return pa.table({"nmi": nmis, "lake_nmi": lake_nmi(nmis.combine_chunks())})
+
+
+def _implausible_days(peaks: pa.Table) -> pa.Table:
+    """The register-days interval_reads_peaks judged implausible: (source_file, line, interval, reason)."""
+    flagged = pc.list_flatten(peaks["implausible"].combine_chunks()) if peaks.num_rows else None
+    schema = pa.schema(
+        [("source_file", pa.string()), ("line", pa.int32()), ("interval", pa.string()), ("reason", pa.string())]
+    )
+    if flagged is None or not len(flagged):
+        return schema.empty_table()
+    return pa.Table.from_arrays([flagged.field(n) for n in schema.names], names=schema.names).cast(schema)

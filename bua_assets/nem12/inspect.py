@@ -75,7 +75,8 @@ def _inspect(
     rows = con.sql("""
         WITH kept AS (SELECT * FROM ranked WHERE later_line IS NULL),
         q AS (SELECT nmi, suffix, flag, sum(n) AS n FROM quality JOIN kept USING (member, line) GROUP BY ALL)
-        SELECT r.nmi, r.suffix, any_value(r.uom) AS uom, any_value(r.interval_length) AS interval_length,
+        SELECT r.nmi, r.suffix, list(DISTINCT r.uom ORDER BY r.uom) AS uom,
+               list(DISTINCT r.interval_length ORDER BY r.interval_length) AS interval_length,
                strftime(min(r.read_date), '%Y-%m-%d') AS first_date,
                strftime(max(r.read_date), '%Y-%m-%d') AS last_date,
                count(DISTINCT r.read_date) AS days, round(sum(r.kwh), 6) AS total_kwh,
@@ -89,6 +90,9 @@ def _inspect(
         item = dict(zip(_KEYS, r))
         item["quality_counts"] = {k: int(v) for k, v in dict(item["quality_counts"] or {}).items()}
         item["days"] = int(item["days"])
+        # a register delivered in one unit and length (the rule) shows it; otherwise every one, sorted
+        for key in ("uom", "interval_length"):
+            item[key] = item[key][0] if len(item[key]) == 1 else item[key]
         out.append(item)
     return out, issues
 

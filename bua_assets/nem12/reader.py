@@ -19,8 +19,9 @@ naming the file and line:
 - ``record_quarantined``: one register-day (or a whole 200 block) is left out, with the reason.
   Besides format errors, a register-day is left out when an interval value cannot be a meter
   reading: negative, not finite (``inf``, ``-inf``, ``nan``), beyond the register's physical
-  maximum for its interval length (``max_demand_kw`` x interval length, in the file's unit, when
-  the caller sets one: the pipeline does, from its configuration), or
+  ceiling for its interval length (``max_demand_kw`` x interval length, in the file's unit, when
+  the caller sets one: the pipeline does, from its configuration; the register's own peaks judge
+  what is below it, in the ingest), or
   blank in an interval of actual (A) quality. The issue names the first such interval; the
   pipeline then treats the day as missing (estimated), so one bad value never undercounts or
   blocks the month.
@@ -58,12 +59,12 @@ REACTIVE_UNITS = {"varh": 0.001, "kvarh": 1.0, "mvarh": 1000.0}
 _NON_VALUE_FIELDS = 7
 _READ_BLOCK = 8 << 20  # bytes read at a time
 _MAX_LINE = 64 << 20  # a NEM12 record is at most ~25 kB; a longer "line" is not worth buffering
-# The largest average demand an interval register of a mass-market retailer's book can show over
-# one interval: far above a home (~10-20 kW) or small business (~100 kVA), above the large business
-# sites such a book holds (the generated retailer's reach ~0.6 MW at 3k accounts), so only values
-# no meter can record are caught: 5,000 kW is 2,500 kWh in 30 minutes, 416.7 kWh in 5 minutes;
-# 99999 kWh in 30 minutes (200 MW) is 40 times beyond. A purely residential book sets it lower.
-DEFAULT_MAX_DEMAND_KW = 5000.0
+# The ceiling for the impossible: no single connection point in the NEM draws 2 GW (the largest
+# loads, aluminium smelters, are about 1 GW), so a value beyond it (1,000,000 kWh in 30 minutes,
+# 166,667 kWh in 5) is not a reading. Below it a register-day is judged against the register's own
+# peaks (sql/transform/interval_reads_peaks.sql): a fixed limit low enough to catch a typo on a
+# home would quarantine a large site's actual reads (AEMO's examples hold 2.6 MWh half hours).
+DEFAULT_MAX_DEMAND_KW = 2_000_000.0
 
 Severity = Literal["file_rejected", "record_quarantined", "warning"]
 

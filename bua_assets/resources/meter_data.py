@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.resources.aws import AwsResource
 from bua_assets.settings import DEFAULT_PARTICIPANT_ID
@@ -13,8 +14,11 @@ class MeterDataResource(AwsResource):
 
     ``location`` is a directory or ``s3://bucket/prefix`` (files are fetched to a local cache; the
     S3 connection is the AwsResource fields: ``endpoint_url``, ``region_name``).
-    ``max_demand_kw`` (BUA_MAX_DEMAND_KW): a register's physical maximum average demand; a
+    ``max_demand_kw`` (BUA_MAX_DEMAND_KW): the average demand no register can reach; a
     register-day with an interval value above it (x interval length) is quarantined.
+    ``peak_ratio`` (BUA_PEAK_RATIO) and ``peak_floor_kw`` (BUA_PEAK_FLOOR_KW): below that ceiling a
+    register-day whose peak is more than ``peak_ratio`` times the register's peak on its other days
+    this month and last month (and than ``peak_floor_kw``) is quarantined as ``implausible_peak``.
     ``min_delivery_share`` (BUA_MIN_DELIVERY_SHARE): a provider delivering fewer register-days
     than this share of last month's gets a WARN (the ``meter_data_deliveries`` check).
     """
@@ -22,6 +26,8 @@ class MeterDataResource(AwsResource):
     location: str
     cache_dir: str = os.path.join(os.path.expanduser("~"), ".cache", "bua-nem12")
     max_demand_kw: float = DEFAULT_MAX_DEMAND_KW
+    peak_ratio: float = DEFAULT_PEAK_RATIO
+    peak_floor_kw: float = DEFAULT_PEAK_FLOOR_KW
     min_delivery_share: float = 0.5
     participant_id: str = DEFAULT_PARTICIPANT_ID  # the recipient named in the NEM12 files we write (BUA_PARTICIPANT_ID)
 
