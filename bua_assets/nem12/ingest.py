@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -107,6 +108,7 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
             if chunk.num_rows:
                 assert f.header is not None  # a chunk with rows comes after the 100 record
                 days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
+                days = days.append_column("peak", _row_peaks(days["values"]))
                 # the 11-character NMI (with its checksum digit) keyed as CORE keys it, before ranking
                 at = days.schema.get_field_index("nmi")
                 days = days.set_column(at, days.schema.field(at), normalise_column(days["nmi"]))
@@ -136,6 +138,20 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
             (f.name, created, f.header.from_participant if f.header else None, register_days, len(f.issues), f.rejected)
         )
     return issues, files
+
+
+def _row_peaks(values: pa.ChunkedArray) -> pa.Array:
+    """Each register-day's largest interval value (file unit; NaN when it has none), one vectorised
+    reduction while the chunk is in hand, so judging peaks never reads the interval lists again."""
+    lists = values.combine_chunks()
+    flat = lists.flatten().to_numpy(zero_copy_only=False)  # blanks as NaN, skipped by fmax
+    offsets = lists.offsets.to_numpy()[:-1] - lists.offsets[0].as_py()
+    lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    peaks = np.full(len(lists), np.nan)
+    has = lengths > 0
+    if has.any():
+        peaks[has] = np.fmax.reduceat(flat, offsets[has])
+    return pa.array(peaks, pa.float64())
 
 
 @contextmanager
@@ -204,7 +220,8 @@ def ingest_month(
             files += file_rows
             progress(done, len(jobs), "files read and staged")
     if not any(staged.iterdir()):
-        pq.write_table(DAY_SCHEMA.append(pa.field("file_created", pa.string())).empty_table(), staged / "empty.parquet")
+        staged_schema = DAY_SCHEMA.append(pa.field("file_created", pa.string())).append(pa.field("peak", pa.float64()))
+        pq.write_table(staged_schema.empty_table(), staged / "empty.parquet")
     loaded, registers, rejected_rows = 0, set(), []
     staged_files = sorted(staged.glob("*.parquet"))
     engine: dict[str, Any] = {"spill_dir": str(workdir), **({"memory_limit": memory_limit} if memory_limit else {})}
@@ -315,11 +332,9 @@ def _nmi_keys(staged_files: list[Path], lake_nmi: Callable[[pa.Array], pa.Array]
 
 
 def _implausible_days(peaks: pa.Table) -> pa.Table:
-    """The register-days interval_reads_peaks judged implausible: (source_file, line, interval, reason)."""
+    """The register-days interval_reads_peaks judged implausible: (source_file, line, reason)."""
     flagged = pc.list_flatten(peaks["implausible"].combine_chunks()) if peaks.num_rows else None
-    schema = pa.schema(
-        [("source_file", pa.string()), ("line", pa.int32()), ("interval", pa.string()), ("reason", pa.string())]
-    )
+    schema = pa.schema([("source_file", pa.string()), ("line", pa.int32()), ("reason", pa.string())])
     if flagged is None or not len(flagged):
         return schema.empty_table()
     return pa.Table.from_arrays([flagged.field(n) for n in schema.names], names=schema.names).cast(schema)

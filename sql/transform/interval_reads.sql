@@ -1,7 +1,7 @@
 -- interval_reads: the month's register-days from every NEM12 file delivered for it.
 -- Inputs (registered by bua_assets.nem12.ingest): raw_days (reader output + file_created),
 -- superseded (sql/transform/interval_reads_superseded.sql: source_file, line, winner, duplicate_of),
--- implausible (sql/transform/interval_reads_peaks.sql, flattened: source_file, line, interval, reason), units
+-- implausible (sql/transform/interval_reads_peaks.sql, flattened: source_file, line, reason), units
 -- (uom -> canonical unit, factor). Parameters: $month_start, $next_month.
 -- Energy is converted to kWh (reactive to kVArh). NMIs arrive normalised (bua_assets.nem12.nmi: an
 -- 11-character NMI with a valid checksum digit is stripped to 10): an 11-character one left failed it. Rows not loaded carry a rejection code and
@@ -39,9 +39,12 @@ SELECT d.nmi,
            WHEN s.duplicate_of IS NOT NULL THEN 'register-day repeated later in the same file at line '
                || s.duplicate_of || ': the later record wins (not counted twice)'
            WHEN s.winner IS NOT NULL THEN 'superseded by a later delivery: ' || s.winner
-           WHEN i.reason IS NOT NULL THEN i.reason
+           WHEN i.reason IS NOT NULL THEN 'interval ' || list_position(d."values", list_max(d."values")) || ' holds '
+               || format('{:g}', list_max(d."values")) || ' ' || d.uom || ' ' || i.reason
        END AS rejection_reason,
-       i.interval AS rejection_interval  -- the interval an implausible day's peak is in
+       -- the interval an implausible day's peak is in (the rare flagged rows only)
+       CASE WHEN i.reason IS NOT NULL THEN CAST(list_position(d."values", list_max(d."values")) AS VARCHAR) END
+           AS rejection_interval
 FROM raw_days d
 LEFT JOIN superseded s ON s.source_file = d.source_file AND s.line = d.line
 LEFT JOIN implausible i ON i.source_file = d.source_file AND i.line = d.line

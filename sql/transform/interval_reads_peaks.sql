@@ -1,7 +1,7 @@
 -- interval_reads_peaks: each register's peak demand in the month, and the register-days whose
 -- peak is implausible for that register (a value the meter cannot have recorded: a typo, a unit
 -- slip, a corrupted interval) rather than beyond a fixed limit that would reject large sites.
--- Inputs: raw_days (staged reader output), superseded (sql/transform/interval_reads_superseded.sql),
+-- Inputs: raw_days (staged reader output with each day's peak value, in the file's unit), superseded (sql/transform/interval_reads_superseded.sql),
 -- units (uom -> canonical unit, factor), previous_peaks (last month's register_peaks: nmi, suffix,
 -- peak_kw), nmi_keys (nmi -> lake_nmi where the lake's NMIs are anonymised; empty otherwise).
 -- Parameters: $month_start, $next_month, $ratio, $floor_kw.
@@ -11,17 +11,15 @@
 -- its peak last month, and $floor_kw. A register with no other day and no last month is not
 -- judged (the reader's fixed ceiling still applies): one day alone says nothing about the meter.
 -- One row per register: its peak over the days that load (NULL when none) and the implausible
--- days with the reason. Reads the interval lists once; the rows kept per day are narrow.
+-- days with the reason (interval_reads.sql puts the interval and value in front). Only narrow
+-- columns are read: the interval lists never enter this query.
 WITH days AS (
     SELECT d.nmi,
            d.suffix,
            d.source_file,
            d.line,
-           d.uom,
            u.canonical_uom,
-           list_max(d."values") AS peak_value,
-           list_position(d."values", list_max(d."values")) AS peak_interval,
-           list_max(d."values") * u.factor * 60 / d.interval_length AS peak_kw
+           d.peak * u.factor * 60 / d.interval_length AS peak_kw
     FROM raw_days d
     JOIN units u ON upper(d.uom) = u.uom
     ANTI JOIN superseded s ON s.source_file = d.source_file AND s.line = d.line
@@ -55,9 +53,7 @@ SELECT nmi,
        list({
            'source_file': source_file,
            'line': line,
-           'interval': CAST(peak_interval AS VARCHAR),
-           'reason': 'interval ' || peak_interval || ' holds ' || format('{:g}', peak_value) || ' ' || uom
-               || ' (' || format('{:g}', round(peak_kw, 1)) || ' ' || rate_unit || '), more than '
+           'reason': '(' || format('{:g}', round(peak_kw, 1)) || ' ' || rate_unit || '), more than '
                || format('{:g}', $ratio) || ' times the register''s peak on its other days this month ('
                || coalesce(format('{:g}', round(other_days_kw, 1)) || ' ' || rate_unit, 'none')
                || ') and last month (' || coalesce(format('{:g}', round(previous_kw, 1)) || ' ' || rate_unit, 'none') || ')'
