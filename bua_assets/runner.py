@@ -38,7 +38,7 @@ def backfill_interval_history(
     for key in history_partitions(partition):
         if not refresh and lake.exists("interval_statistics", key, "register_stats"):
             continue
-        if not resources["meter_data"].month_files(AccrualMonth.from_key(key).label):
+        if not resources["meter_data"].month_entries(AccrualMonth.from_key(key).label):
             continue
         needed = [
             asset

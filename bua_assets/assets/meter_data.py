@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -39,16 +40,20 @@ previous_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_win
     description="Register-days of interval data for the month (kWh per interval, quality per interval), "
     "latest delivery wins; everything not loaded (bad values, peaks implausible for the register, "
     "duplicate records, superseded deliveries, format errors) is in the quarantine dataset with a "
-    "reason. register_peaks: each register's peak kW, judged against by next month.",
+    "reason, as are deliveries created after the run and entries of the month's folder that cannot be "
+    "read. register_peaks: each register's peak kW, judged against by next month.",
 )
 def interval_reads(
     context: dg.AssetExecutionContext, meter_data: MeterDataResource, lake: LakeResource, anonymise: AnonymiseResource
 ):
     key = context.partition_key
     month = AccrualMonth.from_key(key)
-    files = meter_data.month_files(month.label)
+    entries = meter_data.month_entries(month.label)
+    files = entries.files
     if not files:
         context.log.warning(f"no NEM12 files for {month} at {meter_data.location}")
+    for u in entries.unread:
+        context.log.warning(f"not read: {u.source}: {u.code}: {u.reason}")
     store = lake.lake()
     anonymiser = anonymise.anonymiser()
     # Last month's peak per register, when recorded: a register-day is judged against it too.
@@ -82,6 +87,8 @@ def interval_reads(
             lake_nmi=(lambda nmis: anonymiser.column("nmi", nmis)) if anonymiser else None,
             peak_ratio=meter_data.peak_ratio,
             peak_floor_kw=meter_data.peak_floor_kw,
+            unread=entries.unread,
+            as_at=datetime.now(UTC),
             progress=progress_logger(context.log, "interval_reads"),
         )
         write.write("quarantine", summary.quarantine)
@@ -93,6 +100,7 @@ def interval_reads(
             "rows": summary.interval_reads,
             "path": store.uri("interval_reads", key, "interval_reads"),
             "files": len(files),
+            "entries_not_read": len(entries.unread),
             "files_rejected": int(pc.sum(summary.files["rejected"]).as_py() or 0),
             "registers": summary.registers,
             "quarantined": summary.quarantine.num_rows,

@@ -1,15 +1,16 @@
 """Ingest a month's NEM12 deliveries: read every file, convert units, keep the latest delivery of
-each register-day, and account for everything else in a quarantine table with a reason."""
+each register-day, and account for everything else in a quarantine table with a reason (the
+folder's entries that cannot be read too, and deliveries whose creation time cannot be ranked)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bua_assets.nem12.folder import Unread
 from bua_assets.nem12.nmi import normalise_column
-from bua_assets.nem12.reader import DAY_SCHEMA, DEFAULT_MAX_DEMAND_KW, ENERGY_UNITS, REACTIVE_UNITS, open_nem12
+from bua_assets.nem12.reader import (
+    DAY_SCHEMA,
+    DEFAULT_MAX_DEMAND_KW,
+    ENERGY_UNITS,
+    REACTIVE_UNITS,
+    Nem12Header,
+    open_nem12,
+)
 from bua_assets.sql import engine_config, register, run_sql, sql_text
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -39,6 +48,10 @@ QUARANTINE_SCHEMA = pa.schema(
     ]
 )
 REJECTION_COLUMNS = ["rejection", "rejection_reason", "rejection_interval"]
+NEM_TIME = timezone(timedelta(hours=10))  # NEM12 times are market time, UTC+10 all year
+# How far past the run a header's creation time may be before it is called impossible: an hour for
+# a provider writing daylight-saving local time (AEDT is NEM time + 1 h), and clocks minutes apart.
+CREATED_GRACE = timedelta(hours=2)
 CHUNK_DAYS = 20_000  # register-days per reader chunk (and staged file): what a worker holds at once
 # What sql/transform/interval_reads.sql returns for a loaded register-day (one schema for every file).
 INTERVAL_READS_SCHEMA = pa.schema(
@@ -96,15 +109,52 @@ def _units() -> pa.Table:
     )
 
 
-def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> tuple[list[tuple], list[tuple]]:
+def created_refusal(header: Nem12Header, as_at: datetime) -> tuple[str, str] | None:
+    """(code, reason) when a delivery's 100-header creation time cannot rank it against the other
+    deliveries (the latest wins a register-day): ``bad_created`` when it is not a DateTime12 (or
+    14), ``created_in_future`` when it is later than ``as_at`` (the run) by more than
+    :data:`CREATED_GRACE`: such a file would supersede every real delivery of its register-days.
+    None when the time is usable. The run's time, not the month's run date, is the bound:
+    deliveries of a month are created after its run date as a matter of course (the last day's
+    data the next day, late revisions weeks later)."""
+    text = header.created.strip()
+    fmt = {12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}.get(len(text)) if text.isdigit() else None
+    try:
+        created = datetime.strptime(text, fmt) if fmt else None
+    except ValueError:
+        created = None
+    if created is None:
+        return "bad_created", (
+            f"100 header creation time '{header.created}' is not a date and time (YYYYMMDDhhmm): the delivery "
+            "cannot be ranked against the others; not loaded"
+        )
+    now = as_at.astimezone(NEM_TIME).replace(tzinfo=None)
+    if created > now + CREATED_GRACE:
+        return "created_in_future", (
+            f"100 header creation time {created:%Y-%m-%d %H:%M} is after this run ({now:%Y-%m-%d %H:%M} NEM time): "
+            "as the latest delivery it would supersede every other delivery of its register-days; not loaded"
+        )
+    return None
+
+
+def _stage_file(
+    job: tuple[int, Path, str | None, Path, int, float | None, datetime],
+) -> tuple[list[tuple], list[tuple]]:
     """Read one delivered file (every member of a zip) chunk by chunk into staged Parquet files
     named by file, member and chunk number; returns its issues and file-log rows. A stream
-    found rejected at its end (e.g. no 900 record) leaves nothing staged."""
-    n, path, source, staged, chunk_days, max_demand_kw = job
-    issues, files = [], []
+    found rejected at its end (e.g. no 900 record), or whose creation time cannot rank it
+    (:func:`created_refusal`, found at its first chunk), leaves nothing staged."""
+    n, path, source, staged, chunk_days, max_demand_kw, as_at = job
+    issues: list[tuple] = []
+    files: list[tuple] = []
     for k, f in enumerate(open_nem12(path, source=source, chunk_days=chunk_days, max_demand_kw=max_demand_kw)):
         written, register_days = [], 0
-        for c, chunk in enumerate(f.chunks()):  # the header is known once a chunk arrives
+        refusal = None
+        chunks = f.chunks()
+        for c, chunk in enumerate(chunks):  # the header is known once a chunk arrives
+            if c == 0 and f.header is not None and (refusal := created_refusal(f.header, as_at)):
+                chunks.close()
+                break
             if chunk.num_rows:
                 assert f.header is not None  # a chunk with rows comes after the 100 record
                 days = chunk.append_column("file_created", pa.array([f.header.created] * chunk.num_rows, pa.string()))
@@ -115,27 +165,41 @@ def _stage_file(job: tuple[int, Path, str | None, Path, int, float | None]) -> t
                 written.append(staged / f"{n:06d}-{k:03d}-{c:06d}.parquet")
                 pq.write_table(days, written[-1], compression="lz4")  # read back once: speed over size
                 register_days += chunk.num_rows
-        if f.rejected:
+        if refusal is None and f.header is not None and not f.rejected:  # also when no chunk came (no 300s)
+            refusal = created_refusal(f.header, as_at)
+        if f.rejected or refusal:
             for p in written:
                 p.unlink()
             register_days = 0
         created = f.header.created if f.header else ""
-        issues += [
-            (
-                i.file,
-                i.line,
-                i.severity,
-                i.code,
-                i.reason,
-                i.nmi,
-                i.suffix,
-                i.read_date,
-                None if i.interval is None else str(i.interval),
-            )
-            for i in f.issues
-        ]
+        file_issues = (
+            [(f.name, None, "file_rejected", *refusal, None, None, None, None)]
+            if refusal
+            else [
+                (
+                    i.file,
+                    i.line,
+                    i.severity,
+                    i.code,
+                    i.reason,
+                    i.nmi,
+                    i.suffix,
+                    i.read_date,
+                    None if i.interval is None else str(i.interval),
+                )
+                for i in f.issues
+            ]
+        )
+        issues += file_issues
         files.append(
-            (f.name, created, f.header.from_participant if f.header else None, register_days, len(f.issues), f.rejected)
+            (
+                f.name,
+                created,
+                f.header.from_participant if f.header else None,
+                register_days,
+                len(file_issues),
+                f.rejected or refusal is not None,
+            )
         )
     return issues, files
 
@@ -187,6 +251,8 @@ def ingest_month(
     lake_nmi: Callable[[pa.Array], pa.Array] | None = None,
     peak_ratio: float = DEFAULT_PEAK_RATIO,
     peak_floor_kw: float = DEFAULT_PEAK_FLOOR_KW,
+    unread: Sequence[Unread] = (),
+    as_at: datetime | None = None,
     progress: Callable[[int, int, int | str], None] = lambda *_: None,
 ) -> IngestSummary:
     """Load a month's NEM12 files, streaming: every file is read chunk by chunk and staged as
@@ -205,15 +271,21 @@ def ingest_month(
     ``register_peaks``, whose NMIs are as the lake keys them: ``lake_nmi`` maps ours to those when
     the lake is anonymised), and than ``peak_floor_kw``, it is ``implausible_peak``. A register-day
     repeated inside one file is a ``duplicate_record``: the later line wins.
+    ``unread``: the month folder's entries that are not files to read (nem12.folder), each a
+    ``file_rejected`` quarantine row and a rejected file-log row with its code and reason.
+    ``as_at``: the run's time (default: now); a delivery created after it is not loaded
+    (:func:`created_refusal`).
     """
+    as_at = as_at or datetime.now(UTC)
     staged = Path(workdir) / "raw_days"
     staged.mkdir(parents=True, exist_ok=True)
     workers = max(1, workers or engine_config()["threads"])
     jobs = [
-        (n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days, max_demand_kw)
+        (n, *(item if isinstance(item, tuple) else (item, None)), staged, chunk_days, max_demand_kw, as_at)
         for n, item in enumerate(files_in)
     ]
-    issues, files = [], []
+    issues = [(u.source, None, "file_rejected", u.code, u.reason, None, None, None, None) for u in unread]
+    files = [(u.source, "", None, 0, 1, True) for u in unread]
     with _pool(workers if len(jobs) > 1 else 1) as pool:
         for done, (file_issues, file_rows) in enumerate(pool.map(_stage_file, jobs), start=1):  # in file order
             issues += file_issues

@@ -14,7 +14,8 @@ never raise out of :func:`read_nem12` unless ``strict=True``; each becomes a :cl
 naming the file and line:
 
 - ``file_rejected``: nothing from the file is returned (no 100 header, not NEM12, no 900
-  end record, data after it, empty, not UTF-8, unreadable, corrupt zip). A partial file is
+  end record, data after it, empty, not UTF-8, unreadable, corrupt zip or gzip, a compression
+  other than gzip and zip). A partial file is
   never loaded: when streaming, a consumer discards the chunks of a stream that ends rejected.
 - ``record_quarantined``: one register-day (or a whole 200 block) is left out, with the reason.
   Besides format errors, a register-day is left out when an interval value cannot be a meter
@@ -32,10 +33,11 @@ naming the file and line:
 from __future__ import annotations
 
 import codecs
+import gzip
 import io
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -65,6 +67,19 @@ _MAX_LINE = 64 << 20  # a NEM12 record is at most ~25 kB; a longer "line" is not
 # peaks (sql/transform/interval_reads_peaks.sql): a fixed limit low enough to catch a typo on a
 # home would quarantine a large site's actual reads (AEMO's examples hold 2.6 MWh half hours).
 DEFAULT_MAX_DEMAND_KW = 2_000_000.0
+# Compressed deliveries are recognised by their first bytes, whatever the name: gzip and zip are
+# read; a file in another compression is named (rejected), never read as text.
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+_UNSUPPORTED_COMPRESSION = {
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"7z\xbc\xaf\x27\x1c": "7-Zip",
+    b"\x28\xb5\x2f\xfd": "Zstandard",
+    b"Rar!\x1a\x07": "RAR",
+    b"\x1f\x9d": "Unix compress (.Z)",
+    b"\x04\x22\x4d\x18": "LZ4",
+}
 
 Severity = Literal["file_rejected", "record_quarantined", "warning"]
 
@@ -158,7 +173,7 @@ def open_nem12(
     chunk_days: int = 20_000,
     max_demand_kw: float | None = None,
 ) -> Iterator[Nem12Stream]:
-    """Stream a NEM12 file, plain or zipped: one :class:`Nem12Stream` per file or zip member.
+    """Stream a NEM12 file, plain, gzipped or zipped: one :class:`Nem12Stream` per file or zip member.
 
     A stream reads nothing until its :meth:`Nem12Stream.chunks` is iterated, and then holds one
     chunk (about ``chunk_days`` register-days) at a time. A zip's members are CRC-checked first
@@ -167,17 +182,38 @@ def open_nem12(
     cached copy came from. ``max_demand_kw``: a register-day with an interval above this average
     demand is quarantined (None, the default: no limit, the reader stays faithful to the file; the
     pipeline passes its configured limit, :data:`DEFAULT_MAX_DEMAND_KW` unless set).
+    The compression is known by the file's first bytes, not its name: a gzip file (``.csv.gz``)
+    is one stream, decompressed as it is read (a corrupt or truncated one is rejected,
+    ``corrupt_gzip``); bzip2, xz, 7-Zip, Zstandard, RAR, compress and LZ4 are rejected as
+    ``unsupported_compression``.
     """
     path = Path(path)
     name = source or str(path)
     try:
         with open(path, "rb") as fh:
-            magic = fh.read(4)
+            magic = fh.read(8)
     except OSError as exc:
         yield _rejected_stream(name, "unreadable", f"cannot read file: {exc}", strict)
         return
-    if magic == b"PK\x03\x04" or path.suffix.lower() == ".zip":
+    packed = next((kind for m, kind in _UNSUPPORTED_COMPRESSION.items() if magic.startswith(m)), None)
+    if magic.startswith(_ZIP_MAGIC) or path.suffix.lower() == ".zip":
         yield from _open_zip(path, name, strict, chunk_days, max_demand_kw)
+    elif magic.startswith(_GZIP_MAGIC):
+        yield Nem12Stream(
+            name,
+            partial(_open_gzip, path),
+            strict=strict,
+            chunk_days=chunk_days,
+            max_demand_kw=max_demand_kw,
+            compression="gzip",
+        )
+    elif packed:
+        yield _rejected_stream(
+            name,
+            "unsupported_compression",
+            f"the file is compressed with {packed}: not read (gzip and zip deliveries are read)",
+            strict,
+        )
     else:
         yield Nem12Stream(
             name, lambda: open(path, "rb"), strict=strict, chunk_days=chunk_days, max_demand_kw=max_demand_kw
@@ -235,6 +271,12 @@ def _open_zip(
 
 
 @contextmanager
+def _open_gzip(path: Path):
+    with gzip.open(path, "rb") as f:
+        yield f
+
+
+@contextmanager
 def _open_member(path: Path, member: zipfile.ZipInfo):
     with zipfile.ZipFile(path) as archive, archive.open(member) as f:
         yield f
@@ -283,8 +325,10 @@ class Nem12Stream:
         strict: bool = False,
         chunk_days: int = 20_000,
         max_demand_kw: float | None = None,
+        compression: str | None = None,
     ):
         self.name = name
+        self.compression = compression  # "gzip": a corrupt stream is named as such
         self.max_demand_kw = max_demand_kw
         self.header: Nem12Header | None = None
         self.issues: list[Nem12Issue] = []
@@ -298,7 +342,7 @@ class Nem12Stream:
     def rejected(self) -> bool:
         return any(i.severity == "file_rejected" for i in self.issues)
 
-    def chunks(self) -> Iterator[pa.Table]:
+    def chunks(self) -> Generator[pa.Table]:
         """Register-day tables of about ``chunk_days`` rows each, split only before a 200 or
         300 record, so a day's 400 records are always in its chunk."""
         if self._started:
@@ -309,10 +353,13 @@ class Nem12Stream:
         try:
             with self._opener() as raw:
                 yield from self._parse(raw)
+        except (zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            if self.compression == "gzip":
+                self._reject(None, "corrupt_gzip", f"corrupt or truncated gzip file: {exc}")
+            else:
+                self._reject(None, "corrupt_zip", f"corrupt or truncated zip archive: {exc}")
         except OSError as exc:
             self._reject(None, "unreadable", f"cannot read file: {exc}")
-        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
-            self._reject(None, "corrupt_zip", f"corrupt or truncated zip archive: {exc}")
 
     def __repr__(self) -> str:
         return f"Nem12Stream({self.name!r})"
@@ -329,14 +376,19 @@ class Nem12Stream:
         self.issues, self.header, self.b2b_records = self.issues[-1:], None, 0
 
     def _line_blocks(self, raw: BinaryIO) -> Iterator[tuple[int, list[str]]]:
-        """The file's lines (``\\r`` removed), a block at a time: (lines before it, lines).
+        """The file's lines, a block at a time: (lines before it, lines).
 
-        Blocks are cut after a newline, which never falls inside a UTF-8 sequence, and decoded
-        with that newline so a bad sequence before it reports what decoding the whole file did.
-        On bad UTF-8 or an absurdly long line the stream is rejected and the blocks stop."""
+        Lines end in ``\\n`` or ``\\r\\n`` (any ``\\r`` removed: the fast path), or, in a file
+        whose first line ends in a lone ``\\r`` (old Mac line ends), in a lone ``\\r``: such a
+        file is read with universal newlines (``\\r``, ``\\n`` and ``\\r\\n`` each end a
+        line). Blocks are cut
+        after a line end, which never falls inside a UTF-8 sequence, and decoded with it so a bad
+        sequence before it reports what decoding the whole file did. On bad UTF-8 or an absurdly
+        long line the stream is rejected and the blocks stop."""
         done = offset = 0  # lines yielded; bytes decoded (after the BOM, like utf-8-sig counts)
         rest = b""
         first = True
+        cr_only: bool | None = None  # known at the first line end: \n (or \r\n), or a lone \r
         while True:
             data = raw.read(_READ_BLOCK)
             if first:
@@ -344,8 +396,16 @@ class Nem12Stream:
                 if data.startswith(codecs.BOM_UTF8):
                     data = data[len(codecs.BOM_UTF8) :]
             buf = rest + data if rest else data
+            if cr_only is None:  # decided once: does a lone \r end a line before the first \n?
+                lf = buf.find(b"\n")
+                if b"\r" in (buf[:lf] if lf >= 0 else buf).rstrip(b"\r"):
+                    cr_only = True
+                elif lf >= 0 or not data:
+                    cr_only = False
             if data:
                 cut = buf.rfind(b"\n") + 1
+                if cr_only:  # or after a lone \r; a \r ending the block waits for a \n that may follow
+                    cut = max(cut, buf.rfind(b"\r", cut, len(buf) - 1) + 1)
                 if not cut:
                     if len(buf) > _MAX_LINE:
                         self._reject(
@@ -363,7 +423,10 @@ class Nem12Stream:
                 self._reject(None, "not_text", f"not a UTF-8 text file ({exc.reason} at byte {offset + exc.start})")
                 return
             offset += len(piece)
-            lines = text.replace("\r", "").split("\n")
+            if cr_only:
+                lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            else:
+                lines = text.replace("\r", "").split("\n")
             if data:
                 lines.pop()  # the empty text after the block's last newline: the next block goes on
             yield done, lines
@@ -922,9 +985,11 @@ def _apply_400(
     day_quality: np.ndarray,
 ) -> tuple[int, str] | None:
     """Apply one day's 400 records to its interval qualities (``day_quality``, codes into
-    ``methods``, both updated in place). Returns (line, reason) of the first problem, or None."""
-    covered = np.zeros(n, dtype=bool)
-    for number, p in records:
+    ``methods``, both updated in place). Returns (line, reason) of the first problem, or None.
+    Two records naming the same interval are a problem: which quality holds there (actual, or
+    substituted, or null data) is ambiguous, and taking either would be a guess."""
+    covered = np.zeros(n, dtype=np.int64)  # which record (index + 1) set each interval; 0: none
+    for r, (number, p) in enumerate(records):
         try:
             start, end = int(p[1]), int(p[2])
         except (ValueError, IndexError):
@@ -934,14 +999,24 @@ def _apply_400(
             return number, f"400 record intervals {start}-{end} outside 1-{n} for {length}-minute data"
         if method[:1] not in QUALITY_FLAGS or method[:1] == "V":
             return number, f"400 record quality method '{method}' is not a valid interval quality"
+        taken = covered[start - 1 : end]
+        if taken.any():
+            k = int(np.argmax(taken > 0))
+            other_line, other = records[int(taken[k]) - 1]
+            both = np.flatnonzero(taken == taken[k]) + start
+            return number, (
+                f"400 records overlap: intervals {start}-{end} ({method}) and {_field(other, 1)}-{_field(other, 2)} "
+                f"({_field(other, 3)}) at line {other_line} both set intervals {both[0]}-{both[-1]}: "
+                "the quality of those intervals is ambiguous"
+            )
         if method not in methods:
             methods.append(method)
         day_quality[start - 1 : end] = methods.index(method)
-        covered[start - 1 : end] = True
+        covered[start - 1 : end] = r + 1
     if day_flag == "V" and not covered.all():
-        missing = np.flatnonzero(~covered) + 1
+        missing = np.flatnonzero(covered == 0) + 1
         return records[-1][0], (
-            f"400 records of a V-quality day cover {covered.sum()} of {n} intervals (first uncovered: {missing[0]})"
+            f"400 records of a V-quality day cover {n - len(missing)} of {n} intervals (first uncovered: {missing[0]})"
         )
     return None
 

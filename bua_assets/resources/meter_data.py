@@ -3,6 +3,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bua_assets.nem12.folder import MonthEntries, Unread, local_month_entries
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.resources.aws import AwsResource
@@ -10,7 +14,8 @@ from bua_assets.settings import DEFAULT_PARTICIPANT_ID
 
 
 class MeterDataResource(AwsResource):
-    """NEM12 files from meter data providers, one folder per month: ``<location>/<YYYY-MM>/``.
+    """NEM12 files from meter data providers, one folder per month: ``<location>/<YYYY-MM>/``
+    (every file in it is read, at any depth; what cannot be read is named: ``month_entries``).
 
     ``location`` is a directory or ``s3://bucket/prefix`` (files are fetched to a local cache; the
     S3 connection is the AwsResource fields: ``endpoint_url``, ``region_name``).
@@ -31,26 +36,34 @@ class MeterDataResource(AwsResource):
     min_delivery_share: float = 0.5
     participant_id: str = DEFAULT_PARTICIPANT_ID  # the recipient named in the NEM12 files we write (BUA_PARTICIPANT_ID)
 
-    def month_files(self, month: str) -> list[tuple[Path, str]]:
-        """The month's NEM12 files (plain or zipped) as (local path, source location), sorted by name."""
+    def month_entries(self, month: str) -> MonthEntries:
+        """Every entry of the month's folder (``YYYY-MM``): the files to read, as (local path,
+        source location) sorted by source, and the entries not read, with the reason
+        (nem12.folder). Local folder and S3 alike: every file at any depth is read (on S3, every
+        key under the month's prefix but folder markers); an S3 object that cannot be fetched is
+        an ``unreadable_entry``."""
         if self.location.startswith("s3://"):
-            return self._s3_month_files(month)
-        folder = Path(self.location) / month
-        if not folder.is_dir():
-            return []
-        return sorted(
-            (p, str(p)) for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".zip", ".txt")
-        )
+            return self._s3_month_entries(month)
+        return local_month_entries(Path(self.location) / month)
 
-    def _s3_month_files(self, month: str) -> list[tuple[Path, str]]:
+    def _s3_month_entries(self, month: str) -> MonthEntries:
         bucket, _, prefix = self.location[5:].partition("/")
         s3 = self.s3_client()
         key_prefix = f"{prefix.strip('/')}/{month}/".lstrip("/")
-        out = []
+        out = MonthEntries()
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
             for obj in page.get("Contents", []):
+                if obj["Key"].endswith("/"):  # a folder marker: the keys under it are listed themselves
+                    continue
+                source = f"s3://{bucket}/{obj['Key']}"
                 target = Path(self.cache_dir) / bucket / obj["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj["Key"], str(target))
-                out.append((target, f"s3://{bucket}/{obj['Key']}"))
-        return sorted(out)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    s3.download_file(bucket, obj["Key"], str(target))
+                except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
+                    out.unread.append(Unread(source, "unreadable_entry", f"cannot be fetched from S3: {exc}"))
+                    continue
+                out.files.append((target, source))
+        out.files.sort(key=lambda f: f[1])
+        out.unread.sort()
+        return out
