@@ -57,6 +57,8 @@ def _core(registers: list[tuple]) -> dict[str, pa.Table]:
                     "serial": f"M{m}",
                     "meter_installation_type": kind,
                     "pressure_correction_factor": None,
+                    "start_date": date(2015, 1, 1),
+                    "end_date": None,
                 }
                 for m, kind in ((1, "COMMS4"), (2, "MRIM"), (3, "BASIC"))
             ]

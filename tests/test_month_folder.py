@@ -1,7 +1,8 @@
 """Every file accounted for (issue 23, item 5), on small files generated here: every entry of a
 month's meter-data folder is read or named in the quarantine (gzip and zip read; loops, dangling
 links, pipes and other compressions named; folders read), a delivery created after the run cannot
-supersede real ones, overlapping 400 ranges quarantine their day, and CR-only files read as written."""
+supersede real ones, overlapping 400 ranges quarantine their day, CR-only files read as written,
+and a register's days are bounded by its meter's and its own dates (a mid-month meter exchange)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,21 @@ import zipfile
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from bua_assets.estimation import profiles as prof
+from bua_assets.estimation.consumption import (
+    TimeOfUse,
+    register_days,
+    registers_on_days,
+    streamed_interval_quantities,
+)
+from bua_assets.estimation.missing_days import missing_register_days
+from bua_assets.estimation.registers import meter_registers
+from bua_assets.estimation.unbilled import no_installed_register_exceptions
 from bua_assets.lake import Lake
 from bua_assets.nem12 import reader
 from bua_assets.nem12.folder import local_month_entries
@@ -323,3 +336,168 @@ def test_a_lf_file_keeps_its_stray_carriage_returns_out_of_the_lines():
     text = nem12_text("6100000001").replace("\n", "\r\r\n")
     f = read_nem12_bytes(text.encode(), "crcrlf.csv")
     assert f.issues == [] and f.days["line"].to_pylist() == [3, 4]
+
+
+# --------------------------------------------------------------------------------------------
+# A register's days: its meter's and its own dates
+
+
+def exchange_core(old_end: date, new_start: date) -> dict[str, pa.Table]:
+    """Supply point 1 (NMI 6100000001): meter 1 (register 1, E1) removed on ``old_end``, meter 2
+    (register 2, E1, the same channel) installed on ``new_start``. Supply point 2: a meter whose
+    register detail starts on 10 October."""
+    t = pa.Table.from_pylist
+    return {
+        "Utility": t(
+            [
+                {
+                    "id": u,
+                    "identifier": f"610000000{u}",
+                    "utility_network_id": 1,
+                    "cust_class_code": "RESIDENTIAL",
+                    "jurisdiction_id": 1,
+                    "service_type_id": 1,
+                }
+                for u in (1, 2)
+            ]
+        ),
+        "Meter": t(
+            [
+                {"id": 1, "utility_id": 1, "serial": "OLD", "start_date": date(2015, 1, 1), "end_date": old_end},
+                {"id": 2, "utility_id": 1, "serial": "NEW", "start_date": new_start, "end_date": None},
+                {"id": 3, "utility_id": 2, "serial": "LATE", "start_date": date(2015, 1, 1), "end_date": None},
+            ]
+        )
+        .append_column("meter_installation_type", pa.array(["COMMS4"] * 3))
+        .append_column("pressure_correction_factor", pa.array([None] * 3, pa.float64())),
+        "MeterRegister": t(
+            [
+                {
+                    "id": r,
+                    "meter_id": r,
+                    "register_id": "E1",
+                    "suffix_id": "E1",
+                    "direction_indicator": "I",
+                    "controlled_load": 0,
+                    "time_class": "ANYTIME",
+                    "uom": "KWH",
+                    "dial_digits": 5,
+                    "interval_length": 30,
+                }
+                for r in (1, 2, 3)
+            ]
+        ),
+        "MeterRegisterDetail": t(
+            [
+                {"id": 1, "meter_register_id": 1, "status": "C", "start_date": date(2015, 1, 1), "end_date": None},
+                {"id": 2, "meter_register_id": 2, "status": "C", "start_date": new_start, "end_date": None},
+                {"id": 3, "meter_register_id": 3, "status": "C", "start_date": date(2026, 10, 10), "end_date": None},
+            ]
+        ),
+        "Jurisdiction": t([{"id": 1, "name": "NSW"}]),
+        "ServiceType": t([{"id": 1, "name": "ELECTRICITY"}]),
+        "MarketPayloadMapping": t([{"id": 1, "market_tag": "Solar", "market_value": "B1", "value": "YES"}]),
+        "UtilityDetail": t(
+            [
+                {
+                    "id": 1,
+                    "utility_id": 1,
+                    "utility_status": "A",
+                    "utility_tni_id": 1,
+                    "start_date": date(2015, 1, 1),
+                    "end_date": None,
+                }
+            ]
+        ),
+        "UtilityTni": t([{"id": 1, "name": "NSYD"}]),
+    }
+
+
+def october(*utilities: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": [100 + u for u in utilities],
+            "utility_id": list(utilities),
+            "year_mnth": pd.Timestamp(MONTH),
+            "first_day": date(2026, 10, 1),
+            "last_day": date(2026, 10, 31),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "old_end", [date(2026, 10, 14), date(2026, 10, 15)], ids=["removed the day before", "removed that day"]
+)
+def test_a_mid_month_meter_exchange_gives_each_register_its_own_days(tmp_path, old_end):
+    registers = meter_registers(exchange_core(old_end, date(2026, 10, 15)), date(2025, 11, 1), date(2026, 10, 31))
+    span = {r.register_id: (r.active_from, r.active_to) for r in registers.itertuples()}
+    # the exchange day is the new register's, even when CORE has the old meter end on it
+    assert span == {
+        1: (date(2015, 1, 1), date(2026, 10, 14)),
+        2: (date(2026, 10, 15), None),
+        3: (date(2026, 10, 10), None),
+    }
+    days = register_days(october(1, 2), registers[["register_id", "utility_id", "active_from", "active_to"]])
+    by_register = days.groupby("register_id")["date"].agg(["min", "max", "size"])
+    assert by_register.to_dict("index") == {
+        1: {"min": pd.Timestamp("2026-10-01"), "max": pd.Timestamp("2026-10-14"), "size": 14},
+        2: {"min": pd.Timestamp("2026-10-15"), "max": pd.Timestamp("2026-10-31"), "size": 17},
+        3: {"min": pd.Timestamp("2026-10-10"), "max": pd.Timestamp("2026-10-31"), "size": 22},
+    }
+
+    # The month's meter data for the channel, read as delivered (one NMI and suffix all month).
+    path = tmp_path / "month.csv"
+    path.write_text(nem12_text("6100000001", days=range(1, 32)))
+    reads, _ = ingest(tmp_path, [path])
+    # unbilled_consumption's match: every day of both registers has its data (it used to be a
+    # no_interval_data exception for every day of one of them)
+    ex = register_days(
+        october(1), registers[["register_id", "utility_id", "nmi", "suffix", "uom", "active_from", "active_to"]]
+    )
+    ex = ex.assign(stream_type="PRIMARY")
+    out, found = streamed_interval_quantities(ex, np.full(len(ex), -1), TimeOfUse({}, {}), [reads])
+    assert found.all()
+    assert out.groupby("register_id")["quantity"].sum().to_dict() == {1: 14 * 24.0, 2: 17 * 24.0}
+    # unbounded, as before: every day for both registers, half of them without data
+    unbounded = register_days(october(1), registers[["register_id", "utility_id", "nmi", "suffix", "uom"]])
+    _, found_before = streamed_interval_quantities(
+        unbounded.assign(stream_type="PRIMARY"), np.full(len(unbounded), -1), TimeOfUse({}, {}), [reads]
+    )
+    assert (~found_before).sum() == 31
+
+    # The statistics give each day's data to the register installed on it, so neither register
+    # has a day to estimate.
+    interval = registers[registers["utility_id"] == 1].reset_index(drop=True)
+    interval["segment_index"] = 0
+    history_pass = prof.HistoryPass(interval, 1, prof.Window(MONTH, date(2026, 10, 31)))
+    history_pass.add(reads)
+    metered = history_pass.finish().register_days
+    assert metered.group_by("register_id").aggregate([("read_date", "count")]).sort_by("register_id").to_pylist() == [
+        {"register_id": 1, "read_date_count": 14},
+        {"register_id": 2, "read_date_count": 17},
+    ]
+    missing = missing_register_days(october(1), interval, metered.to_pandas())
+    assert missing.empty
+
+
+def test_days_no_register_is_installed_on_are_named():
+    # Supply point 1's old meter was removed on 20 October and nothing replaced it in CORE.
+    core = exchange_core(date(2026, 10, 20), date(2027, 1, 1))
+    registers = meter_registers(core, date(2025, 11, 1), date(2026, 10, 31))
+    days, uncovered = registers_on_days(
+        october(1, 2), registers[["register_id", "utility_id", "active_from", "active_to"]]
+    )
+    assert days[days["utility_id"] == 1]["date"].max() == pd.Timestamp("2026-10-20")
+    assert sorted(set(uncovered["utility_id"])) == [1, 2]
+    rows = no_installed_register_exceptions(uncovered).sort_values("utility_id").to_dict("records")
+    assert [(r["account_id"], r["utility_id"], r["register_id"], r["code"]) for r in rows] == [
+        (101, 1, None, "no_register_installed"),
+        (102, 2, None, "no_register_installed"),
+    ]
+    assert rows[0]["reason"] == (
+        "no meter register of the supply point is installed on 11 unbilled day(s), 2026-10-21 to 2026-10-31 "
+        "(CORE Meter and MeterRegisterDetail dates): their consumption is not accrued"
+    )
+    assert rows[1]["reason"].startswith(
+        "no meter register of the supply point is installed on 9 unbilled day(s), 2026-10-01 to 2026-10-09"
+    )

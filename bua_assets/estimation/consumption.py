@@ -19,7 +19,7 @@ from bua_assets.billing.charges import DEMAND_STREAMS, demand_rates
 from bua_assets.estimation.basic import expand_days, heating_values, spread_reads
 from bua_assets.estimation.demand import ALL_DAY, DemandMeter
 from bua_assets.estimation.intervals import channel_keys, day_type, half_hourly, tou_masks
-from bua_assets.estimation.profiles import MacroProfiles
+from bua_assets.estimation.profiles import MacroProfiles, day_array
 from bua_assets.estimation.scalars import register_range_weight, register_weights
 
 TOU_CLASSES = ["PEAK", "SHOULDER", "OFF_PEAK"]
@@ -75,8 +75,29 @@ def window_days(unbilled_months: pd.DataFrame) -> pd.DataFrame:
 
 def register_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
     """Every unbilled day of every register of the supply point: account_id, utility_id,
-    year_mnth, register_id, date. ``registers``: register_id, utility_id (and attributes)."""
-    return window_days(unbilled_months).merge(registers, on="utility_id")
+    year_mnth, register_id, date. ``registers``: register_id, utility_id (and attributes); with
+    ``active_from`` and ``active_to`` (meter_registers: the register's meter's and its own dates,
+    inclusive, NaT/None open), a register has only its days between them."""
+    return registers_on_days(unbilled_months, registers)[0]
+
+
+def registers_on_days(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(register_days, uncovered): uncovered are the unbilled days (account_id, utility_id,
+    year_mnth, date) of supply points with registers on which none of them is installed (a meter
+    removed, or installed after the day): consumption nobody measured, to be named."""
+    days = window_days(unbilled_months)
+    if "active_from" not in registers:
+        return days.merge(registers, on="utility_id"), days.iloc[:0]
+    # the bounds once per register (few), then taken per register-day
+    start, end = day_array(registers["active_from"]), day_array(registers["active_to"])
+    attrs = registers.drop(columns=["active_from", "active_to"]).assign(_register=np.arange(len(registers)))
+    out = days.assign(_day=np.arange(len(days))).merge(attrs, on="utility_id")
+    day, r = out["date"].to_numpy(dtype="datetime64[D]"), out.pop("_register").to_numpy()
+    on = (np.isnat(start[r]) | (start[r] <= day)) & (np.isnat(end[r]) | (day <= end[r]))
+    covered = np.zeros(len(days), dtype=bool)
+    covered[out.pop("_day").to_numpy()[on]] = True
+    has_registers = days["utility_id"].isin(registers["utility_id"]).to_numpy()
+    return out[on].reset_index(drop=True), days[has_registers & ~covered].reset_index(drop=True)
 
 
 def covering_versions(days: pd.DataFrame, account_plans: pd.DataFrame) -> pd.DataFrame:

@@ -24,8 +24,10 @@ NOT_ESTIMATED_REASON = "no micro scalar or macro profile for the register: day n
 def missing_register_days(unbilled_months: pd.DataFrame, interval: pd.DataFrame, metered: pd.DataFrame) -> pd.DataFrame:
     """The unbilled days of each interval register (``interval``: utility_profiles registers with
     register_id and utility_id) that ``metered`` (register_id, read_date) does not have, once per
-    register and date, with the register's attributes; ``date`` is datetime64[s]."""
-    days = register_days(unbilled_months, interval[["register_id", "utility_id"]]).drop_duplicates(
+    register and date, with the register's attributes; ``date`` is datetime64[s]. A register's
+    days are only those it is installed on (``active_from``..``active_to``, when given)."""
+    bounds = [c for c in ("active_from", "active_to") if c in interval]
+    days = register_days(unbilled_months, interval[["register_id", "utility_id", *bounds]]).drop_duplicates(
         ["register_id", "date"]
     )
     have = pd.DataFrame(

@@ -56,6 +56,71 @@ def segment_name(customer_class: str, jurisdiction: str, stream_type: str) -> st
 
 # --------------------------------------------------------------------------------------------
 # One pass over the interval history
+
+
+def day_array(values: pd.Series) -> np.ndarray:
+    """Dates as CORE's DATE columns arrive (datetime.date, None/NaN for an open end; or
+    datetime64) as datetime64[D] with NaT; far dates such as 9999-12-31 stay as they are. For
+    per-register columns (one Python step per value)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.to_numpy().astype("datetime64[D]")
+    return np.array([v if isinstance(v, date) else None for v in values.tolist()], dtype="datetime64[D]")
+
+
+@dataclass(frozen=True)
+class SharedChannels:
+    """Channels (NMI, suffix, unit) that more than one register measures in turn (a meter
+    exchange: the new meter's register keeps the NMI and suffix): a day's data goes to the
+    register installed on that day (``active_from``..``active_to`` of meter_registers), not to
+    the first register of the channel. Sorted look-up arrays, so resolving is vectorised."""
+
+    code: np.ndarray  # per register: its channel's number
+    shared: np.ndarray  # per channel number: more than one register has it
+    key: np.ndarray  # sorted: channel number and first day of each shared channel's registers
+    register: np.ndarray  # the register (position) of each key
+    end: np.ndarray  # its last day (NaT: open)
+
+    @classmethod
+    def of(cls, keys: pa.Array, registers: pd.DataFrame) -> SharedChannels | None:
+        """None when no channel has two registers (or the registers carry no dates)."""
+        if "active_from" not in registers or not len(registers):
+            return None
+        code, uniques = pd.factorize(np.asarray(keys.to_numpy(zero_copy_only=False)))
+        count = np.bincount(code, minlength=len(uniques))
+        mine = np.flatnonzero(count[code] > 1)
+        if not len(mine):
+            return None
+        start, end = day_array(registers["active_from"])[mine], day_array(registers["active_to"])[mine]
+        key = _channel_day(code[mine], start)
+        order = np.argsort(key, kind="stable")
+        return cls(code, count > 1, key[order], mine[order], end[order])
+
+    def resolve(self, ri: np.ndarray, dates: np.ndarray) -> np.ndarray:
+        """``ri``: each row's register (the first of its channel; -1: none). Rows of a shared
+        channel get the register installed on their date (the latest started on or before it,
+        if not ended before it); other rows, and days no register covers, keep theirs."""
+        rows = np.flatnonzero(ri >= 0)
+        rows = rows[self.shared[self.code[ri[rows]]]]
+        if not len(rows):
+            return ri
+        channel, day = self.code[ri[rows]], np.asarray(dates, dtype="datetime64[D]")[rows]
+        at = np.searchsorted(self.key, _channel_day(channel, day), side="right") - 1
+        found = at >= 0
+        at = np.where(found, at, 0)
+        candidate, end = self.register[at], self.end[at]
+        found &= (self.code[candidate] == channel) & (np.isnat(end) | (day <= end))
+        out = ri.copy()
+        out[rows[found]] = candidate[found]
+        return out
+
+
+def _channel_day(channel: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """One sortable int64 per (channel number, day): the channel in the high 32 bits."""
+    d = day.astype("datetime64[D]").astype(np.int64)
+    d = np.where(np.isnat(day), -(2**31), np.clip(d, -(2**31), 2**31 - 1)) + 2**31
+    return (channel.astype(np.int64) << 32) | d
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -95,6 +160,7 @@ class HistoryPass:
         self._segment = self.registers["segment_index"].to_numpy()
         self._profiled = self.registers["profile_register"].to_numpy(dtype=bool)
         self._ids = self.registers["register_id"].to_numpy()
+        self._shared = SharedChannels.of(self._keys, self.registers)
         self.segment_sum = np.zeros((self.segments * w, HALF_HOURS))
         self.segment_registers = np.zeros(self.segments * w)
         self.register_sum = np.zeros((r * 2, HALF_HOURS))
@@ -108,6 +174,8 @@ class HistoryPass:
         keys = channel_keys(month["nmi"], month["suffix"], units)
         ri = pc.fill_null(pc.index_in(keys, value_set=self._keys), -1).to_numpy(zero_copy_only=False)
         dates = month["read_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        if self._shared is not None:  # a meter exchange: each day to the register installed on it
+            ri = self._shared.resolve(ri, dates)
         di = self.window.index(dates)
         unknown = ri < 0
         if unknown.any():

@@ -17,7 +17,7 @@ from bua_assets.estimation.consumption import (
     SUMMARY_KEYS,
     TimeOfUse,
     quantify_month,
-    register_days,
+    registers_on_days,
     summarise,
 )
 from bua_assets.estimation.demand import empty_demand
@@ -25,7 +25,17 @@ from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.profiles import MacroProfiles
 
-REGISTER_ATTRIBUTES = ["register_id", "utility_id", "nmi", "suffix", "uom", "read_kind", "stream_type"]
+REGISTER_ATTRIBUTES = [
+    "register_id",
+    "utility_id",
+    "nmi",
+    "suffix",
+    "uom",
+    "read_kind",
+    "stream_type",
+    "active_from",
+    "active_to",
+]
 NO_REGISTERS_REASON = "the supply point has no meter register in CORE"
 
 
@@ -34,6 +44,31 @@ def no_register_exceptions(unbilled_months: pd.DataFrame, registers: pd.DataFram
     no_registers = unbilled_months[~unbilled_months["utility_id"].isin(registers["utility_id"])]
     return no_registers[["account_id", "utility_id", "year_mnth"]].assign(
         register_id=None, code="no_meter_registers", reason=NO_REGISTERS_REASON
+    )
+
+
+def no_installed_register_exceptions(uncovered: pd.DataFrame) -> pd.DataFrame:
+    """An exception per account x supply point x month with unbilled days on which none of the
+    supply point's registers is installed (``uncovered`` of consumption.registers_on_days), naming
+    how many days and the first and last."""
+    keys = ["account_id", "utility_id", "year_mnth"]
+    if not len(uncovered):
+        return pd.DataFrame(columns=EXCEPTION_COLUMNS)
+    g = uncovered.groupby(keys)["date"].agg(["size", "min", "max"]).reset_index()
+    first = pd.to_datetime(g["min"]).dt.strftime("%Y-%m-%d")
+    last = pd.to_datetime(g["max"]).dt.strftime("%Y-%m-%d")
+    return g[keys].assign(
+        register_id=None,
+        code="no_register_installed",
+        reason=(
+            "no meter register of the supply point is installed on "
+            + g["size"].astype(str)
+            + " unbilled day(s), "
+            + first
+            + " to "
+            + last
+            + " (CORE Meter and MeterRegisterDetail dates): their consumption is not accrued"
+        ),
     )
 
 
@@ -79,7 +114,8 @@ def unbilled_consumption(
     parts, exceptions, demand = [], [], []
     by_month = unbilled_months.groupby("year_mnth", sort=True)
     for done, (year_mnth, month) in enumerate(by_month, start=1):
-        days = register_days(month, attrs)
+        days, uncovered = registers_on_days(month, attrs)
+        exceptions.append(no_installed_register_exceptions(uncovered))
         actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
         summary, month_exceptions, month_demand = quantify_month(
             days,

@@ -12,6 +12,10 @@
 -- suffix starts with A, B, C, J, K or L, or with N or X and the direction is I; else PRIMARY.
 -- tni: the TNI of the supply point's active (status A) detail overlapping the window, the latest.
 -- Extra inputs: utility_detail (UtilityDetail), tni (UtilityTni).
+-- active_from, active_to (inclusive; NULL: open): the days the register measures its channel, within
+-- its meter's start_date..end_date and its current (status C) details' first start..last end. A
+-- register followed on its supply point and suffix by another (a meter exchange) ends the day before
+-- the later one's first day, so an exchange day counts once, for the new register.
 WITH controlled_yes AS (
     SELECT market_value FROM payload_mapping WHERE market_tag = 'ControlledLoad' AND upper(value) = 'YES'
 ),
@@ -24,6 +28,29 @@ active_tni AS (
 ),
 mapped AS (
     SELECT market_tag, market_value FROM payload_mapping WHERE upper(value) = 'YES'
+),
+register_life AS (
+    SELECT r.id AS register_id,
+           m.utility_id,
+           r.suffix_id,
+           greatest(m.start_date, rd.first_start) AS active_from,
+           least(m.end_date, nullif(rd.last_end, DATE '9999-12-31')) AS active_to
+    FROM meter_register r
+    JOIN meter m ON m.id = r.meter_id
+    LEFT JOIN (
+        SELECT meter_register_id, min(start_date) AS first_start, max(coalesce(end_date, DATE '9999-12-31')) AS last_end
+        FROM register_detail WHERE status = 'C' GROUP BY meter_register_id
+    ) rd ON rd.meter_register_id = r.id
+),
+register_span AS (
+    SELECT register_id,
+           active_from,
+           CASE WHEN next_from > active_from THEN least(active_to, CAST(next_from - 1 AS DATE)) ELSE active_to END
+               AS active_to
+    FROM (
+        SELECT *, lead(active_from) OVER (PARTITION BY utility_id, suffix_id ORDER BY active_from, register_id) AS next_from
+        FROM register_life
+    )
 ),
 current_detail AS (  -- a register counts while a current (status C) detail overlaps the window
     SELECT meter_register_id, min(start_date) AS detail_start, max(coalesce(end_date, DATE '9999-12-31')) AS detail_end
@@ -68,7 +95,9 @@ SELECT r.id AS register_id,
        d.meter_register_id IS NOT NULL AS current_in_window,
        (m.meter_installation_type LIKE 'COMMS%' OR m.meter_installation_type LIKE 'MR%')
            AND length(u.identifier) = 10 AND d.meter_register_id IS NOT NULL AND st.name = 'ELECTRICITY'
-           AS profile_register
+           AS profile_register,
+       sp.active_from,
+       sp.active_to
 FROM meter_register r
 JOIN meter m ON m.id = r.meter_id
 JOIN utility u ON u.id = m.utility_id
@@ -76,4 +105,5 @@ JOIN jurisdiction j ON j.id = u.jurisdiction_id
 JOIN service_type st ON st.id = u.service_type_id
 LEFT JOIN current_detail d ON d.meter_register_id = r.id
 LEFT JOIN active_tni tn ON tn.utility_id = u.id
+JOIN register_span sp ON sp.register_id = r.id
 ORDER BY r.id
