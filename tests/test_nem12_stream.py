@@ -166,6 +166,7 @@ def test_missing_or_misplaced_900_yields_nothing(tmp_path, tail):
     (s,) = open_nem12(path, chunk_days=2)
     assert len(list(s.chunks())) >= 3  # streamed before the end was seen
     assert s.rejected and len(s.issues) == 1 and s.header is None
+    assert s.sender == "MDP1"  # nothing from the file is used, but it is known whose it was
     (f,) = read_nem12(path)
     assert f.rejected and f.days.num_rows == 0 and f.issues == s.issues
     assert f.issues[0].code == ("missing_900" if not tail else "data_after_900")
@@ -212,7 +213,7 @@ def test_ingest_stages_nothing_from_a_file_without_900(tmp_path):
         {
             "source_file": "s3://bucket/cut.csv",
             "created": "",
-            "from_participant": None,
+            "from_participant": "MDP1",  # the truncated file is its provider's delivery, with nothing usable
             "register_days": 0,
             "issues": 1,
             "rejected": True,

@@ -195,7 +195,7 @@ def _stage_file(
             (
                 f.name,
                 created,
-                f.header.from_participant if f.header else None,
+                f.sender,
                 register_days,
                 len(file_issues),
                 f.rejected or refusal is not None,

@@ -331,6 +331,9 @@ class Nem12Stream:
         self.compression = compression  # "gzip": a corrupt stream is named as such
         self.max_demand_kw = max_demand_kw
         self.header: Nem12Header | None = None
+        # Who sent the file (the 100 header's from participant), kept when the file is rejected after
+        # its header: a truncated delivery is still that provider's (the ingest file log says whose).
+        self.sender: str | None = None
         self.issues: list[Nem12Issue] = []
         self.b2b_records = 0
         self._opener = opener
@@ -456,6 +459,7 @@ class Nem12Stream:
             what = "a NEM13 (accumulation meter) file" if version == "NEM13" else f"version '{version}'"
             return self._reject(number, "not_nem12", f"{what} where NEM12 is expected")
         self.header = Nem12Header("NEM12", _field(head, 2), _field(head, 3), _field(head, 4))
+        self.sender = self.header.from_participant or None
 
         def after_header():
             yield base, lines, first + 1
