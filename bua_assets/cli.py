@@ -5,7 +5,7 @@ bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K 
     [--load-model rich|simple|alt|package.module:Name]
 bua-assets nem12 inspect FILE [--json]
 bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
-bua-assets promote --month YYYY-MM [--snapshot ID] [--list]
+bua-assets promote --month YYYY-MM [--snapshot ID] [--accept-degraded REASON] [--list]
 bua-assets period --from YYYY-MM-01 --to YYYY-MM-DD [--rerun] [--home DIR] [--output PATH]
 """
 
@@ -232,11 +232,15 @@ def _export_targets():
 
 
 def cmd_promote(args) -> int:
+    import getpass
     from zoneinfo import ZoneInfo
 
     from bua_assets.analyst import month_partition
+    from bua_assets.billing.degraded import Acceptance
     from bua_assets.billing.rehearsal import (
+        DegradedExport,
         SnapshotRun,
+        degraded_reasons,
         exported_snapshots,
         parse_created,
         promote,
@@ -250,15 +254,21 @@ def cmd_promote(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    accepted = getattr(args, "accept_degraded", None)
+    if accepted is not None and not accepted.strip():
+        print("error: --accept-degraded needs the reason the degraded month is published", file=sys.stderr)
+        return 2
     export, integration = _export_targets()
     snapshots = exported_snapshots(export, month)
     official = (promoted_manifest(integration, month) or {}).get("snapshot")
     if args.list or not snapshots:
         for m in snapshots:
             mark = "*" if m["snapshot"] == official else " "
+            degraded = degraded_reasons(m)
             print(
                 f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
                 f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}"
+                + (f"  DEGRADED: {'; '.join(degraded)}" if degraded else "")
             )
         if not snapshots:
             print(f"no exports for {month} under {export.uri(run_date_folder(month))}", file=sys.stderr)
@@ -284,12 +294,37 @@ def cmd_promote(args) -> int:
             return 2
         snapshot = month_end[-1]["snapshot"]
     try:
-        paths = promote(export, integration, month, snapshot)
+        operator = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        operator = "unknown"
+    acceptance = Acceptance.given(accepted, by=operator, via="bua-assets promote --accept-degraded")
+    try:
+        paths = promote(export, integration, month, snapshot, acceptance, by=operator)
+    except DegradedExport as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (LookupError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _log(f"promoted {snapshot} for {month} (was {official or 'none'}): {paths[-1]}")
-    print(json.dumps({"month": month.label, "snapshot": snapshot, "previous": official, "integration": paths}))
+    promoted = promoted_manifest(integration, month) or {}
+    recorded = promoted.get("accepted_degraded")
+    if acceptance is not None and recorded is None:
+        _log(f"{snapshot} for {month} is not degraded: --accept-degraded was not needed and is not recorded")
+    _log(
+        f"promoted {snapshot} for {month} (was {official or 'none'}): {paths[-1]}"
+        + (f"; degraded month accepted by {recorded['by']}: {recorded['reason']!r}" if recorded else "")
+    )
+    print(
+        json.dumps(
+            {
+                "month": month.label,
+                "snapshot": snapshot,
+                "previous": official,
+                "integration": paths,
+                "accepted_degraded": recorded,
+            }
+        )
+    )
     return 0
 
 
@@ -391,6 +426,11 @@ def _add_operations_commands(sub) -> None:
     pr = sub.add_parser("promote", help="make one snapshot's export of a month the official one (integration prefix)")
     pr.add_argument("--month", required=True, help="YYYY-MM")
     pr.add_argument("--snapshot", help="the snapshot identifier (default: the latest month-end snapshot exported)")
+    pr.add_argument(
+        "--accept-degraded",
+        metavar="REASON",
+        help="promote a degraded month's export anyway, recording this reason, who and when",
+    )
     pr.add_argument("--list", action="store_true", help="list the month's exported snapshots (* = official)")
     pr.set_defaults(func=cmd_promote)
 

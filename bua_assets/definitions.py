@@ -25,6 +25,7 @@ from bua_assets.assets.profiles import (
     segment_profiles,
     utility_profiles,
 )
+from bua_assets.billing.degraded import DEFAULT_MAX_ESTIMATED_SHARE
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
@@ -149,6 +150,7 @@ def build_resources() -> dict:
             export_base=_env_or("BUA_EXPORT_BASE", d.export_base),
             integration_base=_env_or("BUA_INTEGRATION_BASE", d.integration_base),
             time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
+            max_estimated_share=_env_float("BUA_MAX_ESTIMATED_SHARE", DEFAULT_MAX_ESTIMATED_SHARE),
             **_aws("BUA_S3_ENDPOINT_URL"),
         ),
     }

@@ -22,6 +22,9 @@ from bua_assets.ops.runs import (
     CheckOutcome,
     RunFacts,
     append_run,
+    check_counts,
+    counts_text,
+    exceptions_by_code,
     message,
     run_link,
     run_record,
@@ -96,19 +99,15 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
         error = getattr(event.event_specific_data, "error", None)
         text = (error.message if error else event.message or "").strip().splitlines()
         failure_messages[event.step_key] = text[0][:300] if text else ""
-    checks = []
-    for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
-        e = r.event_log_entry.dagster_event.event_specific_data
-        checks.append(
-            CheckOutcome(
-                e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value, e.description or ""
-            )
-        )
-    export_location = ""
+    checks = run_check_outcomes(instance, run.run_id)
+    export: dict = {}
+    exceptions = None
     for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         m = r.event_log_entry.dagster_event.event_specific_data.materialization
-        if m.asset_key == dg.AssetKey("bua_export") and "path" in m.metadata:
-            export_location = str(m.metadata["path"].value)
+        if m.asset_key == dg.AssetKey("bua_export"):
+            export = {k: v.value for k, v in m.metadata.items()}
+        elif m.asset_key == dg.AssetKey("errors") and "by_source_and_code" in m.metadata:
+            exceptions = exceptions_by_code(m.metadata["by_source_and_code"].value)
     totals = None
     if lake.exists("accrual_summary", key, "accrual_summary"):
         previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
@@ -131,10 +130,39 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
         failure_messages=failure_messages,
         totals=totals,
         checks=checks,
-        export_location=export_location,
+        export_location=str(export.get("path", "")),
         note=run.tags.get(NOTE_TAG, ""),
         job=run.job_name,
+        exceptions=exceptions,
+        promotion=str(export.get("promotion", "")),
+        promoted=export.get("promoted"),
+        degraded=list(export.get("degraded") or []),
+        accepted_degraded=export.get("accepted_degraded"),
     )
+
+
+def run_check_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[CheckOutcome]:
+    """Every asset check the run evaluated (its own event log), in the order evaluated."""
+    out = []
+    for r in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+        e = r.event_log_entry.dagster_event.event_specific_data
+        out.append(
+            CheckOutcome(
+                e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value, e.description or ""
+            )
+        )
+    return out
+
+
+def run_tags(facts: RunFacts) -> dict[str, str]:
+    """The run's summary as tags on the run (the Runs list and the run's page show them)."""
+    tags = {"bua/checks": counts_text(check_counts(facts.checks))}
+    if facts.promoted is not None:
+        if facts.degraded:
+            tags["bua/export"] = "promoted: degraded, accepted" if facts.promoted else "held back: degraded"
+        else:
+            tags["bua/export"] = "promoted" if facts.promoted else "kept apart"
+    return tags
 
 
 def _utc(timestamp: float | None) -> datetime | None:
@@ -165,7 +193,9 @@ def record_and_notify(
             "started",
             "duration_seconds",
             "net_amount",
+            "checks_warned",
             "checks_failed",
+            "promoted",
             "note",
         ]
     ).to_pandas()
@@ -180,11 +210,18 @@ def record_and_notify(
                 "path": lake.uri(RUN_LOG_ASSET, facts.month, RUN_LOG_DATASET),
                 "latest_run": dg.MetadataValue.url(run_link(notify.ui_base_url, run.run_id)),
                 "runs": table_metadata(
-                    shown, {"duration_seconds": "float", "net_amount": "float", "checks_failed": "int"}
+                    shown,
+                    {
+                        "duration_seconds": "float",
+                        "net_amount": "float",
+                        "checks_warned": "int",
+                        "checks_failed": "int",
+                    },
                 ),
             },
         )
     )
+    instance.add_run_tags(run.run_id, run_tags(facts))
     subject, body = message(facts, notify.ui_base_url)
     if notify.topic_arn:
         notify.client().publish(

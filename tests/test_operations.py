@@ -52,10 +52,16 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
     )
     (mat,) = [e.materialization for e in result.get_asset_materialization_events()]
     assert mat.metadata["promotion"].value == "promoted: the latest month-end snapshot"
+    # A clean month is not degraded (no false positive): every provider delivered, little estimated.
+    (publishable,) = result.get_asset_check_evaluations()
+    assert publishable.passed and publishable.description == "not degraded", publishable.description
+    assert mat.metadata["degraded"].value == [] and mat.metadata["accepted_degraded"].value is None
+    assert 0 < publishable.metadata["estimated_share"].value < publishable.metadata["max_estimated_share"].value
     month_end = f"{folder}/{MONTH_END_TAGS['bua/snapshot']}"
     assert export.get(f"{rehearsal}/BUA_AccountSummary_202610.csv") == rehearsal_summary  # not overwritten
     promoted = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
     assert promoted["snapshot"] == "bua-core-2026-11-01" and promoted["rehearsal"] is False
+    assert promoted["quality"]["degraded"] is False and "accepted_degraded" not in promoted
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == export.get(
         f"{month_end}/BUA_Errors_202610.csv"
     )
@@ -118,7 +124,15 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
         )
     messages = received()
     assert len(messages) == 2 and messages[0]["Message"] == messages[1]["Message"]
-    assert messages[0]["Subject"] == "BUA 2026-10: done"
+    checks = [
+        c for c in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    ]
+    outcomes = [c.event_log_entry.dagster_event.event_specific_data for c in checks]
+    warned = sum(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in outcomes)
+    assert len(outcomes) == 7 and not any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in outcomes)
+    assert messages[0]["Subject"] == "BUA 2026-10: done" + (
+        f" ({warned} {'check' if warned == 1 else 'checks'} warned)" if warned else ""
+    )
     body = messages[0]["Message"].splitlines()
     assert body[:3] == ["Month: 2026-10", "Snapshot: bua-core-2026-10-29", f"Run: {run_id} ({UI}/runs/{run_id})"]
     assert "Note: rehearsal before month end" in body
@@ -131,6 +145,13 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     export_line = next(line for line in body if line.startswith("Export: "))
     assert export_line.endswith(f"{REHEARSAL_TAGS['bua/snapshot']}/BUA_manifest_202610.json")  # kept apart
     assert "  core_tables.schema_drift: passed" in body and "  accrual_summary.reconciliation: passed" in body
+    assert f"Checks: {7 - warned} passed, {warned} warned, 0 failed" in body  # counted from the run's evaluations
+    # kept apart by its snapshot's date (29 October), and not degraded
+    assert next(line for line in body if line.startswith("Promotion: ")).startswith("Promotion: kept apart: snapshot")
+    # the month's exceptions by code (the errors this run materialised), largest first
+    errors = lake.read("errors", PARTITION, "errors").to_pandas()
+    counts = sorted(errors["code"].value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    assert body[body.index("Exceptions by code:") + 1 :] == [f"  {code}: {n:,}" for code, n in counts]
 
     log = lake.read(RUN_LOG_ASSET, PARTITION, RUN_LOG_DATASET)
     assert log["run_id"].to_pylist() == [run_id]
@@ -142,7 +163,10 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     )
     assert row["net_amount"] == round(float(cells.sum()), 2)
     assert set(json.loads(row["step_seconds"])) == {a.key.to_user_string() for a in ALL_ASSETS}
-    assert row["checks_failed"] == sum(not c["passed"] for c in json.loads(row["checks"]))
+    assert (row["checks_passed"], row["checks_warned"], row["checks_failed"]) == (7 - warned, warned, 0)
+    assert row["promoted"] is False and json.loads(row["degraded"]) == []
+    assert instance.get_run_by_id(run_id).tags["bua/checks"] == f"{7 - warned} passed, {warned} warned, 0 failed"
+    assert instance.get_run_by_id(run_id).tags["bua/export"] == "kept apart"
     assert row["code_version"].startswith("0.1.0")
     assert row["ended"] > row["started"] and row["duration_seconds"] > 0
     # shown in the UI: the run log asset's materialisation with the month's runs as a table

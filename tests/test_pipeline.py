@@ -66,12 +66,14 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
         "profile_validation",
         "ili_exceptions",
         "reconciliation",
+        "publishable",
     }
     assert checks["consistency"].passed, checks["consistency"].description
     # Every provider delivered about as much as the month before.
     assert checks["meter_data_deliveries"].passed, checks["meter_data_deliveries"].description
     assert checks["schema_drift"].passed and checks["reconciliation"].passed, checks["reconciliation"].description
     assert checks["ili_exceptions"].passed, checks["ili_exceptions"].description
+    assert checks["publishable"].passed, checks["publishable"].description  # a clean month is not degraded
     # A 120-account retailer fills many segment-days from other jurisdictions (a WARN), never an ERROR.
     validation = checks["profile_validation"]
     assert validation.passed or validation.severity == dg.AssetCheckSeverity.WARN, validation.description

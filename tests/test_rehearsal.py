@@ -9,15 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bua_assets.billing.degraded import Acceptance, MonthQuality
 from bua_assets.billing.export import INTEGRATION_PREFIX, ExportFile, Target
 from bua_assets.billing.rehearsal import (
     NO_SNAPSHOT,
+    DegradedExport,
     SnapshotRun,
+    degraded_reasons,
     export_snapshot,
     exported_snapshots,
     folder_name,
     promote,
     promoted_manifest,
+    promotions,
     should_promote,
 )
 from bua_assets.months import AccrualMonth
@@ -121,5 +125,56 @@ def test_snapshots_kept_apart_and_promotion_on_local_folders(tmp_path):
 def test_snapshots_kept_apart_and_promotion_on_s3(s3_bucket):
     endpoint, bucket, _ = s3_bucket
     _two_snapshots_then_promote(
+        Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint)
+    )
+
+
+DEGRADED = MonthQuality(
+    "2026-10", ("MDPB: no usable deliveries this month (837 register-days in 2 files last month)",), 0.121, 0.1
+)
+
+
+def _a_degraded_export_needs_an_acceptance(export: Target, integration: Target):
+    export_snapshot(files("clean"), MONTH, MONTH_END, export, MonthQuality("2026-10", (), 0.04, 0.1))
+    promote(export, integration, MONTH, MONTH_END.snapshot, by="run r1")
+    export_snapshot(files("degraded"), MONTH, LATER, export, DEGRADED)
+    listed = {m["snapshot"]: degraded_reasons(m) for m in exported_snapshots(export, MONTH)}
+    assert listed == {MONTH_END.snapshot: [], LATER.snapshot: list(DEGRADED.reasons)}
+    with pytest.raises(DegradedExport, match=r"is degraded: MDPB: no usable deliveries .*--accept-degraded REASON"):
+        promote(export, integration, MONTH, LATER.snapshot)
+    assert promoted_manifest(integration, MONTH)["snapshot"] == MONTH_END.snapshot  # the official one untouched
+    accepted = Acceptance(
+        "MDPB redelivers on the 5th; finance informed", "jsmith", "bua-assets promote", "2026-11-01T03:00:00+00:00"
+    )
+    promote(export, integration, MONTH, LATER.snapshot, accepted)
+    manifest = promoted_manifest(integration, MONTH)
+    assert manifest["snapshot"] == LATER.snapshot and manifest["quality"]["reasons"] == list(DEGRADED.reasons)
+    assert manifest["accepted_degraded"] == {
+        "reason": "MDPB redelivers on the 5th; finance informed",
+        "by": "jsmith",
+        "via": "bua-assets promote",
+        "at": "2026-11-01T03:00:00+00:00",
+    }
+    # An acceptance on a month that is not degraded is not needed, and not recorded.
+    promote(export, integration, MONTH, MONTH_END.snapshot, accepted, by="jsmith")
+    assert "accepted_degraded" not in promoted_manifest(integration, MONTH)
+    # Every promotion is in the month's log, the override with who, when and why.
+    log = promotions(export, MONTH)
+    assert [(e["snapshot"], e["previous"], e["by"]) for e in log] == [
+        (MONTH_END.snapshot, None, "run r1"),
+        (LATER.snapshot, MONTH_END.snapshot, "jsmith"),
+        (MONTH_END.snapshot, LATER.snapshot, "jsmith"),
+    ]
+    assert log[1]["degraded"] == list(DEGRADED.reasons) and log[1]["accepted_degraded"] == accepted.record()
+    assert log[0]["accepted_degraded"] is None and log[2]["accepted_degraded"] is None
+
+
+def test_a_degraded_export_is_promoted_only_with_an_acceptance_on_local_folders(tmp_path):
+    _a_degraded_export_needs_an_acceptance(Target(str(tmp_path / "exports")), Target(str(tmp_path / "integration")))
+
+
+def test_a_degraded_export_is_promoted_only_with_an_acceptance_on_s3(s3_bucket):
+    endpoint, bucket, _ = s3_bucket
+    _a_degraded_export_needs_an_acceptance(
         Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint)
     )

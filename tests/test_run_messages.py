@@ -6,8 +6,19 @@ import json
 from datetime import UTC, datetime
 
 import pandas as pd
+import pyarrow as pa
 
-from bua_assets.ops.runs import CheckOutcome, RunFacts, append_run, message, run_record, totals_against_previous
+from bua_assets.ops.runs import (
+    RUN_LOG_SCHEMA,
+    CheckOutcome,
+    RunFacts,
+    append_run,
+    check_counts,
+    exceptions_by_code,
+    message,
+    run_record,
+    totals_against_previous,
+)
 
 START = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -40,6 +51,9 @@ def facts(**overrides) -> RunFacts:
         export_location="s3://int/ADH/OUTBOUND/BUA/BUA_manifest_202610.json",
         note="the real one",
         job="monthly_bua",
+        exceptions={"superseded": 17, "no_scalar": 2},
+        promotion="promoted: the latest month-end snapshot",
+        promoted=True,
     )
     return RunFacts(**(base | overrides))
 
@@ -58,7 +72,7 @@ def test_totals_by_state_and_fuel_against_last_month():
 
 def test_success_message():
     subject, body = message(facts(), "https://dagster.example.com/")
-    assert subject == "BUA 2026-10: done"
+    assert subject == "BUA 2026-10: done (1 check warned)"
     assert body == (
         "Month: 2026-10\n"
         "Snapshot: bua-core-2026-11-01\n"
@@ -73,11 +87,60 @@ def test_success_message():
         "VIC   GAS                 99.99         0.00        99.99\n"
         "\n"
         "Export: s3://int/ADH/OUTBOUND/BUA/BUA_manifest_202610.json\n"
+        "Promotion: promoted: the latest month-end snapshot\n"
         "\n"
-        "Checks:\n"
+        "Checks: 1 passed, 1 warned, 0 failed\n"
         "  core_tables.schema_drift: passed\n"
         "  segment_profiles.profile_validation: FAILED (WARN) - 2 segments filled\n"
+        "\n"
+        "Exceptions by code:\n"
+        "  superseded: 17\n"
+        "  no_scalar: 2\n"
     )
+
+
+def test_a_degraded_month_says_so_in_the_subject_and_counts_its_warnings():
+    held = "held back, degraded: MDPB: no usable deliveries this month (837 register-days in 2 files last month)"
+    checks = [
+        CheckOutcome("interval_reads", "meter_data_deliveries", False, "WARN", "MDPB short"),
+        CheckOutcome("core_tables", "schema_drift", True, "ERROR"),
+        CheckOutcome("bua_export", "publishable", False, "WARN", held),
+    ]
+    degraded = ["MDPB: no usable deliveries this month (837 register-days in 2 files last month)"]
+    subject, body = message(
+        facts(checks=checks, promotion=held, promoted=False, degraded=degraded), "http://localhost:3000"
+    )
+    assert subject == "BUA 2026-10: done, DEGRADED: not published (2 checks warned)"
+    assert f"Promotion: {held}" in body.splitlines()
+    assert "Checks: 1 passed, 2 warned, 0 failed" in body.splitlines()
+    accepted = {"reason": "MDPB redelivers on the 5th", "by": "run r1", "via": "run tag bua/accept_degraded"}
+    subject, _ = message(
+        facts(checks=checks, promoted=True, degraded=degraded, accepted_degraded=accepted), "http://localhost:3000"
+    )
+    assert subject == "BUA 2026-10: done, degraded: published on acceptance (2 checks warned)"
+    row = run_record(facts(checks=checks, promoted=False, degraded=degraded, promotion=held))
+    assert (row["checks_passed"], row["checks_warned"], row["checks_failed"]) == (1, 2, 0)
+    assert (row["promoted"], json.loads(row["degraded"]), row["accepted_degraded"]) == (False, degraded, None)
+    assert json.loads(run_record(facts(accepted_degraded=accepted))["accepted_degraded"]) == accepted
+
+
+def test_checks_are_counted_by_outcome_and_exceptions_by_code():
+    assert check_counts(
+        [
+            CheckOutcome("a", "x", True, "ERROR"),
+            CheckOutcome("a", "y", False, "WARN"),
+            CheckOutcome("b", "z", False, "ERROR"),
+            CheckOutcome("b", "w", False, "WARN"),
+        ]
+    ) == {"passed": 1, "warned": 2, "failed": 1}
+    assert exceptions_by_code(
+        {
+            "interval_reads.quarantine:superseded": 17,
+            "unbilled_consumption.exceptions:no_scalar": 2,
+            "nem12_estimates.exceptions:no_scalar": 1,
+            "asset_checks:check_failed:meter_data_deliveries": 1,
+        }
+    ) == {"superseded": 17, "no_scalar": 3, "check_failed:meter_data_deliveries": 1}
 
 
 def test_failure_message_names_the_failed_step_and_check():
@@ -89,6 +152,9 @@ def test_failure_message_names_the_failed_step_and_check():
         failed_steps=["core_tables"],
         failure_messages={"core_tables": "dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking check failed"},
         checks=[CheckOutcome("core_tables", "schema_drift", False, "ERROR", "Meter.serial: missing_column")],
+        exceptions=None,  # errors was never materialised: no exceptions section
+        promotion="",
+        promoted=None,
     )
     subject, body = message(failed, "http://localhost:3000")
     assert subject == "BUA 2026-10: FAILED at core_tables"
@@ -99,7 +165,7 @@ def test_failure_message_names_the_failed_step_and_check():
         "Error in core_tables: dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking check failed",
         "Re-run: open the run, Re-execute > From failure",
         "",
-        "Checks:",
+        "Checks: 0 passed, 0 warned, 1 failed",
         "  core_tables.schema_drift: FAILED (ERROR) - Meter.serial: missing_column",
     ]
 
@@ -108,7 +174,8 @@ def test_run_log_is_appended_once_per_run():
     first = run_record(facts())
     assert first["net_amount"] == 1334.49 and first["previous_net_amount"] == 1250.0
     assert json.loads(first["step_seconds"]) == {"core_tables": 12.5, "bua_export": 1.25}
-    assert (first["checks_passed"], first["checks_failed"], first["duration_seconds"]) == (1, 1, 245.0)
+    assert (first["checks_passed"], first["checks_warned"], first["checks_failed"]) == (1, 1, 0)
+    assert first["duration_seconds"] == 245.0 and json.loads(first["exceptions"]) == {"superseded": 17, "no_scalar": 2}
     log = append_run(None, first)
     log = append_run(log, first)  # the sensor saw the same run twice
     assert log["run_id"].to_pylist() == ["abc-123"]
@@ -119,3 +186,16 @@ def test_run_log_is_appended_once_per_run():
     assert log["run_id"].to_pylist() == ["aaa-000", "abc-123", "def-456"]  # in start order
     assert log["net_amount"].to_pylist() == [None, 1334.49, 1334.49]  # a failed run has no totals
     assert log["note"].to_pylist() == ["the real one", "the real one", "after a fix"]
+
+
+def test_a_run_log_written_before_the_new_columns_takes_new_runs():
+    first = run_record(facts())
+    old_columns = [
+        c
+        for c in RUN_LOG_SCHEMA.names
+        if c not in ("checks_warned", "exceptions", "promotion", "promoted", "degraded", "accepted_degraded")
+    ]
+    older = pa.Table.from_pylist([first], schema=RUN_LOG_SCHEMA).select(old_columns)
+    log = append_run(older, run_record(facts(run_id="def-456", started=datetime(2026, 11, 2, tzinfo=UTC))))
+    assert log["run_id"].to_pylist() == ["abc-123", "def-456"]
+    assert log["promoted"].to_pylist() == [None, True] and log["checks_warned"].to_pylist() == [None, 1]

@@ -10,7 +10,12 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.assets.core import core_tables
-from bua_assets.assets.estimation import horizon_interval_reads, unbilled_consumption, unbilled_window
+from bua_assets.assets.estimation import (
+    horizon_interval_reads,
+    nem12_estimates,
+    unbilled_consumption,
+    unbilled_window,
+)
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.lake_reads import billed_half_hours, read_core_frames
 from bua_assets.assets.metadata import table_metadata
@@ -18,6 +23,7 @@ from bua_assets.assets.profiles import macro_profiles, utility_profiles
 from bua_assets.assets.teams import team
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
+from bua_assets.billing.degraded import ACCEPT_TAG, Acceptance, MonthQuality, gate, judge_month
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
 from bua_assets.billing.export import ExportFile
 from bua_assets.billing.history import largest_bill
@@ -47,8 +53,10 @@ from bua_assets.estimation.consumption import TimeOfUse
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.ops.earl import time_zone_named
+from bua_assets.ops.runs import CheckOutcome, check_counts, counts_text
 from bua_assets.partitions import month_check, monthly_partitions, months_window
 from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
+from bua_assets.run_sensors import run_check_outcomes
 
 
 class IliExceptionsConfig(dg.Config):
@@ -457,20 +465,39 @@ EXPORTS = (
 
 
 class BuaExportConfig(dg.Config):
-    # auto: promote a real month-end snapshot's export (not a rehearsal); always / never for this run
+    # auto: promote a real month-end snapshot's export (not a rehearsal); always / never for this run.
+    # A degraded month is promoted only with the run tag bua/accept_degraded (billing/degraded.py).
     promote: str = "auto"
+
+
+# The month's verdict reads its meter data deliveries against last month's, and how much of its
+# interval data is estimated (billing/degraded.py).
+month_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window(-1, 0))
 
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors],
+    deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, month_deliveries, nem12_estimates],
     kinds={"csv", "s3"},
     **team("billing"),
+    check_specs=[
+        month_check(
+            "publishable",
+            asset="bua_export",
+            description="the month is not degraded: every meter data provider delivered (at least "
+            "BUA_MIN_DELIVERY_SHARE of last month's register-days, most of them not quarantined) and at most "
+            "BUA_MAX_ESTIMATED_SHARE of the month's unbilled interval register-days are estimated. WARN when it "
+            "is: the export is written for review but not promoted without run tag bua/accept_degraded=REASON "
+            "or bua-assets promote --accept-degraded REASON",
+        )
+    ],
     description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
     "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
     "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
     "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
-    "export. With BUA_GLUE_DATABASE the month's lake datasets are registered for Athena.",
+    "export. A degraded month (a provider missing, short or mostly quarantined; too much estimated) "
+    "is held back until accepted with a reason. With BUA_GLUE_DATABASE the month's lake datasets are "
+    "registered for Athena.",
 )
 def bua_export(
     context: dg.AssetExecutionContext,
@@ -478,6 +505,7 @@ def bua_export(
     lake: LakeResource,
     export: ExportResource,
     catalog: AnalystCatalogResource,
+    meter_data: MeterDataResource,
 ) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     month = AccrualMonth.from_key(key)
@@ -486,18 +514,33 @@ def bua_export(
         frame = store.read(asset, key, asset).to_pandas()
         files.append(ExportFile(f"{stem}_{month.compact}.csv", frame.to_csv(index=False).encode(), len(frame)))
     export_target, integration_target = export.targets()
-    # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py).
+    quality = month_quality(store, month, meter_data.min_delivery_share, export.max_estimated_share)
+    # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py),
+    # a degraded month only when the run carries an acceptance (billing/degraded.py).
     run = snapshot_run(context)
-    written = export_snapshot(files, month, run, export_target)
-    promoted, reason = should_promote(
-        run,
-        config.promote,
-        month.run_date,
-        time_zone_named(export.time_zone),
-        promoted_manifest(integration_target, month),
+    written = export_snapshot(files, month, run, export_target, quality)
+    acceptance = Acceptance.given(
+        context.run.tags.get(ACCEPT_TAG), by=f"run {context.run.run_id}", via=f"run tag {ACCEPT_TAG}"
     )
-    delivered = promote(export_target, integration_target, month, run.snapshot) if promoted else []
-    context.log.info(f"export of snapshot {run.snapshot}: {reason}")
+    promoted, reason = gate(
+        *should_promote(
+            run,
+            config.promote,
+            month.run_date,
+            time_zone_named(export.time_zone),
+            promoted_manifest(integration_target, month),
+        ),
+        quality,
+        acceptance,
+        month,
+        run.snapshot,
+    )
+    delivered = (
+        promote(export_target, integration_target, month, run.snapshot, acceptance, by=f"run {context.run.run_id}")
+        if promoted
+        else []
+    )
+    (context.log.warning if quality.degraded else context.log.info)(f"export of snapshot {run.snapshot}: {reason}")
     body = json.loads(export_target.get(manifest_name(snapshot_folder(month, run.snapshot), month)))
     with store.partition_writer("bua_export", key) as writer:
         writer.write(
@@ -505,18 +548,73 @@ def bua_export(
             pa.Table.from_pylist([f | {"snapshot": run.snapshot, "promoted": promoted} for f in body["files"]]),
         )
     glue_tables = register_for_analysts(context, store, catalog, key)
+    if not quality.degraded:
+        said = "; ".join(("not degraded", *quality.notes))
+    else:
+        said = f"degraded, promoted on an acceptance: {reason}" if promoted else reason
+    publishable = dg.AssetCheckResult(
+        check_name="publishable",
+        passed=not quality.degraded,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=said,
+        metadata=quality_metadata(quality),
+    )
+    # What the run's checks said (every other check of a month's run is evaluated before its export), and this one.
+    checks = run_check_outcomes(context.instance, context.run.run_id) + [
+        CheckOutcome("bua_export", "publishable", not quality.degraded, "WARN", said)
+    ]
     return dg.MaterializeResult(
         metadata={
             "rows": sum(f.rows for f in files),
             "path": (delivered or written)[-1],
             "snapshot": run.snapshot,
             "promotion": reason,
+            "promoted": promoted,
+            "degraded": dg.MetadataValue.json(list(quality.reasons)),
+            "accepted_degraded": dg.MetadataValue.json(
+                acceptance.record() if acceptance and promoted and quality.degraded else None
+            ),
+            "run_checks": counts_text(check_counts(checks)),
             "export_paths": dg.MetadataValue.json(written),
             "integration_paths": dg.MetadataValue.json(delivered),
             "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in body["files"]}),
             "glue_tables": dg.MetadataValue.json(glue_tables),
-        }
+        },
+        check_results=[publishable],
     )
+
+
+def month_quality(store, month: AccrualMonth, min_delivery_share: float, max_estimated_share: float) -> MonthQuality:
+    """The month's verdict (billing/degraded.py) from interval_reads' file logs and quarantine and
+    nem12_estimates' coverage."""
+    key, previous = month.key, month.previous.key
+    return judge_month(
+        month,
+        store.read("interval_reads", key, "files"),
+        store.read("interval_reads", previous, "files") if store.exists("interval_reads", previous, "files") else None,
+        store.read("interval_reads", key, "quarantine"),
+        store.read("nem12_estimates", key, "coverage").to_pandas()
+        if store.exists("nem12_estimates", key, "coverage")
+        else None,
+        min_delivery_share=min_delivery_share,
+        max_estimated_share=max_estimated_share,
+    )
+
+
+def quality_metadata(quality: MonthQuality) -> dict:
+    providers = quality.providers.assign(share=lambda f: f["share"].astype(float))
+    providers["quarantined_share"] = providers["quarantined_share"].astype(float)
+    ints = ("files", "register_days", "previous_files", "previous_register_days", "files_rejected")
+    return {
+        "reasons": dg.MetadataValue.json(list(quality.reasons)),
+        "notes": dg.MetadataValue.json(list(quality.notes)),
+        "estimated_share": quality.estimated_share,
+        "max_estimated_share": quality.max_estimated_share,
+        "providers": table_metadata(
+            providers.astype({"degraded": str}),
+            {c: "int" for c in (*ints, "delivered", "quarantined")} | {"share": "float", "quarantined_share": "float"},
+        ),
+    }
 
 
 def register_for_analysts(context, store, catalog: AnalystCatalogResource, key: str) -> list[str]:

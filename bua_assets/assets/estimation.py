@@ -20,12 +20,18 @@ from bua_assets.assets.lake_reads import (
     recent_actual_days,
     registers_of,
 )
+from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, utility_profiles
 from bua_assets.assets.teams import team
 from bua_assets.estimation.basic_estimates import estimated_month_end_reads
 from bua_assets.estimation.estimate_files import estimate_files, estimated_reads
 from bua_assets.estimation.intervals import READ_COLUMNS
-from bua_assets.estimation.missing_days import estimate_missing_days, missing_register_days
+from bua_assets.estimation.missing_days import (
+    estimate_missing_days,
+    estimation_coverage,
+    missing_register_days,
+    unbilled_interval_days,
+)
 from bua_assets.estimation.unbilled import unbilled_consumption as compute_unbilled_consumption
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
@@ -142,7 +148,8 @@ horizon_interval_reads = dg.AssetDep("interval_reads", partition_mapping=HORIZON
     **team("estimation"),
     description="Estimated intervals for every unbilled interval register-day without meter data, written as "
     "NEM12 files (quality E57) under the month's folder, read back by our reader and loaded as "
-    "the estimated_reads dataset.",
+    "the estimated_reads dataset; coverage: per month, the unbilled interval register-days, with and "
+    "without meter data.",
 )
 def nem12_estimates(
     context: dg.AssetExecutionContext, lake: LakeResource, meter_data: MeterDataResource
@@ -151,7 +158,8 @@ def nem12_estimates(
     registers = registers_of(store, key)
     interval = registers[registers["read_kind"] == "INTERVAL"]
     months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
-    missing = missing_register_days(months, interval, metered_days(store, months["year_mnth"].unique()))
+    days = unbilled_interval_days(months, interval)
+    missing = missing_register_days(months, interval, metered_days(store, months["year_mnth"].unique()), days)
     estimates = estimate_missing_days(
         missing, interval, micro_scalars_of(store, key)["scalar"], recent_actual_days(store, key), macro_of(store, key)
     )
@@ -169,7 +177,11 @@ def nem12_estimates(
         estimated = estimated_reads(files)
         writer.write("estimated_reads", estimated)
         writer.write("exceptions", pa.Table.from_pandas(estimates.not_estimated, preserve_index=False))
+        # how much of each month's unbilled interval data is ours, not the meter's (billing/degraded.py)
+        coverage = estimation_coverage(days, missing, estimates.not_estimated)
+        writer.write("coverage", pa.Table.from_pandas(coverage, preserve_index=False))
     own = estimates.own_level
+    month = coverage[coverage["month"] == AccrualMonth.from_key(key).start]
     return dg.MaterializeResult(
         metadata={
             "rows": estimated.num_rows,
@@ -180,6 +192,13 @@ def nem12_estimates(
             "not_estimated": len(estimates.not_estimated),
             "register_days_own_level": int(own.sum()),
             "register_days_segment_scalar": int((~own).sum()),
+            # the month's unbilled interval register-days without meter data (estimated or not)
+            "estimated_share": float(month["estimated_share"].iloc[0]) if len(month) else 0.0,
+            "coverage": table_metadata(
+                coverage.astype({"month": str}),
+                {c: "int" for c in ("register_days", "metered", "estimated", "not_estimated")}
+                | {"estimated_share": "float"},
+            ),
         }
     )
 

@@ -14,6 +14,12 @@ overwrites another's. The integration prefix holds one export per month, the off
 - ``always`` / ``never`` for the run (run config), or ``bua-assets promote --month --snapshot`` to
   name the official export afterwards: it copies that snapshot's files, checked against its
   manifest, into the integration prefix (manifest last, as every export).
+
+A degraded month (``billing/degraded.py``: its manifest's ``quality``) is promoted by neither
+without an acceptance (run tag ``bua/accept_degraded`` or ``--accept-degraded REASON``), which the
+promoted manifest then carries. Every promotion is appended to the month's promotion log,
+``export/csv/<run_date>/BUA_promotions_<YYYYMM>.jsonl`` (when, which snapshot, by whom, and any
+degraded month accepted), which a later promotion does not overwrite.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from bua_assets.billing.degraded import ACCEPT_TAG, Acceptance, MonthQuality
 from bua_assets.billing.export import INTEGRATION_PREFIX, ExportFile, Target, manifest, publish
 from bua_assets.months import AccrualMonth
 
@@ -71,7 +78,9 @@ def parse_created(text: str | None) -> datetime | None:
     return created if created.tzinfo else created.replace(tzinfo=UTC)  # RDS gives UTC without an offset
 
 
-def snapshot_manifest(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun) -> bytes:
+def snapshot_manifest(
+    files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, quality: MonthQuality | None = None
+) -> bytes:
     body = json.loads(manifest(files, month.label, str(month.run_date)))
     body.update(
         {
@@ -80,14 +89,32 @@ def snapshot_manifest(files: list[ExportFile], month: AccrualMonth, run: Snapsho
             "rehearsal": run.rehearsal,
         }
     )
+    if quality is not None:
+        body["quality"] = quality.record()  # a degraded month is promoted only with an acceptance
     return json.dumps(body, indent=2).encode()
 
 
-def export_snapshot(files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, export: Target) -> list[str]:
+def export_snapshot(
+    files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, export: Target, quality: MonthQuality | None = None
+) -> list[str]:
     """The run's CSVs and manifest under its snapshot's folder (replacing only an earlier run on the same snapshot)."""
     return publish(
-        export, snapshot_folder(month, run.snapshot), files, month.compact, snapshot_manifest(files, month, run)
+        export,
+        snapshot_folder(month, run.snapshot),
+        files,
+        month.compact,
+        snapshot_manifest(files, month, run, quality),
     )
+
+
+def degraded_reasons(body: dict) -> list[str]:
+    """Why a snapshot's export (its manifest) is degraded; empty when it is not (or predates the judgement)."""
+    quality = body.get("quality") or {}
+    return list(quality.get("reasons") or []) if quality.get("degraded") else []
+
+
+class DegradedExport(ValueError):
+    """A degraded month's export, promoted without an acceptance."""
 
 
 def promoted_manifest(integration: Target, month: AccrualMonth) -> dict | None:
@@ -151,10 +178,20 @@ def _subfolders(target: Target, folder: str) -> list[str]:
     return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
 
 
-def promote(export: Target, integration: Target, month: AccrualMonth, snapshot: str) -> list[str]:
+def promote(
+    export: Target,
+    integration: Target,
+    month: AccrualMonth,
+    snapshot: str,
+    acceptance: Acceptance | None = None,
+    by: str = "",
+) -> list[str]:
     """Copy ``snapshot``'s export for the month into the integration prefix (the month's files there
     replaced, manifest last). Each file is checked against the snapshot's manifest first: an export
-    that does not match its manifest is never promoted."""
+    that does not match its manifest is never promoted. A degraded export (its manifest's
+    ``quality``) is refused (DegradedExport, naming why) unless ``acceptance`` is given; the
+    promoted manifest then carries it as ``accepted_degraded``. ``by``: who promotes (the promotion
+    log's entry; the acceptance's ``by`` when there is one)."""
     folder = snapshot_folder(month, snapshot)
     name = manifest_name(folder, month)
     if name not in export.list(folder):
@@ -164,10 +201,55 @@ def promote(export: Target, integration: Target, month: AccrualMonth, snapshot: 
             f"(exported snapshots: {', '.join(known) or 'none'})"
         )
     body = export.get(name)
+    parsed = json.loads(body)
+    reasons = degraded_reasons(parsed)
+    if reasons and acceptance is None:
+        raise DegradedExport(
+            f"the export of {month} on snapshot {snapshot} is degraded: {'; '.join(reasons)}. It is not promoted "
+            f"without an acceptance: `bua-assets promote --month {month} --snapshot {snapshot} "
+            f"--accept-degraded REASON` (or the run tag {ACCEPT_TAG}=REASON)"
+        )
     files = []
-    for entry in json.loads(body)["files"]:
+    for entry in parsed["files"]:
         data = export.get(f"{folder}/{entry['name']}")
         if hashlib.sha256(data).hexdigest() != entry["sha256"]:
             raise ValueError(f"{export.uri(folder)}/{entry['name']} does not match its manifest: not promoted")
         files.append(ExportFile(entry["name"], data, entry["rows"]))
-    return publish(integration, INTEGRATION_PREFIX, files, month.compact, body)
+    accepted = acceptance if reasons else None  # a month that is not degraded needs (and records) no acceptance
+    if accepted is not None:
+        body = json.dumps(parsed | {"accepted_degraded": accepted.record()}, indent=2).encode()
+    previous = (promoted_manifest(integration, month) or {}).get("snapshot")
+    paths = publish(integration, INTEGRATION_PREFIX, files, month.compact, body)
+    log_promotion(
+        export,
+        month,
+        {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "snapshot": snapshot,
+            "previous": previous,
+            "by": accepted.by if accepted else by,
+            "degraded": reasons,
+            "accepted_degraded": accepted.record() if accepted else None,
+            "manifest": paths[-1],
+        },
+    )
+    return paths
+
+
+def promotion_log_name(month: AccrualMonth) -> str:
+    return f"{run_date_folder(month)}/BUA_promotions_{month.compact}.jsonl"
+
+
+def log_promotion(export: Target, month: AccrualMonth, entry: dict) -> None:
+    """Append one promotion to the month's promotion log (JSON lines beside the snapshots' folders)."""
+    name = promotion_log_name(month)
+    earlier = export.get(name) if name in export.list(run_date_folder(month)) else b""
+    export.put(name, earlier + json.dumps(entry).encode() + b"\n")
+
+
+def promotions(export: Target, month: AccrualMonth) -> list[dict]:
+    """The month's promotions, oldest first."""
+    name = promotion_log_name(month)
+    if name not in export.list(run_date_folder(month)):
+        return []
+    return [json.loads(line) for line in export.get(name).decode().splitlines() if line.strip()]

@@ -21,24 +21,35 @@ from bua_assets.estimation.profiles import MacroProfiles
 NOT_ESTIMATED_REASON = "no micro scalar or macro profile for the register: day not estimated"
 
 
-def missing_register_days(unbilled_months: pd.DataFrame, interval: pd.DataFrame, metered: pd.DataFrame) -> pd.DataFrame:
-    """The unbilled days of each interval register (``interval``: utility_profiles registers with
-    register_id and utility_id) that ``metered`` (register_id, read_date) does not have, once per
-    register and date, with the register's attributes; ``date`` is datetime64[s]. A register's
-    days are only those it is installed on (``active_from``..``active_to``, when given)."""
+def unbilled_interval_days(unbilled_months: pd.DataFrame, interval: pd.DataFrame) -> pd.DataFrame:
+    """Every unbilled day of each interval register (``interval``: utility_profiles registers with
+    register_id and utility_id), once per register and date (a supply point that changed hands
+    on a day is one register-day): account_id, utility_id, year_mnth, register_id (int64), date
+    (datetime64[s]). A register's days are only those it is installed on (``active_from``..
+    ``active_to``, when given)."""
     bounds = [c for c in ("active_from", "active_to") if c in interval]
     days = register_days(unbilled_months, interval[["register_id", "utility_id", *bounds]]).drop_duplicates(
         ["register_id", "date"]
     )
+    return days.assign(
+        register_id=days["register_id"].astype("int64"), date=days["date"].to_numpy().astype("datetime64[s]")
+    )
+
+
+def missing_register_days(
+    unbilled_months: pd.DataFrame, interval: pd.DataFrame, metered: pd.DataFrame, days: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The unbilled days of each interval register (``interval``: utility_profiles registers with
+    register_id and utility_id) that ``metered`` (register_id, read_date) does not have, once per
+    register and date, with the register's attributes; ``date`` is datetime64[s]. ``days``:
+    unbilled_interval_days of the same window, when the caller has it already."""
+    days = unbilled_interval_days(unbilled_months, interval) if days is None else days
     have = pd.DataFrame(
         {
             "register_id": metered["register_id"].astype("int64"),
             "_have": True,
             "date": metered["read_date"].to_numpy().astype("datetime64[s]"),
         }
-    )
-    days = days.assign(
-        register_id=days["register_id"].astype("int64"), date=days["date"].to_numpy().astype("datetime64[s]")
     )
     missing = days[days.merge(have, on=["register_id", "date"], how="left")["_have"].isna().to_numpy()]
     return missing.merge(interval, on=["register_id", "utility_id"])
@@ -107,3 +118,30 @@ def estimate_missing_days(
         }
     )
     return MissingDayEstimates(missing, half_hours, own, not_estimated)
+
+
+COVERAGE_COLUMNS = ["month", "register_days", "metered", "estimated", "not_estimated", "estimated_share"]
+
+
+def estimation_coverage(days: pd.DataFrame, missing: pd.DataFrame, not_estimated: pd.DataFrame) -> pd.DataFrame:
+    """Per calendar month of the unbilled window: its unbilled interval register-days
+    (``days``: unbilled_interval_days), how many had meter data, how many of the rest
+    (``missing``: missing_register_days) we estimated, and how many could not be estimated
+    (``not_estimated``: register_id, date). ``estimated_share`` is the share without meter data
+    (estimated, or not even that): what a degraded month is judged on (billing/degraded.py)."""
+
+    def per_month(dates: pd.Series) -> pd.Series:
+        return pd.Series(dates.to_numpy().astype("datetime64[M]")).value_counts()
+
+    total, without = per_month(days["date"]), per_month(missing["date"])
+    out = pd.concat(
+        {"register_days": total, "without": without, "not_estimated": per_month(not_estimated["date"])},
+        axis=1,
+        sort=True,
+    )
+    out = out.reindex(total.index).fillna(0).astype("int64").sort_index()
+    out["metered"] = out["register_days"] - out["without"]
+    out["estimated"] = out["without"] - out["not_estimated"]
+    out["estimated_share"] = (out["without"] / out["register_days"]).round(4)
+    out["month"] = out.index.to_numpy().astype("datetime64[D]").astype(object)  # datetime.date: a date column
+    return out.reset_index(drop=True)[COVERAGE_COLUMNS]

@@ -8,13 +8,19 @@ import pandas as pd
 import pyarrow as pa
 
 COLUMNS = ["provider", "files", "register_days", "previous_files", "previous_register_days", "share", "status"]
+UNKNOWN_PROVIDER = "(unknown: file rejected before its header)"
+
+
+def providers_of(files: pa.Table) -> pd.Series:
+    """The meter data provider of each file of a file log: ``from_participant`` of its 100 header."""
+    return files["from_participant"].to_pandas().fillna(UNKNOWN_PROVIDER)
 
 
 def _per_provider(files: pa.Table) -> pd.DataFrame:
     """Files and register-days per provider (``from_participant`` of the 100 header); a rejected
     file delivered nothing usable, so it counts as a file but with no register-days."""
-    frame = files.select(["from_participant", "register_days", "rejected"]).to_pandas()
-    frame["provider"] = frame["from_participant"].fillna("(unknown: file rejected before its header)")
+    frame = files.select(["register_days", "rejected"]).to_pandas()
+    frame["provider"] = providers_of(files)
     frame["register_days"] = frame["register_days"].where(~frame["rejected"].astype(bool), 0)
     return frame.groupby("provider").agg(files=("provider", "size"), register_days=("register_days", "sum"))
 
@@ -45,12 +51,19 @@ def describe_shortfalls(table: pd.DataFrame, min_share: float) -> str:
     short = table[table["status"].isin(["missing", "below"])]
     if short.empty:
         return f"every provider delivered at least {min_share:.0%} of last month's register-days"
-    parts = [
-        f"{r.provider}: no usable deliveries this month ({r.previous_register_days} register-days "
-        f"in {r.previous_files} files last month)"
-        if r.status == "missing"
-        else f"{r.provider}: {r.register_days} register-days, {r.share:.0%} of last month's "
-        f"{r.previous_register_days} (below {min_share:.0%})"
-        for r in short.itertuples()
-    ]
-    return "meter data deliveries short: " + "; ".join(parts)
+    return "meter data deliveries short: " + "; ".join(
+        f"{r.provider}: {shortfall(r, min_share)}" for r in short.itertuples()
+    )
+
+
+def shortfall(row, min_share: float) -> str:
+    """What a ``missing`` or ``below`` provider's row of delivery_shortfalls says."""
+    if row.status == "missing":
+        return (
+            f"no usable deliveries this month ({row.previous_register_days} register-days "
+            f"in {row.previous_files} files last month)"
+        )
+    return (
+        f"{row.register_days} register-days, {row.share:.0%} of last month's "
+        f"{row.previous_register_days} (below {min_share:.0%})"
+    )

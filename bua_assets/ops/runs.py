@@ -32,6 +32,29 @@ class CheckOutcome:
     def name(self) -> str:
         return f"{self.asset}.{self.check}"
 
+    @property
+    def outcome(self) -> str:
+        """passed, warned (did not pass at WARN) or failed (did not pass at ERROR)."""
+        return "passed" if self.passed else "warned" if self.severity == "WARN" else "failed"
+
+
+def check_counts(checks: list[CheckOutcome]) -> dict[str, int]:
+    """How many of a run's check evaluations passed, warned and failed."""
+    return {k: sum(c.outcome == k for c in checks) for k in ("passed", "warned", "failed")}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    return f"{counts['passed']} passed, {counts['warned']} warned, {counts['failed']} failed"
+
+
+def exceptions_by_code(by_source_and_code: dict[str, int]) -> dict[str, int]:
+    """The errors asset's counts per "source:code" summed per code, largest first (then by code)."""
+    totals: dict[str, int] = {}
+    for key, n in by_source_and_code.items():
+        code = key.split(":", 1)[1] if ":" in key else key
+        totals[code] = totals.get(code, 0) + int(n)
+    return dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
+
 
 @dataclass
 class RunFacts:
@@ -50,6 +73,15 @@ class RunFacts:
     export_location: str = ""
     note: str = ""  # the operator's note: run tag bua/note
     job: str = ""
+    exceptions: dict[str, int] | None = None  # the run's errors by code (None: errors not materialised)
+    promotion: str = ""  # bua_export's word on promotion (why promoted, kept apart or held back)
+    promoted: bool | None = None  # None: the run did not export
+    degraded: list[str] = field(default_factory=list)  # why the month is degraded (billing/degraded.py)
+    accepted_degraded: dict | None = None  # the acceptance that promoted a degraded month
+
+    @property
+    def check_counts(self) -> dict[str, int]:
+        return check_counts(self.checks)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -105,8 +137,15 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
     ]
     if facts.note:
         lines.append(f"Note: {facts.note}")
+    counts = facts.check_counts
     if facts.status == "SUCCESS":
         subject = f"BUA {month}: done"
+        if facts.degraded and not facts.promoted:
+            subject += ", DEGRADED: not published"
+        elif facts.degraded:
+            subject += ", degraded: published on acceptance"
+        if counts["warned"]:
+            subject += f" ({counts['warned']} {'check' if counts['warned'] == 1 else 'checks'} warned)"
         total = float(facts.totals["net_amount"].sum()) if facts.totals is not None else 0.0
         previous = float(facts.totals["previous_net_amount"].sum()) if facts.totals is not None else 0.0
         lines += [
@@ -121,6 +160,8 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
                     f"{_money(row.previous_net_amount):>12} {_money(row.change):>12}"
                 )
         lines += ["", f"Export: {facts.export_location or '(none)'}"]
+        if facts.promotion:
+            lines.append(f"Promotion: {facts.promotion}")
     else:
         failed = blocking_failure(facts)
         step = ", ".join(facts.failed_steps) or "(no step failed: the run was stopped)"
@@ -131,12 +172,15 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
         for name, error in facts.failure_messages.items():
             lines.append(f"Error in {name}: {error}")
         lines.append("Re-run: open the run, Re-execute > From failure")
-    lines += ["", "Checks:"]
+    lines += ["", f"Checks: {counts_text(counts)}" if facts.checks else "Checks:"]
     lines += [
         f"  {c.name}: {'passed' if c.passed else 'FAILED (' + c.severity + ')'}"
         + ("" if c.passed or not c.description else f" - {c.description}")
         for c in facts.checks
     ] or ["  (none evaluated)"]
+    if facts.exceptions is not None:
+        lines += ["", "Exceptions by code:"]
+        lines += [f"  {code}: {n:,}" for code, n in facts.exceptions.items()] or ["  (none)"]
     return subject[:SNS_SUBJECT_MAX], "\n".join(lines) + "\n"
 
 
@@ -157,10 +201,16 @@ RUN_LOG_SCHEMA = pa.schema(
         ("previous_net_amount", pa.float64()),
         ("totals", pa.string()),  # JSON: [{state, fuel, net_amount, previous_net_amount, change}]
         ("checks_passed", pa.int32()),
-        ("checks_failed", pa.int32()),
+        ("checks_failed", pa.int32()),  # did not pass at ERROR (before issue 23: at any severity)
         ("checks", pa.string()),  # JSON
         ("export_location", pa.string()),
         ("note", pa.string()),
+        ("checks_warned", pa.int32()),  # did not pass at WARN
+        ("exceptions", pa.string()),  # JSON: code -> rows of the month's errors (this run's)
+        ("promotion", pa.string()),
+        ("promoted", pa.bool_()),
+        ("degraded", pa.string()),  # JSON: why the month is degraded ([] when it is not)
+        ("accepted_degraded", pa.string()),  # JSON: reason, by, via, at of the acceptance that promoted it
     ]
 )
 
@@ -189,8 +239,9 @@ def run_record(facts: RunFacts) -> dict:
             round_cents(float(totals["previous_net_amount"].sum())) if facts.status == "SUCCESS" else None
         ),
         "totals": json.dumps(totals.astype({"state": str, "fuel": str}).to_dict("records")),
-        "checks_passed": sum(c.passed for c in facts.checks),
-        "checks_failed": sum(not c.passed for c in facts.checks),
+        "checks_passed": facts.check_counts["passed"],
+        "checks_failed": facts.check_counts["failed"],
+        "checks_warned": facts.check_counts["warned"],
         "checks": json.dumps(
             [
                 {"check": c.name, "passed": c.passed, "severity": c.severity, "description": c.description}
@@ -199,6 +250,11 @@ def run_record(facts: RunFacts) -> dict:
         ),
         "export_location": facts.export_location,
         "note": facts.note,
+        "exceptions": None if facts.exceptions is None else json.dumps(facts.exceptions),
+        "promotion": facts.promotion,
+        "promoted": facts.promoted,
+        "degraded": json.dumps(facts.degraded),
+        "accepted_degraded": None if facts.accepted_degraded is None else json.dumps(facts.accepted_degraded),
     }
 
 
@@ -208,6 +264,9 @@ def append_run(existing: pa.Table | None, record: dict) -> pa.Table:
     new = pa.Table.from_pylist([record], schema=RUN_LOG_SCHEMA)
     if existing is None or existing.num_rows == 0:
         return new
+    for f in RUN_LOG_SCHEMA:  # a log written before a column was added has it empty
+        if f.name not in existing.column_names:
+            existing = existing.append_column(f.name, pa.nulls(existing.num_rows, f.type))
     existing = existing.select(RUN_LOG_SCHEMA.names).cast(RUN_LOG_SCHEMA)
     kept = existing.filter(pc.not_equal(existing["run_id"], record["run_id"]))
     return pa.concat_tables([kept, new]).sort_by([("started", "ascending"), ("run_id", "ascending")])
