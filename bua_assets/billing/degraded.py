@@ -42,7 +42,9 @@ ACCEPT_TAG = "bua/accept_degraded"  # run tag: its value is the reason the degra
 NOT_LOST = frozenset({"superseded", "duplicate_record", "outside_month"})
 # Codes given after a file was staged (sql/transform/interval_reads.sql): those register-days are in
 # the file log's register_days already; every other quarantined register-day was left out by the reader.
-STAGED = frozenset({"invalid_nmi", "unknown_uom", "outside_month", "duplicate_record", "superseded"})
+STAGED = frozenset(
+    {"invalid_nmi", "unknown_uom", "outside_month", "duplicate_record", "superseded", "implausible_peak"}
+)
 PROVIDER_COLUMNS = [*COLUMNS, "files_rejected", "delivered", "quarantined", "quarantined_share", "degraded"]
 
 
