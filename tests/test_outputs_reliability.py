@@ -90,6 +90,18 @@ def test_export_is_byte_identical_in_two_homes_and_reconciliation_counts_against
     )
     assert verdict.metadata["accounts_missing"].value == [lost]
 
+    # Per supply point: a supply point's priced lines lost (here before every output, so the totals
+    # still agree) is named, though its account is in the summary.
+    lines = lake.read("invoice_line_items", PARTITION, "invoice_line_items").to_pandas()
+    dropped = lines[["account_id", "utility_id"]].drop_duplicates().iloc[0]
+    kept = lines[(lines["account_id"] != dropped["account_id"]) | (lines["utility_id"] != dropped["utility_id"])]
+    verdict = reconcile(lake, PARTITION, kept, lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas())
+    assert not verdict.passed
+    assert "1 supply points with unbilled days neither priced nor in the exceptions" in verdict.description
+    assert verdict.metadata["supply_points_unpriced"].value == [
+        {"account_id": int(dropped["account_id"]), "utility_id": int(dropped["utility_id"])}
+    ]
+
 
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys

@@ -38,6 +38,7 @@ from bua_assets.billing.outputs import (
     state_fuel_totals,
 )
 from bua_assets.billing.outputs import accrual_summary as finance_summary
+from bua_assets.billing.reconciliation import unreconciled_supply_points
 from bua_assets.billing.rehearsal import (
     NO_SNAPSHOT,
     SnapshotRun,
@@ -218,6 +219,16 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
 EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_items")
 
 
+def supply_point_exceptions(store, key) -> pd.DataFrame:
+    """account_id, utility_id (NaN when the exception names the account only) of every exception
+    of the month (window, consumption, pricing)."""
+    frames = []
+    for asset in EXCEPTION_DATASETS:
+        frame = store.read(asset, key, "exceptions").to_pandas()
+        frames.append(frame.reindex(columns=["account_id", "utility_id"]))
+    return pd.concat(frames, ignore_index=True)
+
+
 def account_exceptions(store, key) -> pd.DataFrame:
     """account_id, code of every account-level exception of the month (window, consumption, pricing)."""
     return pd.concat(
@@ -284,8 +295,10 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
             "reconciliation",
             asset="accrual_summary",
             description="line items, monthly table, account summary and finance summary "
-            "agree to the cent; every account in the window is in the account "
-            "summary or the exceptions",
+            "agree to the cent; every account open in CORE or in the window is in the account "
+            "summary or the exceptions; every supply point with unbilled days is priced or in the "
+            "exceptions. Blocking: a month that does not reconcile is not exported",
+            blocking=True,
         )
     ],
     description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
@@ -355,14 +368,22 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
     # Counted against CORE itself: an account open in the month that any step lost fails the check.
     expected = set(open_accounts.astype(int)) | set(window["account_id"].astype(int))
     missing = sorted(expected - set(accounts["account_id"].astype(int)) - excepted)
+    unpriced = unreconciled_supply_points(window, lines, supply_point_exceptions(store, key))
     agree = len(set(totals.values())) == 1
     return dg.AssetCheckResult(
         check_name="reconciliation",
-        passed=agree and not missing,
+        passed=agree and not missing and unpriced.empty,
+        severity=dg.AssetCheckSeverity.ERROR,
         description=("totals agree to the cent" if agree else f"totals differ: {totals}")
         + (
             f"; {len(missing)} accounts open in CORE in neither the summary nor the exceptions (e.g. {missing[:10]})"
             if missing
+            else ""
+        )
+        + (
+            f"; {len(unpriced)} supply points with unbilled days neither priced nor in the exceptions "
+            f"(e.g. account/utility {[tuple(r) for r in unpriced.head(10).itertuples(index=False)]})"
+            if len(unpriced)
             else ""
         ),
         metadata={
@@ -375,6 +396,10 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
             "accounts_excepted": len(excepted),
             "accounts_in_summary": int(accounts["account_id"].nunique()),
             "accounts_missing": dg.MetadataValue.json(missing[:50]),
+            "supply_points_in_window": int(len(window[["account_id", "utility_id"]].drop_duplicates())),
+            "supply_points_unpriced": dg.MetadataValue.json(
+                [{"account_id": int(a), "utility_id": int(u)} for a, u in unpriced.head(50).itertuples(index=False)]
+            ),
         },
     )
 
