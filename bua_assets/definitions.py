@@ -31,6 +31,7 @@ from bua_assets.jobs import bua_teardown, monthly_bua_job
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
+from bua_assets.ops.snapshot_watch import DEFAULT_DEADLINE_HOURS
 from bua_assets.resources import (
     AnalystCatalogResource,
     AnonymiseResource,
@@ -46,6 +47,7 @@ from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.run_sensors import bua_month_failed, bua_month_succeeded, bua_run_log
 from bua_assets.sensors import earl_snapshot_sensor
 from bua_assets.settings import DEFAULT_PARTICIPANT_ID, defaults
+from bua_assets.snapshot_watch_sensor import month_end_snapshot_watch
 
 ALL_ASSETS = [
     core_snapshot,
@@ -70,7 +72,7 @@ ALL_ASSETS = [
 
 # operations (issue 16): the run log (kept by the run-status sensors) and those sensors
 OPERATIONS_ASSETS = [bua_run_log]
-OPERATIONS_SENSORS = [bua_month_succeeded, bua_month_failed]
+OPERATIONS_SENSORS = [bua_month_succeeded, bua_month_failed, month_end_snapshot_watch]
 
 
 def _env_or(name: str, default):
@@ -144,6 +146,7 @@ def build_resources() -> dict:
         "notify": NotifyResource(
             topic_arn=_env_or("BUA_NOTIFY_TOPIC_ARN", ""),
             ui_base_url=_env_or("BUA_UI_BASE_URL", "http://localhost:3000"),
+            snapshot_deadline_hours=_env_float("BUA_SNAPSHOT_DEADLINE_HOURS", DEFAULT_DEADLINE_HOURS),
             **_aws("BUA_SNS_ENDPOINT_URL"),
         ),
         "export": ExportResource(
