@@ -231,6 +231,29 @@ def _export_targets():
     return build_resources()["export"].process_config_and_initialize().targets()
 
 
+def cmd_preflight(args) -> int:
+    """Exit 0 when every probe passes, 1 naming each that does not (bua_assets/preflight_job.py)."""
+    import re
+
+    from bua_assets.definitions import build_resources
+    from bua_assets.preflight_job import preflight_findings
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print(f"bua-assets preflight: --month {args.month!r} is not YYYY-MM", file=sys.stderr)
+        return 2
+    names = ("core_db", "rds", "lake", "meter_data", "export", "earl_queue", "notify", "eks")
+    resources = build_resources()
+    findings = preflight_findings(args.month, **{n: resources[n] for n in names})
+    if args.json:
+        print(
+            json.dumps({"month": args.month, "ok": all(f.ok for f in findings), "checks": [vars(f) for f in findings]})
+        )
+    else:
+        for f in findings:
+            print(f)
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def cmd_promote(args) -> int:
     import getpass
     from zoneinfo import ZoneInfo
@@ -433,6 +456,11 @@ def _add_operations_commands(sub) -> None:
     )
     pr.add_argument("--list", action="store_true", help="list the month's exported snapshots (* = official)")
     pr.set_defaults(func=cmd_promote)
+
+    pf = sub.add_parser("preflight", help="check every part a month's run needs answers, before running it")
+    pf.add_argument("--month", required=True, help="YYYY-MM, the accrual month about to run")
+    pf.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    pf.set_defaults(func=cmd_preflight)
 
     pe = sub.add_parser("period", help="accrue a period of whole months: each monthly partition, totals combined")
     pe.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD, a first of the month")

@@ -32,6 +32,7 @@ from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
 from bua_assets.ops.snapshot_watch import DEFAULT_DEADLINE_HOURS
+from bua_assets.preflight_job import bua_preflight
 from bua_assets.resources import (
     AnalystCatalogResource,
     AnonymiseResource,
@@ -161,7 +162,7 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
-    jobs=[monthly_bua_job, bua_teardown],
+    jobs=[monthly_bua_job, bua_teardown, bua_preflight],
     sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
     resources=build_resources(),
     # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
