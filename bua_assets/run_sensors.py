@@ -14,6 +14,7 @@ import pandas as pd
 
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
+from bua_assets.billing.rehearsal import parse_created
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 from bua_assets.ops.runs import (
@@ -122,6 +123,7 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
         month=key,
         status="SUCCESS" if run.status == dg.DagsterRunStatus.SUCCESS else "FAILURE",
         snapshot=run.tags.get("bua/snapshot", "(none: the configured CORE database)"),
+        snapshot_created=_snapshot_created(run),
         started=started,
         ended=ended,
         code_version=code_version(),
@@ -167,6 +169,14 @@ def run_tags(facts: RunFacts) -> dict[str, str]:
 
 def _utc(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def _snapshot_created(run: dg.DagsterRun) -> datetime | None:
+    """The EARL event's snapshot time (run tag); a tag that is not a time is left out, not a crash."""
+    try:
+        return parse_created(run.tags.get("bua/snapshot_created"))
+    except ValueError:
+        return None
 
 
 def record_and_notify(

@@ -199,3 +199,17 @@ def test_a_run_log_written_before_the_new_columns_takes_new_runs():
     log = append_run(older, run_record(facts(run_id="def-456", started=datetime(2026, 11, 2, tzinfo=UTC))))
     assert log["run_id"].to_pylist() == ["abc-123", "def-456"]
     assert log["promoted"].to_pylist() == [None, True] and log["checks_warned"].to_pylist() == [None, 1]
+
+
+def test_the_time_from_snapshot_to_export_is_logged_and_said():
+    taken = datetime(2026, 10, 31, 14, 5, tzinfo=UTC)  # midnight-ish in Sydney, 1 November
+    exported = facts(snapshot_created=taken)
+    assert exported.snapshot_to_export_seconds == (datetime(2026, 11, 1, 2, 4, 5, tzinfo=UTC) - taken).total_seconds()
+    _, body = message(exported, "http://ui")
+    assert "Snapshot to export: 11h 59m 05s" in body
+    row = run_record(exported)
+    assert row["snapshot_created"] == taken and row["snapshot_to_export_seconds"] == 43145.0
+    assert pa.Table.from_pylist([row], schema=RUN_LOG_SCHEMA).num_rows == 1
+    # A run that did not export, or has no snapshot (the embedded default), says nothing of it.
+    assert facts(snapshot_created=taken, promoted=None).snapshot_to_export_seconds is None
+    assert "Snapshot to export" not in message(facts(), "http://ui")[1]

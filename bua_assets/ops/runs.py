@@ -78,6 +78,15 @@ class RunFacts:
     promoted: bool | None = None  # None: the run did not export
     degraded: list[str] = field(default_factory=list)  # why the month is degraded (billing/degraded.py)
     accepted_degraded: dict | None = None  # the acceptance that promoted a degraded month
+    snapshot_created: datetime | None = None  # when CORE's snapshot was taken (the EARL event)
+
+    @property
+    def snapshot_to_export_seconds(self) -> float | None:
+        """From the snapshot to the end of the run that exported it: what the month-end waits."""
+        exported = self.promoted is not None
+        if not (exported and self.snapshot_created and self.ended):
+            return None
+        return (self.ended - self.snapshot_created).total_seconds()
 
     @property
     def check_counts(self) -> dict[str, int]:
@@ -112,6 +121,9 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
@@ -135,6 +147,8 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
         f"Run: {facts.run_id} ({link})",
         f"Duration: {_duration(facts.duration_seconds)}",
     ]
+    if facts.snapshot_to_export_seconds is not None:
+        lines.append(f"Snapshot to export: {_duration(facts.snapshot_to_export_seconds)}")
     if facts.note:
         lines.append(f"Note: {facts.note}")
     counts = facts.check_counts
@@ -211,6 +225,8 @@ RUN_LOG_SCHEMA = pa.schema(
         ("promoted", pa.bool_()),
         ("degraded", pa.string()),  # JSON: why the month is degraded ([] when it is not)
         ("accepted_degraded", pa.string()),  # JSON: reason, by, via, at of the acceptance that promoted it
+        ("snapshot_created", pa.timestamp("us", tz="UTC")),
+        ("snapshot_to_export_seconds", pa.float64()),  # from the snapshot to the run that exported it
     ]
 )
 
@@ -255,6 +271,8 @@ def run_record(facts: RunFacts) -> dict:
         "promoted": facts.promoted,
         "degraded": json.dumps(facts.degraded),
         "accepted_degraded": None if facts.accepted_degraded is None else json.dumps(facts.accepted_degraded),
+        "snapshot_created": facts.snapshot_created,
+        "snapshot_to_export_seconds": facts.snapshot_to_export_seconds,
     }
 
 
