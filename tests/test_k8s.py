@@ -121,7 +121,7 @@ def test_dagster_definitions_validate_with_the_k8s_executor(tmp_path):
 
 
 def test_deploy_configmap_selects_the_k8s_executor_and_holds_no_secrets():
-    manifest = yaml.safe_load((REPO / "deploy" / "bua-dagster-env.yaml").read_text())
+    manifest = yaml.safe_load((REPO / "deploy" / "k8s" / "bua-dagster-env.yaml").read_text())
     launcher = yaml.safe_load((REPO / "deploy" / "dagster.prod.yaml").read_text())["run_launcher"]["config"]
     assert manifest["kind"] == "ConfigMap" and manifest["metadata"]["name"] in launcher["env_config_maps"]
     data = manifest["data"]
