@@ -19,6 +19,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bua_assets.billing.glance import glance_text, read_month_at_a_glance
 from bua_assets.months import AccrualMonth, first_of_month_before
 
 
@@ -158,10 +159,18 @@ def cmd_demo(args) -> int:
         _log(f"  check {check.asset_key.to_user_string()}.{check.check_name}: {state}")
     ui = "./dev ui" if d.home == Path(".bua_home").resolve() else f"BUA_HOME={d.home} ./dev ui"
     _log(f"done in {time.perf_counter() - t0:.1f}s; open the UI with: {ui}")
+    glance = read_month_at_a_glance(resources["lake"].lake(), partition)
+    if glance is not None:
+        summary["accrual"] = json.loads(glance.to_json(orient="records"))  # NaN -> null
     if args.json:
         print(json.dumps(summary))
+        return 0 if result.success else 1
+    print(json.dumps(summary, indent=2))
+    if glance is not None:  # what finance looks for first, last on the terminal
+        print(f"\nAccrual (ex-GST, less expected discounts) {accrual.label} against {accrual.previous.label}:")
+        print(glance_text(glance, accrual.label, accrual.previous.label))
     else:
-        print(json.dumps(summary, indent=2))
+        print("\nNo accrual for the month: see the failed checks above.")
     return 0 if result.success else 1
 
 

@@ -10,10 +10,10 @@ from functools import cache
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
+from bua_assets.billing.glance import read_month_at_a_glance
 from bua_assets.billing.rehearsal import parse_created
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
@@ -109,15 +109,17 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
             export = {k: v.value for k, v in m.metadata.items()}
         elif m.asset_key == dg.AssetKey("errors") and "by_source_and_code" in m.metadata:
             exceptions = exceptions_by_code(m.metadata["by_source_and_code"].value)
+    glance = read_month_at_a_glance(lake, key)
     totals = None
-    if lake.exists("accrual_summary", key, "accrual_summary"):
-        previous_key = (pd.Timestamp(key) - pd.DateOffset(months=1)).strftime("%Y-%m-%d")
+    if glance is not None:
+        current = lake.read("accrual_summary", key, "accrual_summary").to_pandas()
+        previous_key = AccrualMonth.from_key(key).previous.key
         previous = (
             lake.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
             if lake.exists("accrual_summary", previous_key, "accrual_summary")
             else None
         )
-        totals = totals_against_previous(lake.read("accrual_summary", key, "accrual_summary").to_pandas(), previous)
+        totals = totals_against_previous(current, previous)
     return RunFacts(
         run_id=run.run_id,
         month=key,
@@ -131,6 +133,7 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
         failed_steps=failed,
         failure_messages=failure_messages,
         totals=totals,
+        glance=glance,
         checks=checks,
         export_location=str(export.get("path", "")),
         note=run.tags.get(NOTE_TAG, ""),

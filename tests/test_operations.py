@@ -137,11 +137,25 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     assert body[:3] == ["Month: 2026-10", "Snapshot: bua-core-2026-10-29", f"Run: {run_id} ({UI}/runs/{run_id})"]
     assert "Note: rehearsal before month end" in body
     summary = lake.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
-    cells = summary.groupby(["state", "fuel"])["net_amount"].sum().round(2)
+    cells = summary.groupby(["state", "fuel"])["net_amount_less_discount"].sum().round(2)
     assert len(cells) > 1
-    for (state, fuel), net in cells.items():  # no September accrual in this lake: last month is 0
-        assert f"{state:<5} {fuel:<12} {net:>12,.2f} {0:>12,.2f} {net:>12,.2f}" in body
-    assert f"Accrued net: {cells.sum():,.2f} (last month 0.00, change {cells.sum():,.2f})" in body
+    assert "Accrual (ex-GST, less expected discounts) against last month:" in body
+    table = body[body.index("Accrual (ex-GST, less expected discounts) against last month:") + 1 :]
+    assert table[0].split() == [
+        "state",
+        "fuel",
+        "accrual",
+        "2026-10",
+        "last",
+        "month",
+        "2026-09",
+        "movement",
+        "movement",
+        "%",
+    ]
+    for (state, fuel), accrued in cells.items():  # no September accrual in this lake: unknown
+        assert [state, fuel.lower(), f"{accrued:,.2f}", "n/a", "n/a", "n/a"] in [r.split() for r in table]
+    assert ["Total", f"{cells.sum():,.2f}", "n/a", "n/a", "n/a"] in [r.split() for r in table]
     export_line = next(line for line in body if line.startswith("Export: "))
     assert export_line.endswith(f"{REHEARSAL_TAGS['bua/snapshot']}/BUA_manifest_202610.json")  # kept apart
     assert "  core_tables.schema_drift: passed" in body and "  accrual_summary.reconciliation: passed" in body
@@ -161,7 +175,7 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
         "bua-core-2026-10-29",
         "rehearsal before month end",
     )
-    assert row["net_amount"] == round(float(cells.sum()), 2)
+    assert row["net_amount"] == round(float(summary["net_amount"].sum()), 2)  # the run log keeps net ex-GST
     assert set(json.loads(row["step_seconds"])) == {a.key.to_user_string() for a in ALL_ASSETS}
     assert (row["checks_passed"], row["checks_warned"], row["checks_failed"]) == (7 - warned, warned, 0)
     assert row["promoted"] is False and json.loads(row["degraded"]) == []

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pyarrow as pa
 
+from bua_assets.billing.glance import ACCRUAL, month_at_a_glance
 from bua_assets.ops.runs import (
     RUN_LOG_SCHEMA,
     CheckOutcome,
@@ -44,6 +45,9 @@ def facts(**overrides) -> RunFacts:
         code_version="0.1.0+deadbeef",
         step_seconds={"core_tables": 12.5, "bua_export": 1.25},
         totals=totals_against_previous(current, previous),
+        glance=month_at_a_glance(
+            current.rename(columns={"net_amount": ACCRUAL}), previous.rename(columns={"net_amount": ACCRUAL})
+        ),
         checks=[
             CheckOutcome("core_tables", "schema_drift", True, "ERROR"),
             CheckOutcome("segment_profiles", "profile_validation", False, "WARN", "2 segments filled"),
@@ -80,11 +84,12 @@ def test_success_message():
         "Duration: 4m 05s\n"
         "Note: the real one\n"
         "\n"
-        "Accrued net: 1,334.49 (last month 1,250.00, change 84.49)\n"
-        "state fuel         net          last month   change\n"
-        "NSW   ELECTRICITY      1,234.50     1,200.00        34.50\n"
-        "QLD   ELECTRICITY          0.00        50.00       -50.00\n"
-        "VIC   GAS                 99.99         0.00        99.99\n"
+        "Accrual (ex-GST, less expected discounts) against last month:\n"
+        "state  fuel         accrual 2026-10  last month 2026-09  movement  movement %\n"
+        "NSW    electricity         1,234.50            1,200.00     34.50       +2.9%\n"
+        "QLD    electricity             0.00               50.00    -50.00     -100.0%\n"
+        "VIC    gas                    99.99                0.00     99.99         n/a\n"
+        "Total                      1,334.49            1,250.00     84.49       +6.8%\n"
         "\n"
         "Export: s3://int/ADH/OUTBOUND/BUA/BUA_manifest_202610.json\n"
         "Promotion: promoted: the latest month-end snapshot\n"

@@ -183,11 +183,30 @@ def test_the_month_from_the_ui(ui, page):
         page.get_by_text(partition, exact=True).first.wait_for()
         assert "Skipped" not in page.locator("body").inner_text(), (asset, check)
 
-    # 3. The accrual chart heads accrual_summary's metadata; it opens as an image.
+    # 3. The month at a glance heads accrual_summary's metadata, inline: the accrual by state x fuel
+    # against last month in dollars; then the chart, which opens as an image.
     page.goto(f"{url}/assets/accrual_summary?partition={partition}")
     first_key = page.locator("table tbody tr").first
-    first_key.get_by_text("chart", exact=True).wait_for()
-    first_key.get_by_text("[Show Markdown]").click()
+    first_key.get_by_text("month_at_a_glance", exact=True).wait_for()
+    glance = first_key.locator("table")
+    glance.get_by_text("Total", exact=True).wait_for()
+    headers = glance.locator("th").all_inner_texts()
+    month = AccrualMonth.from_key(partition)
+    assert [h.strip().lower() for h in headers][:4] == [
+        "state",
+        "fuel",
+        f"accrual {month.label}",
+        f"last month {month.previous.label}",
+    ], headers
+    total = glance.locator("tr", has_text="Total").inner_text()
+    assert re.search(r"\d{1,3}(,\d{3})*\.\d\d", total), total  # money: separators and cents
+    chart_row = (
+        page.locator("table tbody tr")
+        .filter(has=page.get_by_text("chart", exact=True))
+        .filter(has_text="[Show Markdown]")
+        .first
+    )
+    chart_row.get_by_text("[Show Markdown]").click()
     chart = page.get_by_role("dialog").locator("img[src^='data:image/png;base64,']")
     chart.wait_for()
     assert chart.evaluate("img => img.complete && img.naturalWidth") > 500

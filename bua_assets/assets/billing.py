@@ -26,6 +26,7 @@ from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
 from bua_assets.billing.degraded import ACCEPT_TAG, Acceptance, MonthQuality, gate, judge_month
 from bua_assets.billing.errors import errors_table, normalise, relative_sources
 from bua_assets.billing.export import ExportFile
+from bua_assets.billing.glance import glance_display, money, month_at_a_glance, percent
 from bua_assets.billing.history import largest_bill
 from bua_assets.billing.line_items import accrual_invoice
 from bua_assets.billing.money import round_cents
@@ -303,9 +304,10 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
     ],
     description="The month's accrual for finance (DESIGN §5.7): net ex-GST and net less expected discounts by "
     "state x fuel x unbilled month. Pick the partition (2026-10-01 is the October accrual, run on "
-    "1 November): the chart heads the metadata (chart -> Show Markdown), the previous month's "
-    "accrual marked beside each bar; by_state_fuel has the totals to the cent with distinct "
-    "accounts. Its reconciliation check ties the four net totals together.",
+    "1 November): month_at_a_glance heads the metadata (this month's accrual, last month's and "
+    "the movement by state x fuel, in dollars), then the chart (Show Markdown; last month's "
+    "accrual marked beside each bar); by_state_fuel has net and net less discounts to the cent "
+    "with distinct accounts. Its reconciliation check ties the four net totals together.",
 )
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
@@ -324,9 +326,16 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
         writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
         writer.write_file("accrual_summary.png", png)
     by_cell = state_fuel_totals(lines, attributes, sites)
+    glance = month_at_a_glance(summary, previous)
     yield dg.MaterializeResult(
         metadata={
-            # First, so it heads the asset's metadata in the UI: what finance opens the asset for.
+            # First, so they head the asset's metadata in the UI: what finance opens the asset for.
+            # A table renders inline in the UI (markdown hides behind Show Markdown).
+            "month_at_a_glance": table_metadata(glance_display(glance, month.label, month.previous.label), {}),
+            "accrual": dg.MetadataValue.text(f"${money(float(glance['accrual'].iloc[-1]))}"),
+            "movement": dg.MetadataValue.text(
+                f"${money(float(glance['movement'].iloc[-1]))} ({percent(float(glance['movement_pct'].iloc[-1]))})"
+            ),
             "chart": dg.MetadataValue.md(
                 f"## Accrual {month} by state x fuel x unbilled month\n\n"
                 f"![accrual by state x fuel x month](data:image/png;base64,"

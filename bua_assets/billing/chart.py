@@ -62,6 +62,7 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
 
     matplotlib.use("Agg")  # no display: render to bytes
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     def cells(frame):
         f = frame.assign(cell=frame["state"].fillna("?") + " " + frame["fuel"].fillna("?").str.lower())
@@ -70,20 +71,44 @@ def accrual_chart(summary: pd.DataFrame, previous: pd.DataFrame | None, partitio
         )
 
     current = cells(summary)
-    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    # Wide enough for the legend beside the plot (never over the bars) and the totals above them.
+    fig, ax = plt.subplots(figsize=(12, 5.5), dpi=100)
     bottom = None
     months = sorted(current.columns)
     for month, colour in zip(months, month_colours(len(months))):
         values = current[month]
         ax.bar(current.index, values, bottom=bottom, color=colour, label=f"{pd.Timestamp(month):%b %Y}")
         bottom = values if bottom is None else bottom + values
+    totals = current.sum(axis=1)
+    top = float(max(totals.max(), 0.0)) if len(totals) else 0.0
     if previous is not None and len(previous):
         prior = cells(previous).sum(axis=1).reindex(current.index).fillna(0.0)
         ax.scatter(current.index, prior, marker="_", s=400, color="black", zorder=3, label="previous month's accrual")
+        top = max(top, float(prior.max()))
+    for x, total in enumerate(totals):  # the cell's total to the dollar above its bar
+        ax.annotate(
+            f"${total:,.0f}",
+            (x, max(total, 0.0)),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylim(top=top * 1.1 if top > 0 else 1.0)  # room for the totals
     ax.set_title(f"Accrued unbilled revenue ex-GST, less expected discounts, as at {AccrualMonth.from_key(partition)}")
-    ax.set_ylabel("$")
+    ax.set_ylabel("Accrual ($, ex-GST, less expected discounts)")
+    ax.set_xlabel("state and fuel of the supply point")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="unbilled month", fontsize=8, ncol=max(1, (len(months) + 11) // 12))
+    ax.legend(
+        title="unbilled month",
+        fontsize=8,
+        ncol=max(1, (len(months) + 15) // 16),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+    )
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.billing.glance import glance_text
 from bua_assets.billing.money import round_cents
 from bua_assets.months import AccrualMonth
 
@@ -69,6 +70,7 @@ class RunFacts:
     failed_steps: list[str] = field(default_factory=list)
     failure_messages: dict[str, str] = field(default_factory=dict)  # failed step -> its error's first line
     totals: pd.DataFrame | None = None  # state, fuel, net_amount, previous_net_amount, change
+    glance: pd.DataFrame | None = None  # billing.glance.month_at_a_glance: the accrual against last month
     checks: list[CheckOutcome] = field(default_factory=list)
     export_location: str = ""
     note: str = ""  # the operator's note: run tag bua/note
@@ -127,10 +129,6 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
 def blocking_failure(facts: RunFacts) -> CheckOutcome | None:
     """The check that stopped the month: the first failed ERROR check (a blocking check at ERROR)."""
     return next((c for c in facts.checks if not c.passed and c.severity == "ERROR"), None)
@@ -160,19 +158,12 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
             subject += ", degraded: published on acceptance"
         if counts["warned"]:
             subject += f" ({counts['warned']} {'check' if counts['warned'] == 1 else 'checks'} warned)"
-        total = float(facts.totals["net_amount"].sum()) if facts.totals is not None else 0.0
-        previous = float(facts.totals["previous_net_amount"].sum()) if facts.totals is not None else 0.0
-        lines += [
-            "",
-            f"Accrued net: {_money(total)} (last month {_money(previous)}, change {_money(total - previous)})",
-        ]
-        if facts.totals is not None and not facts.totals.empty:
-            lines.append("state fuel         net          last month   change")
-            for row in facts.totals.itertuples():
-                lines.append(
-                    f"{row.state!s:<5} {row.fuel!s:<12} {_money(row.net_amount):>12} "
-                    f"{_money(row.previous_net_amount):>12} {_money(row.change):>12}"
-                )
+        lines += ["", "Accrual (ex-GST, less expected discounts) against last month:"]
+        if facts.glance is not None:
+            previous = AccrualMonth.from_key(facts.month).previous.label
+            lines.append(glance_text(facts.glance, month, previous))
+        else:
+            lines.append("(no accrual summary for the month)")
         lines += ["", f"Export: {facts.export_location or '(none)'}"]
         if facts.promotion:
             lines.append(f"Promotion: {facts.promotion}")
