@@ -124,7 +124,7 @@ def build_resources() -> dict:
             time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
         ),
         "rds": RdsCoreResource(
-            mode=os.getenv("BUA_RDS_MODE", "off"),
+            mode=os.getenv("BUA_RDS_MODE", "core_url"),
             instance_class=os.getenv("BUA_RDS_CLASS", "db.r6g.large"),
             subnet_group=os.getenv("BUA_RDS_SUBNET_GROUP", ""),
             parameter_group=os.getenv("BUA_RDS_PARAMETER_GROUP", ""),

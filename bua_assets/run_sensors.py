@@ -256,6 +256,9 @@ def record_and_notify(
     run_status=dg.DagsterRunStatus.SUCCESS,
     name="bua_month_succeeded",
     minimum_interval_seconds=30,
+    # On from the start: a month's run is recorded in the run log without an operator remembering
+    # to switch it on; with no topic configured it notifies nobody.
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="A month's run finished: recorded in bua_run_log and summarised on SNS "
     "(BUA_NOTIFY_TOPIC_ARN): totals by state x fuel against last month, checks, export.",
 )
@@ -266,6 +269,7 @@ def bua_month_succeeded(context: dg.RunStatusSensorContext, lake: LakeResource, 
 @dg.run_failure_sensor(
     name="bua_month_failed",
     minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="A month's run failed: recorded in bua_run_log and an SNS message naming the "
     "failed step and check (BUA_NOTIFY_TOPIC_ARN).",
 )

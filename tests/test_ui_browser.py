@@ -212,6 +212,18 @@ def test_the_month_from_the_ui(ui, page):
     assert chart.evaluate("img => img.complete && img.naturalWidth") > 500
     assert page.get_by_role("dialog").get_by_text(f"Accrual {partition[:7]} by state x fuel").is_visible()
 
+    # 4. The run-status sensors are on from the start: the run is in the run log, its link on this UI.
+    deadline = time.monotonic() + 180
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        while True:
+            logged = instance.get_latest_materialization_event(dg.AssetKey("bua_run_log"))
+            if logged is not None:
+                break
+            assert time.monotonic() < deadline, "bua_month_succeeded did not record the run in 180 s"
+            time.sleep(3)
+    metadata = logged.asset_materialization.metadata
+    assert metadata["latest_run"].value == f"{url}/runs/{run.run_id}"
+
 
 def test_first_partition_follows_the_data(ui):
     """The UI's partitions start at the data's first month, not 2023-09 (checked in the process

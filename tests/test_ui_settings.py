@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from bua_assets.billing.chart import accrual_chart, month_colours
 from bua_assets.definitions import defs
@@ -72,3 +73,31 @@ def test_every_asset_says_who_owns_it_and_where_it_sits():
     sensor = defs.resolve_sensor_def("earl_snapshot_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert "BUA_EARL_QUEUE_URL" in sensor.description and "starts OFF" in sensor.description
+    for name in ("bua_month_succeeded", "bua_month_failed"):  # the run log fills without a README step
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def launchpad_defaults(job: dg.JobDefinition) -> dict:
+    """The YAML the Launchpad opens with (the webserver's rootDefaultYaml), read as the UI reads it."""
+    from dagster._core.snap.snap_to_yaml import default_values_yaml_from_type_snap
+
+    snap = job.get_job_snapshot()
+    schema = snap.config_schema_snapshot
+    root = schema.get_config_snap(snap.mode_def_snaps[0].root_config_key)
+    return yaml.safe_load(default_values_yaml_from_type_snap(schema, root)) or {}
+
+
+def test_the_launchpad_opens_valid_for_every_job():
+    """Every default the Launchpad scaffolds validates as YAML reads it (a bare off, on, yes or no
+    is a boolean): only entries with no default (a teardown's month) are left for the operator."""
+    jobs = defs.get_repository_def().get_all_jobs()
+    assert {"__ASSET_JOB", "monthly_bua"} <= {j.name for j in jobs}
+    for job in jobs:
+        config = launchpad_defaults(job)
+        try:
+            dg.validate_run_config(job, config)
+        except dg.DagsterInvalidConfigError as exc:
+            problems = [e.message for e in exc.errors]
+            assert all(p.startswith("Missing required config entry") for p in problems), (job.name, problems)
+    assets = next(j for j in jobs if j.name == "__ASSET_JOB")
+    assert launchpad_defaults(assets)["resources"]["rds"]["config"]["mode"] == "core_url"

@@ -238,7 +238,7 @@ def run_record(facts: RunFacts) -> dict:
         "code_version": facts.code_version,
         "started": facts.started,
         "ended": facts.ended,
-        "duration_seconds": facts.duration_seconds,
+        "duration_seconds": None if facts.duration_seconds is None else round(facts.duration_seconds, 1),
         "step_seconds": json.dumps({k: round(v, 3) for k, v in facts.step_seconds.items()}),
         "failed_steps": ",".join(facts.failed_steps),
         "net_amount": round_cents(float(totals["net_amount"].sum())) if facts.status == "SUCCESS" else None,

@@ -8,9 +8,11 @@ from bua_assets.resources.aws import AwsResource
 
 class RdsCoreResource(AwsResource):
     """The month's CORE database on RDS, restored from the EARL snapshot (mode "restore"). Mode
-    "off" (the default, and every local run) uses the core_db resource's URL instead."""
+    "core_url" (the default, and every local run) uses the core_db resource's URL instead; "off"
+    is read the same way (the value BUA_RDS_MODE took before), though a Launchpad user must quote
+    it: YAML reads a bare off as false."""
 
-    mode: str = "off"
+    mode: str = "core_url"
     instance_class: str = "db.r6g.large"
     subnet_group: str = ""
     parameter_group: str = ""
@@ -24,8 +26,8 @@ class RdsCoreResource(AwsResource):
 
     @property
     def enabled(self) -> bool:
-        if self.mode not in ("off", "restore"):
-            raise ValueError(f"RDS mode {self.mode!r} is not 'off' or 'restore'")
+        if self.mode not in ("core_url", "off", "restore"):
+            raise ValueError(f"RDS mode {self.mode!r} is not 'core_url' or 'restore'")
         return self.mode == "restore"
 
     def _clients(self):
