@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from bua_assets.billing.glance import glance_text, read_month_at_a_glance
@@ -58,6 +58,28 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
 
 def _log(msg: str) -> None:
     print(f"[bua] {msg}", file=sys.stderr, flush=True)
+
+
+REPO_INSTANCE_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+
+
+def _prepare_instance_home(dagster_home: Path) -> None:
+    """The instance folder with a dagster.yaml, as ./dev ui makes it: the repo's (linked) in a
+    checkout, else one that turns telemetry off. Without one Dagster warns on every command and
+    prints its telemetry banner."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    if target.exists() or target.is_symlink():
+        return
+    if REPO_INSTANCE_YAML.is_file():
+        target.symlink_to(REPO_INSTANCE_YAML)
+    else:
+        target.write_text("telemetry:\n  enabled: false\n")
+
+
+def _event_log_file(home: Path, command: str, partition: str) -> Path:
+    """Where a CLI run's Dagster event log goes: one file per command, month and start time."""
+    return home / "logs" / f"{command}-{partition[:7]}-{datetime.now():%Y%m%dT%H%M%S}.log"
 
 
 LOAD_MODELS = ("rich", "simple", "alt")
@@ -134,17 +156,20 @@ def cmd_demo(args) -> int:
         _log(f"using the synthetic retailer in {retailer}")
 
     from bua_assets.definitions import ALL_ASSETS, build_resources
+    from bua_assets.quiet_runs import quiet_materialize
     from bua_assets.runner import backfill_interval_history
 
-    d.dagster_home.mkdir(parents=True, exist_ok=True)
+    _prepare_instance_home(d.dagster_home)
     instance = dg.DagsterInstance.get()
     resources = build_resources()
+    event_log = _event_log_file(d.home, "demo", partition)
+    materialize = quiet_materialize(event_log)
+    _log(f"Dagster's event log: {event_log}")
     t0 = time.perf_counter()
-    backfill_interval_history(partition, instance, resources, progress=_log)
+    history = quiet_materialize(event_log, terminal=False)  # one line per month is enough
+    backfill_interval_history(partition, instance, resources, progress=_log, materialize=history)
     _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
-    result = dg.materialize(
-        ALL_ASSETS, instance=instance, resources=resources, partition_key=partition, raise_on_error=False
-    )
+    result = materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition)
     summary = {"partition": partition, "assets": {}, "checks": {}, "exports": []}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
@@ -362,9 +387,9 @@ def cmd_promote(args) -> int:
 
 def _run_period_months(keys, args, lake, instance, resources) -> bool:
     """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
-    import dagster as dg
 
     from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.quiet_runs import quiet_materialize
     from bua_assets.runner import backfill_interval_history
 
     for key in keys:  # one run of the monthly partition each, unless it is already in the lake
@@ -373,21 +398,25 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
             _log(f"{month}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
             continue
         _log(f"{month}: materialising {len(ALL_ASSETS)} assets")
+        event_log = _event_log_file(Path(os.environ["BUA_HOME"]), "period", key)
+        materialize = quiet_materialize(event_log)
+        _log(f"{month}: Dagster's event log: {event_log}")
         try:
-            backfill_interval_history(key, instance, resources, progress=_log)
+            backfill_interval_history(
+                key, instance, resources, progress=_log, materialize=quiet_materialize(event_log, terminal=False)
+            )
         except RuntimeError as exc:
             print(
                 f"error: the interval history for {month} failed: {exc}; fix it and run the period again",
                 file=sys.stderr,
             )
             return False
-        result = dg.materialize(
+        result = materialize(
             ALL_ASSETS,
             instance=instance,
             resources=resources,
             partition_key=key,
             tags={"bua/period": f"{args.start}..{args.end}"},
-            raise_on_error=False,
         )
         if not result.success:
             print(
@@ -410,7 +439,7 @@ def cmd_period(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     use_home(args.home, keep_dagster_home=True)  # before the definitions load: they read BUA_HOME
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    _prepare_instance_home(Path(os.environ["DAGSTER_HOME"]))
     from bua_assets.definitions import build_resources
 
     # EnvVars resolved now: the history backfill also calls the resources outside a run

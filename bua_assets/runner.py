@@ -29,10 +29,12 @@ def backfill_interval_history(
     *,
     refresh: bool = False,
     progress: Callable[[str], None] = lambda _: None,
+    materialize: Callable[..., dg.ExecuteInProcessResult] = dg.materialize,
 ) -> list[str]:
     """For each history month with NEM12 files, materialise what its profile statistics need and
     is not in the lake yet (all of it with ``refresh``): core_tables (the month's registers and
-    segments), interval_reads and interval_statistics. Returns the partitions materialised."""
+    segments), interval_reads and interval_statistics. Returns the partitions materialised.
+    ``materialize``: how to run each month (the CLI's logs to a file; dg.materialize by default)."""
     lake = resources["lake"].lake()
     done = []
     for key in history_partitions(partition):
@@ -46,7 +48,7 @@ def backfill_interval_history(
             if refresh or not lake.exists(asset.key.path[-1], key, dataset)
         ] + [interval_statistics]
         t = time.perf_counter()
-        result = dg.materialize(needed, instance=instance, resources=resources, partition_key=key, raise_on_error=False)
+        result = materialize(needed, instance=instance, resources=resources, partition_key=key, raise_on_error=False)
         if not result.success:
             raise RuntimeError(f"history month {AccrualMonth.from_key(key)} failed (run {result.run_id})")
         progress(
