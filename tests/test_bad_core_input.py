@@ -369,7 +369,10 @@ def test_mariadb_zero_dates_impossible_dates_and_text_in_a_decimal_are_named_and
     assert not result.success
     drift = check(result, "schema_drift")
     assert not drift.passed
-    assert drift.description == "PlanRate.unit_price: type_changed (expected DECIMAL(12,6), found varchar(20))"
+    assert drift.description == (
+        "PlanRate.unit_price: type_changed (expected DECIMAL(12,6), found varchar(20)): convert the column back "
+        "in CORE, or change its type in the contract (sql/core/schema.sql)"
+    )
     assert failure_message(result) == (
         "CORE values that cannot be read: "
         f"Account.close_date: 1 value(s) are not a valid DATE: id {account} = '0000-00-00'; "

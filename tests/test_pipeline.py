@@ -175,4 +175,7 @@ def test_sqlite_drift_missing_column(tmp_path):
     from bua_assets.core.schema import schema_drift
 
     findings = [str(f) for f in schema_drift(db.observed_schema(), sqlite=True) if f.blocking]
-    assert findings == ["Meter.serial: missing_column (expected VARCHAR(16), found None)"]
+    assert findings == [
+        "Meter.serial: missing_column (expected VARCHAR(16), found None): restore the column in the snapshot, "
+        "or mark it optional in the contract (sql/core/schema.sql)"
+    ]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from bua_assets.assets.blocking import stop_on_blocking_failures
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.estimation import (
     horizon_interval_reads,
@@ -152,7 +153,9 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
             "exceptions": len(exceptions),
         }
     )
-    yield ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
+    check = ili_exceptions(out, exceptions, largest_bill(invoices, line_items), config, horizon_start)
+    yield check
+    stop_on_blocking_failures("invoice_line_items", [check])
 
 
 def ili_exceptions(
@@ -353,7 +356,9 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
             "previous_month_present": previous is not None,
         }
     )
-    yield reconcile(store, key, lines, summary)
+    check = reconcile(store, key, lines, summary)
+    yield check
+    stop_on_blocking_failures("accrual_summary", [check])
 
 
 def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.AssetCheckResult:

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from bua_assets.assets.blocking import stop_on_blocking_failures
 from bua_assets.assets.teams import team
 from bua_assets.core import schema
 from bua_assets.core.consistency import (
@@ -158,8 +159,9 @@ def core_tables(
             "excluded_as_at_run_date": dg.MetadataValue.json({k: v for k, v in result.excluded_as_at.items() if v}),
         }
     )
-    yield drift_check(result.drift)
-    yield consistency_check(findings)
+    checks = [drift_check(result.drift), consistency_check(findings)]
+    yield from checks
+    stop_on_blocking_failures("core_tables", checks)
 
 
 def drift_check(drift: list[schema.DriftFinding]) -> dg.AssetCheckResult:

@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bua_assets.assets.blocking import stop_on_blocking_failures
 from bua_assets.assets.core import core_tables
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.lake_reads import (
@@ -200,7 +201,9 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
         if store.exists("utility_profiles", key, "history_months")
         else pd.DataFrame({"month": [], "present": []})
     )
-    yield validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
+    check = validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
+    yield check
+    stop_on_blocking_failures("segment_profiles", [check])
 
 
 def validate_profiles(

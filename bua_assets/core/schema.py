@@ -7,7 +7,7 @@ Parquet from MySQL and from SQLite is identical), and the schema-drift check.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import pyarrow as pa
@@ -145,10 +145,33 @@ class DriftFinding:
     expected: str | None
     found: str | None
     blocking: bool
+    hint: str | None = None  # what to do, for a blocking finding
 
     def __str__(self) -> str:
         where = f"{self.table}.{self.column}" if self.column else self.table
-        return f"{where}: {self.problem} (expected {self.expected}, found {self.found})"
+        said = f"{where}: {self.problem} (expected {self.expected}, found {self.found})"
+        return f"{said}: {self.hint}" if self.hint else said
+
+
+def _hint(finding: DriftFinding, new_columns: list[DriftFinding]) -> str | None:
+    """What an operator does about a blocking finding; a missing column with a new column beside it
+    is most often a rename."""
+    if not finding.blocking:
+        return None
+    contract = f"the contract (sql/{SCHEMA_FILE.parent.name}/{SCHEMA_FILE.name})"
+    if finding.problem == "missing_table":
+        return f"restore the table in the snapshot, or remove it from {contract}"
+    if finding.problem == "type_changed":
+        return f"convert the column back in CORE, or change its type in {contract}"
+    if finding.problem == "missing_column":
+        renamed = [n.column for n in new_columns if n.table == finding.table]
+        if renamed:
+            return (
+                f"renamed to {' or '.join(str(c) for c in renamed)}? restore the name in CORE or rename it in "
+                f"{contract}"
+            )
+        return f"restore the column in the snapshot, or mark it optional in {contract}"
+    return None
 
 
 def schema_drift(observed: dict[str, dict[str, str]], *, sqlite: bool = False) -> list[DriftFinding]:
@@ -182,7 +205,8 @@ def schema_drift(observed: dict[str, dict[str, str]], *, sqlite: bool = False) -
         for name, typ in cols.items():
             if name.lower() not in known:
                 findings.append(DriftFinding(table.name, name, "new_column", None, typ, False))
-    return findings
+    new_columns = [f for f in findings if f.problem == "new_column"]
+    return [replace(f, hint=_hint(f, new_columns)) for f in findings]
 
 
 def _normalise_mysql_type(sql_type: str) -> str:
