@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from bua_assets.ops.rds import RestoreSettings, instance_identifier, restore, teardown
+from bua_assets.ops.rds import (
+    RestoreSettings,
+    copy_identifier,
+    housekeeping,
+    instance_identifier,
+    managed,
+    restore,
+    retire_superseded,
+    teardown,
+)
 
 REGION = "ap-southeast-2"
 FAST = dict(poll_seconds=0.01, max_wait_seconds=5)
@@ -29,16 +38,37 @@ def aws(moto_endpoint):
         AllocatedStorage=20,
     )
     snapshot = f"{source}-snap"
-    rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot)
+    rds.create_db_snapshot(
+        DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot, Tags=[{"Key": "core:release", "Value": "R26.10.3"}]
+    )
     secret = f"bua/core/master-{uuid.uuid4().hex[:6]}"
     secrets.create_secret(Name=secret, SecretString=json.dumps({"username": "admin", "password": "from-secrets"}))
     partition = f"20{uuid.uuid4().int % 90 + 10}-10-01"  # one month per test: instances are per month
     yield rds, secrets, snapshot, secret, partition
-    for ident in (instance_identifier(partition), source):
-        try:
-            rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True)
-        except rds.exceptions.ClientError:
-            pass
+    retire_superseded(rds, partition, keep_snapshot="(none)")  # every instance and copy the test made for its month
+    try:
+        rds.delete_db_instance(DBInstanceIdentifier=source, SkipFinalSnapshot=True)
+    except rds.exceptions.ClientError:
+        pass
+
+
+def tags_of(rds, ident: str) -> dict[str, str]:
+    arn = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceArn"]
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+
+def second_snapshot(rds, snapshot: str, name: str, release: str | None) -> str:
+    """Another snapshot of the fixture's source instance (the month-end one after a rehearsal)."""
+    source = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot)["DBSnapshots"][0]["DBInstanceIdentifier"]
+    other = f"{source}-{name}"
+    tags = [{"Key": "core:release", "Value": release}] if release else []
+    rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=other, Tags=tags)
+    return other
+
+
+def kms_key(rds) -> str:
+    kms = boto3.client("kms", endpoint_url=rds.meta.endpoint_url, region_name=REGION)
+    return kms.create_key(Description="bua")["KeyMetadata"]["Arn"]
 
 
 def test_restore_copies_under_our_key_restores_and_a_rerun_reuses_it(aws):
@@ -47,7 +77,14 @@ def test_restore_copies_under_our_key_restores_and_a_rerun_reuses_it(aws):
     key = kms.create_key(Description="bua")["KeyMetadata"]["Arn"]
     settings = RestoreSettings(instance_class="db.r6g.large", kms_key_id=key, master_secret_id=secret, **FAST)
     first = restore(rds, secrets, snapshot, partition, settings)
-    assert not first.reused and first.instance_identifier == instance_identifier(partition)
+    assert not first.reused and first.instance_identifier == instance_identifier(partition, snapshot)
+    assert first.core_release == "R26.10.3"
+    assert tags_of(rds, first.instance_identifier) == {
+        "bua:managed": "true",
+        "bua:month": partition[:7],
+        "bua:snapshot": snapshot,
+        "bua:core-release": "R26.10.3",
+    }
     assert first.host and first.port
     assert any("copied" in s for s in first.steps) and any(secret in s for s in first.steps)
     assert not any("from-secrets" in s for s in first.steps)  # the secret's name, never its value
@@ -55,6 +92,91 @@ def test_restore_copies_under_our_key_restores_and_a_rerun_reuses_it(aws):
     assert described["DBInstanceClass"] == "db.r6g.large" and not described.get("PubliclyAccessible", False)
     again = restore(rds, secrets, snapshot, partition, settings)
     assert again.reused and (again.host, again.port) == (first.host, first.port) and again.steps == []
+    assert again.core_release == "R26.10.3"  # from the instance's tag when reused
+
+
+def test_rehearsal_then_month_end_restores_a_fresh_instance_and_copy_per_snapshot(aws):
+    rds, secrets, rehearsal, secret, partition = aws
+    month_end = second_snapshot(rds, rehearsal, "monthend", "R26.11.0")
+    settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
+    first = restore(rds, secrets, rehearsal, partition, settings)
+    second = restore(rds, secrets, month_end, partition, settings)
+    assert not second.reused and second.instance_identifier != first.instance_identifier
+    assert second.instance_identifier == instance_identifier(partition, month_end)
+    assert tags_of(rds, second.instance_identifier)["bua:snapshot"] == month_end
+    assert second.core_release == "R26.11.0" and first.core_release == "R26.10.3"
+    copies = {m.identifier: m.snapshot for m in managed(rds, partition[:7]) if m.kind == "copy"}
+    assert copies == {
+        copy_identifier(partition, rehearsal): rehearsal,
+        copy_identifier(partition, month_end): month_end,
+    }
+    # an ARN names the same snapshot as its identifier: the same instance, reused
+    arn = rds.describe_db_snapshots(DBSnapshotIdentifier=month_end)["DBSnapshots"][0]["DBSnapshotArn"]
+    assert instance_identifier(partition, arn) == second.instance_identifier
+
+
+def test_retire_superseded_deletes_the_months_other_snapshots_instances_and_copies(aws):
+    rds, secrets, rehearsal, secret, partition = aws
+    month_end = second_snapshot(rds, rehearsal, "monthend", "R26.11.0")
+    settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
+    restore(rds, secrets, rehearsal, partition, settings)
+    kept = restore(rds, secrets, month_end, partition, settings)
+    other_month = f"{int(partition[:4]) - 1}-10-01"
+    elsewhere = restore(rds, secrets, rehearsal, other_month, settings)  # another month: not this month's business
+    try:
+        retired = retire_superseded(rds, partition, month_end)
+        assert sorted(r.split(" ")[:3] for r in retired) == [
+            ["deleted", "copy", copy_identifier(partition, rehearsal)],
+            ["deleted", "instance", instance_identifier(partition, rehearsal)],
+        ]
+        left = {(m.kind, m.identifier) for m in managed(rds, partition[:7])}
+        assert left == {("instance", kept.instance_identifier), ("copy", copy_identifier(partition, month_end))}
+        assert any(m.identifier == elsewhere.instance_identifier for m in managed(rds, other_month[:7]))
+        assert retire_superseded(rds, partition, month_end) == []  # nothing more to retire
+    finally:
+        retire_superseded(rds, other_month, keep_snapshot="(none)")
+
+
+def test_housekeeping_deletes_past_retention_except_the_promoted_snapshot_and_dry_run_deletes_nothing(aws):
+    rds, secrets, rehearsal, secret, partition = aws
+    month_end = second_snapshot(rds, rehearsal, "monthend", None)
+    settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
+    restore(rds, secrets, rehearsal, partition, settings)
+    restore(rds, secrets, month_end, partition, settings)
+    month = partition[:7]
+    mine = {m.identifier for m in managed(rds, month)}
+    keep = {month: month_end}
+
+    def ours(lines):
+        return sorted(line.split(" ")[:4] for line in lines if any(i in line for i in mine))
+
+    assert ours(housekeeping(rds, timedelta(days=7), keep)) == []  # all younger than the retention
+    later = datetime.now(UTC) + timedelta(days=8)
+    would = ours(housekeeping(rds, timedelta(days=7), keep, now=later, dry_run=True))
+    assert would == [
+        ["would", "delete", "copy", copy_identifier(partition, rehearsal)],
+        ["would", "delete", "instance", instance_identifier(partition, rehearsal)],
+    ]
+    assert {m.identifier for m in managed(rds, month)} == mine  # the dry run deleted nothing
+    done = ours(housekeeping(rds, timedelta(days=7), keep, now=later))
+    assert [d[:3] for d in done] == [
+        ["deleted", "copy", copy_identifier(partition, rehearsal)],
+        ["deleted", "instance", instance_identifier(partition, rehearsal)],
+    ]
+    assert {m.identifier for m in managed(rds, month)} == {
+        instance_identifier(partition, month_end),
+        copy_identifier(partition, month_end),
+    }
+
+
+def test_a_snapshot_without_the_release_tag_is_recorded_unknown_with_a_warning(aws, caplog):
+    rds, secrets, snapshot, secret, partition = aws
+    untagged = second_snapshot(rds, snapshot, "untagged", None)
+    with caplog.at_level("WARNING", logger="bua_assets.ops.rds"):
+        restored = restore(rds, secrets, untagged, partition, RestoreSettings(**FAST))
+    assert restored.core_release == "unknown"
+    assert tags_of(rds, restored.instance_identifier)["bua:core-release"] == "unknown"
+    assert any("no core:release tag" in r.getMessage() and untagged in r.getMessage() for r in caplog.records)
 
 
 def test_teardown_only_after_a_successful_export_and_the_retention(aws):
@@ -126,7 +248,8 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
                 run_config=run_config,
             )
             meta = first.asset_materializations_for_node("core_snapshot")[0].metadata
-            assert first.success and meta["rds_instance"].value == instance_identifier(PARTITION)
+            assert first.success and meta["rds_instance"].value == instance_identifier(PARTITION, snapshot)
+            assert meta["core_release"].value == "R26.10.3"
             assert meta["rds_reused"].value is False and meta["accounts"].value > 100
             pymysql.connect(host="127.0.0.1", user=service_user, password=new_password).close()  # rotated
             again = dg.materialize(

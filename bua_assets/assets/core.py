@@ -17,6 +17,7 @@ from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
 from bua_assets.months import AccrualMonth
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
+from bua_assets.ops.rds import SOURCE_RELEASE, UNKNOWN_RELEASE
 from bua_assets.partitions import month_check, monthly_partitions
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
@@ -30,9 +31,31 @@ class CoreSnapshotConfig(dg.Config):
     source_account: str = ""
 
 
-def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition: str) -> CoreDatabase:
-    """The month's CORE: its restored RDS instance in production, else the configured database."""
-    return CoreDatabase(rds.core_url(partition)) if rds.enabled else core_db.database()
+def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition: str, snapshot: str) -> CoreDatabase:
+    """The month's CORE: the RDS instance restored from the run's snapshot in production, else the
+    configured database."""
+    return CoreDatabase(rds.core_url(partition, snapshot)) if rds.enabled else core_db.database()
+
+
+def requested_snapshot(config: CoreSnapshotConfig) -> str:
+    return config.snapshot_arn or config.snapshot_identifier
+
+
+def run_snapshot(context: dg.AssetExecutionContext) -> str:
+    """The snapshot core_snapshot restored in this run (its run config; a re-execution keeps it), else
+    the EARL sensor's run tag: the instance the month's other CORE reads go to."""
+    configured = (context.run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
+    snapshot = (
+        configured.get("snapshot_arn")
+        or configured.get("snapshot_identifier")
+        or context.run.tags.get("bua/snapshot", "")
+    )
+    if not snapshot:
+        raise dg.Failure(
+            "RDS restore mode: this run names no snapshot (core_snapshot.config.snapshot_identifier or run tag "
+            "bua/snapshot), so there is no restored instance to read CORE from"
+        )
+    return snapshot
 
 
 @dg.asset(
@@ -41,24 +64,33 @@ def core_database(core_db: CoreDatabaseResource, rds: RdsCoreResource, partition
     **team("core"),
     description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
     "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
-    "production (rds mode 'restore') it first restores the EARL snapshot into the month's RDS "
-    "instance, or reuses it on a re-run.",
+    "production (rds mode 'restore') it first restores the EARL snapshot into its own RDS "
+    "instance for the month (bua-core-YYYYMM-<hash of the snapshot>), or reuses it on a re-run on the same snapshot, "
+    "and records CORE's release from the snapshot's core:release tag.",
 )
 def core_snapshot(
     context: dg.AssetExecutionContext, config: CoreSnapshotConfig, core_db: CoreDatabaseResource, rds: RdsCoreResource
 ) -> dg.MaterializeResult:
-    restored = {}
+    restored: dict = {}
+    snapshot = requested_snapshot(config)
     if rds.enabled:
         if not config.snapshot_identifier:
             raise dg.Failure(
                 "RDS restore mode needs the month's snapshot (earl_snapshot_sensor sets "
                 "core_snapshot.config.snapshot_identifier)"
             )
-        r = rds.restore(config.snapshot_arn or config.snapshot_identifier, context.partition_key)
+        r = rds.restore(snapshot, context.partition_key)
         for step in r.steps:
             context.log.info(step)
-        restored = {"rds_instance": r.instance_identifier, "rds_endpoint": f"{r.host}:{r.port}", "rds_reused": r.reused}
-    db = core_database(core_db, rds, context.partition_key)
+        if r.core_release == UNKNOWN_RELEASE:
+            context.log.warning(f"snapshot {snapshot} carries no {SOURCE_RELEASE} tag: CORE release unknown")
+        restored = {
+            "rds_instance": r.instance_identifier,
+            "rds_endpoint": f"{r.host}:{r.port}",
+            "rds_reused": r.reused,
+            "core_release": r.core_release,
+        }
+    db = core_database(core_db, rds, context.partition_key, snapshot)
     missing = sorted(set(schema.core_tables()) - set(db.observed_schema()))
     if missing:
         raise dg.Failure(f"CORE snapshot {db.url.redacted()} lacks tables: {', '.join(missing)}")
@@ -123,7 +155,7 @@ def core_tables(
 ):
     store, key = lake.lake(), context.partition_key
     run_date = AccrualMonth.from_key(key).run_date
-    db = core_database(core_db, rds, key)
+    db = core_database(core_db, rds, key, run_snapshot(context) if rds.enabled else "")
     anonymiser = anonymise.anonymiser()
     with store.partition_writer("core_tables", key) as writer:
         target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer

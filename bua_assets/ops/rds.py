@@ -1,13 +1,20 @@
-"""The month's CORE database on RDS: restore the shared EARL snapshot, hand over its endpoint, and
-tear it down after the retention once the month's export has succeeded (the legacy bua-destroy).
+"""The month's CORE database on RDS: restore the EARL snapshot, hand over its endpoint, retire the
+month's other restores once an export is promoted, and delete what outlived its retention.
 
-boto3 clients are passed in (any endpoint: AWS, a VPC endpoint, a moto server). Idempotent: a
-re-run for the same month finds the instance (or the copied snapshot) and reuses it.
+Instances and KMS copies are keyed by the snapshot, not only the month
+(``bua-core-YYYYMM-<sha256(snapshot)[:8]>``): a rehearsal snapshot's instance is never reused for
+the month-end snapshot. A re-run on the same snapshot finds its instance (or copy) and reuses it.
+Everything made here is tagged ``bua:managed=true``, ``bua:month``, ``bua:snapshot`` and
+``bua:core-release`` (the snapshot's ``core:release`` tag), which retirement and housekeeping go by.
+
+boto3 clients are passed in (any endpoint: AWS, a VPC endpoint, a moto server).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -16,6 +23,12 @@ from datetime import UTC, datetime, timedelta
 from bua_assets.months import AccrualMonth
 
 IDENTIFIER = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,62}$")
+MANAGED, MONTH, SNAPSHOT, RELEASE = "bua:managed", "bua:month", "bua:snapshot", "bua:core-release"
+SOURCE_RELEASE = "core:release"  # the tag CORE's release is read from on the EARL snapshot
+UNKNOWN_RELEASE = "unknown"
+PREFIX = "bua-core-"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,11 +49,23 @@ class Restored:
     host: str
     port: int
     reused: bool
+    snapshot: str = ""
+    core_release: str = UNKNOWN_RELEASE
     steps: list[str] = field(default_factory=list)
 
 
-def instance_identifier(partition: str) -> str:
-    return f"bua-core-{AccrualMonth.from_key(partition).compact}"
+def snapshot_name(snapshot: str) -> str:
+    """An ARN and its bare identifier name the same snapshot (the sensor may give either)."""
+    return snapshot.rsplit(":", 1)[-1] if snapshot.startswith("arn:") else snapshot
+
+
+def instance_identifier(partition: str, snapshot: str) -> str:
+    digest = hashlib.sha256(snapshot_name(snapshot).encode()).hexdigest()[:8]
+    return f"{PREFIX}{AccrualMonth.from_key(partition).compact}-{digest}"
+
+
+def copy_identifier(partition: str, snapshot: str) -> str:
+    return f"{instance_identifier(partition, snapshot)}-copy"
 
 
 def _validate(name: str, what: str) -> str:
@@ -60,24 +85,62 @@ def _wait(describe, ready, settings: RestoreSettings, what: str):
         time.sleep(settings.poll_seconds)
 
 
+def _tags(rds, item: dict, arn_key: str) -> dict[str, str]:
+    tags = item.get("TagList")
+    if tags is None:  # not every describe call carries them
+        tags = rds.list_tags_for_resource(ResourceName=item[arn_key])["TagList"]
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def core_release(rds, snapshot: str) -> str:
+    """CORE's release from the snapshot's ``core:release`` tag; ``unknown`` (with a warning) when the
+    tag is absent or cannot be read (tags of a snapshot shared from another account are not shared)."""
+    try:
+        found = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot, IncludeShared=True)["DBSnapshots"]
+        release = _tags(rds, found[0], "DBSnapshotArn").get(SOURCE_RELEASE, "").strip() if found else ""
+    except Exception as exc:  # noqa: BLE001 - any API refusal leaves the release unknown, said below
+        log.warning("CORE release of snapshot %s: its tags could not be read (%s)", snapshot, exc)
+        return UNKNOWN_RELEASE
+    if not release:
+        log.warning("snapshot %s has no %s tag: CORE release recorded as %s", snapshot, SOURCE_RELEASE, UNKNOWN_RELEASE)
+        return UNKNOWN_RELEASE
+    return release
+
+
+def _managed_tags(partition: str, snapshot: str, release: str) -> list[dict[str, str]]:
+    values = {MANAGED: "true", MONTH: AccrualMonth.from_key(partition).label, SNAPSHOT: snapshot, RELEASE: release}
+    return [{"Key": k, "Value": v} for k, v in values.items()]
+
+
 def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettings) -> Restored:
-    """Restore ``snapshot`` (identifier or ARN, possibly shared from another account) into the
-    month's instance, or reuse it; set the master password from Secrets Manager."""
-    ident = _validate(instance_identifier(partition), "instance")
+    """Restore ``snapshot`` (identifier or ARN, possibly shared from another account) into its own
+    instance for the month, or reuse the instance restored from that same snapshot; set the master
+    password from Secrets Manager."""
+    ident = _validate(instance_identifier(partition, snapshot), "instance")
     steps: list[str] = []
     existing = rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [ident]}])["DBInstances"]
     reused = bool(existing)
-    if not reused:
+    if reused:
+        tags = _tags(rds, existing[0], "DBInstanceArn")
+        if snapshot_name(tags.get(SNAPSHOT, "")) != snapshot_name(snapshot):
+            raise RuntimeError(
+                f"instance {ident} was restored from {tags.get(SNAPSHOT) or 'an untagged snapshot'}, not {snapshot}: "
+                "refusing to reuse it (delete it, or check the snapshot identifier)"
+            )
+        release = tags.get(RELEASE, UNKNOWN_RELEASE)
+    else:
+        release = core_release(rds, snapshot)
+        tags_to_set = _managed_tags(partition, snapshot, release)
         source = snapshot
         if settings.kms_key_id:
-            copy = _validate(f"{ident}-copy", "snapshot")
+            copy = _validate(copy_identifier(partition, snapshot), "snapshot")
             found = rds.describe_db_snapshots(Filters=[{"Name": "db-snapshot-id", "Values": [copy]}])["DBSnapshots"]
             if not found:
                 rds.copy_db_snapshot(
                     SourceDBSnapshotIdentifier=snapshot,
                     TargetDBSnapshotIdentifier=copy,
                     KmsKeyId=settings.kms_key_id,
-                    CopyTags=True,
+                    Tags=tags_to_set,
                 )
                 steps.append(f"copied {snapshot} to {copy} under {settings.kms_key_id}")
             _wait(
@@ -92,10 +155,7 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
             "DBSnapshotIdentifier": source,
             "DBInstanceClass": settings.instance_class,
             "PubliclyAccessible": False,
-            "Tags": [
-                {"Key": "bua:month", "Value": AccrualMonth.from_key(partition).label},
-                {"Key": "bua:snapshot", "Value": snapshot},
-            ],
+            "Tags": tags_to_set,
         }
         if settings.subnet_group:
             kwargs["DBSubnetGroupName"] = settings.subnet_group
@@ -104,7 +164,7 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
         if settings.security_group_ids:
             kwargs["VpcSecurityGroupIds"] = list(settings.security_group_ids)
         rds.restore_db_instance_from_db_snapshot(**kwargs)
-        steps.append(f"restored {source} as {ident} ({settings.instance_class})")
+        steps.append(f"restored {source} as {ident} ({settings.instance_class}), CORE release {release}")
     instance = _wait(
         lambda: rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0],
         lambda i: i["DBInstanceStatus"] == "available",
@@ -116,26 +176,119 @@ def restore(rds, secrets, snapshot: str, partition: str, settings: RestoreSettin
         rds.modify_db_instance(DBInstanceIdentifier=ident, MasterUserPassword=password, ApplyImmediately=True)
         steps.append(f"master password set from {settings.master_secret_id}")  # the name, never the value
     endpoint = instance["Endpoint"]
-    return Restored(ident, endpoint["Address"], int(endpoint["Port"]), reused, steps)
+    return Restored(ident, endpoint["Address"], int(endpoint["Port"]), reused, snapshot, release, steps)
+
+
+@dataclass(frozen=True)
+class Managed:
+    """An instance or snapshot copy this module made (tagged bua:managed=true)."""
+
+    kind: str  # "instance" or "copy"
+    identifier: str
+    month: str  # bua:month, YYYY-MM
+    snapshot: str  # bua:snapshot
+    created: datetime
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.identifier} ({self.month}, snapshot {self.snapshot}, created {self.created:%Y-%m-%d %H:%M})"
+
+
+def _aware(t: datetime | None) -> datetime:
+    t = t or datetime.now(UTC)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def managed(rds, month_label: str | None = None) -> list[Managed]:
+    """Every bua-managed instance and copy (of one month, YYYY-MM, when given), instances first."""
+    out = []
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        for i in page["DBInstances"]:
+            if i["DBInstanceIdentifier"].startswith(PREFIX):
+                tags = _tags(rds, i, "DBInstanceArn")
+                if tags.get(MANAGED) == "true":
+                    out.append(
+                        Managed(
+                            "instance",
+                            i["DBInstanceIdentifier"],
+                            tags.get(MONTH, ""),
+                            tags.get(SNAPSHOT, ""),
+                            _aware(i.get("InstanceCreateTime")),
+                        )
+                    )
+    for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
+        for s in page["DBSnapshots"]:
+            if s["DBSnapshotIdentifier"].startswith(PREFIX):
+                tags = _tags(rds, s, "DBSnapshotArn")
+                if tags.get(MANAGED) == "true":
+                    out.append(
+                        Managed(
+                            "copy",
+                            s["DBSnapshotIdentifier"],
+                            tags.get(MONTH, ""),
+                            tags.get(SNAPSHOT, ""),
+                            _aware(s.get("SnapshotCreateTime")),
+                        )
+                    )
+    return [m for m in out if month_label is None or m.month == month_label]
+
+
+def _delete(rds, item: Managed) -> str:
+    """Delete one managed resource; a refusal is reported, not raised (the promotion already happened)."""
+    try:
+        if item.kind == "instance":
+            rds.delete_db_instance(
+                DBInstanceIdentifier=item.identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+            )
+        else:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=item.identifier)
+    except Exception as exc:  # noqa: BLE001 - named in the outcome, which the caller logs as a warning
+        return f"could not delete {item}: {exc}"
+    return f"deleted {item}"
+
+
+def retire_superseded(rds, partition: str, keep_snapshot: str) -> list[str]:
+    """Delete the month's bua-managed instances and copies of every snapshot but ``keep_snapshot``
+    (the one whose export was just promoted). Returns what was deleted or could not be."""
+    label = AccrualMonth.from_key(partition).label
+    return [_delete(rds, m) for m in managed(rds, label) if snapshot_name(m.snapshot) != snapshot_name(keep_snapshot)]
 
 
 def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelta, now: datetime | None = None) -> str:
-    """Delete the month's instance once its export succeeded and the retention has passed.
-    Returns what was done (or why not), for the run's log and metadata."""
-    ident = instance_identifier(partition)
-    found = rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [ident]}])["DBInstances"]
-    if not found:
-        return f"{ident}: no instance (already torn down)"
+    """Delete the month's bua-managed instances once its export succeeded and the retention has
+    passed (the legacy bua-destroy). Returns what was done (or why not), for the run's log."""
+    label = AccrualMonth.from_key(partition).label
+    instances = [m for m in managed(rds, label) if m.kind == "instance"]
+    if not instances:
+        return f"{label}: no instance (already torn down)"
     if not export_succeeded:
-        return f"{ident}: kept, the month's export has not succeeded"
-    created = found[0].get("InstanceCreateTime") or datetime.now(UTC)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
+        return f"{label}: kept {', '.join(m.identifier for m in instances)}, the month's export has not succeeded"
     now = now or datetime.now(UTC)
-    if now - created < retention:
-        return f"{ident}: kept until {created + retention:%Y-%m-%d %H:%M} (retention {retention})"
-    rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
-    return f"{ident}: deleted"
+    outcomes = []
+    for m in instances:
+        if now - m.created < retention:
+            outcomes.append(
+                f"{m.identifier}: kept until {m.created + retention:%Y-%m-%d %H:%M} (retention {retention})"
+            )
+        else:
+            done = _delete(rds, m)
+            outcomes.append(f"{m.identifier}: deleted" if done.startswith("deleted") else done)
+    return "; ".join(outcomes)
+
+
+def housekeeping(
+    rds, retention: timedelta, keep: dict[str, str], *, now: datetime | None = None, dry_run: bool = False
+) -> list[str]:
+    """Delete bua-managed instances and copies older than ``retention``, except those of the snapshot
+    whose export is each month's promoted one (``keep``: month YYYY-MM -> snapshot). With ``dry_run``
+    nothing is deleted; the lines say what would be."""
+    now = now or datetime.now(UTC)
+    done = []
+    for m in managed(rds):
+        official = keep.get(m.month)
+        if now - m.created < retention or (official and snapshot_name(official) == snapshot_name(m.snapshot)):
+            continue
+        done.append(f"would delete {m}" if dry_run else _delete(rds, m))
+    return done
 
 
 def set_service_passwords(connect, secrets, secret_ids) -> list[str]:

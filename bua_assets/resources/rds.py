@@ -23,6 +23,7 @@ class RdsCoreResource(AwsResource):
     service_secret_ids: list[str] = []  # service users whose passwords are set from these secrets after a restore
     database: str = "core"
     data_host_override: Optional[str] = None  # host:port the data path really uses (tests: the local MariaDB)
+    retention_days: float = 7.0  # housekeeping keeps managed instances and copies this long (BUA_RDS_RETENTION_DAYS)
 
     @property
     def enabled(self) -> bool:
@@ -70,12 +71,13 @@ class RdsCoreResource(AwsResource):
             host=host, port=port, user=creds["username"], password=creds.get("password") or "", connect_timeout=10
         )
 
-    def core_url(self, partition: str) -> str:
-        """The CORE URL for the month's instance, with the reader's credentials from Secrets Manager."""
+    def core_url(self, partition: str, snapshot: str) -> str:
+        """The CORE URL for the instance restored from ``snapshot`` for the month, with the reader's
+        credentials from Secrets Manager."""
         import json
 
         rds, secrets = self._clients()
-        ident = rds_ops.instance_identifier(partition)
+        ident = rds_ops.instance_identifier(partition, snapshot)
         endpoint = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["Endpoint"]
         host, port = self._host_port(endpoint["Address"], int(endpoint["Port"]))
         creds = json.loads(secrets.get_secret_value(SecretId=self.reader_secret_id)["SecretString"])
@@ -96,3 +98,15 @@ class RdsCoreResource(AwsResource):
         return rds_ops.teardown(
             rds, partition, export_succeeded=export_succeeded, retention=timedelta(days=retention_days)
         )
+
+    def retire_superseded(self, partition: str, keep_snapshot: str) -> list[str]:
+        """The month's managed instances and copies of other snapshots deleted (an export was promoted)."""
+        rds, _ = self._clients()
+        return rds_ops.retire_superseded(rds, partition, keep_snapshot)
+
+    def housekeeping(self, keep: dict[str, str], *, dry_run: bool = False) -> list[str]:
+        """Managed instances and copies past ``retention_days`` deleted, but for each month's promoted snapshot."""
+        from datetime import timedelta
+
+        rds, _ = self._clients()
+        return rds_ops.housekeeping(rds, timedelta(days=self.retention_days), keep, dry_run=dry_run)
