@@ -371,6 +371,7 @@ def cmd_promote(args) -> int:
         f"promoted {snapshot} for {month} (was {official or 'none'}): {paths[-1]}"
         + (f"; degraded month accepted by {recorded['by']}: {recorded['reason']!r}" if recorded else "")
     )
+    retired = _retire_superseded(month, snapshot)
     print(
         json.dumps(
             {
@@ -379,10 +380,25 @@ def cmd_promote(args) -> int:
                 "previous": official,
                 "integration": paths,
                 "accepted_degraded": recorded,
+                "retired_rds": retired,
             }
         )
     )
     return 0
+
+
+def _retire_superseded(month: AccrualMonth, snapshot: str) -> list[str]:
+    """After a promotion: the month's RDS instances and copies of other snapshots deleted (rds mode restore)."""
+    from bua_assets.billing.rehearsal import NO_SNAPSHOT
+    from bua_assets.definitions import build_resources
+
+    rds = build_resources()["rds"].process_config_and_initialize()
+    if not rds.enabled or snapshot == NO_SNAPSHOT:
+        return []
+    retired = rds.retire_superseded(month.key, snapshot)
+    for line in retired:
+        _log(line if line.startswith("deleted") else f"warning: {line}")
+    return retired
 
 
 def _run_period_months(keys, args, lake, instance, resources) -> bool:

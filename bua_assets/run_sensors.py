@@ -103,10 +103,13 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     checks = run_check_outcomes(instance, run.run_id)
     export: dict = {}
     exceptions = None
+    restored_release = None
     for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
         m = r.event_log_entry.dagster_event.event_specific_data.materialization
         if m.asset_key == dg.AssetKey("bua_export"):
             export = {k: v.value for k, v in m.metadata.items()}
+        elif m.asset_key == dg.AssetKey("core_snapshot") and "core_release" in m.metadata:
+            restored_release = m.metadata["core_release"].value
         elif m.asset_key == dg.AssetKey("errors") and "by_source_and_code" in m.metadata:
             exceptions = exceptions_by_code(m.metadata["by_source_and_code"].value)
     glance = read_month_at_a_glance(lake, key)
@@ -126,6 +129,8 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
         status="SUCCESS" if run.status == dg.DagsterRunStatus.SUCCESS else "FAILURE",
         snapshot=run.tags.get("bua/snapshot", "(none: the configured CORE database)"),
         snapshot_created=_snapshot_created(run),
+        # the run's own restore says it first; a run that reused an earlier one's CORE, its export
+        core_release=restored_release or export.get("core_release"),
         started=started,
         ended=ended,
         code_version=code_version(),

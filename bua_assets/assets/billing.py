@@ -56,9 +56,16 @@ from bua_assets.estimation.consumption import TimeOfUse
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.ops.earl import time_zone_named
+from bua_assets.ops.rds import snapshot_name
 from bua_assets.ops.runs import CheckOutcome, check_counts, counts_text
 from bua_assets.partitions import month_check, monthly_partitions, months_window
-from bua_assets.resources import AnalystCatalogResource, ExportResource, LakeResource, MeterDataResource
+from bua_assets.resources import (
+    AnalystCatalogResource,
+    ExportResource,
+    LakeResource,
+    MeterDataResource,
+    RdsCoreResource,
+)
 from bua_assets.run_sensors import run_check_outcomes
 
 
@@ -535,7 +542,9 @@ month_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window
     "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
     "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
     "export. A degraded month (a provider missing, short or mostly quarantined; too much estimated) "
-    "is held back until accepted with a reason. With BUA_GLUE_DATABASE the month's lake datasets are "
+    "is held back until accepted with a reason. Once promoted (rds mode 'restore'), the month's RDS "
+    "instances and KMS copies of other snapshots are deleted (one month, one official snapshot). The "
+    "manifest names the snapshot and CORE's release. With BUA_GLUE_DATABASE the month's lake datasets are "
     "registered for Athena.",
 )
 def bua_export(
@@ -545,6 +554,7 @@ def bua_export(
     export: ExportResource,
     catalog: AnalystCatalogResource,
     meter_data: MeterDataResource,
+    rds: RdsCoreResource,
 ) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     month = AccrualMonth.from_key(key)
@@ -580,6 +590,12 @@ def bua_export(
         else []
     )
     (context.log.warning if quality.degraded else context.log.info)(f"export of snapshot {run.snapshot}: {reason}")
+    # One month, one official snapshot: the month's instances and copies of other snapshots go.
+    retired = (
+        rds.retire_superseded(key, run.snapshot) if promoted and rds.enabled and run.snapshot != NO_SNAPSHOT else []
+    )
+    for line in retired:
+        (context.log.info if line.startswith("deleted") else context.log.warning)(line)
     body = json.loads(export_target.get(manifest_name(snapshot_folder(month, run.snapshot), month)))
     with store.partition_writer("bua_export", key) as writer:
         writer.write(
@@ -607,6 +623,7 @@ def bua_export(
             "rows": sum(f.rows for f in files),
             "path": (delivered or written)[-1],
             "snapshot": run.snapshot,
+            "core_release": run.core_release,
             "promotion": reason,
             "promoted": promoted,
             "degraded": dg.MetadataValue.json(list(quality.reasons)),
@@ -618,6 +635,7 @@ def bua_export(
             "integration_paths": dg.MetadataValue.json(delivered),
             "files": dg.MetadataValue.json({f["name"]: f["rows"] for f in body["files"]}),
             "glue_tables": dg.MetadataValue.json(glue_tables),
+            "retired_rds": dg.MetadataValue.json(retired),
         },
         check_results=[publishable],
     )
@@ -677,4 +695,21 @@ def snapshot_run(context: dg.AssetExecutionContext) -> SnapshotRun:
         snapshot,
         parse_created(tags.get("bua/snapshot_created")),
         tags.get("bua/rehearsal", "").strip().lower() in ("1", "true", "yes"),
+        restored_release(context.instance, context.partition_key, snapshot),
     )
+
+
+def restored_release(instance: dg.DagsterInstance, partition: str, snapshot: str) -> str | None:
+    """CORE's release as core_snapshot recorded it when it restored ``snapshot`` for the month (its
+    latest such materialisation); None when no restore of that snapshot is recorded."""
+    if snapshot == NO_SNAPSHOT:
+        return None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("core_snapshot"), asset_partitions=[partition]), limit=20
+    ).records
+    for record in records:  # newest first
+        meta = record.asset_materialization.metadata if record.asset_materialization else {}
+        restored = meta.get("rds_snapshot")
+        if restored is not None and snapshot_name(str(restored.value)) == snapshot_name(snapshot):
+            return str(meta["core_release"].value) if "core_release" in meta else None
+    return None

@@ -88,6 +88,7 @@ def core_snapshot(
             "rds_instance": r.instance_identifier,
             "rds_endpoint": f"{r.host}:{r.port}",
             "rds_reused": r.reused,
+            "rds_snapshot": snapshot,
             "core_release": r.core_release,
         }
     db = core_database(core_db, rds, context.partition_key, snapshot)

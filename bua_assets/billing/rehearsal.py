@@ -44,6 +44,7 @@ class SnapshotRun:
     snapshot: str  # the EARL snapshot identifier, or NO_SNAPSHOT
     created: datetime | None  # when the snapshot was taken (aware), when known
     rehearsal: bool  # the operator said so (run tag bua/rehearsal)
+    core_release: str | None = None  # CORE's release (the snapshot's core:release tag); None: none restored
 
     def is_month_end(self, run_date: date, zone: ZoneInfo) -> bool:
         """Taken on the run date, local time (a month-end snapshot is taken at local midnight on the 1st)."""
@@ -87,6 +88,7 @@ def snapshot_manifest(
             "snapshot": run.snapshot,
             "snapshot_created": run.created.isoformat() if run.created else None,
             "rehearsal": run.rehearsal,
+            "core_release": run.core_release,
         }
     )
     if quality is not None:

@@ -81,6 +81,7 @@ class RunFacts:
     degraded: list[str] = field(default_factory=list)  # why the month is degraded (billing/degraded.py)
     accepted_degraded: dict | None = None  # the acceptance that promoted a degraded month
     snapshot_created: datetime | None = None  # when CORE's snapshot was taken (the EARL event)
+    core_release: str | None = None  # CORE's release the snapshot came from (None: no snapshot restored)
 
     @property
     def snapshot_to_export_seconds(self) -> float | None:
@@ -141,7 +142,7 @@ def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
     link = run_link(ui_base_url, facts.run_id)
     lines = [
         f"Month: {month}",
-        f"Snapshot: {facts.snapshot}",
+        f"Snapshot: {facts.snapshot}" + (f" (CORE release {facts.core_release})" if facts.core_release else ""),
         f"Run: {facts.run_id} ({link})",
         f"Duration: {_duration(facts.duration_seconds)}",
     ]
@@ -218,6 +219,7 @@ RUN_LOG_SCHEMA = pa.schema(
         ("accepted_degraded", pa.string()),  # JSON: reason, by, via, at of the acceptance that promoted it
         ("snapshot_created", pa.timestamp("us", tz="UTC")),
         ("snapshot_to_export_seconds", pa.float64()),  # from the snapshot to the run that exported it
+        ("core_release", pa.string()),  # the snapshot's core:release tag ("unknown" when absent)
     ]
 )
 
@@ -264,6 +266,7 @@ def run_record(facts: RunFacts) -> dict:
         "accepted_degraded": None if facts.accepted_degraded is None else json.dumps(facts.accepted_degraded),
         "snapshot_created": facts.snapshot_created,
         "snapshot_to_export_seconds": facts.snapshot_to_export_seconds,
+        "core_release": facts.core_release,
     }
 
 
