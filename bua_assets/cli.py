@@ -6,6 +6,7 @@ bua-assets generate --accounts N --seed S --as-at YYYY-MM-DD --history-months K 
 bua-assets nem12 inspect FILE [--json]
 bua-assets query "SQL" [--month YYYY-MM] [--format table|csv|parquet] [--output PATH] [--lake DIR|s3://...]
 bua-assets promote --month YYYY-MM [--snapshot ID] [--accept-degraded REASON] [--list]
+bua-assets housekeeping [--dry-run]
 bua-assets period --from YYYY-MM-01 --to YYYY-MM-DD [--rerun] [--home DIR] [--output PATH]
 """
 
@@ -401,6 +402,25 @@ def _retire_superseded(month: AccrualMonth, snapshot: str) -> list[str]:
     return retired
 
 
+def cmd_housekeeping(args) -> int:
+    """Expired bua-managed RDS instances and copies deleted (or, with --dry-run, listed); each month's
+    official snapshot's kept. Exit 1 when one could not be deleted."""
+    from bua_assets.definitions import build_resources
+    from bua_assets.jobs import housekeeping
+
+    resources = build_resources()
+    rds = resources["rds"].process_config_and_initialize()
+    if not rds.enabled:
+        _log("BUA_RDS_MODE is not restore: no RDS instances or copies to look after")
+        return 0
+    done = housekeeping(rds, resources["export"].process_config_and_initialize(), dry_run=args.dry_run)
+    for line in done:
+        print(line)
+    if not done:
+        _log(f"nothing past the retention (BUA_RDS_RETENTION_DAYS={rds.retention_days:g} days)")
+    return 1 if any(line.startswith("could not") for line in done) else 0
+
+
 def _run_period_months(keys, args, lake, instance, resources) -> bool:
     """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
 
@@ -515,6 +535,14 @@ def _add_operations_commands(sub) -> None:
     pf.add_argument("--month", required=True, help="YYYY-MM, the accrual month about to run")
     pf.add_argument("--json", action="store_true", help="one JSON object on stdout")
     pf.set_defaults(func=cmd_preflight)
+
+    hk = sub.add_parser(
+        "housekeeping",
+        help="delete bua-managed RDS instances and snapshot copies older than BUA_RDS_RETENTION_DAYS "
+        "(each month's official snapshot's kept)",
+    )
+    hk.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    hk.set_defaults(func=cmd_housekeeping)
 
     pe = sub.add_parser("period", help="accrue a period of whole months: each monthly partition, totals combined")
     pe.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD, a first of the month")

@@ -27,7 +27,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.billing.degraded import DEFAULT_MAX_ESTIMATED_SHARE
 from bua_assets.executors import build_executor
-from bua_assets.jobs import bua_teardown, monthly_bua_job
+from bua_assets.jobs import bua_housekeeping, bua_teardown, monthly_bua_job
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
@@ -134,6 +134,7 @@ def build_resources() -> dict:
             reader_secret_id=os.getenv("BUA_RDS_READER_SECRET", ""),
             service_secret_ids=_env_list("BUA_RDS_SERVICE_SECRETS"),
             database=os.getenv("BUA_RDS_DATABASE", "core"),
+            retention_days=_env_float("BUA_RDS_RETENTION_DAYS", 7.0),
             **_aws("BUA_RDS_ENDPOINT_URL"),
         ),
         "anonymise": AnonymiseResource(key=_env_or("BUA_ANONYMISE_KEY", "")),
@@ -162,7 +163,7 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
-    jobs=[monthly_bua_job, bua_teardown, bua_preflight],
+    jobs=[monthly_bua_job, bua_teardown, bua_housekeeping, bua_preflight],
     sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
     resources=build_resources(),
     # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from bua_assets.resources.export import ExportResource
 from bua_assets.resources.rds import RdsCoreResource
 
 monthly_bua_job = dg.define_asset_job(
@@ -38,3 +39,46 @@ def teardown_core_instance(context: dg.OpExecutionContext, config: TeardownConfi
 @dg.job(description="Tear down a month's CORE RDS instance (after its export and the retention).")
 def bua_teardown():
     teardown_core_instance()
+
+
+class HousekeepingConfig(dg.Config):
+    dry_run: bool = False  # say what would be deleted, delete nothing
+
+
+def housekeeping(rds: RdsCoreResource, export: ExportResource, *, dry_run: bool) -> list[str]:
+    """What bua_housekeeping and `bua-assets housekeeping` do: the bua-managed RDS instances and KMS
+    copies older than BUA_RDS_RETENTION_DAYS deleted, but those of each month's latest promoted export."""
+    from bua_assets.billing.rehearsal import official_snapshot
+    from bua_assets.months import AccrualMonth
+
+    if not rds.enabled:
+        return []
+    export_target, integration_target = export.targets()
+    return rds.housekeeping(
+        lambda month: official_snapshot(export_target, integration_target, AccrualMonth.from_key(month)),
+        dry_run=dry_run,
+    )
+
+
+@dg.op(
+    description="Deletes the bua-managed CORE RDS instances and KMS snapshot copies older than "
+    "BUA_RDS_RETENTION_DAYS (default 7), except those of each month's latest promoted export; dry_run "
+    "says what it would delete."
+)
+def delete_expired_rds(
+    context: dg.OpExecutionContext, config: HousekeepingConfig, rds: RdsCoreResource, export: ExportResource
+) -> list[str]:
+    if not rds.enabled:
+        context.log.info("BUA_RDS_MODE is not restore: no RDS instances or copies to look after")
+    done = housekeeping(rds, export, dry_run=config.dry_run)
+    for line in done:
+        (context.log.warning if line.startswith("could not") else context.log.info)(line)
+    if rds.enabled and not done:
+        context.log.info(f"nothing past the retention ({rds.retention_days:g} days)")
+    context.add_output_metadata({"outcome": dg.MetadataValue.json(done), "dry_run": config.dry_run})
+    return done
+
+
+@dg.job(description="RDS housekeeping: expired bua-managed CORE instances and snapshot copies deleted.")
+def bua_housekeeping():
+    delete_expired_rds()

@@ -282,3 +282,73 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
             cur.execute("DROP USER IF EXISTS %s@'%%'", (service_user,))
         root.close()
         CoreDatabase(mysql_url).drop_database()
+
+
+def test_housekeeping_job_and_command_keep_the_official_snapshot_and_honour_retention_and_dry_run(
+    aws, tmp_path, monkeypatch, capsys
+):
+
+    from bua_assets.billing.export import ExportFile, Target
+    from bua_assets.billing.rehearsal import SnapshotRun, export_snapshot, promote
+    from bua_assets.cli import main
+    from bua_assets.jobs import bua_housekeeping
+    from bua_assets.months import AccrualMonth
+    from bua_assets.resources import ExportResource, RdsCoreResource
+
+    rds, secrets, rehearsal, secret, partition = aws
+    month_end = second_snapshot(rds, rehearsal, "monthend", "R26.10.3")
+    settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
+    restore(rds, secrets, rehearsal, partition, settings)
+    restore(rds, secrets, month_end, partition, settings)
+    # the month's official export is the month-end snapshot's (its promotion log says so)
+    month = AccrualMonth.from_key(partition)
+    export, integration = Target(str(tmp_path / "exports")), Target(str(tmp_path / "integration"))
+    files = [ExportFile(f"BUA_AccrualSummary_{month.compact}.csv", b"a\n1\n", 1)]
+    export_snapshot(files, month, SnapshotRun(month_end, None, False), export)
+    promote(export, integration, month, month_end)
+    bases = {"export_base": export.base, "integration_base": integration.base}
+    mine = {m.identifier for m in managed(rds, month.label)}
+    superseded = [
+        ["copy", copy_identifier(partition, rehearsal)],
+        ["instance", instance_identifier(partition, rehearsal)],
+    ]
+
+    def job(retention_days: float, dry_run: bool) -> list[list[str]]:
+        result = bua_housekeeping.execute_in_process(
+            resources={
+                "rds": RdsCoreResource(
+                    mode="restore", endpoint_url=rds.meta.endpoint_url, retention_days=retention_days
+                ),
+                "export": ExportResource(**bases),
+            },
+            run_config={"ops": {"delete_expired_rds": {"config": {"dry_run": dry_run}}}},
+        )
+        lines = result.output_for_node("delete_expired_rds")
+        return sorted(line.split(" ")[:4] for line in lines if any(i in line for i in mine))
+
+    assert job(7, dry_run=False) == []  # younger than the retention: kept
+    assert job(0, dry_run=True) == [["would", "delete", *s] for s in superseded]
+    assert {m.identifier for m in managed(rds, month.label)} == mine  # the dry run deleted nothing
+
+    for name, value in {
+        "BUA_RDS_MODE": "restore",
+        "BUA_RDS_ENDPOINT_URL": rds.meta.endpoint_url,
+        "BUA_RDS_RETENTION_DAYS": "0",
+        "BUA_EXPORT_BASE": export.base,
+        "BUA_INTEGRATION_BASE": integration.base,
+    }.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    assert main(["housekeeping", "--dry-run"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert sorted(line.split(" ")[2:4] for line in printed if any(i in line for i in mine)) == superseded
+    assert main(["housekeeping"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert sorted(line.split(" ")[:3] for line in printed if any(i in line for i in mine)) == [
+        ["deleted", *s] for s in superseded
+    ]
+    # the official snapshot's instance and copy outlive the retention
+    assert {m.identifier for m in managed(rds, month.label)} == {
+        instance_identifier(partition, month_end),
+        copy_identifier(partition, month_end),
+    }

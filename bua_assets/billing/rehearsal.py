@@ -255,3 +255,13 @@ def promotions(export: Target, month: AccrualMonth) -> list[dict]:
     if name not in export.list(run_date_folder(month)):
         return []
     return [json.loads(line) for line in export.get(name).decode().splitlines() if line.strip()]
+
+
+def official_snapshot(export: Target, integration: Target, month: AccrualMonth) -> str | None:
+    """The snapshot of the month's latest promotion: its promotion log (kept beside the exports, so
+    it outlives a consumer emptying the integration prefix), else the promoted manifest; None when
+    the month was never promoted."""
+    logged = promotions(export, month)
+    if logged:
+        return logged[-1]["snapshot"]
+    return (promoted_manifest(integration, month) or {}).get("snapshot")

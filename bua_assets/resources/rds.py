@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Optional
 
 from sqlalchemy.engine import URL
@@ -104,9 +105,12 @@ class RdsCoreResource(AwsResource):
         rds, _ = self._clients()
         return rds_ops.retire_superseded(rds, partition, keep_snapshot)
 
-    def housekeeping(self, keep: dict[str, str], *, dry_run: bool = False) -> list[str]:
-        """Managed instances and copies past ``retention_days`` deleted, but for each month's promoted snapshot."""
+    def housekeeping(self, official: Callable[[str], str | None], *, dry_run: bool = False) -> list[str]:
+        """Managed instances and copies past ``retention_days`` deleted, but those of each month's
+        official snapshot (``official(month YYYY-MM)``: its latest promoted export's, None if none)."""
         from datetime import timedelta
 
         rds, _ = self._clients()
+        months = {m.month for m in rds_ops.managed(rds)}
+        keep = {month: snapshot for month in sorted(months) if (snapshot := official(month))}
         return rds_ops.housekeeping(rds, timedelta(days=self.retention_days), keep, dry_run=dry_run)
