@@ -218,3 +218,17 @@ def test_the_time_from_snapshot_to_export_is_logged_and_said():
     # A run that did not export, or has no snapshot (the embedded default), says nothing of it.
     assert facts(snapshot_created=taken, promoted=None).snapshot_to_export_seconds is None
     assert "Snapshot to export" not in message(facts(), "http://ui")[1]
+
+
+def test_the_core_release_is_logged_and_said_when_a_snapshot_was_restored():
+    tagged = facts(core_release="R26.10.2")
+    assert "Snapshot: bua-core-2026-11-01 (CORE release R26.10.2)\n" in message(tagged, "http://ui")[1]
+    assert run_record(tagged)["core_release"] == "R26.10.2"
+    # a snapshot without the core:release tag says so; no restored snapshot (the configured CORE) says nothing
+    assert "(CORE release unknown)" in message(facts(core_release="unknown"), "http://ui")[1]
+    assert "Snapshot: bua-core-2026-11-01\n" in message(facts(), "http://ui")[1]
+    assert run_record(facts())["core_release"] is None
+    # a run log written before the column was added gains it, empty
+    old = pa.Table.from_pylist([run_record(facts())], schema=RUN_LOG_SCHEMA).drop_columns(["core_release"])
+    log = append_run(old, run_record(facts(run_id="def-456", core_release="R26.10.2")))
+    assert log["core_release"].to_pylist() == [None, "R26.10.2"]
