@@ -325,7 +325,8 @@ def cmd_promote(args) -> int:
             degraded = degraded_reasons(m)
             print(
                 f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
-                f"rehearsal={m.get('rehearsal')}  {sum(f['rows'] for f in m['files'])} rows  {m['folder']}"
+                f"rehearsal={m.get('rehearsal')}  CORE release {m.get('core_release') or '-'}  "
+                f"{sum(f['rows'] for f in m['files'])} rows  {m['folder']}"
                 + (f"  DEGRADED: {'; '.join(degraded)}" if degraded else "")
             )
         if not snapshots:

@@ -155,3 +155,6 @@ def test_rehearsal_then_month_end_fresh_instance_promoted_export_retires_the_reh
         ["deleted", "instance", instance_identifier(PARTITION, snapshots["rehearsal"])]
     ]
     assert [(m.kind, m.snapshot) for m in managed(rds, MONTH.label)] == [("instance", month_end)]
+    assert main(["promote", "--month", MONTH.label, "--list"]) == 0
+    listed = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("*")}
+    assert "CORE release R26.10.2" in listed[month_end]
