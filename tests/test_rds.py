@@ -352,3 +352,13 @@ def test_housekeeping_job_and_command_keep_the_official_snapshot_and_honour_rete
         instance_identifier(partition, month_end),
         copy_identifier(partition, month_end),
     }
+
+
+def test_retirement_reports_an_api_refusal_instead_of_failing_the_promotion():
+    class Refusing:
+        def get_paginator(self, name):
+            raise RuntimeError("AccessDenied: rds:DescribeDBInstances")
+
+    assert retire_superseded(Refusing(), "2026-10-01", "bua-core-2026-11-01") == [
+        "could not list 2026-10's managed RDS instances and copies: AccessDenied: rds:DescribeDBInstances"
+    ]

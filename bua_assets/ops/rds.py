@@ -250,7 +250,11 @@ def retire_superseded(rds, partition: str, keep_snapshot: str) -> list[str]:
     """Delete the month's bua-managed instances and copies of every snapshot but ``keep_snapshot``
     (the one whose export was just promoted). Returns what was deleted or could not be."""
     label = AccrualMonth.from_key(partition).label
-    return [_delete(rds, m) for m in managed(rds, label) if snapshot_name(m.snapshot) != snapshot_name(keep_snapshot)]
+    try:
+        found = managed(rds, label)
+    except Exception as exc:  # noqa: BLE001 - the promotion stands; the caller warns and housekeeping retries
+        return [f"could not list {label}'s managed RDS instances and copies: {exc}"]
+    return [_delete(rds, m) for m in found if snapshot_name(m.snapshot) != snapshot_name(keep_snapshot)]
 
 
 def teardown(rds, partition: str, *, export_succeeded: bool, retention: timedelta, now: datetime | None = None) -> str:
