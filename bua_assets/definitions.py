@@ -141,6 +141,8 @@ def build_resources() -> dict:
         "eks": EksNodegroupResource(
             cluster_name=_env_or("BUA_EKS_CLUSTER", ""),
             nodegroup_name=_env_or("BUA_EKS_NODEGROUP", ""),
+            lease_table=_env_or("BUA_EKS_LEASE_TABLE", ""),
+            dynamodb_endpoint_url=_env_or("BUA_DYNAMODB_ENDPOINT_URL", ""),
             **_aws("BUA_EKS_ENDPOINT_URL"),
         ),
         # operations (issue 16): the analysts' Glue catalog and the run notifications

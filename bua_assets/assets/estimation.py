@@ -225,7 +225,7 @@ def nem12_estimates(
 def unbilled_consumption(
     context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
 ) -> dg.MaterializeResult:
-    with eks.scaled_up(context.log):
+    with eks.scaled_up(context.log, holder=f"unbilled_consumption:{context.partition_key}"):
         return _unbilled_consumption(context, lake)
 
 

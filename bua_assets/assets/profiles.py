@@ -54,7 +54,7 @@ statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months
 def interval_statistics(
     context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
 ) -> dg.MaterializeResult:
-    with eks.scaled_up(context.log):
+    with eks.scaled_up(context.log, holder=f"interval_statistics:{context.partition_key}"):
         return _interval_statistics(context, lake)
 
 
