@@ -57,6 +57,33 @@ def demo_month_problem(month: str, today: date, existing: dict | None, accounts:
     return None
 
 
+def period_problem(start: str, end: str, today: date) -> str | None:
+    """Why ``period --from start --to end`` cannot run (None: it can), decided before anything runs:
+    dates, whole months, within the partitions and only months that have ended (as ``demo``)."""
+    from bua_assets.billing.period import period_partitions
+    from bua_assets.partitions import FIRST_MONTH
+
+    latest = _latest_complete_month(today)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        return f"--from {start!r} / --to {end!r}: use dates YYYY-MM-DD (e.g. --from {latest}-01)"
+    try:
+        keys = period_partitions(first, last)
+    except ValueError as exc:
+        return str(exc)
+    if keys[0] < FIRST_MONTH:
+        return (
+            f"--from {start} is before the first partition ({AccrualMonth.from_key(FIRST_MONTH)}): "
+            f"there is no such month to run"
+        )
+    if AccrualMonth.from_key(keys[-1]).label > latest:
+        return (
+            f"--to {end} is in a month that has not ended yet (today is {today}): the latest complete month is {latest}"
+        )
+    return None
+
+
 def _log(msg: str) -> None:
     print(f"[bua] {msg}", file=sys.stderr, flush=True)
 
@@ -470,11 +497,11 @@ def cmd_period(args) -> int:
     from bua_assets.billing.period import combine_period, period_partitions
     from bua_assets.settings import use_home
 
-    try:
-        keys = period_partitions(date.fromisoformat(args.start), date.fromisoformat(args.end))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    problem = period_problem(args.start, args.end, date.today())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
+    keys = period_partitions(date.fromisoformat(args.start), date.fromisoformat(args.end))
     use_home(args.home, keep_dagster_home=True)  # before the definitions load: they read BUA_HOME
     _prepare_instance_home(Path(os.environ["DAGSTER_HOME"]))
     from bua_assets.definitions import build_resources

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from bua_assets.billing.period import combine_period, period_partitions
-from bua_assets.cli import main
+from bua_assets.cli import main, period_problem
 from bua_assets.settings import profile_history_months
 
 
@@ -34,6 +34,34 @@ def test_period_is_whole_months():
         period_partitions(date(2024, 5, 1), date(2024, 6, 29))
     with pytest.raises(ValueError, match="is before"):
         period_partitions(date(2024, 6, 1), date(2024, 5, 31))
+
+
+def test_period_range_is_checked_before_anything_runs():
+    today = date(2026, 12, 7)
+    assert period_problem("2026-09-01", "2026-11-30", today) is None
+    assert "before the first partition (2023-09)" in period_problem("2023-01-01", "2023-12-31", today)
+    assert period_problem("2027-01-01", "2027-02-28", today) == (
+        "--to 2027-02-28 is in a month that has not ended yet (today is 2026-12-07): "
+        "the latest complete month is 2026-11"
+    )
+    assert "has not ended yet" in period_problem("2026-11-01", "2026-12-31", today)
+    assert "use dates YYYY-MM-DD" in period_problem("2026-13-01", "2026-11-30", today)
+    assert "--from must be the first day of a month" in period_problem("2026-09-02", "2026-11-30", today)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        ("2023-01-01", "2023-01-31", "before the first partition"),
+        ("2026-09-01", "2099-02-28", "has not ended yet"),
+        ("2026-09", "2026-10-31", "use dates YYYY-MM-DD"),
+    ],
+)
+def test_period_command_says_one_line_for_a_bad_range(tmp_path, capsys, start, end, says):
+    assert main(["period", "--from", start, "--to", end, "--home", str(tmp_path / "home")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and says in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "home").exists()  # rejected before the home was touched
 
 
 def test_combined_totals_add_the_months():
