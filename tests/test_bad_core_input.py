@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from support import CONFIG, PARTITION, bill_through_month_end, mysql_url_or_skip
 
-from bua_assets.core.database import CoreDatabase
+from bua_assets.core.database import CoreDatabase, CoreDatabaseMissing
 from bua_assets.core.schema import sqlite_ddl
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
@@ -130,6 +130,21 @@ def test_a_core_release_without_the_optional_columns_is_read_with_nulls_and_goes
     accounts = Lake(str(tmp_path / "lake")).read("core_tables", PARTITION, "Account")
     assert accounts.num_rows and accounts["gst_registered"].null_count == accounts.num_rows
     assert "unbilled_window" in materialised(result)
+
+
+def test_a_sqlite_core_path_that_does_not_exist_is_an_error_naming_it_not_a_new_file(retailer, tmp_path):
+    folder = copy_retailer(retailer, tmp_path / "r")
+    typo = folder / "cor.db"
+    with pytest.raises(CoreDatabaseMissing, match=f"CORE database {typo} does not exist"):
+        CoreDatabase(f"sqlite:///{typo}").observed_schema()
+    result = run(f"sqlite:///{typo}", folder / "nem12", tmp_path / "lake", CORE_STEPS)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "core_snapshot"
+    error = failure.event_specific_data.error.cause  # the step error wraps ours
+    assert error.cls_name == "CoreDatabaseMissing" and f"CORE database {typo} does not exist" in error.message
+    assert not typo.exists()  # never created: no "23 missing tables" from an empty file
+    assert materialised(result) == set()
+    assert CoreDatabase(f"sqlite:///{folder / 'core.db'}").observed_schema()  # the right path still reads
 
 
 def test_empty_account_plan_blocks_the_month_naming_the_table(retailer, tmp_path):

@@ -20,12 +20,13 @@ import pyarrow as pa
 
 from bua_assets.core import load
 from bua_assets.core.casting import SHOWN_BAD_VALUES, CoreValueError, typed_batch, typed_column
-from bua_assets.core.engines import CoreReadError, engine_for
+from bua_assets.core.engines import CoreDatabaseMissing, CoreReadError, engine_for
 from bua_assets.core.url import CoreUrl
 
 __all__ = [
     "SHOWN_BAD_VALUES",
     "CoreDatabase",
+    "CoreDatabaseMissing",
     "CoreReadError",
     "CoreUrl",
     "CoreValueError",

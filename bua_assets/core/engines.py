@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -31,6 +32,10 @@ class CoreReadError(RuntimeError):
     """The database could not stream a table (the message names it; no driver traceback)."""
 
 
+class CoreDatabaseMissing(FileNotFoundError):
+    """The SQLite CORE file named by the URL does not exist (a typo must not read as an empty CORE)."""
+
+
 class SqliteEngine:
     name = "sqlite"
     paramstyle = "?"
@@ -39,9 +44,16 @@ class SqliteEngine:
         self.url = url
 
     @contextmanager
-    def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False):
-        """A DB-API connection (the options only matter to MySQL)."""
-        conn = sqlite3.connect(self.url.sqlite_path)
+    def connect(self, *, database: bool = True, raw: bool = False, local_infile: bool = False, create: bool = False):
+        """A DB-API connection (``database``, ``raw``, ``local_infile`` only matter to MySQL). The
+        file is opened read-write, never created, unless ``create`` (only ``create_database``):
+        sqlite3's default would silently make an empty database at a mistyped path."""
+        path = Path(self.url.sqlite_path).absolute()
+        if not create and not path.is_file():
+            raise CoreDatabaseMissing(
+                f"CORE database {path} does not exist (from the CORE URL {self.url.redacted()}): check the path"
+            )
+        conn = sqlite3.connect(f"{path.as_uri()}?mode={'rwc' if create else 'rw'}", uri=True)
         try:
             yield conn
         finally:

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from bua_assets.core.engines import CoreEngine
+from bua_assets.core.engines import CoreEngine, SqliteEngine
 from bua_assets.core.schema import core_tables, mysql_ddl, sqlite_ddl
 
 
 def create_database(engine: CoreEngine, *, drop_existing: bool = False) -> None:
     """Create the CORE schema (and, on MySQL, the database itself)."""
-    if engine.name == "sqlite":
+    if isinstance(engine, SqliteEngine):
         path = Path(engine.url.sqlite_path)
         if drop_existing and path.exists():
             path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with engine.connect() as conn:
+        with engine.connect(create=True) as conn:
             for statement in sqlite_ddl():
                 conn.execute(statement)
             conn.commit()
