@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from bua_assets.disk_full import raise_if_disk_full
+
 
 @dataclass
 class Lake:
@@ -140,9 +142,12 @@ class Lake:
             yield writer
             writer.close()  # flushing the footers can fail too (a full disk): still inside the cleanup
             self._swap(staging, final)
-        except BaseException:
+        except BaseException as exc:
             writer.abort()
             self._discard(staging)
+            # Named as the file it was to become (the staging folder is gone by now).
+            written = (writer.current or staging).replace(staging, final, 1)
+            raise_if_disk_full(exc, path=written, target=f"BUA_LAKE={self.base}")
             raise
 
     def _discard(self, staging: str) -> None:
@@ -188,13 +193,13 @@ class PartitionWriter:
         self._dir = directory
         self._open: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
+        self.current = ""  # the file last written to: what a full disk is reported against
 
     def write(self, dataset: str, table: pa.Table) -> None:
         """Write a whole dataset (or append a batch to one opened by an earlier call)."""
+        self.current = f"{self._dir}/{dataset}.parquet"
         if dataset not in self._open:
-            self._open[dataset] = pq.ParquetWriter(
-                f"{self._dir}/{dataset}.parquet", table.schema, filesystem=self._fs, compression="zstd"
-            )
+            self._open[dataset] = pq.ParquetWriter(self.current, table.schema, filesystem=self._fs, compression="zstd")
             self.rows[dataset] = 0
         self._open[dataset].write_table(table)
         self.rows[dataset] += table.num_rows
@@ -206,7 +211,8 @@ class PartitionWriter:
         """A non-Parquet file (e.g. a NEM12 CSV) in the partition, replaced with it."""
         parent = f"{self._dir}/{relative_path}".rsplit("/", 1)[0]
         self._fs.create_dir(parent, recursive=True)
-        with self._fs.open_output_stream(f"{self._dir}/{relative_path}") as out:
+        self.current = f"{self._dir}/{relative_path}"
+        with self._fs.open_output_stream(self.current) as out:
             out.write(data)
 
     def ensure(self, dataset: str, schema: pa.Schema) -> None:

@@ -70,7 +70,7 @@ def preflight_findings(
     return [
         check("rds", lambda: _rds(rds)) if rds.enabled else check("core", lambda: core_contract(core_db.database())),
         check("meter_data", lambda: meter_data_present(meter_data.location, month, meter_data.s3_client)),
-        check("lake", lambda: writable(Target(lake.base, lake.endpoint_url))),
+        check("lake", lambda: writable(Target(lake.base, lake.endpoint_url, setting="BUA_LAKE"))),
         check("export", lambda: writable(export_target)),
         check("integration", lambda: writable(integration_target)),
         check("earl_queue", lambda: _queues(earl_queue) if earl_queue.queue_url else not_set),

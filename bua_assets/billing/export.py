@@ -18,16 +18,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bua_assets.disk_full import raise_if_disk_full
+
 INTEGRATION_PREFIX = "ADH/OUTBOUND/BUA"
 
 
 class Target:
     """A folder on local disk or an S3 prefix: the four operations the export needs."""
 
-    def __init__(self, base: str, s3_endpoint_url: str | None = None, *, s3: Callable[[], Any] | None = None):
+    def __init__(
+        self,
+        base: str,
+        s3_endpoint_url: str | None = None,
+        *,
+        s3: Callable[[], Any] | None = None,
+        setting: str = "",
+    ):
         """``s3``: makes the S3 client (the ExportResource's, with its connection); without it a
-        plain boto3 client on ``s3_endpoint_url``."""
+        plain boto3 client on ``s3_endpoint_url``. ``setting``: the variable that configures
+        ``base`` (``BUA_EXPORT_BASE``), named with it in a disk-full error."""
         self.base = base.rstrip("/")
+        self.setting = setting
         u = urlparse(self.base)
         self._s3 = None
         if u.scheme == "s3":
@@ -55,8 +66,11 @@ class Target:
             try:
                 tmp.write_bytes(data)
                 tmp.replace(path)  # a reader never sees half a file
-            except BaseException:
+            except BaseException as exc:
                 tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
+                raise_if_disk_full(
+                    exc, path=str(path), target=f"{self.setting}={self.base}" if self.setting else self.base
+                )
                 raise
 
     def get(self, name: str) -> bytes:

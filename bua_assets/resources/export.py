@@ -18,4 +18,7 @@ class ExportResource(AwsResource):
     max_estimated_share: float = DEFAULT_MAX_ESTIMATED_SHARE
 
     def targets(self) -> tuple[Target, Target]:
-        return Target(self.export_base, s3=self.s3_client), Target(self.integration_base, s3=self.s3_client)
+        return (
+            Target(self.export_base, s3=self.s3_client, setting="BUA_EXPORT_BASE"),
+            Target(self.integration_base, s3=self.s3_client, setting="BUA_INTEGRATION_BASE"),
+        )
