@@ -120,6 +120,7 @@ def build_resources() -> dict:
         "earl_queue": EarlQueueResource(
             queue_url=_env_or("BUA_EARL_QUEUE_URL", ""),
             dead_letter_queue_url=_env_or("BUA_EARL_DEAD_LETTER_QUEUE_URL", ""),
+            sns_endpoint_url=_env_or("BUA_SNS_ENDPOINT_URL", ""),
             **_aws("BUA_SQS_ENDPOINT_URL"),
             time_zone=_env_or("BUA_TIME_ZONE", DEFAULT_TIME_ZONE),
         ),

@@ -10,6 +10,7 @@ from bua_assets.jobs import monthly_bua_job
 from bua_assets.ops.earl import (
     NotAFinishedSnapshot,
     SnapshotMessageError,
+    SubscriptionConfirmation,
     last_complete_month,
     parse_snapshot_message,
     time_zone_named,
@@ -31,8 +32,10 @@ MAX_MESSAGES_PER_TICK = 50  # bounded work per tick; the rest waits for the next
     "snapshot starts its accrual month (the month before the snapshot's local date, BUA_TIME_ZONE), "
     "keyed by the snapshot identifier so a redelivered message never starts a second run. A message "
     "is deleted on the tick after the one that emitted its run request; RDS events that are not a "
-    "finished snapshot are deleted with the reason logged; malformed ones are deleted only once "
-    "the dead-letter queue has them, otherwise they stay and are reported every tick.",
+    "finished snapshot are deleted with the reason logged; an SNS SubscriptionConfirmation is "
+    "confirmed (ConfirmSubscription with its token) and deleted; malformed ones (bad JSON, an "
+    "identifier or ARN breaking RDS's rules, ...) are deleted only once the dead-letter queue has "
+    "them, with the reason, otherwise they stay and are reported every tick.",
 )
 def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQueueResource):
     if not earl_queue.queue_url:
@@ -49,13 +52,15 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
         except ClientError as exc:
             context.log.warning(f"could not delete an emitted EARL message (it will be redelivered and skipped): {exc}")
     run_requests, pending, dead, held, ignored, waiting = [], [], [], [], [], []
+    confirmed: list[str] = []
+    unconfirmed: list[str] = []
     last = last_complete_month(datetime.now(zone).date())
     # Dagster's monthly partitions may roll over later than the retailer's midnight; a month it does
     # not list yet cannot be requested, so such a snapshot waits in the queue for a later tick.
     dagster_last = monthly_partitions.get_last_partition_key() or FIRST_MONTH
 
     def seen():
-        return len(pending) + len(dead) + len(held) + len(ignored) + len(waiting)
+        return len(pending) + len(dead) + len(held) + len(ignored) + len(waiting) + len(confirmed) + len(unconfirmed)
 
     while seen() < MAX_MESSAGES_PER_TICK:
         batch = sqs.receive_message(
@@ -72,6 +77,24 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
                 event = parse_snapshot_message(
                     message["Body"], first_partition=FIRST_MONTH, last_partition=last, time_zone=zone
                 )
+            except SubscriptionConfirmation as confirmation:
+                # SNS asks before it delivers: confirm with the token, then acknowledge. A failed
+                # confirmation stays in the queue (the token is valid three days) and is retried.
+                try:
+                    earl_queue.sns_client(confirmation.topic_arn).confirm_subscription(
+                        TopicArn=confirmation.topic_arn, Token=confirmation.token
+                    )
+                except (ClientError, BotoCoreError) as confirm_exc:
+                    unconfirmed.append(f"{message_id}: {confirmation}: {confirm_exc}")
+                    context.log.error(
+                        f"EARL message {message_id}: {confirmation} could not be confirmed, it stays "
+                        f"in the queue: {confirm_exc}"
+                    )
+                    continue
+                confirmed.append(message_id)
+                context.log.info(f"EARL message {message_id}: {confirmation} confirmed and acknowledged")
+                sqs.delete_message(QueueUrl=earl_queue.queue_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
             except NotAFinishedSnapshot as exc:
                 ignored.append(message_id)
                 context.log.info(f"EARL message {message_id} acknowledged, nothing to start: {exc}")
@@ -143,9 +166,13 @@ def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQu
         reason = (
             f"no new snapshots ({len(dead)} malformed messages moved to the dead-letter queue, "
             f"{len(ignored)} RDS events that are not a finished snapshot acknowledged, "
-            f"{len(waiting)} waiting for their partition)"
+            f"{len(waiting)} waiting for their partition, {len(confirmed)} SNS subscriptions confirmed)"
         )
         if held:
             reason += f"; {len(held)} malformed messages left in the queue: " + "; ".join(held)
+        if unconfirmed:
+            reason += f"; {len(unconfirmed)} SNS subscriptions not confirmed, left in the queue: " + "; ".join(
+                unconfirmed
+            )
         return dg.SensorResult(skip_reason=reason, cursor=cursor)
     return dg.SensorResult(run_requests=run_requests, cursor=cursor)

@@ -9,6 +9,7 @@ import pytest
 from bua_assets.ops.earl import (
     NotAFinishedSnapshot,
     SnapshotMessageError,
+    SubscriptionConfirmation,
     TimeZoneSettingError,
     parse_snapshot_message,
 )
@@ -141,3 +142,76 @@ def test_rds_events_without_a_usable_event_id_are_malformed(event_id):
     message["Event ID"] = event_id
     with pytest.raises(SnapshotMessageError, match="Event ID"):
         parse_snapshot_message(sns(json.dumps(message)), **RANGE)
+
+
+@pytest.mark.parametrize(
+    "identifier, reason",
+    [
+        ("c" * 300, "'cccccccccccccccccccccccccccccccccccccccc'... (300 characters) is longer than 255 characters"),
+        ("c" * 100_000, "(100000 characters) is longer than 255 characters"),
+        ("core..2023", "has characters other than letters, digits and hyphens"),
+        ("../core", "does not start with a letter"),
+        ("2023-core", "does not start with a letter"),
+        ("core--2023", "has two hyphens in a row"),
+        ("core-2023-", "ends with a hyphen"),
+        ("core 2023", "has characters other than letters, digits and hyphens"),
+        ("arn:aws:rds", "snapshot ARN 'arn:aws:rds' is not arn:aws:rds:<region>:<12-digit account>:snapshot:<id>"),
+    ],
+)
+def test_bad_snapshot_identifiers_are_rejected_up_front_with_the_reason(identifier, reason):
+    with pytest.raises(SnapshotMessageError) as raised:
+        parse_snapshot_message(snapshot("2023-11-30T13:00:00Z", identifier=identifier), **RANGE)
+    assert reason in str(raised.value) and len(str(raised.value)) < 300  # a long value is not echoed
+
+
+def test_the_longest_valid_identifier_is_accepted():
+    longest = "c" + "-c" * 127  # 255 characters
+    assert parse_snapshot_message(snapshot("2023-11-30T13:00:00Z", identifier=longest), **RANGE).identifier == longest
+
+
+@pytest.mark.parametrize("kind", ["snapshot", "cluster-snapshot"])
+def test_a_well_formed_arn_in_the_identifier_field_is_read_as_its_id(kind):
+    arn = f"arn:aws:rds:ap-southeast-2:{ACCOUNT}:{kind}:core-2023-11-30"
+    event = parse_snapshot_message(snapshot("2023-11-30T13:00:00Z", identifier=arn), **RANGE)
+    assert (event.identifier, event.arn, event.source_account) == ("core-2023-11-30", arn, ACCOUNT)
+
+
+@pytest.mark.parametrize(
+    "arn, reason",
+    [
+        (
+            f"arn:aws:rds:ap-southeast-2:{ACCOUNT}:db:core-2023-11-30",
+            "is not arn:aws:rds",
+        ),  # an instance, not a snapshot
+        ("arn:aws:rds:ap-southeast-2:999:snapshot:core-2023-11-30", "is not arn:aws:rds"),  # not a 12-digit account
+        (f"arn:aws:s3:ap-southeast-2:{ACCOUNT}:snapshot:core-2023-11-30", "is not arn:aws:rds"),
+        (f"arn:aws:rds:ap-southeast-2:{ACCOUNT}:snapshot:core--x", "has two hyphens in a row"),
+        (f"arn:aws:rds:ap-southeast-2:{ACCOUNT}:snapshot:other-snapshot", "and the ARN's 'other-snapshot' differ"),
+    ],
+)
+def test_a_malformed_or_contradicting_arn_is_rejected(arn, reason):
+    body = snapshot("2023-11-30T13:00:00Z", identifier="core-2023-11-30", snapshot_arn=arn)
+    with pytest.raises(SnapshotMessageError, match=reason):
+        parse_snapshot_message(body, **RANGE)
+
+
+def test_an_sns_subscription_confirmation_is_a_confirmation_not_a_bad_message():
+    topic = f"arn:aws:sns:ap-southeast-2:{ACCOUNT}:earl-snapshots"
+    body = json.dumps(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a7",
+            "TopicArn": topic,
+            "Message": f"You have chosen to subscribe to the topic {topic}.",
+            "SubscribeURL": "https://sns.ap-southeast-2.amazonaws.com/?Action=ConfirmSubscription",
+        }
+    )
+    with pytest.raises(SubscriptionConfirmation) as raised:
+        parse_snapshot_message(body, **RANGE)
+    assert (raised.value.topic_arn, raised.value.token[:8]) == (topic, "2336412f")
+    without_token = json.dumps({**json.loads(body), "Token": ""})
+    with pytest.raises(SnapshotMessageError, match="without a Token"):
+        parse_snapshot_message(without_token, **RANGE)
+    with pytest.raises(SnapshotMessageError, match="without a valid TopicArn"):
+        parse_snapshot_message(json.dumps({**json.loads(body), "TopicArn": "arn:aws:sqs:x"}), **RANGE)

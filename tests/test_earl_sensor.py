@@ -122,14 +122,18 @@ def test_parser_takes_the_identifier_from_an_arn():
             "Type": "Notification",
             "Message": json.dumps(
                 {
-                    "SourceArn": "arn:aws:rds:ap-southeast-2:999:snapshot:earl-core-0301",
+                    "SourceArn": "arn:aws:rds:ap-southeast-2:999999999999:snapshot:earl-core-0301",
                     "SnapshotCreateTime": "2026-03-01T01:00:00",
                 }
             ),
         }
     )
     event = parse_snapshot_message(body, first_partition="2023-09-01", last_partition="2026-10-01")
-    assert (event.identifier, event.source_account, event.partition_key) == ("earl-core-0301", "999", "2026-02-01")
+    assert (event.identifier, event.source_account, event.partition_key) == (
+        "earl-core-0301",
+        "999999999999",
+        "2026-02-01",
+    )
 
 
 def test_without_a_dead_letter_queue_malformed_messages_stay_and_are_reported(earl):
@@ -208,4 +212,68 @@ def test_an_invalid_time_zone_fails_the_tick_and_leaves_the_queue_alone(earl):
     )
     with pytest.raises(Exception, match="BUA_TIME_ZONE='Australia/Sydnee'"):
         tick(bad)
+    assert depth(sqs, queue) == 1 and depth(sqs, dlq) == 0
+
+
+def test_bad_snapshot_identifiers_go_to_the_dead_letter_queue_with_the_reason(earl):
+    sns, sqs, topic, queue, dlq, resource = earl
+    for identifier in ("c" * 300, "core..2026", "arn:aws:rds"):
+        sns.publish(TopicArn=topic, Message=snapshot(identifier))
+    sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
+    first = tick(resource)
+    assert [r.run_key for r in first.run_requests] == ["core-2026-11-01"]  # only the valid one starts a run
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert len(reasons) == 3
+    assert any("(300 characters) is longer than 255 characters" in r for r in reasons)
+    assert any("'core..2026' has characters other than letters, digits and hyphens" in r for r in reasons)
+    assert any("snapshot ARN 'arn:aws:rds' is not" in r for r in reasons)
+
+
+def subscription_confirmation(topic: str, token: str) -> str:
+    """What SNS puts in a queue subscribed to a topic, before it delivers anything."""
+    return json.dumps(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": str(uuid.uuid4()),
+            "Token": token,
+            "TopicArn": topic,
+            "Message": f"You have chosen to subscribe to the topic {topic}.",
+            "SubscribeURL": f"https://sns.{REGION}.amazonaws.com/?Action=ConfirmSubscription&TopicArn={topic}",
+            "Timestamp": "2026-11-01T00:00:00.000Z",
+        }
+    )
+
+
+def test_a_subscription_confirmation_is_confirmed_with_its_token_and_acknowledged(earl, monkeypatch):
+    sns, sqs, topic, queue, dlq, resource = earl
+    resource = EarlQueueResource(
+        queue_url=queue,
+        dead_letter_queue_url=dlq,
+        region_name=REGION,
+        endpoint_url=resource.endpoint_url,
+        sns_endpoint_url=resource.endpoint_url,
+    )
+    confirmed: list[dict] = []
+    real_sns_client = EarlQueueResource.sns_client
+
+    def recording_sns_client(self, topic_arn):
+        client = real_sns_client(self, topic_arn)  # a real client on the moto server
+        client.meta.events.register(
+            "provide-client-params.sns.ConfirmSubscription", lambda params, **_: confirmed.append(dict(params))
+        )
+        return client
+
+    monkeypatch.setattr(EarlQueueResource, "sns_client", recording_sns_client)
+    sqs.send_message(QueueUrl=queue, MessageBody=subscription_confirmation(topic, "token-5f3e9a"))
+    first = tick(resource)
+    assert not first.run_requests and "1 SNS subscriptions confirmed" in first.skip_reason.skip_message
+    assert confirmed == [{"TopicArn": topic, "Token": "token-5f3e9a"}]
+    assert depth(sqs, queue) == 0 and depth(sqs, dlq) == 0  # acknowledged, not a dead letter
+
+    # SNS refuses (here: a topic that does not exist): the confirmation stays for a later tick.
+    gone = topic.rsplit(":", 1)[0] + ":no-such-topic"
+    sqs.send_message(QueueUrl=queue, MessageBody=subscription_confirmation(gone, "token-0a1b2c"))
+    second = tick(resource, cursor=first.cursor)
+    assert "1 SNS subscriptions not confirmed, left in the queue" in second.skip_reason.skip_message
     assert depth(sqs, queue) == 1 and depth(sqs, dlq) == 0

@@ -2,7 +2,9 @@
 
 Pure parsing, no AWS or Dagster: a message becomes a SnapshotEvent with the accrual month it
 starts (the month before the snapshot's local date), a NotAFinishedSnapshot (an RDS event about a
-snapshot that is not a finished one: nothing to start), or a SnapshotMessageError saying what is wrong.
+snapshot that is not a finished one: nothing to start), a SubscriptionConfirmation (SNS asking the
+queue to confirm its subscription), or a SnapshotMessageError saying what is wrong. Identifiers and
+ARNs are checked against RDS's rules here, up front: a bad one never reaches a run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,66 @@ _RDS_EVENT_ID = re.compile(r"RDS-EVENT-\d+")
 
 class SnapshotMessageError(ValueError):
     """A message that cannot start a month, with the reason."""
+
+
+@dataclass(frozen=True)
+class SubscriptionConfirmation(Exception):
+    """SNS asks to confirm the queue's subscription to ``topic_arn``: confirm with ``token``, then
+    acknowledge the message (it is not a snapshot, and not malformed)."""
+
+    topic_arn: str
+    token: str
+
+    def __str__(self) -> str:
+        return f"SNS subscription confirmation for {self.topic_arn}"
+
+
+# RDS identifier rules (DB snapshots and cluster snapshots): 1-255 letters, digits and hyphens,
+# starting with a letter, no two hyphens in a row, not ending with one. An automated snapshot is
+# named "rds:" + such an identifier by RDS itself.
+MAX_IDENTIFIER_LENGTH = 255
+_IDENTIFIER = re.compile(r"^(rds:)?[A-Za-z](?:-?[A-Za-z0-9])*$")
+_SNAPSHOT_ARN = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:rds:[a-z]{2}(?:-[a-z]+)+-\d+:(?P<account>\d{12}):(?:snapshot|cluster-snapshot):(?P<id>.+)$"
+)
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
+_SHOWN = 40  # characters of a rejected value shown in the reason (a 100,000-character one is not echoed)
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= _SHOWN else f"{value[:_SHOWN]!r}... ({len(value)} characters)"
+
+
+def checked_identifier(identifier: str) -> str:
+    """``identifier`` when it is a valid RDS snapshot identifier, else SnapshotMessageError saying why."""
+    name = identifier.removeprefix("rds:")
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif len(name) > MAX_IDENTIFIER_LENGTH:
+        problem = f"is longer than {MAX_IDENTIFIER_LENGTH} characters"
+    elif not name[0].isascii() or not name[0].isalpha():
+        problem = "does not start with a letter"
+    elif "--" in name:
+        problem = "has two hyphens in a row"
+    elif name.endswith("-"):
+        problem = "ends with a hyphen"
+    elif not _IDENTIFIER.match(identifier):
+        problem = "has characters other than letters, digits and hyphens"
+    if problem:
+        raise SnapshotMessageError(f"snapshot identifier {_shown(identifier)} {problem} (RDS identifier rules)")
+    return identifier
+
+
+def identifier_from_arn(arn: str) -> tuple[str, str]:
+    """(identifier, account) of a well-formed RDS snapshot or cluster-snapshot ARN, else SnapshotMessageError."""
+    match = _SNAPSHOT_ARN.match(arn) if len(arn) < 2048 else None
+    if not match:
+        raise SnapshotMessageError(
+            f"snapshot ARN {_shown(arn)} is not arn:aws:rds:<region>:<12-digit account>:snapshot:<id> "
+            f"(or :cluster-snapshot:<id>)"
+        )
+    return checked_identifier(match["id"]), match["account"]
 
 
 class NotAFinishedSnapshot(Exception):
@@ -106,6 +168,13 @@ def parse_snapshot_message(
     except (TypeError, json.JSONDecodeError) as exc:
         raise SnapshotMessageError(f"message body is not JSON: {exc}") from None
     inner = outer
+    if isinstance(outer, dict) and outer.get("Type") == "SubscriptionConfirmation":
+        topic, token = outer.get("TopicArn"), outer.get("Token")
+        if not isinstance(topic, str) or not _SNS_TOPIC_ARN.match(topic):
+            raise SnapshotMessageError(f"SNS SubscriptionConfirmation without a valid TopicArn: {_shown(str(topic))}")
+        if not isinstance(token, str) or not token.strip():
+            raise SnapshotMessageError(f"SNS SubscriptionConfirmation for {topic} without a Token")
+        raise SubscriptionConfirmation(topic, token)
     if isinstance(outer, dict) and outer.get("Type") == "Notification":
         try:
             inner = json.loads(outer.get("Message", ""))
@@ -116,11 +185,21 @@ def parse_snapshot_message(
     if "Event ID" in inner or "Event Source" in inner:
         _rds_event(inner)
     arn = _first(inner, ARN_KEYS) or ""
-    identifier = _first(inner, IDENTIFIER_KEYS) or (arn.rsplit(":", 1)[-1] if arn.startswith("arn:") else None)
+    identifier = _first(inner, IDENTIFIER_KEYS) or ""
+    if identifier.startswith("arn:"):  # an ARN where the identifier belongs: its id, when well formed
+        arn = arn or identifier
+        identifier, _ = identifier_from_arn(identifier)
+    arn_identifier, arn_account = identifier_from_arn(arn) if arn else ("", "")
+    if identifier and arn_identifier and identifier != arn_identifier:
+        raise SnapshotMessageError(
+            f"snapshot identifier {_shown(identifier)} and the ARN's {_shown(arn_identifier)} differ"
+        )
+    identifier = identifier or arn_identifier
     if not identifier:
         raise SnapshotMessageError(
             f"no snapshot identifier or ARN (expected one of {', '.join(IDENTIFIER_KEYS + ARN_KEYS)})"
         )
+    checked_identifier(identifier)  # before it becomes a run key, a tag and an RDS API argument
     created_text = _first(inner, CREATED_KEYS)
     if not created_text:
         raise SnapshotMessageError(f"snapshot {identifier}: no creation time")
@@ -128,7 +207,7 @@ def parse_snapshot_message(
         created = datetime.fromisoformat(created_text.replace("Z", "+00:00"))
     except ValueError:
         raise SnapshotMessageError(f"snapshot {identifier}: creation time {created_text!r} is not ISO 8601") from None
-    account = _first(inner, ACCOUNT_KEYS) or (arn.split(":")[4] if arn.count(":") >= 5 else "")
+    account = _first(inner, ACCOUNT_KEYS) or arn_account
     # No offset means UTC: RDS reports snapshot and event times in UTC.
     local = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(zone)
     partition = first_of_month_before(local.date(), 1).isoformat()

@@ -30,12 +30,14 @@ class AwsResource(ResourceWithBoto3Configuration):
             "aws_session_token": self.aws_session_token,
         }
 
-    def boto3_client(self, service: str, endpoint_url: str | None = None):
+    def boto3_client(self, service: str, endpoint_url: str | None = None, region_name: str | None = None):
         """A boto3 client for ``service`` with this resource's connection and dagster-aws's retries;
-        ``endpoint_url`` for a service reached at its own endpoint (else the resource's)."""
+        ``endpoint_url`` / ``region_name`` for a service reached at its own endpoint or region
+        (else the resource's)."""
         import boto3
 
         connection = self._connection() | ({"endpoint_url": endpoint_url} if endpoint_url else {})
+        connection |= {"region_name": region_name} if region_name else {}
         return boto3.session.Session(profile_name=self.profile_name).client(
             service, config=construct_boto_client_retry_config(self.max_attempts), **connection
         )

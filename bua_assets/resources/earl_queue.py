@@ -10,5 +10,12 @@ class EarlQueueResource(AwsResource):
     # The retailer's IANA zone (BUA_TIME_ZONE): a snapshot's accrual month comes from its local date.
     time_zone: str = DEFAULT_TIME_ZONE
 
+    # SNS endpoint (BUA_SNS_ENDPOINT_URL) for confirming the queue's subscription to the EARL topic.
+    sns_endpoint_url: str = ""
+
     def client(self):
         return self.boto3_client("sqs")
+
+    def sns_client(self, topic_arn: str):
+        """An SNS client in the topic's own region (from its ARN): ConfirmSubscription must go there."""
+        return self.boto3_client("sns", self.sns_endpoint_url or None, region_name=topic_arn.split(":")[3])
