@@ -88,23 +88,6 @@ def _log(msg: str) -> None:
     print(f"[bua] {msg}", file=sys.stderr, flush=True)
 
 
-REPO_INSTANCE_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
-
-
-def _prepare_instance_home(dagster_home: Path) -> None:
-    """The instance folder with a dagster.yaml, as ./dev ui makes it: the repo's (linked) in a
-    checkout, else one that turns telemetry off. Without one Dagster warns on every command and
-    prints its telemetry banner."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    target = dagster_home / "dagster.yaml"
-    if target.exists() or target.is_symlink():
-        return
-    if REPO_INSTANCE_YAML.is_file():
-        target.symlink_to(REPO_INSTANCE_YAML)
-    else:
-        target.write_text("telemetry:\n  enabled: false\n")
-
-
 def _event_log_file(home: Path, command: str, partition: str) -> Path:
     """Where a CLI run's Dagster event log goes: one file per command, month and start time."""
     return home / "logs" / f"{command}-{partition[:7]}-{datetime.now():%Y%m%dT%H%M%S}.log"
@@ -160,7 +143,6 @@ def cmd_generate(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    import dagster as dg
 
     from bua_assets.settings import use_home
     from bua_assets.synth.generator import GeneratorConfig, generate
@@ -184,11 +166,11 @@ def cmd_demo(args) -> int:
         _log(f"using the synthetic retailer in {retailer}")
 
     from bua_assets.definitions import ALL_ASSETS, build_resources
+    from bua_assets.local_instance import local_instance
     from bua_assets.quiet_runs import quiet_materialize
     from bua_assets.runner import backfill_interval_history
 
-    _prepare_instance_home(d.dagster_home)
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()  # created and migrated once, even with other first runs at once
     resources = build_resources()
     event_log = _event_log_file(d.home, "demo", partition)
     materialize = quiet_materialize(event_log)
@@ -492,9 +474,9 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
 
 
 def cmd_period(args) -> int:
-    import dagster as dg
 
     from bua_assets.billing.period import combine_period, period_partitions
+    from bua_assets.local_instance import local_instance
     from bua_assets.settings import use_home
 
     problem = period_problem(args.start, args.end, date.today())
@@ -503,13 +485,12 @@ def cmd_period(args) -> int:
         return 2
     keys = period_partitions(date.fromisoformat(args.start), date.fromisoformat(args.end))
     use_home(args.home, keep_dagster_home=True)  # before the definitions load: they read BUA_HOME
-    _prepare_instance_home(Path(os.environ["DAGSTER_HOME"]))
     from bua_assets.definitions import build_resources
 
     # EnvVars resolved now: the history backfill also calls the resources outside a run
     resources = {name: r.process_config_and_initialize() for name, r in build_resources().items()}
     lake = _lake_for(argparse.Namespace(lake=None))
-    with dg.DagsterInstance.get() as instance:
+    with local_instance() as instance:
         if not _run_period_months(keys, args, lake, instance, resources):
             return 1
     months = {
