@@ -165,3 +165,34 @@ def test_without_a_cluster_it_does_nothing(monkeypatch):
     with EksNodegroupResource(lease_table="bua-leases").scaled_up(Log()):
         ran.append(True)
     assert ran == [True] and messages == []  # the step ran, and nothing was scaled or said
+
+
+def test_a_lease_whose_scale_up_failed_is_not_left_behind(moto_endpoint, nodegroup):
+    eks, cluster, table = nodegroup
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    missing = CountedCapacity(dynamodb, eks, NodeGroup(cluster, "no-such-group", 3), LeaseSettings(table=table))
+    with pytest.raises(eks.exceptions.ResourceNotFoundException):
+        missing.acquire("step")
+    assert missing.live_leases() == []
+
+
+def test_a_failed_release_is_reported_and_does_not_fail_the_finished_step(moto_endpoint, nodegroup, monkeypatch):
+    eks, cluster, table = nodegroup
+    scaler = counted(moto_endpoint, cluster, table)
+    errors: list[str] = []
+
+    class Log:
+        def info(self, message):
+            pass
+
+        def error(self, message):
+            errors.append(message)
+
+    def release_refused(self, lease):
+        raise RuntimeError("DynamoDB unreachable")
+
+    monkeypatch.setattr(CountedCapacity, "release", release_refused)
+    with scaler.scaled_up(Log(), holder="unbilled_consumption:2026-10-01"):
+        pass  # the step's work is done
+    assert len(errors) == 1 and "the lease could not be released (DynamoDB unreachable)" in errors[0]
+    assert "expires after 1800 s" in errors[0]

@@ -140,9 +140,19 @@ class CountedCapacity:
                 },
                 ConditionExpression="attribute_not_exists(lease)",
             )
-            if desired_size(self.eks, self.group) < self.group.nodes:
-                set_desired_size(self.eks, self.group, self.group.nodes)
+            try:
+                if desired_size(self.eks, self.group) < self.group.nodes:
+                    set_desired_size(self.eks, self.group, self.group.nodes)
+            except BaseException:
+                # Not up: the lease must not keep the group from going to zero for its whole life.
+                self._delete(lease)
+                raise
         return lease
+
+    def _delete(self, lease: str) -> None:
+        self.dynamodb.delete_item(
+            TableName=self.settings.table, Key={"nodegroup": {"S": self.group.key}, "lease": {"S": lease}}
+        )
 
     def renew(self, lease: str) -> None:
         self.dynamodb.update_item(
@@ -156,17 +166,17 @@ class CountedCapacity:
     def release(self, lease: str) -> bool:
         """Drop ``lease``; scale the group to 0 when no unexpired lease remains. True when it did."""
         with self._scaler_lock():
-            self.dynamodb.delete_item(
-                TableName=self.settings.table, Key={"nodegroup": {"S": self.group.key}, "lease": {"S": lease}}
-            )
+            self._delete(lease)
             if self.live_leases():
                 return False
             set_desired_size(self.eks, self.group, 0)
             return True
 
     @contextmanager
-    def held(self, holder: str) -> Iterator[str]:
-        """A lease for the duration of the block, renewed in the background, released even on failure."""
+    def held(self, holder: str, on_release_error: Callable[[Exception], None] | None = None) -> Iterator[str]:
+        """A lease for the duration of the block, renewed in the background, released even on failure.
+        ``on_release_error``: told instead of raising when the release fails (the step's own outcome
+        stands; the lease then expires and the next release scales down)."""
         lease = self.acquire(holder)
         stop = threading.Event()
 
@@ -184,4 +194,9 @@ class CountedCapacity:
         finally:
             stop.set()
             renewer.join()
-            self.release(lease)
+            try:
+                self.release(lease)
+            except Exception as exc:
+                if on_release_error is None:
+                    raise
+                on_release_error(exc)

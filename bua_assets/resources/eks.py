@@ -37,7 +37,15 @@ class EksNodegroupResource(AwsResource):
             yield  # the autoscaler provides the nodes from the pod's requests
             return
         group = f"{self.cluster_name}/{self.nodegroup_name}"
-        with self.capacity().held(holder) as lease:
+
+        def release_failed(exc: Exception) -> None:
+            if log:
+                log.error(
+                    f"node group {group}: the lease could not be released ({exc}); it expires after "
+                    f"{self.lease_seconds:.0f} s and the next release scales the group down"
+                )
+
+        with self.capacity().held(holder, on_release_error=release_failed) as lease:
             if log:
                 log.info(f"node group {group}: lease {lease} taken, at least {self.nodes} nodes")
             yield
