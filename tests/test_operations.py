@@ -230,5 +230,9 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
     failed_check = next(line for line in body if line.startswith("Failed check: "))
     assert failed_check.startswith("Failed check: core_tables.schema_drift (ERROR): ")
     assert "Meter.serial: missing_column" in failed_check
+    # The run's own failure says the finding and what to do, not only "1 blocking check failed".
+    error = next(line for line in body if line.startswith("Error in core_tables: "))
+    assert "core_tables.schema_drift failed: Meter.serial: missing_column" in error, error
+    assert "restore the column in the snapshot, or mark it optional in the contract" in error, error
     log = Lake(str(lake_dir)).read(RUN_LOG_ASSET, PARTITION, RUN_LOG_DATASET).to_pylist()
     assert [(r["status"], r["failed_steps"], r["net_amount"]) for r in log] == [("FAILURE", "core_tables", None)]
