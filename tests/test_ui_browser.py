@@ -21,6 +21,7 @@ import dagster as dg
 import pytest
 from support import free_port
 
+from bua_assets.definitions import defs
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import local_resources
@@ -152,7 +153,9 @@ def test_the_month_from_the_ui(ui, page):
     dismiss_welcome(page)
     page.get_by_role("button", name="Materialize all").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_text("Launch runs to materialize 18 assets").wait_for()
+    dialog.get_by_text(
+        f"Launch runs to materialize {len(defs.resolve_asset_graph().materializable_asset_keys)} assets"
+    ).wait_for()
     dialog.get_by_role("button", name="Latest", exact=True).click()
     dialog.get_by_text("1 partition", exact=True).wait_for()
     launch = dialog.get_by_role("button", name="Launch 1 run")
@@ -223,6 +226,60 @@ def test_the_month_from_the_ui(ui, page):
             time.sleep(3)
     metadata = logged.asset_materialization.metadata
     assert metadata["latest_run"].value == f"{url}/runs/{run.run_id}"
+
+
+def finished_run(ui, run_ids_before: set[str]) -> dg.DagsterRun:
+    """The run the UI launched after ``run_ids_before``, once it finished (10 minutes at most)."""
+    started = time.monotonic()
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        while True:
+            runs = [
+                r
+                for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": ui["partition"]}))
+                if r.run_id not in run_ids_before
+            ]
+            if runs and runs[0].is_finished:
+                return runs[0]
+            assert time.monotonic() - started < 600, "the run did not finish in 10 minutes"
+            time.sleep(2)
+
+
+def run_ids(ui) -> set[str]:
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        return {r.run_id for r in instance.get_runs()}
+
+
+def materialised_by(ui, run: dg.DagsterRun) -> set[str]:
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        return {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+
+
+def test_redo_an_asset_and_everything_downstream_as_the_readme_says(ui, page):
+    """README "Using the UI" step 2, literally: the Lineage filter key:"micro_scalars"+, Enter,
+    Materialize all..., Latest, Launch 1 run: the run redoes micro_scalars and all after it, nothing
+    before it (the month was materialised by the test above)."""
+    readme = (REPO / "README.md").read_text()
+    selection = re.search(r'filter type `(key:"micro_scalars"\+)`', readme).group(1)
+    graph = defs.resolve_asset_graph()
+    downstream = {k.to_user_string() for k in dg.AssetSelection.from_string(selection).resolve(graph)}
+    assert {"micro_scalars", "accrual_summary", "bua_export"} <= downstream and "core_tables" not in downstream
+    before = run_ids(ui)
+    page.goto(f"{ui['url']}/asset-groups")
+    dismiss_welcome(page)
+    page.get_by_label("Search and filter assets").focus()
+    page.keyboard.type(selection)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Materialize all").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"Launch runs to materialize {len(downstream)} assets").wait_for()
+    dialog.get_by_role("button", name="Latest", exact=True).click()
+    launch = dialog.get_by_role("button", name="Launch 1 run")
+    launch.click()
+    launch.wait_for(state="detached")
+    run = finished_run(ui, before)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+    assert materialised_by(ui, run) == downstream
 
 
 def test_first_partition_follows_the_data(ui):

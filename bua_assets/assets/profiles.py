@@ -218,8 +218,8 @@ def validate_profiles(
         f"profile history missing for {len(missing_history)} months "
         f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
         "materialise interval_reads and interval_statistics for those months (a backfill), then "
-        'redo this month from utility_profiles (asset graph filter key:"utility_profiles"+ -> '
-        "Materialize selected), not Re-execute From failure: utility_profiles was built without them; "
+        'redo this month from utility_profiles (Lineage filter key:"utility_profiles"+ -> '
+        "Materialize all), not Re-execute From failure: utility_profiles was built without them; "
         if missing_history
         else ""
     )
