@@ -32,9 +32,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.cli import load_model  # noqa: E402
 from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.evaluation.backtest import (  # noqa: E402
+from bua_assets.lake import Lake  # noqa: E402
+from bua_assets.resources import local_resources  # noqa: E402
+from bua_assets.runner import backfill_interval_history  # noqa: E402
+from bua_synth.backtest import (  # noqa: E402
     baselines,
     compare,
     estimated_interval_days,
@@ -43,9 +45,7 @@ from bua_assets.evaluation.backtest import (  # noqa: E402
     truth_days,
     truth_window,
 )
-from bua_assets.lake import Lake  # noqa: E402
-from bua_assets.resources import local_resources  # noqa: E402
-from bua_assets.runner import backfill_interval_history  # noqa: E402
+from bua_synth.cli import load_model  # noqa: E402
 
 HISTORY_MONTHS = 16
 
@@ -62,7 +62,7 @@ def main() -> int:
         "--load-model",
         default="rich",
         help="the synthetic world's consumption process: rich, simple, alt (the held-out world, not to tune "
-        "on) or another world as package.module:Name (bua-assets generate --load-model)",
+        "on) or another world as package.module:Name (bua-synth generate --load-model)",
     )
     args = p.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="bua-accuracy-"))

@@ -11,7 +11,7 @@ os.environ.setdefault("BUA_FIRST_MONTH", "2023-09-01")
 import pytest  # noqa: E402
 from support import CONFIG  # noqa: E402
 
-from bua_assets.synth.generator import generate  # noqa: E402
+from bua_synth.generator import generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # AEMO's example NEM12 files, vendored with their licence (tests/data/nem12-samples/README.md).

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW, read_nem12
-from bua_assets.synth.generator import GeneratorConfig
+from bua_synth.generator import GeneratorConfig
 
 logging.getLogger("nemreader").setLevel(logging.CRITICAL)
 

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from bua_assets.calendar import public_holidays
-from bua_assets.synth import load
-from bua_assets.synth.alt import AltLoad, simulate_weather
-from bua_assets.synth.generator import GeneratorConfig, build_world, generate
+from bua_synth import load
+from bua_synth.alt import AltLoad, simulate_weather
+from bua_synth.generator import GeneratorConfig, build_world, generate
 
 SEED = 5
 MODEL_CONFIG = GeneratorConfig(accounts=500, seed=SEED, as_at=date(2026, 11, 1), history_months=16)
@@ -179,7 +179,7 @@ def test_the_world_does_not_depend_on_the_worker_count(tmp_path):
     # Two workers in a fresh process through the CLI (this process may run other threads, in which
     # case the generator declines to fork).
     subprocess.run(
-        [sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", str(TINY.accounts), "--seed", str(SEED)]
+        [sys.executable, "-m", "bua_synth.cli", "generate", "--accounts", str(TINY.accounts), "--seed", str(SEED)]
         + ["--as-at", TINY.as_at.isoformat(), "--history-months", str(TINY.history_months), "--out", str(b)]
         + ["--core-url", f"sqlite:///{b / 'core.db'}", "--load-model", "alt"],
         check=True,

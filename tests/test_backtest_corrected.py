@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from bua_assets.evaluation.backtest import dollar_accuracy
+from bua_synth.backtest import dollar_accuracy
 
 OCT = date(2026, 10, 1)
 RATES = pd.DataFrame(

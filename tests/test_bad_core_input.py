@@ -19,7 +19,7 @@ from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
-from bua_assets.synth.generator import generate
+from bua_synth.generator import generate
 
 CORE_STEPS = ["core_snapshot", "core_tables", "unbilled_window"]
 

@@ -1,4 +1,4 @@
-"""The README's first command, as a user runs it: `bua-assets demo` (what `./dev demo` calls) in a
+"""The README's first command, as a user runs it: `bua-synth demo` (what `./dev demo` calls) in a
 fresh home prints progress and the month at a glance, with Dagster's event log in a file and none
 of Dagster's own console output, banners or instance warnings on the terminal."""
 
@@ -18,7 +18,7 @@ def test_demo_is_quiet_and_ends_with_the_month_at_a_glance(tmp_path):
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))}
     done = subprocess.run(
-        [sys.executable, "-m", "bua_assets.cli", "demo", "--accounts", "40", "--home", str(home)],
+        [sys.executable, "-m", "bua_synth.cli", "demo", "--accounts", "40", "--home", str(home)],
         env=env | {"BUA_DUCKDB_THREADS": "1"},
         capture_output=True,
         text=True,

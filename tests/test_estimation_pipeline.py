@@ -183,7 +183,7 @@ def test_bad_input_negative_interval_no_heating_value_and_register_without_reads
 def test_backtest_against_ground_truth_runs_and_beats_the_last_bill_average(retailer, month):
     from support import CONFIG
 
-    from bua_assets.evaluation.backtest import (
+    from bua_synth.backtest import (
         baselines,
         compare,
         estimated_interval_days,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import date
 
-from bua_assets.synth.generator import GeneratorConfig, generate
+from bua_synth.generator import GeneratorConfig, generate
 
 
 def _files(root):
@@ -37,7 +37,7 @@ def test_same_output_with_one_or_two_workers(tmp_path):
         [
             sys.executable,
             "-m",
-            "bua_assets.cli",
+            "bua_synth.cli",
             "generate",
             "--accounts",
             "150",
@@ -94,7 +94,7 @@ def test_pool_workers_can_be_terminated_when_the_launcher_ignores_sigterm():
     import multiprocessing as mp
     import signal
 
-    from bua_assets.synth.generator import _terminable_worker
+    from bua_synth.generator import _terminable_worker
 
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:

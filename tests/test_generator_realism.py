@@ -8,7 +8,7 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from bua_assets.synth.generator import GeneratorConfig, generate
+from bua_synth.generator import GeneratorConfig, generate
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from bua_assets.cli import load_model
+from bua_synth.cli import load_model
 
 # A world outside the package (here the original world's process under its own name).
 PLUGIN = """
-from bua_assets.synth.load import SimpleLoad
+from bua_synth.load import SimpleLoad
 
 
 class Heavier(SimpleLoad):
@@ -28,13 +28,13 @@ class NotAWorld:
 
 def test_built_in_and_import_path_models():
     assert load_model("alt").name == "alt"
-    assert load_model("bua_assets.synth.load:SimpleLoad").name == "simple"
+    assert load_model("bua_synth.load:SimpleLoad").name == "simple"
     with pytest.raises(ValueError, match="expected one of rich, simple, alt or package.module:Name"):
         load_model("richer")
     with pytest.raises(ValueError, match="cannot load it"):
         load_model("no_such_package.worlds:World")
     with pytest.raises(ValueError, match="cannot load it"):
-        load_model("bua_assets.synth.load:NoSuchWorld")
+        load_model("bua_synth.load:NoSuchWorld")
 
 
 def test_an_outside_world_generates_through_the_cli(tmp_path):
@@ -44,7 +44,7 @@ def test_an_outside_world_generates_through_the_cli(tmp_path):
 
     def generate(spec: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "bua_assets.cli", "generate", "--accounts", "5", "--seed", "3"]
+            [sys.executable, "-m", "bua_synth.cli", "generate", "--accounts", "5", "--seed", "3"]
             + ["--as-at", "2026-11-01", "--history-months", "2", "--out", str(out), "--load-model", spec],
             capture_output=True,
             text=True,

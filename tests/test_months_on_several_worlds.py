@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 from support import run_month
 
-from bua_assets.synth.generator import GeneratorConfig, generate
+from bua_synth.generator import GeneratorConfig, generate
 
 
 @pytest.mark.slow

@@ -18,11 +18,12 @@ from support import PARTITION, bill_through_month_end
 
 from bua_assets.assets.billing import reconcile
 from bua_assets.billing.errors import relative_sources
-from bua_assets.cli import demo_month_problem, main
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
+from bua_synth.cli import demo_month_problem
+from bua_synth.cli import main as demo_main
 
 
 def quarantine_one_record(nem12_month: Path) -> str:
@@ -163,12 +164,12 @@ def test_demo_month_outside_the_data_stops_before_generating(tmp_path, capsys):
 
     # The command itself: a clear error, exit code 2, and nothing created in the home.
     home = tmp_path / "home"
-    assert main(["demo", "--month", "2019-01", "--home", str(home)]) == 2
+    assert demo_main(["demo", "--month", "2019-01", "--home", str(home)]) == 2
     assert "error: --month 2019-01 is before the first partition (2023-09)" in capsys.readouterr().err
     assert not (home / "retailer").exists() and not (home / "dagster").exists()
     (home / "retailer").mkdir(parents=True)
     (home / "retailer" / "manifest.json").write_text(json.dumps({"config": existing}))
-    assert main(["demo", "--month", "2025-01", "--accounts", "500", "--home", str(home)]) == 2
+    assert demo_main(["demo", "--month", "2025-01", "--accounts", "500", "--home", str(home)]) == 2
     assert "outside the retailer already in this home" in capsys.readouterr().err
     assert sorted(p.name for p in (home / "retailer").iterdir()) == ["manifest.json"]
 

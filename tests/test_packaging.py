@@ -22,6 +22,7 @@ def test_a_built_wheel_ships_every_module_and_sql_file_and_runs_without_the_repo
     names = set(zipfile.ZipFile(wheel).namelist())
     modules = {str(p.relative_to(REPO)) for p in (REPO / "bua_assets").rglob("*.py")}
     assert modules <= names, sorted(modules - names)
+    assert not [n for n in names if n.startswith("bua_synth")]  # the development tooling stays out
     sql = {"bua_assets/_sql/" + str(p.relative_to(REPO / "sql")) for p in (REPO / "sql").rglob("*.sql")}
     assert sql and sql <= names, sorted(sql - names)
     target = tmp_path / "site"

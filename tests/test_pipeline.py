@@ -14,7 +14,7 @@ from bua_assets.definitions import ALL_ASSETS
 from bua_assets.lake import Lake
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
-from bua_assets.synth.generator import generate
+from bua_synth.generator import generate
 
 
 def run(core_url: str, nem12: str, lake: str, selection=None):

@@ -204,7 +204,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
     from bua_assets.core.database import CoreDatabase
     from bua_assets.jobs import bua_teardown
     from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
-    from bua_assets.synth.generator import generate
+    from bua_synth.generator import generate
 
     rds, secrets, snapshot, secret, _ = aws
     mysql_url = mysql_url_or_skip()

@@ -11,9 +11,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from bua_assets.synth.generator import GeneratorConfig, generate
-from bua_assets.synth.load import SimpleLoad
-from bua_assets.synth.rich import RichLoad, simulate_weather
+from bua_synth.generator import GeneratorConfig, generate
+from bua_synth.load import SimpleLoad
+from bua_synth.rich import RichLoad, simulate_weather
 
 CONFIG = GeneratorConfig(accounts=200, seed=13, as_at=date(2026, 11, 1), history_months=4)
 

@@ -13,7 +13,7 @@ from support import CONFIG, PARTITION, mysql_url_or_skip
 from bua_assets.assets.core import core_snapshot, core_tables
 from bua_assets.core.database import CoreDatabase
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
-from bua_assets.synth.generator import generate
+from bua_synth.generator import generate
 
 
 def test_the_core_password_never_appears_in_logs_metadata_or_run_config(tmp_path, monkeypatch):

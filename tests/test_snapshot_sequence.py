@@ -23,7 +23,7 @@ from bua_assets.ops.rds import instance_identifier, managed, retire_superseded
 from bua_assets.ops.runs import message, run_record
 from bua_assets.resources import ExportResource, LakeResource, RdsCoreResource
 from bua_assets.run_sensors import gather_facts
-from bua_assets.synth.generator import generate
+from bua_synth.generator import generate
 
 REGION = "ap-southeast-2"
 MONTH = AccrualMonth.from_key(PARTITION)

@@ -27,7 +27,7 @@ from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
 from bua_assets.settings import defaults
-from bua_assets.synth.generator import GeneratorConfig, generate
+from bua_synth.generator import GeneratorConfig, generate
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.getenv("BUA_CHROMIUM", "/usr/bin/chromium")

@@ -61,7 +61,7 @@ def truth_days(truth_dir: Path, days: pd.DataFrame, registers: pd.DataFrame, hea
     billed unit (gas m3 converted to MJ like ours) and the PEAK / SHOULDER / OFF_PEAK split of the
     day's own half-hours by the generator's time-of-use windows. A register-day the truth does
     not hold is an error (never counted as zero)."""
-    from bua_assets.synth.world import tou_masks
+    from bua_synth.world import tou_masks
 
     masks = tou_masks()
     out = []

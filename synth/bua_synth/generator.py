@@ -46,10 +46,10 @@ from bua_assets.core.database import CoreDatabase
 from bua_assets.core.schema import core_tables
 from bua_assets.months import first_of_month_before
 from bua_assets.nem12.writer import RegisterBlock, write_nem12
-from bua_assets.synth import load
-from bua_assets.synth.load import LoadModel
-from bua_assets.synth.rich import RichLoad
-from bua_assets.synth.world import (
+from bua_synth import load
+from bua_synth.load import LoadModel
+from bua_synth.rich import RichLoad
+from bua_synth.world import (
     JURISDICTIONS,
     NETWORKS,
     RETAILER,

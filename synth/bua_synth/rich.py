@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bua_assets.calendar import DST_STATES, daylight_saving, public_holidays
-from bua_assets.synth.load import BUS, CONTROLLED, GAS, RES, SOLAR
+from bua_synth.load import BUS, CONTROLLED, GAS, RES, SOLAR
 
 HOURS = (np.arange(48) + 0.5) / 2
 # Climate per state: annual mean daily temperature (deg C), half the summer-winter swing.

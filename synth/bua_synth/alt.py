@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bua_assets.calendar import daylight_saving, public_holidays
-from bua_assets.synth.load import BUS, CONTROLLED, GAS, RES, SOLAR
+from bua_synth.load import BUS, CONTROLLED, GAS, RES, SOLAR
 
 STATES = ("NSW", "VIC", "QLD", "SA", "ACT", "TAS", "WA")
 _KEY = 0xA17  # separates this world's random streams from the generator's
