@@ -32,11 +32,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.lake import Lake  # noqa: E402
-from bua_assets.resources import local_resources  # noqa: E402
-from bua_assets.runner import backfill_interval_history  # noqa: E402
-from bua_synth.backtest import (  # noqa: E402
+from bua_assets.definitions import ALL_ASSETS
+from bua_assets.lake import Lake
+from bua_assets.resources import local_resources
+from bua_assets.runner import backfill_interval_history
+from bua_synth.backtest import (
     baselines,
     compare,
     estimated_interval_days,
@@ -45,7 +45,7 @@ from bua_synth.backtest import (  # noqa: E402
     truth_days,
     truth_window,
 )
-from bua_synth.cli import load_model  # noqa: E402
+from bua_synth.cli import load_model
 
 HISTORY_MONTHS = 16
 

@@ -29,9 +29,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.billing.corrections import flagged_line_items, supplementary_lines  # noqa: E402
-from bua_assets.billing.tariff import price  # noqa: E402
-from bua_synth.world import build_tariffs  # noqa: E402
+from bua_assets.billing.corrections import flagged_line_items, supplementary_lines
+from bua_assets.billing.tariff import price
+from bua_synth.world import build_tariffs
 
 FIRST = pd.Timestamp("2025-10-15")
 PERIODS = 12

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.core.database import CoreDatabase  # noqa: E402
+from bua_assets.core.database import CoreDatabase
 
 
 def basic_reads(rows: int) -> pa.Table:

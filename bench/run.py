@@ -27,9 +27,9 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bua_assets.definitions import ALL_ASSETS  # noqa: E402
-from bua_assets.resources import local_resources  # noqa: E402
-from bua_assets.runner import backfill_interval_history  # noqa: E402
+from bua_assets.definitions import ALL_ASSETS
+from bua_assets.resources import local_resources
+from bua_assets.runner import backfill_interval_history
 
 
 def reset_peak_rss() -> None:

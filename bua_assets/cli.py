@@ -148,7 +148,7 @@ def cmd_preflight(args) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
-def cmd_promote(args) -> int:
+def cmd_promote(args) -> int:  # noqa: C901 - one flow an operator reads top to bottom; its snapshot choice moves to ops with issue 27 item 4
     import getpass
     from zoneinfo import ZoneInfo
 

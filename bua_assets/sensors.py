@@ -37,7 +37,7 @@ MAX_MESSAGES_PER_TICK = 50  # bounded work per tick; the rest waits for the next
     "identifier or ARN breaking RDS's rules, ...) are deleted only once the dead-letter queue has "
     "them, with the reason, otherwise they stay and are reported every tick.",
 )
-def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQueueResource):
+def earl_snapshot_sensor(context: dg.SensorEvaluationContext, earl_queue: EarlQueueResource):  # noqa: C901 - per message: parse, reject to the DLQ, confirm, or request; to be split into named steps (issue 27 item 4)
     if not earl_queue.queue_url:
         return dg.SkipReason("no EARL queue configured (BUA_EARL_QUEUE_URL)")
     zone = time_zone_named(earl_queue.time_zone)  # a bad setting fails the tick, naming BUA_TIME_ZONE

@@ -8,10 +8,10 @@ from pathlib import Path
 # (tests of the data-derived default pass their own environment to first_month()).
 os.environ.setdefault("BUA_FIRST_MONTH", "2023-09-01")
 
-import pytest  # noqa: E402
-from support import CONFIG  # noqa: E402
+import pytest
+from support import CONFIG
 
-from bua_synth.generator import generate  # noqa: E402
+from bua_synth.generator import generate
 
 REPO = Path(__file__).resolve().parents[1]
 # AEMO's example NEM12 files, vendored with their licence (tests/data/nem12-samples/README.md).

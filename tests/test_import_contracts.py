@@ -6,6 +6,7 @@ the asset graph or the backtest."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,28 @@ def test_the_contract_check_catches_what_it_should(source, forbidden, caught):
 def test_relative_imports_are_resolved():
     assert "bua_assets.billing.money" in imported_modules("from ..billing import money\n", "bua_assets.assets")
     assert package_of(HELD_OUT) == "bua_synth" and package_of(PRODUCT / "assets" / "core.py") == "bua_assets.assets"
+
+
+def test_every_third_party_module_the_product_imports_is_a_declared_dependency():
+    """A module imported by bua_assets comes from the standard library, the product itself, or a
+    distribution pyproject.toml declares (not one that happens to be installed through another)."""
+    import importlib.metadata
+    import sys
+    import tomllib
+
+    declared = {
+        re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].lower().replace("_", "-")
+        for spec in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    providers = importlib.metadata.packages_distributions()
+    imported = set()
+    for path in PRODUCT.rglob("*.py"):
+        imported |= {m.split(".")[0] for m in imported_modules(path.read_text(), package_of(path))}
+    third_party = sorted(m for m in imported - set(sys.stdlib_module_names) - {"bua_assets", "__future__", ""})
+    undeclared = {
+        m: providers.get(m, ["(not installed)"])
+        for m in third_party
+        if not {d.lower().replace("_", "-") for d in providers.get(m, [])} & declared
+    }
+    assert undeclared == {}
+    assert {"dagster", "pandas", "pyarrow", "sqlalchemy"} <= set(third_party)

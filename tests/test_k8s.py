@@ -190,7 +190,7 @@ def _step_job(instance, step_key: str, executor_env: dict):
         )
     )
     batch_api = mock.MagicMock()
-    executor._step_handler._api_client = DagsterKubernetesClient.production_client(  # noqa: SLF001
+    executor._step_handler._api_client = DagsterKubernetesClient.production_client(
         batch_api_override=batch_api, core_api_override=mock.MagicMock()
     )
 
@@ -223,7 +223,7 @@ def _step_job(instance, step_key: str, executor_env: dict):
     context = StepHandlerContext(
         instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run
     )
-    events = list(executor._step_handler.launch_step(context))  # noqa: SLF001
+    events = list(executor._step_handler.launch_step(context))
     assert events and events[0].event_type_value == "STEP_WORKER_STARTING"
     (call,) = [c for c in batch_api.method_calls if c[0] == "create_namespaced_job"]
     return call.kwargs["namespace"], call.kwargs["body"]

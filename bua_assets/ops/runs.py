@@ -135,50 +135,57 @@ def blocking_failure(facts: RunFacts) -> CheckOutcome | None:
     return next((c for c in facts.checks if not c.passed and c.severity == "ERROR"), None)
 
 
+def _success(facts: RunFacts, month: str) -> tuple[str, list[str]]:
+    """Subject and body of a finished month: degraded or not, warnings, the month at a glance, export."""
+    counts = facts.check_counts
+    subject = f"BUA {month}: done"
+    if facts.degraded and not facts.promoted:
+        subject += ", DEGRADED: not published"
+    elif facts.degraded:
+        subject += ", degraded: published on acceptance"
+    if counts["warned"]:
+        subject += f" ({counts['warned']} {'check' if counts['warned'] == 1 else 'checks'} warned)"
+    lines = ["", "Accrual (ex-GST, less expected discounts) against last month:"]
+    if facts.glance is not None:
+        lines.append(glance_text(facts.glance, month, AccrualMonth.from_key(facts.month).previous.label))
+    else:
+        lines.append("(no accrual summary for the month)")
+    lines += ["", f"Export: {facts.export_location or '(none)'}"]
+    if facts.promotion:
+        lines.append(f"Promotion: {facts.promotion}")
+    return subject, lines
+
+
+def _failure(facts: RunFacts, month: str) -> tuple[str, list[str]]:
+    """Subject and body of a failed month: the step, the check that stopped it, the errors."""
+    failed = blocking_failure(facts)
+    step = ", ".join(facts.failed_steps) or "(no step failed: the run was stopped)"
+    subject = f"BUA {month}: FAILED at {facts.failed_steps[0] if facts.failed_steps else 'run'}"
+    lines = ["", f"Failed step: {step}"]
+    if failed:
+        lines.append(f"Failed check: {failed.name} ({failed.severity}): {failed.description}")
+    lines += [f"Error in {name}: {error}" for name, error in facts.failure_messages.items()]
+    lines.append("Re-run: open the run, Re-execute > From failure")
+    return subject, lines
+
+
 def message(facts: RunFacts, ui_base_url: str) -> tuple[str, str]:
     """(subject, body) of the notification: a short summary of a finished month, or of a failed
     one naming the failed step and the check that stopped it."""
     month = AccrualMonth.from_key(facts.month).label
-    link = run_link(ui_base_url, facts.run_id)
     lines = [
         f"Month: {month}",
         f"Snapshot: {facts.snapshot}" + (f" (CORE release {facts.core_release})" if facts.core_release else ""),
-        f"Run: {facts.run_id} ({link})",
+        f"Run: {facts.run_id} ({run_link(ui_base_url, facts.run_id)})",
         f"Duration: {_duration(facts.duration_seconds)}",
     ]
     if facts.snapshot_to_export_seconds is not None:
         lines.append(f"Snapshot to export: {_duration(facts.snapshot_to_export_seconds)}")
     if facts.note:
         lines.append(f"Note: {facts.note}")
-    counts = facts.check_counts
-    if facts.status == "SUCCESS":
-        subject = f"BUA {month}: done"
-        if facts.degraded and not facts.promoted:
-            subject += ", DEGRADED: not published"
-        elif facts.degraded:
-            subject += ", degraded: published on acceptance"
-        if counts["warned"]:
-            subject += f" ({counts['warned']} {'check' if counts['warned'] == 1 else 'checks'} warned)"
-        lines += ["", "Accrual (ex-GST, less expected discounts) against last month:"]
-        if facts.glance is not None:
-            previous = AccrualMonth.from_key(facts.month).previous.label
-            lines.append(glance_text(facts.glance, month, previous))
-        else:
-            lines.append("(no accrual summary for the month)")
-        lines += ["", f"Export: {facts.export_location or '(none)'}"]
-        if facts.promotion:
-            lines.append(f"Promotion: {facts.promotion}")
-    else:
-        failed = blocking_failure(facts)
-        step = ", ".join(facts.failed_steps) or "(no step failed: the run was stopped)"
-        subject = f"BUA {month}: FAILED at {facts.failed_steps[0] if facts.failed_steps else 'run'}"
-        lines += ["", f"Failed step: {step}"]
-        if failed:
-            lines.append(f"Failed check: {failed.name} ({failed.severity}): {failed.description}")
-        for name, error in facts.failure_messages.items():
-            lines.append(f"Error in {name}: {error}")
-        lines.append("Re-run: open the run, Re-execute > From failure")
-    lines += ["", f"Checks: {counts_text(counts)}" if facts.checks else "Checks:"]
+    subject, body = (_success if facts.status == "SUCCESS" else _failure)(facts, month)
+    lines += body
+    lines += ["", f"Checks: {counts_text(facts.check_counts)}" if facts.checks else "Checks:"]
     lines += [
         f"  {c.name}: {'passed' if c.passed else 'FAILED (' + c.severity + ')'}"
         + ("" if c.passed or not c.description else f" - {c.description}")

@@ -78,7 +78,7 @@ def financial_years(start: date, end: date) -> list[int]:
     return list(range(first, last + 1))
 
 
-def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
+def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:  # noqa: C901 - one branch per jurisdiction x fuel x customer x pricing model of the synthetic plans
     """Plans per jurisdiction x fuel x customer type x pricing model; prices change each 1 July."""
     plans: list[tuple] = []
     rates: list[tuple] = []
