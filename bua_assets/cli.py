@@ -148,19 +148,14 @@ def cmd_preflight(args) -> int:
     return 0 if all(f.ok for f in findings) else 1
 
 
-def cmd_promote(args) -> int:  # noqa: C901 - one flow an operator reads top to bottom; its snapshot choice moves to ops with issue 27 item 4
-    import getpass
+def cmd_promote(args) -> int:
     from zoneinfo import ZoneInfo
 
     from bua_assets.analyst import month_partition
-    from bua_assets.billing.degraded import Acceptance
     from bua_assets.billing.rehearsal import (
-        DegradedExport,
-        SnapshotRun,
-        degraded_reasons,
+        export_listing,
         exported_snapshots,
-        parse_created,
-        promote,
+        latest_month_end_export,
         promoted_manifest,
         run_date_folder,
     )
@@ -179,38 +174,33 @@ def cmd_promote(args) -> int:  # noqa: C901 - one flow an operator reads top to 
     snapshots = exported_snapshots(export, month)
     official = (promoted_manifest(integration, month) or {}).get("snapshot")
     if args.list or not snapshots:
-        for m in snapshots:
-            mark = "*" if m["snapshot"] == official else " "
-            degraded = degraded_reasons(m)
-            print(
-                f"{mark} {m['snapshot']:<40} taken {m.get('snapshot_created') or 'unknown':<27} "
-                f"rehearsal={m.get('rehearsal')}  CORE release {m.get('core_release') or '-'}  "
-                f"{sum(f['rows'] for f in m['files'])} rows  {m['folder']}"
-                + (f"  DEGRADED: {'; '.join(degraded)}" if degraded else "")
-            )
+        for line in export_listing(snapshots, official):
+            print(line)
         if not snapshots:
             print(f"no exports for {month} under {export.uri(run_date_folder(month))}", file=sys.stderr)
             return 1
         return 0
     snapshot = args.snapshot
     if not snapshot:  # the latest real month-end snapshot
-        zone = ZoneInfo(time_zone_name())
-        month_end = [
-            m
-            for m in snapshots
-            if not m.get("rehearsal")
-            and SnapshotRun(m["snapshot"], parse_created(m.get("snapshot_created")), False).is_month_end(
-                month.run_date, zone
-            )
-        ]
-        if not month_end:
+        chosen = latest_month_end_export(snapshots, month, ZoneInfo(time_zone_name()))
+        if chosen is None:
             print(
                 f"error: no month-end snapshot exported for {month}; name one with --snapshot "
                 f"({', '.join(m['snapshot'] for m in snapshots)})",
                 file=sys.stderr,
             )
             return 2
-        snapshot = month_end[-1]["snapshot"]
+        snapshot = chosen["snapshot"]
+    return _promote_and_report(export, integration, month, snapshot, official, accepted)
+
+
+def _promote_and_report(export, integration, month: AccrualMonth, snapshot: str, official, accepted) -> int:
+    """Promote, say what happened (stderr) and print the JSON record (stdout); exit code."""
+    import getpass
+
+    from bua_assets.billing.degraded import Acceptance
+    from bua_assets.billing.rehearsal import DegradedExport, promote, promoted_manifest
+
     try:
         operator = getpass.getuser()
     except (OSError, KeyError):  # no login name (a container without a passwd entry)

@@ -178,3 +178,28 @@ def test_a_degraded_export_is_promoted_only_with_an_acceptance_on_s3(s3_bucket):
     _a_degraded_export_needs_an_acceptance(
         Target(f"s3://{bucket}/exports", endpoint), Target(f"s3://{bucket}/integration", endpoint)
     )
+
+
+def test_promote_picks_the_latest_real_month_end_export():
+    from zoneinfo import ZoneInfo
+
+    from bua_assets.billing.rehearsal import export_listing, latest_month_end_export
+
+    october, sydney = AccrualMonth.from_key("2026-10-01"), ZoneInfo("Australia/Sydney")
+
+    def exported(snapshot, created, rehearsal=False):
+        return {"snapshot": snapshot, "snapshot_created": created, "rehearsal": rehearsal, "files": [{"rows": 2}]} | {
+            "folder": f"export/csv/2026-11-01/{snapshot}"
+        }
+
+    exports = [
+        exported("rehearsal-2026-10-29", "2026-10-28T13:00:00Z"),  # 29 Oct local: not month end
+        exported("monthend-2026-11-01", "2026-10-31T13:00:00Z"),  # midnight 1 Nov, Sydney (AEDT)
+        exported("monthend-retake", "2026-11-01T02:00:00Z"),  # later on 1 Nov local: the latest
+        exported("marked-rehearsal", "2026-11-01T03:00:00Z", rehearsal=True),  # the operator said rehearsal
+        exported("unknown-time", None),
+    ]
+    assert latest_month_end_export(exports, october, sydney)["snapshot"] == "monthend-retake"
+    assert latest_month_end_export(exports[:1] + exports[3:], october, sydney) is None
+    lines = export_listing(exports, official="monthend-2026-11-01")
+    assert [line[0] for line in lines] == [" ", "*", " ", " ", " "] and "taken unknown" in lines[-1]

@@ -167,6 +167,34 @@ def exported_snapshots(export: Target, month: AccrualMonth) -> list[dict]:
     return sorted(found, key=lambda m: (m.get("snapshot_created") or "", m.get("snapshot", "")))
 
 
+def latest_month_end_export(exports: list[dict], month: AccrualMonth, zone: ZoneInfo) -> dict | None:
+    """What ``promote`` picks when no snapshot is named: the latest export (``exported_snapshots``
+    order) of a real month-end snapshot for ``month``, never a rehearsal. None when there is none."""
+    month_end = [
+        e
+        for e in exports
+        if not e.get("rehearsal")
+        and SnapshotRun(e["snapshot"], parse_created(e.get("snapshot_created")), False).is_month_end(
+            month.run_date, zone
+        )
+    ]
+    return month_end[-1] if month_end else None
+
+
+def export_listing(exports: list[dict], official: str | None) -> list[str]:
+    """``promote --list``: one line per exported snapshot, the official one marked *."""
+    lines = []
+    for e in exports:
+        degraded = degraded_reasons(e)
+        lines.append(
+            f"{'*' if e['snapshot'] == official else ' '} {e['snapshot']:<40} taken "
+            f"{e.get('snapshot_created') or 'unknown':<27} rehearsal={e.get('rehearsal')}  "
+            f"CORE release {e.get('core_release') or '-'}  {sum(f['rows'] for f in e['files'])} rows  {e['folder']}"
+            + (f"  DEGRADED: {'; '.join(degraded)}" if degraded else "")
+        )
+    return lines
+
+
 def _subfolders(target: Target, folder: str) -> list[str]:
     if target._s3:
         prefix = target._key(folder).rstrip("/") + "/"
