@@ -273,37 +273,24 @@ def cmd_housekeeping(args) -> int:
 
 def _run_period_months(keys, args, lake, instance, resources) -> bool:
     """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
+    from bua_assets.runner import HistoryFailed, run_month
 
-    from bua_assets.definitions import ALL_ASSETS
-    from bua_assets.quiet_runs import quiet_materialize
-    from bua_assets.runner import backfill_interval_history
-
-    for key in keys:  # one run of the monthly partition each, unless it is already in the lake
+    for key in keys:
         month = AccrualMonth.from_key(key)
         if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
             _log(f"{month}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
             continue
-        _log(f"{month}: materialising {len(ALL_ASSETS)} assets")
         event_log = _event_log_file(Path(os.environ["BUA_HOME"]), "period", key)
-        materialize = quiet_materialize(event_log)
-        _log(f"{month}: Dagster's event log: {event_log}")
+        _log(f"{month}: materialising its interval history, then the month (Dagster's event log: {event_log})")
+        tags = {"bua/period": f"{args.start}..{args.end}"}
         try:
-            backfill_interval_history(
-                key, instance, resources, progress=_log, materialize=quiet_materialize(event_log, terminal=False)
-            )
-        except RuntimeError as exc:
+            result = run_month(key, instance, resources, event_log=event_log, tags=tags, progress=_log)
+        except HistoryFailed as exc:
             print(
                 f"error: the interval history for {month} failed: {exc}; fix it and run the period again",
                 file=sys.stderr,
             )
             return False
-        result = materialize(
-            ALL_ASSETS,
-            instance=instance,
-            resources=resources,
-            partition_key=key,
-            tags={"bua/period": f"{args.start}..{args.end}"},
-        )
         if not result.success:
             print(
                 f"error: the run for {month} failed (run {result.run_id}); fix it and run the period again",

@@ -5,7 +5,8 @@ skipping months already in the lake), then every asset for the month. Used by th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import dagster as dg
 
@@ -57,3 +58,35 @@ def backfill_interval_history(
         )
         done.append(key)
     return done
+
+
+class HistoryFailed(RuntimeError):
+    """A history month of the profile window failed: the month itself was not run."""
+
+
+def run_month(
+    partition: str,
+    instance: dg.DagsterInstance,
+    resources: dict,
+    *,
+    event_log: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dg.ExecuteInProcessResult:
+    """The month as an operator runs it from a terminal (``demo``, ``period``): the interval history
+    it needs (one progress line per history month), then every asset for the month. With
+    ``event_log`` Dagster's event log goes to that file and only progress reaches the terminal
+    (bua_assets.quiet_runs). Raises HistoryFailed when a history month fails."""
+    from bua_assets.definitions import ALL_ASSETS
+    from bua_assets.quiet_runs import quiet_materialize
+
+    month_run = quiet_materialize(event_log) if event_log else dg.materialize
+    history_run = quiet_materialize(event_log, terminal=False) if event_log else dg.materialize
+    try:
+        backfill_interval_history(partition, instance, resources, progress=progress, materialize=history_run)
+    except RuntimeError as exc:
+        raise HistoryFailed(str(exc)) from exc
+    progress(f"materialising {len(ALL_ASSETS)} assets for partition {partition}")
+    return month_run(
+        ALL_ASSETS, instance=instance, resources=resources, partition_key=partition, tags=tags, raise_on_error=False
+    )

@@ -122,21 +122,16 @@ def cmd_demo(args) -> int:
     else:
         _log(f"using the synthetic retailer in {retailer}")
 
-    from bua_assets.definitions import ALL_ASSETS, build_resources
+    from bua_assets.definitions import build_resources
     from bua_assets.local_instance import local_instance
-    from bua_assets.quiet_runs import quiet_materialize
-    from bua_assets.runner import backfill_interval_history
+    from bua_assets.runner import run_month
 
     instance = local_instance()  # created and migrated once, even with other first runs at once
     resources = build_resources()
     event_log = _event_log_file(d.home, "demo", partition)
-    materialize = quiet_materialize(event_log)
-    _log(f"Dagster's event log: {event_log}")
+    _log(f"Dagster's event log: {event_log} (Dagster instance: {d.dagster_home})")
     t0 = time.perf_counter()
-    history = quiet_materialize(event_log, terminal=False)  # one line per month is enough
-    backfill_interval_history(partition, instance, resources, progress=_log, materialize=history)
-    _log(f"materialising {len(ALL_ASSETS)} assets for partition {partition} (Dagster instance: {d.dagster_home})")
-    result = materialize(ALL_ASSETS, instance=instance, resources=resources, partition_key=partition)
+    result = run_month(partition, instance, resources, event_log=event_log, progress=_log)
     summary = {"partition": partition, "assets": {}, "checks": {}, "exports": []}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
