@@ -27,7 +27,7 @@ from bua_assets.assets.profiles import (
 )
 from bua_assets.billing.degraded import DEFAULT_MAX_ESTIMATED_SHARE
 from bua_assets.executors import build_executor
-from bua_assets.jobs import bua_housekeeping, bua_teardown, monthly_bua_job
+from bua_assets.jobs import bua_housekeeping, bua_teardown, housekeeping_schedule, monthly_bua_job
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
@@ -168,6 +168,7 @@ defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
     jobs=[monthly_bua_job, bua_teardown, bua_housekeeping, bua_preflight],
     sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
+    schedules=[housekeeping_schedule],
     resources=build_resources(),
     # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
     # runs from the asset graph too), multiprocess or k8s (a pod per step; the production

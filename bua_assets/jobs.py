@@ -4,6 +4,7 @@ import dagster as dg
 
 from bua_assets.resources.export import ExportResource
 from bua_assets.resources.rds import RdsCoreResource
+from bua_assets.settings import time_zone_name
 
 monthly_bua_job = dg.define_asset_job(
     "monthly_bua",
@@ -82,3 +83,17 @@ def delete_expired_rds(
 @dg.job(description="RDS housekeeping: expired bua-managed CORE instances and snapshot copies deleted.")
 def bua_housekeeping():
     delete_expired_rds()
+
+
+# Daily, in the retailer's time zone, before the working day: copies and instances past their
+# retention go without an operator remembering. Off until turned on (it deletes AWS resources).
+housekeeping_schedule = dg.ScheduleDefinition(
+    name="bua_housekeeping_daily",
+    job=bua_housekeeping,
+    cron_schedule="30 5 * * *",
+    execution_timezone=time_zone_name(),
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="bua_housekeeping every day at 05:30 local (BUA_TIME_ZONE): bua-managed RDS instances and "
+    "KMS snapshot copies older than BUA_RDS_RETENTION_DAYS deleted, each month's official snapshot's kept. "
+    "Starts OFF: turn it on where BUA_RDS_MODE=restore.",
+)

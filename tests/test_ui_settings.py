@@ -101,3 +101,10 @@ def test_the_launchpad_opens_valid_for_every_job():
             assert all(p.startswith("Missing required config entry") for p in problems), (job.name, problems)
     assets = next(j for j in jobs if j.name == "__ASSET_JOB")
     assert launchpad_defaults(assets)["resources"]["rds"]["config"]["mode"] == "core_url"
+
+
+def test_housekeeping_runs_daily_once_turned_on():
+    schedule = defs.resolve_schedule_def("bua_housekeeping_daily")
+    assert schedule.job_name == "bua_housekeeping" and schedule.cron_schedule == "30 5 * * *"
+    assert schedule.execution_timezone == "Australia/Sydney"  # BUA_TIME_ZONE's default
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # it deletes AWS resources: opt in
