@@ -45,7 +45,7 @@ bua_run_log = dg.AssetSpec(
     kinds={"parquet"},
     description="Every run of the month (kept by the run-status sensors, never materialised by a job): snapshot, "
     "code version, start, end, duration per asset, totals, checks, the operator's note (run tag "
-    f"{NOTE_TAG}). The lake dataset bua_run_log/<month>/runs.parquet; each sensor tick records it "
+    f"{NOTE_TAG}). The lake dataset `bua_run_log/<month>/runs.parquet`; each sensor tick records it "
     "here as a materialisation with the month's runs as a table.",
 )
 

@@ -108,3 +108,17 @@ def test_housekeeping_runs_daily_once_turned_on():
     assert schedule.job_name == "bua_housekeeping" and schedule.cron_schedule == "30 5 * * *"
     assert schedule.execution_timezone == "Australia/Sydney"  # BUA_TIME_ZONE's default
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # it deletes AWS resources: opt in
+
+
+def test_descriptions_keep_their_placeholders_when_rendered():
+    """The UI renders descriptions as Markdown, where a bare <snapshot> is an HTML tag and vanishes
+    ("bua_run_log//runs.parquet"); placeholders live inside `code` spans."""
+    import re
+
+    graph = defs.resolve_asset_graph()
+    texts = {k.to_user_string(): graph.get(k).description or "" for k in graph.get_all_asset_keys()}
+    texts |= {j.name: j.description or "" for j in defs.get_repository_def().get_all_jobs()}
+    texts |= {s.name: s.description or "" for s in defs.get_repository_def().sensor_defs}
+    bare = {name: re.findall(r"<[A-Za-z_ ]+>", re.sub(r"`[^`]*`", "", text)) for name, text in texts.items()}
+    assert {name: found for name, found in bare.items() if found} == {}
+    assert "`<export base>/export/csv/<run_date>/<snapshot>/`" in texts["bua_export"]

@@ -537,9 +537,9 @@ month_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window
             "or bua-assets promote --accept-degraded REASON",
         )
     ],
-    description="The month's CSVs to <export base>/export/csv/<run_date>/<snapshot>/ (each snapshot's run kept "
+    description="The month's CSVs to `<export base>/export/csv/<run_date>/<snapshot>/` (each snapshot's run kept "
     "apart), then, for the official run (the latest month-end snapshot, or run config promote), "
-    "copied to <integration base>/ADH/OUTBOUND/BUA/; the month's earlier files are removed first "
+    "copied to `<integration base>/ADH/OUTBOUND/BUA/`; the month's earlier files are removed first "
     "and a manifest (files, rows, SHA-256) is written last, so a reader never sees a partial "
     "export. A degraded month (a provider missing, short or mostly quarantined; too much estimated) "
     "is held back until accepted with a reason. Once promoted (rds mode 'restore'), the month's RDS "

@@ -65,7 +65,7 @@ def run_snapshot(context: dg.AssetExecutionContext) -> str:
     description="Where the month starts. The partition key is the accrual month (2026-10-01: October's accrual, "
     "from the snapshot taken at midnight on 1 November). Opens the month's CORE snapshot and checks it answers and holds the CORE tables. In "
     "production (rds mode 'restore') it first restores the EARL snapshot into its own RDS "
-    "instance for the month (bua-core-YYYYMM-<hash of the snapshot>), or reuses it on a re-run on the same snapshot, "
+    "instance for the month (`bua-core-YYYYMM-<hash of the snapshot>`), or reuses it on a re-run on the same snapshot, "
     "and records CORE's release from the snapshot's core:release tag.",
 )
 def core_snapshot(

@@ -239,7 +239,10 @@ def validate_profiles(
                 found.segments,
                 {"missing_days": "int", "negative_days": "int", "absurd_days": "int", "fill_share": "float"},
             ),
-            "failing_segments": dg.MetadataValue.json(errors["segment"].tolist() + over["segment"].tolist()),
+            # a segment both in error and over-filled is listed once
+            "failing_segments": dg.MetadataValue.json(
+                list(dict.fromkeys(errors["segment"].tolist() + over["segment"].tolist()))
+            ),
             "history_months_missing": dg.MetadataValue.json([m[:7] for m in missing_history]),
             "register_coverage": dg.MetadataValue.json(found.coverage_summary()),
             "lowest_coverage_registers": table_metadata(
