@@ -321,16 +321,18 @@ class RichLoad:
         values /= 1000.0
         return values
 
-    def gas_network_daily(self, st: RichState, seed: int, state: str, network: int, customers: int) -> np.ndarray:
+    def gas_network_daily(
+        self, st: RichState, seed: int, network_state: str, network: int, customers: int
+    ) -> np.ndarray:
         """A gas network's daily volume (m3) from its own simulated population (``customers``
         households like ours in distribution, none of them ours)."""
         rng = np.random.default_rng([seed, 8800, network])
         n = 3000
-        si = st.weather.states.index(state)
+        si = st.weather.states.index(network_state)
         hdd = st.weather.hdd[si]
-        share = np.clip(rng.beta(2, 2, n) * 2 * GAS_HEATING_SHARE.get(state, 0.4), 0, 0.95)
+        share = np.clip(rng.beta(2, 2, n) * 2 * GAS_HEATING_SHARE.get(network_state, 0.4), 0, 0.95)
         share = np.where(rng.random(n) < 0.2, 0.0, share)
-        level = rng.lognormal(np.log(1.9), 0.45, n) * GAS_LEVEL.get(state, 1.0)
+        level = rng.lognormal(np.log(1.9), 0.45, n) * GAS_LEVEL.get(network_state, 1.0)
         daily = (level * (1 - share))[:, None] * (1 + 0.012 * hdd)[None, :] + (level * share / max(hdd.mean(), 0.5))[
             :, None
         ] * hdd[None, :]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 JURISDICTIONS = ["NSW", "VIC", "QLD", "SA", "ACT", "TAS", "WA"]
+JURISDICTION_ID = {s: i + 1 for i, s in enumerate(JURISDICTIONS)}  # Jurisdiction.id by state
 STATE_SHARE = {"NSW": 0.35, "VIC": 0.30, "QLD": 0.19, "SA": 0.08, "ACT": 0.05, "TAS": 0.03}
 # (name, jurisdiction, fuel, meter data provider, provider writes Wh)
 NETWORKS = [
