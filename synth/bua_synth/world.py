@@ -6,6 +6,7 @@ Australian mass-market retailer (DESIGN.md §4).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,17 +80,77 @@ def financial_years(start: date, end: date) -> list[int]:
     return list(range(first, last + 1))
 
 
-def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:  # noqa: C901 - one branch per jurisdiction x fuel x customer x pricing model of the synthetic plans
-    """Plans per jurisdiction x fuel x customer type x pricing model; prices change each 1 July."""
+def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs:
+    """Plans per jurisdiction x fuel x customer type x pricing model; prices change each 1 July.
+    ``rng`` draws, plan by plan: each financial year's price growth, then a SAVER plan's discount."""
     plans: list[tuple] = []
     rates: list[tuple] = []
     tous: list[tuple] = []
     discounts: list[tuple] = []
     fys = financial_years(start, end)
-    plan_id = 0
-    rate_id = 0
+    for plan_id, spec in enumerate(_plan_specs(), start=1):
+        plans.append(
+            (
+                plan_id,
+                spec.code,
+                f"{spec.variant.title()} {spec.model.replace('_', ' ').title()}",
+                1 if spec.fuel == "ELECTRICITY" else 2,
+                spec.jurisdiction_id,
+                spec.customer,
+                spec.model,
+            )
+        )
+        for k, fy in enumerate(fys):
+            growth = (1.0 + rng.normal(0.045, 0.02)) ** k * spec.state_level
+            if spec.variant == "FLEX":
+                growth *= 1.04
+            for charge, cls, price, uom, block, volume in _year_rates(spec, fy):
+                rates.append(
+                    (
+                        len(rates) + 1,
+                        plan_id,
+                        date(fy, 7, 1),
+                        date(fy + 1, 6, 30),
+                        charge,
+                        cls,
+                        block,
+                        volume,
+                        round(price * growth, 6),
+                        uom,
+                    )
+                )
+        if spec.model.startswith("TIME_OF_USE"):
+            for cls, days, s, e in TOU_WINDOWS:
+                tous.append((len(tous) + 1, plan_id, cls, days, s, e))
+        discount = _discount(rng, spec)
+        if discount is not None:
+            discounts.append((len(discounts) + 1, plan_id, *discount, date(fys[0], 7, 1), None))
+    return _tariff_frames(plans, rates, tous, discounts)
+
+
+@dataclass(frozen=True)
+class _PlanSpec:
+    """What a plan is for: one per jurisdiction x fuel x customer type x pricing model x variant."""
+
+    jurisdiction_id: int
+    state: str
+    fuel: str  # ELECTRICITY or GAS
+    customer: str  # RESIDENTIAL or BUSINESS
+    model: str  # pricing model
+    variant: str  # SAVER or FLEX
+
+    @property
+    def code(self) -> str:
+        return f"{self.state}-{self.fuel[:4]}-{self.customer[:3]}-{self.model.replace('_', '')[:8]}-{self.variant}"
+
+    @property
+    def state_level(self) -> float:
+        return 1.0 + 0.08 * (self.state in ("SA", "QLD")) - 0.05 * (self.state == "TAS")
+
+
+def _plan_specs() -> Iterator[_PlanSpec]:
+    """Every plan in plan id order (no gas in TAS)."""
     for j, state in enumerate(JURISDICTIONS[:-1], start=1):
-        state_level = 1.0 + 0.08 * (state in ("SA", "QLD")) - 0.05 * (state == "TAS")
         for fuel in ("ELECTRICITY", "GAS"):
             if fuel == "GAS" and state == "TAS":
                 continue
@@ -101,124 +162,71 @@ def build_tariffs(rng: np.random.Generator, start: date, end: date) -> Tariffs: 
             for customer in ("RESIDENTIAL", "BUSINESS"):
                 for model in models:
                     for variant in ("SAVER", "FLEX"):
-                        plan_id += 1
-                        code = f"{state}-{fuel[:4]}-{customer[:3]}-{model.replace('_', '')[:8]}-{variant}"
-                        plans.append(
-                            (
-                                plan_id,
-                                code,
-                                f"{variant.title()} {model.replace('_', ' ').title()}",
-                                1 if fuel == "ELECTRICITY" else 2,
-                                j,
-                                customer,
-                                model,
-                            )
-                        )
-                        stepped = fuel == "GAS" or (customer == "BUSINESS" and model == "SINGLE_RATE")
-                        for k, fy in enumerate(fys):
-                            growth = (1.0 + rng.normal(0.045, 0.02)) ** k * state_level
-                            if variant == "FLEX":
-                                growth *= 1.04
-                            eff_from, eff_to = date(fy, 7, 1), date(fy + 1, 6, 30)
+                        yield _PlanSpec(j, state, fuel, customer, model, variant)
 
-                            def rate(
-                                charge,
-                                cls,
-                                price,
-                                uom,
-                                block=1,
-                                volume=None,
-                                plan=plan_id,
-                                fy_from=eff_from,
-                                fy_to=eff_to,
-                                fy_growth=growth,
-                            ):
-                                nonlocal rate_id
-                                rate_id += 1
-                                row = (rate_id, plan, fy_from, fy_to, charge, cls, block, volume)
-                                rates.append((*row, round(price * fy_growth, 6), uom))
 
-                            if fuel == "GAS":
-                                rate("DAILY_RETAIL", "ANYTIME", 0.72 + 0.3 * (customer == "BUSINESS"), "DAY")
-                                rate("USAGE_RETAIL", "ANYTIME", 0.0372, "MJ", 1, 50.0)
-                                rate("USAGE_RETAIL", "ANYTIME", 0.0291, "MJ", 2, None)
-                                continue
-                            rate("DAILY_RETAIL", "ANYTIME", 1.02 + 0.35 * (customer == "BUSINESS"), "DAY")
-                            if model.startswith("TIME_OF_USE"):
-                                rate("USAGE_RETAIL", "PEAK", 0.452, "KWH")
-                                rate("USAGE_RETAIL", "SHOULDER", 0.298, "KWH")
-                                rate("USAGE_RETAIL", "OFF_PEAK", 0.201, "KWH")
-                            elif stepped:
-                                rate("USAGE_RETAIL", "ANYTIME", 0.301, "KWH", 1, 11.0)
-                                rate("USAGE_RETAIL", "ANYTIME", 0.334, "KWH", 2, None)
-                            else:
-                                rate("USAGE_RETAIL", "ANYTIME", 0.318, "KWH")
-                            if model.endswith("CONT_LOAD"):
-                                rate("CONTROLLED_LOAD", "CONTROLLED_LOAD", 0.176, "KWH")
-                            if customer == "RESIDENTIAL" and model == "TIME_OF_USE" and variant == "FLEX":
-                                # time-of-use feed-in: exports in the evening peak earn most
-                                rate("FEED_IN", "PEAK", 0.10, "KWH")
-                                rate("FEED_IN", "SHOULDER", 0.04, "KWH")
-                                rate("FEED_IN", "OFF_PEAK", 0.02, "KWH")
-                            else:
-                                rate("FEED_IN", "SOLAR", 0.05 if fy >= 2024 else 0.065, "KWH")
-                            # Items beyond supply and usage, as real plans carry them: a metering
-                            # charge per day on business plans (and peak demand on time of use), a monthly account fee on
-                            # residential FLEX plans, GreenPower per kWh on residential time-of-use
-                            # SAVER plans.
-                            if customer == "BUSINESS":
-                                rate("METERING", "ANYTIME", 0.32, "DAY")
-                                if model == "TIME_OF_USE":  # a peak demand charge per kW per day
-                                    rate("DEMAND", "PEAK", 0.265, "KW")
-                            elif variant == "FLEX":
-                                rate("FEE", "ANYTIME", 3.50, "MONTH")
-                            elif model == "TIME_OF_USE":
-                                rate("GREEN_POWER", "ANYTIME", 0.0475, "KWH")
-                        if model.startswith("TIME_OF_USE"):
-                            for cls, days, s, e in TOU_WINDOWS:
-                                tous.append((len(tous) + 1, plan_id, cls, days, s, e))
-                        if variant == "SAVER":
-                            discounts.append(
-                                (
-                                    len(discounts) + 1,
-                                    plan_id,
-                                    "CONDITIONAL",
-                                    "PAY_ON_TIME",
-                                    "percentOfUse",
-                                    round(float(rng.choice([0.05, 0.07, 0.1])), 4),
-                                    None,
-                                    date(fys[0], 7, 1),
-                                    None,
-                                )
-                            )
-                        elif customer == "BUSINESS":
-                            discounts.append(
-                                (
-                                    len(discounts) + 1,
-                                    plan_id,
-                                    "GUARANTEED",
-                                    "GUARANTEED",
-                                    "percentOfBill",
-                                    0.03,
-                                    None,
-                                    date(fys[0], 7, 1),
-                                    None,
-                                )
-                            )
-                        elif fuel == "GAS":  # $12 off every bill, accrued by day
-                            discounts.append(
-                                (
-                                    len(discounts) + 1,
-                                    plan_id,
-                                    "GUARANTEED",
-                                    "GUARANTEED",
-                                    "fixedAmount",
-                                    0.0,
-                                    12.0,
-                                    date(fys[0], 7, 1),
-                                    None,
-                                )
-                            )
+def _year_rates(spec: _PlanSpec, fy: int) -> list[tuple[str, str, float, str, int, float | None]]:
+    """A plan's rates in financial year ``fy`` before that year's growth: (charge type, time
+    class, price, unit, block order, block daily volume)."""
+    out: list[tuple[str, str, float, str, int, float | None]] = []
+    customer, model, variant = spec.customer, spec.model, spec.variant
+
+    def rate(charge: str, cls: str, price: float, uom: str, block: int = 1, volume: float | None = None) -> None:
+        out.append((charge, cls, price, uom, block, volume))
+
+    if spec.fuel == "GAS":
+        rate("DAILY_RETAIL", "ANYTIME", 0.72 + 0.3 * (customer == "BUSINESS"), "DAY")
+        rate("USAGE_RETAIL", "ANYTIME", 0.0372, "MJ", 1, 50.0)
+        rate("USAGE_RETAIL", "ANYTIME", 0.0291, "MJ", 2, None)
+        return out
+    stepped = customer == "BUSINESS" and model == "SINGLE_RATE"
+    rate("DAILY_RETAIL", "ANYTIME", 1.02 + 0.35 * (customer == "BUSINESS"), "DAY")
+    if model.startswith("TIME_OF_USE"):
+        rate("USAGE_RETAIL", "PEAK", 0.452, "KWH")
+        rate("USAGE_RETAIL", "SHOULDER", 0.298, "KWH")
+        rate("USAGE_RETAIL", "OFF_PEAK", 0.201, "KWH")
+    elif stepped:
+        rate("USAGE_RETAIL", "ANYTIME", 0.301, "KWH", 1, 11.0)
+        rate("USAGE_RETAIL", "ANYTIME", 0.334, "KWH", 2, None)
+    else:
+        rate("USAGE_RETAIL", "ANYTIME", 0.318, "KWH")
+    if model.endswith("CONT_LOAD"):
+        rate("CONTROLLED_LOAD", "CONTROLLED_LOAD", 0.176, "KWH")
+    if customer == "RESIDENTIAL" and model == "TIME_OF_USE" and variant == "FLEX":
+        # time-of-use feed-in: exports in the evening peak earn most
+        rate("FEED_IN", "PEAK", 0.10, "KWH")
+        rate("FEED_IN", "SHOULDER", 0.04, "KWH")
+        rate("FEED_IN", "OFF_PEAK", 0.02, "KWH")
+    else:
+        rate("FEED_IN", "SOLAR", 0.05 if fy >= 2024 else 0.065, "KWH")
+    # Items beyond supply and usage, as real plans carry them: a metering charge per day on
+    # business plans (and peak demand on time of use), a monthly account fee on residential FLEX
+    # plans, GreenPower per kWh on residential time-of-use SAVER plans.
+    if customer == "BUSINESS":
+        rate("METERING", "ANYTIME", 0.32, "DAY")
+        if model == "TIME_OF_USE":  # a peak demand charge per kW per day
+            rate("DEMAND", "PEAK", 0.265, "KW")
+    elif variant == "FLEX":
+        rate("FEE", "ANYTIME", 3.50, "MONTH")
+    elif model == "TIME_OF_USE":
+        rate("GREEN_POWER", "ANYTIME", 0.0475, "KWH")
+    return out
+
+
+def _discount(rng: np.random.Generator, spec: _PlanSpec) -> tuple | None:
+    """A plan's discount (type, category, method, rate, amount), if it has one: pay on time on
+    SAVER plans, a guaranteed share of the bill on business FLEX, $12 off every gas bill (accrued
+    by day) on residential gas FLEX."""
+    if spec.variant == "SAVER":
+        return ("CONDITIONAL", "PAY_ON_TIME", "percentOfUse", round(float(rng.choice([0.05, 0.07, 0.1])), 4), None)
+    if spec.customer == "BUSINESS":
+        return ("GUARANTEED", "GUARANTEED", "percentOfBill", 0.03, None)
+    if spec.fuel == "GAS":
+        return ("GUARANTEED", "GUARANTEED", "fixedAmount", 0.0, 12.0)
+    return None
+
+
+def _tariff_frames(plans: list[tuple], rates: list[tuple], tous: list[tuple], discounts: list[tuple]) -> Tariffs:
     return Tariffs(
         pd.DataFrame(
             plans,
