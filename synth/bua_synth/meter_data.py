@@ -138,32 +138,20 @@ def _generate_month(m_start: date) -> dict:
     basic_pos = np.cumsum(~interval_all) - 1
     billed = np.zeros((int(interval_all.sum()), len(mdays), BILLED_COLUMNS), dtype=np.float32)
     true = np.zeros((int((~interval_all).sum()), len(mdays)), dtype=np.float32)
-    masks = tou_masks()
-    weekend = ((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)
+    day_masks = tou_masks()[((mdays.astype(np.int64) + 3) % 7 >= 5).astype(int)]  # by weekday/weekend
     files = ndays = 0
     truth_writer: pq.ParquetWriter | None = None
     for batch, (c0, c1) in enumerate(ctx.chunks):
         sl = slice(c0, c1)
         chunk = {k: v[sl] for k, v in rg.items()}
         r = np.random.default_rng([config.seed, m_start.year, m_start.month, c0])
-        v30 = ctx.model.half_hourly(ctx.model_state, r, np.arange(c0, c1), chunk["kind"], d0, d1)
-        # Occupancy: a supply point with no account on a day draws almost nothing.
-        vacant = np.nonzero(~ctx.occupied[sl, d0:d1])
-        v30[vacant] = np.round(v30[vacant] * 0.05, 3)
+        v30 = _true_half_hours(ctx, r, c0, c1, d0, d1)
         interval = interval_all[sl]
         basic_rows = np.flatnonzero(~interval)
         true[basic_pos[c0 + basic_rows]] = v30[basic_rows].sum(axis=2)
         sub30 = _deliver(r, v30, interval, mdays, m_start, config)
-        # Billing saw delivered values where present, the truth otherwise (later revisions). The
-        # NEM12 files only carry present days, so the delivered array can take the truth in place.
-        delivered = sub30["delivered"]
-        late = np.nonzero(~sub30["present"] & interval[:, None])
-        delivered[late] = v30[late]
         int_rows = np.flatnonzero(interval)
-        tgt = int_pos[c0 + int_rows]
-        billed[tgt, :, 0] = delivered.sum(axis=2)[int_rows]
-        billed[tgt, :, 1:4] = np.einsum("rdi,dci->rdc", delivered, masks[weekend])[int_rows]
-        billed[tgt, :, 4] = (delivered * masks[weekend][None, :, 0])[int_rows].max(axis=2)  # demand
+        billed[int_pos[c0 + int_rows]] = _billed_days(sub30, v30, interval, day_masks)[int_rows]
         truth = _truth_table(chunk, mdays, v30)
         if truth_writer is None:
             truth_writer = pq.ParquetWriter(
@@ -183,6 +171,30 @@ def _generate_month(m_start: date) -> dict:
     if truth_writer is not None:
         truth_writer.close()
     return {"days": (d0, d1), "billed": billed, "true": true, "files": files, "ndays": ndays}
+
+
+def _true_half_hours(ctx: MonthContext, r: np.random.Generator, c0: int, c1: int, d0: int, d1: int) -> np.ndarray:
+    """Registers c0..c1-1 over days d0..d1-1 from the load model, (registers, days, 48). A supply
+    point with no account on a day draws almost nothing."""
+    v30 = ctx.model.half_hourly(ctx.model_state, r, np.arange(c0, c1), ctx.regs["kind"][c0:c1], d0, d1)
+    vacant = np.nonzero(~ctx.occupied[c0:c1, d0:d1])
+    v30[vacant] = np.round(v30[vacant] * 0.05, 3)
+    return v30
+
+
+def _billed_days(sub30: dict, v30: np.ndarray, interval: np.ndarray, day_masks: np.ndarray) -> np.ndarray:
+    """What billing saw per register-day (BILLED_COLUMNS: total, PEAK, SHOULDER, OFF_PEAK, the
+    largest PEAK half hour): delivered values where present, the truth otherwise (later
+    revisions). The NEM12 files only carry present days, so the delivered array takes the truth
+    in place. ``day_masks``: per day, the time-of-use classes' half hours."""
+    delivered = sub30["delivered"]
+    late = np.nonzero(~sub30["present"] & interval[:, None])
+    delivered[late] = v30[late]
+    out = np.empty(delivered.shape[:2] + (BILLED_COLUMNS,), dtype=np.float32)
+    out[:, :, 0] = delivered.sum(axis=2)
+    out[:, :, 1:4] = np.einsum("rdi,dci->rdc", delivered, day_masks)
+    out[:, :, 4] = (delivered * day_masks[None, :, 0]).max(axis=2)  # demand
+    return out
 
 
 def register_chunks(utility_index: np.ndarray, size: int = REGISTER_CHUNK) -> list[tuple[int, int]]:
