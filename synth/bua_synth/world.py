@@ -165,7 +165,7 @@ def _plan_specs() -> Iterator[_PlanSpec]:
                         yield _PlanSpec(j, state, fuel, customer, model, variant)
 
 
-def _year_rates(spec: _PlanSpec, fy: int) -> list[tuple[str, str, float, str, int, float | None]]:
+def _year_rates(spec: _PlanSpec, fy: int) -> list[tuple[str, str, float, str, int, float | None]]:  # noqa: C901 - one branch per tariff component of the synthetic plans
     """A plan's rates in financial year ``fy`` before that year's growth: (charge type, time
     class, price, unit, block order, block daily volume)."""
     out: list[tuple[str, str, float, str, int, float | None]] = []
