@@ -220,7 +220,8 @@ def nem12_estimates(
     description="Unbilled quantity per account x supply point x register x calendar month x time class "
     "(plan TOU windows for interval data; E2 controlled load; B1 export, by TOU class where the plan's "
     "feed-in is; gas in MJ), with the actual and estimated shares; the maximum demand (kW) of plans "
-    "with a demand charge (max_demand); what cannot be quantified is in exceptions with the reason.",
+    "with a demand charge (max_demand); every register-day and how it was estimated (register_days); "
+    "what cannot be quantified is in exceptions with the reason.",
 )
 def unbilled_consumption(
     context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
@@ -241,7 +242,7 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
             else iter(())
         )
 
-    out, exc, max_demand = compute_unbilled_consumption(
+    out, exc, max_demand, register_days = compute_unbilled_consumption(
         months,
         registers_of(store, key),
         core["AccountPlan"],
@@ -260,6 +261,8 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))
         writer.write("exceptions", pa.Table.from_pandas(exc.astype({"register_id": "Int64"}), preserve_index=False))
         writer.write("max_demand", pa.Table.from_pandas(max_demand, preserve_index=False))
+        # every accrued register-day and how it was quantified: what accrual_true_up compares with later bills
+        writer.write("register_days", pa.Table.from_pandas(register_days, preserve_index=False))
     by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
     return dg.MaterializeResult(
         metadata={

@@ -375,13 +375,14 @@ def quantify_month(
     registers: pd.DataFrame,
     heating: pd.DataFrame,
     base_share: pd.Series | None = None,
-) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
+) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """One calendar month of unbilled register-days (register_days of the month: account_id,
     utility_id, year_mnth, date, register_id, nmi, suffix, read_kind, stream_type) to the output
-    grain (summarise), with the exceptions of whatever could not be quantified and the maximum
-    demand of the plans that price it (demand.DemandMeter). Interval register-days take their data
-    from ``interval_batches`` (the month's meter data, then our estimates) in one pass; basic ones
-    are spread or estimated from reads. Memory holds one month."""
+    grain (summarise), with the exceptions of whatever could not be quantified, the maximum
+    demand of the plans that price it (demand.DemandMeter) and the register-day totals
+    (register_day_totals: what the accrual true-up compares with the bills issued since).
+    Interval register-days take their data from ``interval_batches`` (the month's meter data, then
+    our estimates) in one pass; basic ones are spread or estimated from reads. Memory holds one month."""
     rows, exceptions = [], []
     inter = days[days["read_kind"] == "INTERVAL"].reset_index(drop=True)
     plan = plan_of_day(inter, account_plans)
@@ -416,7 +417,20 @@ def quantify_month(
     exceptions.append(gas_exceptions)
     result["date"] = pd.to_datetime(result["date"])
     result["plan_id"] = plan_of_day(result, account_plans)
-    return summarise(result[result["quantity"].notna()], registers), exceptions, meter.maxima()
+    result = result[result["quantity"].notna()]
+    return summarise(result, registers), exceptions, meter.maxima(), register_day_totals(result)
+
+
+DAY_COLUMNS = ["account_id", "utility_id", "register_id", "date", "quantity", "actual_quantity"]
+
+
+def register_day_totals(rows: pd.DataFrame) -> pd.DataFrame:
+    """Register-day-class rows summed over time classes and plans: DAY_COLUMNS, quantities in the
+    billed unit (gas in MJ)."""
+    keys = ["account_id", "utility_id", "register_id", "date"]
+    out = rows.groupby(keys, sort=True)[["quantity", "actual_quantity"]].sum().reset_index()
+    out["date"] = out["date"].to_numpy(dtype="datetime64[D]")
+    return out[DAY_COLUMNS]
 
 
 def summarise(rows: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from bua_assets.estimation.consumption import (
+    DAY_COLUMNS,
     EXCEPTION_COLUMNS,
     SUMMARY_KEYS,
     TimeOfUse,
@@ -37,6 +39,16 @@ REGISTER_ATTRIBUTES = [
     "active_to",
 ]
 NO_REGISTERS_REASON = "the supply point has no meter register in CORE"
+# How each accrued register-day was quantified (the accrual true-up reports its bias per method):
+# meter data or a basic register's read interval spread by its profile; an interval day not all
+# actual (our estimate, or a provider's substitute); after a basic register's last read, by the
+# micro scalar's method (micro_scalars.method).
+ESTIMATION_METHODS = ("actual_reads", "interval_gap", "basic_profile", "class_average", "move_in_prior")
+METHOD_OF_SCALAR = {
+    "own_history": "basic_profile",
+    "segment_average": "class_average",
+    "premise_prior": "move_in_prior",
+}
 
 
 def no_register_exceptions(unbilled_months: pd.DataFrame, registers: pd.DataFrame) -> pd.DataFrame:
@@ -72,6 +84,23 @@ def no_installed_register_exceptions(uncovered: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def with_methods(days: pd.DataFrame, registers: pd.DataFrame, scalar_methods: pd.Series) -> pd.DataFrame:
+    """Register-day totals (consumption.DAY_COLUMNS) with the register's read_kind and stream_type
+    and the day's ``method`` (one of ESTIMATION_METHODS); ``scalar_methods``: micro_scalars'
+    method by register_id (a basic register without one is counted as the class average)."""
+    reg = registers.drop_duplicates("register_id").set_index("register_id")
+    out = days[DAY_COLUMNS].copy()
+    out["read_kind"] = out["register_id"].map(reg["read_kind"])
+    out["stream_type"] = out["register_id"].map(reg["stream_type"])
+    actual = np.isclose(out["actual_quantity"].to_numpy(float), out["quantity"].to_numpy(float), rtol=1e-9, atol=1e-9)
+    after_read = (
+        out["register_id"].map(scalar_methods).map(METHOD_OF_SCALAR).fillna("class_average").to_numpy(dtype=object)
+    )
+    interval = (out["read_kind"] == "INTERVAL").to_numpy()
+    out["method"] = np.where(actual, "actual_reads", np.where(interval, "interval_gap", after_read))
+    return out
+
+
 def one_per_code(exceptions: list[pd.DataFrame]) -> pd.DataFrame:
     """The exceptions once per account, supply point, register, month and code (the first reason)."""
     exc = (
@@ -100,24 +129,25 @@ def unbilled_consumption(
     estimated: pa.Table,
     actual_batches: Callable[[str], Iterable[pa.RecordBatch]],
     report: Callable[[int, int, str], None] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(consumption by SUMMARY_KEYS, exceptions, maximum demand: demand.DEMAND_COLUMNS per plan
     with a demand rate). ``plan_rates``: PlanRate (which plans split feed-in by time of use and
     which price demand in which windows); ``scalar_table``: micro scalars by register_id
     (scalar, base_share); ``estimated``: our estimated interval days (estimated_reads);
     ``actual_batches(month_key)``: the actual interval data of a month ("YYYY-MM-01"), READ_COLUMNS;
-    ``report(done, months, note)`` after each month."""
+    ``report(done, months, note)`` after each month. The fourth frame is every quantified
+    register-day (with_methods)."""
     scalars, shares = scalar_table["scalar"], base_share(scalar_table)
     key_index = pd.Series(macro.key_index(registers["profile_key"]), index=registers["register_id"].to_numpy())
     tou = TimeOfUse.from_tables(plans, plan_time_of_use, plan_rates)
     attrs = registers[[c for c in REGISTER_ATTRIBUTES if c in registers]]
-    parts, exceptions, demand = [], [], []
+    parts, exceptions, demand, daily = [], [], [], []
     by_month = unbilled_months.groupby("year_mnth", sort=True)
     for done, (year_mnth, month) in enumerate(by_month, start=1):
         days, uncovered = registers_on_days(month, attrs)
         exceptions.append(no_installed_register_exceptions(uncovered))
         actual = actual_batches(pd.Timestamp(year_mnth).strftime("%Y-%m-%d"))
-        summary, month_exceptions, month_demand = quantify_month(
+        summary, month_exceptions, month_demand, month_days = quantify_month(
             days,
             itertools.chain(
                 actual, estimated.select([c for c in READ_COLUMNS if c in estimated.column_names]).to_batches()
@@ -134,6 +164,7 @@ def unbilled_consumption(
         )
         parts.append(summary)
         demand.append(month_demand)
+        daily.append(month_days)
         exceptions += month_exceptions
         if report is not None:
             report(done, by_month.ngroups, f"{pd.Timestamp(year_mnth):%Y-%m}: {len(days):,} register-days")
@@ -149,4 +180,14 @@ def unbilled_consumption(
     )
     exceptions.append(no_register_exceptions(unbilled_months, registers))
     max_demand = pd.concat(demand, ignore_index=True) if demand else empty_demand()
-    return out, one_per_code(exceptions), max_demand
+    days = (
+        pd.concat(daily, ignore_index=True)
+        if daily
+        else pd.DataFrame({c: pd.Series(dtype="int64") for c in DAY_COLUMNS}).assign(
+            date=pd.Series(dtype="datetime64[s]"),
+            quantity=pd.Series(dtype=float),
+            actual_quantity=pd.Series(dtype=float),
+        )
+    )
+    methods = scalar_table["method"] if "method" in scalar_table else pd.Series(dtype=object)
+    return out, one_per_code(exceptions), max_demand, with_methods(days, registers, methods)
