@@ -25,6 +25,7 @@ from bua_assets.assets.profiles import (
     segment_profiles,
     utility_profiles,
 )
+from bua_assets.assets.true_up import accrual_true_up
 from bua_assets.billing.degraded import DEFAULT_MAX_ESTIMATED_SHARE
 from bua_assets.executors import build_executor
 from bua_assets.jobs import bua_housekeeping, bua_teardown, housekeeping_schedule, monthly_bua_job
@@ -67,6 +68,7 @@ ALL_ASSETS = [
     invoice_line_item_monthly,
     bua_account_summary,
     accrual_summary,
+    accrual_true_up,
     errors,
     bua_export,
 ]

@@ -82,3 +82,22 @@ def profile_history_months(env: dict | None = None) -> int:
             f"{MAX_PROFILE_HISTORY_MONTHS} (got {text!r})"
         )
     return int(text)
+
+
+# --- issue 26: the accrual true-up's look-back ---------------------------------------------------
+DEFAULT_TRUE_UP_MONTHS = 6
+MAX_TRUE_UP_MONTHS = 24  # the lookback horizon: older accruals' days are long billed
+
+
+def true_up_months(env: dict | None = None) -> int:
+    """How many earlier months' accruals accrual_true_up compares with the bills issued since
+    (BUA_TRUE_UP_MONTHS, 6 by default, up to 24). Read when the definitions load: it shapes the
+    partition mapping (the asset's config can look back less, not more)."""
+    text = (os.environ if env is None else env).get("BUA_TRUE_UP_MONTHS", "").strip()
+    if not text:
+        return DEFAULT_TRUE_UP_MONTHS
+    if not text.isdigit() or not 1 <= int(text) <= MAX_TRUE_UP_MONTHS:
+        raise ValueError(
+            f"BUA_TRUE_UP_MONTHS must be a whole number of months from 1 to {MAX_TRUE_UP_MONTHS} (got {text!r})"
+        )
+    return int(text)

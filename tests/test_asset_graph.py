@@ -24,6 +24,10 @@ from bua_assets.runner import backfill_interval_history
 ORDERING_DEPS = {
     ("core_tables", "core_snapshot"): "core_snapshot restores (or opens) the month's CORE that core_tables extracts",
     ("errors", "accrual_summary"): "errors lists failed checks from the instance; reconciliation is the last of them",
+    ("errors", "accrual_true_up"): "errors lists failed checks from the instance; true_up_bias among them",
+    # Read for the days of bills issued since an earlier accrual in the lake, which this one-month
+    # run has none of: tests/test_true_up_pipeline.py reads it.
+    ("accrual_true_up", "interval_statistics"): "the bills' days of meter data, to apportion a bill to its days",
     # Read only when a correction splits a flat billed figure onto time of use (billing.rerating),
     # which the small retailer's month may not have: tests/test_corrections_usage.py reads it.
     ("invoice_line_items", "interval_reads"): "the billed days' interval data, for re-rating onto time of use",

@@ -35,6 +35,7 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
     assert [n.rsplit("/", 1)[-1] for n in export.list(rehearsal)] == [
         "BUA_AccountSummary_202610.csv",
         "BUA_AccrualSummary_202610.csv",
+        "BUA_AccrualTrueUp_202610.csv",
         "BUA_Errors_202610.csv",
         "BUA_InvoiceLineItemMonthly_202610.csv",
         "BUA_manifest_202610.json",
@@ -129,7 +130,7 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     ]
     outcomes = [c.event_log_entry.dagster_event.event_specific_data for c in checks]
     warned = sum(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in outcomes)
-    assert len(outcomes) == 7 and not any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in outcomes)
+    assert len(outcomes) == 8 and not any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in outcomes)
     assert messages[0]["Subject"] == "BUA 2026-10: done" + (
         f" ({warned} {'check' if warned == 1 else 'checks'} warned)" if warned else ""
     )
@@ -159,7 +160,7 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     export_line = next(line for line in body if line.startswith("Export: "))
     assert export_line.endswith(f"{REHEARSAL_TAGS['bua/snapshot']}/BUA_manifest_202610.json")  # kept apart
     assert "  core_tables.schema_drift: passed" in body and "  accrual_summary.reconciliation: passed" in body
-    assert f"Checks: {7 - warned} passed, {warned} warned, 0 failed" in body  # counted from the run's evaluations
+    assert f"Checks: {8 - warned} passed, {warned} warned, 0 failed" in body  # counted from the run's evaluations
     # kept apart by its snapshot's date (29 October), and not degraded
     assert next(line for line in body if line.startswith("Promotion: ")).startswith("Promotion: kept apart: snapshot")
     # the month's exceptions by code (the errors this run materialised), largest first
@@ -177,9 +178,9 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
     )
     assert row["net_amount"] == round(float(summary["net_amount"].sum()), 2)  # the run log keeps net ex-GST
     assert set(json.loads(row["step_seconds"])) == {a.key.to_user_string() for a in ALL_ASSETS}
-    assert (row["checks_passed"], row["checks_warned"], row["checks_failed"]) == (7 - warned, warned, 0)
+    assert (row["checks_passed"], row["checks_warned"], row["checks_failed"]) == (8 - warned, warned, 0)
     assert row["promoted"] is False and json.loads(row["degraded"]) == []
-    assert instance.get_run_by_id(run_id).tags["bua/checks"] == f"{7 - warned} passed, {warned} warned, 0 failed"
+    assert instance.get_run_by_id(run_id).tags["bua/checks"] == f"{8 - warned} passed, {warned} warned, 0 failed"
     assert instance.get_run_by_id(run_id).tags["bua/export"] == "kept apart"
     assert row["code_version"].startswith("0.1.0")
     assert row["ended"] > row["started"] and row["duration_seconds"] > 0

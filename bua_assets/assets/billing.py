@@ -22,6 +22,7 @@ from bua_assets.assets.lake_reads import billed_half_hours, read_core_frames
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, utility_profiles
 from bua_assets.assets.teams import team
+from bua_assets.assets.true_up import accrual_true_up
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
 from bua_assets.billing.degraded import ACCEPT_TAG, Acceptance, MonthQuality, gate, judge_month
@@ -442,6 +443,7 @@ CHECKED = (
     ("segment_profiles", "profile_validation"),
     ("invoice_line_items", "ili_exceptions"),
     ("accrual_summary", "reconciliation"),
+    ("accrual_true_up", "true_up_bias"),
 )
 
 
@@ -449,7 +451,7 @@ CHECKED = (
 # (accrual_summary's reconciliation is the last of them: it runs after it).
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary],
+    deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary, accrual_true_up],
     kinds={"parquet"},
     **team("billing"),
     description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
@@ -507,6 +509,7 @@ EXPORTS = (
     ("bua_account_summary", "BUA_AccountSummary"),
     ("accrual_summary", "BUA_AccrualSummary"),
     ("errors", "BUA_Errors"),
+    ("accrual_true_up", "BUA_AccrualTrueUp"),
 )
 
 
@@ -523,7 +526,15 @@ month_deliveries = dg.AssetDep("interval_reads", partition_mapping=months_window
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[invoice_line_item_monthly, bua_account_summary, accrual_summary, errors, month_deliveries, nem12_estimates],
+    deps=[
+        invoice_line_item_monthly,
+        bua_account_summary,
+        accrual_summary,
+        errors,
+        accrual_true_up,
+        month_deliveries,
+        nem12_estimates,
+    ],
     kinds={"csv", "s3"},
     **team("billing"),
     check_specs=[

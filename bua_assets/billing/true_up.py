@@ -95,7 +95,7 @@ def bill_days(bills: pd.DataFrame) -> pd.DataFrame:
         {
             "bill": owner,
             "account_id": bills["account_id"].to_numpy()[owner],
-            "utility_id": bills["utility_id"].to_numpy()[owner],
+            "utility_id": bills["utility_id"].to_numpy(dtype="int64")[owner],
             "charge": bills["charge"].to_numpy()[owner],
             "date": dates.astype("datetime64[ns]"),
         }
@@ -130,7 +130,20 @@ def profile_weights(days: pd.DataFrame, registers: pd.DataFrame, weigh) -> pd.Da
     if d.empty:
         return pd.DataFrame({"utility_id": [], "charge": [], "date": [], "weight": []})
     d["weight"] = weigh(d["register_id"].to_numpy(), d["date"].to_numpy(dtype="datetime64[D]"))
-    return d.groupby(["utility_id", "charge", "date"], sort=False)["weight"].sum().reset_index()
+    # a register the profiles cannot weigh (NaN) leaves the day unknown, not zero
+    return d.groupby(["utility_id", "charge", "date"], sort=False)["weight"].sum(min_count=1).reset_index()
+
+
+def _weights(frame: pd.DataFrame) -> pd.DataFrame:
+    """A weight frame in the key types bill_days has (an empty one included)."""
+    return pd.DataFrame(
+        {
+            "utility_id": frame["utility_id"].to_numpy(dtype="int64"),
+            "charge": frame["charge"].to_numpy(dtype=object),
+            "date": _days(frame["date"]) if len(frame) else np.array([], dtype="datetime64[ns]"),
+            "weight": frame["weight"].to_numpy(dtype=float),
+        }
+    )
 
 
 def apportion(bills: pd.DataFrame, metered: pd.DataFrame, profiled: pd.DataFrame) -> pd.DataFrame:
@@ -140,8 +153,8 @@ def apportion(bills: pd.DataFrame, metered: pd.DataFrame, profiled: pd.DataFrame
     billed_dollars, basis (BASES)."""
     days = bill_days(bills)
     keys = ["utility_id", "charge", "date"]
-    days = days.merge(metered.rename(columns={"weight": "_meter"}), on=keys, how="left")
-    days = days.merge(profiled.rename(columns={"weight": "_profile"}), on=keys, how="left")
+    days = days.merge(_weights(metered).rename(columns={"weight": "_meter"}), on=keys, how="left")
+    days = days.merge(_weights(profiled).rename(columns={"weight": "_profile"}), on=keys, how="left")
     by_bill = days.groupby("bill")
     metered_days = by_bill["_meter"].transform("count").to_numpy()
     meter_mean = by_bill["_meter"].transform("mean").to_numpy()
