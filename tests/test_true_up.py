@@ -269,3 +269,12 @@ def test_each_accrued_register_day_says_how_it_was_estimated():
         "class_average",
     ]
     assert list(out["stream_type"][:3]) == ["PRIMARY", "PRIMARY", "SOLAR"]
+
+
+def test_the_look_back_is_read_from_the_environment_and_bounded():
+    from bua_assets.settings import true_up_months
+
+    assert true_up_months({}) == 6 and true_up_months({"BUA_TRUE_UP_MONTHS": "24"}) == 24
+    for bad in ("0", "25", "six", "-1"):
+        with pytest.raises(ValueError, match="BUA_TRUE_UP_MONTHS must be"):
+            true_up_months({"BUA_TRUE_UP_MONTHS": bad})
