@@ -131,6 +131,7 @@ def test_a_bill_spanning_the_accrued_days_exactly_gives_the_bias_of_the_accrual(
     assert cell["billed_quantity"] == pytest.approx(250.0) and cell["accrued_quantity_trued_up"] == pytest.approx(300.0)
     assert cell["quantity_bias_pct"] == pytest.approx(20.0) and cell["dollar_bias_pct"] == pytest.approx(20.0)
     assert cell["mae_pct"] == pytest.approx(20.0) and cell["trued_up_share"] == 1.0 and cell["days_trued_up"] == 30
+    assert result.days["whole_bill"].all() and cell["days_of_whole_bills"] == 30  # no apportioning in the sum
     miss = result.misses.iloc[0]
     assert miss["quantity_miss"] == pytest.approx(50.0) and miss["dollar_miss"] == pytest.approx(5.0)
 
@@ -159,7 +160,7 @@ def test_a_bill_covering_part_of_the_accrued_days_is_apportioned_by_its_meter_da
     assert set(billed["basis"]) == {"meter_data", "meter_data_filled"}  # 29-30 Sep: the bill's mean weight
     result = true_up(accrued, billed)
     cell = result.cells.iloc[0]
-    assert cell["days_trued_up"] == 11 and cell["accrued_days"] == 42
+    assert cell["days_trued_up"] == 11 and cell["accrued_days"] == 42 and cell["days_of_whole_bills"] == 0
     assert cell["billed_quantity"] == pytest.approx(33.0) and cell["accrued_quantity_trued_up"] == pytest.approx(22.0)
     assert cell["quantity_bias_pct"] == pytest.approx(-100 / 3, abs=1e-3)
     assert cell["trued_up_share"] == pytest.approx(22.0 / 84.0, abs=1e-4)

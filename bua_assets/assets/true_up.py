@@ -96,6 +96,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
     figures = {
         "accrued_days": "int",
         "days_trued_up": "int",
+        "days_of_whole_bills": "int",
         "accounts": "int",
         **{c: "float" for c in ("quantity_bias_pct", "dollar_bias_pct", "mae_pct", "trued_up_share")},
         **{c: "float" for c in ("accrued_quantity", "accrued_quantity_trued_up", "billed_quantity")},

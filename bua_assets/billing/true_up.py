@@ -149,8 +149,8 @@ def _weights(frame: pd.DataFrame) -> pd.DataFrame:
 def apportion(bills: pd.DataFrame, metered: pd.DataFrame, profiled: pd.DataFrame) -> pd.DataFrame:
     """Each bill's quantity and net amount over its days (bill_days) by the day weights: meter
     data first (interval_weights; a day without it takes the mean of the bill's metered days),
-    else the profile (profile_weights), else flat. DAY_KEYS + invoice_id, billed_quantity,
-    billed_dollars, basis (BASES)."""
+    else the profile (profile_weights), else flat. DAY_KEYS + invoice_id, bill_days (the bill's
+    length), billed_quantity, billed_dollars, basis (BASES)."""
     days = bill_days(bills)
     keys = ["utility_id", "charge", "date"]
     days = days.merge(_weights(metered).rename(columns={"weight": "_meter"}), on=keys, how="left")
@@ -185,6 +185,7 @@ def apportion(bills: pd.DataFrame, metered: pd.DataFrame, profiled: pd.DataFrame
             "charge": days["charge"].to_numpy(),
             "date": days["date"].to_numpy(),
             "invoice_id": bills["invoice_id"].to_numpy()[b],
+            "bill_days": length,
             "billed_quantity": bills["quantity"].to_numpy(dtype=float)[b] * share,
             "billed_dollars": bills["net_amount"].to_numpy(dtype=float)[b] * share,
             "basis": basis,
@@ -243,7 +244,7 @@ class TrueUp:
     cells: pd.DataFrame  # per CELL_KEYS
     months: pd.DataFrame  # per accrual_month x fuel x meter_kind x flow: what the chart shows
     misses: pd.DataFrame  # the largest account-level misses
-    days: pd.DataFrame  # every accrued day with its billed figures (NaN when not billed yet)
+    days: pd.DataFrame  # every accrued day with its billed figures (NaN when not billed yet), whole_bill
 
 
 def _pct(numerator, denominator):
@@ -260,10 +261,12 @@ def _summarise(days: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         _abs_acc=days["quantity"].abs(),
         _abs_billed_acc=np.where(billed, days["quantity"].abs(), 0.0),
         _billed_day=billed.astype(int),
+        _whole=days["whole_bill"].astype(int),
     )
     sums = d.groupby(keys, sort=True).agg(
         accrued_days=("date", "size"),
         days_trued_up=("_billed_day", "sum"),
+        days_of_whole_bills=("_whole", "sum"),
         accrued_quantity=("quantity", "sum"),
         accrued_quantity_trued_up=("_acc_billed", "sum"),
         billed_quantity=("billed_quantity", "sum"),
@@ -307,8 +310,16 @@ def true_up(accrued: pd.DataFrame, billed: pd.DataFrame, largest: int = LARGEST_
     absolute misses over billed quantity), trued_up_share (of the accrued quantity), accounts),
     the same per month x fuel x meter kind x flow, and the ``largest`` account-level misses by
     dollars (per accrual month x account x supply point x charge)."""
-    per_day = billed.groupby(DAY_KEYS, sort=False)[["billed_quantity", "billed_dollars"]].sum()
+    per_day = billed.groupby(DAY_KEYS, sort=False).agg(
+        billed_quantity=("billed_quantity", "sum"),
+        billed_dollars=("billed_dollars", "sum"),
+        invoice_id=("invoice_id", "max"),
+        bill_days=("bill_days", "max"),
+    )
     days = accrued.join(per_day, on=DAY_KEYS)
+    # a day of a bill the accrual held whole: its figures need no apportioning in sum
+    held = days.groupby(["accrual_month", "utility_id", "charge", "invoice_id"])["date"].transform("size")
+    days["whole_bill"] = (held == days["bill_days"]).to_numpy()
     cells = _summarise(days, CELL_KEYS)
     months = _summarise(days, ["accrual_month", "fuel", "meter_kind", "flow"])
     done = days[days["billed_quantity"].notna()]
