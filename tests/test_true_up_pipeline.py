@@ -60,13 +60,15 @@ def test_the_true_up_materialises_with_its_table_chart_check_and_csv(trued_up):
     assert len(misses) == 20 and misses["dollar_miss"].abs().is_monotonic_decreasing
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "true_up_bias")
     assert check.partition == PARTITION and check.severity == dg.AssetCheckSeverity.WARN
+    assert meta["bills_set_aside"].value == 0  # the generated bills all have usable periods
+    assert lake.exists("accrual_true_up", PARTITION, "exceptions")  # read by errors
     manifest = lake.read("bua_export", PARTITION, "manifest").to_pandas()
     assert "BUA_AccrualTrueUp_202610.csv" in set(manifest["name"])
 
 
 def test_the_true_up_bias_agrees_with_the_synthetic_truth_on_the_days_billed_since(trued_up):
     _, lake, folder = trued_up
-    result, billed, absent = true_up_of(lake, PARTITION, 2)
+    result, billed, absent, _ = true_up_of(lake, PARTITION, 2)
     assert not absent
     done = result.days[result.days["billed_quantity"].notna() & (result.days["flow"] == "import")]
     # the truth of the same register-days, summed to the supply point x charge x day like the bills

@@ -435,6 +435,7 @@ ERROR_SOURCES = (
     ("nem12_estimates", "exceptions"),
     ("unbilled_consumption", "exceptions"),
     ("invoice_line_items", "exceptions"),
+    ("accrual_true_up", "exceptions"),
 )
 CHECKED = (
     ("core_tables", "schema_drift"),

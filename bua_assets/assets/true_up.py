@@ -25,6 +25,7 @@ from bua_assets.billing.true_up import (
     interval_weights,
     profile_weights,
     true_up,
+    usable_bills,
 )
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.scalars import register_weights
@@ -83,7 +84,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
         )
     store, key = lake.lake(), context.partition_key
     month = AccrualMonth.from_key(key)
-    result, billed, absent = true_up_of(store, key, config.months)
+    result, billed, absent, exceptions = true_up_of(store, key, config.months)
     accrued = result.days
     png = bias_chart(result.months, key)
     cells, months_table, misses = result.cells, result.months, result.misses
@@ -91,6 +92,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
         writer.write("accrual_true_up", pa.Table.from_pandas(dated(cells), preserve_index=False))
         writer.write("months", pa.Table.from_pandas(dated(months_table), preserve_index=False))
         writer.write("misses", pa.Table.from_pandas(dated(misses), preserve_index=False))
+        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"charge": str}), preserve_index=False))
         writer.write_file("accrual_true_up.png", png)
     flagged = flagged_cells(cells, config.bias_threshold_pct, config.min_days)
     figures = {
@@ -130,6 +132,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
             "months_not_in_lake": dg.MetadataValue.json(absent),
             "apportioned_by": dg.MetadataValue.json(billed_share_by_basis(billed)),
             "days_trued_up": int(cells["days_trued_up"].sum()),
+            "bills_set_aside": len(exceptions),
             "path": store.uri("accrual_true_up", key, "accrual_true_up"),
             "chart_path": f"{store.uri('accrual_true_up', key)}/accrual_true_up.png",
         }
@@ -157,9 +160,10 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
     )
 
 
-def true_up_of(store, key: str, months: int) -> tuple[TrueUp, pd.DataFrame, list[str]]:
+def true_up_of(store, key: str, months: int) -> tuple[TrueUp, pd.DataFrame, list[str], pd.DataFrame]:
     """(the true-up of the ``months`` accruals before ``key`` against the bills in ``key``'s CORE,
-    the bills' days as apportioned, the months compared that have no accrual in the lake)."""
+    the bills' days as apportioned, the months compared that have no accrual in the lake, the
+    bills set aside: true_up.usable_bills' exceptions)."""
     month = AccrualMonth.from_key(key)
     earlier = [month.shifted(-n).key for n in range(months, 0, -1)]
     register_day_parts, line_parts, absent = [], [], []
@@ -235,12 +239,12 @@ def true_up_of(store, key: str, months: int) -> tuple[TrueUp, pd.DataFrame, list
     accrued = accrued_days(days, accrual_lines, sites)
     # only the bills of supply points with accrued days: InvoiceLineItem is CORE's largest table
     line_items = line_items[line_items["utility_id"].isin(accrued["utility_id"].unique())]
-    bills = effective_bills(invoices, line_items)
+    bills, exceptions = usable_bills(effective_bills(invoices, line_items))
     billed = apportion(
         bills, metered_weights(store, key, bills, registers), basic_weights(bills, registers, scalars, macro)
     )
     result = true_up(accrued, billed)
-    return result, billed, absent
+    return result, billed, absent, exceptions
 
 
 def dated(frame: pd.DataFrame) -> pd.DataFrame:

@@ -86,6 +86,34 @@ def effective_bills(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.Data
     return out[[*cols, "quantity", "net_amount"]].reset_index(drop=True)
 
 
+EXCEPTION_COLUMNS = ["account_id", "utility_id", "invoice_id", "charge", "code", "reason"]
+
+
+def usable_bills(bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the bills whose period can be spread over days, an exception per bill that cannot: a
+    period without a start or end, or ending before it starts; its days are then not trued up,
+    and this says why)."""
+    start, end = pd.to_datetime(bills["period_start"]), pd.to_datetime(bills["period_end"])
+    missing = (start.isna() | end.isna()).to_numpy()
+    inverted = (~missing) & (end < start).to_numpy()
+    bad = bills[missing | inverted]
+    reason = np.where(
+        missing[missing | inverted],
+        "the bill's period has no start or end",
+        "the bill's period ends before it starts",
+    )
+    exceptions = bad[["account_id", "utility_id", "invoice_id", "charge"]].assign(
+        code="unusable_bill_period",
+        reason=pd.Series(reason, index=bad.index)
+        + " ("
+        + bad["period_start"].astype(str)
+        + " to "
+        + bad["period_end"].astype(str)
+        + "): its days are not trued up",
+    )
+    return bills[~(missing | inverted)].reset_index(drop=True), exceptions[EXCEPTION_COLUMNS].reset_index(drop=True)
+
+
 def bill_days(bills: pd.DataFrame) -> pd.DataFrame:
     """Every day of every bill (effective_bills): bill (its row), account_id, utility_id, charge, date."""
     owner, dates = expand_days(
