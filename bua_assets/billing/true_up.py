@@ -371,6 +371,8 @@ def true_up(accrued: pd.DataFrame, billed: pd.DataFrame, largest: int = LARGEST_
     misses["method"] = np.asarray(METHOD_ORDER + ("?",), dtype=object)[misses.pop("_rank").to_numpy(dtype=int)]
     misses["quantity_miss"] = np.round(misses["accrued_quantity"] - misses["billed_quantity"], 3)
     misses["dollar_miss"] = np.round(misses["accrued_dollars"] - misses["billed_dollars"], 2)
+    for c, places in (("accrued_quantity", 3), ("billed_quantity", 3), ("accrued_dollars", 2), ("billed_dollars", 2)):
+        misses[c] = np.round(misses[c], places)
     misses = (
         misses.assign(_size=misses["dollar_miss"].abs())
         .sort_values(["_size", "accrual_month", "account_id"], ascending=[False, True, True], kind="stable")
@@ -401,10 +403,15 @@ def bias_chart(months: pd.DataFrame, partition: str) -> bytes:
 
     imports = months[(months["flow"] == "import") & (months["days_trued_up"] > 0)]
     fig, ax = plt.subplots(figsize=(12, 5.5), dpi=100)
+    # the accrual months as categories: one month alone is a point, not a year-wide axis
+    order = sorted(pd.to_datetime(imports["accrual_month"]).unique())
+    position = {m: i for i, m in enumerate(order)}
+    ax.set_xticks(range(len(order)), [f"{pd.Timestamp(m):%b %Y}" for m in order])
+    ax.set_xlim(-0.5, max(len(order) - 0.5, 0.5))
     series = sorted(imports.groupby(["fuel", "meter_kind"]).groups)
     for (fuel, kind), colour in zip(series, month_colours(len(series))):
         s = imports[(imports["fuel"] == fuel) & (imports["meter_kind"] == kind)].sort_values("accrual_month")
-        x = pd.to_datetime(s["accrual_month"])
+        x = [position[m] for m in pd.to_datetime(s["accrual_month"])]
         ax.plot(x, s["quantity_bias_pct"], marker="o", color=colour, label=f"{fuel.lower()} {kind.lower()}")
         for xi, yi, share in zip(x, s["quantity_bias_pct"], s["trued_up_share"]):
             ax.annotate(f"{share:.0%}", (xi, yi), xytext=(0, -12), textcoords="offset points", ha="center", fontsize=7)
