@@ -41,6 +41,17 @@ earlier_consumption = dg.AssetDep("unbilled_consumption", partition_mapping=mont
 earlier_line_items = dg.AssetDep("invoice_line_items", partition_mapping=months_window(-TRUE_UP_MONTHS, -1))
 
 
+ACCRUAL_LINE_COLUMNS = [
+    "account_id",
+    "utility_id",
+    "year_mnth",
+    "plan_item_type_name",
+    "ili_state",
+    "quantity",
+    "net_amount",
+]
+
+
 class AccrualTrueUpConfig(dg.Config):
     months: int = TRUE_UP_MONTHS  # earlier accruals compared (1 to BUA_TRUE_UP_MONTHS)
     bias_threshold_pct: float = 5.0  # WARN when a cell's quantity or dollar bias is beyond this, either way
@@ -177,7 +188,9 @@ def true_up_of(store, key: str, months: int) -> tuple[TrueUp, pd.DataFrame, list
                 store.read("unbilled_consumption", m, "register_days").to_pandas().assign(accrual_month=stamp)
             )
             line_parts.append(
-                store.read("invoice_line_items", m, "invoice_line_items").to_pandas().assign(accrual_month=stamp)
+                store.read("invoice_line_items", m, "invoice_line_items", columns=ACCRUAL_LINE_COLUMNS)
+                .to_pandas()
+                .assign(accrual_month=stamp)
             )
         else:
             absent.append(m)  # not accrued here yet, or written before register_days were kept
