@@ -284,11 +284,17 @@ def test_the_look_back_is_read_from_the_environment_and_bounded():
 def test_a_bill_whose_period_cannot_be_spread_is_set_aside_with_a_reason():
     from bua_assets.billing.true_up import usable_bills
 
+    li = lines(
+        (1, 1, 10, "2026-09-01", "2026-09-30", 250.0, 25.0),
+        (2, 2, 20, "2026-09-30", "2026-09-01", 90.0, 9.0),
+        (3, 3, 30, "2026-09-01", "2026-09-30", 80.0, 8.0),
+    )
+    li.loc[2, "period_end"] = None
     bills = effective_bills(
-        invoices((1, 1, "2026-10-05", 0, None), (2, 2, "2026-10-05", 0, None)),
-        lines((1, 1, 10, "2026-09-01", "2026-09-30", 250.0, 25.0), (2, 2, 20, "2026-09-30", "2026-09-01", 90.0, 9.0)),
+        invoices((1, 1, "2026-10-05", 0, None), (2, 2, "2026-10-05", 0, None), (3, 3, "2026-10-05", 0, None)), li
     )
     usable, exceptions = usable_bills(bills)
     assert list(usable["invoice_id"]) == [1]
-    assert list(exceptions["invoice_id"]) == [2] and list(exceptions["code"]) == ["unusable_bill_period"]
+    assert list(exceptions["invoice_id"]) == [2, 3] and set(exceptions["code"]) == {"unusable_bill_period"}
     assert "ends before it starts (2026-09-30 to 2026-09-01)" in exceptions["reason"].iloc[0]
+    assert "has no start or end" in exceptions["reason"].iloc[1]

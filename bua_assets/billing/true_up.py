@@ -55,11 +55,12 @@ def effective_bills(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.Data
     reversed_ids = set(reverses[credit].dropna().astype("int64"))
     debit_ids = inv.loc[~credit & ~inv["id"].isin(reversed_ids), ["id", "issue_date"]]
     unnamed_credits = inv.loc[credit & reverses.isna(), "id"]
+    # dropna=False throughout: a line without a period is kept, for usable_bills to name
     period = ["account_id", "utility_id", "period_start", "period_end"]
     li = line_items[line_items["plan_item_type_name"].isin(USAGE_CHARGES)]
     bills = (
         li[li["invoice_id"].isin(debit_ids["id"])]
-        .groupby(["invoice_id", *period, "plan_item_type_name"], sort=False)[["quantity", "net_amount"]]
+        .groupby(["invoice_id", *period, "plan_item_type_name"], sort=False, dropna=False)[["quantity", "net_amount"]]
         .sum()
         .reset_index()
         .rename(columns={"plan_item_type_name": "charge"})
@@ -71,13 +72,13 @@ def effective_bills(invoices: pd.DataFrame, line_items: pd.DataFrame) -> pd.Data
     votes = (
         line_items[line_items["invoice_id"].isin(unnamed_credits)][["invoice_id", *period]]
         .drop_duplicates()
-        .groupby(period)
+        .groupby(period, dropna=False)
         .size()
         .rename("credits")
     )
     order = bills[["invoice_id", *period, "issue_date"]].drop_duplicates(["invoice_id", *period])
     order = order.sort_values([*period, "issue_date", "invoice_id"], ascending=[True] * 4 + [False, False])
-    order["rank"] = order.groupby(period).cumcount()  # 0: the latest debit
+    order["rank"] = order.groupby(period, dropna=False).cumcount()  # 0: the latest debit
     order = order.join(votes, on=period).fillna({"credits": 0})
     # k credits cancel the k latest debits; the latest one left stands
     stands = order[order["rank"] == order["credits"]]
@@ -106,9 +107,9 @@ def usable_bills(bills: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         code="unusable_bill_period",
         reason=pd.Series(reason, index=bad.index)
         + " ("
-        + bad["period_start"].astype(str)
+        + bad["period_start"].astype(object).fillna("none").astype(str)
         + " to "
-        + bad["period_end"].astype(str)
+        + bad["period_end"].astype(object).fillna("none").astype(str)
         + "): its days are not trued up",
     )
     return bills[~(missing | inverted)].reset_index(drop=True), exceptions[EXCEPTION_COLUMNS].reset_index(drop=True)
