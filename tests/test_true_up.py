@@ -298,3 +298,21 @@ def test_a_bill_whose_period_cannot_be_spread_is_set_aside_with_a_reason():
     assert list(exceptions["invoice_id"]) == [2, 3] and set(exceptions["code"]) == {"unusable_bill_period"}
     assert "ends before it starts (2026-09-30 to 2026-09-01)" in exceptions["reason"].iloc[0]
     assert "has no start or end" in exceptions["reason"].iloc[1]
+
+
+def test_a_look_back_longer_than_the_graph_declares_is_refused(tmp_path):
+    import dagster as dg
+
+    from bua_assets.assets.true_up import TRUE_UP_MONTHS, accrual_true_up
+    from bua_assets.resources import LakeResource
+
+    result = dg.materialize(
+        [accrual_true_up],
+        partition_key="2026-10-01",
+        resources={"lake": LakeResource(base=str(tmp_path / "lake"))},
+        run_config={"ops": {"accrual_true_up": {"config": {"months": TRUE_UP_MONTHS + 1}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert f"months must be 1 to {TRUE_UP_MONTHS}" in failure.step_failure_data.error.message
