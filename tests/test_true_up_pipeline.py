@@ -14,9 +14,9 @@ from support import CONFIG, PARTITION, run_month
 
 from bua_assets.assets.true_up import true_up_of
 from bua_assets.billing.charges import CHARGE_OF_STREAM
-from bua_assets.evaluation.backtest import truth_days
 from bua_assets.lake import Lake
-from bua_assets.synth.generator import generate
+from bua_synth.backtest import truth_days
+from bua_synth.generator import generate
 
 HISTORY = ("2026-08-01", "2026-09-01")
 
