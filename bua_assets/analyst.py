@@ -1,34 +1,28 @@
 """Analyst access to the lake: its datasets as named DuckDB views, and (in production) as Glue
 tables that Athena and other SQL tools read.
 
-Every dataset of the lake (``<base>/<asset>/<partition>/<dataset>.parquet``) becomes the view
+Every dataset of the lake (a Delta table ``<base>/<asset>/<dataset>/``) becomes the view
 ``<asset>.<dataset>`` (a DuckDB schema per asset), and a dataset named like its asset is also
 the top-level view ``<asset>`` (``accrual_summary``, ``bua_account_summary``, ...). Every view has
 a ``partition`` column (the month key, ``YYYY-MM-DD``); with a month only that partition is in
-it. Staging and replaced folders (``<partition>.staging-*``) are never read. No Dagster here.
+it. Only the files the tables' current versions name are read (never a folder glob, which would
+also find replaced months and uncommitted files). No Dagster here.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from bua_assets.compute import duckdb_settings
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 
-_DATASET_PATH = re.compile(
-    r"^(?P<asset>[A-Za-z_][A-Za-z0-9_]*)/(?P<partition>\d{4}-\d{2}-\d{2})/"
-    r"(?P<dataset>[A-Za-z_][A-Za-z0-9_]*)\.parquet$"
-)
 FORMATS = ("table", "csv", "parquet")
 
 
@@ -44,24 +38,29 @@ class DatasetFiles:
 
 
 def lake_datasets(lake: Lake, month: str | None = None) -> list[DatasetFiles]:
-    """Every dataset in the lake with its Parquet file per partition (only ``month``'s with one)."""
+    """Every dataset in the lake with its Parquet file per partition (only ``month``'s with one),
+    as the tables' current versions name them."""
     partition = month_partition(month) if month else None
-    root = _root(lake)
-    found: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
-    for info in lake.filesystem.get_file_info(selector):
-        if info.type != pafs.FileType.File:
-            continue
-        m = _DATASET_PATH.match(info.path[len(root) + 1 :])
-        if m and (partition is None or m["partition"] == partition):
-            found[(m["asset"], m["dataset"])][m["partition"]] = info.path
-    return [
-        DatasetFiles(asset, dataset, dict(sorted(files.items()))) for (asset, dataset), files in sorted(found.items())
-    ]
+    found = []
+    for asset in lake.assets():
+        for dataset in lake.tables(asset):
+            files = {}
+            for key, paths in lake.partitions(asset, dataset).items():
+                if partition is not None and key != partition:
+                    continue
+                if len(paths) != 1:
+                    raise ValueError(
+                        f"{lake.table_uri(asset, dataset)} holds {len(paths)} files for {key}; "
+                        "the lake writes one per month (was the table written by another tool?)"
+                    )
+                files[key] = paths[0]
+            if files:
+                found.append(DatasetFiles(asset, dataset, files))
+    return found
 
 
 def _root(lake: Lake) -> str:
-    return lake.partition_dir("x", "y")[: -len("/x/y")]
+    return lake.root
 
 
 def month_partition(month: str) -> str:
@@ -111,7 +110,7 @@ def _lazy_dataset(lake: Lake, files: DatasetFiles):
             list(files.files.values()),
             filesystem=lake.filesystem,
             format="parquet",
-            partitioning=ds.DirectoryPartitioning(pa.schema([("partition", pa.string())])),
+            partitioning=ds.HivePartitioning(pa.schema([("partition", pa.string())])),
             partition_base_dir=_common_parent(list(files.files.values())),
         )
         return parts
@@ -119,7 +118,7 @@ def _lazy_dataset(lake: Lake, files: DatasetFiles):
 
 
 def _common_parent(paths: list[str]) -> str:
-    """The asset's folder: the dataset files sit at ``<asset folder>/<partition>/<dataset>.parquet``."""
+    """The table's folder: its files sit at ``<table>/partition=<key>/<file>.parquet``."""
     return paths[0].rsplit("/", 2)[0]
 
 

@@ -28,7 +28,15 @@ from bua_assets.assets.profiles import (
 from bua_assets.assets.true_up import accrual_true_up
 from bua_assets.billing.degraded import DEFAULT_MAX_ESTIMATED_SHARE
 from bua_assets.executors import build_executor
-from bua_assets.jobs import bua_housekeeping, bua_teardown, housekeeping_schedule, monthly_bua_job
+from bua_assets.jobs import (
+    bua_housekeeping,
+    bua_lake_vacuum,
+    bua_teardown,
+    housekeeping_schedule,
+    lake_vacuum_schedule,
+    monthly_bua_job,
+)
+from bua_assets.lake import DEFAULT_RETENTION_DAYS
 from bua_assets.nem12.ingest import DEFAULT_PEAK_FLOOR_KW, DEFAULT_PEAK_RATIO
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW
 from bua_assets.ops.earl import DEFAULT_TIME_ZONE
@@ -109,7 +117,11 @@ def build_resources() -> dict:
     d = defaults()
     return {
         "core_db": CoreDatabaseResource(url=_env_or("BUA_CORE_URL", d.core_url)),
-        "lake": LakeResource(base=_env_or("BUA_LAKE", d.lake), **_aws("BUA_S3_ENDPOINT_URL")),
+        "lake": LakeResource(
+            base=_env_or("BUA_LAKE", d.lake),
+            retention_days=int(_env_float("BUA_LAKE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+            **_aws("BUA_S3_ENDPOINT_URL"),
+        ),
         "meter_data": MeterDataResource(
             location=_env_or("BUA_METER_DATA", d.meter_data),
             **_aws("BUA_S3_ENDPOINT_URL"),
@@ -168,9 +180,9 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
-    jobs=[monthly_bua_job, bua_teardown, bua_housekeeping, bua_preflight],
+    jobs=[monthly_bua_job, bua_teardown, bua_housekeeping, bua_preflight, bua_lake_vacuum],
     sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
-    schedules=[housekeeping_schedule],
+    schedules=[housekeeping_schedule, lake_vacuum_schedule],
     resources=build_resources(),
     # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's
     # runs from the asset graph too), multiprocess or k8s (a pod per step; the production

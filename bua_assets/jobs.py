@@ -3,6 +3,7 @@
 import dagster as dg
 
 from bua_assets.resources.export import ExportResource
+from bua_assets.resources.lake import LakeResource
 from bua_assets.resources.rds import RdsCoreResource
 from bua_assets.settings import time_zone_name
 
@@ -96,4 +97,37 @@ housekeeping_schedule = dg.ScheduleDefinition(
     description="bua_housekeeping every day at 05:30 local (BUA_TIME_ZONE): bua-managed RDS instances and "
     "KMS snapshot copies older than BUA_RDS_RETENTION_DAYS deleted, each month's official snapshot's kept. "
     "Starts OFF: turn it on where BUA_RDS_MODE=restore.",
+)
+
+
+@dg.op(
+    description="Deletes lake files and log entries older than the audit period (BUA_LAKE_RETENTION_DAYS): "
+    "files of replaced months, files of commits that never landed, superseded chart/NEM12 folders. "
+    "Every version of the period stays readable."
+)
+def vacuum_lake(context: dg.OpExecutionContext, lake: LakeResource) -> dict:
+    deleted = lake.lake().vacuum()
+    context.log.info(
+        f"vacuumed {sum(deleted.values())} files from {len(deleted)} tables (kept {lake.retention_days} days)"
+    )
+    context.add_output_metadata({"deleted_files": sum(deleted.values()), "tables": dg.MetadataValue.json(deleted)})
+    return deleted
+
+
+@dg.job(description="Vacuum the lake: keep the audit period's versions, delete what only older ones needed.")
+def bua_lake_vacuum():
+    vacuum_lake()
+
+
+# Weekly, early Sunday local time: versions older than the audit period (BUA_LAKE_RETENTION_DAYS) go,
+# so the lake does not grow by a month's copy on every re-run. On by default: it never touches a
+# version inside the period.
+lake_vacuum_schedule = dg.ScheduleDefinition(
+    name="bua_lake_vacuum_weekly",
+    job=bua_lake_vacuum,
+    cron_schedule="0 4 * * 0",
+    execution_timezone=time_zone_name(),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="bua_lake_vacuum every Sunday at 04:00 local (BUA_TIME_ZONE): files only versions older than "
+    "BUA_LAKE_RETENTION_DAYS need are deleted; every version inside the audit period stays readable.",
 )

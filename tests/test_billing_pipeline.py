@@ -87,7 +87,7 @@ def test_accrual_invoice_prices_every_unbilled_day_and_the_check_blocks_a_missin
     assert set(exported.loc[exported["ili_state"] == "SUPPLEMENTARY", "feature_type_name"]) == set(
         supplementary["feature_type_name"]
     )
-    png = Path(lake.partition_dir("accrual_summary", PARTITION)) / "accrual_summary.png"
+    png = Path(lake.file_location("accrual_summary", PARTITION, "accrual_summary.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # An account whose only charge version is gone: its lines cannot be priced; the check blocks.

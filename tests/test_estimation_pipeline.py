@@ -3,7 +3,6 @@ every unbilled month quantified or excepted, streams and fuels, tenancies, and b
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from datetime import date
@@ -44,8 +43,8 @@ def frame(lake: Lake, asset: str, dataset: str) -> pd.DataFrame:
 
 
 def test_estimated_nem12_files_read_back_by_nemreader_and_ours_with_the_values_written(month):
-    folder = Path(month.partition_dir("nem12_estimates", PARTITION)) / "nem12"
-    files = sorted(folder.glob("*.csv"))
+    located = month.file_locations("nem12_estimates", PARTITION)
+    files = sorted(Path(at) for p, at in located.items() if p.startswith("nem12/") and p.endswith(".csv"))
     assert files, "no estimate files"
     loaded = frame(month, "nem12_estimates", "estimated_reads")
     assert len(loaded) > 0 and set(loaded["quality_method"]) == {"E57"}
@@ -68,8 +67,7 @@ def test_estimates_cover_exactly_the_unbilled_interval_days_without_meter_data(m
     have = pd.concat(
         [
             month.read("interval_statistics", m, "register_days").to_pandas()  # every month in the lake
-            for m in sorted(os.listdir(Path(month.partition_dir("interval_statistics", PARTITION)).parent))
-            if not m.startswith(".")
+            for m in month.partitions("interval_statistics", "register_days")
         ]
     )
     reg = registers.set_index(["nmi", "suffix"])["register_id"]

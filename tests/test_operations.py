@@ -63,6 +63,18 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
     promoted = json.loads(integration.get(f"{INTEGRATION_PREFIX}/BUA_manifest_202610.json"))
     assert promoted["snapshot"] == "bua-core-2026-11-01" and promoted["rehearsal"] is False
     assert promoted["quality"]["degraded"] is False and "accepted_degraded" not in promoted
+    # Which lake version fed the export: each input table's Delta version, readable as it was.
+    lake = operations_month["lake"]
+    tables = {t["table"]: t for t in promoted["lake_tables"]}
+    assert set(tables) == {
+        "invoice_line_item_monthly/invoice_line_item_monthly",
+        "bua_account_summary/bua_account_summary",
+        "accrual_summary/accrual_summary",
+        "errors/errors",
+    }
+    errors_at = lake.read("errors", PARTITION, "errors", version=tables["errors/errors"]["version"]).to_pandas()
+    assert errors_at.to_csv(index=False).encode() == integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv")
+    assert tables["errors/errors"]["uri"] == lake.table_uri("errors", "errors")
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == export.get(
         f"{month_end}/BUA_Errors_202610.csv"
     )

@@ -81,8 +81,8 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
     before = {a: read_all(lake, a) for a in assets}
 
     def estimate_files():
-        folder = Path(Lake(lake).partition_dir("nem12_estimates", PARTITION)) / "nem12"
-        return {p.name: p.read_bytes() for p in folder.glob("*.csv")}
+        files = Lake(lake).file_locations("nem12_estimates", PARTITION)
+        return {Path(p).name: Path(at).read_bytes() for p, at in files.items() if p.startswith("nem12/")}
 
     files_before = estimate_files()
     assert before["interval_reads"]["interval_reads"].num_rows > 1000 and files_before

@@ -29,10 +29,13 @@ def test_lake_partition_on_s3_is_replaced_whole(s3_bucket):
         w.write("a", pa.table({"x": [4]}))
     assert lake.datasets("demo", PARTITION) == ["a"]
     assert lake.read("demo", PARTITION, "a").column("x").to_pylist() == [4]
+    # The month's current version names one file per dataset; the replaced ones stay for the audit period.
+    (current,) = lake.files("demo", PARTITION, "a")
+    assert current.startswith(f"{bucket}/lake/demo/a/partition={PARTITION}/")
+    assert lake.read("demo", PARTITION, "a", version=0).column("x").to_pylist() == [1, 2, 3]
+    assert lake.read("demo", PARTITION, "b", version=0).column("y").to_pylist() == ["p"]
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
-    data_keys = [k for k in keys if not k.endswith("/")]  # pyarrow leaves empty directory markers
-    assert data_keys == [f"lake/demo/{PARTITION}/a.parquet"]  # no staging or stale objects left behind
-    assert not [k for k in keys if "staging" in k]
+    assert f"lake/demo/a/_delta_log/{1:020d}.json" in keys
 
 
 def test_failed_write_on_s3_keeps_the_previous_partition(s3_bucket):

@@ -360,7 +360,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
                 by_cell, {"net_amount": "float", "net_amount_less_discount": "float", "accounts": "int"}
             ),
             "accounts": int(lines["account_id"].nunique()),
-            "chart_path": f"{store.uri('accrual_summary', key)}/accrual_summary.png",
+            "chart_path": store.file_uri("accrual_summary", key, "accrual_summary.png"),
             "previous_month_present": previous is not None,
         }
     )
@@ -570,16 +570,19 @@ def bua_export(
 ) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     month = AccrualMonth.from_key(key)
-    files = []
+    files, lake_tables = [], []
     for asset, stem in EXPORTS:
-        frame = store.read(asset, key, asset).to_pandas()
+        # Read at a pinned version, recorded in the manifest: which lake version fed this export.
+        version = store.version(asset, asset)
+        frame = store.read(asset, key, asset, version=version).to_pandas()
         files.append(ExportFile(f"{stem}_{month.compact}.csv", frame.to_csv(index=False).encode(), len(frame)))
+        lake_tables.append({"table": f"{asset}/{asset}", "uri": store.table_uri(asset, asset), "version": version})
     export_target, integration_target = export.targets()
     quality = month_quality(store, month, meter_data.min_delivery_share, export.max_estimated_share)
     # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py),
     # a degraded month only when the run carries an acceptance (billing/degraded.py).
     run = snapshot_run(context)
-    written = export_snapshot(files, month, run, export_target, quality)
+    written = export_snapshot(files, month, run, export_target, quality, lake_tables)
     acceptance = Acceptance.given(
         context.run.tags.get(ACCEPT_TAG), by=f"run {context.run.run_id}", via=f"run tag {ACCEPT_TAG}"
     )

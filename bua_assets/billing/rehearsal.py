@@ -80,8 +80,14 @@ def parse_created(text: str | None) -> datetime | None:
 
 
 def snapshot_manifest(
-    files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, quality: MonthQuality | None = None
+    files: list[ExportFile],
+    month: AccrualMonth,
+    run: SnapshotRun,
+    quality: MonthQuality | None = None,
+    lake_tables: list[dict] | None = None,
 ) -> bytes:
+    """``lake_tables``: the lake tables the files were read from, each with the Delta version read
+    (``{"table", "uri", "version"}``): which version fed this export, readable for the audit period."""
     body = json.loads(manifest(files, month.label, str(month.run_date)))
     body.update(
         {
@@ -93,11 +99,18 @@ def snapshot_manifest(
     )
     if quality is not None:
         body["quality"] = quality.record()  # a degraded month is promoted only with an acceptance
+    if lake_tables is not None:
+        body["lake_tables"] = lake_tables
     return json.dumps(body, indent=2).encode()
 
 
 def export_snapshot(
-    files: list[ExportFile], month: AccrualMonth, run: SnapshotRun, export: Target, quality: MonthQuality | None = None
+    files: list[ExportFile],
+    month: AccrualMonth,
+    run: SnapshotRun,
+    export: Target,
+    quality: MonthQuality | None = None,
+    lake_tables: list[dict] | None = None,
 ) -> list[str]:
     """The run's CSVs and manifest under its snapshot's folder (replacing only an earlier run on the same snapshot)."""
     return publish(
@@ -105,7 +118,7 @@ def export_snapshot(
         snapshot_folder(month, run.snapshot),
         files,
         month.compact,
-        snapshot_manifest(files, month, run, quality),
+        snapshot_manifest(files, month, run, quality, lake_tables),
     )
 
 

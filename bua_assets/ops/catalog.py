@@ -1,10 +1,10 @@
 """The lake's datasets registered in the Glue Data Catalog, where Athena (and any SQL tool that
 reads Glue) sees them. No Dagster here.
 
-The lake keeps a month's datasets side by side in one folder (``<asset>/<partition>/``), and an
-Athena table reads every file under its location, so a table cannot point at that folder. Each
-dataset instead gets a symlink manifest per partition, ``<lake>/_catalog/<asset>/<dataset>/
-partition=<key>/manifest`` (one line: the dataset's Parquet file), and a Glue table
+Each dataset is a Delta table (``<asset>/<dataset>/``) whose folder also holds replaced months'
+files for the audit period, and an Athena table over Parquet reads every file under its location,
+so a table cannot point at that folder. Each dataset instead gets a symlink manifest per partition, ``<lake>/_catalog/<asset>/<dataset>/
+partition=<key>/manifest`` (one line: the Parquet file the table's current version names), and a Glue table
 ``<asset>__<dataset>`` (lower case) over ``SymlinkTextInputFormat`` + ``ParquetHiveSerDe`` with
 partition key ``partition``: the layout Athena reads Delta Lake's manifests through. Re-running a
 month rewrites its manifests and replaces its partitions, so registration is idempotent.
@@ -148,4 +148,4 @@ def _ensure_database(glue, database: str) -> None:
 
 
 def _root(lake: Lake) -> str:
-    return lake.partition_dir("x", "y")[: -len("/x/y")]
+    return lake.root
