@@ -561,3 +561,14 @@ class PartitionWriter:
                 self._fs.delete_file(path)
             except (OSError, FileNotFoundError):
                 pass  # unreachable or never created: the original error is what matters
+        # The folders this writer created, deepest first, if nothing else is in them (a table never
+        # committed leaves no trace).
+        folders = {p.rsplit("/", n)[0] for p in written for n in (1, 2)}
+        folders |= {p.rsplit("/", n)[0] for p in self._blobs.values() for n in range(1, p.count("/"))}
+        root_of_asset = f"{self._lake.root}/{self._asset}"
+        for folder in sorted((f for f in folders if f.startswith(f"{root_of_asset}/")), key=len, reverse=True):
+            try:
+                if not self._fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True)):
+                    self._fs.delete_dir(folder)
+            except OSError:
+                pass

@@ -74,7 +74,6 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
     }
     errors_at = lake.read("errors", PARTITION, "errors", version=tables["errors/errors"]["version"]).to_pandas()
     assert errors_at.to_csv(index=False).encode() == integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv")
-    assert tables["errors/errors"]["uri"] == lake.table_uri("errors", "errors")
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == export.get(
         f"{month_end}/BUA_Errors_202610.csv"
     )

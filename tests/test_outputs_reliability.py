@@ -129,15 +129,18 @@ FULL_DISK = textwrap.dedent("""
 """)
 
 
-def test_a_write_failing_on_a_full_disk_leaves_no_staging_folder_and_the_old_partition(tmp_path):
+def test_a_write_failing_on_a_full_disk_leaves_no_partial_file_and_the_old_partition(tmp_path):
     lake_dir, export_dir = tmp_path / "lake", tmp_path / "exports"
     done = subprocess.run(
         [sys.executable, "-c", FULL_DISK, str(lake_dir), str(export_dir)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "{'lake': 'OSError', 'export': 'OSError'}"
-    assert sorted(p.name for p in (lake_dir / "asset").iterdir()) == ["2026-10-01"]  # no .staging-*
-    assert Lake(str(lake_dir)).read("asset", "2026-10-01", "data").column("x").to_pylist() == [1, 2, 3]
+    lake = Lake(str(lake_dir))
+    assert lake.read("asset", "2026-10-01", "data").column("x").to_pylist() == [1, 2, 3]
+    # The failed write deleted its half-written file: only the current version's file is left.
+    written = sorted(str(p) for p in (lake_dir / "asset" / "data").rglob("*.parquet"))
+    assert written == lake.files("asset", "2026-10-01", "data")
     assert list((export_dir / "export" / "csv" / "2026-11-01").iterdir()) == []  # no .tmp either
 
 

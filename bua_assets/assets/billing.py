@@ -576,7 +576,9 @@ def bua_export(
         version = store.version(asset, asset)
         frame = store.read(asset, key, asset, version=version).to_pandas()
         files.append(ExportFile(f"{stem}_{month.compact}.csv", frame.to_csv(index=False).encode(), len(frame)))
-        lake_tables.append({"table": f"{asset}/{asset}", "uri": store.table_uri(asset, asset), "version": version})
+        lake_tables.append(
+            {"table": f"{asset}/{asset}", "version": version}
+        )  # relative to BUA_LAKE: same bytes anywhere
     export_target, integration_target = export.targets()
     quality = month_quality(store, month, meter_data.min_delivery_share, export.max_estimated_share)
     # Each run's export under its snapshot; the official one promoted (bua_assets/billing/rehearsal.py),

@@ -86,8 +86,8 @@ def snapshot_manifest(
     quality: MonthQuality | None = None,
     lake_tables: list[dict] | None = None,
 ) -> bytes:
-    """``lake_tables``: the lake tables the files were read from, each with the Delta version read
-    (``{"table", "uri", "version"}``): which version fed this export, readable for the audit period."""
+    """``lake_tables``: the lake tables the files were read from (``<asset>/<dataset>`` under the
+    lake) with the Delta version read: which version fed this export, readable for the audit period."""
     body = json.loads(manifest(files, month.label, str(month.run_date)))
     body.update(
         {
