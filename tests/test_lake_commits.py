@@ -284,3 +284,30 @@ def test_vacuum_deletes_superseded_files_folders_only_past_the_audit_period(tmp_
     lake.vacuum(now=datetime.now(UTC) + timedelta(days=31))
     assert not os.path.exists(first)
     assert month_of(lake, PARTITION) == NEW and os.path.exists(current)
+
+
+def test_the_vacuum_job_runs_on_the_configured_lake_and_keeps_the_period(tmp_path):
+    from bua_assets.jobs import bua_lake_vacuum
+    from bua_assets.resources import LakeResource
+
+    lake = Lake(str(tmp_path), retention_days=7)
+    write_month(lake, PARTITION, *OLD[:2])
+    write_month(lake, PARTITION, *NEW[:2])
+    result = bua_lake_vacuum.execute_in_process(resources={"lake": LakeResource(base=str(tmp_path), retention_days=7)})
+    assert result.success
+    assert result.output_for_node("vacuum_lake") == {}  # everything is inside the 7 days
+    assert lake.read("demo", PARTITION, "a", version=0).column("x").to_pylist() == OLD[0]
+    # The tables now carry the period, so Delta's own log cleanup keeps it too.
+    config = lake.table("demo", "a").metadata().configuration  # type: ignore[union-attr]
+    assert config["delta.logRetentionDuration"] == "interval 7 days"
+
+
+def test_the_retention_comes_from_the_environment(monkeypatch):
+    from bua_assets.definitions import build_resources
+
+    monkeypatch.setenv("BUA_LAKE_RETENTION_DAYS", "30")
+    assert build_resources()["lake"].lake().retention_days == 30
+    monkeypatch.delenv("BUA_LAKE_RETENTION_DAYS")
+    assert build_resources()["lake"].lake().retention_days == 90
+    with pytest.raises(ValueError, match="at least 1 day"):
+        Lake("/tmp/unused-lake", retention_days=0)
