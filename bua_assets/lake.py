@@ -16,8 +16,9 @@ Other files of a partition (NEM12 CSVs, the chart PNG) are written to a fresh fo
 location), committed with the datasets: a reader finds them through the current version only.
 
 The datasets of one asset partition are committed one after the other once all their files are
-written, so a crash between two of those commits (a few log puts) leaves the earlier datasets new
-and the later old: the materialisation fails and its retry rewrites them all.
+written (the dataset named like the asset last), so a crash between two of those commits (a few
+log puts) leaves the earlier datasets new and the later old: the materialisation fails and its
+retry rewrites them all.
 """
 
 from __future__ import annotations
@@ -514,7 +515,9 @@ class PartitionWriter:
         if self._blobs:
             listing = pa.table({"path": list(self._blobs), "location": list(self._blobs.values())})
             self._write_small(FILES_TABLE, listing)
-        for dataset, relative in self._paths.items():
+        # The dataset named like the asset last: what callers check for "the month is done"
+        # (``exists(asset, month, asset)``) turns true only once the others are committed.
+        for dataset, relative in sorted(self._paths.items(), key=lambda item: item[0] == self._asset):
             self._lake.commit_partition(
                 self._asset, dataset, self._partition, [self._add(dataset, relative)], self._schemas[dataset], self.id
             )

@@ -311,3 +311,33 @@ def test_the_retention_comes_from_the_environment(monkeypatch):
     assert build_resources()["lake"].lake().retention_days == 90
     with pytest.raises(ValueError, match="at least 1 day"):
         Lake("/tmp/unused-lake", retention_days=0)
+
+
+def test_a_crash_between_two_datasets_commits_leaves_the_asset_named_dataset_old(lakes, monkeypatch):
+    """Commits are per table: the documented window. Each dataset stays whole, and the dataset
+    named like the asset (what "is the month done" checks) is committed last, so it still says old."""
+    writer, reader, _ = lakes
+
+    def month(x: int) -> None:
+        with writer.partition_writer("demo", PARTITION) as w:
+            w.write("demo", pa.table({"x": [x]}))
+            w.write("a", pa.table({"x": [x, x]}))
+
+    month(1)
+    real, calls = Lake.commit_partition, []
+
+    def second_commit_dies(self, *args, **kwargs):
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise ConnectionError("the pod died between two commits")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "commit_partition", second_commit_dies)
+    with pytest.raises(ConnectionError):
+        month(2)
+    monkeypatch.undo()
+    assert calls == ["a", "demo"]
+    assert reader.read("demo", PARTITION, "a").column("x").to_pylist() == [2, 2]
+    assert reader.read("demo", PARTITION, "demo").column("x").to_pylist() == [1]
+    month(2)  # the retry
+    assert reader.read("demo", PARTITION, "demo").column("x").to_pylist() == [2]
