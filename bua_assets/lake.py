@@ -361,8 +361,12 @@ class Lake:
                     continue
                 if table.metadata().configuration != self._table_config():
                     table.alter.set_table_properties(self._table_config(), raise_if_not_exists=False)
+                # full: also files no log entry names (a commit that never landed), not only removed ones.
                 gone = table.vacuum(
-                    retention_hours=self.retention_days * 24, dry_run=False, enforce_retention_duration=False
+                    retention_hours=self.retention_days * 24,
+                    dry_run=False,
+                    enforce_retention_duration=False,
+                    full=True,
                 )
                 table.cleanup_metadata()  # log entries past delta.logRetentionDuration
                 if dataset == FILES_TABLE:

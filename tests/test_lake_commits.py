@@ -341,3 +341,26 @@ def test_a_crash_between_two_datasets_commits_leaves_the_asset_named_dataset_old
     assert reader.read("demo", PARTITION, "demo").column("x").to_pylist() == [1]
     month(2)  # the retry
     assert reader.read("demo", PARTITION, "demo").column("x").to_pylist() == [2]
+
+
+def test_vacuum_deletes_a_crashed_commits_files_once_past_the_period(tmp_path, monkeypatch):
+    lake = Lake(str(tmp_path), retention_days=30)
+    write_month(lake, PARTITION, *OLD[:2])
+
+    def crash(*args, **kwargs):
+        raise ConnectionError("died before the log put")
+
+    monkeypatch.setattr(Lake, "commit_partition", crash)
+    with pytest.raises(ConnectionError):
+        write_month(lake, PARTITION, *NEW[:2])
+    monkeypatch.undo()
+    (current,) = lake.files("demo", PARTITION, "a")
+    orphans = [str(p) for p in (tmp_path / "demo" / "a").rglob("*.parquet") if str(p) != current]
+    assert len(orphans) == 1  # written, never named by a version
+    lake.vacuum()
+    assert os.path.exists(orphans[0])  # inside the period: a writer may still be about to commit it
+    long_ago = (datetime.now(UTC) - timedelta(days=31)).timestamp()
+    os.utime(orphans[0], (long_ago, long_ago))
+    lake.vacuum()
+    assert not os.path.exists(orphans[0])
+    assert month_of(lake, PARTITION) == OLD  # the current version and its files untouched
