@@ -33,14 +33,18 @@ def test_a_full_disk_in_a_lake_write_names_the_dataset_and_bua_lake(tmp_path, mo
     with pytest.raises(DiskFullError) as raised:
         with lake.partition_writer("accrual", "2026-10-01") as w:
             w.write("accrual", TABLE)
-    expected = f"{tmp_path / 'lake'}/accrual/2026-10-01/accrual.parquet"
-    assert raised.value.errno == errno.ENOSPC and raised.value.path == expected
+    table = tmp_path / "lake" / "accrual" / "accrual"  # the Delta table of asset accrual, dataset accrual
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.path.startswith(f"{table}/partition=2026-10-01/part-") and raised.value.path.endswith(
+        ".parquet"
+    )
     assert str(raised.value).startswith(
-        f"[Errno 28] no space left on device writing {expected} (target BUA_LAKE={tmp_path / 'lake'})"
+        f"[Errno 28] no space left on device writing {raised.value.path} (target BUA_LAKE={tmp_path / 'lake'})"
     )
     monkeypatch.undo()
-    assert lake.read("accrual", "2026-10-01", "accrual").num_rows == 10  # the old partition stands
-    assert sorted(p.name for p in (tmp_path / "lake" / "accrual").iterdir()) == ["2026-10-01"]  # no staging left
+    assert lake.read("accrual", "2026-10-01", "accrual").num_rows == 10  # the old version stands
+    # no partial file left: the month's folder holds only the first write's file
+    assert len(list((table / "partition=2026-10-01").iterdir())) == 1
 
 
 def test_a_full_disk_in_an_export_file_names_the_file_and_its_setting(tmp_path):
