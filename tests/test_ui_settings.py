@@ -122,3 +122,9 @@ def test_descriptions_keep_their_placeholders_when_rendered():
     bare = {name: re.findall(r"<[A-Za-z_ ]+>", re.sub(r"`[^`]*`", "", text)) for name, text in texts.items()}
     assert {name: found for name, found in bare.items() if found} == {}
     assert "`<export base>/export/csv/<run_date>/<snapshot>/`" in texts["bua_export"]
+
+
+def test_the_lake_is_vacuumed_weekly_keeping_the_audit_period():
+    schedule = defs.resolve_schedule_def("bua_lake_vacuum_weekly")
+    assert schedule.job_name == "bua_lake_vacuum" and schedule.cron_schedule == "0 4 * * 0"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
