@@ -74,7 +74,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "bua_assets.cli",
+                "bua_synth.cli",
                 "generate",
                 "--accounts",
                 str(args.accounts),
