@@ -142,6 +142,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
             "months_compared": dg.MetadataValue.json(sorted({str(m.date()) for m in accrued["accrual_month"]})),
             "months_not_in_lake": dg.MetadataValue.json(absent),
             "apportioned_by": dg.MetadataValue.json(billed_share_by_basis(billed)),
+            "rows": len(cells),  # the cells table, as every asset reports its main dataset's rows
             "days_trued_up": int(cells["days_trued_up"].sum()),
             "bills_set_aside": len(exceptions),
             "path": store.uri("accrual_true_up", key, "accrual_true_up"),
