@@ -67,6 +67,7 @@ def test_assets_materialise_and_rematerialise_identically(retailer, tmp_path):
         "ili_exceptions",
         "reconciliation",
         "publishable",
+        "true_up_bias",
     }
     assert checks["consistency"].passed, checks["consistency"].description
     # Every provider delivered about as much as the month before.
