@@ -71,6 +71,7 @@ def test_rehearsal_kept_apart_month_end_promoted_and_operator_can_choose(operati
         "bua_account_summary/bua_account_summary",
         "accrual_summary/accrual_summary",
         "errors/errors",
+        "accrual_true_up/accrual_true_up",
     }
     errors_at = lake.read("errors", PARTITION, "errors", version=tables["errors/errors"]["version"]).to_pandas()
     assert errors_at.to_csv(index=False).encode() == integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv")
