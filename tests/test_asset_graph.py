@@ -14,8 +14,9 @@ import dagster as dg
 import pytest
 from support import PARTITION
 
+from bua_assets.datasets import DATASETS, ERROR_SOURCES
 from bua_assets.definitions import ALL_ASSETS, defs
-from bua_assets.lake import Lake
+from bua_assets.lake import RESERVED, Lake
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import LakeResource, local_resources
 from bua_assets.runner import backfill_interval_history
@@ -98,7 +99,8 @@ def unread_deps(reads: Iterable[Read], asset_graph, assets: Iterable[str]) -> li
 
 
 @pytest.fixture(scope="module")
-def recorded(retailer, tmp_path_factory) -> set[Read]:
+def recorded_log(retailer, tmp_path_factory) -> Path:
+    """The JSON-lines read log of one month materialised on the recording lake."""
     folder, url = retailer
     home = tmp_path_factory.mktemp("graph")
     log = home / "reads.jsonl"
@@ -109,7 +111,12 @@ def recorded(retailer, tmp_path_factory) -> set[Read]:
         backfill_interval_history(PARTITION, instance, resources)
         result = dg.materialize(ALL_ASSETS, partition_key=PARTITION, resources=resources, instance=instance)
         assert result.success
-    return read_log(log)
+    return log
+
+
+@pytest.fixture(scope="module")
+def recorded(recorded_log) -> set[Read]:
+    return read_log(recorded_log)
 
 
 def test_every_read_is_declared_with_its_partitions(recorded):
@@ -128,6 +135,18 @@ def test_every_read_is_declared_with_its_partitions(recorded):
     assert ("interval_reads", PARTITION, "interval_reads", "2026-09-01") in recorded
     interval_months = {p for r, _, a, p in recorded if r == "unbilled_consumption" and a == "interval_reads"}
     assert len(interval_months) >= 2 and max(interval_months) == PARTITION, interval_months
+
+
+def test_every_dataset_read_is_declared_in_the_registry(recorded_log):
+    """bua_assets.datasets is the one list of the lake's datasets: whatever an asset reads is in it
+    (a CORE table is read through read_core_frames and named after its table)."""
+    read = {tuple(json.loads(line)[2:]) for line in recorded_log.read_text().splitlines()}
+    declared = {(d.asset, d.name) for d in DATASETS}
+    undeclared = sorted(
+        {f"{a}.{d}" for a, _, d in read if a != "core_tables" and d not in RESERVED and (a, d) not in declared}
+    )
+    assert undeclared == [], "\n".join(undeclared)
+    assert {(a, d) for a, _, d in read} >= {(d.asset, d.name) for d in ERROR_SOURCES if d.asset != "accrual_true_up"}
 
 
 def test_the_comparison_catches_an_undeclared_read(recorded):

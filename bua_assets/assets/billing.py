@@ -53,6 +53,20 @@ from bua_assets.billing.rehearsal import (
     should_promote,
     snapshot_folder,
 )
+from bua_assets.datasets import (
+    ACCOUNT_EXCEPTIONS,
+    ACCRUAL_SUMMARY,
+    BUA_ACCOUNT_SUMMARY,
+    ERROR_SOURCES,
+    ESTIMATE_COVERAGE,
+    INTERVAL_FILES,
+    INTERVAL_QUARANTINE,
+    INVOICE_LINE_ITEM_MONTHLY,
+    INVOICE_LINE_ITEMS,
+    MAX_DEMAND,
+    UNBILLED_CONSUMPTION,
+    UNBILLED_MONTHS,
+)
 from bua_assets.estimation.consumption import TimeOfUse
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
 from bua_assets.months import AccrualMonth, first_of_month_before
@@ -132,8 +146,8 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
     )
     horizon_start = first_of_month_before(AccrualMonth.from_key(key).run_date, DEFAULT_HORIZON_MONTHS)
     invoice = accrual_invoice(
-        store.read("unbilled_window", key, "unbilled_months").to_pandas(),
-        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
+        UNBILLED_MONTHS.read(store, key).to_pandas(),
+        UNBILLED_CONSUMPTION.read(store, key).to_pandas(),
         core["AccountPlan"],
         core["PlanRate"],
         core["PlanDiscount"],
@@ -142,7 +156,7 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         line_items,
         horizon_start,
         core["JournalAccountSegment"],
-        store.read("unbilled_consumption", key, "max_demand").to_pandas(),
+        MAX_DEMAND.read(store, key).to_pandas(),
         TimeOfUse.from_tables(core["Plan"], core["PlanTimeOfUse"], core["PlanRate"]),
         billed_half_hours(store, key, DEFAULT_HORIZON_MONTHS),
     )
@@ -216,7 +230,7 @@ def _attributes(store, key) -> tuple[pd.DataFrame, pd.DataFrame]:
 )
 def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    monthly = line_item_monthly(store.read("invoice_line_items", key, "invoice_line_items").to_pandas())
+    monthly = line_item_monthly(INVOICE_LINE_ITEMS.read(store, key).to_pandas())
     with store.partition_writer("invoice_line_item_monthly", key) as writer:
         writer.write("invoice_line_item_monthly", pa.Table.from_pandas(monthly, preserve_index=False))
     return dg.MaterializeResult(
@@ -228,15 +242,12 @@ def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResou
     )
 
 
-EXCEPTION_DATASETS = ("unbilled_window", "unbilled_consumption", "invoice_line_items")
-
-
 def supply_point_exceptions(store, key) -> pd.DataFrame:
     """account_id, utility_id (NaN when the exception names the account only) of every exception
     of the month (window, consumption, pricing)."""
     frames = []
-    for asset in EXCEPTION_DATASETS:
-        frame = store.read(asset, key, "exceptions").to_pandas()
+    for dataset in ACCOUNT_EXCEPTIONS:
+        frame = dataset.read(store, key).to_pandas()
         frames.append(frame.reindex(columns=["account_id", "utility_id"]))
     return pd.concat(frames, ignore_index=True)
 
@@ -244,7 +255,7 @@ def supply_point_exceptions(store, key) -> pd.DataFrame:
 def account_exceptions(store, key) -> pd.DataFrame:
     """account_id, code of every account-level exception of the month (window, consumption, pricing)."""
     return pd.concat(
-        [store.read(a, key, "exceptions").to_pandas()[["account_id", "code"]] for a in EXCEPTION_DATASETS],
+        [d.read(store, key).to_pandas()[["account_id", "code"]] for d in ACCOUNT_EXCEPTIONS],
         ignore_index=True,
     )
 
@@ -261,11 +272,11 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
     store, key = lake.lake(), context.partition_key
     accounts = read_core_frames(store, key, "Account")["Account"]
     summary = month_account_summary(
-        store.read("invoice_line_items", key, "invoice_line_items").to_pandas(),
-        store.read("unbilled_window", key, "unbilled_months").to_pandas(),
+        INVOICE_LINE_ITEMS.read(store, key).to_pandas(),
+        UNBILLED_MONTHS.read(store, key).to_pandas(),
         accounts,
         _attributes(store, key)[0],
-        store.read("unbilled_consumption", key, "unbilled_consumption").to_pandas(),
+        UNBILLED_CONSUMPTION.read(store, key).to_pandas(),
         account_exceptions(store, key),
         store.read("core_tables", key, "Invoice", columns=["id", "status", "is_credit"]),
         store.read("core_tables", key, "InvoiceLineItem", columns=["invoice_id", "account_id", "period_end"]),
@@ -322,15 +333,13 @@ previous_accrual = dg.AssetDep("accrual_summary", partition_mapping=months_windo
 )
 def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    lines = store.read("invoice_line_items", key, "invoice_line_items").to_pandas()
+    lines = INVOICE_LINE_ITEMS.read(store, key).to_pandas()
     attributes, sites = _attributes(store, key)
     summary = finance_summary(lines, attributes, sites)
     month = AccrualMonth.from_key(key)
     previous_key = month.previous.key
     previous = (
-        store.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
-        if store.exists("accrual_summary", previous_key, "accrual_summary")
-        else None
+        ACCRUAL_SUMMARY.read(store, previous_key).to_pandas() if ACCRUAL_SUMMARY.exists(store, previous_key) else None
     )
     png = accrual_chart(summary, previous, key)
     with store.partition_writer("accrual_summary", key) as writer:
@@ -370,8 +379,8 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
 
 
 def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.AssetCheckResult:
-    monthly = store.read("invoice_line_item_monthly", key, "invoice_line_item_monthly").to_pandas()
-    accounts = store.read("bua_account_summary", key, "bua_account_summary").to_pandas()
+    monthly = INVOICE_LINE_ITEM_MONTHLY.read(store, key).to_pandas()
+    accounts = BUA_ACCOUNT_SUMMARY.read(store, key).to_pandas()
     totals = {
         name: round_cents(float(frame["net_amount"].sum()))
         for name, frame in (
@@ -381,7 +390,7 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
             ("accrual_summary", summary),
         )
     }
-    window = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    window = UNBILLED_MONTHS.read(store, key).to_pandas()
     excepted = set(account_exceptions(store, key)["account_id"].dropna().astype(int))
     open_accounts = open_during(
         store.read("core_tables", key, "Account", columns=["id", "open_date", "close_date"]).to_pandas(),
@@ -426,17 +435,6 @@ def reconcile(store, key, lines: pd.DataFrame, summary: pd.DataFrame) -> dg.Asse
     )
 
 
-ERROR_SOURCES = (
-    ("interval_reads", "quarantine"),
-    ("interval_statistics", "meter_data_exceptions"),
-    ("unbilled_window", "exceptions"),
-    ("micro_scalars", "exceptions"),
-    ("basic_reads", "exceptions"),
-    ("nem12_estimates", "exceptions"),
-    ("unbilled_consumption", "exceptions"),
-    ("invoice_line_items", "exceptions"),
-    ("accrual_true_up", "exceptions"),
-)
 CHECKED = (
     ("core_tables", "schema_drift"),
     ("core_tables", "consistency"),
@@ -452,7 +450,7 @@ CHECKED = (
 # (accrual_summary's reconciliation is the last of them: it runs after it).
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[asset for asset, _ in ERROR_SOURCES] + [accrual_summary, accrual_true_up],
+    deps=[d.asset for d in ERROR_SOURCES] + [accrual_summary, accrual_true_up],
     kinds={"parquet"},
     **team("billing"),
     description="Every quarantined input row, exception and failed check of the month in one table (the legacy "
@@ -464,9 +462,9 @@ def errors(
     store, key = lake.lake(), context.partition_key
     roots = [meter_data.location] + ([] if "://" in meter_data.location else [str(Path(meter_data.location).resolve())])
     parts = [
-        normalise(f"{asset}.{dataset}", relative_sources(store.read(asset, key, dataset).to_pandas(), *roots))
-        for asset, dataset in ERROR_SOURCES
-        if store.exists(asset, key, dataset)
+        normalise(d.label, relative_sources(d.read(store, key).to_pandas(), *roots))
+        for d in ERROR_SOURCES
+        if d.exists(store, key)
     ]
     parts.append(failed_checks(context.instance, key))
     table = errors_table(parts)
@@ -664,12 +662,10 @@ def month_quality(store, month: AccrualMonth, min_delivery_share: float, max_est
     key, previous = month.key, month.previous.key
     return judge_month(
         month,
-        store.read("interval_reads", key, "files"),
-        store.read("interval_reads", previous, "files") if store.exists("interval_reads", previous, "files") else None,
-        store.read("interval_reads", key, "quarantine"),
-        store.read("nem12_estimates", key, "coverage").to_pandas()
-        if store.exists("nem12_estimates", key, "coverage")
-        else None,
+        INTERVAL_FILES.read(store, key),
+        INTERVAL_FILES.read(store, previous) if INTERVAL_FILES.exists(store, previous) else None,
+        INTERVAL_QUARANTINE.read(store, key),
+        ESTIMATE_COVERAGE.read(store, key).to_pandas() if ESTIMATE_COVERAGE.exists(store, key) else None,
         min_delivery_share=min_delivery_share,
         max_estimated_share=max_estimated_share,
     )

@@ -23,6 +23,7 @@ from bua_assets.assets.lake_reads import (
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, utility_profiles
 from bua_assets.assets.teams import team
+from bua_assets.datasets import ESTIMATED_READS, INTERVAL_READS, READ_INTERVALS, UNBILLED_MONTHS
 from bua_assets.estimation.basic_estimates import estimated_month_end_reads
 from bua_assets.estimation.estimate_files import estimate_files, estimated_reads
 from bua_assets.estimation.intervals import READ_COLUMNS
@@ -157,7 +158,7 @@ def nem12_estimates(
     store, key = lake.lake(), context.partition_key
     registers = registers_of(store, key)
     interval = registers[registers["read_kind"] == "INTERVAL"]
-    months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    months = UNBILLED_MONTHS.read(store, key).to_pandas()
     days = unbilled_interval_days(months, interval)
     missing = missing_register_days(months, interval, metered_days(store, months["year_mnth"].unique()), days)
     estimates = estimate_missing_days(
@@ -232,13 +233,13 @@ def unbilled_consumption(
 
 def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
-    months = store.read("unbilled_window", key, "unbilled_months").to_pandas()
+    months = UNBILLED_MONTHS.read(store, key).to_pandas()
     core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "PlanRate", "GasHeatingValue")
 
     def actual_batches(month_key: str):
         return (
             store.iter_batches("interval_reads", month_key, "interval_reads", columns=READ_COLUMNS)
-            if store.exists("interval_reads", month_key, "interval_reads")
+            if INTERVAL_READS.exists(store, month_key)
             else iter(())
         )
 
@@ -252,8 +253,8 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         core["GasHeatingValue"],
         macro_of(store, key),
         micro_scalars_of(store, key),
-        store.read("micro_scalars", key, "read_intervals").to_pandas(),
-        store.read("nem12_estimates", key, "estimated_reads"),
+        READ_INTERVALS.read(store, key).to_pandas(),
+        ESTIMATED_READS.read(store, key),
         actual_batches,
         progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0),
     )

@@ -11,6 +11,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.billing.rerating import HalfHours, supply_point_half_hours
+from bua_assets.datasets import (
+    DAILY_BEFORE_WINDOW,
+    DAILY_SHAPE,
+    INTRADAY_SHAPE,
+    MICRO_SCALARS,
+    REGISTER_DAYS,
+    REGISTERS,
+)
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.registers import CORE_INPUTS, profiled_registers
@@ -42,22 +50,21 @@ def read_core_frames(store: Lake, key: str, *tables: str) -> dict[str, pd.DataFr
 
 
 def registers_of(store: Lake, key: str) -> pd.DataFrame:
-    return store.read("utility_profiles", key, "registers").to_pandas()
+    return REGISTERS.read(store, key).to_pandas()
 
 
 def macro_of(store: Lake, key: str) -> prof.MacroProfiles:
-    before = "daily_before_window"
     return prof.macro_from_tables(
-        store.read("macro_profiles", key, "daily_shape"),
-        store.read("macro_profiles", key, "intraday_shape"),
+        DAILY_SHAPE.read(store, key),
+        INTRADAY_SHAPE.read(store, key),
         profile_window(key),
-        store.read("macro_profiles", key, before) if store.exists("macro_profiles", key, before) else None,
+        DAILY_BEFORE_WINDOW.read(store, key) if DAILY_BEFORE_WINDOW.exists(store, key) else None,
     )
 
 
 def micro_scalars_of(store: Lake, key: str) -> pd.DataFrame:
     """The month's micro scalars, by register_id."""
-    return store.read("micro_scalars", key, "micro_scalars").to_pandas().set_index("register_id")
+    return MICRO_SCALARS.read(store, key).to_pandas().set_index("register_id")
 
 
 def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
@@ -75,17 +82,17 @@ def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:
 def recent_register_days(store: Lake, key: str, columns: list[str]) -> Iterator[pa.Table]:
     """The months' register-day totals (interval_statistics), newest month first."""
     for m in reversed(history_months(key)):
-        if store.exists("interval_statistics", m, "register_days"):
-            yield store.read("interval_statistics", m, "register_days", columns=columns)
+        if REGISTER_DAYS.exists(store, m):
+            yield REGISTER_DAYS.read(store, m, columns=columns)
 
 
 def metered_days(store: Lake, year_mnths) -> pd.DataFrame:
     """The register-days with meter data in the given months (interval_statistics)."""
     keys = sorted(pd.Timestamp(m).strftime("%Y-%m-%d") for m in year_mnths)
     tables = [
-        store.read("interval_statistics", k, "register_days", columns=["register_id", "read_date"])
+        REGISTER_DAYS.read(store, k, columns=["register_id", "read_date"])
         for k in keys
-        if store.exists("interval_statistics", k, "register_days")
+        if REGISTER_DAYS.exists(store, k)
     ]
     if not tables:
         return pd.DataFrame({"register_id": pd.Series(dtype="int32"), "read_date": pd.Series(dtype="datetime64[s]")})
@@ -98,11 +105,9 @@ def recent_actual_days(store: Lake, key: str) -> pd.DataFrame:
     first = pd.Timestamp(key) - pd.DateOffset(months=RECENT_MONTHS - 1)
     keys = [m.strftime("%Y-%m-%d") for m in pd.date_range(first, pd.Timestamp(key), freq="MS")]
     tables = [
-        store.read(
-            "interval_statistics", k, "register_days", columns=["register_id", "read_date", "kwh", "actual_half_hours"]
-        )
+        REGISTER_DAYS.read(store, k, columns=["register_id", "read_date", "kwh", "actual_half_hours"])
         for k in keys
-        if store.exists("interval_statistics", k, "register_days")
+        if REGISTER_DAYS.exists(store, k)
     ]
     if not tables:
         return pd.DataFrame(

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.teams import team
+from bua_assets.datasets import INTERVAL_FILES, REGISTER_PEAKS
 from bua_assets.months import AccrualMonth
 from bua_assets.nem12.deliveries import delivery_shortfalls, describe_shortfalls
 from bua_assets.nem12.ingest import FILES_SCHEMA, ingest_month
@@ -58,11 +59,7 @@ def interval_reads(
     anonymiser = anonymise.anonymiser()
     # Last month's peak per register, when recorded: a register-day is judged against it too.
     previous = month.previous
-    previous_peaks = (
-        store.read("interval_reads", previous.key, "register_peaks")
-        if store.exists("interval_reads", previous.key, "register_peaks")
-        else None
-    )
+    previous_peaks = REGISTER_PEAKS.read(store, previous.key) if REGISTER_PEAKS.exists(store, previous.key) else None
     with (
         store.partition_writer("interval_reads", key) as writer,
         tempfile.TemporaryDirectory(prefix="bua-nem12-") as work,
@@ -109,8 +106,8 @@ def interval_reads(
     )
     # Last month's file log of this same asset, when it was materialised (a declared read that does
     # not wait: a month never waits for the month before; without it there is no baseline).
-    has_previous = store.exists("interval_reads", previous.key, "files")
-    before = store.read("interval_reads", previous.key, "files") if has_previous else FILES_SCHEMA.empty_table()
+    has_previous = INTERVAL_FILES.exists(store, previous.key)
+    before = INTERVAL_FILES.read(store, previous.key) if has_previous else FILES_SCHEMA.empty_table()
     table = delivery_shortfalls(summary.files, before, meter_data.min_delivery_share)
     short = table[table["status"].isin(["missing", "below"])]
     yield dg.AssetCheckResult(

@@ -25,6 +25,16 @@ from bua_assets.assets.lake_reads import (
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.teams import team
+from bua_assets.datasets import (
+    MONTH_SEGMENT_SUMS,
+    PROFILE_HISTORY_MONTHS,
+    REGISTER_STATS,
+    REGISTER_TOTALS,
+    SEGMENT_PROFILE,
+    SEGMENT_SUMS,
+    UNMATCHED_INTERVAL_DAYS,
+    UTILITY_PROFILE_SUMMARY,
+)
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import micro_scalars as compute_micro_scalars
@@ -104,13 +114,13 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     registers, segments, interval = registers_for(store, key, window)
     combination = prof.MonthlyCombination(interval, segments, window)
     months = history_months(key)
-    missing = [m for m in months if not store.exists("interval_statistics", m, "register_stats")]
+    missing = [m for m in months if not REGISTER_STATS.exists(store, m)]
     for m in months:
         if m not in missing:
             combination.add(
                 *(
-                    store.read("interval_statistics", m, name)
-                    for name in ("register_stats", "segment_sums", "register_totals", "unmatched")
+                    d.read(store, m)
+                    for d in (REGISTER_STATS, MONTH_SEGMENT_SUMS, REGISTER_TOTALS, UNMATCHED_INTERVAL_DAYS)
                 )
             )
     if missing:
@@ -179,7 +189,7 @@ class SegmentProfilesConfig(dg.Config):
 def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesConfig, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
-    names, sums, counts = prof.table_to_dense(store.read("utility_profiles", key, "segment_sums"))
+    names, sums, counts = prof.table_to_dense(SEGMENT_SUMS.read(store, key))
     result = prof.segment_profiles(names, sums, counts, window, config.min_registers)
     with store.partition_writer("segment_profiles", key) as writer:
         writer.write(
@@ -195,10 +205,10 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
             "missing_entries": int((result.status == "MISSING").sum()),
         }
     )
-    summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
+    summary = UTILITY_PROFILE_SUMMARY.read(store, key).to_pandas()
     history = (
-        store.read("utility_profiles", key, "history_months").to_pandas()
-        if store.exists("utility_profiles", key, "history_months")
+        PROFILE_HISTORY_MONTHS.read(store, key).to_pandas()
+        if PROFILE_HISTORY_MONTHS.exists(store, key)
         else pd.DataFrame({"month": [], "present": []})
     )
     check = validate_profiles(result, summary, config, history["month"][~history["present"].astype(bool)].tolist())
@@ -271,12 +281,12 @@ def macro_profiles(
 ) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     window = profile_window(key)
-    table = store.read("segment_profiles", key, "segment_profile")
+    table = SEGMENT_PROFILE.read(store, key)
     names, values, counts = prof.table_to_dense(table)
     status = np.array(table["status"].to_pylist()).reshape(counts.shape)
     gas = store.read("core_tables", key, "GasNetworkDailyVolume").to_pandas()
     profiles = prof.SegmentProfiles(names, values, counts, status, pd.DataFrame())
-    summary = store.read("utility_profiles", key, "utility_profile_summary").to_pandas()
+    summary = UTILITY_PROFILE_SUMMARY.read(store, key).to_pandas()
     typical = prof.typical_segment_weights(
         names,
         prof.profile_daily_weights(profiles),

@@ -27,6 +27,7 @@ from bua_assets.billing.true_up import (
     true_up,
     usable_bills,
 )
+from bua_assets.datasets import ACCRUED_REGISTER_DAYS, INVOICE_LINE_ITEMS
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
@@ -181,17 +182,13 @@ def true_up_of(store, key: str, months: int) -> tuple[TrueUp, pd.DataFrame, list
     register_day_parts, line_parts, absent = [], [], []
     for m in earlier:
         # both looked up (and so both recorded as read: tests/test_asset_graph.py), not short-circuited
-        accrued_here = store.exists("unbilled_consumption", m, "register_days")
-        priced_here = store.exists("invoice_line_items", m, "invoice_line_items")
+        accrued_here = ACCRUED_REGISTER_DAYS.exists(store, m)
+        priced_here = INVOICE_LINE_ITEMS.exists(store, m)
         if accrued_here and priced_here:
             stamp = pd.Timestamp(m)
-            register_day_parts.append(
-                store.read("unbilled_consumption", m, "register_days").to_pandas().assign(accrual_month=stamp)
-            )
+            register_day_parts.append(ACCRUED_REGISTER_DAYS.read(store, m).to_pandas().assign(accrual_month=stamp))
             line_parts.append(
-                store.read("invoice_line_items", m, "invoice_line_items", columns=ACCRUAL_LINE_COLUMNS)
-                .to_pandas()
-                .assign(accrual_month=stamp)
+                INVOICE_LINE_ITEMS.read(store, m, columns=ACCRUAL_LINE_COLUMNS).to_pandas().assign(accrual_month=stamp)
             )
         else:
             absent.append(m)  # not accrued here yet, or written before register_days were kept
