@@ -23,6 +23,7 @@ from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, utility_profiles
 from bua_assets.assets.teams import team
 from bua_assets.assets.true_up import accrual_true_up
+from bua_assets.assets.writing import write_month
 from bua_assets.billing.chart import accrual_chart
 from bua_assets.billing.checks import IMPLAUSIBLE_FACTOR, ili_findings
 from bua_assets.billing.degraded import ACCEPT_TAG, Acceptance, MonthQuality, gate, judge_month
@@ -58,12 +59,14 @@ from bua_assets.datasets import (
     ACCRUAL_SUMMARY,
     BUA_ACCOUNT_SUMMARY,
     ERROR_SOURCES,
+    ERRORS,
     ESTIMATE_COVERAGE,
     INTERVAL_FILES,
     INTERVAL_QUARANTINE,
     INVOICE_LINE_ITEM_MONTHLY,
     INVOICE_LINE_ITEMS,
     MAX_DEMAND,
+    PRICING_EXCEPTIONS,
     UNBILLED_CONSUMPTION,
     UNBILLED_MONTHS,
 )
@@ -161,13 +164,12 @@ def invoice_line_items(context: dg.AssetExecutionContext, config: IliExceptionsC
         billed_half_hours(store, key, DEFAULT_HORIZON_MONTHS),
     )
     out, exceptions = invoice.lines, invoice.exceptions
-    with store.partition_writer("invoice_line_items", key) as writer:
-        writer.write("invoice_line_items", pa.Table.from_pandas(out, preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"line_id": "Int64"}), preserve_index=False))
+    written = write_month(
+        store, key, {INVOICE_LINE_ITEMS: out, PRICING_EXCEPTIONS: exceptions.astype({"line_id": "Int64"})}
+    )
     yield dg.MaterializeResult(
         metadata={
-            "rows": len(out),
-            "path": store.uri("invoice_line_items", key, "invoice_line_items"),
+            **written,
             "accounts": int(out["account_id"].nunique()),
             "net_amount": round_cents(float(out["net_amount"].sum())),
             "discount_net_propensity": round_cents(float(out["discount_net_propensity"].sum())),
@@ -231,12 +233,9 @@ def _attributes(store, key) -> tuple[pd.DataFrame, pd.DataFrame]:
 def invoice_line_item_monthly(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     store, key = lake.lake(), context.partition_key
     monthly = line_item_monthly(INVOICE_LINE_ITEMS.read(store, key).to_pandas())
-    with store.partition_writer("invoice_line_item_monthly", key) as writer:
-        writer.write("invoice_line_item_monthly", pa.Table.from_pandas(monthly, preserve_index=False))
     return dg.MaterializeResult(
         metadata={
-            "rows": len(monthly),
-            "path": store.uri("invoice_line_item_monthly", key, "invoice_line_item_monthly"),
+            **write_month(store, key, {INVOICE_LINE_ITEM_MONTHLY: monthly}),
             "net_amount": round_cents(float(monthly["net_amount"].sum())),
         }
     )
@@ -282,12 +281,9 @@ def bua_account_summary(context: dg.AssetExecutionContext, lake: LakeResource) -
         store.read("core_tables", key, "InvoiceLineItem", columns=["invoice_id", "account_id", "period_end"]),
         *AccrualMonth.from_key(key).span,
     )
-    with store.partition_writer("bua_account_summary", key) as writer:
-        writer.write("bua_account_summary", pa.Table.from_pandas(summary, preserve_index=False))
     return dg.MaterializeResult(
         metadata={
-            "rows": len(summary),
-            "path": store.uri("bua_account_summary", key, "bua_account_summary"),
+            **write_month(store, key, {BUA_ACCOUNT_SUMMARY: summary}),
             "accounts_with_exceptions": int(summary["has_exceptions"].sum()),
             "accounts_fully_billed": int((summary["bill_status"] == "BILLED").sum()),
             "net_amount": round_cents(float(summary["net_amount"].sum())),
@@ -468,13 +464,11 @@ def errors(
     ]
     parts.append(failed_checks(context.instance, key))
     table = errors_table(parts)
-    with store.partition_writer("errors", key) as writer:
-        writer.write("errors", pa.Table.from_pandas(table, preserve_index=False))
+    written = write_month(store, key, {ERRORS: table})
     counts = table.groupby(["source", "code"]).size()
     return dg.MaterializeResult(
         metadata={
-            "rows": len(table),
-            "path": store.uri("errors", key, "errors"),
+            **written,
             "by_source_and_code": dg.MetadataValue.json({f"{s}:{c}": int(n) for (s, c), n in counts.items()}),
         }
     )

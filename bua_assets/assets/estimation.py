@@ -23,7 +23,20 @@ from bua_assets.assets.lake_reads import (
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, utility_profiles
 from bua_assets.assets.teams import team
-from bua_assets.datasets import ESTIMATED_READS, INTERVAL_READS, READ_INTERVALS, UNBILLED_MONTHS
+from bua_assets.assets.writing import write_month
+from bua_assets.datasets import (
+    ACCRUED_REGISTER_DAYS,
+    BASIC_READ_EXCEPTIONS,
+    BASIC_READS,
+    CONSUMPTION_EXCEPTIONS,
+    ESTIMATED_READS,
+    INTERVAL_READS,
+    MAX_DEMAND,
+    READ_INTERVALS,
+    UNBILLED_CONSUMPTION,
+    UNBILLED_MONTHS,
+    WINDOW_EXCEPTIONS,
+)
 from bua_assets.estimation.basic_estimates import estimated_month_end_reads
 from bua_assets.estimation.estimate_files import estimate_files, estimated_reads
 from bua_assets.estimation.intervals import READ_COLUMNS
@@ -79,9 +92,7 @@ def unbilled_window(
         horizon_months=config.horizon_months,
         future_horizon_days=config.future_horizon_days,
     )
-    with store.partition_writer("unbilled_window", key) as writer:
-        writer.write("unbilled_months", window.months)
-        writer.write("exceptions", window.exceptions)
+    written = write_month(store, key, {UNBILLED_MONTHS: window.months, WINDOW_EXCEPTIONS: window.exceptions})
     months = window.months
     status = {
         r["bill_status"]: r["account_id_count_distinct"]
@@ -89,8 +100,7 @@ def unbilled_window(
     }
     return dg.MaterializeResult(
         metadata={
-            "rows": months.num_rows,
-            "path": store.uri("unbilled_window", key, "unbilled_months"),
+            **written,
             "accounts": len(pc.unique(months["account_id"])),
             "unbilled_days": int(pc.sum(months["unbilled_days"]).as_py() or 0),
             "accounts_not_due": status.get("NOT_DUE", 0),
@@ -119,15 +129,12 @@ def basic_reads(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
         AccrualMonth.from_key(key).end,
         store.read("core_tables", key, "GasHeatingValue").to_pandas(),
     )
-    with store.partition_writer("basic_reads", key) as writer:
-        writer.write("basic_reads", pa.Table.from_pandas(reads, preserve_index=False))
-        writer.write(
-            "exceptions", pa.Table.from_pandas(exceptions.astype({"register_id": "int64"}), preserve_index=False)
-        )
+    written = write_month(
+        store, key, {BASIC_READS: reads, BASIC_READ_EXCEPTIONS: exceptions.astype({"register_id": "int64"})}
+    )
     return dg.MaterializeResult(
         metadata={
-            "rows": len(reads),
-            "path": store.uri("basic_reads", key, "basic_reads"),
+            **written,
             "rolled_over": int(reads["rolled_over"].sum()),
             "estimated_kwh": float(reads.loc[reads["uom"] == "KWH", "estimate"].sum()),
             "estimated_mj": float(np.nansum(reads["estimate_mj"])),
@@ -258,17 +265,21 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         actual_batches,
         progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0),
     )
-    with store.partition_writer("unbilled_consumption", key) as writer:
-        writer.write("unbilled_consumption", pa.Table.from_pandas(out, preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exc.astype({"register_id": "Int64"}), preserve_index=False))
-        writer.write("max_demand", pa.Table.from_pandas(max_demand, preserve_index=False))
-        # every accrued register-day and how it was quantified: what accrual_true_up compares with later bills
-        writer.write("register_days", pa.Table.from_pandas(register_days, preserve_index=False))
+    written = write_month(
+        store,
+        key,
+        {
+            UNBILLED_CONSUMPTION: out,
+            CONSUMPTION_EXCEPTIONS: exc.astype({"register_id": "Int64"}),
+            MAX_DEMAND: max_demand,
+            # every accrued register-day and how it was quantified: what accrual_true_up compares with later bills
+            ACCRUED_REGISTER_DAYS: register_days,
+        },
+    )
     by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
     return dg.MaterializeResult(
         metadata={
-            "rows": len(out),
-            "path": store.uri("unbilled_consumption", key, "unbilled_consumption"),
+            **written,
             "accounts": int(out["account_id"].nunique()),
             "quantity_by_fuel": dg.MetadataValue.json({f"{f} ({u})": float(q) for (f, u), q in by_fuel.items()}),
             "estimated_share": float(

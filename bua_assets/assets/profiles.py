@@ -25,9 +25,13 @@ from bua_assets.assets.lake_reads import (
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.teams import team
+from bua_assets.assets.writing import write_month
 from bua_assets.datasets import (
+    MICRO_SCALAR_EXCEPTIONS,
+    MICRO_SCALARS,
     MONTH_SEGMENT_SUMS,
     PROFILE_HISTORY_MONTHS,
+    READ_INTERVALS,
     REGISTER_STATS,
     REGISTER_TOTALS,
     SEGMENT_PROFILE,
@@ -341,17 +345,19 @@ def micro_scalars(
         config.basic_reference_days,
     )
     scalars, exceptions = result.scalars, result.exceptions
-    with store.partition_writer("micro_scalars", key) as writer:
-        writer.write("micro_scalars", pa.Table.from_pandas(scalars, preserve_index=False))
-        writer.write("read_intervals", pa.Table.from_pandas(result.read_intervals, preserve_index=False))
-        writer.write(
-            "exceptions", pa.Table.from_pandas(exceptions.astype({"date": "datetime64[s]"}), preserve_index=False)
-        )
+    written = write_month(
+        store,
+        key,
+        {
+            MICRO_SCALARS: scalars,
+            READ_INTERVALS: result.read_intervals,
+            MICRO_SCALAR_EXCEPTIONS: exceptions.astype({"date": "datetime64[s]"}),
+        },
+    )
     methods = scalars["method"].value_counts().to_dict()
     return dg.MaterializeResult(
         metadata={
-            "rows": len(scalars),
-            "path": store.uri("micro_scalars", key, "micro_scalars"),
+            **written,
             "own_history": int(methods.get("own_history", 0)),
             "segment_average": int(methods.get("segment_average", 0)),
             "premise_prior": int(methods.get("premise_prior", 0)),
