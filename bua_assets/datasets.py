@@ -103,6 +103,8 @@ INVOICE_LINE_ITEMS = Dataset("invoice_line_items", "invoice_line_items", Kind.OU
 PRICING_EXCEPTIONS = Dataset("invoice_line_items", "exceptions", Kind.EXCEPTIONS, in_errors=True, flags_accounts=True)
 
 ACCRUAL_TRUE_UP = Dataset("accrual_true_up", "accrual_true_up", Kind.OUTPUT)
+TRUE_UP_BY_MONTH = Dataset("accrual_true_up", "months", Kind.OUTPUT)
+TRUE_UP_MISSES = Dataset("accrual_true_up", "misses", Kind.OUTPUT)
 TRUE_UP_EXCEPTIONS = Dataset("accrual_true_up", "exceptions", Kind.EXCEPTIONS, in_errors=True)
 
 INVOICE_LINE_ITEM_MONTHLY = Dataset("invoice_line_item_monthly", "invoice_line_item_monthly", Kind.OUTPUT)

@@ -338,9 +338,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
         ACCRUAL_SUMMARY.read(store, previous_key).to_pandas() if ACCRUAL_SUMMARY.exists(store, previous_key) else None
     )
     png = accrual_chart(summary, previous, key)
-    with store.partition_writer("accrual_summary", key) as writer:
-        writer.write("accrual_summary", pa.Table.from_pandas(summary, preserve_index=False))
-        writer.write_file("accrual_summary.png", png)
+    written = write_month(store, key, {ACCRUAL_SUMMARY: summary}, files={"accrual_summary.png": png})
     by_cell = state_fuel_totals(lines, attributes, sites)
     glance = month_at_a_glance(summary, previous)
     yield dg.MaterializeResult(
@@ -357,8 +355,7 @@ def accrual_summary(context: dg.AssetExecutionContext, lake: LakeResource):
                 f"![accrual by state x fuel x month](data:image/png;base64,"
                 f"{base64.b64encode(png).decode()})"
             ),
-            "rows": len(summary),
-            "path": store.uri("accrual_summary", key, "accrual_summary"),
+            **written,
             "net_amount": round_cents(float(summary["net_amount"].sum())),
             "net_amount_less_discount": round_cents(float(summary["net_amount_less_discount"].sum())),
             "by_state_fuel": table_metadata(

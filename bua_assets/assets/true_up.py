@@ -14,6 +14,7 @@ from bua_assets.assets.lake_reads import macro_of, micro_scalars_of, read_core_f
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, utility_profiles
 from bua_assets.assets.teams import team
+from bua_assets.assets.writing import write_month
 from bua_assets.billing.outputs import site_attributes
 from bua_assets.billing.true_up import (
     TrueUp,
@@ -27,7 +28,14 @@ from bua_assets.billing.true_up import (
     true_up,
     usable_bills,
 )
-from bua_assets.datasets import ACCRUED_REGISTER_DAYS, INVOICE_LINE_ITEMS
+from bua_assets.datasets import (
+    ACCRUAL_TRUE_UP,
+    ACCRUED_REGISTER_DAYS,
+    INVOICE_LINE_ITEMS,
+    TRUE_UP_BY_MONTH,
+    TRUE_UP_EXCEPTIONS,
+    TRUE_UP_MISSES,
+)
 from bua_assets.estimation.micro_scalars import base_share
 from bua_assets.estimation.scalars import register_weights
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS
@@ -100,12 +108,17 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
     accrued = result.days
     png = bias_chart(result.months, key)
     cells, months_table, misses = result.cells, result.months, result.misses
-    with store.partition_writer("accrual_true_up", key) as writer:
-        writer.write("accrual_true_up", pa.Table.from_pandas(dated(cells), preserve_index=False))
-        writer.write("months", pa.Table.from_pandas(dated(months_table), preserve_index=False))
-        writer.write("misses", pa.Table.from_pandas(dated(misses), preserve_index=False))
-        writer.write("exceptions", pa.Table.from_pandas(exceptions.astype({"charge": str}), preserve_index=False))
-        writer.write_file("accrual_true_up.png", png)
+    written = write_month(
+        store,
+        key,
+        {
+            ACCRUAL_TRUE_UP: dated(cells),
+            TRUE_UP_BY_MONTH: dated(months_table),
+            TRUE_UP_MISSES: dated(misses),
+            TRUE_UP_EXCEPTIONS: exceptions.astype({"charge": str}),
+        },
+        files={"accrual_true_up.png": png},
+    )
     flagged = flagged_cells(cells, config.bias_threshold_pct, config.min_days)
     figures = {
         "accrued_days": "int",
@@ -146,7 +159,7 @@ def accrual_true_up(context: dg.AssetExecutionContext, config: AccrualTrueUpConf
             "rows": len(cells),  # the cells table, as every asset reports its main dataset's rows
             "days_trued_up": int(cells["days_trued_up"].sum()),
             "bills_set_aside": len(exceptions),
-            "path": store.uri("accrual_true_up", key, "accrual_true_up"),
+            **written,
             "chart_path": f"{store.uri('accrual_true_up', key)}/accrual_true_up.png",
         }
     )
