@@ -16,6 +16,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from bua_assets.datasets import ACCRUAL_SUMMARY, BUA_ACCOUNT_SUMMARY
 from bua_assets.months import AccrualMonth
 
 
@@ -277,7 +278,7 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
 
     for key in keys:
         month = AccrualMonth.from_key(key)
-        if lake.exists("accrual_summary", key, "accrual_summary") and not args.rerun:
+        if ACCRUAL_SUMMARY.exists(lake, key) and not args.rerun:
             _log(f"{month}: already in the lake ({lake.uri('accrual_summary', key)}), not re-run")
             continue
         event_log = _event_log_file(Path(os.environ["BUA_HOME"]), "period", key)
@@ -322,8 +323,8 @@ def cmd_period(args) -> int:
             return 1
     months = {
         k: (
-            lake.read("accrual_summary", k, "accrual_summary").to_pandas(),
-            lake.read("bua_account_summary", k, "bua_account_summary").to_pandas(),
+            ACCRUAL_SUMMARY.read(lake, k).to_pandas(),
+            BUA_ACCOUNT_SUMMARY.read(lake, k).to_pandas(),
         )
         for k in keys
     }

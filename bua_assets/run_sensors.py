@@ -15,6 +15,7 @@ from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.teams import team
 from bua_assets.billing.glance import read_month_at_a_glance
 from bua_assets.billing.rehearsal import parse_created
+from bua_assets.datasets import ACCRUAL_SUMMARY
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 from bua_assets.ops.runs import (
@@ -115,12 +116,10 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     glance = read_month_at_a_glance(lake, key)
     totals = None
     if glance is not None:
-        current = lake.read("accrual_summary", key, "accrual_summary").to_pandas()
+        current = ACCRUAL_SUMMARY.read(lake, key).to_pandas()
         previous_key = AccrualMonth.from_key(key).previous.key
         previous = (
-            lake.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
-            if lake.exists("accrual_summary", previous_key, "accrual_summary")
-            else None
+            ACCRUAL_SUMMARY.read(lake, previous_key).to_pandas() if ACCRUAL_SUMMARY.exists(lake, previous_key) else None
         )
         totals = totals_against_previous(current, previous)
     return RunFacts(

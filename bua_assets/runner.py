@@ -14,6 +14,7 @@ from bua_assets.assets.core import core_tables
 from bua_assets.assets.lake_reads import HISTORY_MONTHS
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import interval_statistics
+from bua_assets.datasets import REGISTER_STATS
 from bua_assets.months import AccrualMonth
 
 
@@ -39,7 +40,7 @@ def backfill_interval_history(
     lake = resources["lake"].lake()
     done = []
     for key in history_partitions(partition):
-        if not refresh and lake.exists("interval_statistics", key, "register_stats"):
+        if not refresh and REGISTER_STATS.exists(lake, key):
             continue
         if not resources["meter_data"].month_entries(AccrualMonth.from_key(key).label):
             continue

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from bua_assets.billing.money import round_cents
+from bua_assets.datasets import ACCRUAL_SUMMARY
 from bua_assets.months import AccrualMonth
 
 if TYPE_CHECKING:
@@ -50,15 +51,13 @@ def month_at_a_glance(current: pd.DataFrame, previous: pd.DataFrame | None) -> p
 
 def read_month_at_a_glance(lake: Lake, key: str) -> pd.DataFrame | None:
     """The glance for a month already in the lake (None before its accrual_summary exists)."""
-    if not lake.exists("accrual_summary", key, "accrual_summary"):
+    if not ACCRUAL_SUMMARY.exists(lake, key):
         return None
     previous_key = AccrualMonth.from_key(key).previous.key
     previous = (
-        lake.read("accrual_summary", previous_key, "accrual_summary").to_pandas()
-        if lake.exists("accrual_summary", previous_key, "accrual_summary")
-        else None
+        ACCRUAL_SUMMARY.read(lake, previous_key).to_pandas() if ACCRUAL_SUMMARY.exists(lake, previous_key) else None
     )
-    return month_at_a_glance(lake.read("accrual_summary", key, "accrual_summary").to_pandas(), previous)
+    return month_at_a_glance(ACCRUAL_SUMMARY.read(lake, key).to_pandas(), previous)
 
 
 def money(value: float) -> str:
