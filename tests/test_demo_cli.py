@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
+from bua_assets.lake import Lake
 
 
 def test_demo_is_quiet_and_ends_with_the_month_at_a_glance(tmp_path):
@@ -40,7 +40,7 @@ def test_demo_is_quiet_and_ends_with_the_month_at_a_glance(tmp_path):
     table = out[out.index("\nAccrual (ex-GST") :].strip().splitlines()
     assert table[0].startswith(f"Accrual (ex-GST, less expected discounts) {partition[:7]} against ")
     total = table[-1].split()
-    accrual = pq.read_table(home / "lake" / "accrual_summary" / partition / "accrual_summary.parquet")
+    accrual = Lake(str(home / "lake")).read("accrual_summary", partition, "accrual_summary")
     expected = round(sum(accrual.column("net_amount_less_discount").to_pylist()), 2)
     assert total[0] == "Total" and total[1] == f"{expected:,.2f}"
     assert summary["accrual"][-1]["state"] == "Total" and summary["accrual"][-1]["accrual"] == expected
