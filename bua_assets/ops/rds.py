@@ -198,35 +198,46 @@ def _aware(t: datetime | None) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+# (kind, paginator, its arguments, list key, identifier key, ARN key, creation time key)
+_LISTINGS: tuple[tuple[str, str, dict[str, str], str, str, str, str], ...] = (
+    (
+        "instance",
+        "describe_db_instances",
+        {},
+        "DBInstances",
+        "DBInstanceIdentifier",
+        "DBInstanceArn",
+        "InstanceCreateTime",
+    ),
+    (
+        "copy",
+        "describe_db_snapshots",
+        {"SnapshotType": "manual"},
+        "DBSnapshots",
+        "DBSnapshotIdentifier",
+        "DBSnapshotArn",
+        "SnapshotCreateTime",
+    ),
+)
+
+
 def managed(rds, month_label: str | None = None) -> list[Managed]:
     """Every bua-managed instance and copy (of one month, YYYY-MM, when given), instances first."""
     out = []
-    for page in rds.get_paginator("describe_db_instances").paginate():
-        for i in page["DBInstances"]:
-            if i["DBInstanceIdentifier"].startswith(PREFIX):
-                tags = _tags(rds, i, "DBInstanceArn")
+    for kind, paginator, arguments, listed, identifier, arn, created in _LISTINGS:
+        for page in rds.get_paginator(paginator).paginate(**arguments):
+            for item in page[listed]:
+                if not item[identifier].startswith(PREFIX):
+                    continue
+                tags = _tags(rds, item, arn)
                 if tags.get(MANAGED) == "true":
                     out.append(
                         Managed(
-                            "instance",
-                            i["DBInstanceIdentifier"],
+                            kind,
+                            item[identifier],
                             tags.get(MONTH, ""),
                             tags.get(SNAPSHOT, ""),
-                            _aware(i.get("InstanceCreateTime")),
-                        )
-                    )
-    for page in rds.get_paginator("describe_db_snapshots").paginate(SnapshotType="manual"):
-        for s in page["DBSnapshots"]:
-            if s["DBSnapshotIdentifier"].startswith(PREFIX):
-                tags = _tags(rds, s, "DBSnapshotArn")
-                if tags.get(MANAGED) == "true":
-                    out.append(
-                        Managed(
-                            "copy",
-                            s["DBSnapshotIdentifier"],
-                            tags.get(MONTH, ""),
-                            tags.get(SNAPSHOT, ""),
-                            _aware(s.get("SnapshotCreateTime")),
+                            _aware(item.get(created)),
                         )
                     )
     return [m for m in out if month_label is None or m.month == month_label]
