@@ -14,6 +14,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+from bua_assets.estimation.registers import CORE_INPUTS
 from bua_assets.lake import Lake
 from bua_assets.nem12.ingest import FILES_SCHEMA, QUARANTINE_SCHEMA
 
@@ -59,6 +60,9 @@ INTERVAL_READS = Dataset("interval_reads", "interval_reads", Kind.OUTPUT)
 INTERVAL_QUARANTINE = Dataset("interval_reads", "quarantine", Kind.QUARANTINE, QUARANTINE_SCHEMA, in_errors=True)
 INTERVAL_FILES = Dataset("interval_reads", "files", schema=FILES_SCHEMA)  # the ingest file log
 REGISTER_PEAKS = Dataset("interval_reads", "register_peaks")
+
+# CORE's register tables, extracted alone by meter_registers: what interval data is matched to.
+METER_REGISTER_TABLES = {table: Dataset("meter_registers", table) for table in CORE_INPUTS.values()}
 
 REGISTER_DAYS = Dataset("interval_statistics", "register_days")
 REGISTER_STATS = Dataset("interval_statistics", "register_stats")
@@ -112,7 +116,10 @@ BUA_ACCOUNT_SUMMARY = Dataset("bua_account_summary", "bua_account_summary", Kind
 ACCRUAL_SUMMARY = Dataset("accrual_summary", "accrual_summary", Kind.OUTPUT)
 ERRORS = Dataset("errors", "errors", Kind.OUTPUT)
 
-DATASETS: tuple[Dataset, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Dataset))
+DATASETS: tuple[Dataset, ...] = (
+    *(v for v in dict(globals()).values() if isinstance(v, Dataset)),
+    *METER_REGISTER_TABLES.values(),
+)
 
 # What the errors asset collects, in graph order.
 ERROR_SOURCES: tuple[Dataset, ...] = tuple(d for d in DATASETS if d.in_errors)

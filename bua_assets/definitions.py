@@ -15,7 +15,7 @@ from bua_assets.assets.billing import (
     invoice_line_item_monthly,
     invoice_line_items,
 )
-from bua_assets.assets.core import core_snapshot, core_tables
+from bua_assets.assets.core import core_snapshot, core_tables, meter_registers
 from bua_assets.assets.estimation import basic_reads, nem12_estimates, unbilled_consumption, unbilled_window
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import (
@@ -62,6 +62,7 @@ from bua_assets.snapshot_watch_sensor import month_end_snapshot_watch
 ALL_ASSETS = [
     core_snapshot,
     core_tables,
+    meter_registers,
     interval_reads,
     interval_statistics,
     unbilled_window,

@@ -101,3 +101,16 @@ def true_up_months(env: dict | None = None) -> int:
             f"BUA_TRUE_UP_MONTHS must be a whole number of months from 1 to {MAX_TRUE_UP_MONTHS} (got {text!r})"
         )
     return int(text)
+
+
+# --- issue 28: history months side by side ---------------------------------------------------------
+def history_workers(env: Mapping[str, str] | None = None) -> int:
+    """How many history months the CLI, the demo and the benchmarks backfill at once, each in its own
+    process (BUA_HISTORY_WORKERS; by default one per CPU this process may use). On Kubernetes a
+    backfill runs each month as its own run pod instead, as many at once as the run queue allows."""
+    text = (os.environ if env is None else env).get("BUA_HISTORY_WORKERS", "").strip()
+    if not text:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"BUA_HISTORY_WORKERS must be a whole number of processes, 1 or more (got {text!r})")
+    return int(text)

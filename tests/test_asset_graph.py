@@ -24,6 +24,10 @@ from bua_assets.runner import backfill_interval_history
 # Declared deps that are not lake reads (or not in every month), and why.
 ORDERING_DEPS = {
     ("core_tables", "core_snapshot"): "core_snapshot restores (or opens) the month's CORE that core_tables extracts",
+    (
+        "meter_registers",
+        "core_snapshot",
+    ): "core_snapshot restores (or opens) the month's CORE that meter_registers extracts",
     ("errors", "accrual_summary"): "errors lists failed checks from the instance; reconciliation is the last of them",
     ("errors", "accrual_true_up"): "errors lists failed checks from the instance; true_up_bias among them",
     # Read for the days of bills issued since an earlier accrual in the lake, which this one-month
@@ -122,11 +126,12 @@ def recorded(recorded_log) -> set[Read]:
 def test_every_read_is_declared_with_its_partitions(recorded):
     graph = defs.resolve_asset_graph()
     readers = {reader for reader, *_ in recorded}
-    # Every asset that reads the lake was seen reading it (core_snapshot reads none; core_tables its
-    # own tables for the consistency check; interval_reads last month's file log for the deliveries check).
-    assert readers == {a.key.to_user_string() for a in ALL_ASSETS} - {"core_snapshot"}
+    # Every asset that reads the lake was seen reading it (core_snapshot and meter_registers read
+    # none; core_tables its own tables for the consistency check; interval_reads last month's file
+    # log for the deliveries check).
+    assert readers == {a.key.to_user_string() for a in ALL_ASSETS} - {"core_snapshot", "meter_registers"}
     assert undeclared_reads(recorded, declared_upstream(graph)) == []
-    assert unread_deps(recorded, graph, readers | {"core_tables"}) == []
+    assert unread_deps(recorded, graph, readers | {"core_tables", "meter_registers"}) == []
     # The windows are read as declared: 12 months of statistics for the profiles, the horizon's
     # interval data for the consumption, the previous month's accrual for the chart.
     stats_months = {p for r, _, a, p in recorded if r == "utility_profiles" and a == "interval_statistics"}

@@ -15,6 +15,7 @@ from bua_assets.core.consistency import (
 from bua_assets.core.consistency import summary as consistency_summary
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.extract import extract_core
+from bua_assets.datasets import METER_REGISTER_TABLES
 from bua_assets.months import AccrualMonth
 from bua_assets.ops.anonymise import CORE_COLUMNS, AnonymisingWriter
 from bua_assets.ops.rds import SOURCE_RELEASE, UNKNOWN_RELEASE
@@ -195,6 +196,43 @@ def core_tables(
     checks = [drift_check(result.drift), consistency_check(findings)]
     yield from checks
     stop_on_blocking_failures("core_tables", checks)
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    deps=[core_snapshot],
+    kinds={"parquet"},
+    **team("core"),
+    description="The CORE tables that say which register a NEM12 file's data belongs to and its profile segment "
+    "(Utility, Meter, MeterRegister and their details, as of the month's run date): all a history month needs "
+    "from CORE, so the go-live backfill of the profile window does not extract the whole of CORE for each month. "
+    "Fails on a value that cannot be read or a blocking schema drift in these tables (core_tables' "
+    "schema_drift check reports the month's drift in full).",
+)
+def meter_registers(
+    context: dg.AssetExecutionContext,
+    core_db: CoreDatabaseResource,
+    rds: RdsCoreResource,
+    lake: LakeResource,
+    anonymise: AnonymiseResource,
+) -> dg.MaterializeResult:
+    store, key = lake.lake(), context.partition_key
+    db = core_database(core_db, rds, key, run_snapshot(context) if rds.enabled else "")
+    anonymiser = anonymise.anonymiser()
+    with store.partition_writer("meter_registers", key) as writer:
+        target = AnonymisingWriter(writer, anonymiser, CORE_COLUMNS) if anonymiser else writer
+        result = extract_core(db, target, AccrualMonth.from_key(key).run_date, only=set(METER_REGISTER_TABLES))
+        problems = [str(e) for e in result.value_errors] + [str(f) for f in result.drift if f.blocking]
+        if problems:
+            raise dg.Failure(description="CORE's register tables cannot be read: " + "; ".join(problems))
+    return dg.MaterializeResult(
+        metadata={
+            "rows": sum(result.rows.values()),
+            "path": store.uri("meter_registers", key),
+            "rows_by_table": dg.MetadataValue.json(result.rows),
+            "anonymised": anonymiser is not None,
+        }
+    )
 
 
 def drift_check(drift: list[schema.DriftFinding]) -> dg.AssetCheckResult:

@@ -15,13 +15,14 @@ from bua_assets.datasets import (
     DAILY_BEFORE_WINDOW,
     DAILY_SHAPE,
     INTRADAY_SHAPE,
+    METER_REGISTER_TABLES,
     MICRO_SCALARS,
     REGISTER_DAYS,
     REGISTERS,
 )
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.intervals import READ_COLUMNS
-from bua_assets.estimation.registers import CORE_INPUTS, profiled_registers
+from bua_assets.estimation.registers import profiled_registers
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 from bua_assets.settings import profile_history_months
@@ -68,8 +69,9 @@ def micro_scalars_of(store: Lake, key: str) -> pd.DataFrame:
 
 
 def registers_for(store: Lake, key: str, window: prof.Window) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
-    """registers.profiled_registers of the month's CORE over ``window``."""
-    return profiled_registers(read_core(store, key, *CORE_INPUTS.values()), window.start, window.end)
+    """registers.profiled_registers of the month's CORE register tables (meter_registers) over ``window``."""
+    core = {table: dataset.read(store, key) for table, dataset in METER_REGISTER_TABLES.items()}
+    return profiled_registers(core, window.start, window.end)
 
 
 def basic_reads_of(store: Lake, key: str) -> pd.DataFrame:

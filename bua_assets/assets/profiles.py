@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bua_assets.assets.blocking import stop_on_blocking_failures
-from bua_assets.assets.core import core_tables
+from bua_assets.assets.core import core_tables, meter_registers
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.lake_reads import (
     HISTORY_MONTHS,
@@ -55,7 +55,7 @@ statistics_history = dg.AssetDep("interval_statistics", partition_mapping=months
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[interval_reads, core_tables],
+    deps=[interval_reads, meter_registers],
     kinds={"parquet", "numpy"},
     **team("profiles"),
     op_tags=HEAVY,
@@ -104,7 +104,7 @@ def _interval_statistics(context: dg.AssetExecutionContext, lake: LakeResource) 
 
 @dg.asset(
     partitions_def=monthly_partitions,
-    deps=[core_tables, statistics_history],
+    deps=[meter_registers, statistics_history],
     kinds={"parquet", "numpy"},
     **team("profiles"),
     description="Per interval register over the 12 months to month end, combined from the months' "
@@ -130,7 +130,7 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     if missing:
         context.log.warning(
             f"interval_statistics missing for {len(missing)} of {len(months)} history months: "
-            f"{missing}; materialise interval_reads and interval_statistics for them (a backfill) "
+            f"{missing}; materialise meter_registers, interval_reads and interval_statistics for them (a backfill) "
             "for full profiles"
         )
     history = combination.finish()
@@ -231,7 +231,7 @@ def validate_profiles(
     history_note = (
         f"profile history missing for {len(missing_history)} months "
         f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
-        "materialise interval_reads and interval_statistics for those months (a backfill), then "
+        "materialise meter_registers, interval_reads and interval_statistics for those months (a backfill), then "
         'redo this month from utility_profiles (Lineage filter key:"utility_profiles"+ -> '
         "Materialize all), not Re-execute From failure: utility_profiles was built without them; "
         if missing_history

@@ -1,0 +1,113 @@
+"""The go-live history backfill (bua_assets.runner): a history month extracts only CORE's register
+tables, months run side by side in worker processes on the caller's instance, and the lake they
+leave is the one a month-at-a-time backfill leaves. A failing month is named, the others finish."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+from support import PARTITION, month_resources
+
+from bua_assets.datasets import INTERVAL_READS, REGISTER_STATS
+from bua_assets.estimation.registers import CORE_INPUTS
+from bua_assets.lake import Lake
+from bua_assets.months import AccrualMonth
+from bua_assets.resources import MeterDataResource
+from bua_assets.runner import HISTORY_ASSETS, backfill_interval_history, history_partitions
+
+HISTORY_ASSET_NAMES = [a.key.to_user_string() for a, _ in HISTORY_ASSETS]
+
+
+def lake_contents(lake: Path, months: list[str]) -> dict[tuple[str, str, str], pa.Table]:
+    store = Lake(str(lake))
+    return {
+        (asset, month, dataset): store.read(asset, month, dataset)
+        for asset in store.assets()
+        for month in months
+        for dataset in store.datasets(asset, month)
+    }
+
+
+def test_parallel_backfill_equals_one_month_at_a_time(retailer, tmp_path):
+    folder, _ = retailer
+    months = history_partitions(PARTITION)
+    lakes = {}
+    for workers in (1, 2):
+        lakes[workers] = tmp_path / f"lake-{workers}"
+        lines: list[str] = []
+        with dg.instance_for_test() as instance:
+            done = backfill_interval_history(
+                PARTITION, instance, month_resources(folder, lakes[workers]), workers=workers, progress=lines.append
+            )
+            runs = instance.get_runs()
+            materialised = {
+                name: instance.get_materialized_partitions(dg.AssetKey(name))
+                for name in [*HISTORY_ASSET_NAMES, "core_tables"]
+            }
+        assert done == months  # every history month of the generated retailer, oldest first
+        # two runs per month (its ingest, then its statistics), of the three history assets only
+        # (not the whole of CORE), one progress line each
+        assert sorted(line.rsplit(" in ", 1)[0] for line in lines) == sorted(
+            f"interval history {m}: {names}"
+            for m in months
+            for names in ("meter_registers, interval_reads", "interval_statistics")
+        )
+        assert len(runs) == 2 * len(months)
+        assert materialised == {**{name: set(months) for name in HISTORY_ASSET_NAMES}, "core_tables": set()}
+    sequential, parallel = lake_contents(lakes[1], months), lake_contents(lakes[2], months)
+    assert sequential.keys() == parallel.keys()
+    assert {asset for asset, _, _ in sequential} == set(HISTORY_ASSET_NAMES)
+    assert {d for a, _, d in sequential if a == "meter_registers"} == {*CORE_INPUTS.values(), "_observed_schema"}
+    for key, table in sequential.items():
+        assert table.equals(parallel[key]), key
+
+
+class MeterDataFailingIn(MeterDataResource):
+    """The meter data, unreadable for one month (its store unreachable when the step lists it)."""
+
+    failing_month: str
+
+    def month_entries(self, month: str):
+        try:
+            dg.AssetExecutionContext.get()
+        except dg.DagsterInvariantViolationError:
+            return super().month_entries(month)  # the runner asking which months have data
+        if month == self.failing_month:
+            raise OSError(f"meter data store unreachable for {month}")
+        return super().month_entries(month)
+
+
+def test_a_failed_month_stops_the_ingest_chain_and_a_rerun_picks_up_what_is_missing(retailer, tmp_path):
+    folder, _ = retailer
+    months = history_partitions(PARTITION)
+    broken = months[3]
+    resources = month_resources(folder, tmp_path / "lake")
+    failing = resources | {
+        "meter_data": MeterDataFailingIn(
+            location=resources["meter_data"].location, failing_month=AccrualMonth.from_key(broken).label
+        )
+    }
+    later = ", ".join(str(AccrualMonth.from_key(m)) for m in months[3:])
+    with dg.instance_for_test() as instance:
+        with pytest.raises(RuntimeError) as failed:
+            backfill_interval_history(PARTITION, instance, failing, workers=2)
+        # the months before are done; no month's ingest starts after the failed one (each judges
+        # its peaks against the month before's)
+        assert re.fullmatch(
+            rf"history month {AccrualMonth.from_key(broken)} \(run [0-9a-f-]+\) failed; not run: {re.escape(later)}",
+            str(failed.value),
+        ), failed.value
+        store = Lake(str(tmp_path / "lake"))
+        assert [m for m in months if REGISTER_STATS.exists(store, m)] == months[:3]
+        assert [m for m in months if INTERVAL_READS.exists(store, m)] == months[:3]
+        # in the failed month's run meter_registers (a step of its own) succeeded, interval_reads did not
+        assert [m for m in months if store.exists("meter_registers", m, "Utility")] == months[:4]
+        lines: list[str] = []
+        assert backfill_interval_history(PARTITION, instance, resources, workers=2, progress=lines.append) == months[3:]
+    # the re-run redoes only what is missing: the broken month's registers were kept
+    assert f"interval history {broken}: interval_reads in " in "\n".join(lines)
+    assert all(line.startswith("interval history ") and " in " in line for line in lines)
