@@ -85,13 +85,22 @@ def day_type(dates: np.ndarray) -> np.ndarray:
 def group_sum(keys: np.ndarray, matrix: np.ndarray, groups: int) -> np.ndarray:
     """Sum the rows of ``matrix`` by integer key into (groups, columns), without a Python loop."""
     out = np.zeros((groups,) + matrix.shape[1:], dtype=np.float64)
+    add_by_key(keys, (out, matrix))
+    return out
+
+
+def add_by_key(keys: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> None:
+    """For each (into, matrix): add the rows of ``matrix`` into the rows of ``into`` their keys
+    name, in place, sorting the keys once for every pair. An accumulator over many batches is
+    touched only where a batch has keys (no full-size temporary per batch)."""
     if len(keys) == 0:
-        return out
+        return
     order = np.argsort(keys, kind="stable")
     k = keys[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    out[k[starts]] = np.add.reduceat(matrix[order], starts, axis=0)
-    return out
+    present = k[starts]  # unique, so the in-place add below is not buffered over repeats
+    for into, matrix in pairs:
+        into[present] += np.add.reduceat(matrix[order], starts, axis=0)
 
 
 def tou_masks(windows: list[tuple[str, str, str, str]], classes: list[str]) -> np.ndarray | None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bua_assets.estimation.intervals import HALF_HOURS, channel_keys, day_type, group_sum, half_hourly
+from bua_assets.estimation.intervals import HALF_HOURS, add_by_key, channel_keys, day_type, half_hourly
 
 DEFAULT_MIN_REGISTERS = 5  # a segment-day averaged over fewer registers is invalid and filled
 FILL_SEARCH_DAYS = 28  # how far a fill looks for the nearest equivalent day
@@ -212,12 +212,15 @@ class HistoryPass:
         whole = actual.all(axis=1) & self._profiled[ri]
         seg_key = self._segment[ri[whole]] * self.window.days + di[whole]
         groups = self.segments * self.window.days
-        self.segment_sum += group_sum(seg_key, values[whole], groups)
+        add_by_key(seg_key, (self.segment_sum, values[whole]))
         self.segment_registers += np.bincount(seg_key, minlength=groups)
         reg_key = ri * 2 + day_type(dates)
-        self.register_sum += group_sum(reg_key, actual_values, len(self._ids) * 2)
-        self.register_sumsq += group_sum(reg_key, actual_values**2, len(self._ids) * 2)
-        self.register_count += group_sum(reg_key, actual.astype(np.float64), len(self._ids) * 2)
+        add_by_key(
+            reg_key,
+            (self.register_sum, actual_values),
+            (self.register_sumsq, actual_values**2),
+            (self.register_count, actual.astype(np.float64)),
+        )
 
     def finish(self) -> History:
         days_schema = pa.schema(

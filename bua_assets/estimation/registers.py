@@ -27,8 +27,8 @@ CORE_INPUTS = {
 def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: date) -> pd.DataFrame:
     """Every register (sql/transform/meter_registers.sql) plus ``segment`` (electricity: customer
     class x jurisdiction x the legacy ``profile_stream_type``; billing keeps ``stream_type``),
-    ``profile_key`` (its macro profile: the segment, or GAS|<network> for gas) and the NEM12
-    ``nmi_configuration`` (the supply point's suffixes)."""
+    ``profile_key`` (its macro profile: the segment, or GAS|<network> for gas). The SQL gives the
+    NEM12 ``nmi_configuration`` (the supply point's suffixes, in register order)."""
     r = run_sql(
         "transform/meter_registers",
         {view: core[table] for view, table in CORE_INPUTS.items()},
@@ -40,7 +40,7 @@ def meter_registers(core: dict[str, pa.Table], window_start: date, month_end: da
     ]
     r["segment"] = np.where(gas, None, segments)  # type: ignore[call-overload]  # None: gas has no segment
     r["profile_key"] = np.where(gas, "GAS|" + r["network_id"].astype(str), r["segment"])
-    r["nmi_configuration"] = r.groupby("utility_id")["suffix"].transform("".join)
+    r["nmi_configuration"] = r.pop("nmi_configuration")  # last, where the datasets have always had it
     return r
 
 

@@ -62,6 +62,8 @@ SELECT r.id AS register_id,
        u.id AS utility_id,
        u.identifier AS nmi,
        r.suffix_id AS suffix,
+       -- the NEM12 NMI configuration: the supply point's suffixes in register order
+       string_agg(r.suffix_id, '' ORDER BY r.id) OVER (PARTITION BY u.id) AS nmi_configuration,
        r.register_id AS register_code,
        m.serial AS meter_serial,
        m.meter_installation_type,
