@@ -23,12 +23,20 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+def connect(config: dict) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a step: its progress bar off (it writes straight to the terminal,
+    past the run's logging; steps report progress through their logs)."""
+    con = duckdb.connect(config=config)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 @contextmanager
 def _connection(tables: dict, config: dict) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with ``tables`` registered as views, closed afterwards. A table may be
     an Arrow table or dataset, or a list of Parquet file paths (scanned by DuckDB itself, in
     file order, so results without ORDER BY come out in the same order every run)."""
-    con = duckdb.connect(config=config)
+    con = connect(config)
     try:
         for view, table in tables.items():
             register(con, view, table)

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +29,7 @@ from bua_assets.nem12.reader import (
     Nem12Header,
     open_nem12,
 )
-from bua_assets.sql import engine_config, register, run_sql, sql_text
+from bua_assets.sql import connect, engine_config, register, run_sql, sql_text
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -319,7 +318,7 @@ def ingest_month(
         # A connection per thread (a view name is per connection); one thread each, the
         # threads themselves are the parallelism.
         if not hasattr(local, "con"):
-            local.con = duckdb.connect(config=engine_config(1, **engine))
+            local.con = connect(engine_config(1, **engine))
             register(local.con, "superseded", superseded)
             register(local.con, "implausible", implausible)
             register(local.con, "units", _units())
@@ -397,7 +396,7 @@ def _nmi_keys(staged_files: list[Path], lake_nmi: Callable[[pa.Array], pa.Array]
     when the lake keeps them as they are."""
     if lake_nmi is None:
         return _NO_KEYS
-    with duckdb.connect(config=engine_config(**engine)) as con:
+    with connect(engine_config(**engine)) as con:
         register(con, "raw_days", staged_files)
         nmis = con.sql("SELECT DISTINCT nmi FROM raw_days WHERE nmi IS NOT NULL").to_arrow_table()["nmi"]
     return pa.table({"nmi": nmis, "lake_nmi": lake_nmi(nmis.combine_chunks())})

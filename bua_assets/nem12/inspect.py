@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from bua_assets.nem12.reader import DEFAULT_MAX_DEMAND_KW, Nem12Issue, open_nem12, unit_factor
-from bua_assets.sql import engine_config
+from bua_assets.sql import connect, engine_config
 
 _KEYS = ["nmi", "suffix", "uom", "interval_length", "first_date", "last_date", "days", "total_kwh", "quality_counts"]
 
@@ -27,7 +27,7 @@ def inspect_file(
     record in file order (as the pipeline loads it), and each earlier copy is a
     ``duplicate_record`` warning naming both lines. Values beyond ``max_demand_kw`` are quarantined
     as the pipeline does (its default limit)."""
-    with duckdb.connect(config=engine_config()) as con:  # bounded like every other DuckDB connection; closed after
+    with connect(engine_config()) as con:  # bounded like every other DuckDB connection; closed after
         return _inspect(con, path, chunk_days, max_demand_kw)
 
 
