@@ -161,10 +161,8 @@ def backfill_interval_history(
     months that failed and those not run because of it."""
     plan = _history_plan(partition, resources, refresh)
     workers = min(workers or history_workers(), len(plan.statistics))
-    try:
-        instance_ref = instance.get_ref() if workers > 1 else None
-    except dg.DagsterInvariantViolationError:  # an ephemeral instance: other processes cannot reach it
-        instance_ref = None
+    # an ephemeral instance (in memory) cannot be reached from other processes: months run here
+    instance_ref = instance.get_ref() if workers > 1 and not instance.is_ephemeral else None
 
     def report(run: tuple[str, str], outcome: tuple[bool, str, float]) -> None:
         plan.outcomes[run] = outcome

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 import pytest
 from support import CONFIG, PARTITION, bill_through_month_end, mysql_url_or_skip
 
+from bua_assets.core.casting import CoreTextError
 from bua_assets.core.database import CoreDatabase, CoreDatabaseMissing
 from bua_assets.core.schema import sqlite_ddl
 from bua_assets.definitions import ALL_ASSETS
@@ -395,3 +397,24 @@ def test_mariadb_zero_dates_impossible_dates_and_text_in_a_decimal_are_named_and
         f"InvoiceLineItem.period_end: 1 value(s) are not a valid DATE: id {line} = '2023-02-30'"
     )
     assert [p.name for p in (tmp_path / "lake" / "core_tables").iterdir()] == []
+
+
+def test_sqlite_tables_read_by_connectorx_equal_the_reference_driver_in_id_order(retailer, tmp_path):
+    """The fast path (connectorx, every value as text) and the DB-API path give the same typed
+    tables, rows in numeric id order (1, 2, …, 10: not the text order 1, 10, 2)."""
+    db = CoreDatabase(retailer[1])
+    for table in ("Plan", "PlanRate", "Account", "InvoiceLineItem", "BasicRead"):
+        fast = pa.Table.from_batches(list(db.stream_table(table)))
+        assert fast.equals(pa.Table.from_batches(list(db.stream_table_dbapi(table)))), table
+        ids = fast["id"].to_pylist()
+        assert len(ids) > 10 and ids == sorted(ids), table
+
+
+def test_sqlite_text_that_is_not_utf8_after_the_first_batch_is_still_named(retailer, tmp_path):
+    """A bad value connectorx meets after it has yielded batches: the DB-API diagnosis names it."""
+    folder = copy_retailer(retailer, tmp_path / "r")
+    db = folder / "core.db"
+    (line,) = query(db, "SELECT id FROM InvoiceLineItem ORDER BY id LIMIT 1 OFFSET 250")[0]
+    sql(db, "UPDATE InvoiceLineItem SET uom = CAST(X'6BC357' AS TEXT) WHERE id = ?", params=(line,))
+    with pytest.raises(CoreTextError, match=rf"^InvoiceLineItem.uom: 1 value\(s\) are not valid UTF-8: id {line} "):
+        list(CoreDatabase(f"sqlite:///{db}").stream_table("InvoiceLineItem", chunk_rows=100))

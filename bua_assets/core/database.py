@@ -87,7 +87,7 @@ class CoreDatabase:
         """Stream a whole CORE table as record batches typed to the contract, in id order.
 
         MySQL: connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql,
-        which decodes every value in Python). SQLite: the standard driver, cast in Arrow.
+        which decodes every value in Python). SQLite: connectorx too, every value as text, cast in Arrow.
         The SQL holds only contract identifiers; there are no values to bind.
         """
         yield from self._engine.stream_table(table, columns=columns, chunk_rows=chunk_rows)

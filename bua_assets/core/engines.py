@@ -1,7 +1,8 @@
 """The two CORE engines, behind one small interface: connections, identifier quoting, the
 schema as the database reports it, and whole-table reads typed to the contract.
 
-- :class:`SqliteEngine`: the embedded default, read with the standard driver, cast in Arrow.
+- :class:`SqliteEngine`: the embedded default, read by connectorx as text straight into Arrow and
+  cast there; the standard driver is the reference path and names text that is not UTF-8.
 - :class:`MysqlEngine`: an RDS snapshot (or MariaDB), read by connectorx straight into Arrow;
   the pymysql server-side cursor is the reference path.
 """
@@ -75,7 +76,34 @@ class SqliteEngine:
     def stream_table(
         self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 200_000
     ) -> Iterator[pa.RecordBatch]:
-        return self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
+        """connectorx reads every value as text (SQLite's CAST) straight into Arrow, typed there
+        like the DB-API path (1.6x faster at 100k accounts: no Python tuple per row). When it
+        cannot read the table (text that is not UTF-8, a path its URL parser refuses) before any
+        batch, the DB-API path reads it instead, naming what is wrong; after a batch, the DB-API
+        path's diagnosis is raised."""
+        import connectorx as cx
+
+        spec = subset(core_tables()[table], columns)
+        select = ", ".join(f'CAST("{c}" AS TEXT) AS "{c}"' for c in spec.column_names)
+        path = Path(self.url.sqlite_path).absolute()
+        if not path.is_file():
+            raise CoreDatabaseMissing(f"CORE database {path} does not exist (from the CORE URL {self.url.redacted()})")
+        # the table's own id, not the text alias: ids in text order would be 1, 10, 100, 2
+        sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY {self.quote(table)}.{self.quote('id')}"
+        started = False
+        try:
+            for batch in cx.read_sql(f"sqlite://{path}", sql, return_type="arrow_stream", batch_size=chunk_rows):
+                if batch.num_rows:
+                    started = True
+                    yield cast_batch(spec, batch)
+        except CoreValueError:
+            raise
+        except BaseException as exc:  # connectorx raises Rust panics as BaseException
+            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+                raise
+            if started:
+                raise self._undecodable_text(spec, select, chunk_rows) from None
+            yield from self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
 
     def stream_table_dbapi(
         self, table: str, *, columns: Sequence[str] | None = None, chunk_rows: int = 100_000
