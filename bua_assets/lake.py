@@ -15,6 +15,12 @@ Other files of a partition (NEM12 CSVs, the chart PNG) are written to a fresh fo
 ``<asset>/_files/_blobs/<key>/<id>/`` and listed by the asset's ``_files`` Delta table (path ->
 location), committed with the datasets: a reader finds them through the current version only.
 
+A month may also be written by several writers at once (one per account shard, each its own
+process or pod): each stages its files (``PartitionWriter.stage``: written, named by no version,
+described by ``StagedFile``s small enough to pass around as JSON) and one ``commit_staged`` makes
+them all the month, still one Delta commit per dataset. Writers leave small JSON documents for
+whoever commits (which files, which figures) in ``<asset>/_staging/<partition>/<batch>/``.
+
 The datasets of one asset partition are committed one after the other once all their files are
 written (the dataset named like the asset last), so a crash between two of those commits (a few
 log puts) leaves the earlier datasets new and the later old: the materialisation fails and its
@@ -45,9 +51,30 @@ from bua_assets.disk_full import raise_if_disk_full
 
 PARTITION_COLUMN = "partition"
 FILES_TABLE = "_files"  # an asset's non-Parquet files (see the module doc); never a dataset
+STAGING = "_staging"  # writers' notes to the one who commits their files (see the module doc)
 # Folders in the lake that are neither assets nor datasets (ops/catalog.py's Glue manifests).
-RESERVED = {FILES_TABLE, "_catalog", "_delta_log"}
+RESERVED = {FILES_TABLE, STAGING, "_catalog", "_delta_log"}
 DEFAULT_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A Parquet file written into a dataset's table that no version names yet (until committed)."""
+
+    dataset: str
+    path: str  # relative to the table: partition=<key>/part-<writer id>.zstd.parquet
+    rows: int
+    size: int
+
+    def add_action(self, partition: str) -> AddAction:
+        return AddAction(
+            path=self.path,
+            size=self.size,
+            partition_values={PARTITION_COLUMN: partition},
+            modification_time=int(time.time() * 1000),
+            data_change=True,
+            stats=json.dumps({"numRecords": self.rows}),
+        )
 
 
 @dataclass
@@ -302,6 +329,78 @@ class Lake:
             raise_if_disk_full(exc, path=writer.current or self.table_path(asset, ""), target=f"BUA_LAKE={self.base}")
             raise
 
+    @contextmanager
+    def staging_writer(self, asset: str, partition: str, name: str) -> Iterator[PartitionWriter]:
+        """Write files of a partition for someone else to commit (``commit_staged``): after the
+        block, ``writer.staged`` lists them; on a failure they are deleted. ``name`` leads the
+        files' names, so the month's files are read in the order of their writers' names."""
+        writer = PartitionWriter(self, asset, partition, writer_id=f"{name}-{uuid.uuid4().hex}")
+        try:
+            yield writer
+            writer.close()
+            writer.staged = writer.files()
+        except BaseException as exc:
+            writer.abort()
+            raise_if_disk_full(exc, path=writer.current or self.table_path(asset, ""), target=f"BUA_LAKE={self.base}")
+            raise
+
+    def commit_staged(
+        self,
+        asset: str,
+        partition: str,
+        staged: list[StagedFile],
+        writer_id: str,
+        schemas: dict[str, pa.Schema] | None = None,
+    ) -> None:
+        """Replace the month of each dataset in ``staged`` by its files (from any number of
+        writers) in one Delta commit per dataset, the dataset named like the asset last: what
+        callers check for "the month is done" (``exists(asset, month, asset)``) turns true only
+        once the others are committed. Tables of the asset ``staged`` has no file of lose the
+        month (as a folder swap would). ``schemas``: each dataset's, else read from the files."""
+        by_dataset: dict[str, list[StagedFile]] = {}
+        for f in staged:
+            by_dataset.setdefault(f.dataset, []).append(f)
+        for dataset in sorted(by_dataset, key=lambda d: d == asset):
+            files = by_dataset[dataset]
+            schema = schemas[dataset] if schemas and dataset in schemas else self.staged_schema(asset, dataset, files)
+            self.commit_partition(
+                asset, dataset, partition, [f.add_action(partition) for f in files], schema, writer_id
+            )
+        for dataset in [*self.tables(asset), FILES_TABLE]:
+            if dataset not in by_dataset and self.files(asset, partition, dataset):
+                schema = self.table(asset, dataset).schema().to_arrow()  # type: ignore[union-attr]
+                self.commit_partition(asset, dataset, partition, [], pa.schema(schema), writer_id)
+
+    def staged_schema(self, asset: str, dataset: str, files: list[StagedFile]) -> pa.Schema:
+        """The schema the staged files of a dataset share (an empty one's nulls taking the others' types)."""
+        schemas = [pq.read_schema(f"{self.table_path(asset, dataset)}/{f.path}", filesystem=self._fs) for f in files]
+        return pa.unify_schemas(schemas, promote_options="permissive")
+
+    def put_staging(self, asset: str, partition: str, batch: str, name: str, document: dict) -> None:
+        """A writer's note (JSON) for whoever commits ``batch`` of the partition."""
+        folder = f"{self._staging(asset, partition)}/{batch}"
+        self._fs.create_dir(folder, recursive=True)
+        with self._fs.open_output_stream(f"{folder}/{name}.json") as out:
+            out.write(json.dumps(document).encode())
+
+    def staging(self, asset: str, partition: str, batch: str) -> dict[str, dict]:
+        """The notes of ``batch`` of the partition: name -> document."""
+        selector = pafs.FileSelector(f"{self._staging(asset, partition)}/{batch}", allow_not_found=True)
+        found = {}
+        for info in self._fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.base_name.endswith(".json"):
+                with self._fs.open_input_stream(info.path) as f:
+                    found[info.base_name.removesuffix(".json")] = json.loads(f.read())
+        return found
+
+    def drop_staging(self, asset: str, partition: str, batch: str) -> None:
+        folder = f"{self._staging(asset, partition)}/{batch}"
+        if self._fs.get_file_info(folder).type == pafs.FileType.Directory:
+            self._fs.delete_dir(folder)
+
+    def _staging(self, asset: str, partition: str) -> str:
+        return f"{self._root}/{asset}/{STAGING}/{partition}"
+
     def _table_config(self) -> dict[str, str]:
         days = f"interval {self.retention_days} days"
         return {"delta.logRetentionDuration": days, "delta.deletedFileRetentionDuration": days}
@@ -455,12 +554,12 @@ def _delta_type(t: pa.DataType) -> pa.DataType:  # noqa: C901 - one case per Arr
 
 
 class PartitionWriter:
-    def __init__(self, lake: Lake, asset: str, partition: str):
+    def __init__(self, lake: Lake, asset: str, partition: str, writer_id: str | None = None):
         self._lake = lake
         self._fs = lake.filesystem
         self._asset = asset
         self._partition = partition
-        self.id = uuid.uuid4().hex
+        self.id = writer_id or uuid.uuid4().hex
         self._open: dict[str, pq.ParquetWriter] = {}
         self._paths: dict[str, str] = {}  # dataset -> its new file, relative to the table
         self._schemas: dict[str, pa.Schema] = {}
@@ -468,6 +567,7 @@ class PartitionWriter:
         self._committing = False  # from the first commit on, a file may be named by a version
         self.rows: dict[str, int] = {}
         self.current: str | None = None  # the file being written (a full disk names it)
+        self.staged: list[StagedFile] = []  # a staging writer's files, once written (Lake.staging_writer)
 
     def write(self, dataset: str, table: pa.Table) -> None:
         """Write a whole dataset (or append a batch to one opened by an earlier call)."""
@@ -513,22 +613,24 @@ class PartitionWriter:
             self._open.clear()
 
     def commit(self) -> None:
-        """Every file is written: replace the month in each table, one Delta commit per table.
-        Tables of the asset this run did not write lose the month (as a folder swap would)."""
+        """Every file is written: replace the month in each table, one Delta commit per table."""
         self._committing = True
         if self._blobs:
             listing = pa.table({"path": list(self._blobs), "location": list(self._blobs.values())})
             self._write_small(FILES_TABLE, listing)
-        # The dataset named like the asset last: what callers check for "the month is done"
-        # (``exists(asset, month, asset)``) turns true only once the others are committed.
-        for dataset, relative in sorted(self._paths.items(), key=lambda item: item[0] == self._asset):
-            self._lake.commit_partition(
-                self._asset, dataset, self._partition, [self._add(dataset, relative)], self._schemas[dataset], self.id
+        self._lake.commit_staged(self._asset, self._partition, self.files(), self.id, self._schemas)
+
+    def files(self) -> list[StagedFile]:
+        """What this writer wrote, in the order it started each dataset (all closed)."""
+        return [
+            StagedFile(
+                dataset,
+                relative,
+                self.rows[dataset],
+                self._fs.get_file_info(f"{self._lake.table_path(self._asset, dataset)}/{relative}").size or 0,
             )
-        for dataset in [*self._lake.tables(self._asset), FILES_TABLE]:
-            if dataset not in self._paths and self._lake.files(self._asset, self._partition, dataset):
-                schema = self._lake.table(self._asset, dataset).schema().to_arrow()  # type: ignore[union-attr]
-                self._lake.commit_partition(self._asset, dataset, self._partition, [], pa.schema(schema), self.id)
+            for dataset, relative in self._paths.items()
+        ]
 
     def _write_small(self, dataset: str, table: pa.Table) -> None:
         relative = f"{PARTITION_COLUMN}={self._partition}/part-{self.id}.zstd.parquet"
@@ -538,17 +640,6 @@ class PartitionWriter:
         self._paths[dataset] = relative
         self._schemas[dataset] = table.schema
         self.rows[dataset] = table.num_rows
-
-    def _add(self, dataset: str, relative: str) -> AddAction:
-        size = self._fs.get_file_info(f"{self._lake.table_path(self._asset, dataset)}/{relative}").size or 0
-        return AddAction(
-            path=relative,
-            size=size,
-            partition_values={PARTITION_COLUMN: self._partition},
-            modification_time=int(time.time() * 1000),
-            data_change=True,
-            stats=json.dumps({"numRecords": self.rows[dataset]}),
-        )
 
     def abort(self) -> None:
         """After a failure: close every open file (ignoring the errors closing them raises again)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bua_assets.estimation.shards import DEFAULT_ACCOUNTS_PER_SHARD
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -113,4 +115,16 @@ def history_workers(env: Mapping[str, str] | None = None) -> int:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"BUA_HISTORY_WORKERS must be a whole number of processes, 1 or more (got {text!r})")
+    return int(text)
+
+
+# --- issue 28: account shards of the heavy account-level step ------------------------------------
+def accounts_per_shard(env: dict | None = None) -> int:
+    """The target accounts per shard of unbilled_consumption (BUA_SHARD_ACCOUNTS, 250,000 by
+    default: one shard up to that size). Read when a run plans its shards."""
+    text = (os.environ if env is None else env).get("BUA_SHARD_ACCOUNTS", "").replace("_", "").strip()
+    if not text:
+        return DEFAULT_ACCOUNTS_PER_SHARD
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"BUA_SHARD_ACCOUNTS must be a whole number of accounts, at least 1 (got {text!r})")
     return int(text)

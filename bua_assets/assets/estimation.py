@@ -2,6 +2,7 @@
 estimates and unbilled consumption."""
 
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +24,7 @@ from bua_assets.assets.lake_reads import (
 from bua_assets.assets.metadata import table_metadata
 from bua_assets.assets.profiles import macro_profiles, micro_scalars, utility_profiles
 from bua_assets.assets.teams import team
-from bua_assets.assets.writing import write_month
+from bua_assets.assets.writing import commit_month_shards, stage_month_shard, write_month
 from bua_assets.datasets import (
     ACCRUED_REGISTER_DAYS,
     BASIC_READ_EXCEPTIONS,
@@ -46,13 +47,16 @@ from bua_assets.estimation.missing_days import (
     missing_register_days,
     unbilled_interval_days,
 )
+from bua_assets.estimation.shards import Shard, shard_count, shard_inputs, shard_reads
 from bua_assets.estimation.unbilled import unbilled_consumption as compute_unbilled_consumption
 from bua_assets.estimation.window import DEFAULT_HORIZON_MONTHS, FUTURE_HORIZON_DAYS
 from bua_assets.estimation.window import unbilled_window as compute_unbilled_window
+from bua_assets.lake import Lake, StagedFile
 from bua_assets.months import AccrualMonth
 from bua_assets.partitions import monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource, MeterDataResource
+from bua_assets.settings import accounts_per_shard
 
 
 class UnbilledWindowConfig(dg.Config):
@@ -211,37 +215,72 @@ def nem12_estimates(
     )
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    deps=[
-        core_tables,
-        unbilled_window,
-        utility_profiles,
-        micro_scalars,
-        macro_profiles,
-        nem12_estimates,
-        horizon_interval_reads,
-    ],
-    kinds={"parquet", "pandas"},
-    **team("estimation"),
-    op_tags=HEAVY,
-    description="Unbilled quantity per account x supply point x register x calendar month x time class "
-    "(plan TOU windows for interval data; E2 controlled load; B1 export, by TOU class where the plan's "
-    "feed-in is; gas in MJ), with the actual and estimated shares; the maximum demand (kW) of plans "
-    "with a demand charge (max_demand); every register-day and how it was estimated (register_days); "
-    "what cannot be quantified is in exceptions with the reason.",
+# What each shard reads; as graph-asset inputs they carry no value (Nothing), only the dependency.
+UNBILLED_CONSUMPTION_DEPS = {
+    "core_tables": dg.AssetIn(dagster_type=dg.Nothing),
+    "unbilled_window": dg.AssetIn(dagster_type=dg.Nothing),
+    "utility_profiles": dg.AssetIn(dagster_type=dg.Nothing),
+    "micro_scalars": dg.AssetIn(dagster_type=dg.Nothing),
+    "macro_profiles": dg.AssetIn(dagster_type=dg.Nothing),
+    "nem12_estimates": dg.AssetIn(dagster_type=dg.Nothing),
+    "interval_reads": dg.AssetIn(partition_mapping=HORIZON_WINDOW, dagster_type=dg.Nothing),
+}
+SHARD_PLAN = "plan"  # the staging note of the shard count
+
+
+def _shard_batch(context: dg.OpExecutionContext) -> str:
+    """The staging folder of a run's shards: the root run's, so a re-execution of the failed
+    shards finds the plan and the notes of the shards that had succeeded."""
+    return context.run.root_run_id or context.run_id
+
+
+def _shard_name(index: int) -> str:
+    return f"shard_{index:05d}"  # zero-padded: the shards' files are read in shard order
+
+
+@dg.op(
+    # one input per dependency: Dagster fans a list of the graph's inputs into one op input only
+    # when none of them is itself a fan-in (the horizon's months of interval_reads are)
+    ins={name: dg.In(dg.Nothing) for name in UNBILLED_CONSUMPTION_DEPS},
+    out=dg.DynamicOut(dg.Nothing),
+    description="How many account shards the month takes (BUA_SHARD_ACCOUNTS accounts each): one "
+    "dynamic output per shard, carrying nothing but its mapping key.",
 )
-def unbilled_consumption(
-    context: dg.AssetExecutionContext, lake: LakeResource, eks: EksNodegroupResource
-) -> dg.MaterializeResult:
-    with eks.scaled_up(context.log, holder=f"unbilled_consumption:{context.partition_key}"):
-        return _unbilled_consumption(context, lake)
-
-
-def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def plan_unbilled_shards(context: dg.OpExecutionContext, lake: LakeResource):
     store, key = lake.lake(), context.partition_key
-    months = UNBILLED_MONTHS.read(store, key).to_pandas()
+    accounts = len(pc.unique(UNBILLED_MONTHS.read(store, key, columns=["account_id"])["account_id"]))
+    count = shard_count(accounts, accounts_per_shard())
+    # On k8s each op is its own pod and no IO manager is shared: the plan goes through the lake.
+    store.put_staging(UNBILLED_CONSUMPTION.asset, key, _shard_batch(context), SHARD_PLAN, {"shards": count})
+    context.log.info(f"unbilled_consumption: {accounts:,} accounts in {count} shard(s)")
+    for index in range(count):
+        yield dg.DynamicOutput(None, mapping_key=_shard_name(index))
+
+
+@dg.op(ins={"planned": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing), tags=HEAVY)
+def unbilled_consumption_shard(context: dg.OpExecutionContext, lake: LakeResource, eks: EksNodegroupResource) -> None:
+    """One shard's unbilled consumption, written to the lake but not committed; its files and
+    figures are left in the staging note named like the shard."""
+    name = context.get_mapping_key() or _shard_name(0)
+    store, key, batch = lake.lake(), context.partition_key, _shard_batch(context)
+    count = store.staging(UNBILLED_CONSUMPTION.asset, key, batch)[SHARD_PLAN]["shards"]
+    shard = Shard(int(name.removeprefix("shard_")), count)
+    with eks.scaled_up(context.log, holder=f"unbilled_consumption:{key}:{name}"):
+        note = _unbilled_consumption_shard(context, store, key, shard, name)
+    store.put_staging(UNBILLED_CONSUMPTION.asset, key, batch, name, note)
+
+
+def _unbilled_consumption_shard(context: dg.OpExecutionContext, store: Lake, key: str, shard: Shard, name: str) -> dict:
     core = read_core_frames(store, key, "AccountPlan", "Plan", "PlanTimeOfUse", "PlanRate", "GasHeatingValue")
+    inputs = shard_inputs(
+        shard,
+        UNBILLED_MONTHS.read(store, key).to_pandas(),
+        registers_of(store, key),
+        core["AccountPlan"],
+        micro_scalars_of(store, key),
+        READ_INTERVALS.read(store, key).to_pandas(),
+        ESTIMATED_READS.read(store, key),
+    )
 
     def actual_batches(month_key: str):
         return (
@@ -251,21 +290,21 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
         )
 
     out, exc, max_demand, register_days = compute_unbilled_consumption(
-        months,
-        registers_of(store, key),
-        core["AccountPlan"],
+        inputs.unbilled_months,
+        inputs.registers,
+        inputs.account_plans,
         core["Plan"],
         core["PlanTimeOfUse"],
         core["PlanRate"],
         core["GasHeatingValue"],
         macro_of(store, key),
-        micro_scalars_of(store, key),
-        READ_INTERVALS.read(store, key).to_pandas(),
-        ESTIMATED_READS.read(store, key),
-        actual_batches,
-        progress_logger(context.log, "unbilled_consumption: unbilled months quantified", every_s=0),
+        inputs.scalar_table,
+        inputs.read_intervals,
+        inputs.estimated,
+        shard_reads(shard, inputs, actual_batches),
+        progress_logger(context.log, f"unbilled_consumption ({shard}): unbilled months quantified", every_s=0),
     )
-    written = write_month(
+    staged = stage_month_shard(
         store,
         key,
         {
@@ -275,17 +314,77 @@ def _unbilled_consumption(context: dg.AssetExecutionContext, lake: LakeResource)
             # every accrued register-day and how it was quantified: what accrual_true_up compares with later bills
             ACCRUED_REGISTER_DAYS: register_days,
         },
+        name,
     )
-    by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum().round(1)
+    # The asset's figures, as sums the commit adds up over the shards (accounts are in one shard each).
+    by_fuel = out.groupby(["fuel", "uom"])["quantity"].sum()
+    return {
+        "files": [asdict(f) for f in staged],
+        "accounts": int(out["account_id"].nunique()),
+        "quantity_by_fuel": [[f, u, float(q)] for (f, u), q in by_fuel.items()],
+        "estimated_abs": float(out["estimated_quantity"].abs().sum()),
+        "quantity_abs": float(out["quantity"].abs().sum()),
+    }
+
+
+@dg.op(ins={"shards": dg.In(dg.Nothing)})
+def commit_unbilled_consumption(context: dg.OpExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """Every shard's files made the month in one Delta commit per dataset (a reader sees the old
+    month or the new one whole), with the asset's metadata over all shards."""
+    store, key, batch = lake.lake(), context.partition_key, _shard_batch(context)
+    notes = store.staging(UNBILLED_CONSUMPTION.asset, key, batch)
+    names = [_shard_name(i) for i in range(notes[SHARD_PLAN]["shards"])]
+    missing = [n for n in names if n not in notes]
+    if missing:
+        raise dg.Failure(f"unbilled_consumption {key}: no files from {', '.join(missing)} (batch {batch})")
+    shards = [notes[n] for n in names]
+    staged = [StagedFile(**f) for note in shards for f in note["files"]]
+    written = commit_month_shards(store, key, UNBILLED_CONSUMPTION, staged, batch)
+    store.drop_staging(UNBILLED_CONSUMPTION.asset, key, batch)
+    rows = {d.name: sum(f.rows for f in staged if f.dataset == d.name) for d in (CONSUMPTION_EXCEPTIONS, MAX_DEMAND)}
+    by_fuel: dict[tuple[str, str], float] = {}
+    for note in shards:
+        for fuel, uom, quantity in note["quantity_by_fuel"]:
+            by_fuel[(fuel, uom)] = by_fuel.get((fuel, uom), 0.0) + quantity
+    estimated_abs = sum(note["estimated_abs"] for note in shards)
+    quantity_abs = sum(note["quantity_abs"] for note in shards)
     return dg.MaterializeResult(
         metadata={
             **written,
-            "accounts": int(out["account_id"].nunique()),
-            "quantity_by_fuel": dg.MetadataValue.json({f"{f} ({u})": float(q) for (f, u), q in by_fuel.items()}),
-            "estimated_share": float(
-                (out["estimated_quantity"].abs().sum() / max(out["quantity"].abs().sum(), 1e-9)).round(4)
+            "accounts": sum(note["accounts"] for note in shards),
+            "quantity_by_fuel": dg.MetadataValue.json(
+                {f"{f} ({u})": float(np.round(q, 1)) for (f, u), q in sorted(by_fuel.items())}
             ),
-            "exceptions": len(exc),
-            "max_demand_rows": len(max_demand),
+            "estimated_share": float(np.round(estimated_abs / max(quantity_abs, 1e-9), 4)),
+            "exceptions": rows[CONSUMPTION_EXCEPTIONS.name],
+            "max_demand_rows": rows[MAX_DEMAND.name],
         }
     )
+
+
+@dg.graph_asset(
+    partitions_def=monthly_partitions,
+    ins=UNBILLED_CONSUMPTION_DEPS,
+    kinds={"parquet", "pandas"},
+    **team("estimation"),
+    description="Unbilled quantity per account x supply point x register x calendar month x time class "
+    "(plan TOU windows for interval data; E2 controlled load; B1 export, by TOU class where the plan's "
+    "feed-in is; gas in MJ), with the actual and estimated shares; the maximum demand (kW) of plans "
+    "with a demand charge (max_demand); every register-day and how it was estimated (register_days); "
+    "what cannot be quantified is in exceptions with the reason. Computed in account shards "
+    "(BUA_SHARD_ACCOUNTS accounts each; each shard its own step, a pod on Kubernetes) and committed "
+    "as one month.",
+)
+def unbilled_consumption(
+    core_tables, unbilled_window, utility_profiles, micro_scalars, macro_profiles, nem12_estimates, interval_reads
+):
+    shards = plan_unbilled_shards(
+        core_tables=core_tables,
+        unbilled_window=unbilled_window,
+        utility_profiles=utility_profiles,
+        micro_scalars=micro_scalars,
+        macro_profiles=macro_profiles,
+        nem12_estimates=nem12_estimates,
+        interval_reads=interval_reads,
+    )
+    return commit_unbilled_consumption(shards=shards.map(lambda planned: unbilled_consumption_shard(planned)).collect())

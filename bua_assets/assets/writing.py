@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from bua_assets.datasets import Dataset
-from bua_assets.lake import Lake
+from bua_assets.lake import Lake, StagedFile
 
 
 def write_month(
@@ -23,6 +23,41 @@ def write_month(
     without its index) and the standard metadata of the first, the asset's main output: row count
     (``dagster/row_count`` and ``rows``, which tests and the CLI read), its path and its typed
     column schema. ``files`` are non-Parquet files (a chart, NEM12 estimates) written with them."""
+    main, arrow = _as_arrow(tables)
+    with store.partition_writer(main.asset, partition) as writer:
+        for dataset, table in arrow.items():
+            writer.write(dataset.name, table)
+        for relative_path, data in (files or {}).items():
+            writer.write_file(relative_path, data)
+    return _standard_metadata(store, partition, main, arrow[main].num_rows, arrow[main].schema)
+
+
+def stage_month_shard(
+    store: Lake, partition: str, tables: Mapping[Dataset, pa.Table | pd.DataFrame], shard_name: str
+) -> list[StagedFile]:
+    """Write one shard's share of an asset's datasets for a month, visible to nobody until
+    ``commit_month_shards`` commits every shard's files; the files, to pass to it."""
+    main, arrow = _as_arrow(tables)
+    with store.staging_writer(main.asset, partition, shard_name) as writer:
+        for dataset, table in arrow.items():
+            writer.write(dataset.name, table)
+    return writer.staged
+
+
+def commit_month_shards(
+    store: Lake, partition: str, main: Dataset, staged: list[StagedFile], batch: str
+) -> dict[str, Any]:
+    """Commit the shards' files as the month (one Delta commit per dataset, as ``write_month``) and
+    the same standard metadata, of all shards' rows of ``main``."""
+    main_files = [f for f in staged if f.dataset == main.name]
+    if not main_files:
+        raise ValueError(f"no shard wrote {main.label} for {partition}")
+    store.commit_staged(main.asset, partition, staged, batch)
+    schema = store.staged_schema(main.asset, main.name, main_files)
+    return _standard_metadata(store, partition, main, sum(f.rows for f in main_files), schema)
+
+
+def _as_arrow(tables: Mapping[Dataset, pa.Table | pd.DataFrame]) -> tuple[Dataset, dict[Dataset, pa.Table]]:
     datasets = list(tables)
     main = datasets[0]
     if any(d.asset != main.asset for d in datasets):
@@ -30,16 +65,15 @@ def write_month(
     arrow = {
         d: t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False) for d, t in tables.items()
     }
-    with store.partition_writer(main.asset, partition) as writer:
-        for dataset, table in arrow.items():
-            writer.write(dataset.name, table)
-        for relative_path, data in (files or {}).items():
-            writer.write_file(relative_path, data)
+    return main, arrow
+
+
+def _standard_metadata(store: Lake, partition: str, main: Dataset, rows: int, schema: pa.Schema) -> dict[str, Any]:
     return {
-        "dagster/row_count": arrow[main].num_rows,
-        "rows": arrow[main].num_rows,
+        "dagster/row_count": rows,
+        "rows": rows,
         "path": main.uri(store, partition),
-        "dagster/column_schema": column_schema(arrow[main].schema),
+        "dagster/column_schema": column_schema(schema),
     }
 
 
