@@ -29,6 +29,9 @@ SECRETS = {
     "BUA_ANONYMISE_KEY": "anonymise-key-5d1e0c8b2a",
 }
 SECRET_FRAGMENTS = ["Core-Pa55word-7f3a", "Pg-Pa55word-91c2", "anonymise-key-5d1e0c8b2a"]
+# unbilled_consumption's steps: the planning step's dynamic outputs, one heavy step per shard.
+SHARD_PLAN_STEP = "unbilled_consumption.plan_unbilled_shards"
+SHARD_STEP = "unbilled_consumption.unbilled_consumption_shard[shard_{:05d}]"
 IMAGE = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/bua-assets:test"
 FAKE_KUBECONFIG = {
     "apiVersion": "v1",
@@ -153,13 +156,16 @@ def k8s_instance(postgres_db, tmp_path, monkeypatch):  # noqa: F811  (the import
         yield instance
 
 
-def _step_job(instance, step_key: str, executor_env: dict):
+def _step_job(instance, step_key: str, executor_env: dict, shards: int = 1):
     """The V1Job dagster-k8s's K8sStepHandler submits for ``step_key`` of monthly_bua, with the
-    executor built exactly as definitions.py builds it for BUA_EXECUTOR=k8s."""
+    executor built exactly as definitions.py builds it for BUA_EXECUTOR=k8s; the run's
+    unbilled_consumption planned in ``shards`` shards (its dynamic steps resolved, as the
+    orchestrator does once the planning step has yielded its outputs)."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
     from dagster._core.execution.api import create_execution_plan
     from dagster._core.execution.context.system import PlanData, PlanOrchestrationContext
     from dagster._core.execution.context_creation_job import create_context_free_log_manager
+    from dagster._core.execution.plan.state import KnownExecutionState
     from dagster._core.execution.retries import RetryMode
     from dagster._core.executor.init import InitExecutorContext
     from dagster._core.executor.step_delegating.step_handler.base import StepHandlerContext
@@ -200,7 +206,10 @@ def _step_job(instance, step_key: str, executor_env: dict):
         job_code_origin=recon_job.get_python_origin(),
         tags={"dagster/partition": PARTITION},
     )
-    plan = create_execution_plan(recon_job)
+    known_state = KnownExecutionState(
+        dynamic_mappings={SHARD_PLAN_STEP: {"result": [f"shard_{i:05d}" for i in range(shards)]}}
+    )
+    plan = create_execution_plan(recon_job, known_state=known_state)
     plan_context = PlanOrchestrationContext(
         plan_data=PlanData(
             job=recon_job,
@@ -219,6 +228,7 @@ def _step_job(instance, step_key: str, executor_env: dict):
         run_id=run.run_id,
         step_keys_to_execute=[step_key],
         instance_ref=instance.get_ref(),
+        known_state=known_state,
     )
     context = StepHandlerContext(
         instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run
@@ -242,7 +252,7 @@ def _step_args(container) -> str:
 
 
 @pytest.mark.parametrize(
-    "step_key", ["interval_reads", "interval_statistics", "unbilled_consumption", "invoice_line_items"]
+    "step_key", ["interval_reads", "interval_statistics", SHARD_STEP.format(0), "invoice_line_items"]
 )
 def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_instance, step_key):
     namespace, body = _step_job(k8s_instance, step_key, {"BUA_K8S_SECRETS": "bua-core-reader"})
@@ -253,7 +263,7 @@ def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_in
     assert container.resources.limits == {"cpu": "2", "memory": "10Gi"}  # the CPU limit is what DuckDB reads
     assert container.image == IMAGE
     assert pod.service_account_name == "bua-dagster-run"
-    assert body.metadata.labels["dagster/op"] == step_key
+    assert body.metadata.labels["dagster/op"] == step_key.replace("[", "-").replace("]", "")
     assert container.args[-2:] == ["api", "execute_step"]
 
     # Secrets by reference: the launcher's Secret and the executor's extra one, as envFrom.
@@ -270,6 +280,21 @@ def test_heavy_step_pod_requests_resources_and_takes_secrets_by_reference(k8s_in
     assert "DAGSTER_PG_PASSWORD" in _step_args(container)
     for fragment in SECRET_FRAGMENTS:
         assert fragment not in everything, f"a secret value reached the {step_key} step Job"
+
+
+def test_every_shard_step_is_its_own_pod_sized_as_a_heavy_step(k8s_instance):
+    """unbilled_consumption in three shards: three step Jobs, each with the heavy requests and
+    limits (the shard op's dagster-k8s/config tags); planning and committing are light steps."""
+    jobs = [_step_job(k8s_instance, SHARD_STEP.format(i), {}, shards=3)[1] for i in range(3)]
+    assert len({job.metadata.name for job in jobs}) == 3
+    for job in jobs:
+        (container,) = job.spec.template.spec.containers
+        assert container.resources.requests == {"cpu": "2", "memory": "6Gi"}
+        assert container.resources.limits == {"cpu": "2", "memory": "10Gi"}
+    for step_key in (SHARD_PLAN_STEP, "unbilled_consumption.commit_unbilled_consumption"):
+        _, body = _step_job(k8s_instance, step_key, {}, shards=3)
+        (container,) = body.spec.template.spec.containers
+        assert container.resources is None or not (container.resources.requests or container.resources.limits)
 
 
 @pytest.mark.parametrize("step_key", ["core_tables", "unbilled_window", "utility_profiles", "bua_export"])
