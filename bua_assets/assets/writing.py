@@ -49,6 +49,12 @@ def commit_month_shards(
 ) -> dict[str, Any]:
     """Commit the shards' files as the month (one Delta commit per dataset, as ``write_month``) and
     the same standard metadata, of all shards' rows of ``main``."""
+    # A shard without rows of a dataset writes an empty file typed by its own empty frame, whose
+    # types may differ from the rows' (int64 for int32): left out when other shards have rows, it
+    # makes the month's schema the one a single shard's rows give (vacuum deletes it later).
+    with_rows = {f.dataset for f in staged if f.rows}
+    first_empty = {f.dataset: f for f in reversed(staged) if not f.rows}
+    staged = [f for f in staged if f.rows or (f.dataset not in with_rows and first_empty[f.dataset] is f)]
     main_files = [f for f in staged if f.dataset == main.name]
     if not main_files:
         raise ValueError(f"no shard wrote {main.label} for {partition}")

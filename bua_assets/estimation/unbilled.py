@@ -179,6 +179,9 @@ def unbilled_consumption(
         )
     )
     exceptions.append(no_register_exceptions(unbilled_months, registers))
+    # Months without demand rows left out: an empty frame's types (int64) would otherwise decide the
+    # result's (int32 ids), so the types would depend on which accounts are computed together.
+    demand = [d for d in demand if len(d)]
     max_demand = pd.concat(demand, ignore_index=True) if demand else empty_demand()
     days = (
         pd.concat(daily, ignore_index=True)
