@@ -87,3 +87,53 @@ def test_reexecute_from_failure_recomputes_only_the_failed_part_and_matches_a_cl
         assert not recomputed & UPSTREAM  # what succeeded before the failure is not redone
         assert instance.get_run_by_id(again.run_id).tags["dagster/partition"] == PARTITION
     assert exports(tmp_path / "failed") == exports(tmp_path / "clean")
+
+
+SHARD_STEP = "unbilled_consumption.unbilled_consumption_shard[shard_{:05d}]"
+
+
+def test_a_failed_shard_is_recomputed_alone_and_the_month_matches_a_clean_run(retailer, tmp_path, monkeypatch):
+    """unbilled_consumption in three shards, the second failing: nothing of the month is committed;
+    re-executing from the failure runs that shard alone (the others' files are found in the lake's
+    staging area under the root run) and commits the month whole."""
+    from bua_assets.lake import Lake
+
+    monkeypatch.setenv("BUA_SHARD_ACCOUNTS", "45")  # the small retailer's accounts in three shards
+    with dg.instance_for_test() as instance:
+        clean = run_month(tmp_path / "clean", retailer, monkeypatch, instance)
+        assert clean.success
+
+    import bua_assets.assets.estimation as estimation
+
+    real = estimation.compute_unbilled_consumption
+
+    def failing_in_the_second_shard(unbilled_months, *args, **kwargs):
+        if len(unbilled_months) and (unbilled_months["account_id"] % 3 == 1).all():
+            raise RuntimeError("injected failure: the second shard's pod was evicted")
+        return real(unbilled_months, *args, **kwargs)
+
+    with dg.instance_for_test() as instance:
+        monkeypatch.setattr(estimation, "compute_unbilled_consumption", failing_in_the_second_shard)
+        failed = run_month(tmp_path / "failed", retailer, monkeypatch, instance)
+        assert not failed.success
+        failed_steps = {e.step_key for e in failed.all_events if e.event_type_value == "STEP_FAILURE"}
+        assert failed_steps == {SHARD_STEP.format(1)}
+        lake = Lake(str(tmp_path / "failed" / "lake"))
+        assert not lake.exists("unbilled_consumption", PARTITION, "unbilled_consumption")  # no shard committed
+
+        monkeypatch.setattr(estimation, "compute_unbilled_consumption", real)
+        again = dg.execute_job(
+            dg.reconstructable(reexecution_job.monthly_job),
+            instance=instance,
+            run_config=IN_PROCESS,
+            tags={"dagster/partition": PARTITION},
+            reexecution_options=dg.ReexecutionOptions.from_failure(failed.run_id, instance),
+        )
+        assert again.success
+        started = {e.step_key for e in again.all_events if e.event_type_value == "STEP_START"}
+        assert {s for s in started if s.startswith("unbilled_consumption.")} == {
+            SHARD_STEP.format(1),
+            "unbilled_consumption.commit_unbilled_consumption",
+        }
+        assert len(lake.files("unbilled_consumption", PARTITION, "unbilled_consumption")) == 3
+    assert exports(tmp_path / "failed") == exports(tmp_path / "clean")

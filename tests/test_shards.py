@@ -211,3 +211,39 @@ def test_three_shards_give_the_month_one_shard_gives(one_and_three_shards):
     summary_one = one.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
     summary_three = three.read("accrual_summary", PARTITION, "accrual_summary").to_pandas()
     pd.testing.assert_frame_equal(summary_one, summary_three, check_exact=True)
+
+
+def test_under_the_multiprocess_executor_each_shard_is_its_own_process(one_and_three_shards, retailer, monkeypatch):
+    """unbilled_consumption alone, again, on the three-shard month's lake with Dagster's
+    multiprocess executor: a process per step (as a pod per step on Kubernetes), nothing passed
+    between them but mapping keys, and the month the in-process run committed."""
+    import dagster as dg
+    import reexecution_job
+
+    folder, url = retailer
+    _, (three, _, _) = one_and_three_shards
+    before = {k: _sorted(three, *k, keys) for k, keys in KEYS.items()}
+    home = Path(three.root).parent
+    for key, value in {
+        "BUA_TEST_CORE_URL": url,
+        "BUA_TEST_NEM12": str(folder / "nem12"),
+        "BUA_TEST_LAKE": three.root,
+        "BUA_TEST_EXPORTS": str(home / "exports"),
+        "BUA_TEST_INTEGRATION": str(home / "integration"),
+        "BUA_SHARD_ACCOUNTS": "45",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(reexecution_job.monthly_job),
+            instance=instance,
+            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 3}}}},
+            tags={"dagster/partition": PARTITION},
+            asset_selection=[dg.AssetKey("unbilled_consumption")],
+        )
+        assert result.success
+        pids = {e.step_key: e.pid for e in result.all_events if e.event_type_value == "STEP_START"}
+    shard_pids = {pid for step, pid in pids.items() if "unbilled_consumption_shard" in step}
+    assert len(shard_pids) == 3 and len(set(pids.values())) == len(pids) == 5  # plan, 3 shards, commit
+    for k, keys in KEYS.items():
+        pd.testing.assert_frame_equal(before[k], _sorted(three, *k, keys), check_exact=True)

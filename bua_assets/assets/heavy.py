@@ -1,5 +1,6 @@
-"""The heavy steps' Kubernetes resources (interval_reads, interval_statistics, unbilled_consumption,
-invoice_line_items): the steps whose time and memory grow with the month's data (README, Sizing).
+"""The heavy steps' Kubernetes resources (interval_reads, interval_statistics, each account shard
+of unbilled_consumption, invoice_line_items): the steps whose time and memory grow with the month's
+data (README, Sizing).
 
 Under the k8s executor each step is its own pod, and these op tags (dagster-k8s/config) become the
 heavy pods' requests and limits. The CPU limit is what the step's DuckDB sizes its threads by
