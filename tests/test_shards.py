@@ -218,7 +218,6 @@ def test_under_the_multiprocess_executor_each_shard_is_its_own_process(one_and_t
     multiprocess executor: a process per step (as a pod per step on Kubernetes), nothing passed
     between them but mapping keys, and the month the in-process run committed."""
     import dagster as dg
-    import reexecution_job
 
     folder, url = retailer
     _, (three, _, _) = one_and_three_shards
@@ -234,8 +233,12 @@ def test_under_the_multiprocess_executor_each_shard_is_its_own_process(one_and_t
     }.items():
         monkeypatch.setenv(key, value)
     with dg.instance_for_test() as instance:
+        # The step processes import the job's module (tests/reexecution_job.py) from the tests' folder.
+        job = dg.build_reconstructable_job(
+            "reexecution_job", "monthly_job", reconstructor_working_directory=str(Path(__file__).parent)
+        )
         result = dg.execute_job(
-            dg.reconstructable(reexecution_job.monthly_job),
+            job,
             instance=instance,
             run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 3}}}},
             tags={"dagster/partition": PARTITION},
