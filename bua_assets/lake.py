@@ -472,7 +472,22 @@ class Lake:
                     gone = [*gone, *self._vacuum_blobs(asset, table, now)]
                 if gone:
                     deleted[f"{asset}/{dataset}"] = len(gone)
+            notes = self._vacuum_staging(asset, now)
+            if notes:
+                deleted[f"{asset}/{STAGING}"] = len(notes)
         return deleted
+
+    def _vacuum_staging(self, asset: str, now: datetime) -> list[str]:
+        """Staging notes older than the retention: those of runs that never committed (their
+        staged Parquet files no version names, so the tables' vacuum deletes them)."""
+        cutoff = (now - timedelta(days=self.retention_days)).timestamp()
+        selector = pafs.FileSelector(f"{self._root}/{asset}/{STAGING}", recursive=True, allow_not_found=True)
+        removed = []
+        for info in self._fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.mtime is not None and info.mtime.timestamp() < cutoff:
+                self._fs.delete_file(info.path)
+                removed.append(info.path)
+        return removed
 
     def _vacuum_blobs(self, asset: str, table: DeltaTable, now: datetime) -> list[str]:
         """Blob folders no version of the audit period lists (nor a write in progress: too new).

@@ -6,6 +6,7 @@ one month, visible only once committed."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -156,6 +157,12 @@ def test_a_failed_staging_writer_leaves_nothing_and_notes_are_dropped_after_the_
     assert lake.tables("consumption") == []  # the staging area is no dataset
     lake.drop_staging("consumption", PARTITION, "run-1")
     assert lake.staging("consumption", PARTITION, "run-1") == {}
+    # A run that never committed: its notes go with the vacuum after the retention, not before.
+    lake.put_staging("consumption", PARTITION, "run-2", "plan", {"shards": 1})
+    assert lake.vacuum() == {} and lake.staging("consumption", PARTITION, "run-2")
+    later = datetime.now(UTC) + timedelta(days=lake.retention_days + 1)
+    assert lake.vacuum(now=later) == {"consumption/_staging": 1}
+    assert lake.staging("consumption", PARTITION, "run-2") == {}
 
 
 # ---------------------------------------------------------------------------------------------
