@@ -16,7 +16,7 @@ Other files of a partition (NEM12 CSVs, the chart PNG) are written to a fresh fo
 location), committed with the datasets: a reader finds them through the current version only.
 
 A month may also be written by several writers at once (one per account shard, each its own
-process or pod): each stages its files (``PartitionWriter.stage``: written, named by no version,
+process or pod): each stages its files (``Lake.staging_writer``: written, named by no version,
 described by ``StagedFile``s small enough to pass around as JSON) and one ``commit_staged`` makes
 them all the month, still one Delta commit per dataset. Writers leave small JSON documents for
 whoever commits (which files, which figures) in ``<asset>/_staging/<partition>/<batch>/``.
