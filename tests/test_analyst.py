@@ -53,10 +53,10 @@ def test_every_dataset_is_a_view_and_the_summary_matches_the_lake(month_lake):
 
 
 def test_month_restricts_every_view_to_its_partition(month_lake):
-    everything = run_query(month_lake, 'select distinct partition from core_tables."Account" order by 1')
+    everything = run_query(month_lake, 'select distinct partition from meter_registers."Utility" order by 1')
     assert len(everything) > 1  # the interval history's months are in the lake too
     assert PARTITION in everything["partition"].to_pylist()
-    one = run_query(month_lake, 'select distinct partition from core_tables."Account"', month=PARTITION[:7])
+    one = run_query(month_lake, 'select distinct partition from meter_registers."Utility"', month=PARTITION[:7])
     assert one["partition"].to_pylist() == [PARTITION]
     # accounts x months in the window, joined across assets: the join DuckDB does equals pyarrow's
     joined = run_query(

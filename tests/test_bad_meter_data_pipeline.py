@@ -194,6 +194,7 @@ def test_a_month_without_its_profile_history_says_so(retailer, tmp_path):
     selection = [
         "core_snapshot",
         "core_tables",
+        "meter_registers",
         "interval_reads",
         "interval_statistics",
         "utility_profiles",

@@ -123,3 +123,23 @@ def test_every_third_party_module_the_product_imports_is_a_declared_dependency()
     }
     assert undeclared == {}
     assert {"dagster", "pandas", "pyarrow", "sqlalchemy"} <= set(third_party)
+
+
+def test_constraints_pin_every_declared_dependency_and_the_installed_versions():
+    """constraints.txt (what ./dev installs with) pins every distribution pyproject.toml declares,
+    product and test extras, at exactly the version installed here: a dependency added without
+    refreshing it (./dev refresh-lock) fails here, not as an unpinned install in CI."""
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    declared = {re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    assert sorted(declared - set(pins)) == []
+    for name in declared:
+        assert importlib.metadata.version(name) == pins[name], name
