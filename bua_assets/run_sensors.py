@@ -86,6 +86,24 @@ def is_month_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     return any(r.event_log_entry.dagster_event.event_specific_data.asset_key in MONTH_ASSETS for r in planned)
 
 
+def _asset_of(step_key: str) -> str:
+    """The asset a step belongs to: an asset's own step is named like it; a graph-backed asset's
+    steps are ``<asset>.<op>`` (unbilled_consumption's plan, shards ``[shard_00000]`` and commit)."""
+    return step_key.split(".", 1)[0]
+
+
+def _asset_seconds(steps) -> dict[str, float]:
+    """Seconds per asset of the run: from its first step's start to its last step's end (a sharded
+    asset's shards may run side by side)."""
+    spans: dict[str, tuple[float, float]] = {}
+    for s in steps:
+        if s.start_time and s.end_time:
+            asset = _asset_of(s.step_key)
+            start, end = spans.get(asset, (s.start_time, s.end_time))
+            spans[asset] = (min(start, s.start_time), max(end, s.end_time))
+    return {asset: end - start for asset, (start, end) in spans.items()}
+
+
 def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -> RunFacts:
     """Everything the summary and the run record say, from the instance's records and the lake."""
     key = run.tags["dagster/partition"]
@@ -93,14 +111,14 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     started = _utc(record.start_time if record else None)
     ended = _utc(record.end_time if record else None)
     steps = instance.get_run_step_stats(run.run_id)
-    step_seconds = {s.step_key: s.end_time - s.start_time for s in steps if s.start_time and s.end_time}
-    failed = [s.step_key for s in steps if s.status and s.status.value == "FAILURE"]
-    failure_messages = {}
+    step_seconds = _asset_seconds(steps)
+    failed = list(dict.fromkeys(_asset_of(s.step_key) for s in steps if s.status and s.status.value == "FAILURE"))
+    failure_messages: dict[str, str] = {}
     for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
         event = r.event_log_entry.dagster_event
         error = getattr(event.event_specific_data, "error", None)
         text = (error.message if error else event.message or "").strip().splitlines()
-        failure_messages[event.step_key] = text[0][:300] if text else ""
+        failure_messages.setdefault(_asset_of(event.step_key), text[0][:300] if text else "")
     checks = run_check_outcomes(instance, run.run_id)
     export: dict = {}
     exceptions = None

@@ -239,7 +239,8 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
     (message,) = received()
     assert message["Subject"] == "BUA 2026-10: FAILED at core_tables"
     body = message["Message"].splitlines()
-    assert "Failed step: core_tables" in body
+    # meter_registers reads the same drifted table (Meter) and stops too: both are named
+    assert "Failed step: core_tables, meter_registers" in body
     failed_check = next(line for line in body if line.startswith("Failed check: "))
     assert failed_check.startswith("Failed check: core_tables.schema_drift (ERROR): ")
     assert "Meter.serial: missing_column" in failed_check
@@ -248,4 +249,6 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
     assert "core_tables.schema_drift failed: Meter.serial: missing_column" in error, error
     assert "restore the column in the snapshot, or mark it optional in the contract" in error, error
     log = Lake(str(lake_dir)).read(RUN_LOG_ASSET, PARTITION, RUN_LOG_DATASET).to_pylist()
-    assert [(r["status"], r["failed_steps"], r["net_amount"]) for r in log] == [("FAILURE", "core_tables", None)]
+    assert [(r["status"], r["failed_steps"], r["net_amount"]) for r in log] == [
+        ("FAILURE", "core_tables,meter_registers", None)
+    ]
