@@ -179,6 +179,7 @@ def test_the_month_from_the_ui(ui, page):
         page.goto(f"{url}/assets/{asset}?view=checks")
         page.get_by_text("Latest execution").wait_for()
         page.get_by_text(partition, exact=True).first.wait_for()
+        page.get_by_text(check).first.wait_for()  # the checks' list renders after the latest result
         text = page.locator("body").inner_text()
         assert re.search(rf"Partition\s+{partition}", text) and check in text, (asset, check, text[-800:])
         page.get_by_text("Execution history", exact=True).click()
