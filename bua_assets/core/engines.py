@@ -49,16 +49,21 @@ class SqliteEngine:
         """A DB-API connection (``database``, ``raw``, ``local_infile`` only matter to MySQL). The
         file is opened read-write, never created, unless ``create`` (only ``create_database``):
         sqlite3's default would silently make an empty database at a mistyped path."""
-        path = Path(self.url.sqlite_path).absolute()
-        if not create and not path.is_file():
-            raise CoreDatabaseMissing(
-                f"CORE database {path} does not exist (from the CORE URL {self.url.redacted()}): check the path"
-            )
+        path = Path(self.url.sqlite_path).absolute() if create else self._existing_path()
         conn = sqlite3.connect(f"{path.as_uri()}?mode={'rwc' if create else 'rw'}", uri=True)
         try:
             yield conn
         finally:
             conn.close()
+
+    def _existing_path(self) -> Path:
+        """The SQLite file the URL names; a missing one is an error (sqlite3 would create it)."""
+        path = Path(self.url.sqlite_path).absolute()
+        if not path.is_file():
+            raise CoreDatabaseMissing(
+                f"CORE database {path} does not exist (from the CORE URL {self.url.redacted()}): check the path"
+            )
+        return path
 
     def quote(self, name: str) -> str:
         check_identifier(name)
@@ -85,9 +90,7 @@ class SqliteEngine:
 
         spec = subset(core_tables()[table], columns)
         select = ", ".join(f'CAST("{c}" AS TEXT) AS "{c}"' for c in spec.column_names)
-        path = Path(self.url.sqlite_path).absolute()
-        if not path.is_file():
-            raise CoreDatabaseMissing(f"CORE database {path} does not exist (from the CORE URL {self.url.redacted()})")
+        path = self._existing_path()
         # the table's own id, not the text alias: ids in text order would be 1, 10, 100, 2
         sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY {self.quote(table)}.{self.quote('id')}"
         started = False
