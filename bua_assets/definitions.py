@@ -34,6 +34,7 @@ from bua_assets.jobs import (
     bua_teardown,
     housekeeping_schedule,
     lake_vacuum_schedule,
+    month_errors_job,
     monthly_bua_job,
 )
 from bua_assets.lake import DEFAULT_RETENTION_DAYS
@@ -181,7 +182,7 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
-    jobs=[monthly_bua_job, bua_teardown, bua_housekeeping, bua_preflight, bua_lake_vacuum],
+    jobs=[monthly_bua_job, month_errors_job, bua_teardown, bua_housekeeping, bua_preflight, bua_lake_vacuum],
     sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
     schedules=[housekeeping_schedule, lake_vacuum_schedule],
     resources=build_resources(),

@@ -19,6 +19,18 @@ monthly_bua_job = dg.define_asset_job(
 )
 
 
+# After a month's run fails, bua_month_failed runs this for the month: the exceptions table then lists
+# the failed check's finding with whatever the month's steps quarantined before it, without an
+# operator launching `errors` by hand (where the UI would warn that its upstream is missing: it
+# reads only what is there, so it never needs the assets the failure stopped).
+month_errors_job = dg.define_asset_job(
+    "bua_month_errors",
+    selection=dg.AssetSelection.assets("errors"),
+    description="The month's exceptions table (`errors`) alone: run by bua_month_failed after a month's run "
+    "fails, so the failure's finding is listed with what the month quarantined before it.",
+)
+
+
 class TeardownConfig(dg.Config):
     month: str  # the accrual month's partition key, e.g. 2026-10-01
     retention_days: float = 3.0  # keep the instance this long after it was created, for investigations

@@ -16,6 +16,7 @@ from bua_assets.assets.teams import team
 from bua_assets.billing.glance import read_month_at_a_glance
 from bua_assets.billing.rehearsal import parse_created
 from bua_assets.datasets import ACCRUAL_SUMMARY
+from bua_assets.jobs import month_errors_job
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
 from bua_assets.ops.runs import (
@@ -292,8 +293,14 @@ def bua_month_succeeded(context: dg.RunStatusSensorContext, lake: LakeResource, 
     name="bua_month_failed",
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A month's run failed: recorded in bua_run_log and an SNS message naming the "
-    "failed step and check (BUA_NOTIFY_TOPIC_ARN).",
+    request_job=month_errors_job,
+    description="A month's run failed: recorded in bua_run_log, an SNS message naming the "
+    "failed step and check (BUA_NOTIFY_TOPIC_ARN), and a bua_month_errors run for the month, so "
+    "`errors` lists the failure's finding.",
 )
 def bua_month_failed(context: dg.RunFailureSensorContext, lake: LakeResource, notify: NotifyResource):
-    record_and_notify(context.instance, context.dagster_run, lake.lake(), notify, context.log)
+    facts = record_and_notify(context.instance, context.dagster_run, lake.lake(), notify, context.log)
+    if facts is None:
+        return None
+    # one errors run per failed run (its run key), however often the sensor sees it
+    return dg.RunRequest(run_key=f"errors-after-{context.dagster_run.run_id}", partition_key=facts.month)

@@ -1,5 +1,5 @@
 """Materialise a month the way an operator would: the interval history first (a backfill of
-the months the profiles look back over: their CORE register tables, interval data and statistics,
+the months the profiles look back over: their CORE snapshot and register tables, interval data and statistics,
 skipping months already in the lake, several months at once), then every asset for the month. Used
 by the demo, the benchmarks and the tests."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from bua_assets.assets.core import meter_registers
+from bua_assets.assets.core import core_snapshot, meter_registers
 from bua_assets.assets.lake_reads import HISTORY_MONTHS
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import interval_statistics
@@ -24,7 +24,10 @@ from bua_assets.settings import history_workers
 
 # What a history month needs for its profile statistics, as (asset, a dataset it writes): nothing
 # else of CORE (meter_registers extracts the register tables alone), no estimates, no pricing.
+# core_snapshot (it writes nothing to the lake) opens the CORE meter_registers reads, so it goes with
+# meter_registers: the month's graph is whole, and the UI sees no "upstream missing" for it.
 HISTORY_ASSETS = (
+    (core_snapshot, None),
     (meter_registers, METER_REGISTER_TABLES["Utility"]),
     (interval_reads, INTERVAL_READS),
     (interval_statistics, None),
@@ -73,8 +76,9 @@ def _history_month_in_worker(
 
 @dataclass
 class _HistoryPlan:
-    """Which runs a backfill needs: per month, the ingest run (meter_registers and interval_reads,
-    those not in the lake) and the statistics run (interval_statistics), oldest month first."""
+    """Which runs a backfill needs: per month, the ingest run (meter_registers with the core_snapshot
+    it reads, and interval_reads, those not in the lake) and the statistics run (interval_statistics),
+    oldest month first."""
 
     ingest: dict[str, list[str]] = field(default_factory=dict)
     statistics: list[str] = field(default_factory=list)
@@ -135,6 +139,8 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
             for asset, dataset in HISTORY_ASSETS
             if dataset is not None and (refresh or not dataset.exists(lake, key))
         ]
+        if meter_registers.key.to_user_string() in ingest:
+            ingest.insert(0, core_snapshot.key.to_user_string())
         if ingest:
             plan.ingest[key] = ingest
     return plan
@@ -151,8 +157,8 @@ def backfill_interval_history(
     workers: int | None = None,
 ) -> list[str]:
     """For each history month with NEM12 files, materialise what its profile statistics need and
-    is not in the lake yet (all of it with ``refresh``): meter_registers (the month's CORE register
-    tables) and interval_reads in one run, interval_statistics in a second. ``workers``
+    is not in the lake yet (all of it with ``refresh``): core_snapshot and meter_registers (the
+    month's CORE register tables) and interval_reads in one run, interval_statistics in a second. ``workers``
     (BUA_HISTORY_WORKERS, default one per CPU) runs go at once, each in its own process on the same
     instance: the months' ingests one after another (each judges peaks against the month before),
     each month's statistics beside the next months' ingests. One worker, or an instance with no

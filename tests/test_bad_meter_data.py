@@ -373,7 +373,7 @@ def test_profile_validation_names_missing_history_months_before_segments():
     check = validate_profiles(result, summary, SegmentProfilesConfig(), ["2026-09-01", "2025-11-01"])
     assert check.description == (
         "profile history missing for 2 months (2025-11, 2026-09): no interval_statistics for them, materialise "
-        "meter_registers, interval_reads and interval_statistics for those months (a backfill), then redo this month from "
+        "core_snapshot, meter_registers, interval_reads and interval_statistics for those months (a backfill), then redo this month from "
         'utility_profiles (Lineage filter key:"utility_profiles"+ -> Materialize all), not Re-execute '
         "From failure: utility_profiles was built without them; 1 segments filled over 50% of days"
     )

@@ -16,7 +16,7 @@ from support import PARTITION
 
 from bua_assets.billing.export import INTEGRATION_PREFIX, Target
 from bua_assets.cli import main
-from bua_assets.definitions import ALL_ASSETS
+from bua_assets.definitions import ALL_ASSETS, defs
 from bua_assets.lake import Lake
 from bua_assets.ops.runs import RUN_LOG_ASSET, RUN_LOG_DATASET
 from bua_assets.resources import LakeResource, NotifyResource, local_resources
@@ -227,7 +227,7 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
         raise_on_error=False,
     )
     assert not result.success
-    bua_month_failed(
+    request = bua_month_failed(
         _sensor_context(
             instance,
             result.run_id,
@@ -252,3 +252,13 @@ def test_failed_month_names_the_step_and_the_check(retailer, tmp_path, operation
     assert [(r["status"], r["failed_steps"], r["net_amount"]) for r in log] == [
         ("FAILURE", "core_tables,meter_registers", None)
     ]
+    # ... and it asks for the month's exceptions table, once per failed run: run, it lists the finding
+    assert isinstance(request, dg.RunRequest) and request.partition_key == PARTITION
+    assert bua_month_failed.job_name == "bua_month_errors" and request.run_key == f"errors-after-{result.run_id}"
+    errors_run = defs.resolve_job_def(bua_month_failed.job_name).execute_in_process(
+        partition_key=request.partition_key, instance=instance, resources=resources
+    )
+    assert errors_run.success
+    listed = Lake(str(lake_dir)).read("errors", PARTITION, "errors").to_pandas()
+    finding = listed[listed["code"] == "check_failed:schema_drift"]
+    assert len(finding) == 1 and "Meter.serial: missing_column" in finding["reason"].iloc[0]
