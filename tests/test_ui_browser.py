@@ -1,7 +1,9 @@
 """The UI as the people who run the month use it, end to end in a real browser: `./dev ui` (dagster
 dev on loopback, the repo's instance configuration) on a tiny generated retailer; Debian's
 Chromium, headless, driven by Playwright (never a downloaded browser) materialises the month from
-the asset graph, opens the four checks and sees their month, and opens the accrual chart.
+the asset graph, opens the four checks and sees their month, opens the month at a glance and the
+accrual chart, redoes an asset and all after it, recovers a month whose profile history was
+missing, and opens the Launchpad valid: each as the README's "Using the UI" says.
 
 Without Chromium (or Playwright) the test skips with the reason; BUA_REQUIRE_BROWSER=1 (set by
 .ci/run, which installs Chromium) makes that a failure."""
@@ -21,11 +23,13 @@ import dagster as dg
 import pytest
 from support import free_port
 
+from bua_assets.datasets import REGISTER_STATS
 from bua_assets.definitions import defs
+from bua_assets.lake import PARTITION_COLUMN, Lake
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import local_resources
-from bua_assets.runner import backfill_interval_history
+from bua_assets.runner import backfill_interval_history, history_partitions
 from bua_assets.settings import defaults
 from bua_synth.generator import GeneratorConfig, generate
 
@@ -231,14 +235,15 @@ def test_the_month_from_the_ui(ui, page):
     assert metadata["latest_run"].value == f"{url}/runs/{run.run_id}"
 
 
-def finished_run(ui, run_ids_before: set[str]) -> dg.DagsterRun:
-    """The run the UI launched after ``run_ids_before``, once it finished (10 minutes at most)."""
+def finished_run(ui, run_ids_before: set[str], partition: str) -> dg.DagsterRun:
+    """The run of ``partition`` the UI launched after ``run_ids_before``, once it finished (10 minutes
+    at most)."""
     started = time.monotonic()
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
         while True:
             runs = [
                 r
-                for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": ui["partition"]}))
+                for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}))
                 if r.run_id not in run_ids_before
             ]
             if runs and runs[0].is_finished:
@@ -252,10 +257,68 @@ def run_ids(ui) -> set[str]:
         return {r.run_id for r in instance.get_runs()}
 
 
+def selected(selection: str) -> set[str]:
+    return {k.to_user_string() for k in dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())}
+
+
+def latest_evaluation(ui, asset: str, check: str):
+    """The latest evaluation of ``asset``'s ``check``."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    return record.event.dagster_event.event_specific_data
+
+
+def check_evaluation(ui, run: dg.DagsterRun, check: str):
+    """The run's evaluation of ``check``."""
+    with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    (evaluation,) = [
+        e for e in (r.event_log_entry.dagster_event.event_specific_data for r in records) if e.check_name == check
+    ]
+    return evaluation
+
+
 def materialised_by(ui, run: dg.DagsterRun) -> set[str]:
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
         records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
         return {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+
+
+def launch_from_lineage(ui, page, selection: str, partition: str | None = None) -> dg.DagsterRun:
+    """README "Using the UI", literally: the Lineage filter ``selection``, Enter, Materialize all...,
+    then Latest (``partition`` None) or Show all partitions and the month typed in the partition box,
+    Launch 1 run; the run once it finished. The dialog must not warn of missing upstream data."""
+    before = run_ids(ui)
+    dialog = open_launch_dialog(page, ui["url"], selection, partition)
+    assert "Upstream data missing" not in dialog.inner_text(), (selection, partition, dialog.inner_text()[:600])
+    launch = dialog.get_by_role("button", name="Launch 1 run")
+    launch.click()
+    launch.wait_for(state="detached")
+    return finished_run(ui, before, partition or ui["partition"])
+
+
+def open_launch_dialog(page, url: str, selection: str, partition: str | None):
+    page.goto(f"{url}/asset-groups")
+    dismiss_welcome(page)
+    page.get_by_label("Search and filter assets").focus()
+    page.keyboard.type(selection)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=re.compile("Materialize")).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Launch runs to materialize").wait_for()
+    if partition is None:
+        dialog.get_by_role("button", name="Latest", exact=True).click()
+    else:
+        dialog.get_by_text("Show all partitions").click()
+        box = dialog.locator("input[type=text]").first
+        box.fill(partition)
+        box.press("Enter")
+    dialog.get_by_text("1 partition", exact=True).wait_for()
+    # the upstream warning follows the partitions' health, fetched after the selection
+    page.wait_for_load_state("networkidle")
+    time.sleep(2)
+    return dialog
 
 
 def test_redo_an_asset_and_everything_downstream_as_the_readme_says(ui, page):
@@ -264,25 +327,65 @@ def test_redo_an_asset_and_everything_downstream_as_the_readme_says(ui, page):
     before it (the month was materialised by the test above)."""
     readme = (REPO / "README.md").read_text()
     selection = re.search(r'filter type `(key:"micro_scalars"\+)`', readme).group(1)
-    graph = defs.resolve_asset_graph()
-    downstream = {k.to_user_string() for k in dg.AssetSelection.from_string(selection).resolve(graph)}
+    downstream = selected(selection)
     assert {"micro_scalars", "accrual_summary", "bua_export"} <= downstream and "core_tables" not in downstream
-    before = run_ids(ui)
-    page.goto(f"{ui['url']}/asset-groups")
-    dismiss_welcome(page)
-    page.get_by_label("Search and filter assets").focus()
-    page.keyboard.type(selection)
-    page.keyboard.press("Enter")
-    page.get_by_role("button", name="Materialize all").click()
-    dialog = page.get_by_role("dialog")
-    dialog.get_by_text(f"Launch runs to materialize {len(downstream)} assets").wait_for()
-    dialog.get_by_role("button", name="Latest", exact=True).click()
-    launch = dialog.get_by_role("button", name="Launch 1 run")
-    launch.click()
-    launch.wait_for(state="detached")
-    run = finished_run(ui, before)
+    run = launch_from_lineage(ui, page, selection)
     assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
     assert materialised_by(ui, run) == downstream
+
+
+def test_recovery_after_a_history_backfill_as_the_readme_says(ui, page):
+    """README "Using the UI" steps 1 and 2 when a history month of the profile window is not in the
+    lake: profile_validation names it; the history selection for that month, typed in the launch
+    dialog, launches without an "upstream missing" warning and fills it; the month redone from
+    utility_profiles then passes."""
+    readme = (REPO / "README.md").read_text()
+    history = re.search(r'filter the graph with\s+`(\+key:"interval_statistics")`', readme).group(1)
+    redo = re.search(r'redo the month\s+from `(key:"utility_profiles"\+)`', readme).group(1)
+    assert selected(history) == {"core_snapshot", "meter_registers", "interval_reads", "interval_statistics"}
+    month = history_partitions(ui["partition"])[5]  # one in the middle of the profile window
+    whole = latest_evaluation(ui, "segment_profiles", "profile_validation")  # with the whole window
+    assert "profile history missing" not in whole.description
+    store = Lake(defaults(ui["home"]).lake)
+    for dataset in store.tables("interval_statistics"):  # as if it had never been backfilled
+        store.table("interval_statistics", dataset).delete(f"{PARTITION_COLUMN} = '{month}'")
+
+    run = launch_from_lineage(ui, page, redo)
+    validation = check_evaluation(ui, run, "profile_validation")
+    assert not validation.passed and f"profile history missing for 1 months ({month[:7]})" in validation.description
+
+    # The dialog does warn where upstream data is missing (bua_export of a month that never ran) ...
+    warned = open_launch_dialog(page, ui["url"], 'key:"bua_export"', month)
+    warned.get_by_text("Upstream data missing").wait_for()
+    # ... but not for the history selection: it holds all its month needs.
+    run = launch_from_lineage(ui, page, history, month)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+    assert materialised_by(ui, run) == selected(history)
+    assert REGISTER_STATS.exists(store, month)
+
+    run = launch_from_lineage(ui, page, redo)
+    assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+    assert materialised_by(ui, run) == selected(redo)
+    # the month is as it was with the whole window (a tiny retailer's profiles may still warn)
+    validation = check_evaluation(ui, run, "profile_validation")
+    assert (validation.passed, validation.description) == (whole.passed, whole.description)
+
+
+def test_the_launchpad_opens_valid(ui, page):
+    """Jobs -> monthly_bua -> the Launchpad, a month typed in its partition box: the scaffolded
+    config validates (no "Invalid scalar" on a string enum) and Launch Run is enabled."""
+    page.goto(f"{ui['url']}/locations/bua_assets/jobs/monthly_bua/playground")
+    dismiss_welcome(page)
+    page.get_by_text("No errors", exact=True).wait_for()
+    box = page.get_by_placeholder("Partition")
+    box.click()
+    box.fill(ui["partition"])
+    box.press("Enter")
+    page.get_by_text(f"partition: {ui['partition']}", exact=True).wait_for()  # the month's config loaded
+    page.wait_for_load_state("networkidle")
+    page.get_by_text("No errors", exact=True).wait_for()
+    assert "Invalid" not in page.locator("body").inner_text()
+    assert page.get_by_role("button", name=re.compile("Launch Run")).is_enabled()
 
 
 def test_first_partition_follows_the_data(ui):
