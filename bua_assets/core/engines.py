@@ -86,25 +86,15 @@ class SqliteEngine:
         cannot read the table (text that is not UTF-8, a path its URL parser refuses) before any
         batch, the DB-API path reads it instead, naming what is wrong; after a batch, the DB-API
         path's diagnosis is raised."""
-        import connectorx as cx
-
         spec = subset(core_tables()[table], columns)
         select = ", ".join(f'CAST("{c}" AS TEXT) AS "{c}"' for c in spec.column_names)
         path = self._existing_path()
         # the table's own id, not the text alias: ids in text order would be 1, 10, 100, 2
         sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY {self.quote(table)}.{self.quote('id')}"
-        started = False
         try:
-            for batch in cx.read_sql(f"sqlite://{path}", sql, return_type="arrow_stream", batch_size=chunk_rows):
-                if batch.num_rows:
-                    started = True
-                    yield cast_batch(spec, batch)
-        except CoreValueError:
-            raise
-        except BaseException as exc:  # connectorx raises Rust panics as BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-                raise
-            if started:
+            yield from _connectorx_typed(f"sqlite://{path}", sql, spec, chunk_rows)
+        except ConnectorxFailed as failed:
+            if failed.started:
                 raise self._undecodable_text(spec, select, chunk_rows) from None
             yield from self.stream_table_dbapi(table, columns=columns, chunk_rows=chunk_rows)
 
@@ -222,8 +212,6 @@ class MysqlEngine:
     ) -> Iterator[pa.RecordBatch]:
         """connectorx reads the unbuffered result set straight into Arrow (about 8x pymysql, which
         decodes every value in Python)."""
-        import connectorx as cx
-
         spec = subset(core_tables()[table], columns)
         # Dates come as text and are parsed (and checked) in Arrow: a MySQL zero date or an impossible
         # date ('2023-02-30' under ALLOW_INVALID_DATES) then names its row instead of failing in the driver.
@@ -235,20 +223,9 @@ class MysqlEngine:
         )
         sql = f"SELECT {select} FROM {self.quote(table)} ORDER BY `id`"
         try:
-            reader = cx.read_sql(self.url.connectorx(), sql, return_type="arrow_stream", batch_size=chunk_rows)
-            batches = iter(reader)
-            while True:
-                try:
-                    batch = next(batches)
-                except StopIteration:
-                    break
-                if batch.num_rows:
-                    yield cast_batch(spec, batch)
-        except CoreValueError:
-            raise
-        except BaseException as exc:  # connectorx raises Rust panics as BaseException
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-                raise
+            yield from _connectorx_typed(self.url.connectorx(), sql, spec, chunk_rows)
+        except ConnectorxFailed as failed:
+            exc = failed.cause
             raise CoreReadError(
                 f"{table}: MySQL read failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from None
@@ -264,6 +241,35 @@ class MysqlEngine:
         with self.connect(raw=True) as conn:
             cur = conn.cursor(pymysql.cursors.SSCursor)
             yield from _fetch_typed(spec, cur, select, self.quote(table), self.quote("id"), chunk_rows)
+
+
+class ConnectorxFailed(Exception):
+    """connectorx could not read the query (``cause``; its Rust panics arrive as BaseException), after
+    ``started`` (a batch was already yielded) or before: each engine decides what that means."""
+
+    def __init__(self, cause: BaseException, started: bool):
+        super().__init__(str(cause))
+        self.cause, self.started = cause, started
+
+
+def _connectorx_typed(url: str, sql: str, spec, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """``sql`` read by connectorx straight into Arrow, in batches of ``chunk_rows`` typed to ``spec``
+    (a value that is not its type raises CoreValueError naming the row); any failure of the read
+    itself raises ConnectorxFailed."""
+    import connectorx as cx
+
+    started = False
+    try:
+        for batch in cx.read_sql(url, sql, return_type="arrow_stream", batch_size=chunk_rows):
+            if batch.num_rows:
+                started = True
+                yield cast_batch(spec, batch)
+    except CoreValueError:
+        raise
+    except BaseException as exc:  # connectorx raises Rust panics as BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        raise ConnectorxFailed(exc, started) from None
 
 
 def _fetch_typed(spec, cur, select: str, table: str, id_column: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
