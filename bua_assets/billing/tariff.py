@@ -111,9 +111,27 @@ class Priced:
     exceptions: pd.DataFrame  # line_id, account_id, code, reason
 
 
+RATE_KEY = ["plan_id", "charge_type", "time_class", "basis"]  # what a line's rates are found by
+
+
 def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> Priced:
     """Price ``lines`` (LINE_COLUMNS, optionally LINE_TERMS and bill_key; period dates inclusive)
-    with PlanRate and PlanDiscount rows."""
+    with PlanRate and PlanDiscount rows: the line cut into parts by the tariff periods it spans,
+    each part's quantity into the rate's step blocks, amounts, then discounts and GST."""
+    lines = _prepared_lines(lines)
+    r = _prepared_rates(rates)
+    parts, exceptions = _tariff_parts(lines, r)
+    blocks, per_kw = _step_blocks(parts, r)
+    out = _amounts(blocks, per_kw)
+    out = _with_discounts_and_gst(out, discounts)
+    # the line's own quantity gives way to the priced block's
+    out = out.drop(columns="quantity").rename(columns={"unit_price": "rate", "block_quantity": "quantity"})
+    out = out[PRICED_COLUMNS].reset_index(drop=True)
+    return Priced(out, exceptions.reset_index(drop=True))
+
+
+def _prepared_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """The columns pricing reads, terms defaulted, dates as timestamps, the days and the charge's basis."""
     extra = [c for c in (*LINE_TERMS, "bill_key") if c in lines.columns]
     lines = lines[LINE_COLUMNS + extra].copy()
     for col, default in LINE_TERMS.items():
@@ -124,16 +142,24 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     lines["period_end"] = pd.to_datetime(lines["period_end"])
     lines["total_days"] = (lines["period_end"] - lines["period_start"]).dt.days + 1
     lines["basis"] = pd.Series(basis_of(lines["uom"]), index=lines.index).fillna(UNIT)
+    return lines
+
+
+def _prepared_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """The priceable rates per day, open-ended periods closed at the last timestamp."""
     r = daily_rates(unpriced_rates(rates)[0])
     r["effective_from"] = pd.to_datetime(r["effective_from"])
     r["effective_to"] = pd.to_datetime(r["effective_to"]).fillna(pd.Timestamp.max.normalize())
     r["block_daily_volume"] = pd.to_numeric(r["block_daily_volume"], errors="coerce")
-    r = r.drop(columns=[c for c in ("uom", "id") if c in r.columns])
-    rate_key = ["plan_id", "charge_type", "time_class", "basis"]
+    return r.drop(columns=[c for c in ("uom", "id") if c in r.columns])
 
-    # 1. Tariff periods of each line's plan and charge, overlapping the line: the parts.
-    periods = r[[*rate_key, "effective_from", "effective_to"]].drop_duplicates()
-    parts = lines.merge(periods, on=rate_key, how="left")
+
+def _tariff_parts(lines: pd.DataFrame, r: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each line cut by the tariff periods of its plan and charge that overlap it (the parts, with
+    their days and quantity), and the exceptions: a required charge with no rate (missing_tariff)
+    or rates for only some of its days (partial_tariff: priced for the covered days only)."""
+    periods = r[[*RATE_KEY, "effective_from", "effective_to"]].drop_duplicates()
+    parts = lines.merge(periods, on=RATE_KEY, how="left")
     parts["part_start"] = parts[["period_start", "effective_from"]].max(axis=1)
     parts["part_end"] = parts[["period_end", "effective_to"]].min(axis=1)
     has_rate = parts["effective_from"].notna() & (parts["part_start"] <= parts["part_end"])
@@ -161,7 +187,6 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     )
     parts = parts[has_rate].copy()
     parts["days"] = (parts["part_end"] - parts["part_start"]).dt.days + 1
-    # A line of a required charge only partly covered by rates is priced for the covered days only.
     coverage = (
         parts[~parts["charge_type"].isin(OPTIONAL_CHARGES)]
         .groupby("line_id")
@@ -194,9 +219,13 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
         parts["days"],
         np.where(demand, parts["quantity"], parts["quantity"] * parts["days"] / parts["total_days"]),
     )
+    return parts, exceptions
 
-    # 2-3. Rates and step blocks.
-    b = parts.merge(r, on=[*rate_key, "effective_from", "effective_to"])
+
+def _step_blocks(parts: pd.DataFrame, r: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each part's quantity filled into its rate's step blocks in order (a negative quantity, an
+    export, stays in the first block); the blocks it reaches, and whether each is per kW."""
+    b = parts.merge(r, on=[*RATE_KEY, "effective_from", "effective_to"])
     b = b.sort_values(["line_id", "part_start", "block_order"], kind="stable")
     per_kw = (b["basis"] == DEMAND).to_numpy()
     # NaN: no ceiling (the last block); a demand block's volume is kW, not kW x days
@@ -208,28 +237,28 @@ def price(lines: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame) -> 
     q = b["part_quantity"].to_numpy(dtype=float)
     block_q = np.where(q >= 0, np.clip(q - below, 0, cap), np.where(b["block_order"] == 1, q, 0.0))
     keep = (block_q != 0) | (b["block_order"].to_numpy() == 1)
-    b = b.assign(block_quantity=np.round(block_q, 3))[keep]
-    per_kw = per_kw[keep]
+    return b.assign(block_quantity=np.round(block_q, 3))[keep], per_kw[keep]
 
-    # 4. Amounts.
+
+def _amounts(b: pd.DataFrame, per_kw: np.ndarray) -> pd.DataFrame:
+    """Each block's net amount to the cent: a credit negative, a demand rate per kW per day of the part."""
     credit = b["charge_type"].isin(CREDIT_CHARGES).to_numpy()
-    # a demand rate is per kW per day of the part
     times = np.where(credit, -1.0, 1.0) * np.where(per_kw, b["days"].to_numpy(dtype=float), 1.0)
     net = round_cents(b["block_quantity"].to_numpy() * b["unit_price"].to_numpy() * times)
-    out = b.assign(net_amount=net, _row=np.arange(len(b))).reset_index(drop=True)
+    return b.assign(net_amount=net, _row=np.arange(len(b))).reset_index(drop=True)
 
-    # 5. Discounts effective at the part's start.
+
+def _with_discounts_and_gst(out: pd.DataFrame, discounts: pd.DataFrame) -> pd.DataFrame:
+    """The discounts effective at each part's start, and GST beside the net (none on a feed-in
+    credit to a customer not registered for GST)."""
     discount, propensity_share, conditional = _discounts(out, unpriced_discounts(discounts)[0])
     out["discount_net"] = discount
     out["discount_net_propensity"] = round_cents(propensity_share)
     out["discount_state"] = np.where(discount == 0, "NONE", np.where(conditional, "CONDITIONAL", "GUARANTEED"))
-    # 6. GST beside; none on a feed-in credit to a customer not registered for GST.
+    credit = out["charge_type"].isin(CREDIT_CHARGES).to_numpy()
     gst_free = credit & (out["gst_registered"].to_numpy() == 0)
     out["gst"] = np.where(gst_free, 0.0, gst(out["net_amount"].to_numpy()))
-    # the line's own quantity gives way to the priced block's
-    out = out.drop(columns="quantity").rename(columns={"unit_price": "rate", "block_quantity": "quantity"})
-    out = out[PRICED_COLUMNS].reset_index(drop=True)
-    return Priced(out, exceptions.reset_index(drop=True))
+    return out
 
 
 def _discounts(out: pd.DataFrame, discounts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
