@@ -178,6 +178,25 @@ def supplementary_lines(
     terms = with_terms(pd.DataFrame({"account_id": account_plans["account_id"].unique()}), propensity).set_index(
         "account_id"
     )
+    versions, billed, exceptions = _billed_in_play(account_plans, invoices, line_items, horizon_start)
+    remaining = cleanse(billed, [*GROUP, *KEY])
+    remaining, q = billed_periods(billed, remaining)
+    approved = versions.loc[
+        versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date", "end_date"]
+    ]
+    c, found, unmeasured = _recalculation_candidates(q, approved, versions, rates, terms, tou, half_hours)
+    c, remaining, overlapping = _without_overlapping_versions(c, remaining, approved)
+    calculated, remaining, unpriced = _recalculated(c, remaining, unmeasured, rates, discounts)
+    lines = _correction_lines(calculated, remaining, versions, discounts, terms)
+    exceptions += [*found, overlapping, unpriced]
+    return lines, pd.concat(exceptions, ignore_index=True)[EXCEPTION_COLUMNS]
+
+
+def _billed_in_play(
+    account_plans: pd.DataFrame, invoices: pd.DataFrame, line_items: pd.DataFrame, horizon_start
+) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
+    """(the flagged supply points' plan versions but DRAFT; their billed transactions that compare
+    and cancel reopens; exceptions for those it does not: before the horizon, unsupported charges)."""
     flagged = account_plans.loc[account_plans["include_in_supplementary"] == 1, "utility_id"].unique()
     versions = account_plans[account_plans["utility_id"].isin(flagged) & (account_plans["status"] != "DRAFT")].copy()
     versions["start_date"] = pd.to_datetime(versions["start_date"])
@@ -207,12 +226,21 @@ def supplementary_lines(
         )
     )
     # Only the groups of non-DRAFT versions are in play (DESIGN §5.6 step 3).
-    billed = billed[~old & ~unknown].merge(versions[GROUP].drop_duplicates(), on=GROUP)
-    remaining = cleanse(billed, [*GROUP, *KEY])
-    remaining, q = billed_periods(billed, remaining)
-    approved = versions.loc[
-        versions["status"] == "APPROVED", ["account_id", "utility_id", "plan_id", "start_date", "end_date"]
-    ]
+    return versions, billed[~old & ~unknown].merge(versions[GROUP].drop_duplicates(), on=GROUP), exceptions
+
+
+def _recalculation_candidates(
+    q: pd.DataFrame,
+    approved: pd.DataFrame,
+    versions: pd.DataFrame,
+    rates: pd.DataFrame,
+    terms: pd.DataFrame,
+    tou: TimeOfUse | None,
+    half_hours: HalfHours | None,
+) -> tuple[pd.DataFrame, list[pd.DataFrame], pd.DataFrame]:
+    """(the billed quantities cut by the APPROVED versions' days, re-rated onto each plan's classes
+    and with measured demand added, as lines to price; exceptions of the re-rating and the demand;
+    the periods whose demand could not be measured)."""
     c = q.merge(approved, on="utility_id")
     c["period_start"] = c[["billed_start", "start_date"]].max(axis=1)
     c["period_end"] = c[["billed_end", "end_date"]].min(axis=1)
@@ -227,12 +255,18 @@ def supplementary_lines(
     replaced = versions[versions["status"] == "REPLACED"]
     demand, demand_exceptions = measured_demand(c, rates, replaced, tou, half_hours)
     c = pd.concat([c, demand], ignore_index=True)
-    exceptions += [rerated, demand_exceptions]
     unmeasured = demand_exceptions.loc[demand_exceptions["code"] == "missing_tariff", ["utility_id", "period_start"]]
     c = with_terms(c, terms)
     c["bill_key"] = c.groupby(PERIOD, sort=False).ngroup()  # a billed period is one bill
     c["line_id"] = np.arange(len(c))
-    # Two APPROVED versions on the same days would bill them twice: such a period is left as it is.
+    return c, [rerated, demand_exceptions], unmeasured
+
+
+def _without_overlapping_versions(
+    c: pd.DataFrame, remaining: pd.DataFrame, approved: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Two APPROVED versions on the same days would bill them twice: such a billed period is left as
+    it is (out of the candidates and the remaining transactions), with an exception."""
     a = approved.sort_values(["utility_id", "start_date"], kind="stable")
     reach_v = a.groupby("utility_id")["end_date"].cummax().groupby(a["utility_id"]).shift(1)
     suspects = a.loc[(a["start_date"] <= reach_v).to_numpy(), "utility_id"].unique()  # usually none
@@ -246,20 +280,26 @@ def supplementary_lines(
         <= reach.groupby([o[k] for k in (*PERIOD, "charge_type", "time_class")], sort=False).shift(1).to_numpy()
     )
     doubled = o[overlap].drop_duplicates(PERIOD)
-    exceptions.append(
-        period_exceptions(
-            doubled.assign(period_start=doubled["billed_start"]),
-            "overlapping_charge_versions",
-            "APPROVED versions overlap inside the billed period from "
-            + doubled["billed_start"].dt.date.astype(str)
-            + ": not recalculated",
-        )
+    overlapping = period_exceptions(
+        doubled.assign(period_start=doubled["billed_start"]),
+        "overlapping_charge_versions",
+        "APPROVED versions overlap inside the billed period from "
+        + doubled["billed_start"].dt.date.astype(str)
+        + ": not recalculated",
     )
     c = c.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
     c = c[c["_doubled"].isna()].drop(columns="_doubled")
     remaining = remaining.merge(doubled[PERIOD].assign(_doubled=True), on=PERIOD, how="left")
     remaining = remaining[remaining["_doubled"].isna()].drop(columns="_doubled")
+    return c, remaining, overlapping
 
+
+def _recalculated(
+    c: pd.DataFrame, remaining: pd.DataFrame, unmeasured: pd.DataFrame, rates: pd.DataFrame, discounts: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The candidates priced (keyed for compare and cancel); a billed period the engine cannot
+    re-price, or whose demand was not measured, is left as it is, whole (out of both sides), with
+    an exception."""
     if len(c):
         priced = price(c, rates, discounts)
         calculated = priced.lines.join(c[PERIOD], on="line_id")
@@ -268,12 +308,10 @@ def supplementary_lines(
         calculated = pd.DataFrame(columns=[*PERIOD, *PRICED_COLUMNS])
         bad = pd.DataFrame(columns=["account_id", "code", "reason", *PERIOD])
     # A billed period the engine cannot re-price is left as it is, whole: no partial re-billing.
-    exceptions.append(
-        period_exceptions(
-            bad.assign(period_start=bad["billed_start"]),
-            "missing_tariff",
-            bad["reason"].astype(str) + ": billed period not recalculated",
-        )
+    unpriced = period_exceptions(
+        bad.assign(period_start=bad["billed_start"]),
+        "missing_tariff",
+        bad["reason"].astype(str) + ": billed period not recalculated",
     )
     unmeasured = unmeasured.assign(billed_start=pd.to_datetime(unmeasured["period_start"]))
     unmeasured = c[PERIOD].drop_duplicates().merge(unmeasured[["utility_id", "billed_start"]], on=PERIOD[:2])
@@ -284,8 +322,18 @@ def supplementary_lines(
         remaining = remaining.merge(skip, on=PERIOD, how="left")
         remaining = remaining[remaining["_skip"].isna()].drop(columns="_skip")
     calculated = calculated.rename(columns={"part_start": "period_start", "part_end": "period_end"})
+    return _keys(calculated.reset_index(drop=True)), remaining, unpriced
 
-    calculated = _keys(calculated.reset_index(drop=True))
+
+def _correction_lines(
+    calculated: pd.DataFrame,
+    remaining: pd.DataFrame,
+    versions: pd.DataFrame,
+    discounts: pd.DataFrame,
+    terms: pd.DataFrame,
+) -> pd.DataFrame:
+    """Compare and cancel: the new debits and the credits reversing what nothing matched, but lines
+    that move nothing, in account and period order."""
     new, reverse = compare_and_cancel(calculated, remaining.assign(is_credit=False), GROUP, KEY)
     new = new.assign(is_credit=False)
     lines = pd.concat(
@@ -299,7 +347,7 @@ def supplementary_lines(
     lines["period_start"] = pd.to_datetime(lines["period_start"]).dt.date
     lines["period_end"] = pd.to_datetime(lines["period_end"]).dt.date
     lines["is_credit"] = lines["is_credit"].astype(bool)
-    return (lines[OUT_COLUMNS].reset_index(drop=True), pd.concat(exceptions, ignore_index=True)[EXCEPTION_COLUMNS])
+    return lines[OUT_COLUMNS].reset_index(drop=True)
 
 
 def _reversals(
