@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from bua_assets.assets.core import core_snapshot, meter_registers
-from bua_assets.assets.lake_reads import HISTORY_MONTHS
+from bua_assets.assets.lake_reads import history_partitions
 from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import interval_statistics
 from bua_assets.datasets import INTERVAL_READS, METER_REGISTER_TABLES, REGISTER_STATS
@@ -32,12 +32,6 @@ HISTORY_ASSETS = (
     (interval_reads, INTERVAL_READS),
     (interval_statistics, None),
 )
-
-
-def history_partitions(partition: str, months: int = HISTORY_MONTHS) -> list[str]:
-    """The partitions before ``partition`` whose interval data its profiles read: the profile window
-    is ``months`` months ending with the partition's own, so ``months - 1`` months before it."""
-    return [m.key for m in AccrualMonth.from_key(partition).history(months - 1)]
 
 
 def _history_month(

@@ -36,10 +36,15 @@ def profile_window(key: str) -> prof.Window:
     return prof.Window(month.shifted(1 - HISTORY_MONTHS).start, month.end)
 
 
+def history_partitions(key: str, months: int = HISTORY_MONTHS) -> list[str]:
+    """The partitions before ``key`` whose interval data its profiles read: the profile window is
+    ``months`` months ending with the partition's own, so ``months - 1`` months before it."""
+    return [m.key for m in AccrualMonth.from_key(key).history(months - 1)]
+
+
 def history_months(key: str) -> list[str]:
-    """The partition keys of the profile window, oldest first."""
-    window = profile_window(key)
-    return [m.strftime("%Y-%m-%d") for m in pd.date_range(window.start, window.end, freq="MS")]
+    """The partition keys of the profile window, oldest first (the history and the month itself)."""
+    return [*history_partitions(key), key]
 
 
 def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
