@@ -3,7 +3,8 @@ dev on loopback, the repo's instance configuration) on a tiny generated retailer
 Chromium, headless, driven by Playwright (never a downloaded browser) materialises the month from
 the asset graph, opens the four checks and sees their month, opens the month at a glance and the
 accrual chart, redoes an asset and all after it, recovers a month whose profile history was
-missing, and opens the Launchpad valid: each as the README's "Using the UI" says.
+missing, opens the Launchpad valid, and fails a month on CORE drift (the finding on the run's page,
+in `errors` without a launch): each as the README's "Using the UI" says.
 
 Without Chromium (or Playwright) the test skips with the reason; BUA_REQUIRE_BROWSER=1 (set by
 .ci/run, which installs Chromium) makes that a failure."""
@@ -14,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -298,12 +300,14 @@ def launch_from_lineage(ui, page, selection: str, partition: str | None = None) 
     return finished_run(ui, before, partition or ui["partition"])
 
 
-def open_launch_dialog(page, url: str, selection: str, partition: str | None):
+def open_launch_dialog(page, url: str, selection: str | None, partition: str | None):
+    """The asset graph filtered by ``selection`` (all of it for None), Materialize all..., the partition."""
     page.goto(f"{url}/asset-groups")
     dismiss_welcome(page)
-    page.get_by_label("Search and filter assets").focus()
-    page.keyboard.type(selection)
-    page.keyboard.press("Enter")
+    if selection is not None:
+        page.get_by_label("Search and filter assets").focus()
+        page.keyboard.type(selection)
+        page.keyboard.press("Enter")
     page.get_by_role("button", name=re.compile("Materialize")).first.click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("Launch runs to materialize").wait_for()
@@ -405,3 +409,44 @@ def test_first_partition_follows_the_data(ui):
     assert (
         out == first_of_month_before(AccrualMonth.from_key(ui["partition"]).run_date, 12).isoformat()
     )  # the 12 months generated
+
+
+def test_a_failed_month_says_its_finding_and_errors_lists_it_without_a_launch(ui, page):
+    """CORE drifts (a renamed column): the month launched from the graph fails at core_tables; the
+    failed run's page says the finding (table, column, what to do); bua_month_failed starts a
+    bua_month_errors run on its own, and `errors` lists the failed check. The column is restored
+    after."""
+    core = defaults(ui["home"]).home / "retailer" / "core.db"
+    with sqlite3.connect(core) as conn:
+        conn.execute("ALTER TABLE Meter RENAME COLUMN serial TO serial_no")
+    try:
+        before = run_ids(ui)
+        dialog = open_launch_dialog(page, ui["url"], None, None)  # the month, as README step 1
+        launch = dialog.get_by_role("button", name="Launch 1 run")
+        launch.click()
+        launch.wait_for(state="detached")
+        failed = finished_run(ui, before, ui["partition"])
+        assert failed.status == dg.DagsterRunStatus.FAILURE
+        page.goto(f"{ui['url']}/runs/{failed.run_id}")
+        finding = "core_tables.schema_drift failed: Meter.serial: missing_column"
+        page.get_by_text(finding).first.wait_for()
+        assert "renamed to serial_no?" in page.locator("body").inner_text()
+
+        # the run-failure sensor (every 30 s under the daemon) runs errors for the month
+        deadline = time.monotonic() + 240
+        with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
+            while True:
+                runs = instance.get_runs(
+                    dg.RunsFilter(job_name="bua_month_errors", tags={"dagster/partition": ui["partition"]})
+                )
+                if runs and runs[0].is_finished:
+                    break
+                assert time.monotonic() < deadline, "no bua_month_errors run within 4 minutes of the failure"
+                time.sleep(3)
+        assert runs[0].status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+        listed = Lake(defaults(ui["home"]).lake).read("errors", ui["partition"], "errors").to_pandas()
+        reasons = listed.loc[listed["code"] == "check_failed:schema_drift", "reason"].tolist()
+        assert len(reasons) == 1 and "Meter.serial: missing_column" in reasons[0], listed[["code", "reason"]]
+    finally:
+        with sqlite3.connect(core) as conn:
+            conn.execute("ALTER TABLE Meter RENAME COLUMN serial_no TO serial")
