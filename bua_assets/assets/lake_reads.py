@@ -42,9 +42,10 @@ def history_partitions(key: str, months: int = HISTORY_MONTHS) -> list[str]:
     return [m.key for m in AccrualMonth.from_key(key).history(months - 1)]
 
 
-def history_months(key: str) -> list[str]:
-    """The partition keys of the profile window, oldest first (the history and the month itself)."""
-    return [*history_partitions(key), key]
+def history_months(key: str, months: int = HISTORY_MONTHS) -> list[str]:
+    """The partition keys of the ``months`` months ending with ``key``'s own (by default the profile
+    window), oldest first."""
+    return [*history_partitions(key, months), key]
 
 
 def read_core(store: Lake, key: str, *tables: str) -> dict[str, pa.Table]:
@@ -109,11 +110,9 @@ def metered_days(store: Lake, year_mnths) -> pd.DataFrame:
 def recent_actual_days(store: Lake, key: str) -> pd.DataFrame:
     """The fully actual register-days (register_id, read_date, kwh) of the month and the
     RECENT_MONTHS - 1 before it (interval_statistics, within the horizon the asset depends on)."""
-    first = pd.Timestamp(key) - pd.DateOffset(months=RECENT_MONTHS - 1)
-    keys = [m.strftime("%Y-%m-%d") for m in pd.date_range(first, pd.Timestamp(key), freq="MS")]
     tables = [
         REGISTER_DAYS.read(store, k, columns=["register_id", "read_date", "kwh", "actual_half_hours"])
-        for k in keys
+        for k in history_months(key, RECENT_MONTHS)
         if REGISTER_DAYS.exists(store, k)
     ]
     if not tables:
