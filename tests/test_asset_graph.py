@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 from support import PARTITION
 
+from bua_assets.assets.billing import CHECKED
 from bua_assets.datasets import DATASETS, ERROR_SOURCES
 from bua_assets.definitions import ALL_ASSETS, defs
 from bua_assets.lake import RESERVED, Lake
@@ -221,3 +222,14 @@ def test_the_readmes_downstream_selections_select_everything_downstream():
             expected |= frontier
         assert chosen == expected, selection
         assert len(chosen) > 3
+
+
+def test_errors_lists_the_checks_of_every_asset_before_it():
+    """errors reads the month's failed checks from the instance by the CHECKED registry: it must name
+    every check of every asset errors follows (a new check is listed, or this fails), and none after."""
+    graph = defs.resolve_asset_graph()
+    before = dg.AssetSelection.assets("errors").upstream().resolve(graph) - {dg.AssetKey("errors")}
+    assert set(CHECKED) == {
+        (k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys if k.asset_key in before
+    }
+    assert len(CHECKED) == len(set(CHECKED))
