@@ -59,10 +59,6 @@ def lake_datasets(lake: Lake, month: str | None = None) -> list[DatasetFiles]:
     return found
 
 
-def _root(lake: Lake) -> str:
-    return lake.root
-
-
 def month_partition(month: str) -> str:
     """``YYYY-MM`` (or a partition key ``YYYY-MM-01``) -> the partition key; a clear error otherwise."""
     try:
@@ -127,7 +123,7 @@ def run_query(lake: Lake, sql: str, month: str | None = None) -> pa.Table:
     try:
         if not datasets:
             where = f" for {month}" if month else ""
-            raise LookupError(f"no datasets in the lake{where} ({_root(lake)}): materialise the month first")
+            raise LookupError(f"no datasets in the lake{where} ({lake.root}): materialise the month first")
         relation = con.sql(sql)
         return relation.to_arrow_table() if relation is not None else pa.table({})  # a statement with no result
     finally:

@@ -86,7 +86,7 @@ def register_month(lake: Lake, glue, database: str, month: str) -> list[Register
         schema = pq.read_schema(path, filesystem=lake.filesystem)
         columns = [{"Name": f.name.lower(), "Type": hive_type(f.type)} for f in schema if f.name != "partition"]
         manifest_dir = f"{CATALOG_FOLDER}/{d.asset}/{d.dataset}"
-        with lake.filesystem.open_output_stream(f"{_root(lake)}/{manifest_dir}/partition={partition}/manifest") as out:
+        with lake.filesystem.open_output_stream(f"{lake.root}/{manifest_dir}/partition={partition}/manifest") as out:
             out.write(f"s3://{path}\n".encode())
         name = table_name(d.asset, d.dataset)
         table_input = {
@@ -145,7 +145,3 @@ def _ensure_database(glue, database: str) -> None:
         )
     except glue.exceptions.AlreadyExistsException:
         pass
-
-
-def _root(lake: Lake) -> str:
-    return lake.root
