@@ -20,7 +20,7 @@ from bua_assets.definitions import ALL_ASSETS, defs
 from bua_assets.lake import RESERVED, Lake
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import LakeResource, local_resources
-from bua_assets.runner import backfill_interval_history
+from bua_assets.runner import HISTORY_ASSETS, backfill_interval_history
 
 # Declared deps that are not lake reads (or not in every month), and why.
 ORDERING_DEPS = {
@@ -233,3 +233,12 @@ def test_errors_lists_the_checks_of_every_asset_before_it():
         (k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys if k.asset_key in before
     }
     assert len(CHECKED) == len(set(CHECKED))
+
+
+def test_the_readmes_history_selection_is_what_the_runner_backfills():
+    """README "Using the UI" step 1 gives the history months' selection as a filter; in the UI it must
+    select exactly what the runner (./dev demo, period) materialises for a history month."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    (selection,) = re.findall(r'filter the graph with\s+`(\+key:"\w+")`', readme)
+    chosen = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+    assert chosen == {asset.key for asset, _ in HISTORY_ASSETS}
