@@ -24,10 +24,11 @@ from bua_assets.settings import history_workers
 
 # What a history month needs for its profile statistics, as (asset, a dataset it writes): nothing
 # else of CORE (meter_registers extracts the register tables alone), no estimates, no pricing.
-# core_snapshot (it writes nothing to the lake) opens the CORE meter_registers reads, so it goes with
-# meter_registers: the month's graph is whole, and the UI sees no "upstream missing" for it.
+# core_snapshot writes nothing to the lake but opens the CORE meter_registers reads, so it is judged
+# by meter_registers' dataset and runs with it: the month's graph is whole, and the UI sees no
+# "upstream missing" for it.
 HISTORY_ASSETS = (
-    (core_snapshot, None),
+    (core_snapshot, METER_REGISTER_TABLES["Utility"]),
     (meter_registers, METER_REGISTER_TABLES["Utility"]),
     (interval_reads, INTERVAL_READS),
     (interval_statistics, None),
@@ -133,8 +134,6 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
             for asset, dataset in HISTORY_ASSETS
             if dataset is not None and (refresh or not dataset.exists(lake, key))
         ]
-        if meter_registers.key.to_user_string() in ingest:
-            ingest.insert(0, core_snapshot.key.to_user_string())
         if ingest:
             plan.ingest[key] = ingest
     return plan

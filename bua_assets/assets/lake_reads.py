@@ -36,6 +36,10 @@ def profile_window(key: str) -> prof.Window:
     return prof.Window(month.shifted(1 - HISTORY_MONTHS).start, month.end)
 
 
+# What a history month's backfill materialises (bua_assets.runner.HISTORY_ASSETS), as findings say it.
+HISTORY_BACKFILL = "core_snapshot, meter_registers, interval_reads and interval_statistics"
+
+
 def history_partitions(key: str, months: int = HISTORY_MONTHS) -> list[str]:
     """The partitions before ``key`` whose interval data its profiles read: the profile window is
     ``months`` months ending with the partition's own, so ``months - 1`` months before it."""

@@ -12,6 +12,7 @@ from bua_assets.assets.blocking import stop_on_blocking_failures
 from bua_assets.assets.core import core_tables, meter_registers
 from bua_assets.assets.heavy import HEAVY
 from bua_assets.assets.lake_reads import (
+    HISTORY_BACKFILL,
     HISTORY_MONTHS,
     basic_reads_of,
     history_months,
@@ -130,7 +131,7 @@ def utility_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     if missing:
         context.log.warning(
             f"interval_statistics missing for {len(missing)} of {len(months)} history months: "
-            f"{missing}; materialise core_snapshot, meter_registers, interval_reads and interval_statistics for them (a backfill) "
+            f"{missing}; materialise {HISTORY_BACKFILL} for them (a backfill) "
             "for full profiles"
         )
     history = combination.finish()
@@ -231,7 +232,7 @@ def validate_profiles(
     history_note = (
         f"profile history missing for {len(missing_history)} months "
         f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
-        "materialise core_snapshot, meter_registers, interval_reads and interval_statistics for those months (a backfill), then "
+        f"materialise {HISTORY_BACKFILL} for those months (a backfill), then "
         'redo this month from utility_profiles (Lineage filter key:"utility_profiles"+ -> '
         "Materialize all), not Re-execute From failure: utility_profiles was built without them; "
         if missing_history
