@@ -139,7 +139,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             print(json.dumps(run_variant(args.variant, folder, args.rows, args.batch)))
         return
-    results = []
+    results: list[dict] = []
     for variant in VARIANTS:
         if variant == "iceberg":
             try:

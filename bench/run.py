@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bua_assets.definitions import ALL_ASSETS
 from bua_assets.resources import local_resources
+from bua_assets.run_records import metadata_values
 from bua_assets.runner import backfill_interval_history
 
 
@@ -118,7 +119,7 @@ def main() -> int:
             )
             s = time.perf_counter() - t
             (event,) = result.get_asset_materialization_events()
-            rows = event.event_specific_data.materialization.metadata["rows"].value
+            rows = metadata_values(event.step_materialization_data.materialization)["rows"]
             rss = peak_rss_mb()
             assets[key] = {"s": round(s, 2), "rows": int(rows), "peak_rss_mb": rss}
             print(f"{key:<26} {s:8.2f} s {rows:>12,} rows {rss:>8,.0f} MB", file=sys.stderr)

@@ -141,7 +141,7 @@ def describe_views(lake: Lake, month: str | None = None) -> pa.Table:
                 "view": d.view,
                 "partitions": ",".join(AccrualMonth.from_key(k).label for k in d.files),
                 "rows": n,
-                "columns": ", ".join(schema.names + ["partition"]),
+                "columns": ", ".join([*schema.names, "partition"]),
             }
         )
     return pa.Table.from_pylist(

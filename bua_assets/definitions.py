@@ -183,7 +183,7 @@ def build_resources() -> dict:
 defs = dg.Definitions(
     assets=ALL_ASSETS + OPERATIONS_ASSETS,
     jobs=[monthly_bua_job, month_errors_job, bua_teardown, bua_housekeeping, bua_preflight, bua_lake_vacuum],
-    sensors=[earl_snapshot_sensor] + OPERATIONS_SENSORS,
+    sensors=[earl_snapshot_sensor, *OPERATIONS_SENSORS],
     schedules=[housekeeping_schedule, lake_vacuum_schedule],
     resources=build_resources(),
     # BUA_EXECUTOR: unset (in_process: the month in one process, locally and in the UI's

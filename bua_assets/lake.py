@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlparse
 
 import numpy as np
@@ -566,6 +567,15 @@ def _delta_type(t: pa.DataType) -> pa.DataType:  # noqa: C901 - one case per Arr
     if pa.types.is_map(t):
         return pa.map_(_delta_type(t.key_type), _delta_type(t.item_type))
     return t
+
+
+class DatasetWriter(Protocol):
+    """What a step writes a month's datasets through: a PartitionWriter, or a wrapper of one (the
+    anonymiser)."""
+
+    def write(self, dataset: str, table: pa.Table) -> None: ...
+    def write_batch(self, dataset: str, batch: pa.RecordBatch) -> None: ...
+    def ensure(self, dataset: str, schema: pa.Schema) -> None: ...
 
 
 class PartitionWriter:

@@ -47,7 +47,9 @@ class TerminalFormatter(logging.Formatter):
         return f"[bua]   {level}{message}"
 
 
-@dg.logger(description="Progress on the terminal (stderr): steps' messages, step ends, warnings, failures.")
+@dg.logger(
+    config_schema=None, description="Progress on the terminal (stderr): steps' messages, step ends, warnings, failures."
+)
 def terminal_progress(_init_context) -> logging.Logger:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TerminalFilter())

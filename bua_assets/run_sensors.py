@@ -35,6 +35,13 @@ from bua_assets.ops.runs import (
 )
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import LakeResource, NotifyResource
+from bua_assets.run_records import (
+    check_evaluations,
+    materializations,
+    metadata_values,
+    planned_assets,
+    step_failures,
+)
 
 # A run is a month's run when it computes the accrual (not a history backfill or one asset alone).
 MONTH_ASSETS = {dg.AssetKey(k) for k in ("invoice_line_items", "accrual_summary", "bua_export")}
@@ -81,10 +88,7 @@ def is_month_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     a run's asset selection is empty for ad-hoc materialisations)."""
     if not run.tags.get("dagster/partition"):
         return False
-    planned = instance.get_records_for_run(
-        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=1000
-    ).records
-    return any(r.event_log_entry.dagster_event.event_specific_data.asset_key in MONTH_ASSETS for r in planned)
+    return bool(planned_assets(instance, run.run_id) & MONTH_ASSETS)
 
 
 def _asset_of(step_key: str) -> str:
@@ -115,23 +119,20 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
     step_seconds = _asset_seconds(steps)
     failed = list(dict.fromkeys(_asset_of(s.step_key) for s in steps if s.status and s.status.value == "FAILURE"))
     failure_messages: dict[str, str] = {}
-    for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
-        event = r.event_log_entry.dagster_event
-        error = getattr(event.event_specific_data, "error", None)
-        text = (error.message if error else event.message or "").strip().splitlines()
-        failure_messages.setdefault(_asset_of(event.step_key), text[0][:300] if text else "")
+    for step_key, first_line in step_failures(instance, run.run_id):
+        failure_messages.setdefault(_asset_of(step_key), first_line[:300])
     checks = run_check_outcomes(instance, run.run_id)
     export: dict = {}
     exceptions = None
-    restored_release = None
-    for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
-        m = r.event_log_entry.dagster_event.event_specific_data.materialization
+    restored_release: str | None = None
+    for m in materializations(instance, run.run_id):
+        values = metadata_values(m)
         if m.asset_key == dg.AssetKey("bua_export"):
-            export = {k: v.value for k, v in m.metadata.items()}
-        elif m.asset_key == dg.AssetKey("core_snapshot") and "core_release" in m.metadata:
-            restored_release = m.metadata["core_release"].value
-        elif m.asset_key == dg.AssetKey("errors") and "by_source_and_code" in m.metadata:
-            exceptions = exceptions_by_code(m.metadata["by_source_and_code"].value)
+            export = values
+        elif m.asset_key == dg.AssetKey("core_snapshot") and "core_release" in values:
+            restored_release = values["core_release"]
+        elif m.asset_key == dg.AssetKey("errors") and "by_source_and_code" in values:
+            exceptions = exceptions_by_code(values["by_source_and_code"])
     glance = read_month_at_a_glance(lake, key)
     totals = None
     if glance is not None:
@@ -171,15 +172,10 @@ def gather_facts(instance: dg.DagsterInstance, run: dg.DagsterRun, lake: Lake) -
 
 def run_check_outcomes(instance: dg.DagsterInstance, run_id: str) -> list[CheckOutcome]:
     """Every asset check the run evaluated (its own event log), in the order evaluated."""
-    out = []
-    for r in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
-        e = r.event_log_entry.dagster_event.event_specific_data
-        out.append(
-            CheckOutcome(
-                e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value, e.description or ""
-            )
-        )
-    return out
+    return [
+        CheckOutcome(e.asset_key.to_user_string(), e.check_name, bool(e.passed), e.severity.value, e.description or "")
+        for e in check_evaluations(instance, run_id)
+    ]
 
 
 def run_tags(facts: RunFacts) -> dict[str, str]:

@@ -50,7 +50,7 @@ def time_zone_name(env: Mapping[str, str] | None = None) -> str:
 
 
 def defaults(home: str | os.PathLike | None = None) -> Defaults:
-    return Defaults(Path(home or os.getenv("BUA_HOME", ".bua_home")).resolve())
+    return Defaults(Path(home or os.getenv("BUA_HOME") or ".bua_home").resolve())
 
 
 def use_home(home: str | os.PathLike | None, *, keep_dagster_home: bool = False) -> Defaults:

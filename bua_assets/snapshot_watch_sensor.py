@@ -10,6 +10,7 @@ from bua_assets.ops.earl import time_zone_named
 from bua_assets.ops.snapshot_watch import overdue_month
 from bua_assets.resources.earl_queue import EarlQueueResource
 from bua_assets.resources.operations import NotifyResource
+from bua_assets.run_records import core_snapshot_config
 
 
 def snapshot_runs(instance: dg.DagsterInstance, partition_key: str) -> list[dg.DagsterRun]:
@@ -18,7 +19,7 @@ def snapshot_runs(instance: dg.DagsterInstance, partition_key: str) -> list[dg.D
     runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": partition_key}))
 
     def from_snapshot(run: dg.DagsterRun) -> bool:
-        configured = (run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
+        configured = core_snapshot_config(run)
         return bool(run.tags.get("bua/snapshot") or configured.get("snapshot_identifier"))
 
     return [r for r in runs if from_snapshot(r)]
@@ -55,4 +56,4 @@ def month_end_snapshot_watch(
     else:
         context.log.error(f"{subject} (no BUA_NOTIFY_TOPIC_ARN: not sent)\n{body}")
     # Only the last few months are kept: the cursor stays small for years.
-    return dg.SensorResult(skip_reason=subject, cursor=json.dumps((alerted + [overdue.partition_key])[-12:]))
+    return dg.SensorResult(skip_reason=subject, cursor=json.dumps(([*alerted, overdue.partition_key])[-12:]))

@@ -58,7 +58,7 @@ def test_values_are_metered_non_negative_and_average_their_scale(world):
 
 
 def test_values_do_not_depend_on_how_rows_and_days_are_split(world):
-    regs, days, state, values = world
+    regs, _days, state, values = world
     model = AltLoad()
     kind = regs["kind"].to_numpy()
     rows = np.arange(37, 121)
@@ -179,9 +179,26 @@ def test_the_world_does_not_depend_on_the_worker_count(tmp_path):
     # Two workers in a fresh process through the CLI (this process may run other threads, in which
     # case the generator declines to fork).
     subprocess.run(
-        [sys.executable, "-m", "bua_synth.cli", "generate", "--accounts", str(TINY.accounts), "--seed", str(SEED)]
-        + ["--as-at", TINY.as_at.isoformat(), "--history-months", str(TINY.history_months), "--out", str(b)]
-        + ["--core-url", f"sqlite:///{b / 'core.db'}", "--load-model", "alt"],
+        [
+            sys.executable,
+            "-m",
+            "bua_synth.cli",
+            "generate",
+            "--accounts",
+            str(TINY.accounts),
+            "--seed",
+            str(SEED),
+            "--as-at",
+            TINY.as_at.isoformat(),
+            "--history-months",
+            str(TINY.history_months),
+            "--out",
+            str(b),
+            "--core-url",
+            f"sqlite:///{b / 'core.db'}",
+            "--load-model",
+            "alt",
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "BUA_GENERATOR_WORKERS": "2"},

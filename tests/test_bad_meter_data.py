@@ -142,7 +142,7 @@ def test_large_sites_and_growth_are_not_implausible(tmp_path):
 
 def test_the_ceiling_is_configurable_and_none_disables_it(tmp_path):
     # The ceiling for the impossible, set low: the reader quarantines before any judgement.
-    reads, rows, _ = ingest(tmp_path / "a0", "value_99999.csv", max_demand_kw=5000)
+    _reads, rows, _ = ingest(tmp_path / "a0", "value_99999.csv", max_demand_kw=5000)
     assert quarantined(rows) == [(4, "above_maximum", "6100000001", "E1", "20261002", "30")]
     assert rows[0]["reason"] == (
         "interval value 99999 kWh at interval 30 is beyond the register's physical "

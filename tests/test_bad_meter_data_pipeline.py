@@ -30,7 +30,8 @@ DAY = "20261030"  # late in the month: unbilled for most accounts, so a quaranti
 def candidates(folder: Path) -> tuple[list[tuple], Counter]:
     """(file, line, nmi, suffix) of 30-minute kWh actual register-days on DAY, and how many times
     each register-day is delivered in the month (a day delivered again would hide the test)."""
-    seen, found = Counter(), []
+    seen: Counter = Counter()
+    found: list[tuple] = []
     for path in sorted(folder.glob("*.csv")):
         for f in read_nem12(path):
             for r in f.days.select(

@@ -39,6 +39,6 @@ def test_errors_collects_the_exception_and_quarantine_datasets_and_depends_on_th
 
 
 def test_only_exception_or_quarantine_datasets_can_feed_errors():
-    with pytest.raises(ValueError, match="x.y: only exceptions or quarantine"):
+    with pytest.raises(ValueError, match=r"x\.y: only exceptions or quarantine"):
         Dataset("x", "y", Kind.OUTPUT, in_errors=True)
     assert Dataset("x", "y", Kind.QUARANTINE, in_errors=True).label == "x.y"

@@ -9,13 +9,13 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from test_plan_charges import NO_DISCOUNTS, OCT1, OCT31, amounts, lines, rates
 
 from bua_assets.billing.accrual import accrual_lines, unmeasured_demand
 from bua_assets.billing.charges import DEMAND_STREAMS
 from bua_assets.billing.tariff import price
 from bua_assets.estimation.consumption import TimeOfUse, streamed_interval_quantities
 from bua_assets.estimation.demand import DemandMeter
-from tests.test_plan_charges import NO_DISCOUNTS, OCT1, OCT31, amounts, lines, rates
 
 WEEKDAY, SATURDAY = date(2026, 10, 14), date(2026, 10, 17)  # a Wednesday and a Saturday
 WINDOWS = pd.DataFrame(

@@ -87,7 +87,7 @@ def test_snapshot_starts_its_month_once_and_malformed_messages_go_to_the_dead_le
 
 
 def test_work_per_tick_is_bounded(earl, monkeypatch):
-    sns, sqs, topic, queue, dlq, resource = earl
+    sns, _sqs, topic, _queue, _dlq, resource = earl
     monkeypatch.setattr("bua_assets.sensors.MAX_MESSAGES_PER_TICK", 3)
     for k in range(5):
         sns.publish(TopicArn=topic, Message=snapshot(f"core-2026-11-01-{k}"))
@@ -154,7 +154,7 @@ def test_without_a_dead_letter_queue_malformed_messages_stay_and_are_reported(ea
 
 
 def test_a_failing_dead_letter_queue_does_not_hold_up_valid_messages(earl):
-    sns, sqs, topic, queue, dlq, resource = earl
+    sns, sqs, topic, queue, _dlq, resource = earl
     broken = EarlQueueResource(
         queue_url=queue,
         dead_letter_queue_url=f"{resource.endpoint_url}/123456789012/no-such-queue",
@@ -216,7 +216,7 @@ def test_an_invalid_time_zone_fails_the_tick_and_leaves_the_queue_alone(earl):
 
 
 def test_bad_snapshot_identifiers_go_to_the_dead_letter_queue_with_the_reason(earl):
-    sns, sqs, topic, queue, dlq, resource = earl
+    sns, sqs, topic, _queue, dlq, resource = earl
     for identifier in ("c" * 300, "core..2026", "arn:aws:rds"):
         sns.publish(TopicArn=topic, Message=snapshot(identifier))
     sns.publish(TopicArn=topic, Message=snapshot("core-2026-11-01"))
@@ -246,7 +246,7 @@ def subscription_confirmation(topic: str, token: str) -> str:
 
 
 def test_a_subscription_confirmation_is_confirmed_with_its_token_and_acknowledged(earl, monkeypatch):
-    sns, sqs, topic, queue, dlq, resource = earl
+    _sns, sqs, topic, queue, dlq, resource = earl
     resource = EarlQueueResource(
         queue_url=queue,
         dead_letter_queue_url=dlq,

@@ -177,7 +177,7 @@ def test_a_lease_whose_scale_up_failed_is_not_left_behind(moto_endpoint, nodegro
 
 
 def test_a_failed_release_is_reported_and_does_not_fail_the_finished_step(moto_endpoint, nodegroup, monkeypatch):
-    eks, cluster, table = nodegroup
+    _eks, cluster, table = nodegroup
     scaler = counted(moto_endpoint, cluster, table)
     errors: list[str] = []
 

@@ -168,7 +168,7 @@ def test_a_revised_month_changes_only_through_its_own_statistics():
 
 
 def test_statistics_of_a_month_without_data_are_empty_but_typed():
-    registers, data = interval_data(np.random.default_rng(1))
+    registers, _data = interval_data(np.random.default_rng(1))
     month = month_windows(WINDOW)[0]
     p = prof.HistoryPass(registers, 2, month)
     tables = prof.month_statistics(registers, ["RES|NSW|PRIMARY", "RES|NSW|CONTROL"], p.finish(), month)

@@ -166,13 +166,16 @@ def _step_job(instance, step_key: str, executor_env: dict, shards: int = 1):
     from dagster._core.execution.context.system import PlanData, PlanOrchestrationContext
     from dagster._core.execution.context_creation_job import create_context_free_log_manager
     from dagster._core.execution.plan.state import KnownExecutionState
+    from dagster._core.execution.plan.step import ExecutionStep
     from dagster._core.execution.retries import RetryMode
     from dagster._core.executor.init import InitExecutorContext
+    from dagster._core.executor.step_delegating import StepDelegatingExecutor
     from dagster._core.executor.step_delegating.step_handler.base import StepHandlerContext
     from dagster._core.system_config.objects import ResolvedRunConfig
     from dagster._core.test_utils import create_run_for_test
     from dagster._grpc.types import ExecuteStepArgs
     from dagster_k8s.client import DagsterKubernetesClient
+    from dagster_k8s.executor import K8sStepHandler
 
     from bua_assets.definitions import ALL_ASSETS, build_resources
     from bua_assets.jobs import monthly_bua_job
@@ -190,13 +193,17 @@ def _step_job(instance, step_key: str, executor_env: dict, shards: int = 1):
     ).resolve_job_def("monthly_bua")
     assert k8s_job.executor_def is executor_def
     executor_config = ResolvedRunConfig.build(k8s_job, {}).execution.execution_engine_config
+    assert executor_def.executor_creation_fn is not None
     executor = executor_def.executor_creation_fn(
         InitExecutorContext(
             job=recon_job, executor_def=executor_def, executor_config=executor_config, instance=instance
         )
     )
+    assert isinstance(executor, StepDelegatingExecutor)
+    handler = executor._step_handler
+    assert isinstance(handler, K8sStepHandler)
     batch_api = mock.MagicMock()
-    executor._step_handler._api_client = DagsterKubernetesClient.production_client(
+    handler._api_client = DagsterKubernetesClient.production_client(
         batch_api_override=batch_api, core_api_override=mock.MagicMock()
     )
 
@@ -230,10 +237,11 @@ def _step_job(instance, step_key: str, executor_env: dict, shards: int = 1):
         instance_ref=instance.get_ref(),
         known_state=known_state,
     )
+    steps = [s for s in plan.steps if isinstance(s, ExecutionStep)]  # the steps a handler can launch
     context = StepHandlerContext(
-        instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run
+        instance=instance, plan_context=plan_context, steps=steps, execute_step_args=args, dagster_run=run
     )
-    events = list(executor._step_handler.launch_step(context))
+    events = list(handler.launch_step(context))
     assert events and events[0].event_type_value == "STEP_WORKER_STARTING"
     (call,) = [c for c in batch_api.method_calls if c[0] == "create_namespaced_job"]
     return call.kwargs["namespace"], call.kwargs["body"]

@@ -139,7 +139,7 @@ def test_a_refused_log_put_keeps_the_old_month(lakes):
     writer, reader, proxy = lakes
     write_month(writer, PARTITION, *OLD[:2])
     proxy.mode = "refuse"
-    with pytest.raises(Exception, match="(?i)403|forbidden|denied"):
+    with pytest.raises(Exception, match=r"(?i)403|forbidden|denied"):
         write_month(writer, PARTITION, *NEW[:2])
     assert proxy.failed, "the fault was never hit: the commit did not go through a log put"
     assert month_of(reader, PARTITION) == OLD

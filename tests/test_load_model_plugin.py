@@ -29,7 +29,7 @@ class NotAWorld:
 def test_built_in_and_import_path_models():
     assert load_model("alt").name == "alt"
     assert load_model("bua_synth.load:SimpleLoad").name == "simple"
-    with pytest.raises(ValueError, match="expected one of rich, simple, alt or package.module:Name"):
+    with pytest.raises(ValueError, match=r"expected one of rich, simple, alt or package\.module:Name"):
         load_model("richer")
     with pytest.raises(ValueError, match="cannot load it"):
         load_model("no_such_package.worlds:World")
@@ -44,8 +44,24 @@ def test_an_outside_world_generates_through_the_cli(tmp_path):
 
     def generate(spec: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "bua_synth.cli", "generate", "--accounts", "5", "--seed", "3"]
-            + ["--as-at", "2026-11-01", "--history-months", "2", "--out", str(out), "--load-model", spec],
+            [
+                sys.executable,
+                "-m",
+                "bua_synth.cli",
+                "generate",
+                "--accounts",
+                "5",
+                "--seed",
+                "3",
+                "--as-at",
+                "2026-11-01",
+                "--history-months",
+                "2",
+                "--out",
+                str(out),
+                "--load-model",
+                spec,
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -11,7 +11,10 @@ from bua_assets.nem12.writer import RegisterBlock, nem12_bytes, write_nem12
 
 def _case(seed: int, decimals: int, *, wide: bool = False, negative: bool = False) -> dict:
     r = np.random.default_rng(seed)
-    blocks, dates, quality, events, store, row_index, filled, row = [], [], [], {}, {}, [], {}, 0
+    blocks, dates, quality, row_index, row = [], [], [], [], 0
+    events: dict = {}
+    store: dict = {}
+    filled: dict = {}
     for _ in range(int(r.integers(1, 30))):
         length, n = int(r.choice([5, 15, 30])), int(r.integers(0, 12))
         blocks.append(

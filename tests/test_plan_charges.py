@@ -225,7 +225,7 @@ def test_a_plan_item_the_engine_cannot_price_is_a_blocking_exception_with_its_ex
             "days": [31],
             "first_day": [OCT1],
             "last_day": [OCT31],
-        }  # fmt: skip
+        }
     )
     accrual, _ = accrual_lines(consumption, supply, pd.Series({1: 0.8}), plan)
     unpriced = unpriced_charges(accrual, plan, odd)

@@ -96,7 +96,7 @@ def test_restore_copies_under_our_key_restores_and_a_rerun_reuses_it(aws):
 
 
 def test_rehearsal_then_month_end_restores_a_fresh_instance_and_copy_per_snapshot(aws):
-    rds, secrets, rehearsal, secret, partition = aws
+    rds, secrets, rehearsal, _secret, partition = aws
     month_end = second_snapshot(rds, rehearsal, "monthend", "R26.11.0")
     settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
     first = restore(rds, secrets, rehearsal, partition, settings)
@@ -116,7 +116,7 @@ def test_rehearsal_then_month_end_restores_a_fresh_instance_and_copy_per_snapsho
 
 
 def test_retire_superseded_deletes_the_months_other_snapshots_instances_and_copies(aws):
-    rds, secrets, rehearsal, secret, partition = aws
+    rds, secrets, rehearsal, _secret, partition = aws
     month_end = second_snapshot(rds, rehearsal, "monthend", "R26.11.0")
     settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
     restore(rds, secrets, rehearsal, partition, settings)
@@ -138,7 +138,7 @@ def test_retire_superseded_deletes_the_months_other_snapshots_instances_and_copi
 
 
 def test_housekeeping_deletes_past_retention_except_the_promoted_snapshot_and_dry_run_deletes_nothing(aws):
-    rds, secrets, rehearsal, secret, partition = aws
+    rds, secrets, rehearsal, _secret, partition = aws
     month_end = second_snapshot(rds, rehearsal, "monthend", None)
     settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
     restore(rds, secrets, rehearsal, partition, settings)
@@ -170,7 +170,7 @@ def test_housekeeping_deletes_past_retention_except_the_promoted_snapshot_and_dr
 
 
 def test_a_snapshot_without_the_release_tag_is_recorded_unknown_with_a_warning(aws, caplog):
-    rds, secrets, snapshot, secret, partition = aws
+    rds, secrets, snapshot, _secret, partition = aws
     untagged = second_snapshot(rds, snapshot, "untagged", None)
     with caplog.at_level("WARNING", logger="bua_assets.ops.rds"):
         restored = restore(rds, secrets, untagged, partition, RestoreSettings(**FAST))
@@ -180,7 +180,7 @@ def test_a_snapshot_without_the_release_tag_is_recorded_unknown_with_a_warning(a
 
 
 def test_teardown_only_after_a_successful_export_and_the_retention(aws):
-    rds, secrets, snapshot, secret, partition = aws
+    rds, secrets, snapshot, _secret, partition = aws
     restore(rds, secrets, snapshot, partition, RestoreSettings(**FAST))
     assert "not succeeded" in teardown(rds, partition, export_succeeded=False, retention=timedelta(0))
     assert "kept until" in teardown(rds, partition, export_succeeded=True, retention=timedelta(days=3))
@@ -190,7 +190,7 @@ def test_teardown_only_after_a_successful_export_and_the_retention(aws):
 
 
 def test_identifiers_from_configuration_are_validated(aws):
-    rds, secrets, snapshot, secret, _ = aws
+    rds, secrets, snapshot, _secret, _ = aws
     # the instance identifier is made from the month, so a partition that is not one is refused first
     with pytest.raises(ValueError, match="not a month: 'bad;drop-01'"):
         restore(rds, secrets, snapshot, "bad;drop-01", RestoreSettings(**FAST))
@@ -206,7 +206,7 @@ def test_core_snapshot_restores_the_month_and_core_tables_reads_it_then_teardown
     from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
     from bua_synth.generator import generate
 
-    rds, secrets, snapshot, secret, _ = aws
+    rds, secrets, snapshot, _secret, _ = aws
     mysql_url = mysql_url_or_skip()
     generate(CONFIG, tmp_path / "retailer", mysql_url)  # the data path: the local MariaDB stands in for RDS
     reader = f"bua/core/reader-{uuid.uuid4().hex[:6]}"
@@ -295,7 +295,7 @@ def test_housekeeping_job_and_command_keep_the_official_snapshot_and_honour_rete
     from bua_assets.months import AccrualMonth
     from bua_assets.resources import ExportResource, RdsCoreResource
 
-    rds, secrets, rehearsal, secret, partition = aws
+    rds, secrets, rehearsal, _secret, partition = aws
     month_end = second_snapshot(rds, rehearsal, "monthend", "R26.10.3")
     settings = RestoreSettings(kms_key_id=kms_key(rds), **FAST)
     restore(rds, secrets, rehearsal, partition, settings)

@@ -12,7 +12,7 @@ from support import PARTITION
 from bua_assets.resources import local_resources
 from bua_assets.runner import backfill_interval_history
 
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one process: the injected failure applies
+IN_PROCESS: dict = {"execution": {"config": {"in_process": {}}}}  # one process: the injected failure applies
 UPSTREAM = {
     "core_snapshot",
     "core_tables",

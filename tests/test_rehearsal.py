@@ -35,6 +35,13 @@ LATER = SnapshotRun("bua-core-2026-11-01-rerun", datetime(2026, 10, 31, 20, 0, t
 REHEARSAL = SnapshotRun("bua-core-2026-10-29", datetime(2026, 10, 28, 13, 0, tzinfo=UTC), rehearsal=False)
 
 
+def manifest_promoted(integration: Target) -> dict:
+    """The month's promoted manifest (there must be one)."""
+    manifest = promoted_manifest(integration, MONTH)
+    assert manifest is not None, f"no promoted manifest for {MONTH}"
+    return manifest
+
+
 def files(version: str) -> list[ExportFile]:
     return [
         ExportFile(f"BUA_{name}_202610.csv", f"a,b\n{version},{name}\n".encode(), 1)
@@ -93,7 +100,7 @@ def _two_snapshots_then_promote(export: Target, integration: Target):
 
     promote(export, integration, MONTH, MONTH_END.snapshot)
     assert integration.get(f"{INTEGRATION_PREFIX}/BUA_Errors_202610.csv") == b"a,b\nmonth-end,Errors\n"
-    assert promoted_manifest(integration, MONTH)["snapshot"] == MONTH_END.snapshot
+    assert manifest_promoted(integration)["snapshot"] == MONTH_END.snapshot
     # the operator names the rehearsal instead: exactly its files, its manifest
     promote(export, integration, MONTH, REHEARSAL.snapshot)
     names = [n.rsplit("/", 1)[-1] for n in integration.list(INTEGRATION_PREFIX)]
@@ -115,7 +122,7 @@ def _two_snapshots_then_promote(export: Target, integration: Target):
     export.put(f"{base}/{MONTH_END.snapshot}/BUA_Errors_202610.csv", b"tampered")
     with pytest.raises(ValueError, match="does not match its manifest"):
         promote(export, integration, MONTH, MONTH_END.snapshot)
-    assert promoted_manifest(integration, MONTH)["snapshot"] == REHEARSAL.snapshot
+    assert manifest_promoted(integration)["snapshot"] == REHEARSAL.snapshot
 
 
 def test_snapshots_kept_apart_and_promotion_on_local_folders(tmp_path):
@@ -142,12 +149,12 @@ def _a_degraded_export_needs_an_acceptance(export: Target, integration: Target):
     assert listed == {MONTH_END.snapshot: [], LATER.snapshot: list(DEGRADED.reasons)}
     with pytest.raises(DegradedExport, match=r"is degraded: MDPB: no usable deliveries .*--accept-degraded REASON"):
         promote(export, integration, MONTH, LATER.snapshot)
-    assert promoted_manifest(integration, MONTH)["snapshot"] == MONTH_END.snapshot  # the official one untouched
+    assert manifest_promoted(integration)["snapshot"] == MONTH_END.snapshot  # the official one untouched
     accepted = Acceptance(
         "MDPB redelivers on the 5th; finance informed", "jsmith", "bua-assets promote", "2026-11-01T03:00:00+00:00"
     )
     promote(export, integration, MONTH, LATER.snapshot, accepted)
-    manifest = promoted_manifest(integration, MONTH)
+    manifest = manifest_promoted(integration)
     assert manifest["snapshot"] == LATER.snapshot and manifest["quality"]["reasons"] == list(DEGRADED.reasons)
     assert manifest["accepted_degraded"] == {
         "reason": "MDPB redelivers on the 5th; finance informed",
@@ -157,7 +164,7 @@ def _a_degraded_export_needs_an_acceptance(export: Target, integration: Target):
     }
     # An acceptance on a month that is not degraded is not needed, and not recorded.
     promote(export, integration, MONTH, MONTH_END.snapshot, accepted, by="jsmith")
-    assert "accepted_degraded" not in promoted_manifest(integration, MONTH)
+    assert "accepted_degraded" not in manifest_promoted(integration)
     # Every promotion is in the month's log, the override with who, when and why.
     log = promotions(export, MONTH)
     assert [(e["snapshot"], e["previous"], e["by"]) for e in log] == [

@@ -34,7 +34,8 @@ def test_the_month_is_overdue_only_past_local_month_end_plus_the_deadline():
 def said(result) -> str:
     """What a tick says: a SkipReason's message, or a SensorResult's skip reason."""
     reason = result.skip_reason if isinstance(result, dg.SensorResult) else result
-    return reason.skip_message
+    assert isinstance(reason, dg.SkipReason), f"the tick did not skip: {result!r}"
+    return reason.skip_message or ""
 
 
 def _topic(moto_endpoint):

@@ -94,5 +94,5 @@ def test_other_supply_points_and_versions_outside_the_period_are_left_alone():
 def test_bad_versions_are_rejected_with_the_reason():
     with pytest.raises(ValueError, match="status 'PENDING'"):
         version(1, "A", status="PENDING")
-    with pytest.raises(ValueError, match="ends .* before it starts"):
+    with pytest.raises(ValueError, match=r"ends .* before it starts"):
         version(1, "A", start=date(2026, 6, 2), end=date(2026, 6, 1))

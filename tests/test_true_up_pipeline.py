@@ -68,7 +68,7 @@ def test_the_true_up_materialises_with_its_table_chart_check_and_csv(trued_up):
 
 def test_the_true_up_bias_agrees_with_the_synthetic_truth_on_the_days_billed_since(trued_up):
     _, lake, folder = trued_up
-    result, billed, absent, _ = true_up_of(lake, PARTITION, 2)
+    result, _billed, absent, _ = true_up_of(lake, PARTITION, 2)
     assert not absent
     done = result.days[result.days["billed_quantity"].notna() & (result.days["flow"] == "import")]
     # the truth of the same register-days, summed to the supply point x charge x day like the bills

@@ -19,7 +19,9 @@ import sqlite3
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import pytest
@@ -31,6 +33,7 @@ from bua_assets.lake import PARTITION_COLUMN, Lake
 from bua_assets.months import AccrualMonth, first_of_month_before
 from bua_assets.partitions import monthly_partitions
 from bua_assets.resources import local_resources
+from bua_assets.run_records import check_evaluations, materializations
 from bua_assets.runner import backfill_interval_history, history_partitions
 from bua_assets.settings import defaults
 from bua_synth.generator import GeneratorConfig, generate
@@ -106,17 +109,18 @@ def ui(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
+
+        def answering() -> bool | None:
             try:
                 with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
                     if response.status == 200:
-                        break
+                        return True
             except OSError:
                 pass
             assert server.poll() is None, (home / "dagster_dev.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "dagster dev did not answer in 180 s"
-            time.sleep(1)
+            return None
+
+        wait_until(answering, 180, "dagster dev did not answer", every=1)
         yield {"url": url, "partition": partition, "home": home, "log": home / "dagster_dev.log"}
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the process group this fixture started
@@ -167,15 +171,14 @@ def test_the_month_from_the_ui(ui, page):
     launch = dialog.get_by_role("button", name="Launch 1 run")
     launch.click()
     launch.wait_for(state="detached")
-    started = time.monotonic()
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-        while True:
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}, job_name="__ASSET_JOB"))
-            if runs and runs[0].is_finished:
-                break
-            assert time.monotonic() - started < 600, "the month's run did not finish in 10 minutes"
-            time.sleep(2)
-        run = runs[0]
+        run = wait_until(
+            lambda: latest_finished(
+                instance, dg.RunsFilter(tags={"dagster/partition": partition}, job_name="__ASSET_JOB")
+            ),
+            600,
+            "the month's run did not finish",
+        )
     assert run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
     page.goto(f"{url}/runs/{run.run_id}")
     page.get_by_text("Success", exact=True).first.wait_for()
@@ -225,14 +228,14 @@ def test_the_month_from_the_ui(ui, page):
     assert page.get_by_role("dialog").get_by_text(f"Accrual {partition[:7]} by state x fuel").is_visible()
 
     # 4. The run-status sensors are on from the start: the run is in the run log, its link on this UI.
-    deadline = time.monotonic() + 180
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-        while True:
-            logged = instance.get_latest_materialization_event(dg.AssetKey("bua_run_log"))
-            if logged is not None:
-                break
-            assert time.monotonic() < deadline, "bua_month_succeeded did not record the run in 180 s"
-            time.sleep(3)
+        logged = wait_until(
+            lambda: instance.get_latest_materialization_event(dg.AssetKey("bua_run_log")),
+            180,
+            "bua_month_succeeded did not record the run",
+            every=3,
+        )
+    assert logged.asset_materialization is not None
     metadata = logged.asset_materialization.metadata
     assert metadata["latest_run"].value == f"{url}/runs/{run.run_id}"
 
@@ -240,23 +243,41 @@ def test_the_month_from_the_ui(ui, page):
 def finished_run(ui, run_ids_before: set[str], partition: str) -> dg.DagsterRun:
     """The run of ``partition`` the UI launched after ``run_ids_before``, once it finished (10 minutes
     at most)."""
-    started = time.monotonic()
+
+    def launched() -> dg.DagsterRun | None:
+        runs = [
+            r
+            for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}))
+            if r.run_id not in run_ids_before
+        ]
+        return runs[0] if runs and runs[0].is_finished else None
+
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-        while True:
-            runs = [
-                r
-                for r in instance.get_runs(dg.RunsFilter(tags={"dagster/partition": partition}))
-                if r.run_id not in run_ids_before
-            ]
-            if runs and runs[0].is_finished:
-                return runs[0]
-            assert time.monotonic() - started < 600, "the run did not finish in 10 minutes"
-            time.sleep(2)
+        return wait_until(launched, 600, "the run did not finish")
 
 
 def run_ids(ui) -> set[str]:
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
         return {r.run_id for r in instance.get_runs()}
+
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], seconds: float, what: str, every: float = 2) -> T:
+    """What ``probe()`` returns once it is not None, asked every ``every`` seconds; fails saying
+    ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (found := probe()) is None:
+        assert time.monotonic() < deadline, f"{what} in {seconds:.0f} s"
+        time.sleep(every)
+    return found
+
+
+def latest_finished(instance: dg.DagsterInstance, runs: dg.RunsFilter) -> dg.DagsterRun | None:
+    """The latest run of ``runs`` once it has finished (None while there is none or it is running)."""
+    latest = instance.get_runs(runs, limit=1)
+    return latest[0] if latest and latest[0].is_finished else None
 
 
 def selected(selection: str) -> set[str]:
@@ -268,23 +289,20 @@ def latest_evaluation(ui, asset: str, check: str):
     key = dg.AssetCheckKey(dg.AssetKey(asset), check)
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
         (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-    return record.event.dagster_event.event_specific_data
+    assert record.event is not None, f"{asset}.{check}: its latest execution has no evaluation"
+    return record.event.get_dagster_event().asset_check_evaluation_data
 
 
 def check_evaluation(ui, run: dg.DagsterRun, check: str):
     """The run's evaluation of ``check``."""
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-    (evaluation,) = [
-        e for e in (r.event_log_entry.dagster_event.event_specific_data for r in records) if e.check_name == check
-    ]
+        (evaluation,) = [e for e in check_evaluations(instance, run.run_id) if e.check_name == check]
     return evaluation
 
 
 def materialised_by(ui, run: dg.DagsterRun) -> set[str]:
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-        return {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records}
+        return {m.asset_key.to_user_string() for m in materializations(instance, run.run_id)}
 
 
 def launch_from_lineage(ui, page, selection: str, partition: str | None = None) -> dg.DagsterRun:
@@ -433,17 +451,16 @@ def test_a_failed_month_says_its_finding_and_errors_lists_it_without_a_launch(ui
         assert "renamed to serial_no?" in page.locator("body").inner_text()
 
         # the run-failure sensor (every 30 s under the daemon) runs errors for the month
-        deadline = time.monotonic() + 240
         with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
-            while True:
-                runs = instance.get_runs(
-                    dg.RunsFilter(job_name="bua_month_errors", tags={"dagster/partition": ui["partition"]})
-                )
-                if runs and runs[0].is_finished:
-                    break
-                assert time.monotonic() < deadline, "no bua_month_errors run within 4 minutes of the failure"
-                time.sleep(3)
-        assert runs[0].status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
+            errors_run = wait_until(
+                lambda: latest_finished(
+                    instance, dg.RunsFilter(job_name="bua_month_errors", tags={"dagster/partition": ui["partition"]})
+                ),
+                240,
+                "no bua_month_errors run finished after the failure",
+                every=3,
+            )
+        assert errors_run.status == dg.DagsterRunStatus.SUCCESS, ui["log"].read_text()[-3000:]
         listed = Lake(defaults(ui["home"]).lake).read("errors", ui["partition"], "errors").to_pandas()
         reasons = listed.loc[listed["code"] == "check_failed:schema_drift", "reason"].tolist()
         assert len(reasons) == 1 and "Meter.serial: missing_column" in reasons[0], listed[["code", "reason"]]

@@ -83,7 +83,9 @@ def launchpad_defaults(job: dg.JobDefinition) -> dict:
 
     snap = job.get_job_snapshot()
     schema = snap.config_schema_snapshot
-    root = schema.get_config_snap(snap.mode_def_snaps[0].root_config_key)
+    root_key = snap.mode_def_snaps[0].root_config_key
+    assert root_key is not None
+    root = schema.get_config_snap(root_key)
     return yaml.safe_load(default_values_yaml_from_type_snap(schema, root)) or {}
 
 

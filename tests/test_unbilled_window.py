@@ -82,7 +82,7 @@ def test_reversed_bill_is_unbilled_again_and_reissue_covers_once():
     acc, ten = [(1, date(2025, 1, 1), None, date(2026, 10, 30))], [(1, 10, date(2025, 1, 1), None)]
     reversed_only = unbilled_window(*tables(acc, ten, base), month_end=MONTH_END, run_date=RUN_DATE)
     assert months(reversed_only) == [(1, "2026-09", 30, 1, "OVERDUE"), (1, "2026-10", 31, 1, "OVERDUE")]
-    reissued = base + [(4, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 20))]
+    reissued = [*base, (4, 1, 10, date(2026, 9, 1), date(2026, 9, 30), "ISSUED", 0, date(2026, 10, 20))]
     assert months(unbilled_window(*tables(acc, ten, reissued), month_end=MONTH_END, run_date=RUN_DATE)) == [
         (1, "2026-10", 31, 1, "OVERDUE")
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -39,7 +40,7 @@ def reads(register: int, every: int, first: int = 0) -> pd.DataFrame:
             "from_date": DATES[cuts[:-1]],
             "to_date": DATES[cuts[1:]],
             "days": np.diff(cuts),
-            "consumption": [TRUE_DAILY[register][a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "consumption": [TRUE_DAILY[register][a + 1 : b + 1].sum() for a, b in itertools.pairwise(cuts)],
             "from_read_type": "ACTUAL",
             "to_read_type": "ACTUAL",
             "rolled_over": False,
@@ -114,7 +115,7 @@ def test_recent_reads_weigh_more_in_the_registers_line():
             "from_date": DATES[cuts[:-1]],
             "to_date": DATES[cuts[1:]],
             "days": np.diff(cuts),
-            "consumption": [true[a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "consumption": [true[a + 1 : b + 1].sum() for a, b in itertools.pairwise(cuts)],
             "from_read_type": "ACTUAL",
             "to_read_type": "ACTUAL",
             "rolled_over": False,
@@ -168,7 +169,7 @@ def test_no_day_of_a_heating_only_customer_is_estimated_below_zero():
             "from_date": DATES[cuts[:-1]],
             "to_date": DATES[cuts[1:]],
             "days": np.diff(cuts),
-            "consumption": [heating_only[a + 1 : b + 1].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "consumption": [heating_only[a + 1 : b + 1].sum() for a, b in itertools.pairwise(cuts)],
             "from_read_type": "ACTUAL",
             "to_read_type": "ACTUAL",
             "rolled_over": False,
@@ -210,7 +211,7 @@ def test_reads_before_the_window_are_measured_against_the_networks_weather_of_th
             "from_date": days[0] + cuts[:-1] - 1,
             "to_date": days[0] + cuts[1:] - 1,
             "days": np.diff(cuts),
-            "consumption": [daily[a:b].sum() for a, b in zip(cuts[:-1], cuts[1:])],
+            "consumption": [daily[a:b].sum() for a, b in itertools.pairwise(cuts)],
             "from_read_type": "ACTUAL",
             "to_read_type": "ACTUAL",
         }

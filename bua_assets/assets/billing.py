@@ -84,6 +84,7 @@ from bua_assets.resources import (
     MeterDataResource,
     RdsCoreResource,
 )
+from bua_assets.run_records import core_snapshot_config
 from bua_assets.run_sensors import run_check_outcomes
 
 
@@ -482,8 +483,8 @@ def failed_checks(instance: dg.DagsterInstance, partition: str) -> pd.DataFrame:
             run = instance.get_run_by_id(record.run_id)
             if run is None or run.tags.get("dagster/partition") != partition or record.event is None:
                 continue
-            evaluation = record.event.dagster_event.event_specific_data
-            if not getattr(evaluation, "passed", True):
+            evaluation = record.event.asset_check_evaluation
+            if evaluation is not None and not evaluation.passed:
                 rows.append(
                     {
                         "severity": evaluation.severity.value,
@@ -623,8 +624,9 @@ def bua_export(
         metadata=quality_metadata(quality),
     )
     # What the run's checks said (every other check of a month's run is evaluated before its export), and this one.
-    checks = run_check_outcomes(context.instance, context.run.run_id) + [
-        CheckOutcome("bua_export", "publishable", not quality.degraded, "WARN", said)
+    checks = [
+        *run_check_outcomes(context.instance, context.run.run_id),
+        CheckOutcome("bua_export", "publishable", not quality.degraded, "WARN", said),
     ]
     return dg.MaterializeResult(
         metadata={
@@ -635,9 +637,9 @@ def bua_export(
             "promotion": reason,
             "promoted": promoted,
             "degraded": dg.MetadataValue.json(list(quality.reasons)),
-            "accepted_degraded": dg.MetadataValue.json(
-                acceptance.record() if acceptance and promoted and quality.degraded else None
-            ),
+            "accepted_degraded": dg.MetadataValue.json(acceptance.record())
+            if acceptance and promoted and quality.degraded
+            else dg.MetadataValue.null(),
             "run_checks": counts_text(check_counts(checks)),
             "export_paths": dg.MetadataValue.json(written),
             "integration_paths": dg.MetadataValue.json(delivered),
@@ -695,7 +697,7 @@ def snapshot_run(context: dg.AssetExecutionContext) -> SnapshotRun:
     """The run's snapshot (the EARL sensor's tags, else core_snapshot's run config) and whether the
     operator marked it a rehearsal (run tag bua/rehearsal=true)."""
     tags = context.run.tags
-    configured = (context.run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
+    configured = core_snapshot_config(context.run)
     snapshot = tags.get("bua/snapshot") or configured.get("snapshot_identifier") or NO_SNAPSHOT
     return SnapshotRun(
         snapshot,

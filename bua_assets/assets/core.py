@@ -22,6 +22,7 @@ from bua_assets.ops.rds import SOURCE_RELEASE, UNKNOWN_RELEASE
 from bua_assets.partitions import month_check, monthly_partitions
 from bua_assets.progress import progress_logger
 from bua_assets.resources import AnonymiseResource, CoreDatabaseResource, LakeResource, RdsCoreResource
+from bua_assets.run_records import core_snapshot_config
 
 
 class CoreSnapshotConfig(dg.Config):
@@ -45,7 +46,7 @@ def requested_snapshot(config: CoreSnapshotConfig) -> str:
 def run_snapshot(context: dg.AssetExecutionContext) -> str:
     """The snapshot core_snapshot restored in this run (its run config; a re-execution keeps it), else
     the EARL sensor's run tag: the instance the month's other CORE reads go to."""
-    configured = (context.run.run_config or {}).get("ops", {}).get("core_snapshot", {}).get("config", {})
+    configured = core_snapshot_config(context.run)
     snapshot = (
         configured.get("snapshot_arn")
         or configured.get("snapshot_identifier")

@@ -2,6 +2,8 @@
 profile_validation check. Each asset reads the lake, calls the pure estimation modules and
 writes its datasets."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -222,7 +224,10 @@ def segment_profiles(context: dg.AssetExecutionContext, config: SegmentProfilesC
 
 
 def validate_profiles(
-    result: prof.SegmentProfiles, summary: pd.DataFrame, config: SegmentProfilesConfig, missing_history: list[str] = ()
+    result: prof.SegmentProfiles,
+    summary: pd.DataFrame,
+    config: SegmentProfilesConfig,
+    missing_history: Sequence[str] = (),
 ) -> dg.AssetCheckResult:
     """The profile_validation check from profile_checks.profile_findings. ``missing_history``:
     months of the window without interval statistics, said first."""

@@ -91,7 +91,7 @@ def accrual_lines(
     lines["ili_state"] = np.where(lines["estimated_quantity"].abs() > 1e-9, "ESTIMATED", "ACTUAL")
     lines["quantity"] = lines["quantity"].astype(float)
     lines = with_terms(lines, terms)
-    lines = lines.sort_values(GROUP + ["charge_type", "time_class"], kind="stable").reset_index(drop=True)
+    lines = lines.sort_values([*GROUP, "charge_type", "time_class"], kind="stable").reset_index(drop=True)
     lines.insert(0, "line_id", np.arange(len(lines)))
     lines["bill_key"] = lines.groupby(GROUP, sort=False).ngroup()  # one accrual bill per month x plan
     no_plan = lines["plan_id"] < 0
@@ -210,7 +210,7 @@ def _per_line(consumption: pd.DataFrame) -> pd.DataFrame:
         first_day=pd.to_datetime(consumption["first_day"]), last_day=pd.to_datetime(consumption["last_day"])
     )
     out = (
-        dated.groupby(GROUP + ["charge_type", "time_class", "uom"])
+        dated.groupby([*GROUP, "charge_type", "time_class", "uom"])
         .agg(
             quantity=("quantity", "sum"),
             estimated_quantity=("estimated_quantity", "sum"),

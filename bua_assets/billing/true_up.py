@@ -369,7 +369,7 @@ def true_up(accrued: pd.DataFrame, billed: pd.DataFrame, largest: int = LARGEST_
         .reset_index()
     )
     # the least measured of its days' methods
-    misses["method"] = np.asarray(METHOD_ORDER + ("?",), dtype=object)[misses.pop("_rank").to_numpy(dtype=int)]
+    misses["method"] = np.asarray((*METHOD_ORDER, "?"), dtype=object)[misses.pop("_rank").to_numpy(dtype=int)]
     misses["quantity_miss"] = np.round(misses["accrued_quantity"] - misses["billed_quantity"], 3)
     misses["dollar_miss"] = np.round(misses["accrued_dollars"] - misses["billed_dollars"], 2)
     for c, places in (("accrued_quantity", 3), ("billed_quantity", 3), ("accrued_dollars", 2), ("billed_dollars", 2)):

@@ -18,7 +18,7 @@ from bua_assets.core.casting import CoreValueError
 from bua_assets.core.database import CoreDatabase
 from bua_assets.core.engines import CoreReadError
 from bua_assets.core.schema import DriftFinding, core_tables, schema_drift
-from bua_assets.lake import PartitionWriter
+from bua_assets.lake import DatasetWriter
 
 # table -> column that dates a row's creation (rows on or after the run date are excluded)
 AS_AT_COLUMN = {
@@ -45,7 +45,7 @@ class ExtractResult:
 
 def extract_core(
     db: CoreDatabase,
-    writer: PartitionWriter,
+    writer: DatasetWriter,
     run_date: date,
     *,
     chunk_rows: int = 200_000,

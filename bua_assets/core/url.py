@@ -33,7 +33,7 @@ class CoreUrl:
             path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else u.path
             if not path:
                 raise ValueError("sqlite URL needs a path: sqlite:///path/to/core.db")
-            return cls("sqlite", path=path if url.startswith("sqlite:////") or path.startswith("/") else path)
+            return cls("sqlite", path=path)
         if u.scheme in ("mysql", "mysql+pymysql", "mariadb"):
             database = u.path.lstrip("/")
             if not database:

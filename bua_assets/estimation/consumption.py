@@ -355,7 +355,7 @@ def gas_energy(rows: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFram
             e["code"] = code
             e["reason"] = [text.format(net=n) for n in e["_net"]]
             exc.append(e.drop(columns="_net"))
-    exceptions = pd.concat(exc, ignore_index=True) if exc else pd.DataFrame(columns=keys + ["code", "reason"])
+    exceptions = pd.concat(exc, ignore_index=True) if exc else pd.DataFrame(columns=[*keys, "code", "reason"])
     return rows, exceptions
 
 

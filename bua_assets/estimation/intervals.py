@@ -84,7 +84,7 @@ def day_type(dates: np.ndarray) -> np.ndarray:
 
 def group_sum(keys: np.ndarray, matrix: np.ndarray, groups: int) -> np.ndarray:
     """Sum the rows of ``matrix`` by integer key into (groups, columns), without a Python loop."""
-    out = np.zeros((groups,) + matrix.shape[1:], dtype=np.float64)
+    out = np.zeros((groups, *matrix.shape[1:]), dtype=np.float64)
     add_by_key(keys, (out, matrix))
     return out
 

@@ -437,7 +437,7 @@ class MonthlyCombination:
                     ("last_date", "max"),
                 ]
             )
-            .rename_columns(["register_id"] + TOTALS_SCHEMA.names[1:])
+            .rename_columns(["register_id", *TOTALS_SCHEMA.names[1:]])
             if totals.num_rows
             else totals
         )

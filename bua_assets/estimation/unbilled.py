@@ -172,7 +172,7 @@ def unbilled_consumption(
         pd.concat(parts, ignore_index=True).sort_values(SUMMARY_KEYS, kind="stable").reset_index(drop=True)
         if parts
         else summarise(
-            pd.DataFrame(columns=SUMMARY_KEYS + ["quantity", "actual_quantity", "quantity_m3"]).assign(
+            pd.DataFrame(columns=[*SUMMARY_KEYS, "quantity", "actual_quantity", "quantity_m3"]).assign(
                 date=pd.Series(dtype="datetime64[ns]")
             ),
             registers,

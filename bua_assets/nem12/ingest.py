@@ -236,7 +236,7 @@ class _InProcess:
 
 
 def ingest_month(
-    files_in: list[Path | tuple[Path, str]],
+    files_in: Sequence[Path | tuple[Path, str]],
     month_start: date,
     next_month: date,
     write: Callable[[str, pa.Table], None],

@@ -12,6 +12,7 @@ record, so no Python code formats an individual interval value.
 from __future__ import annotations
 
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def nem12_bytes(
         cuts |= set((np.flatnonzero(group_of_row[1:] != group_of_row[:-1]) + 1).tolist())
     boundaries = sorted(cuts)
     out = [f"100,NEM12,{created},{from_participant},{to_participant}\n".encode()]
-    for s, e in zip(boundaries[:-1], boundaries[1:]):
+    for s, e in itertools.pairwise(boundaries):
         out.extend(headers.get(s, ()))
         g = group_of_row[s]
         off = offsets[g]

@@ -72,5 +72,8 @@ class AnonymisingWriter:
     def write_batch(self, dataset: str, batch: pa.RecordBatch) -> None:
         self.write(dataset, pa.Table.from_batches([batch]))
 
+    def ensure(self, dataset: str, schema: pa.Schema) -> None:
+        self._writer.ensure(dataset, schema)  # an empty dataset has no values to anonymise
+
     def __getattr__(self, name):
         return getattr(self._writer, name)

@@ -9,13 +9,13 @@ from bua_assets.resources.rds import RdsCoreResource
 
 __all__ = [
     "AnalystCatalogResource",
-    "NotifyResource",
     "AnonymiseResource",
     "CoreDatabaseResource",
     "EksNodegroupResource",
     "ExportResource",
     "LakeResource",
     "MeterDataResource",
+    "NotifyResource",
     "RdsCoreResource",
     "local_resources",
 ]

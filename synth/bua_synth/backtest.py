@@ -53,7 +53,7 @@ def truth_window(billing: pd.DataFrame, registers: pd.DataFrame, last_day) -> pd
     )
     days["year_mnth"] = dates.astype("datetime64[M]").astype("datetime64[ns]")
     days = days.merge(registers[["register_id", "utility_id"]], on="utility_id")
-    return days[KEYS + ["date"]]
+    return days[[*KEYS, "date"]]
 
 
 def truth_days(truth_dir: Path, days: pd.DataFrame, registers: pd.DataFrame, heating: pd.DataFrame) -> pd.DataFrame:
@@ -105,14 +105,14 @@ def truth_days(truth_dir: Path, days: pd.DataFrame, registers: pd.DataFrame, hea
             d.loc[gas, "date"].to_numpy(dtype="datetime64[D]"),
         )
         factor = hv * d.loc[gas, "register_id"].map(reg["pressure_correction_factor"]).to_numpy(dtype=float)
-        for c in ["truth"] + TOU_CLASSES:
+        for c in ["truth", *TOU_CLASSES]:
             d.loc[gas, c] *= factor
     return d
 
 
 def truth_by_row(days: pd.DataFrame) -> pd.DataFrame:
     """truth_days summed to KEYS (with the time-of-use split)."""
-    return days.groupby(KEYS)[["truth"] + TOU_CLASSES].sum().reset_index()
+    return days.groupby(KEYS)[["truth", *TOU_CLASSES]].sum().reset_index()
 
 
 def billed_daily_rates(invoices: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +150,7 @@ def baselines(days: pd.DataFrame, registers: pd.DataFrame, invoices: pd.DataFram
     """KEYS + adu + last_year quantities over ``days`` (truth_window: KEYS + date)."""
     rates = billed_daily_rates(invoices, lines)
     reg = registers.set_index("register_id")
-    days = days[KEYS + ["date"]].copy()
+    days = days[[*KEYS, "date"]].copy()
     days["charge"] = days["register_id"].map(reg["stream_type"]).map(CHARGE_OF_STREAM)
     days["date"] = days["date"].to_numpy(dtype="datetime64[D]")
     # (a) ADU of the supply point's last bill with usage for the charge, for the account's own bills.
@@ -225,7 +225,7 @@ def compare(
     estimated_interval_days) against the interval days that had meter data."""
     q = _keys(ours).groupby(KEYS)["quantity"].sum().rename("ours").reset_index()
     d = (
-        _keys(truth[KEYS + ["truth"]])
+        _keys(truth[[*KEYS, "truth"]])
         .merge(_keys(base), on=KEYS, how="outer")
         .merge(q, on=KEYS, how="outer")
         .fillna({"ours": 0.0, "truth": 0.0, "adu": 0.0, "last_year": 0.0})
@@ -239,7 +239,7 @@ def compare(
     )
     kwh = np.where(d["fuel"] == "GAS", 1 / 3.6, 1.0)
     methods = ["ours", "adu", "last_year"]
-    for m in methods + ["truth"]:
+    for m in [*methods, "truth"]:
         d[m + "_kwh"] = d[m] * kwh
 
     def err(frame):
@@ -352,7 +352,7 @@ def dollar_accuracy(
     class_truth = np.nan_to_num(class_truth)
     # Several plans in one register-month: the truth of the class shared by our days on each plan.
     days = c["days"].to_numpy(dtype=float) if "days" in c.columns else np.ones(len(c))
-    group_days = c.assign(_d=days).groupby(KEYS + ["_class"])["_d"].transform("sum").to_numpy()
+    group_days = c.assign(_d=days).groupby([*KEYS, "_class"])["_d"].transform("sum").to_numpy()
     share = np.where(group_days > 0, days / group_days, 1.0)
     true_consumption = consumption.assign(quantity=class_truth * share)
     unpriced = t.merge(c[KEYS].drop_duplicates(), on=KEYS, how="left", indicator=True)

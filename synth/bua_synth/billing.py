@@ -8,6 +8,7 @@ parallel when there are workers), so the result does not depend on the worker co
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -234,7 +235,7 @@ class Billing:
         # Registers are grouped by supply point (rows of one supply point are contiguous).
         ui = registers["utility_index"].to_numpy()
         bounds = np.r_[np.flatnonzero(np.r_[True, ui[1:] != ui[:-1]]), len(ui)]
-        self.regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in zip(bounds[:-1], bounds[1:])}
+        self.regs_of_util = {int(ui[b0]): np.arange(b0, b1) for b0, b1 in itertools.pairwise(bounds)}
         self.reg_basic = (registers["interval_length"] == 0).to_numpy()
         self.reg_suffix, self.reg_digits = registers["suffix"].tolist(), registers["digits"].tolist()
         self.reg_util = registers["utility_index"].to_numpy()
@@ -347,7 +348,7 @@ class Billing:
             start,
         ]
         mig = []
-        for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+        for ss, ee1 in itertools.pairwise(cuts):
             nd = (ee1 - ss).days
             fy = ss.year if ss.month >= 7 else ss.year - 1
             for q, r, amt in self.pricer.price(plan, fy, "DAILY_RETAIL", "ANYTIME", nd, nd):
@@ -381,7 +382,7 @@ class Billing:
         )
         total_days = (e - s).days + 1
         sub_lines = []
-        for ss, ee1 in zip(cuts[:-1], cuts[1:]):
+        for ss, ee1 in itertools.pairwise(cuts):
             ee = ee1 - timedelta(days=1)
             nd = (ee - ss).days + 1
             fy = ss.year if ss.month >= 7 else ss.year - 1

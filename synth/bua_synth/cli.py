@@ -124,6 +124,7 @@ def cmd_demo(args) -> int:
 
     from bua_assets.definitions import build_resources
     from bua_assets.local_instance import local_instance
+    from bua_assets.run_records import metadata_values
     from bua_assets.runner import run_month
 
     instance = local_instance()  # created and migrated once, even with other first runs at once
@@ -132,18 +133,21 @@ def cmd_demo(args) -> int:
     _log(f"Dagster's event log: {event_log} (Dagster instance: {d.dagster_home})")
     t0 = time.perf_counter()
     result = run_month(partition, instance, resources, event_log=event_log, progress=_log)
-    summary = {"partition": partition, "assets": {}, "checks": {}, "exports": []}
+    assets: dict[str, dict] = {}
+    checks: dict[str, str] = {}
+    exports: list[str] = []
     for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
+        mat = event.step_materialization_data.materialization
         name = mat.asset_key.to_user_string()
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        summary["assets"][name] = {"rows": int(meta.get("rows", 0)), "path": str(meta.get("path", ""))}
-        summary["exports"] += list(meta.get("export_paths", [])) + list(meta.get("integration_paths", []))
+        meta = metadata_values(mat)
+        assets[name] = {"rows": int(meta.get("rows", 0)), "path": str(meta.get("path", ""))}
+        exports += list(meta.get("export_paths", [])) + list(meta.get("integration_paths", []))
         _log(f"  {name}: {meta.get('rows')} rows -> {meta.get('path')}")
     for check in result.get_asset_check_evaluations():
         state = "passed" if check.passed else f"failed ({check.severity.value})"
-        summary["checks"][f"{check.asset_key.to_user_string()}.{check.check_name}"] = state
+        checks[f"{check.asset_key.to_user_string()}.{check.check_name}"] = state
         _log(f"  check {check.asset_key.to_user_string()}.{check.check_name}: {state}")
+    summary: dict[str, object] = {"partition": partition, "assets": assets, "checks": checks, "exports": exports}
     ui = "./dev ui" if d.home == Path(".bua_home").resolve() else f"BUA_HOME={d.home} ./dev ui"
     _log(f"done in {time.perf_counter() - t0:.1f}s; open the UI with: {ui}")
     glance = read_month_at_a_glance(resources["lake"].lake(), partition)

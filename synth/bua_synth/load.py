@@ -112,12 +112,12 @@ def split_intervals(rng: np.random.Generator, values30: np.ndarray, parts: int) 
     """Split half-hour values into `parts` sub-intervals, preserving each half-hour's total to 1 Wh."""
     if parts == 1:
         return values30
-    w = rng.lognormal(0, 0.15, size=values30.shape + (parts,))
+    w = rng.lognormal(0, 0.15, size=(*values30.shape, parts))
     w /= w.sum(axis=-1, keepdims=True)
     sub = np.round(values30[..., None] * w, 3)
     sub[..., -1] = np.round(values30 - sub[..., :-1].sum(axis=-1), 3)
     sub = np.clip(sub, 0, None)
-    return sub.reshape(values30.shape[:-1] + (values30.shape[-1] * parts,))
+    return sub.reshape((*values30.shape[:-1], values30.shape[-1] * parts))
 
 
 class LoadModel(Protocol):

@@ -9,6 +9,7 @@ worker processes write the months.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ def _billed_days(sub30: dict, v30: np.ndarray, interval: np.ndarray, day_masks: 
     delivered = sub30["delivered"]
     late = np.nonzero(~sub30["present"] & interval[:, None])
     delivered[late] = v30[late]
-    out = np.empty(delivered.shape[:2] + (BILLED_COLUMNS,), dtype=np.float32)
+    out = np.empty((*delivered.shape[:2], BILLED_COLUMNS), dtype=np.float32)
     out[:, :, 0] = delivered.sum(axis=2)
     out[:, :, 1:4] = np.einsum("rdi,dci->rdc", delivered, day_masks)
     out[:, :, 4] = (delivered * day_masks[None, :, 0]).max(axis=2)  # demand
@@ -208,7 +209,7 @@ def register_chunks(utility_index: np.ndarray, size: int = REGISTER_CHUNK) -> li
             int(starts[np.searchsorted(starts, bounds[-1] + size)]) if (starts > bounds[-1] + size - 1).any() else n
         )
     bounds = sorted(set(bounds) | {n})
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _mkdir(p: Path) -> Path:
