@@ -46,6 +46,12 @@ FIRST_MONTH = first_month()
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=time_zone_name())
 
 
+def before_first_partition(keys: list[str]) -> list[str]:
+    """The partition keys of ``keys`` before the first partition: months Dagster cannot run (a
+    profile window reaching back past BUA_FIRST_MONTH)."""
+    return [k for k in keys if k < FIRST_MONTH]
+
+
 def months_window(first_offset: int, last_offset: int = 0) -> dg.TimeWindowPartitionMapping:
     """Months ``first_offset``..``last_offset`` relative to the partition (-11..0: the twelve months
     to it). Months before the first partition do not exist; the assets read them as months without

@@ -20,6 +20,7 @@ from bua_assets.assets.meter_data import interval_reads
 from bua_assets.assets.profiles import interval_statistics
 from bua_assets.datasets import INTERVAL_READS, METER_REGISTER_TABLES, REGISTER_STATS
 from bua_assets.months import AccrualMonth
+from bua_assets.partitions import FIRST_MONTH, before_first_partition
 from bua_assets.settings import history_workers
 
 # What a history month needs for its profile statistics, as (asset, a dataset it writes): nothing
@@ -119,14 +120,23 @@ class _HistoryPlan:
         return [key for key in self.statistics if (key, "statistics") in self.outcomes]
 
 
+class HistoryBeforeFirstPartition(RuntimeError):
+    """History months with NEM12 files fall before the first partition: Dagster cannot run them."""
+
+
 def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _HistoryPlan:
-    """The history months with NEM12 files whose statistics are not in the lake (all with ``refresh``)."""
+    """The history months with NEM12 files whose statistics are not in the lake (all with ``refresh``).
+    Raises HistoryBeforeFirstPartition when some of them are before the first partition."""
     lake = resources["lake"].lake()
     plan = _HistoryPlan()
+    unreachable = []
     for key in history_partitions(partition):
         if not refresh and REGISTER_STATS.exists(lake, key):
             continue
         if not resources["meter_data"].month_entries(AccrualMonth.from_key(key).label):
+            continue
+        if before_first_partition([key]):
+            unreachable.append(key)
             continue
         plan.statistics.append(key)
         ingest = [
@@ -136,6 +146,14 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
         ]
         if ingest:
             plan.ingest[key] = ingest
+    if unreachable:
+        months = ", ".join(str(AccrualMonth.from_key(k)) for k in unreachable)
+        raise HistoryBeforeFirstPartition(
+            f"the profile window of {AccrualMonth.from_key(partition)} needs {months}, which have NEM12 files "
+            f"but are before the first partition ({AccrualMonth.from_key(FIRST_MONTH)}, BUA_FIRST_MONTH): "
+            f"set BUA_FIRST_MONTH={AccrualMonth.from_key(unreachable[0]).label} (or earlier) so those months can "
+            "be materialised, then run the month again"
+        )
     return plan
 
 

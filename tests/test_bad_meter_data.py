@@ -389,3 +389,17 @@ def test_profile_validation_names_missing_history_months_before_segments():
     )
     check = validate_profiles(fine, summary, SegmentProfilesConfig(), [])
     assert check.passed and check.description == "fills within limits"
+    # A month of the window before the first partition (2023-09 in the tests) cannot be backfilled:
+    # the finding says so and names the setting, apart from the months a backfill can fill.
+    check = validate_profiles(fine, summary, SegmentProfilesConfig(), ["2023-10-01", "2023-08-01", "2023-07-01"])
+    assert not check.passed
+    assert check.description == (
+        "profile history missing for 1 months (2023-10): no interval_statistics for them, materialise "
+        "core_snapshot, meter_registers, interval_reads and interval_statistics for those months (a backfill), then redo this month from "
+        'utility_profiles (Lineage filter key:"utility_profiles"+ -> Materialize all), not Re-execute '
+        "From failure: utility_profiles was built without them; "
+        "profile history missing for 2 months before the first partition (2023-09, BUA_FIRST_MONTH: 2023-07, "
+        "2023-08): they cannot be materialised; if the retailer has NEM12 files for them, set "
+        "BUA_FIRST_MONTH=2023-07 (or earlier) and backfill them, else this month has fewer months of history "
+        "than its profile window (BUA_PROFILE_HISTORY_MONTHS); fills within limits"
+    )

@@ -16,8 +16,13 @@ from bua_assets.datasets import INTERVAL_READS, REGISTER_STATS
 from bua_assets.estimation.registers import CORE_INPUTS
 from bua_assets.lake import Lake
 from bua_assets.months import AccrualMonth
-from bua_assets.resources import MeterDataResource
-from bua_assets.runner import HISTORY_ASSETS, backfill_interval_history, history_partitions
+from bua_assets.resources import LakeResource, MeterDataResource
+from bua_assets.runner import (
+    HISTORY_ASSETS,
+    HistoryBeforeFirstPartition,
+    backfill_interval_history,
+    history_partitions,
+)
 
 HISTORY_ASSET_NAMES = [a.key.to_user_string() for a, _ in HISTORY_ASSETS]
 
@@ -111,3 +116,25 @@ def test_a_failed_month_stops_the_ingest_chain_and_a_rerun_picks_up_what_is_miss
     # the re-run redoes only what is missing: the broken month's registers were kept
     assert f"interval history {broken}: interval_reads in " in "\n".join(lines)
     assert all(line.startswith("interval history ") and " in " in line for line in lines)
+
+
+def test_history_months_before_the_first_partition_are_named_with_the_setting_that_reaches_them(tmp_path):
+    """A profile window reaching back past BUA_FIRST_MONTH (2023-09 in the tests): months with NEM12
+    files there cannot be materialised, so the backfill stops before any run and says which months
+    and what to set, instead of Dagster's unknown-partition error from a worker."""
+    nem12 = tmp_path / "nem12"
+    for month in ("2023-05", "2023-07", "2023-10"):  # the first two before the first partition
+        (nem12 / month).mkdir(parents=True)
+        (nem12 / month / "NEM12#1#MDP#RETAILER.csv").write_text("100,NEM12,202301010000,MDP,RETAILER\n900\n")
+    resources = {
+        "lake": LakeResource(base=str(tmp_path / "lake")),
+        "meter_data": MeterDataResource(location=str(nem12)),
+    }
+    with dg.instance_for_test() as instance, pytest.raises(HistoryBeforeFirstPartition) as raised:
+        backfill_interval_history("2024-02-01", instance, resources)
+    assert str(raised.value) == (
+        "the profile window of 2024-02 needs 2023-05, 2023-07, which have NEM12 files but are before the "
+        "first partition (2023-09, BUA_FIRST_MONTH): set BUA_FIRST_MONTH=2023-05 (or earlier) so those "
+        "months can be materialised, then run the month again"
+    )
+    assert not (tmp_path / "lake").exists() or not Lake(str(tmp_path / "lake")).assets()  # nothing was run

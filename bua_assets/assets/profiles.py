@@ -47,7 +47,7 @@ from bua_assets.estimation.intervals import READ_COLUMNS
 from bua_assets.estimation.micro_scalars import micro_scalars as compute_micro_scalars
 from bua_assets.estimation.profile_checks import MAX_FILL_SHARE, MAX_INTERVAL_KWH, profile_findings
 from bua_assets.months import AccrualMonth
-from bua_assets.partitions import month_check, monthly_partitions, months_window
+from bua_assets.partitions import FIRST_MONTH, before_first_partition, month_check, monthly_partitions, months_window
 from bua_assets.progress import progress_logger
 from bua_assets.resources import EksNodegroupResource, LakeResource
 
@@ -234,13 +234,23 @@ def validate_profiles(
     found = profile_findings(result, summary, config.max_interval_kwh, config.max_fill_share, missing_history)
     errors, over, missing_history = found.errors, found.over_filled, found.missing_history
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
+    unreachable = before_first_partition(missing_history)
+    reachable = [m for m in missing_history if m not in unreachable]
     history_note = (
-        f"profile history missing for {len(missing_history)} months "
-        f"({', '.join(m[:7] for m in missing_history)}): no interval_statistics for them, "
+        f"profile history missing for {len(reachable)} months "
+        f"({', '.join(m[:7] for m in reachable)}): no interval_statistics for them, "
         f"materialise {HISTORY_BACKFILL} for those months (a backfill), then "
         'redo this month from utility_profiles (Lineage filter key:"utility_profiles"+ -> '
         "Materialize all), not Re-execute From failure: utility_profiles was built without them; "
-        if missing_history
+        if reachable
+        else ""
+    ) + (
+        f"profile history missing for {len(unreachable)} months before the first partition "
+        f"({FIRST_MONTH[:7]}, BUA_FIRST_MONTH: {', '.join(m[:7] for m in unreachable)}): they cannot be "
+        f"materialised; if the retailer has NEM12 files for them, set BUA_FIRST_MONTH={unreachable[0][:7]} "
+        "(or earlier) and backfill them, else this month has fewer months of history than its profile "
+        "window (BUA_PROFILE_HISTORY_MONTHS); "
+        if unreachable
         else ""
     )
     return dg.AssetCheckResult(
