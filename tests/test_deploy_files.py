@@ -170,9 +170,37 @@ def test_every_configmap_and_secret_named_is_defined():
         )
 
 
+# Names in the product's code that are not settings a deployment gives, and why.
+NOT_DEPLOYMENT_SETTINGS = {
+    "BUA_ESTIMATE": "a read type the estimator writes, not a variable",
+    "BUA_HOME": "the embedded default's folder; production names every location instead",
+    "BUA_GIT_SHA": "baked into the image at build time (deploy/Dockerfile), not configured",
+    "AWS_ENDPOINT_URL": "a delta-rs storage option the lake passes (from BUA_S3_ENDPOINT_URL), not read",
+    "AWS_ALLOW_HTTP": "a delta-rs storage option the lake passes (an http endpoint), not read",
+}
+
+
+def settings_read() -> set[str]:
+    """Every BUA_/AWS_/DAGSTER_ variable the product reads, anywhere in bua_assets."""
+    names = set()
+    for path in (REPO / "bua_assets").rglob("*.py"):
+        names |= set(re.findall(r"[\"']((?:BUA|AWS|DAGSTER)_[A-Z0-9_]+)[\"']", path.read_text()))
+    return names - set(NOT_DEPLOYMENT_SETTINGS)
+
+
+def test_every_setting_the_product_reads_is_in_the_readme_table():
+    table = {
+        name
+        for line in (REPO / "README.md").read_text().splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`((?:BUA|AWS|DAGSTER)_[A-Z0-9_]+)`", line.split("|")[1])
+    }
+    missing = sorted(settings_read() - table - {"DAGSTER_HOME", "DAGSTER_CURRENT_IMAGE"})
+    assert not missing, f"read by bua_assets, not in the README's settings table: {missing}"
+
+
 def test_every_setting_the_resources_read_is_provided_and_secrets_only_by_secret():
-    definitions = (REPO / "bua_assets" / "definitions.py").read_text()
-    read = set(re.findall(r"[\"']((?:BUA|AWS|DAGSTER)_[A-Z0-9_]+)[\"']", definitions))
+    read = settings_read() - {"DAGSTER_HOME", "DAGSTER_CURRENT_IMAGE"}  # set by the chart and dagster-k8s
     read |= _env_refs(PROD)  # DAGSTER_PG_* in the production instance
     assert {"BUA_LAKE", "BUA_CORE_URL", "BUA_ANONYMISE_KEY", "DAGSTER_PG_PASSWORD"} <= read
 
