@@ -133,7 +133,7 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
     for key in history_partitions(partition):
         if not refresh and REGISTER_STATS.exists(lake, key):
             continue
-        if not resources["meter_data"].month_entries(AccrualMonth.from_key(key).label):
+        if not resources["meter_data"].has_month(AccrualMonth.from_key(key).label):
             continue
         if before_first_partition([key]):
             unreachable.append(key)

@@ -102,3 +102,17 @@ def _file_names_only(table: pa.Table) -> pa.Table:
             i = table.schema.get_field_index(column)
             table = table.set_column(i, column, pc.replace_substring_regex(table[column], r"[^ ]*/(NEM12#)", r"\1"))
     return table
+
+
+def test_has_month_lists_the_month_on_s3_without_fetching_it(s3_bucket, tmp_path):
+    """The history backfill asks every month of the profile window whether it has meter data: on S3
+    a listing answers, nothing is downloaded (the month's runs fetch what they read)."""
+    endpoint, bucket, s3 = s3_bucket
+    s3.put_object(Bucket=bucket, Key="inbound/nem12/2026-10/", Body=b"")  # a folder marker alone
+    s3.put_object(Bucket=bucket, Key="inbound/nem12/2026-09/mdp/NEM12#1#MDP#RETAILER.csv", Body=b"100,NEM12\n")
+    cache = tmp_path / "cache"
+    meter_data = MeterDataResource(location=f"s3://{bucket}/inbound/nem12", endpoint_url=endpoint, cache_dir=str(cache))
+    assert [meter_data.has_month(m) for m in ("2026-08", "2026-09", "2026-10")] == [False, True, False]
+    assert not cache.exists()
+    assert [bool(meter_data.month_entries(m)) for m in ("2026-08", "2026-09", "2026-10")] == [False, True, False]
+    assert cache.exists()  # month_entries fetches what it lists

@@ -46,24 +46,37 @@ class MeterDataResource(AwsResource):
             return self._s3_month_entries(month)
         return local_month_entries(Path(self.location) / month)
 
-    def _s3_month_entries(self, month: str) -> MonthEntries:
+    def has_month(self, month: str) -> bool:
+        """Whether the month's folder holds anything (what ``month_entries`` would name), without
+        fetching it: on S3 a listing only. The history backfill asks it of every month of the
+        profile window before any run reads one."""
+        if not self.location.startswith("s3://"):
+            return bool(local_month_entries(Path(self.location) / month))
+        return any(True for _ in self._s3_objects(month))
+
+    def _s3_objects(self, month: str):
+        """(bucket, object) of every key under the month's prefix but folder markers (the keys
+        under a marker are listed themselves), page by page."""
         bucket, _, prefix = self.location[5:].partition("/")
-        s3 = self.s3_client()
         key_prefix = f"{prefix.strip('/')}/{month}/".lstrip("/")
-        out = MonthEntries()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        for page in self.s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
             for obj in page.get("Contents", []):
-                if obj["Key"].endswith("/"):  # a folder marker: the keys under it are listed themselves
-                    continue
-                source = f"s3://{bucket}/{obj['Key']}"
-                target = Path(self.cache_dir) / bucket / obj["Key"]
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    s3.download_file(bucket, obj["Key"], str(target))
-                except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
-                    out.unread.append(Unread(source, "unreadable_entry", f"cannot be fetched from S3: {exc}"))
-                    continue
-                out.files.append((target, source))
+                if not obj["Key"].endswith("/"):
+                    yield bucket, obj
+
+    def _s3_month_entries(self, month: str) -> MonthEntries:
+        s3 = self.s3_client()
+        out = MonthEntries()
+        for bucket, obj in self._s3_objects(month):
+            source = f"s3://{bucket}/{obj['Key']}"
+            target = Path(self.cache_dir) / bucket / obj["Key"]
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, obj["Key"], str(target))
+            except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
+                out.unread.append(Unread(source, "unreadable_entry", f"cannot be fetched from S3: {exc}"))
+                continue
+            out.files.append((target, source))
         out.files.sort(key=lambda f: f[1])
         out.unread.sort()
         return out
