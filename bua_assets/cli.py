@@ -274,7 +274,7 @@ def cmd_housekeeping(args) -> int:
 
 def _run_period_months(keys, args, lake, instance, resources) -> bool:
     """One run of each monthly partition not yet in the lake (all with --rerun); False at the first failure."""
-    from bua_assets.runner import HistoryFailed, run_month
+    from bua_assets.runner import HistoryBeforeFirstPartition, HistoryFailed, run_month
 
     for key in keys:
         month = AccrualMonth.from_key(key)
@@ -286,6 +286,9 @@ def _run_period_months(keys, args, lake, instance, resources) -> bool:
         tags = {"bua/period": f"{args.start}..{args.end}"}
         try:
             result = run_month(key, instance, resources, event_log=event_log, tags=tags, progress=_log)
+        except HistoryBeforeFirstPartition as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return False
         except HistoryFailed as exc:
             print(
                 f"error: the interval history for {month} failed: {exc}; fix it and run the period again",

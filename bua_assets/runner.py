@@ -131,8 +131,8 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
     plan = _HistoryPlan()
     unreachable = []
     for key in history_partitions(partition):
-        if not refresh and REGISTER_STATS.exists(lake, key):
-            continue
+        if REGISTER_STATS.exists(lake, key) and (not refresh or before_first_partition([key])):
+            continue  # in the lake (a month before the first partition cannot be run again: it stands)
         if not resources["meter_data"].has_month(AccrualMonth.from_key(key).label):
             continue
         if before_first_partition([key]):
@@ -225,13 +225,16 @@ def run_month(
     """The month as an operator runs it from a terminal (``demo``, ``period``): the interval history
     it needs (one progress line per history month), then every asset for the month. With
     ``event_log`` Dagster's event log goes to that file and only progress reaches the terminal
-    (bua_assets.quiet_runs). Raises HistoryFailed when a history month fails."""
+    (bua_assets.quiet_runs). Raises HistoryFailed when a history month fails, and
+    HistoryBeforeFirstPartition (before any run) when the window needs months Dagster cannot run."""
     from bua_assets.definitions import ALL_ASSETS
     from bua_assets.quiet_runs import quiet_materialize
 
     month_run = quiet_materialize(event_log) if event_log else dg.materialize
     try:
         backfill_interval_history(partition, instance, resources, progress=progress, event_log=event_log)
+    except HistoryBeforeFirstPartition:
+        raise  # nothing ran: the setting to change, not a failed month
     except RuntimeError as exc:
         raise HistoryFailed(str(exc)) from exc
     progress(f"materialising {len(ALL_ASSETS)} assets for partition {partition}")

@@ -398,8 +398,9 @@ def test_profile_validation_names_missing_history_months_before_segments():
         "core_snapshot, meter_registers, interval_reads and interval_statistics for those months (a backfill), then redo this month from "
         'utility_profiles (Lineage filter key:"utility_profiles"+ -> Materialize all), not Re-execute '
         "From failure: utility_profiles was built without them; "
-        "profile history missing for 2 months before the first partition (2023-09, BUA_FIRST_MONTH: 2023-07, "
-        "2023-08): they cannot be materialised; if the retailer has NEM12 files for them, set "
-        "BUA_FIRST_MONTH=2023-07 (or earlier) and backfill them, else this month has fewer months of history "
-        "than its profile window (BUA_PROFILE_HISTORY_MONTHS); fills within limits"
+        "profile history missing for 2 months before the first partition (2023-09, BUA_FIRST_MONTH): 2023-07, "
+        "2023-08 cannot be materialised; if the retailer has NEM12 files for them, set "
+        "BUA_FIRST_MONTH=2023-07 (or earlier), backfill them and redo this month from utility_profiles, else "
+        "this month has fewer months of history than its profile window (BUA_PROFILE_HISTORY_MONTHS); "
+        "fills within limits"
     )

@@ -221,3 +221,28 @@ def test_profile_history_length_is_configuration():
     env["BUA_PROFILE_HISTORY_MONTHS"] = ""
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["12", "-11", "2025-11-01", "11"]
+
+
+def test_period_names_history_months_before_the_first_partition_and_runs_nothing(
+    retailer, tmp_path, monkeypatch, capsys
+):
+    """A month whose profile window reaches back past BUA_FIRST_MONTH (2023-09 in the tests) into
+    months with NEM12 files: the period stops before any run with what to set, not as a failed month."""
+    _, url = retailer
+    nem12 = tmp_path / "nem12"
+    for month in ("2023-06", "2023-11"):
+        (nem12 / month).mkdir(parents=True)
+        (nem12 / month / "NEM12#1#MDP#RETAILER.csv").write_text("100,NEM12,202301010000,MDP,RETAILER\n900\n")
+    monkeypatch.setenv("BUA_CORE_URL", url)
+    monkeypatch.setenv("BUA_METER_DATA", str(nem12))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    home = tmp_path / "home"
+    assert main(["period", "--from", "2024-02-01", "--to", "2024-02-29", "--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: the profile window of 2024-02 needs 2023-06, which have NEM12 files but are before the first "
+        "partition (2023-09, BUA_FIRST_MONTH): set BUA_FIRST_MONTH=2023-06 (or earlier)"
+    ) in err
+    assert "failed" not in err
+    assert not (home / "lake").exists() or not any((home / "lake").iterdir())

@@ -289,8 +289,9 @@ def latest_evaluation(ui, asset: str, check: str):
     key = dg.AssetCheckKey(dg.AssetKey(asset), check)
     with dg.DagsterInstance.from_config(str(defaults(ui["home"]).dagster_home)) as instance:
         (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-    assert record.event is not None, f"{asset}.{check}: its latest execution has no evaluation"
-    return record.event.get_dagster_event().asset_check_evaluation_data
+    evaluation = record.event.asset_check_evaluation if record.event is not None else None
+    assert evaluation is not None, f"{asset}.{check}: its latest execution has no evaluation yet"
+    return evaluation
 
 
 def check_evaluation(ui, run: dg.DagsterRun, check: str):

@@ -246,10 +246,10 @@ def validate_profiles(
         else ""
     ) + (
         f"profile history missing for {len(unreachable)} months before the first partition "
-        f"({FIRST_MONTH[:7]}, BUA_FIRST_MONTH: {', '.join(m[:7] for m in unreachable)}): they cannot be "
+        f"({FIRST_MONTH[:7]}, BUA_FIRST_MONTH): {', '.join(m[:7] for m in unreachable)} cannot be "
         f"materialised; if the retailer has NEM12 files for them, set BUA_FIRST_MONTH={unreachable[0][:7]} "
-        "(or earlier) and backfill them, else this month has fewer months of history than its profile "
-        "window (BUA_PROFILE_HISTORY_MONTHS); "
+        "(or earlier), backfill them and redo this month from utility_profiles, else this month has "
+        "fewer months of history than its profile window (BUA_PROFILE_HISTORY_MONTHS); "
         if unreachable
         else ""
     )
