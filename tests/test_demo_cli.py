@@ -44,3 +44,22 @@ def test_demo_is_quiet_and_ends_with_the_month_at_a_glance(tmp_path):
     expected = round(sum(accrual.column("net_amount_less_discount").to_pylist()), 2)
     assert total[0] == "Total" and total[1] == f"{expected:,.2f}"
     assert summary["accrual"][-1]["state"] == "Total" and summary["accrual"][-1]["accrual"] == expected
+
+
+def test_demo_stops_with_the_setting_when_its_history_is_before_the_first_partition(tmp_path):
+    """BUA_FIRST_MONTH later than the demo's data: the profile window's months before it have NEM12
+    files Dagster cannot run, so the demo says which and what to set, one line, no traceback."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUA_", "DAGSTER_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "bua_synth.cli", "demo", "--accounts", "30", "--month", "2026-10", "--home", str(home)],
+        env=env | {"BUA_DUCKDB_THREADS": "1", "BUA_FIRST_MONTH": "2026-01"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert (
+        "[bua] error: the profile window of 2026-10 needs 2025-11, 2025-12, which have NEM12 files but" in done.stderr
+    )
+    assert "set BUA_FIRST_MONTH=2025-11 (or earlier)" in done.stderr and "Traceback" not in done.stderr

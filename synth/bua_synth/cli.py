@@ -125,14 +125,21 @@ def cmd_demo(args) -> int:
     from bua_assets.definitions import build_resources
     from bua_assets.local_instance import local_instance
     from bua_assets.run_records import metadata_values
-    from bua_assets.runner import run_month
+    from bua_assets.runner import HistoryBeforeFirstPartition, HistoryFailed, run_month
 
     instance = local_instance()  # created and migrated once, even with other first runs at once
     resources = build_resources()
     event_log = _event_log_file(d.home, "demo", partition)
     _log(f"Dagster's event log: {event_log} (Dagster instance: {d.dagster_home})")
     t0 = time.perf_counter()
-    result = run_month(partition, instance, resources, event_log=event_log, progress=_log)
+    try:
+        result = run_month(partition, instance, resources, event_log=event_log, progress=_log)
+    except HistoryBeforeFirstPartition as exc:
+        _log(f"error: {exc}")
+        return 1
+    except HistoryFailed as exc:
+        _log(f"error: the interval history for {accrual} failed: {exc}; see {event_log}")
+        return 1
     assets: dict[str, dict] = {}
     checks: dict[str, str] = {}
     exports: list[str] = []
