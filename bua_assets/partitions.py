@@ -46,10 +46,10 @@ FIRST_MONTH = first_month()
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, timezone=time_zone_name())
 
 
-def before_first_partition(keys: list[str]) -> list[str]:
-    """The partition keys of ``keys`` before the first partition: months Dagster cannot run (a
+def before_first_partition(key: str) -> bool:
+    """Whether partition key ``key`` is before the first partition: a month Dagster cannot run (a
     profile window reaching back past BUA_FIRST_MONTH)."""
-    return [k for k in keys if k < FIRST_MONTH]
+    return key < FIRST_MONTH
 
 
 def months_window(first_offset: int, last_offset: int = 0) -> dg.TimeWindowPartitionMapping:

@@ -131,11 +131,11 @@ def _history_plan(partition: str, resources: Mapping, refresh: bool) -> _History
     plan = _HistoryPlan()
     unreachable = []
     for key in history_partitions(partition):
-        if REGISTER_STATS.exists(lake, key) and (not refresh or before_first_partition([key])):
+        if REGISTER_STATS.exists(lake, key) and (not refresh or before_first_partition(key)):
             continue  # in the lake (a month before the first partition cannot be run again: it stands)
         if not resources["meter_data"].has_month(AccrualMonth.from_key(key).label):
             continue
-        if before_first_partition([key]):
+        if before_first_partition(key):
             unreachable.append(key)
             continue
         plan.statistics.append(key)

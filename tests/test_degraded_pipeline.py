@@ -25,6 +25,7 @@ from bua_assets.months import AccrualMonth
 from bua_assets.nem12.reader import read_nem12
 from bua_assets.ops.runs import RUN_LOG_ASSET, RUN_LOG_DATASET
 from bua_assets.resources import NotifyResource, local_resources
+from bua_assets.run_records import metadata_values
 from bua_assets.run_sensors import bua_month_succeeded
 from bua_assets.runner import backfill_interval_history
 
@@ -36,7 +37,7 @@ def export_metadata(result) -> dict:
     (mat,) = [
         e.materialization for e in result.get_asset_materialization_events() if e.asset_key.path == ["bua_export"]
     ]
-    return {k: v.value for k, v in mat.metadata.items()}
+    return metadata_values(mat)
 
 
 def test_a_month_with_a_truncated_delivery_is_held_back_until_accepted(retailer, tmp_path, monkeypatch, capsys):

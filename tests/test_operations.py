@@ -20,6 +20,7 @@ from bua_assets.definitions import ALL_ASSETS, defs
 from bua_assets.lake import Lake
 from bua_assets.ops.runs import RUN_LOG_ASSET, RUN_LOG_DATASET
 from bua_assets.resources import LakeResource, NotifyResource, local_resources
+from bua_assets.run_records import check_evaluations
 from bua_assets.run_sensors import bua_month_failed, bua_month_succeeded
 
 MONTH_END_TAGS = {"bua/snapshot": "bua-core-2026-11-01", "bua/snapshot_created": "2026-10-31T13:00:00Z"}
@@ -137,10 +138,7 @@ def test_finished_month_is_recorded_and_summarised_on_sns(operations_month, topi
         )
     messages = received()
     assert len(messages) == 2 and messages[0]["Message"] == messages[1]["Message"]
-    checks = [
-        c for c in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-    ]
-    outcomes = [c.event_log_entry.dagster_event.event_specific_data for c in checks]
+    outcomes = check_evaluations(instance, run_id)
     warned = sum(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in outcomes)
     assert len(outcomes) == 8 and not any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in outcomes)
     assert messages[0]["Subject"] == "BUA 2026-10: done" + (

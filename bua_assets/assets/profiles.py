@@ -234,8 +234,8 @@ def validate_profiles(
     found = profile_findings(result, summary, config.max_interval_kwh, config.max_fill_share, missing_history)
     errors, over, missing_history = found.errors, found.over_filled, found.missing_history
     severity = dg.AssetCheckSeverity.ERROR if len(errors) else dg.AssetCheckSeverity.WARN
-    unreachable = before_first_partition(missing_history)
-    reachable = [m for m in missing_history if m not in unreachable]
+    unreachable = [m for m in missing_history if before_first_partition(m)]
+    reachable = [m for m in missing_history if not before_first_partition(m)]
     history_note = (
         f"profile history missing for {len(reachable)} months "
         f"({', '.join(m[:7] for m in reachable)}): no interval_statistics for them, "
