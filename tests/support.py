@@ -52,7 +52,8 @@ def ours_per_interval(path: Path) -> list[tuple]:
         for d in f.days.to_pylist():
             step = timedelta(minutes=d["interval_length"])
             start = d["read_date"]
-            for j, (v, q) in enumerate(zip(d["values"], d["interval_quality"])):
+            qualities = d["interval_quality"] or [d["quality_method"]] * len(d["values"])
+            for j, (v, q) in enumerate(zip(d["values"], qualities, strict=True)):
                 t = datetime(start.year, start.month, start.day) + j * step
                 rows.append((d["nmi"], d["suffix"], d["uom"], t, v, q))
     return sorted(rows, key=lambda r: (r[0], r[1], r[3]))

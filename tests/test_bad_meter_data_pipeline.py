@@ -57,7 +57,14 @@ def set_value(path: Path, line: int, interval: int, text: str) -> None:
 
 
 def loaded(table: pd.DataFrame) -> dict[tuple, tuple]:
-    return {(r.nmi, r.suffix, r.read_date): (tuple(r.values), tuple(r.interval_quality)) for r in table.itertuples()}
+    return {
+        (r.nmi, r.suffix, r.read_date): (tuple(r.values), r.quality_method, _tuple_or_none(r.interval_quality))
+        for r in table.itertuples()
+    }
+
+
+def _tuple_or_none(items) -> tuple | None:
+    return None if items is None else tuple(items)
 
 
 def test_bad_values_duplicates_and_a_missing_provider_through_the_assets(retailer, tmp_path):

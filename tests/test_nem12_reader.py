@@ -95,6 +95,18 @@ def test_400_splits_quality_per_interval():
     assert q[:30] == ["A"] * 30 and q[30:] == ["S14"] * 18
 
 
+def test_interval_quality_is_kept_only_where_400_records_set_it():
+    text = HEADER + B200 + day() + day("20231002", quality="S14") + day("20231003") + "400,1,10,E52,,\n900\n"
+    f, issues = issues_of(text)
+    assert issues == [("warning", "400_without_v")]
+    plain_a, plain_s, split_a = f.days.column("interval_quality").to_pylist()
+    # a day without 400 records: every interval has the day's method, which the row carries once
+    assert plain_a is None and plain_s is None
+    assert f.days.column("quality_method").to_pylist()[:2] == ["A", "S14"]
+    # 400 records on an A day are applied (with the warning): the qualities say so per interval
+    assert split_a == ["E52"] * 10 + ["A"] * 38
+
+
 def test_unknown_uom_is_read_and_flagged():
     f, issues = issues_of(HEADER + B200.replace("kWh", "furlongs") + day() + "900\n")
     assert issues == [("warning", "unknown_uom")]

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from bua_assets.estimation import profiles as prof
 from bua_assets.estimation.basic import consumption_between_reads, month_end_reads
@@ -31,6 +32,36 @@ def test_fifteen_and_five_minute_data_become_half_hours_and_actual_needs_every_i
     values, actual = half_hourly(t)
     assert np.allclose(values[0], 0.6) and np.allclose(values[1], 1.0)
     assert actual[0].sum() == 47 and not actual[0, 1] and actual[1].all()
+
+
+def test_a_days_method_holds_for_every_interval_unless_its_interval_qualities_are_set():
+    t = pa.table(
+        {
+            "interval_length": pa.array([30, 30, 30, 30], pa.int16()),
+            "values": [[1.0] * 48, [1.0] * 48, [1.0] * 48, [1.0] * 47 + [None]],
+            "quality_method": ["A", "S14", "A", "A"],
+            # the third is an A day whose 400 records estimated its first 10 half hours
+            "interval_quality": pa.array([None, None, ["E52"] * 10 + ["A"] * 38, None], pa.list_(pa.string())),
+        }
+    )
+    values, actual = half_hourly(t)
+    assert values.sum(axis=1).tolist() == [48, 48, 48, 47]
+    assert actual[0].all() and not actual[1].any()
+    assert not actual[2, :10].any() and actual[2, 10:].all()
+    assert actual[3, :47].all() and not actual[3, 47]  # a blank interval is never actual
+
+
+def test_interval_qualities_of_the_wrong_length_are_an_error_not_a_guess():
+    t = pa.table(
+        {
+            "interval_length": pa.array([30], pa.int16()),
+            "values": [[1.0] * 48],
+            "quality_method": ["V"],
+            "interval_quality": pa.array([["A"] * 47], pa.list_(pa.string())),
+        }
+    )
+    with pytest.raises(ValueError, match="interval_quality must hold 48"):
+        half_hourly(t)
 
 
 def test_segment_whose_registers_are_all_estimated_on_some_days_is_filled_from_the_same_day_type():

@@ -1,7 +1,7 @@
 """Interval data as numpy matrices: any interval length brought to 30 minutes, with an actual mask.
 
-A register-day of NEM12 data is a list of 48, 96 or 288 values and as many quality codes. The
-estimation works on (rows, 48) half-hour matrices: 5- and 15-minute values are summed into
+A register-day of NEM12 data is a list of 48, 96 or 288 values, a quality method for the day and,
+where 400 records split it, a quality per interval. The estimation works on (rows, 48) half-hour matrices: 5- and 15-minute values are summed into
 their half hour, and a half hour is actual only when every interval in it has quality A.
 """
 
@@ -33,7 +33,9 @@ def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarra
     Returns (values, actual): float64 (rows, 48) kWh and bool (rows, 48). Empty intervals
     (null) count as 0 kWh and not actual. Values are gathered with one numpy index per interval
     length straight from the list column's buffers (no Arrow ``take`` of list columns, which is
-    slow); per-interval quality is read only for days whose quality is V (mixed).
+    slow). A day's own quality method holds for every interval unless its interval_quality is
+    set (the reader sets it only where 400 records did: V days, mostly); set, it is read per
+    interval.
     """
     n = table.num_rows
     values = np.zeros((n, HALF_HOURS))
@@ -43,13 +45,13 @@ def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarra
     lists = _combined(table["values"])
     offsets = lists.offsets.to_numpy()
     flat = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.float64)  # nulls become NaN
+    quality = _combined(table["interval_quality"])
+    detailed = quality.is_valid().to_numpy(zero_copy_only=False)
     if "quality_method" in table.column_names:
         method = pc.utf8_slice_codeunits(_combined(table["quality_method"]), 0, 1)
         day_actual = pc.fill_null(pc.equal(method, "A"), False).to_numpy(zero_copy_only=False)
-        uniform = pc.is_in(method, value_set=pa.array(["A", "E", "S", "F", "N"]))  # V days mix qualities
-        mixed = ~uniform.to_numpy(zero_copy_only=False)
     else:
-        day_actual, mixed = np.zeros(n, dtype=bool), np.ones(n, dtype=bool)
+        day_actual = np.zeros(n, dtype=bool)
     lengths = _combined(table["interval_length"]).to_numpy(zero_copy_only=False)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
@@ -62,14 +64,15 @@ def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarra
         values[rows] = np.where(present, v, 0.0).reshape(len(rows), HALF_HOURS, parts).sum(axis=2)
         whole = present.reshape(len(rows), HALF_HOURS, parts).all(axis=2)
         actual[rows] = whole & day_actual[rows, None]
-        check = rows[mixed[rows]]
+        check = rows[detailed[rows]]
         if len(check):
-            q = _combined(table["interval_quality"])
-            q_offsets, q_flat = q.offsets.to_numpy(), q.values
+            q_offsets, q_flat = quality.offsets.to_numpy(), quality.values
+            if (np.diff(q_offsets)[check] != per_day).any():
+                raise ValueError(f"{length}-minute rows' interval_quality must hold {per_day} qualities each")
             idx = (q_offsets[check][:, None] + np.arange(per_day)).reshape(-1)
             is_a = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(q_flat.take(pa.array(idx)), 0, 1), "A"), False)
             is_a = is_a.to_numpy(zero_copy_only=False).reshape(len(check), HALF_HOURS, parts).all(axis=2)
-            actual[check] = is_a & whole[mixed[rows]]
+            actual[check] = is_a & whole[detailed[rows]]
     return values, actual
 
 

@@ -112,9 +112,14 @@ def _partials(con: duckdb.DuckDBPyConnection, chunk: pa.Table, member: int) -> t
                    list_sum("values") * f.kwh_factor AS kwh
             FROM days d JOIN factors f USING (uom)
         """).to_arrow_table()
+        # a day without 400 records has no per-interval qualities: all its intervals are its method
         quality = con.sql(f"""
-            SELECT {int(member)} AS member, line, left(q, 1) AS flag, count(*) AS n
-            FROM (SELECT line, unnest(interval_quality) AS q FROM days) GROUP BY ALL
+            SELECT {int(member)} AS member, line, flag, sum(n)::BIGINT AS n FROM (
+                SELECT line, left(unnest(interval_quality), 1) AS flag, 1 AS n FROM days
+                WHERE interval_quality IS NOT NULL
+                UNION ALL
+                SELECT line, left(quality_method, 1), len("values") FROM days WHERE interval_quality IS NULL
+            ) GROUP BY ALL
         """).to_arrow_table()
     finally:
         con.unregister("days")

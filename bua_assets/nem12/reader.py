@@ -135,6 +135,8 @@ DAY_SCHEMA = pa.schema(
         ("reason_code", pa.string()),
         ("reason_description", pa.string()),
         ("update_datetime", pa.string()),
+        # per interval, only where the day's 400 records set it (a V day, or 400 records applied
+        # to another day); null: every interval has quality_method
         ("interval_quality", pa.list_(pa.string())),
     ]
 )
@@ -656,10 +658,10 @@ def _parse_group(chunk: _Chunk, length: int, block_of_day: np.ndarray, positions
         return DAY_SCHEMA.empty_table()
     read_date, flag = _check_date_and_quality(group)
     suspect = _check_values(group)
-    methods, interval_quality = _interval_quality(group, flag)
+    methods, interval_quality, detailed = _interval_quality(group, flag)
     if group.blank is not None:
         _check_blank_actual(group, suspect, methods, interval_quality)
-    return _day_table(group, read_date, methods, interval_quality)
+    return _day_table(group, read_date, methods, interval_quality, detailed)
 
 
 def _value_names(n: int) -> list[str]:
@@ -925,16 +927,17 @@ def _check_values(group: _Group) -> np.ndarray:
     return suspect
 
 
-def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Per-interval quality as codes into a small list of methods: the day's method, overridden
-    by its 400 records. A day whose 400 records are malformed, or a V day they do not fully
-    cover (or that has none), is quarantined; 400 records on a day not of quality V are applied
-    with a warning."""
+    by its 400 records; and which days' 400 records were applied (``detailed``). A day whose 400
+    records are malformed, or a V day they do not fully cover (or that has none), is quarantined;
+    400 records on a day not of quality V are applied with a warning."""
     n, chunk = group.intervals, group.chunk
     quality = group.quality
     distinct, day_code = np.unique(quality, return_inverse=True)
     methods: list[str] = list(distinct)
     interval_quality = np.repeat(day_code.astype(np.int16)[:, None], n, axis=1)
+    detailed = np.zeros(len(quality), dtype=bool)
     row_of_pos = {int(p): k for k, p in enumerate(group.keep)} if chunk.events else {}
     for pos, records in chunk.events.items():
         k = row_of_pos.get(pos)
@@ -953,7 +956,9 @@ def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.nd
                 read_date=group.dates_text[k],
             )
             group.good[k] = False
-        elif flag[k] != "V":
+            continue
+        detailed[k] = True
+        if flag[k] != "V":
             b = group.block_of(k)
             chunk.add(
                 records[0][0],
@@ -977,7 +982,7 @@ def _interval_quality(group: _Group, flag: np.ndarray) -> tuple[list[str], np.nd
                 read_date=group.dates_text[k],
             )
             group.good[k] = False
-    return methods, interval_quality
+    return methods, interval_quality, detailed
 
 
 def _apply_400(
@@ -1041,8 +1046,13 @@ def _check_blank_actual(group: _Group, suspect: np.ndarray, methods: list[str], 
     )
 
 
-def _day_table(group: _Group, read_date: pa.Array, methods: list[str], interval_quality: np.ndarray) -> pa.Table:
-    """The good rows as a :data:`DAY_SCHEMA` table (values and qualities as list columns)."""
+def _day_table(
+    group: _Group, read_date: pa.Array, methods: list[str], interval_quality: np.ndarray, detailed: np.ndarray
+) -> pa.Table:
+    """The good rows as a :data:`DAY_SCHEMA` table (values as a list column). ``interval_quality``
+    is a list only for the days whose 400 records set it, as in the file; null on the others,
+    whose every interval has the day's quality_method (most days: not building 48 strings a day
+    keeps them cheap to read, store and decode)."""
     n, blocks, raw = group.intervals, group.chunk.blocks, group.raw
     sel = np.flatnonzero(group.good)
     block_rows = pa.array(group.block[sel])
@@ -1053,8 +1063,10 @@ def _day_table(group: _Group, read_date: pa.Array, methods: list[str], interval_
     flat = group.values[sel].reshape(-1)
     offsets = pa.array(np.arange(0, len(sel) * n + 1, n, dtype=np.int32))
     value_list = pa.ListArray.from_arrays(offsets, pa.array(flat, mask=np.isnan(flat)))
-    quality_codes = pa.array(methods, pa.string()).take(pa.array(interval_quality[sel].reshape(-1)))
-    quality_list = pa.ListArray.from_arrays(offsets, quality_codes)
+    with_400 = detailed[sel]
+    quality_offsets = np.concatenate([[0], np.cumsum(np.where(with_400, n, 0))]).astype(np.int32)
+    quality_codes = pa.array(methods, pa.string()).take(pa.array(interval_quality[sel][with_400].reshape(-1)))
+    quality_list = pa.ListArray.from_arrays(pa.array(quality_offsets), quality_codes, mask=pa.array(~with_400))
     take = pa.array(sel)
     return pa.table(
         {
