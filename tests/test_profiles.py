@@ -51,6 +51,24 @@ def test_a_days_method_holds_for_every_interval_unless_its_interval_qualities_ar
     assert actual[3, :47].all() and not actual[3, 47]  # a blank interval is never actual
 
 
+def test_reading_some_rows_of_a_batch_equals_reading_those_rows_taken():
+    batch = pa.record_batch(
+        {
+            "interval_length": pa.array([30, 15, 30, 5], pa.int16()),
+            "values": [[1.0] * 48, [0.5] * 95 + [None], [2.0] * 48, [0.1] * 288],
+            "quality_method": ["A", "A", "V", "S14"],
+            "interval_quality": pa.array([None, None, ["A"] * 24 + ["E52"] * 24, None], pa.list_(pa.string())),
+        }
+    ).slice(0)
+    rows = np.array([3, 2, 1, 2])  # any order, a row twice
+    got, taken = half_hourly(batch, rows), half_hourly(batch.take(pa.array(rows)))
+    assert np.array_equal(got[0], taken[0]) and np.array_equal(got[1], taken[1])
+    assert got[1].sum(axis=1).tolist() == [0, 24, 47, 24]
+    # a slice of a batch (as Arrow hands out) reads its own rows
+    sliced = half_hourly(batch.slice(2, 2), np.array([0]))
+    assert np.array_equal(sliced[0], taken[0][1:2]) and np.array_equal(sliced[1], taken[1][1:2])
+
+
 def test_interval_qualities_of_the_wrong_length_are_an_error_not_a_guess():
     t = pa.table(
         {

@@ -189,7 +189,7 @@ def supply_point_half_hours(
         at = offset[reg[rows]].astype(np.int64) + day[rows]
         at, first_row = np.unique(at, return_index=True)  # a register-day once (actual data first)
         rows = rows[first_row]
-        v, actual = half_hourly(data.take(pa.array(rows)))
+        v, actual = half_hourly(data, rows)
         values[at], found[at], estimated[at] = v, True, ~actual.all(axis=1)
     missing = np.flatnonzero(~found)
     if len(missing):

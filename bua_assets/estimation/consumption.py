@@ -275,8 +275,7 @@ def streamed_interval_quantities(
             continue
         at = at[take]
         found[at] = True
-        data = batch.take(pa.array(take))
-        values, actual = half_hourly(data)
+        values, actual = half_hourly(batch, take)
         if demand is not None:
             demand.add(at, values, actual)
         part = _split(days.iloc[at], values, actual, plan[at], tou, keep_position=True)

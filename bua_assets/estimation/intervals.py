@@ -26,54 +26,63 @@ CANONICAL_UNITS = {
 }
 
 
-def half_hourly(table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray]:
+def half_hourly(table: pa.Table | pa.RecordBatch, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``table`` has interval_length, values, interval_quality and quality_method (interval_reads
-    columns; quality_method may be absent when every interval carries its quality).
+    columns; quality_method may be absent when every interval carries its quality); ``rows``: the
+    rows to read, in this order (default: all), so a caller keeping some rows of a batch need not
+    ``take`` its list columns (slow in Arrow).
 
-    Returns (values, actual): float64 (rows, 48) kWh and bool (rows, 48). Empty intervals
-    (null) count as 0 kWh and not actual. Values are gathered with one numpy index per interval
-    length straight from the list column's buffers (no Arrow ``take`` of list columns, which is
-    slow). A day's own quality method holds for every interval unless its interval_quality is
-    set (the reader sets it only where 400 records did: V days, mostly); set, it is read per
-    interval.
+    Returns (values, actual): float64 (len(rows), 48) kWh and bool (len(rows), 48). Empty
+    intervals (null) count as 0 kWh and not actual. Values are gathered with one numpy index per
+    interval length straight from the list column's buffers. A day's own quality method holds
+    for every interval unless its interval_quality is set (the reader sets it only where 400
+    records did: V days, mostly); set, it is read per interval.
     """
-    n = table.num_rows
+    rows = np.arange(table.num_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(rows)
     values = np.zeros((n, HALF_HOURS))
     actual = np.zeros((n, HALF_HOURS), dtype=bool)
     if n == 0:
         return values, actual
     lists = _combined(table["values"])
-    offsets = lists.offsets.to_numpy()
+    starts, counts = _spans(lists, rows)
     flat = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.float64)  # nulls become NaN
     quality = _combined(table["interval_quality"])
-    detailed = quality.is_valid().to_numpy(zero_copy_only=False)
+    detailed = quality.is_valid().to_numpy(zero_copy_only=False)[rows]
     if "quality_method" in table.column_names:
         method = pc.utf8_slice_codeunits(_combined(table["quality_method"]), 0, 1)
-        day_actual = pc.fill_null(pc.equal(method, "A"), False).to_numpy(zero_copy_only=False)
+        day_actual = pc.fill_null(pc.equal(method, "A"), False).to_numpy(zero_copy_only=False)[rows]
     else:
         day_actual = np.zeros(n, dtype=bool)
-    lengths = _combined(table["interval_length"]).to_numpy(zero_copy_only=False)
+    lengths = _combined(table["interval_length"]).to_numpy(zero_copy_only=False)[rows]
     for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
+        at = np.flatnonzero(lengths == length)
         parts = 30 // int(length)
         per_day = HALF_HOURS * parts
-        if (np.diff(offsets)[rows] != per_day).any():
+        if (counts[at] != per_day).any():
             raise ValueError(f"{length}-minute rows must hold {per_day} values each")
-        v = flat[offsets[rows][:, None] + np.arange(per_day)]
+        v = flat[starts[at][:, None] + np.arange(per_day)]
         present = ~np.isnan(v)
-        values[rows] = np.where(present, v, 0.0).reshape(len(rows), HALF_HOURS, parts).sum(axis=2)
-        whole = present.reshape(len(rows), HALF_HOURS, parts).all(axis=2)
-        actual[rows] = whole & day_actual[rows, None]
-        check = rows[detailed[rows]]
+        values[at] = np.where(present, v, 0.0).reshape(len(at), HALF_HOURS, parts).sum(axis=2)
+        whole = np.asarray(present.reshape(len(at), HALF_HOURS, parts).all(axis=2))
+        actual[at] = whole & day_actual[at, None]
+        check = at[detailed[at]]
         if len(check):
-            q_offsets, q_flat = quality.offsets.to_numpy(), quality.values
-            if (np.diff(q_offsets)[check] != per_day).any():
+            q_starts, q_counts = _spans(quality, rows[check])
+            if (q_counts != per_day).any():
                 raise ValueError(f"{length}-minute rows' interval_quality must hold {per_day} qualities each")
-            idx = (q_offsets[check][:, None] + np.arange(per_day)).reshape(-1)
-            is_a = pc.fill_null(pc.equal(pc.utf8_slice_codeunits(q_flat.take(pa.array(idx)), 0, 1), "A"), False)
-            is_a = is_a.to_numpy(zero_copy_only=False).reshape(len(check), HALF_HOURS, parts).all(axis=2)
-            actual[check] = is_a & whole[detailed[rows]]
+            idx = (q_starts[:, None] + np.arange(per_day)).reshape(-1)
+            flags = pc.utf8_slice_codeunits(quality.values.take(pa.array(idx)), 0, 1)
+            is_a = np.asarray(pc.fill_null(pc.equal(flags, "A"), False).to_numpy(zero_copy_only=False), dtype=bool)
+            actual[check] = is_a.reshape(len(check), HALF_HOURS, parts).all(axis=2) & whole[detailed[at]]
     return values, actual
+
+
+def _spans(lists: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``rows``' lists starts in ``lists.values`` (which ignores a slice's offset,
+    as its offsets do not), and how long it is."""
+    offsets = lists.offsets.to_numpy()
+    return offsets[rows], offsets[rows + 1] - offsets[rows]
 
 
 def _combined(column):

@@ -193,9 +193,8 @@ class HistoryPass:
         rows = np.flatnonzero(~unknown & (di >= 0))
         if not len(rows):
             return
-        sub = month if len(rows) == month.num_rows else month.take(pa.array(rows))
         ri, di, dates = ri[rows], di[rows], dates[rows]
-        values, actual = half_hourly(sub)
+        values, actual = half_hourly(month, rows)
         actual_values = np.where(actual, values, 0.0)
         self._days.append(
             pa.table(
@@ -205,7 +204,7 @@ class HistoryPass:
                     "kwh": values.sum(axis=1),
                     "actual_kwh": actual_values.sum(axis=1),
                     "actual_half_hours": pa.array(actual.sum(axis=1), pa.int16()),
-                    "quality_method": sub["quality_method"],
+                    "quality_method": pc.take(month["quality_method"], pa.array(rows)),
                 }
             )
         )
