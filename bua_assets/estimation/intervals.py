@@ -1,8 +1,9 @@
 """Interval data as numpy matrices: any interval length brought to 30 minutes, with an actual mask.
 
 A register-day of NEM12 data is a list of 48, 96 or 288 values, a quality method for the day and,
-where 400 records split it, a quality per interval. The estimation works on (rows, 48) half-hour matrices: 5- and 15-minute values are summed into
-their half hour, and a half hour is actual only when every interval in it has quality A.
+where 400 records split it, a quality per interval. The estimation works on (rows, 48) half-hour
+matrices: 5- and 15-minute values are summed into their half hour, and a half hour is actual only
+when every interval in it has quality A.
 """
 
 from __future__ import annotations
