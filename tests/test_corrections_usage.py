@@ -715,6 +715,36 @@ def test_a_flat_figure_split_by_the_profile_is_flagged_estimated_and_without_dat
     assert out.empty and exceptions["code"].tolist() == ["missing_tariff"]
 
 
+def test_a_billed_figure_the_days_data_measures_none_of_is_split_by_the_windows_hours_not_left_blocking():
+    # Found at 300k accounts: a month's tiny export pro-rated onto the one day a plan change cut
+    # off, whose half hours exported nothing, had no shape to split by and stopped the month
+    # (missing_tariff). Days found but measuring nothing: split by the hours of the plan's
+    # windows (PEAK 15:00-21:00 is 12 of 48 half hours), flagged estimated; the month goes on.
+    h = History()
+    h.bill(
+        A,
+        AUG1,
+        OCT31,
+        [
+            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+        ],
+    )
+    to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
+
+    def measured_nothing(requests, stream):
+        days, values, estimated = interval_days()(requests, stream)
+        return days, np.zeros_like(values), estimated
+
+    out, exceptions = rerating_run(h, to_tou, measured_nothing)
+    assert {(r.time_class, r.quantity, r.net_amount) for r in out.itertuples() if not r.is_credit} == {
+        ("PEAK", 345.0, 138.0),
+        ("OFF_PEAK", 1035.0, 207.0),
+    }
+    (flag,) = exceptions.to_dict("records")
+    assert flag["code"] == "rerated_estimate" and "by the hours of its windows" in flag["reason"], flag
+
+
 def test_a_demand_charge_of_the_new_plan_is_measured_from_the_billed_days_half_hours():
     # Plan 9 is plan 8 with a demand charge of 0.50 a kW a day, any time of day. Billed on plan 8
     # (no demand), plan 9 backdated: every half hour is 0.5 kWh, so the maximum demand is 1.0 kW,

@@ -95,6 +95,7 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
     end = pd.to_datetime(rows["period_end"])
     class_kwh = np.zeros((len(rows), len(TOU_CLASSES)))
     estimated_days = np.zeros(len(rows), dtype=np.int64)
+    days_found = np.zeros(len(rows), dtype=np.int64)
     for charge, stream in RERATABLE.items():
         mine = rows["charge_type"].to_numpy() == charge
         if not mine.any():
@@ -112,6 +113,13 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
             kwh = np.einsum("ni,nci->nc", values[pairs["_d"].to_numpy()[at]], m)
             np.add.at(class_kwh, pairs["_r"].to_numpy()[at], kwh)
         np.add.at(estimated_days, pairs["_r"].to_numpy(), estimated[pairs["_d"].to_numpy()].astype(np.int64))
+        np.add.at(days_found, pairs["_r"].to_numpy(), 1)
+    # Days found that measure nothing in the billed stream (a bill's month of export pro-rated onto
+    # the one day a plan change cuts off, a day with none): no shape to split by, so the quantity
+    # goes by the hours of the plan's windows, flagged estimated; it is tiny, as the data says.
+    unshaped = (class_kwh.sum(axis=1) <= 0) & (days_found > 0) & (rows["quantity"].to_numpy(dtype=float) != 0)
+    if unshaped.any():
+        class_kwh[unshaped] = _window_hours(rows[unshaped], start[unshaped], end[unshaped], tou)
     total = class_kwh.sum(axis=1)
     ok = (total > 0) | (rows["quantity"].to_numpy(dtype=float) == 0)  # nothing billed splits into zeros
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -120,7 +128,15 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
     for c, name in enumerate(TOU_CLASSES):
         parts.append(rows[ok].assign(time_class=name, quantity=rows.loc[ok, "quantity"].to_numpy() * share[ok, c]))
     out = pd.concat(parts, ignore_index=True).drop(columns="_r")
-    flagged = rows[ok & (estimated_days > 0)]
+    shaped = ok & (estimated_days > 0) & ~unshaped
+    flagged = rows[shaped | unshaped]
+    how = np.where(
+        unshaped[shaped | unshaped],
+        "by the hours of its windows (the days' half hours measure none of it)",
+        "with "
+        + estimated_days[shaped | unshaped].astype(str)
+        + " day(s) shaped by the load profile or estimated intervals",
+    )
     exceptions = period_exceptions(
         flagged,
         "rerated_estimate",
@@ -135,12 +151,26 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
             + pd.to_datetime(flagged["period_end"]).dt.date.astype(str)
             + " split onto plan "
             + flagged["plan_id"].astype(str)
-            + "'s time of use with "
-            + pd.Series(estimated_days[ok & (estimated_days > 0)]).astype(str).to_numpy()
-            + " day(s) shaped by the load profile or estimated intervals: estimated"
+            + "'s time of use "
+            + how
+            + ": estimated"
         ),
     )
     return out, exceptions
+
+
+def _window_hours(rows: pd.DataFrame, start: pd.Series, end: pd.Series, tou: TimeOfUse) -> np.ndarray:
+    """(rows, TOU_CLASSES): the half hours each class of a row's plan holds over the row's days."""
+    first = start.to_numpy(dtype="datetime64[D]")
+    days = (end.to_numpy(dtype="datetime64[D]") - first).astype(np.int64) + 1
+    row = np.repeat(np.arange(len(rows)), days)
+    date = first[row] + (np.arange(len(row)) - np.repeat(np.cumsum(days) - days, days)).astype("timedelta64[D]")
+    plans, kinds = rows["plan_id"].to_numpy()[row], day_type(date)
+    out = np.zeros((len(rows), len(TOU_CLASSES)))
+    for p in np.unique(plans):
+        at = plans == p
+        np.add.at(out, row[at], tou.masks[int(p)][kinds[at]].sum(axis=2))
+    return out
 
 
 def supply_point_half_hours(
