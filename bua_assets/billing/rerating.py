@@ -161,10 +161,7 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
 
 def _window_hours(rows: pd.DataFrame, start: pd.Series, end: pd.Series, tou: TimeOfUse) -> np.ndarray:
     """(rows, TOU_CLASSES): the half hours each class of a row's plan holds over the row's days."""
-    first = start.to_numpy(dtype="datetime64[D]")
-    days = (end.to_numpy(dtype="datetime64[D]") - first).astype(np.int64) + 1
-    row = np.repeat(np.arange(len(rows)), days)
-    date = first[row] + (np.arange(len(row)) - np.repeat(np.cumsum(days) - days, days)).astype("timedelta64[D]")
+    row, date = expand_days(start.to_numpy(dtype="datetime64[D]"), end.to_numpy(dtype="datetime64[D]"))
     plans, kinds = rows["plan_id"].to_numpy()[row], day_type(date)
     out = np.zeros((len(rows), len(TOU_CLASSES)))
     for p in np.unique(plans):
