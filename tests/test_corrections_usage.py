@@ -197,6 +197,11 @@ QUARTER_ON_PLAN_1 = [
     ("USAGE_RETAIL", "PEAK", 460.0, "KWH", 0.40, 184.00, 0.0),
     ("USAGE_RETAIL", "OFF_PEAK", 920.0, "KWH", 0.20, 184.00, 0.0),
 ]
+# The same quarter billed flat (1,380 kWh ANYTIME at 0.30), as a single-rate plan bills it.
+FLAT_QUARTER = [
+    ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
+    ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
+]
 REVERSED_QUARTER = {
     (A, AUG1, OCT31, "DAILY_RETAIL", "ANYTIME", 92.0, 1.00, -92.00, 0.0, 0.0, True),
     (A, AUG1, OCT31, "USAGE_RETAIL", "PEAK", 460.0, 0.40, -184.00, 0.0, 0.0, True),
@@ -431,15 +436,7 @@ def test_a_credit_note_already_issued_for_part_of_the_period():
 def test_a_period_the_new_plan_cannot_price_is_not_reopened_and_says_why():
     h = History()
     # ANYTIME usage billed, but plan 1 is time of use: the billed quantity has no time classes.
-    h.bill(
-        A,
-        AUG1,
-        OCT31,
-        [
-            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
-        ],
-    )
+    h.bill(A, AUG1, OCT31, FLAT_QUARTER)
     plans = versions((A, 5, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
     with pytest.raises(AssertionError, match="missing_tariff"):
         h.run(plans)
@@ -688,15 +685,7 @@ def test_time_of_use_billed_then_a_flat_plan_backdated_and_replaced_back_re_rate
 
 def test_a_flat_figure_split_by_the_profile_is_flagged_estimated_and_without_data_left_as_billed():
     h = History()
-    h.bill(
-        A,
-        AUG1,
-        OCT31,
-        [
-            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
-        ],
-    )
+    h.bill(A, AUG1, OCT31, FLAT_QUARTER)
     to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
     out, exceptions = rerating_run(h, to_tou, interval_days(estimated=True))
     assert {(r.time_class, r.quantity, r.net_amount) for r in out.itertuples() if not r.is_credit} == {
@@ -721,15 +710,7 @@ def test_a_billed_figure_the_days_data_measures_none_of_is_split_by_the_windows_
     # (missing_tariff). Days found but measuring nothing: split by the hours of the plan's
     # windows (PEAK 15:00-21:00 is 12 of 48 half hours), flagged estimated; the month goes on.
     h = History()
-    h.bill(
-        A,
-        AUG1,
-        OCT31,
-        [
-            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
-        ],
-    )
+    h.bill(A, AUG1, OCT31, FLAT_QUARTER)
     to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
 
     def measured_nothing(requests, stream):
@@ -764,15 +745,7 @@ def test_a_demand_charge_of_the_new_plan_is_measured_from_the_billed_days_half_h
     no_windows = pd.DataFrame(columns=["plan_id", "time_class", "days", "start_time", "end_time"])
     tou = TimeOfUse.from_tables(plans, no_windows, rates)
     h = History()
-    h.bill(
-        A,
-        AUG1,
-        OCT31,
-        [
-            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
-        ],
-    )
+    h.bill(A, AUG1, OCT31, FLAT_QUARTER)
     change = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 9, date(2026, 1, 1), None, "APPROVED", 1))
     invoices, lines = h.tables()
     out, exceptions = supplementary_lines(
@@ -803,15 +776,7 @@ def test_a_re_rated_period_split_again_by_a_later_change_is_not_counted_twice():
     # put back to 15 September with time of use from the 16th and issued: a run with nothing
     # changed since is empty (the time-of-use figures replaced the flat one; they are not summed).
     h = History()
-    h.bill(
-        A,
-        AUG1,
-        OCT31,
-        [
-            ("DAILY_RETAIL", "ANYTIME", 92.0, "DAY", 1.00, 92.00, 0.0),
-            ("USAGE_RETAIL", "ANYTIME", 1380.0, "KWH", 0.30, 414.00, 0.0),
-        ],
-    )
+    h.bill(A, AUG1, OCT31, FLAT_QUARTER)
     to_tou = versions((A, 8, date(2026, 1, 1), None, "REPLACED", 0), (A, 1, date(2026, 1, 1), None, "APPROVED", 1))
     out, _ = rerating_run(h, to_tou, interval_days())
     h.issue(out)
