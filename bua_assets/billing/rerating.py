@@ -117,11 +117,12 @@ def _split(rows: pd.DataFrame, tou: TimeOfUse, half_hours: HalfHours) -> tuple[p
     # Days found that measure nothing in the billed stream (a bill's month of export pro-rated onto
     # the one day a plan change cuts off, a day with none): no shape to split by, so the quantity
     # goes by the hours of the plan's windows, flagged estimated; it is tiny, as the data says.
-    unshaped = (class_kwh.sum(axis=1) <= 0) & (days_found > 0) & (rows["quantity"].to_numpy(dtype=float) != 0)
+    billed = rows["quantity"].to_numpy(dtype=float)
+    unshaped = (class_kwh.sum(axis=1) <= 0) & (days_found > 0) & (billed != 0)
     if unshaped.any():
         class_kwh[unshaped] = _window_hours(rows[unshaped], start[unshaped], end[unshaped], tou)
     total = class_kwh.sum(axis=1)
-    ok = (total > 0) | (rows["quantity"].to_numpy(dtype=float) == 0)  # nothing billed splits into zeros
+    ok = (total > 0) | (billed == 0)  # nothing billed splits into zeros
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total[:, None] > 0, class_kwh / total[:, None], 0.0)
     parts = [rows[~ok]]
